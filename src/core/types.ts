@@ -283,3 +283,73 @@ export interface AnalysisResult {
   /** Reader problems that did not stop the analysis. */
   issues: ReadIssue[];
 }
+
+// ---- What surfaces render (CLI table, webview dashboard) ---------------------------------------
+
+/** Thresholds of the rules (README "Findings"); each is a setting in the extension and a CLI option. */
+export interface Thresholds {
+  /** relative-step-high: relative step per step above this (default 1e-2). */
+  relativeStepHigh: number;
+  /** relative-step-low: relative step per step below this (default 1e-5). */
+  relativeStepLow: number;
+  /** eps-dominated: fraction of elements with √v̂ < ε above this (default 0.5). */
+  epsDominatedFraction: number;
+  /** scale-spread: ratio of largest to smallest layer parameter RMS above this (default 100). */
+  scaleSpread: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  relativeStepHigh: 1e-2,
+  relativeStepLow: 1e-5,
+  epsDominatedFraction: 0.5,
+  scaleSpread: 100,
+};
+
+export interface AnalyzeOptions {
+  /** Report this step (default: the last step with figures). */
+  step?: number;
+  lr?: number;
+  optimizer?: 'adam' | 'adamw' | 'sgd';
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  thresholds?: Partial<Thresholds>;
+  signal?: AbortSignal;
+  onProgress?: (fraction: number, message: string) => void;
+}
+
+/** The figures a chart plots over steps, one array entry per step in `steps`. */
+export const SERIES_FIGURES = [
+  'paramRms',
+  'gradRms',
+  'updateRms',
+  'relStep',
+  'adamUpdateRms',
+  'relStepPredicted',
+  'epsDominatedFraction',
+] as const;
+export type SeriesFigure = (typeof SERIES_FIGURES)[number];
+
+export interface LayerSeries {
+  layer: string;
+  steps: number[];
+  figures: Record<SeriesFigure, (number | null)[]>;
+}
+
+/** Histogram of Adam's normalized update u for one layer at one step (where tensors exist). */
+export interface UpdateDistribution {
+  layer: string;
+  step: number;
+  /** Bin edges (length counts.length + 1) over u (signed). */
+  edges: number[];
+  counts: number[];
+}
+
+/** Everything the dashboard shows: the CLI JSON contract plus series over steps. */
+export interface RunAnalysis {
+  result: AnalysisResult;
+  series: LayerSeries[];
+  globals: GlobalObservation[];
+  distributions: UpdateDistribution[];
+  thresholds: Thresholds;
+}
