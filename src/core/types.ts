@@ -33,6 +33,8 @@ export interface ByteSource {
   storedLength: number;
   /** 'none': raw little-endian elements; 'deflate': a raw deflate stream (zip method 8). */
   compression: 'none' | 'deflate';
+  /** 'deflate' only: decompressed bytes to skip before the first element (an npz member's npy header). */
+  skipInflated?: number;
 }
 
 /** One tensor found in a file, described but not read. */
