@@ -1,0 +1,222 @@
+import { analyzePaths, AnalysisError } from '../core/engine/analyze';
+import { ReaderError, type AnalysisResult, type AnalyzeOptions, type Finding, type LayerStats, type Thresholds } from '../core/types';
+
+// `optimizer-lens analyze PATH... [--json] [--step N] [--lr X] [--optimizer adam|adamw|sgd]
+//  [--betas B1,B2] [--eps E] [--weight-decay W] [--fail-on error|warning]
+//  [--rel-step-high X] [--rel-step-low X] [--eps-dominated X] [--scale-spread X]`
+// Exit 0 on success, 1 when --fail-on trips, 2 on unreadable input or bad usage.
+
+export interface CliIo {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+export class UsageError extends Error {}
+
+export const ANALYZE_USAGE = `Usage: optimizer-lens analyze PATH... [options]
+
+Reads logs (JSONL, CSV, W&B exports, trainer_state.json), tensor snapshots (.safetensors, .npy, .npz),
+PyTorch/HF/Lightning checkpoints and TensorBoard event files, or run folders holding them.
+
+Options:
+  --json                 print one JSON object (the contract in the README)
+  --step N               report step N (default: the last step with figures)
+  --lr X                 learning rate (overrides or supplies what the input lacks)
+  --optimizer NAME       adam | adamw | sgd
+  --betas B1,B2          Adam's betas, e.g. 0.9,0.999
+  --eps E                Adam's epsilon
+  --weight-decay W       weight decay
+  --fail-on LEVEL        exit 1 when a finding of this severity or worse exists (error | warning)
+  --rel-step-high X      relative-step-high threshold (default 1e-2)
+  --rel-step-low X       relative-step-low threshold (default 1e-5)
+  --eps-dominated X      eps-dominated threshold on the fraction of elements (default 0.5)
+  --scale-spread X       scale-spread threshold on the ratio of layer scales (default 100)
+`;
+
+function num(flag: string, v: string | undefined): number {
+  if (v === undefined) throw new UsageError(`${flag} needs a value`);
+  const x = Number(v);
+  if (!Number.isFinite(x)) throw new UsageError(`${flag}: '${v}' is not a number`);
+  return x;
+}
+
+export interface ParsedAnalyzeArgs {
+  paths: string[];
+  json: boolean;
+  failOn: 'error' | 'warning' | null;
+  options: AnalyzeOptions;
+}
+
+export function parseAnalyzeArgs(argv: string[]): ParsedAnalyzeArgs {
+  const paths: string[] = [];
+  const options: AnalyzeOptions = {};
+  const thresholds: Partial<Thresholds> = {};
+  let json = false;
+  let failOn: 'error' | 'warning' | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = (): string | undefined => (inline !== undefined ? inline : argv[++i]);
+    switch (flag) {
+      case '--json':
+        json = true;
+        break;
+      case '--step': {
+        const s = num(flag, value());
+        if (!Number.isInteger(s) || s < 0) throw new UsageError(`--step: '${s}' is not a step number`);
+        options.step = s;
+        break;
+      }
+      case '--lr':
+        options.lr = num(flag, value());
+        break;
+      case '--optimizer': {
+        const o = value()?.toLowerCase();
+        if (o !== 'adam' && o !== 'adamw' && o !== 'sgd') throw new UsageError(`--optimizer must be adam, adamw or sgd`);
+        options.optimizer = o;
+        break;
+      }
+      case '--betas': {
+        const v = value();
+        const parts = (v ?? '').split(',').map((x) => Number(x.trim()));
+        if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x) || x < 0 || x >= 1)) throw new UsageError(`--betas needs two numbers in [0, 1) like 0.9,0.999`);
+        options.betas = [parts[0], parts[1]];
+        break;
+      }
+      case '--eps':
+        options.eps = num(flag, value());
+        break;
+      case '--weight-decay':
+        options.weightDecay = num(flag, value());
+        break;
+      case '--fail-on': {
+        const v = value();
+        if (v !== 'error' && v !== 'warning') throw new UsageError(`--fail-on must be error or warning`);
+        failOn = v;
+        break;
+      }
+      case '--rel-step-high':
+        thresholds.relativeStepHigh = num(flag, value());
+        break;
+      case '--rel-step-low':
+        thresholds.relativeStepLow = num(flag, value());
+        break;
+      case '--eps-dominated':
+        thresholds.epsDominatedFraction = num(flag, value());
+        break;
+      case '--scale-spread':
+        thresholds.scaleSpread = num(flag, value());
+        break;
+      default:
+        if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
+        paths.push(a);
+    }
+  }
+  if (paths.length === 0) throw new UsageError('analyze needs at least one file or folder');
+  if (Object.keys(thresholds).length) options.thresholds = thresholds;
+  return { paths, json, failOn, options };
+}
+
+export function fmtNum(x: number | null | undefined): string {
+  if (x === null || x === undefined) return '—';
+  if (x === 0) return '0';
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a >= 1e-3 && a < 1e4 ? x.toPrecision(3) : x.toExponential(2);
+}
+
+const COLUMNS: [string, (l: LayerStats) => string][] = [
+  ['layer', (l) => l.name],
+  ['shape', (l) => (l.shape ? `[${l.shape.join(',')}]` : '—')],
+  ['param RMS', (l) => fmtNum(l.paramRms)],
+  ['grad RMS', (l) => fmtNum(l.gradRms)],
+  ['RMS(u)', (l) => fmtNum(l.adamUpdateRms)],
+  ['update RMS', (l) => fmtNum(l.updateRms)],
+  ['rel. step', (l) => fmtNum(l.relStep)],
+  ['predicted', (l) => fmtNum(l.relStepPredicted)],
+  ['ε-dominated', (l) => (l.epsDominatedFraction === null ? '—' : `${(l.epsDominatedFraction * 100).toFixed(1)}%`)],
+];
+
+export function renderTable(result: AnalysisResult): string {
+  const lines: string[] = [];
+  const o = result.optimizer;
+  lines.push(`Optimizer Lens ${result.version} — ${result.inputs.length} input${result.inputs.length === 1 ? '' : 's'}`);
+  for (const i of result.inputs.slice(0, 12)) lines.push(`  ${i.format.padEnd(12)} ${i.path}`);
+  if (result.inputs.length > 12) lines.push(`  … and ${result.inputs.length - 12} more`);
+  lines.push(
+    `Optimizer: ${o.type ?? 'unknown'}  lr ${fmtNum(o.lr)}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${fmtNum(o.eps)}  weight decay ${fmtNum(o.weightDecay)}  (from ${o.source})`,
+  );
+  lines.push(`Step ${result.step ?? '—'} of ${result.steps.length} step${result.steps.length === 1 ? '' : 's'} with figures${result.steps.length ? ` (${result.steps[0]}–${result.steps[result.steps.length - 1]})` : ''}`);
+  lines.push('');
+  const rows = result.layers.map((l) => COLUMNS.map(([, f]) => f(l)));
+  const header = COLUMNS.map(([h]) => h);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]): string => cells.map((s, c) => (c <= 1 ? s.padEnd(widths[c]) : s.padStart(widths[c]))).join('  ');
+  lines.push(line(header));
+  lines.push(widths.map((w) => '─'.repeat(w)).join('  '));
+  for (const r of rows) lines.push(line(r));
+  if (!rows.length) lines.push('(no per-layer figures at this step)');
+  lines.push('');
+  lines.push('rel. step = RMS(param_after − param_before) / RMS(param_before); predicted = RMS(lr·u [+ lr·wd·p]) / RMS(param);');
+  lines.push('u = m̂/(√v̂+ε) as torch computes it; ε-dominated = share of elements with √v̂ < ε.');
+  lines.push('');
+  if (result.findings.length) {
+    lines.push(`Findings (${result.findings.length}):`);
+    for (const f of result.findings) lines.push(`  ${sev(f)} ${f.rule}${f.layer ? ` [${f.layer}]` : ''}: ${f.message}`);
+  } else {
+    lines.push('Findings: none.');
+  }
+  if (result.issues.length) {
+    lines.push('');
+    lines.push(`Reading problems (${result.issues.length}):`);
+    for (const i of result.issues.slice(0, 30)) {
+      const at = i.line !== undefined ? `:${i.line}` : i.offset !== undefined ? ` @${i.offset}` : '';
+      lines.push(`  ${i.severity}: ${i.message.startsWith(i.path) ? i.message : `${i.path}${at}: ${i.message}`}`);
+    }
+    if (result.issues.length > 30) lines.push(`  … and ${result.issues.length - 30} more`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function sev(f: Finding): string {
+  return f.severity === 'error' ? '✖ error  ' : f.severity === 'warning' ? '▲ warning' : 'ℹ info   ';
+}
+
+export async function runAnalyze(argv: string[], io: CliIo): Promise<number> {
+  let parsed: ParsedAnalyzeArgs;
+  try {
+    parsed = parseAnalyzeArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`optimizer-lens analyze: ${e.message}\n\n${ANALYZE_USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  let analysis;
+  try {
+    analysis = await analyzePaths(parsed.paths, parsed.options);
+  } catch (e) {
+    if (e instanceof ReaderError || e instanceof AnalysisError) {
+      io.stderr(`optimizer-lens: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const { result } = analysis;
+  io.stdout(parsed.json ? JSON.stringify(result, jsonReplacer, 1) + '\n' : renderTable(result));
+  if (result.issues.some((i) => i.severity === 'error')) {
+    if (!parsed.json) io.stderr(`optimizer-lens: some input could not be read completely (see "Reading problems"); what was readable is shown.\n`);
+    return 2;
+  }
+  if (parsed.failOn) {
+    const levels = parsed.failOn === 'error' ? ['error'] : ['error', 'warning'];
+    if (result.findings.some((f) => levels.includes(f.severity))) return 1;
+  }
+  return 0;
+}
+
+/** JSON has no NaN/Infinity: write them as null (the figure is unknown as a finite number). */
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? null : value;
+}
