@@ -1,0 +1,370 @@
+// CSV scalar logs (RFC 4180: quoted fields with embedded commas, doubled quotes and newlines), streamed.
+//   wide form  W&B run.history() export: `_step`, `train/loss`, `<metric>/<layer>` columns
+//              (also the W&B UI export: `Step`, `<run> - <metric>`, `… __MIN`/`… __MAX` columns skipped)
+//   long form  a `layer` column + `step` + figure columns (`param_rms`, …), optional `shape`/`numel`
+// Cells: empty = absent; `inf` in a ratio column (rel_step: zero parameter RMS) = undefined;
+// other nan/inf cells are non-finite observations. A row whose field count differs from the header's
+// is reported with its 1-based file line and skipped.
+
+import { promises as fsp } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import type { FigureName, ReadOptions, Reader, RunData } from '../types';
+import { ReaderError } from '../types';
+import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '../tags';
+import { LAYER_KEYS, ScalarRecordSink, toNumber, toShape, toStep } from './scalarRecords';
+
+export const CSV_FORMAT = 'csv';
+
+/** Longest record (in characters) the parser holds; longer ones (a stray quote) are reported and dropped. */
+export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
+
+export interface CsvRecord {
+  fields: string[];
+  /** 1-based file line where the record starts. */
+  line: number;
+}
+
+/**
+ * Incremental RFC 4180 parser. Feed text with `push`, then call `end`. Records are delivered through the
+ * callback; problems (unterminated quote, over-long record, stray characters after a closing quote) through
+ * `onProblem`. Blank lines are skipped.
+ */
+export class CsvParser {
+  private fields: string[] = [];
+  private field = '';
+  private state: 'start' | 'unquoted' | 'quoted' | 'quoteInQuoted' = 'start';
+  private line = 1;
+  private recordLine = 1;
+  private recordChars = 0;
+  private dropping = false;
+  private quoteLine = 0;
+
+  constructor(
+    private readonly onRecord: (r: CsvRecord) => void,
+    private readonly onProblem: (line: number, message: string) => void,
+    private readonly delimiter = ',',
+  ) {}
+
+  push(text: string): void {
+    const d = this.delimiter;
+    const n = text.length;
+    let i = 0;
+    while (i < n) {
+      const c = text[i];
+      if (this.pendingCr) {
+        // A CR outside quotes ends the line; CRLF counts once.
+        this.pendingCr = false;
+        if (c !== '\n') {
+          this.endRecord();
+          this.line++;
+        }
+      }
+      switch (this.state) {
+        case 'start':
+        case 'unquoted': {
+          if (this.state === 'start' && c === '"') {
+            this.state = 'quoted';
+            this.quoteLine = this.line;
+            i++;
+            break;
+          }
+          // Fast path: take a run of ordinary characters at once.
+          let j = i;
+          while (j < n) {
+            const cj = text[j];
+            if (cj === d || cj === '\n' || cj === '\r') break;
+            j++;
+          }
+          if (j > i) {
+            this.append(text.slice(i, j));
+            this.state = 'unquoted';
+            i = j;
+          } else if (c === d) {
+            this.endField();
+            i++;
+          } else if (c === '\n') {
+            this.endRecord();
+            this.line++;
+            i++;
+          } else {
+            this.pendingCr = true;
+            i++;
+          }
+          break;
+        }
+        case 'quoted': {
+          const q = text.indexOf('"', i);
+          const end = q < 0 ? n : q;
+          const piece = text.slice(i, end);
+          for (let k = piece.indexOf('\n'); k >= 0; k = piece.indexOf('\n', k + 1)) this.line++;
+          this.append(piece);
+          if (q < 0) {
+            i = n;
+          } else {
+            this.state = 'quoteInQuoted';
+            i = q + 1;
+          }
+          break;
+        }
+        case 'quoteInQuoted': {
+          if (c === '"') {
+            this.append('"');
+            this.state = 'quoted';
+            i++;
+          } else if (c === d || c === '\n' || c === '\r') {
+            this.state = 'unquoted';
+          } else {
+            this.problem(`unexpected character ${JSON.stringify(c)} after a closing quote`);
+            this.state = 'unquoted';
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  private pendingCr = false;
+
+  /** Finish: deliver the last record (a file need not end with a newline). */
+  end(): void {
+    if (this.state === 'quoted') {
+      this.onProblem(this.quoteLine, `unterminated quoted field starting at line ${this.quoteLine}; rest of the file ignored`);
+      this.reset();
+      return;
+    }
+    this.pendingCr = false;
+    if (this.fields.length > 0 || this.field !== '' || this.state !== 'start') this.endRecord();
+  }
+
+  /** Current 1-based line (for messages). */
+  get currentLine(): number {
+    return this.line;
+  }
+
+  private append(s: string): void {
+    if (this.dropping) return;
+    this.recordChars += s.length;
+    if (this.recordChars > MAX_RECORD_CHARS) {
+      this.onProblem(this.recordLine, `record starting at line ${this.recordLine} is longer than ${MAX_RECORD_CHARS} characters; dropped`);
+      this.dropping = true;
+      this.field = '';
+      this.fields = [];
+      return;
+    }
+    this.field += s;
+  }
+
+  private endField(): void {
+    if (!this.dropping) this.fields.push(this.field);
+    this.field = '';
+    this.state = 'start';
+  }
+
+  private endRecord(): void {
+    const dropped = this.dropping;
+    if (!dropped) this.fields.push(this.field);
+    const fields = this.fields;
+    const line = this.recordLine;
+    this.reset();
+    this.recordLine = this.line + 1;
+    if (dropped) return;
+    if (fields.length === 1 && fields[0] === '') return; // blank line
+    this.onRecord({ fields, line });
+  }
+
+  private reset(): void {
+    this.fields = [];
+    this.field = '';
+    this.state = 'start';
+    this.recordChars = 0;
+    this.dropping = false;
+    this.pendingCr = false;
+  }
+
+  private problem(message: string): void {
+    this.onProblem(this.line, `line ${this.line}: ${message}`);
+  }
+}
+
+type Column =
+  | { kind: 'skip' }
+  | { kind: 'step' }
+  | { kind: 'tag'; meaning: NonNullable<TagMeaning> }
+  | { kind: 'figure'; figure: FigureName }
+  | { kind: 'layer' }
+  | { kind: 'shape' }
+  | { kind: 'numel' };
+
+/** Column plan from the header: which column is the step, the layer, and what every other column means. */
+function planColumns(header: string[], sink: ScalarRecordSink): { columns: Column[]; longForm: boolean; stepIndex: number } {
+  const names = header.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h).trim());
+  // W&B UI export: "<run name> - <metric>", plus "<…>__MIN" / "<…>__MAX" band columns.
+  const runPrefixes = new Set<string>();
+  const bare = names.map((h) => {
+    const m = /^(.*?) - (.+)$/.exec(h);
+    if (m && !STEP_KEYS.includes(h)) {
+      runPrefixes.add(m[1]);
+      return { name: m[2], run: m[1] };
+    }
+    return { name: h, run: null as string | null };
+  });
+  const firstRun = runPrefixes.size ? [...runPrefixes][0] : null;
+  if (runPrefixes.size > 1) {
+    sink.issue(
+      'multi-run',
+      'warning',
+      `columns of ${runPrefixes.size} runs (${[...runPrefixes].slice(0, 3).join(', ')}…); only run "${firstRun}" is read`,
+      1,
+    );
+  }
+  let stepIndex = names.findIndex((h) => STEP_KEYS.includes(h));
+  if (stepIndex < 0) stepIndex = names.findIndex((h) => h.toLowerCase() === 'step');
+  const longForm = names.some((h) => LAYER_KEYS.includes(h));
+  const columns: Column[] = bare.map(({ name, run }, i) => {
+    if (i === stepIndex) return { kind: 'step' };
+    if (run !== null && run !== firstRun) return { kind: 'skip' };
+    if (/__(MIN|MAX)$/.test(name)) return { kind: 'skip' };
+    if (longForm) {
+      if (LAYER_KEYS.includes(name)) return { kind: 'layer' };
+      if (name === 'shape') return { kind: 'shape' };
+      if (name === 'numel') return { kind: 'numel' };
+      const figure = Object.prototype.hasOwnProperty.call(LAYER_METRICS, name) ? LAYER_METRICS[name] : undefined;
+      return figure ? { kind: 'figure', figure } : { kind: 'skip' };
+    }
+    const meaning = classifyScalarTag(name);
+    if (!meaning) return { kind: 'skip' };
+    if (meaning.kind === 'layer') sink.noteLayer(meaning.layer);
+    return { kind: 'tag', meaning };
+  });
+  // A long-form file's first layer column wins; later layer-ish columns are plain data.
+  if (longForm) {
+    let seen = false;
+    for (let i = 0; i < columns.length; i++) {
+      if (columns[i].kind === 'layer') {
+        if (seen) columns[i] = { kind: 'skip' };
+        seen = true;
+      }
+    }
+  }
+  return { columns, longForm, stepIndex };
+}
+
+/** Read a whole CSV (or TSV) log. Throws ReaderError when it cannot be opened or holds no usable row. */
+export async function readCsv(path: string, options: ReadOptions = {}): Promise<RunData> {
+  const sink = new ScalarRecordSink(path, CSV_FORMAT);
+  const delimiter = /\.tsv$/i.test(path) ? '\t' : ',';
+  let header: string[] | null = null;
+  let plan: ReturnType<typeof planColumns> | null = null;
+  let rows = 0;
+
+  const onRecord = (r: CsvRecord) => {
+    if (!header) {
+      header = r.fields;
+      plan = planColumns(header, sink);
+      if (plan.stepIndex < 0) {
+        throw new ReaderError(path, `no step column in the header (expected one of ${STEP_KEYS.join(', ')})`, { line: r.line });
+      }
+      return;
+    }
+    rows++;
+    const p = plan!;
+    if (r.fields.length !== header.length) {
+      sink.issue('ragged', 'error', `line ${r.line} has ${r.fields.length} fields, header has ${header.length}; row skipped`, r.line);
+      return;
+    }
+    const step = toStep(r.fields[p.stepIndex]);
+    if (step === null) {
+      const cell = r.fields[p.stepIndex];
+      sink.issue('bad-step', 'warning', `line ${r.line}: step cell ${JSON.stringify(cell)} is not a non-negative integer; row skipped`, r.line);
+      return;
+    }
+    let stored = false;
+    if (p.longForm) {
+      let layer: string | null = null;
+      p.columns.forEach((c, i) => {
+        if (c.kind === 'layer' && r.fields[i] !== '') layer = r.fields[i];
+      });
+      if (layer === null) {
+        sink.issue('no-layer', 'warning', `line ${r.line}: empty layer cell; row skipped`, r.line);
+        return;
+      }
+      const l: string = layer;
+      sink.noteLayer(l);
+      let shape: number[] | null = null;
+      let numel: number | undefined;
+      p.columns.forEach((c, i) => {
+        const cell = r.fields[i];
+        if (c.kind === 'figure') {
+          if (sink.layerValue(step, l, c.figure, cell, r.line, header![i])) stored = true;
+        } else if (c.kind === 'shape' && cell !== '') {
+          shape = toShape(cell);
+        } else if (c.kind === 'numel' && cell !== '') {
+          const n = toNumber(cell);
+          if (typeof n === 'number' && Number.isInteger(n) && n >= 0) numel = n;
+        }
+      });
+      if (shape || numel !== undefined) sink.layerSize(step, l, shape, numel);
+    } else {
+      p.columns.forEach((c, i) => {
+        if (c.kind === 'tag' && sink.taggedValue(step, c.meaning, r.fields[i], r.line, header![i])) stored = true;
+      });
+    }
+    if (stored) sink.usableRecords++;
+  };
+  const parser = new CsvParser(onRecord, (line, message) => sink.issue('csv-syntax', 'error', message, line), delimiter);
+
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(path, 'r');
+  } catch (err) {
+    throw new ReaderError(path, `cannot open file (${(err as Error).message})`);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new ReaderError(path, 'not a regular file');
+    const decoder = new StringDecoder('utf8');
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    let pos = 0;
+    let lastProgress = -1;
+    while (pos < st.size) {
+      options.signal?.throwIfAborted();
+      const { bytesRead } = await handle.read(buf, 0, Math.min(CHUNK_BYTES, st.size - pos), pos);
+      if (bytesRead === 0) break;
+      parser.push(decoder.write(buf.subarray(0, bytesRead)));
+      pos += bytesRead;
+      if (options.onProgress && st.size > 0) {
+        const f = Math.floor((pos / st.size) * 100);
+        if (f !== lastProgress) {
+          lastProgress = f;
+          options.onProgress(pos / st.size);
+        }
+      }
+    }
+    parser.push(decoder.end());
+    parser.end();
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  const data = sink.finish();
+  if (!header) throw new ReaderError(path, 'empty file');
+  if (sink.usableRecords === 0) {
+    const first = data.issues.find((i) => i.severity === 'error');
+    const why =
+      rows === 0
+        ? 'header only, no rows'
+        : first
+          ? `no usable row (first problem: ${first.message})`
+          : 'no column holds a recognised figure or global (see README "Logs" for the column names read)';
+    throw new ReaderError(path, why, first?.line !== undefined ? { line: first.line } : {});
+  }
+  return data;
+}
+
+export const csvReader: Reader = {
+  format: CSV_FORMAT,
+  detect(path: string): boolean {
+    return /\.(csv|tsv)$/i.test(path);
+  },
+  read: readCsv,
+};

@@ -1,0 +1,105 @@
+// JSON Lines scalar logs: one JSON object per line, streamed (never read whole).
+//   long form     {"step": 1, "layer": "embed.weight", "param_rms": …, "shape": [40, 32], "numel": 1280}
+//   per-step form {"step": 1, "loss": …, "lr": …, "grad_norm_total": …}
+//   wide form     {"_step": 1, "param_rms/embed.weight": …, "train/loss": …}
+// Python's bare NaN / Infinity / -Infinity tokens are accepted and reported as non-finite values.
+// A malformed line is a ReadIssue with its 1-based line number; reading continues.
+
+import { promises as fsp } from 'node:fs';
+import type { ReadOptions, Reader, RunData } from '../types';
+import { ReaderError } from '../types';
+import { STEP_KEYS } from '../tags';
+import { MAX_LINE_BYTES, parseJsonTolerant, ScalarRecordSink, scanLines, type TextLine } from './scalarRecords';
+
+export const JSONL_FORMAT = 'jsonl';
+
+function handleLine(sink: ScalarRecordSink, l: TextLine): void {
+  const text = l.text.trim();
+  if (text === '') return;
+  let record: unknown;
+  try {
+    record = parseJsonTolerant(text);
+  } catch (err) {
+    sink.issue('parse', 'error', `line ${l.line}: invalid JSON (${(err as Error).message}); line skipped`, l.line);
+    return;
+  }
+  sink.addJsonRecord(record, l.line, STEP_KEYS);
+}
+
+function tooLong(sink: ScalarRecordSink) {
+  return (line: number, bytes: number) =>
+    sink.issue('too-long', 'error', `line ${line}: ${bytes} bytes, longer than the ${MAX_LINE_BYTES}-byte limit; line skipped`, line);
+}
+
+/** Read a whole JSONL file. Throws ReaderError when it cannot be opened or holds no usable record. */
+export async function readJsonl(path: string, options: ReadOptions = {}): Promise<RunData> {
+  const sink = new ScalarRecordSink(path, JSONL_FORMAT);
+  const scan = await scanLines(
+    path,
+    { includeLastPartial: true, signal: options.signal, onProgress: options.onProgress, onTooLong: tooLong(sink) },
+    (l) => handleLine(sink, l),
+  );
+  const data = sink.finish();
+  if (sink.usableRecords === 0) {
+    const first = data.issues.find((i) => i.severity === 'error') ?? data.issues[0];
+    const why = scan.lines === 0 ? 'empty file' : first ? `no usable record (first problem: ${first.message})` : 'no step/figure fields in any record';
+    throw new ReaderError(path, why, first?.line !== undefined ? { line: first.line } : {});
+  }
+  return data;
+}
+
+export const jsonlReader: Reader = {
+  format: JSONL_FORMAT,
+  detect(path: string, head: Uint8Array): boolean {
+    if (/\.(jsonl|ndjson|jsonlines)$/i.test(path)) return true;
+    // stats.log / metrics.txt written as JSON lines: first non-space byte is '{' and the name says log/txt.
+    if (/\.(log|txt)$/i.test(path)) {
+      for (const b of head) {
+        if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
+        return b === 0x7b;
+      }
+    }
+    return false;
+  },
+  read: readJsonl,
+};
+
+/**
+ * Live tail of a growing JSONL file: each `readNew()` returns only the complete lines appended since the
+ * previous call (a last line without its newline waits for the next call). If the file shrinks (rotated or
+ * rewritten) the tail starts over from the beginning and says so in `issues`.
+ */
+export class JsonlTail {
+  private offset = 0;
+  private nextLine = 1;
+
+  constructor(readonly path: string) {}
+
+  /** Byte offset just past the last complete line consumed so far. */
+  get position(): number {
+    return this.offset;
+  }
+
+  async readNew(options: ReadOptions = {}): Promise<RunData> {
+    const sink = new ScalarRecordSink(this.path, JSONL_FORMAT);
+    let size: number;
+    try {
+      size = (await fsp.stat(this.path)).size;
+    } catch (err) {
+      throw new ReaderError(this.path, `cannot read file (${(err as Error).message})`);
+    }
+    if (size < this.offset) {
+      sink.issue('restart', 'warning', `file shrank from ${this.offset} to ${size} bytes; reading it again from the start`);
+      this.offset = 0;
+      this.nextLine = 1;
+    }
+    const scan = await scanLines(
+      this.path,
+      { start: this.offset, firstLine: this.nextLine, includeLastPartial: false, signal: options.signal, onTooLong: tooLong(sink) },
+      (l) => handleLine(sink, l),
+    );
+    this.offset = scan.end;
+    this.nextLine += scan.lines;
+    return sink.finish();
+  }
+}

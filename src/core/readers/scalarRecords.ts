@@ -1,0 +1,472 @@
+// Shared record → observation logic of the scalar log readers (JSONL, CSV, trainer_state.json):
+// tolerant JSON for Python's bare NaN/Infinity tokens, a bounded line splitter over a file handle,
+// and a sink that turns (step, key, value) into LayerObservation / GlobalObservation / NonFinite / issues.
+
+import { promises as fsp } from 'node:fs';
+import type { FigureName, GlobalObservation, LayerObservation, NonFiniteObservation, ReadIssue, RunData } from '../types';
+import { emptyRunData, ReaderError } from '../types';
+import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../tags';
+
+// ---- tolerant JSON -------------------------------------------------------------------------------
+
+const NONFINITE_PLACEHOLDER: Record<string, number> = {
+  '\u0001OL:NaN': Number.NaN,
+  '\u0001OL:Infinity': Number.POSITIVE_INFINITY,
+  '\u0001OL:-Infinity': Number.NEGATIVE_INFINITY,
+};
+
+/**
+ * JSON.parse that also accepts the bare `NaN`, `Infinity` and `-Infinity` tokens Python's json module
+ * writes (RFC 8259 has none). They come back as JS NaN / ±Infinity numbers. Tokens inside strings are
+ * left alone. Throws SyntaxError for anything else that is not JSON.
+ */
+export function parseJsonTolerant(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (first) {
+    const rewritten = rewriteNonFiniteTokens(text);
+    if (rewritten === null) throw first;
+    return JSON.parse(rewritten, (_key, value) =>
+      typeof value === 'string' && Object.prototype.hasOwnProperty.call(NONFINITE_PLACEHOLDER, value)
+        ? NONFINITE_PLACEHOLDER[value]
+        : value,
+    );
+  }
+}
+
+/** Replace bare NaN/Infinity/-Infinity value tokens outside strings by placeholder strings; null if none. */
+function rewriteNonFiniteTokens(text: string): string | null {
+  let out = '';
+  let last = 0;
+  let inString = false;
+  let found = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped char
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    let token: string | null = null;
+    if (c === 0x4e /* N */ && text.startsWith('NaN', i)) token = 'NaN';
+    else if (c === 0x49 /* I */ && text.startsWith('Infinity', i)) token = 'Infinity';
+    else if (c === 0x2d /* - */ && text.startsWith('-Infinity', i)) token = '-Infinity';
+    if (token === null) continue;
+    // Must be a whole token in value position: next char is a delimiter.
+    const next = text.charCodeAt(i + token.length);
+    const delimiterNext = Number.isNaN(next) || next === 0x2c || next === 0x7d || next === 0x5d || isJsonSpace(next);
+    if (!delimiterNext) continue;
+    out += text.slice(last, i) + JSON.stringify(`\u0001OL:${token}`);
+    i += token.length - 1;
+    last = i + 1;
+    found = true;
+  }
+  return found ? out + text.slice(last) : null;
+}
+
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+// ---- bounded line splitting ------------------------------------------------------------------------
+
+/** Longest line a text reader accepts; longer lines are reported and skipped (bounded memory). */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
+
+export interface TextLine {
+  /** 1-based line number in the file. */
+  line: number;
+  /** The line's text without the line terminator (\n or \r\n). */
+  text: string;
+  /** Byte offset just past this line's terminator. */
+  end: number;
+}
+
+export interface LineScanResult {
+  /** Byte offset just past the last complete line (where a tail continues). */
+  end: number;
+  /** Number of complete lines seen (the next line number is firstLine + lines). */
+  lines: number;
+  /** Bytes after `end` that do not end with a newline yet. */
+  partialBytes: number;
+}
+
+/**
+ * Call `onLine` for every complete line of `path` from byte `start` (line number `firstLine`).
+ * With `includeLastPartial`, a last line without a terminator counts as complete (whole-file reads);
+ * otherwise it is left for later (live tail). Over-long lines are reported through `onTooLong`.
+ */
+export async function scanLines(
+  path: string,
+  opts: {
+    start?: number;
+    firstLine?: number;
+    includeLastPartial: boolean;
+    signal?: AbortSignal;
+    onProgress?: (fraction: number) => void;
+    onTooLong?: (line: number, bytes: number) => void;
+  },
+  onLine: (line: TextLine) => void,
+): Promise<LineScanResult> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(path, 'r');
+  } catch (err) {
+    throw new ReaderError(path, `cannot open file (${(err as Error).message})`);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new ReaderError(path, 'not a regular file');
+    const size = st.size;
+    let pos = opts.start ?? 0;
+    let lineNo = opts.firstLine ?? 1;
+    let lineStart = pos; // byte offset of the current (pending) line's first byte
+    const pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let tooLong = false;
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    let lastProgress = -1;
+    while (pos < size) {
+      opts.signal?.throwIfAborted();
+      const { bytesRead } = await handle.read(buf, 0, Math.min(CHUNK_BYTES, size - pos), pos);
+      if (bytesRead === 0) break;
+      let from = 0;
+      for (;;) {
+        const nl = buf.indexOf(0x0a, from);
+        if (nl < 0 || nl >= bytesRead) break;
+        const piece = buf.subarray(from, nl);
+        const end = pos + nl + 1;
+        if (tooLong || pendingBytes + piece.length > MAX_LINE_BYTES) {
+          opts.onTooLong?.(lineNo, end - lineStart - 1);
+        } else {
+          const bytes = pending.length ? Buffer.concat([...pending, piece]) : piece;
+          onLine({ line: lineNo, text: stripCr(bytes.toString('utf8')), end });
+        }
+        pending.length = 0;
+        pendingBytes = 0;
+        tooLong = false;
+        lineNo++;
+        lineStart = end;
+        from = nl + 1;
+      }
+      if (from < bytesRead) {
+        const rest = bytesRead - from;
+        if (!tooLong && pendingBytes + rest <= MAX_LINE_BYTES) {
+          pending.push(Buffer.from(buf.subarray(from, bytesRead)));
+          pendingBytes += rest;
+        } else {
+          tooLong = true;
+          pending.length = 0;
+          pendingBytes = 0;
+        }
+      }
+      pos += bytesRead;
+      if (opts.onProgress && size > 0) {
+        const f = Math.floor((pos / size) * 100);
+        if (f !== lastProgress) {
+          lastProgress = f;
+          opts.onProgress(pos / size);
+        }
+      }
+    }
+    const completeEnd = lineStart;
+    const partial = pos - lineStart;
+    if (partial > 0 && opts.includeLastPartial) {
+      if (tooLong) opts.onTooLong?.(lineNo, partial);
+      else onLine({ line: lineNo, text: stripCr(Buffer.concat(pending).toString('utf8')), end: pos });
+      return { end: pos, lines: lineNo - (opts.firstLine ?? 1) + 1, partialBytes: 0 };
+    }
+    return { end: completeEnd, lines: lineNo - (opts.firstLine ?? 1), partialBytes: partial };
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+function stripCr(s: string): string {
+  return s.endsWith('\r') ? s.slice(0, -1) : s;
+}
+
+// ---- values ----------------------------------------------------------------------------------------
+
+/** Figures that are ratios over the parameter RMS: +inf there means "divided by zero", i.e. undefined. */
+export const RATIO_FIGURES: ReadonlySet<FigureName> = new Set<FigureName>(['relStep', 'relStepPredicted']);
+
+/**
+ * A cell or JSON value as a number: number → itself (NaN/±Infinity kept), numeric string → number,
+ * 'nan'/'inf'/'Infinity'/… → NaN/±Infinity, null/''/undefined → undefined (absent), anything else → 'invalid'.
+ */
+export function toNumber(value: unknown): number | undefined | 'invalid' {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'number') return value;
+  if (typeof value === 'boolean') return 'invalid';
+  if (typeof value !== 'string') return 'invalid';
+  const s = value.trim();
+  if (s === '') return undefined;
+  const lower = s.toLowerCase();
+  if (lower === 'nan' || lower === '-nan' || lower === '+nan') return Number.NaN;
+  if (lower === 'inf' || lower === '+inf' || lower === 'infinity' || lower === '+infinity') return Number.POSITIVE_INFINITY;
+  if (lower === '-inf' || lower === '-infinity') return Number.NEGATIVE_INFINITY;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return 'invalid';
+  return Number(s);
+}
+
+/** A step value: a non-negative integer (1.0 accepted), else null. */
+export function toStep(value: unknown): number | null {
+  const n = toNumber(value);
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || !Number.isInteger(n) || n > Number.MAX_SAFE_INTEGER) return null;
+  return n;
+}
+
+/** A shape from a JSON array or a "[16, 32]" / "(16, 32)" string; null when it is not one. */
+export function toShape(value: unknown): number[] | null {
+  let arr: unknown = value;
+  if (typeof value === 'string') {
+    const m = /^\s*[[(]\s*([\d\s,]*)[\])]\s*$/.exec(value);
+    if (!m) return null;
+    arr = m[1].split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
+  }
+  if (!Array.isArray(arr)) return null;
+  const out: number[] = [];
+  for (const d of arr) {
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) return null;
+    out.push(d);
+  }
+  return out;
+}
+
+// ---- the sink ----------------------------------------------------------------------------------------
+
+/** Fields of a long-form record that name the layer. */
+export const LAYER_KEYS: readonly string[] = ['layer', 'layer_name', 'param_name', 'parameter'];
+
+const MAX_ISSUES_PER_KIND = 20;
+
+/**
+ * Collects observations for one input. Observations of the same (step, layer) and globals of the same
+ * step are merged (a later value of the same figure replaces an earlier one).
+ */
+export class ScalarRecordSink {
+  readonly data: RunData;
+  private readonly observationIndex = new Map<string, LayerObservation>();
+  private readonly globalIndex = new Map<number, GlobalObservation>();
+  private readonly layersSeen = new Set<string>();
+  private readonly issueCounts = new Map<string, number>();
+  private infRatio = { count: 0, firstLine: 0 };
+  /** Count of records that produced at least one observation or global. */
+  usableRecords = 0;
+
+  constructor(
+    readonly path: string,
+    format: string,
+  ) {
+    this.data = emptyRunData();
+    this.data.inputs.push({ path, format });
+  }
+
+  /** Record a problem; at most MAX_ISSUES_PER_KIND per kind, the rest are counted in a summary. */
+  issue(kind: string, severity: ReadIssue['severity'], message: string, line?: number): void {
+    const n = (this.issueCounts.get(kind) ?? 0) + 1;
+    this.issueCounts.set(kind, n);
+    if (n > MAX_ISSUES_PER_KIND) return;
+    const issue: ReadIssue = { severity, path: this.path, message };
+    if (line !== undefined) issue.line = line;
+    this.data.issues.push(issue);
+  }
+
+  /**
+   * One per-layer figure value. Non-finite values become NonFiniteObservations (never figures), except
+   * +inf in a ratio figure, which is a division by a zero parameter RMS and is left absent.
+   * Returns true when the value was stored.
+   */
+  layerValue(step: number, layer: string, figure: FigureName, raw: unknown, line: number, what: string): boolean {
+    const v = toNumber(raw);
+    if (v === undefined) return false;
+    if (v === 'invalid') {
+      this.issue('invalid-value', 'warning', `${at(line)}${what} is not a number (${short(raw)}); ignored`, line > 0 ? line : undefined);
+      return false;
+    }
+    if (!Number.isFinite(v)) {
+      if (v === Number.POSITIVE_INFINITY && RATIO_FIGURES.has(figure)) {
+        if (this.infRatio.count++ === 0) this.infRatio.firstLine = line;
+        return false;
+      }
+      this.nonFinite(step, layer, what, v, line);
+      return false;
+    }
+    const obs = this.observation(step, layer);
+    obs.figures[figure] = v;
+    return true;
+  }
+
+  /** One whole-model value (loss, lr, gradNorm, …). */
+  globalValue(step: number, key: string, raw: unknown, line: number, what: string): boolean {
+    const v = toNumber(raw);
+    if (v === undefined) return false;
+    if (v === 'invalid') {
+      this.issue('invalid-value', 'warning', `${at(line)}${what} is not a number (${short(raw)}); ignored`, line > 0 ? line : undefined);
+      return false;
+    }
+    if (!Number.isFinite(v)) {
+      this.nonFinite(step, null, what, v, line);
+      return false;
+    }
+    let g = this.globalIndex.get(step);
+    if (!g) {
+      g = { step, values: {} };
+      this.globalIndex.set(step, g);
+      this.data.globals.push(g);
+    }
+    g.values[key] = v;
+    return true;
+  }
+
+  /** Apply a classified tag's value; returns true when something was stored. */
+  taggedValue(step: number, meaning: TagMeaning, raw: unknown, line: number, what: string): boolean {
+    if (!meaning) return false;
+    if (meaning.kind === 'layer') return this.layerValue(step, meaning.layer, meaning.figure, raw, line, what);
+    if (meaning.kind === 'global') {
+      const key = meaning.key === 'lr' && meaning.paramGroup ? `lr/pg${meaning.paramGroup}` : meaning.key;
+      return this.globalValue(step, key, raw, line, what);
+    }
+    return false;
+  }
+
+  /** State the shape / numel of a layer (long-form logs carry them). */
+  layerSize(step: number, layer: string, shape: number[] | null, numel: number | undefined): void {
+    const obs = this.observation(step, layer);
+    if (shape) {
+      obs.shape = shape;
+      const prev = this.data.layerShapes[layer];
+      if (!prev) this.data.layerShapes[layer] = shape;
+      else if (prev.join(',') !== shape.join(',')) {
+        this.issue('shape-change', 'warning', `layer ${layer}: shape [${shape}] at step ${step} differs from [${prev}]`);
+      }
+    }
+    if (numel !== undefined) obs.numel = numel;
+  }
+
+  /**
+   * One JSON object (a JSONL line): long form (a `layer` field), or per-step / wide form (`<metric>/<layer>`
+   * keys and global names). Returns true when the record gave at least one value.
+   */
+  addJsonRecord(record: unknown, line: number, stepKeys: readonly string[]): boolean {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      this.issue('not-object', 'error', `line ${line}: not a JSON object; skipped`, line);
+      return false;
+    }
+    const rec = record as Record<string, unknown>;
+    let step: number | null = null;
+    let stepKey: string | null = null;
+    for (const k of stepKeys) {
+      if (k in rec && rec[k] !== null && rec[k] !== undefined) {
+        step = toStep(rec[k]);
+        stepKey = k;
+        break;
+      }
+    }
+    if (stepKey === null) {
+      this.issue('no-step', 'warning', `line ${line}: no step field (${stepKeys.join(', ')}); record skipped`, line);
+      return false;
+    }
+    if (step === null) {
+      this.issue('bad-step', 'warning', `line ${line}: ${stepKey} is not a non-negative integer (${short(rec[stepKey])}); record skipped`, line);
+      return false;
+    }
+    let layer: string | null = null;
+    let layerKey: string | null = null;
+    for (const k of LAYER_KEYS) {
+      if (typeof rec[k] === 'string' && (rec[k] as string) !== '') {
+        layer = rec[k] as string;
+        layerKey = k;
+        break;
+      }
+    }
+    let stored = false;
+    if (layer !== null) {
+      this.noteLayer(layer);
+      for (const [k, raw] of Object.entries(rec)) {
+        if (k === stepKey || k === layerKey || k === 'shape' || k === 'numel') continue;
+        const figure = Object.prototype.hasOwnProperty.call(LAYER_METRICS, k) ? LAYER_METRICS[k] : undefined;
+        if (!figure) continue;
+        if (this.layerValue(step, layer, figure, raw, line, k)) stored = true;
+      }
+      const shape = rec.shape !== undefined ? toShape(rec.shape) : null;
+      const numelRaw = toNumber(rec.numel);
+      const numel = typeof numelRaw === 'number' && Number.isInteger(numelRaw) && numelRaw >= 0 ? numelRaw : undefined;
+      if (shape || numel !== undefined) this.layerSize(step, layer, shape, numel);
+    } else {
+      for (const [k, raw] of Object.entries(rec)) {
+        if (k === stepKey) continue;
+        const meaning = classifyScalarTag(k);
+        if (!meaning) continue;
+        if (meaning.kind === 'layer') this.noteLayer(meaning.layer);
+        if (this.taggedValue(step, meaning, raw, line, k)) stored = true;
+      }
+    }
+    if (stored) this.usableRecords++;
+    return stored;
+  }
+
+  noteLayer(layer: string): void {
+    if (!this.layersSeen.has(layer)) {
+      this.layersSeen.add(layer);
+      this.data.layerOrder.push(layer);
+    }
+  }
+
+  /** Final summaries (suppressed issues, ratio infinities); returns the RunData. */
+  finish(): RunData {
+    if (this.infRatio.count > 0) {
+      const first = this.infRatio.firstLine;
+      const issue: ReadIssue = {
+        severity: 'warning',
+        path: this.path,
+        message: `${this.infRatio.count} ratio value(s) (rel_step) are inf, a division by a zero parameter RMS; treated as undefined${first > 0 ? ` (first at line ${first})` : ''}`,
+      };
+      if (first > 0) issue.line = first;
+      this.data.issues.push(issue);
+    }
+    for (const [kind, n] of this.issueCounts) {
+      if (n > MAX_ISSUES_PER_KIND) {
+        this.data.issues.push({
+          severity: 'warning',
+          path: this.path,
+          message: `${n - MAX_ISSUES_PER_KIND} more problem(s) of the same kind (${kind}) not listed`,
+        });
+      }
+    }
+    return this.data;
+  }
+
+  private observation(step: number, layer: string): LayerObservation {
+    const key = `${step}\u0000${layer}`;
+    let obs = this.observationIndex.get(key);
+    if (!obs) {
+      obs = { step, layer, figures: {} };
+      this.observationIndex.set(key, obs);
+      this.data.observations.push(obs);
+      this.noteLayer(layer);
+    }
+    return obs;
+  }
+
+  private nonFinite(step: number, layer: string | null, what: string, _v: number, line: number): void {
+    const nf: NonFiniteObservation = { path: this.path, step, layer, what, count: 1 };
+    if (line > 0) nf.line = line;
+    this.data.nonFinite.push(nf);
+  }
+}
+
+function at(line: number): string {
+  return line > 0 ? `line ${line}: ` : '';
+}
+
+function short(v: unknown): string {
+  const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
