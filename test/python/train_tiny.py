@@ -1,0 +1,309 @@
+"""Train a tiny model with an Optimizer Lens logging snippet and write the ground truth next to it.
+
+    /usr/bin/python3 test/python/train_tiny.py --optimizer adam --variant plain \
+        --log /tmp/lens.jsonl --truth /tmp/truth.json [--steps 30] [--every 5]
+
+--variant plain      snippets/optimizer_lens_plain_loop.py, before_step()/after_step() by hand
+--variant attach     the same with attach() (torch >= 2.0 optimizer step hooks)
+--variant hf         snippets/optimizer_lens_hf_callback.py driven the way transformers' Trainer calls
+                     its callbacks (a minimal TrainerCallback stand-in when transformers is absent) with
+                     the optimizer wrapped like accelerate's AcceleratedOptimizer
+--variant lightning  snippets/optimizer_lens_lightning_callback.py driven the way Lightning calls its
+                     callbacks, with gradient accumulation over 2 batches (stand-in Callback when absent)
+
+The ground truth is computed independently of the snippet at every step, from float64 copies of
+param before/after, grad and the optimizer state, with the definitions of test/fixtures/README.md:
+u = m_hat / (sqrt(v_hat) + eps), m_hat = exp_avg / (1 - beta1**t), v_hat = exp_avg_sq / (1 - beta2**t).
+"""
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+import types
+
+import torch
+from torch import nn
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SNIPPETS = os.path.join(REPO, "snippets")
+VOCAB, USED_IDS = 24, 16  # ids 16..23 never occur: their embedding rows get exactly zero gradients
+
+
+class Tiny(nn.Module):
+    def __init__(self, width=32, hidden=32):
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, width)
+        self.fc1 = nn.Linear(width, hidden)
+        self.fc2 = nn.Linear(hidden, hidden)
+        self.gain = nn.Parameter(torch.ones(hidden))
+        self.head = nn.Linear(hidden, VOCAB, bias=False)
+        self.unused = nn.Parameter(torch.zeros(3))  # in the optimizer, never gets a gradient
+        self.frozen = nn.Parameter(torch.randn(4), requires_grad=False)
+        nn.init.zeros_(self.fc1.bias)  # param_rms = 0 at step 1: rel_step undefined (null)
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        x = torch.tanh(self.fc1(x))
+        x = torch.tanh(self.fc2(x)) * self.gain + x
+        return self.head(x)
+
+
+class Wrapped(nn.Module):
+    """Like a LightningModule holding the network as `self.model` (names get a 'model.' prefix)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids):
+        return self.model(ids)
+
+
+def batch_for(step, batch_size=32):
+    g = torch.Generator().manual_seed(1000 + step)
+    ids = torch.randint(0, USED_IDS, (batch_size,), generator=g)
+    return ids, (3 * ids + 1) % USED_IDS
+
+
+def make_optimizer(name, root, eps):
+    trainable = [(n, p) for n, p in root.named_parameters() if p.requires_grad]
+    if name == "adam":
+        return torch.optim.Adam([p for _, p in trainable], lr=1e-2, betas=(0.9, 0.999), eps=eps)
+    if name == "adamw":
+        decay = [p for n, p in trainable if n.endswith("weight")]
+        no_decay = [p for n, p in trainable if not n.endswith("weight")]
+        return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                                 lr=1e-2, betas=(0.8, 0.99), eps=eps)
+    if name == "sgd":
+        return torch.optim.SGD([p for _, p in trainable], lr=0.05, momentum=0.9)
+    raise SystemExit("unknown optimizer " + name)
+
+
+def rms64(t):
+    return math.sqrt(t.pow(2).mean().item()) if t.numel() else None
+
+
+class GroundTruth:
+    """Figures of every step, computed directly in float64 from copies of the tensors."""
+
+    def __init__(self, root, optimizer, kind):
+        self.names = {id(p): n for n, p in root.named_parameters()}
+        self.optimizer = optimizer
+        self.kind = kind
+        self.steps = {}
+        self.checks = {}
+        self._before = None
+
+    def before(self):
+        self._before = []
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                self._before.append((p, group, p.detach().double().clone(), p.grad.detach().double().clone(),
+                                     float(group["lr"])))
+
+    def after(self, step):
+        layers = {}
+        torch_form_err, other_form_err = [], []
+        for p, group, before, grad, lr in self._before:
+            after = p.detach().double()
+            update = after - before
+            param_rms = rms64(before)
+            update_rms = rms64(update)
+            fig = {"shape": list(p.shape), "numel": p.numel(), "lr": lr, "param_rms": param_rms,
+                   "grad_rms": rms64(grad), "update_rms": update_rms,
+                   "rel_step": update_rms / param_rms if param_rms > 0 else None,
+                   "adam_u_rms": None, "eps_dominated_frac": None}
+            st = self.optimizer.state[p]
+            if self.kind in ("adam", "adamw"):
+                t = float(st["step"])
+                beta1, beta2 = group["betas"]
+                eps = group["eps"]
+                m_hat = st["exp_avg"].double() / (1 - beta1 ** t)
+                v_hat = st["exp_avg_sq"].double() / (1 - beta2 ** t)
+                u = m_hat / (v_hat.sqrt() + eps)
+                fig["adam_u_rms"] = rms64(u)
+                fig["eps_dominated_frac"] = (v_hat.sqrt() < eps).double().mean().item()
+                if self.kind == "adamw":
+                    fig["decay_rms"] = lr * group["weight_decay"] * param_rms
+                else:
+                    # torch's update is exactly -lr*u with eps after bias correction (up to float32
+                    # rounding); eps before bias correction (sqrt(v)+eps, then lr*sqrt(bc2)/bc1) is not.
+                    u_other = (st["exp_avg"].double() / (st["exp_avg_sq"].double().sqrt() + eps)) \
+                        * (math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t))
+                    scale = max(update_rms, 1e-30)
+                    torch_form_err.append(rms64(update + lr * u) / scale)
+                    other_form_err.append(rms64(update + lr * u_other) / scale)
+            if self.kind == "sgd":
+                fig["momentum_buffer_rms"] = rms64(st["momentum_buffer"].double())
+            layers[self.names[id(p)]] = fig
+        self.steps[step] = layers
+        if torch_form_err:
+            self.checks[step] = {"torch_form_max_rel_err": max(torch_form_err),
+                                 "eps_before_bias_correction_min_rel_err": min(other_form_err)}
+        self._before = None
+
+
+def load_snippet(variant):
+    if variant == "hf":
+        try:
+            import transformers  # noqa: F401
+        except ImportError:
+            shim = types.ModuleType("transformers")
+
+            class TrainerCallback:  # the events of transformers >= 4.41 that the snippet uses
+                def on_train_begin(self, args, state, control, **kwargs): pass
+                def on_pre_optimizer_step(self, args, state, control, **kwargs): pass
+                def on_optimizer_step(self, args, state, control, **kwargs): pass
+                def on_step_end(self, args, state, control, **kwargs): pass
+                def on_train_end(self, args, state, control, **kwargs): pass
+            shim.TrainerCallback = TrainerCallback
+            shim.__optimizer_lens_shim__ = True
+            sys.modules["transformers"] = shim
+        file = "optimizer_lens_hf_callback.py"
+    elif variant == "lightning":
+        try:
+            import lightning.pytorch  # noqa: F401
+        except ImportError:
+            try:
+                import pytorch_lightning  # noqa: F401
+            except ImportError:
+                package, sub = types.ModuleType("lightning"), types.ModuleType("lightning.pytorch")
+
+                class Callback:
+                    def on_before_optimizer_step(self, trainer, pl_module, optimizer): pass
+                    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx): pass
+                    def on_train_end(self, trainer, pl_module): pass
+                sub.Callback = Callback
+                sub.__optimizer_lens_shim__ = True
+                package.pytorch = sub
+                sys.modules["lightning"], sys.modules["lightning.pytorch"] = package, sub
+        file = "optimizer_lens_lightning_callback.py"
+    else:
+        file = "optimizer_lens_plain_loop.py"
+    spec = importlib.util.spec_from_file_location("optimizer_lens_snippet", os.path.join(SNIPPETS, file))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class OptimizerWrapper:
+    """Stands in for accelerate's AcceleratedOptimizer / Lightning's LightningOptimizer."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+
+    @property
+    def param_groups(self):
+        return self.optimizer.param_groups
+
+    def step(self, closure=None):
+        return self.optimizer.step(closure)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
+    ap.add_argument("--variant", choices=["plain", "attach", "hf", "lightning"], default="plain")
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--truth", required=True)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--every", type=int, default=5)
+    ap.add_argument("--eps", type=float, default=1e-4)
+    args = ap.parse_args()
+
+    torch.manual_seed(8675309)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    snippet = load_snippet(args.variant)
+    if os.path.exists(args.log):
+        os.remove(args.log)
+
+    net = Tiny()
+    root = Wrapped(net) if args.variant == "lightning" else net
+    optimizer = make_optimizer(args.optimizer, root, args.eps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0 / (1.0 + 0.1 * k))
+    truth = GroundTruth(root, optimizer, args.optimizer)
+    loss_fn = nn.CrossEntropyLoss()
+    accumulate = 2 if args.variant == "lightning" else 1
+
+    def backward(batch_index):
+        ids, target = batch_for(batch_index)
+        loss = loss_fn(root(ids), target) / accumulate
+        loss.backward()
+        return loss.item()
+
+    t0 = time.perf_counter()
+    if args.variant in ("plain", "attach"):
+        lens = snippet.OptimizerLensLogger(root, optimizer, args.log, every=args.every)
+        if args.variant == "attach":
+            lens.attach()
+        for step in range(1, args.steps + 1):
+            optimizer.zero_grad(set_to_none=True)
+            backward(step)
+            truth.before()
+            if args.variant == "plain":
+                lens.before_step()
+            optimizer.step()
+            if args.variant == "plain":
+                lens.after_step()
+            truth.after(step)
+            scheduler.step()
+        lens.close()
+    elif args.variant == "hf":
+        callback = snippet.OptimizerLensCallback(args.log)
+        targs = types.SimpleNamespace(logging_steps=args.every)
+        state = types.SimpleNamespace(global_step=0, is_world_process_zero=True)
+        wrapped = OptimizerWrapper(optimizer)
+        kwargs = {"model": root, "optimizer": wrapped, "lr_scheduler": scheduler}
+        callback.on_train_begin(targs, state, None, **kwargs)
+        for step in range(1, args.steps + 1):
+            backward(step)
+            truth.before()
+            callback.on_pre_optimizer_step(targs, state, None, **kwargs)
+            wrapped.step()
+            callback.on_optimizer_step(targs, state, None, **kwargs)
+            truth.after(step)
+            scheduler.step()
+            root.zero_grad(set_to_none=True)
+            state.global_step += 1
+            callback.on_step_end(targs, state, None, **kwargs)
+        callback.on_train_end(targs, state, None, **kwargs)
+    else:  # lightning
+        callback = snippet.OptimizerLensCallback(args.log, every=args.every)
+        trainer = types.SimpleNamespace(global_step=0, is_global_zero=True)
+        wrapped = OptimizerWrapper(optimizer)
+        batch_index = 0
+        while trainer.global_step < args.steps:
+            batch_index += 1
+            backward(batch_index)
+            if batch_index % accumulate == 0:
+                step = trainer.global_step + 1
+                truth.before()
+                callback.on_before_optimizer_step(trainer, root, wrapped)
+                wrapped.step()
+                truth.after(step)
+                trainer.global_step += 1
+                scheduler.step()
+            callback.on_train_batch_end(trainer, root, None, None, batch_index - 1)
+            if batch_index % accumulate == 0:
+                optimizer.zero_grad(set_to_none=True)
+        callback.on_train_end(trainer, root)
+    elapsed = time.perf_counter() - t0
+
+    logged = [s for s in range(1, args.steps + 1) if s == 1 or s % args.every == 0]
+    with open(args.truth, "w") as f:
+        json.dump({"torch": torch.__version__, "optimizer": args.optimizer, "variant": args.variant,
+                   "shim": bool(getattr(sys.modules.get("transformers") or sys.modules.get("lightning.pytorch"),
+                                        "__optimizer_lens_shim__", False)),
+                   "logged_steps": logged, "seconds": elapsed,
+                   "steps": {str(k): v for k, v in truth.steps.items()},
+                   "checks": {str(k): v for k, v in truth.checks.items()}}, f)
+
+
+if __name__ == "__main__":
+    main()
