@@ -1,0 +1,118 @@
+// The equivalence arithmetic behind the dashboard's equivalence view and Explain Learning Rate.
+// Pure functions (no DOM): the extension host imports them too.
+//
+// Adam's update is lr·u with u = m̂/(√v̂+ε) independent of the gradient's scale, so the relative
+// step per step is lr·RMS(u)/RMS(p). Storing p' = k·p with lr' = k·lr and ε' = k·ε gives exactly
+// the same training (test/fixtures adam_reparam_k8 is adam_base bit for bit ×8): the pairs
+// (lr·k, scale·k, ε·k) share one relative step. For SGD (update lr·g, gradient of p' is g/k)
+// the same relative step needs lr·k².
+
+export type OptimizerKind = 'adam' | 'adamw' | 'sgd' | null;
+
+export interface EquivalentPair {
+  k: number;
+  lr: number;
+  scale: number;
+  eps: number | null;
+}
+
+export const EQUIVALENCE_FACTORS = [0.1, 0.5, 1, 2, 10];
+
+export function normalizeOptimizer(type: string | null | undefined): OptimizerKind {
+  const t = (type ?? '').toLowerCase();
+  if (t === 'adam' || t === 'adamw' || t === 'sgd') return t;
+  return null;
+}
+
+export function equivalentPairs(
+  lr: number,
+  scale: number,
+  eps: number | null,
+  optimizer: OptimizerKind,
+  factors: number[] = EQUIVALENCE_FACTORS,
+): EquivalentPair[] {
+  return factors.map((k) => ({
+    k,
+    lr: optimizer === 'sgd' ? lr * k * k : lr * k,
+    scale: scale * k,
+    eps: optimizer === 'sgd' || eps === null ? null : eps * k,
+  }));
+}
+
+export type TargetBasis = 'measured' | 'rms-u' | 'u-approx-1';
+
+export interface LayerTargetLr {
+  layer: string;
+  paramRms: number | null;
+  adamUpdateRms: number | null;
+  relStep: number | null;
+  /** lr that would give `target` relative step per step for this layer at this step. */
+  lr: number | null;
+  basis: TargetBasis | null;
+}
+
+/**
+ * lr per layer for a target relative step:
+ * - measured: lr·target/relStep (the relative step is proportional to lr at fixed u);
+ * - rms-u (Adam): target·RMS(p)/RMS(u) when the run's lr or relative step is missing;
+ * - u-approx-1 (Adam, only a scale known): target·RMS(p), exact only while |u| ≈ 1 (early steps).
+ */
+export function lrForTarget(
+  layer: { name: string; paramRms: number | null; adamUpdateRms: number | null; relStep: number | null },
+  runLr: number | null,
+  target: number,
+  optimizer: OptimizerKind,
+): LayerTargetLr {
+  const out: LayerTargetLr = {
+    layer: layer.name,
+    paramRms: layer.paramRms,
+    adamUpdateRms: layer.adamUpdateRms,
+    relStep: layer.relStep,
+    lr: null,
+    basis: null,
+  };
+  const positive = (v: number | null): v is number => v !== null && Number.isFinite(v) && v > 0;
+  if (positive(runLr) && positive(layer.relStep)) {
+    out.lr = (runLr * target) / layer.relStep;
+    out.basis = 'measured';
+  } else if (optimizer !== 'sgd' && positive(layer.paramRms) && positive(layer.adamUpdateRms)) {
+    out.lr = (target * layer.paramRms) / layer.adamUpdateRms;
+    out.basis = 'rms-u';
+  } else if ((optimizer === 'adam' || optimizer === 'adamw') && positive(layer.paramRms)) {
+    out.lr = target * layer.paramRms;
+    out.basis = 'u-approx-1';
+  }
+  return out;
+}
+
+export function median(values: (number | null | undefined)[]): number | null {
+  const v = values.filter((x): x is number => x !== null && x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+export interface ExplainNumbers {
+  relativeStep: number | null;
+  equivalentPairs: { lr: number; scale: number; eps: number | null }[];
+  lrForTarget: number | null;
+}
+
+/** Explain an (lr, scale) pair: Adam's relative step lr/scale while RMS(u) ≈ 1, pairs, lr for the target. */
+export function explainNumbers(
+  lr: number,
+  scale: number | null,
+  eps: number | null,
+  optimizer: OptimizerKind,
+  target: number,
+): ExplainNumbers {
+  if (scale === null || !(scale > 0) || !Number.isFinite(scale)) {
+    return { relativeStep: null, equivalentPairs: [], lrForTarget: null };
+  }
+  const sgd = optimizer === 'sgd';
+  return {
+    relativeStep: sgd ? null : lr / scale,
+    equivalentPairs: equivalentPairs(lr, scale, eps, optimizer).map(({ lr: l, scale: s, eps: e }) => ({ lr: l, scale: s, eps: e })),
+    lrForTarget: sgd ? null : target * scale,
+  };
+}

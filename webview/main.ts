@@ -1,0 +1,109 @@
+// Webview entry (bundled to dist/webview.js). Runs inside VS Code's webview with a strict nonce CSP,
+// or standalone in an exported report (then there is no host: the data is embedded in the page).
+// Handshake (src/protocol.ts): post Ready, render what the host answers.
+
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
+import { MessageType, REPORT_DATA_ELEMENT_ID, type FromWebviewMessage, type ToWebviewMessage, type WebviewState } from '../src/protocol';
+import { CompareView } from './compare';
+import { Dashboard, type DashboardHost } from './dashboard';
+import { ExplainView } from './explain';
+import { escapeHtml } from './format';
+import { readThemeColors, watchTheme, type ThemeColors } from './theme';
+
+interface VsCodeApi {
+  postMessage(message: unknown): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+function memoryApi(): VsCodeApi {
+  let state: unknown;
+  return { postMessage: () => undefined, getState: () => state, setState: (s) => void (state = s) };
+}
+
+const interactive = typeof acquireVsCodeApi === 'function';
+const vscode: VsCodeApi = interactive ? acquireVsCodeApi() : memoryApi();
+const root = document.getElementById('app') ?? document.body.appendChild(document.createElement('main'));
+
+let theme: ThemeColors = readThemeColors();
+let state: WebviewState = (vscode.getState() as WebviewState | undefined) ?? {};
+
+const host: DashboardHost = {
+  post: (message) => vscode.postMessage(message as FromWebviewMessage),
+  getState: () => state,
+  setState: (patch) => {
+    state = { ...state, ...patch };
+    vscode.setState(state);
+  },
+  colors: () => theme,
+  interactive,
+};
+
+const dashboard = new Dashboard(root, host);
+const compare = new CompareView(root, () => theme);
+const explain = new ExplainView(root, host.post, interactive);
+let current: 'dashboard' | 'compare' | 'explain' | 'error' | null = null;
+
+function show(view: typeof current): void {
+  if (current === view) return;
+  if (current === 'dashboard') dashboard.destroyCharts();
+  if (current === 'compare') compare.destroy();
+  current = view;
+  root.setAttribute('data-view', view ?? '');
+}
+
+function handle(message: ToWebviewMessage): void {
+  switch (message.type) {
+    case MessageType.ShowAnalysis:
+      if (current !== 'dashboard') {
+        show('dashboard');
+        dashboard.render({ ...message, update: false });
+      } else dashboard.render(message);
+      break;
+    case MessageType.ShowCompare:
+      show('compare');
+      compare.render(message);
+      break;
+    case MessageType.ShowExplain:
+      show('explain');
+      explain.render(message.explain);
+      break;
+    case MessageType.SelectStep:
+      dashboard.selectStep(message.step, message.layer);
+      break;
+    case MessageType.ShowError:
+      show('error');
+      root.innerHTML = `<div class="banner ${message.cancelled ? 'info' : 'error'}" id="error-banner" role="alert"><div class="banner-icon" aria-hidden="true">${
+        message.cancelled ? 'ⓘ' : '✕'
+      }</div><div class="banner-body"><strong>${escapeHtml(message.title)}</strong><p>${escapeHtml(message.message)}</p></div></div>`;
+      break;
+  }
+  document.body.setAttribute('data-rendered', String(message.type));
+}
+
+window.addEventListener('message', (event: MessageEvent) => {
+  const data = event.data as ToWebviewMessage | undefined;
+  if (data && typeof data === 'object' && typeof data.type === 'string') handle(data);
+});
+
+let scrollTimer: number | undefined;
+window.addEventListener('scroll', () => {
+  window.clearTimeout(scrollTimer);
+  scrollTimer = window.setTimeout(() => host.setState({ scrollY: Math.round(window.scrollY) }), 150);
+});
+
+watchTheme(() => {
+  theme = readThemeColors();
+  dashboard.applyTheme();
+  compare.applyTheme();
+});
+
+const embedded = document.getElementById(REPORT_DATA_ELEMENT_ID);
+if (embedded?.textContent) {
+  handle(JSON.parse(embedded.textContent) as ToWebviewMessage);
+} else {
+  vscode.postMessage({ type: MessageType.Ready } satisfies FromWebviewMessage);
+}
