@@ -1,0 +1,300 @@
+import { promises as fsp } from 'node:fs';
+import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { classifyTensorKey, stepFromName } from '../roles';
+import { ReaderError, emptyRunData, type Dtype, type ReadIssue, type ReadOptions, type Reader, type RunData, type TensorRef } from '../types';
+import { FileBytes, dataView, fsError, withFile } from './fileBytes';
+import { fillLayers } from './npz';
+
+// safetensors: u64 LE header length N, N bytes of UTF-8 JSON {name: {dtype, shape, data_offsets:
+// [begin, end]}, "__metadata__": {str: str}}, then the byte buffer (offsets relative to its start).
+// The length is checked against the file size and the 100 MB cap before anything is read.
+
+export const SAFETENSORS_FORMAT = 'safetensors';
+/** The reference implementation's header cap. */
+export const MAX_SAFETENSORS_HEADER = 100_000_000;
+
+/** Bytes per element of every safetensors dtype (F64/F32/F16/BF16 become tensors; others are skipped). */
+export const SAFETENSORS_DTYPE_BYTES: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+};
+const TENSOR_DTYPES = new Set<string>(['F64', 'F32', 'F16', 'BF16']);
+
+export interface SafetensorsHeader {
+  /** Bytes before the buffer: 8 + N. */
+  bufferOffset: number;
+  bufferSize: number;
+  /** Parsed JSON (an object). */
+  json: Record<string, unknown>;
+}
+
+/** Read and parse the header; ReaderError for every structural problem (file and byte offset named). */
+export async function readSafetensorsHeader(file: FileBytes): Promise<SafetensorsHeader> {
+  const path = file.path;
+  if (file.size < 8) {
+    throw new ReaderError(path, `file of ${file.size} bytes is shorter than the 8-byte header-length prefix`, { offset: 0 });
+  }
+  const prefix = await file.read(0, 8);
+  const n = dataView(prefix).getBigUint64(0, true);
+  const after = file.size - 8;
+  if (n > BigInt(after)) {
+    throw new ReaderError(path, `header length ${n} exceeds the ${after} bytes after the 8-byte prefix`, { offset: 0 });
+  }
+  if (n > BigInt(MAX_SAFETENSORS_HEADER)) {
+    throw new ReaderError(path, `header length ${n} exceeds the ${MAX_SAFETENSORS_HEADER}-byte limit`, { offset: 0 });
+  }
+  const len = Number(n);
+  if (len < 2) throw new ReaderError(path, `header length ${len} is too short for a JSON object`, { offset: 0 });
+  const raw = await file.read(8, len);
+  if (raw[0] !== 0x7b) throw new ReaderError(path, `header does not start with '{' (found byte 0x${raw[0].toString(16)})`, { offset: 8 });
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new ReaderError(path, 'header is not valid UTF-8', { offset: 8 + firstBadUtf8(raw) });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const m = /position (\d+)/.exec(msg);
+    // JSON.parse positions are in UTF-16 code units; for the ASCII headers writers produce they are bytes.
+    const pos = m ? Math.min(Number(m[1]), len) : 0;
+    throw new ReaderError(path, `header is not valid JSON (${msg})`, { offset: 8 + pos });
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ReaderError(path, 'header JSON is not an object', { offset: 8 });
+  }
+  return { bufferOffset: 8 + len, bufferSize: file.size - 8 - len, json: json as Record<string, unknown> };
+}
+
+function firstBadUtf8(bytes: Uint8Array): number {
+  // Binary search for the shortest prefix that fails to decode.
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  let lo = 0;
+  let hi = bytes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    try {
+      dec.decode(bytes.subarray(0, mid + 1), { stream: true });
+      lo = mid + 1;
+    } catch {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+export async function readSafetensors(path: string, options: ReadOptions = {}): Promise<RunData> {
+  options.signal?.throwIfAborted();
+  return withFile(path, async (file) => {
+    const header = await readSafetensorsHeader(file);
+    const run = emptyRunData();
+    run.inputs.push({ path, format: SAFETENSORS_FORMAT });
+    const issues = run.issues;
+    const at = { path, offset: 8 };
+
+    // Metadata: strings that parse as numbers become snapshot scalars.
+    const scalars: Record<string, number> = {};
+    const meta = header.json.__metadata__;
+    if (meta !== undefined) {
+      if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
+        issues.push({ severity: 'warning', ...at, message: '__metadata__ is not an object of strings; ignored' });
+      } else {
+        for (const [k, v] of Object.entries(meta as Record<string, unknown>)) {
+          if (typeof v !== 'string') {
+            issues.push({ severity: 'warning', ...at, message: `__metadata__ value of '${k}' is not a string; ignored` });
+            continue;
+          }
+          const num = parseNumber(v);
+          if (num !== null) scalars[k] = num;
+        }
+      }
+    }
+
+    const tensors: TensorRef[] = [];
+    const skipped = new Map<string, string[]>();
+    const entries = Object.entries(header.json).filter(([k]) => k !== '__metadata__');
+    for (const [key, info] of entries) {
+      options.signal?.throwIfAborted();
+      const problem = describeEntry(key, info, header, path, tensors, skipped);
+      if (problem) issues.push({ severity: 'error', ...at, message: `tensor '${key}' skipped: ${problem}` });
+    }
+    if (skipped.size > 0) {
+      const parts = [...skipped].map(([dt, keys]) => `${dt} (${keys.length}: ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`);
+      issues.push({ severity: 'warning', ...at, message: `tensors of dtypes that are not float parameters skipped: ${parts.join('; ')}` });
+    }
+    if (tensors.length === 0 && entries.length > 0 && skipped.size === 0) {
+      const first = issues.find((x) => x.severity === 'error');
+      throw new ReaderError(path, `no readable tensors${first ? ` (${first.message})` : ''}`, { offset: 8 });
+    }
+
+    const metaStep = scalars.step ?? scalars.global_step;
+    const step = metaStep !== undefined && Number.isInteger(metaStep) && metaStep >= 0 ? metaStep : stepFromName(path);
+    run.snapshots.push({ step, tensors, path, ...(Object.keys(scalars).length > 0 ? { scalars } : {}) });
+    if (scalars.lr !== undefined && Number.isFinite(scalars.lr)) run.hyper.lr = scalars.lr;
+    fillLayers(run, tensors);
+    options.onProgress?.(1);
+    return run;
+  });
+}
+
+/** A number written as a string ("0.0003", "1", "1e-8"); null for anything else. */
+function parseNumber(s: string): number | null {
+  const t = s.trim();
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return null;
+  const v = Number(t);
+  return Number.isFinite(v) ? v : null;
+}
+
+/** Validate one header entry; push a TensorRef or record a skipped dtype. Returns a problem or null. */
+function describeEntry(
+  key: string,
+  info: unknown,
+  header: SafetensorsHeader,
+  path: string,
+  tensors: TensorRef[],
+  skipped: Map<string, string[]>,
+): string | null {
+  if (info === null || typeof info !== 'object' || Array.isArray(info)) return 'entry is not an object';
+  const { dtype, shape, data_offsets: offsets } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (typeof dtype !== 'string') return 'dtype missing';
+  if (!Array.isArray(shape)) return 'shape missing';
+  let numel = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) return `shape entry ${JSON.stringify(d)} is not a non-negative integer`;
+    numel *= d;
+  }
+  if (!Number.isSafeInteger(numel)) return `shape [${shape.join(', ')}] has too many elements`;
+  if (!Array.isArray(offsets) || offsets.length !== 2) return 'data_offsets is not [begin, end]';
+  const [begin, end] = offsets as unknown[];
+  if (typeof begin !== 'number' || typeof end !== 'number' || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin) {
+    return `data_offsets ${JSON.stringify(offsets)} are not increasing non-negative integers`;
+  }
+  if (end > header.bufferSize) return `data_offsets [${begin}, ${end}] lie outside the ${header.bufferSize}-byte buffer`;
+  const itemSize = SAFETENSORS_DTYPE_BYTES[dtype];
+  if (itemSize === undefined) return `unknown dtype ${JSON.stringify(dtype)}`;
+  if (end - begin !== numel * itemSize) {
+    return `data_offsets [${begin}, ${end}] span ${end - begin} bytes, shape [${shape.join(', ')}] of ${dtype} needs ${numel * itemSize}`;
+  }
+  if (!TENSOR_DTYPES.has(dtype)) {
+    const list = skipped.get(dtype) ?? [];
+    list.push(key);
+    skipped.set(dtype, list);
+    return null;
+  }
+  const { layer, role } = classifyTensorKey(key);
+  tensors.push({
+    layer,
+    role,
+    key,
+    dtype: dtype as Dtype,
+    shape: shape as number[],
+    numel,
+    source: { path, offset: header.bufferOffset + begin, storedLength: end - begin, compression: 'none' },
+  });
+  return null;
+}
+
+// ---- Sharded checkpoints: model.safetensors.index.json ------------------------------------------
+
+export interface SafetensorsIndex {
+  /** Shard files (absolute or relative like the index path), in order of first appearance. */
+  shards: string[];
+  /** Tensor name → shard file (as resolved in `shards`). */
+  weightMap: Record<string, string>;
+  /** The index's own metadata (e.g. total_size), as stored. */
+  metadata: Record<string, unknown> | null;
+  issues: ReadIssue[];
+}
+
+/** True for `*.safetensors.index.json`. */
+export function isSafetensorsIndexName(path: string): boolean {
+  return /\.safetensors\.index\.json$/i.test(path);
+}
+
+/**
+ * Read a sharded checkpoint's index and return its shard files, resolved next to the index. Shard
+ * names that are absolute or leave the index's folder are refused (reported in `issues`).
+ */
+export async function readSafetensorsIndex(indexPath: string): Promise<SafetensorsIndex> {
+  let text: string;
+  try {
+    const st = await fsp.stat(indexPath);
+    if (st.size > MAX_SAFETENSORS_HEADER) throw new ReaderError(indexPath, `index of ${st.size} bytes is too large`, { offset: 0 });
+    text = await fsp.readFile(indexPath, 'utf8');
+  } catch (err) {
+    throw fsError(indexPath, err);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const m = /position (\d+)/.exec(msg);
+    const line = m ? text.slice(0, Number(m[1])).split('\n').length : 1;
+    throw new ReaderError(indexPath, `not valid JSON (${msg})`, { line });
+  }
+  const map = json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>).weight_map : undefined;
+  if (!map || typeof map !== 'object' || Array.isArray(map)) {
+    throw new ReaderError(indexPath, 'no "weight_map" object (not a safetensors index)', { line: 1 });
+  }
+  const dir = dirname(indexPath);
+  const shards: string[] = [];
+  const weightMap: Record<string, string> = {};
+  const issues: ReadIssue[] = [];
+  const refused = new Set<string>();
+  for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof file !== 'string' || file === '') {
+      issues.push({ severity: 'warning', path: indexPath, message: `weight_map entry '${name}' is not a file name; ignored` });
+      continue;
+    }
+    const norm = normalize(file);
+    if (isAbsolute(file) || norm === '..' || norm.startsWith('..' + sep) || norm.startsWith('../')) {
+      if (!refused.has(file)) {
+        refused.add(file);
+        issues.push({ severity: 'error', path: indexPath, message: `shard '${file}' lies outside the index's folder; refused` });
+      }
+      continue;
+    }
+    const resolved = join(dir, norm);
+    if (!shards.includes(resolved)) shards.push(resolved);
+    weightMap[name] = resolved;
+  }
+  const meta = (json as Record<string, unknown>).metadata;
+  return {
+    shards,
+    weightMap,
+    metadata: meta && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Record<string, unknown>) : null,
+    issues,
+  };
+}
+
+/** Plausible safetensors start: a u64 length whose high bytes are zero, then '{'. */
+export function hasSafetensorsHead(head: Uint8Array): boolean {
+  if (head.length < 9) return false;
+  const v = dataView(head);
+  return v.getUint32(4, true) === 0 && v.getUint32(0, true) >= 2 && head[8] === 0x7b;
+}
+
+export const safetensorsReader: Reader = {
+  format: SAFETENSORS_FORMAT,
+  detect(path: string, head: Uint8Array): boolean {
+    return /\.safetensors$/i.test(path) && hasSafetensorsHead(head);
+  },
+  read: readSafetensors,
+};
