@@ -1,0 +1,69 @@
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven slicing-by-8, and the
+// TFRecord mask. Pure TypeScript: no native addon, no WebAssembly.
+//
+// Slicing-by-8 processes 8 bytes per iteration with 8 lookup tables (8 KiB of Uint32), which on
+// V8 runs at roughly 1 GB/s — an order of magnitude above the byte-at-a-time loop, and well above
+// the 100 MB/s the event-file reader needs (every record's length and data are checked).
+
+const POLY = 0x82f63b78;
+
+/** T[k*256 + b]: CRC of byte b followed by k zero bytes. */
+const TABLE = buildTables();
+
+function buildTables(): Int32Array {
+  const t = new Int32Array(8 * 256);
+  for (let b = 0; b < 256; b++) {
+    let c = b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
+    t[b] = c;
+  }
+  for (let b = 0; b < 256; b++) {
+    let c = t[b]!;
+    for (let k = 1; k < 8; k++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[k * 256 + b] = c;
+    }
+  }
+  return t;
+}
+
+/**
+ * CRC-32C of bytes[start, end). Pass a previous result as `crc` to continue a running CRC over
+ * several pieces (crc32c(a ++ b) === crc32c(b, 0, b.length, crc32c(a))). Returns an unsigned 32-bit value.
+ */
+export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0): number {
+  const t = TABLE;
+  let c = ~crc | 0;
+  let i = start;
+  // Align nothing: reading bytes individually keeps this endian-independent and needs no DataView.
+  const end8 = end - ((end - i) & 7);
+  while (i < end8) {
+    const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    const hi = bytes[i + 4]! | (bytes[i + 5]! << 8) | (bytes[i + 6]! << 16) | (bytes[i + 7]! << 24);
+    c =
+      t[1792 + (lo & 0xff)]! ^
+      t[1536 + ((lo >>> 8) & 0xff)]! ^
+      t[1280 + ((lo >>> 16) & 0xff)]! ^
+      t[1024 + (lo >>> 24)]! ^
+      t[768 + (hi & 0xff)]! ^
+      t[512 + ((hi >>> 8) & 0xff)]! ^
+      t[256 + ((hi >>> 16) & 0xff)]! ^
+      t[hi >>> 24]!;
+    i += 8;
+  }
+  while (i < end) {
+    c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+    i++;
+  }
+  return ~c >>> 0;
+}
+
+/** TFRecord's masked CRC: rotate right by 15 and add 0xa282ead8 (mod 2^32). */
+export function maskCrc32c(crc: number): number {
+  return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;
+}
+
+/** masked CRC-32C of bytes[start, end), as stored in a TFRecord. */
+export function maskedCrc32c(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  return maskCrc32c(crc32c(bytes, start, end));
+}

@@ -1,0 +1,1085 @@
+// TensorBoard event files (`events.out.tfevents.*`): TFRecord framing with masked CRC-32C, Event /
+// Summary protobufs, scalars and histograms, streamed through a bounded buffer.
+//
+// Layers, bottom up:
+//   scanRecords()   — TFRecord framing over a file handle, 4 MiB chunks; length CRC always checked
+//                     (a bad one is fatal from there on), data CRC checked (a bad record is skipped
+//                     with a warning), a short tail is "still being written" (warning, not error).
+//   EventDecoder    — Event → Summary.Value → simple_value / histo / tensor, into a visitor; only the
+//                     needed fields are decoded, everything else (graph_def, …) is skipped unread.
+//   RunDataBuilder  — a visitor that maps tags (tags.ts) onto LayerObservation / GlobalObservation /
+//                     HistogramObservation figures.
+//   tfeventsReader  — the `Reader` (files and run folders); TfeventsTail — resumable live tail.
+
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type {
+  FigureName,
+  HistogramObservation,
+  LayerObservation,
+  NonFiniteObservation,
+  GlobalObservation,
+  ReadIssue,
+  ReadOptions,
+  Reader,
+  RunData,
+  TensorRole,
+} from '../types';
+import { ReaderError, emptyRunData } from '../types';
+import { classifyHistogramTag, classifyScalarTag } from '../tags';
+import { crc32c, maskCrc32c } from './crc32c';
+import { ProtoReader, ProtoWriter, ProtobufError, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protobuf';
+
+export const TFEVENTS_FORMAT = 'tfevents';
+const NAME_MARK = 'events.out.tfevents.';
+
+/** Bytes read from disk per call; a record larger than this grows the buffer (up to MAX_RECORD_BYTES). */
+export const CHUNK_BYTES = 4 * 1024 * 1024;
+/** Largest record decoded in memory; larger ones (huge graph_defs) are CRC-checked in a stream and skipped. */
+export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+
+// ---- TFRecord framing ------------------------------------------------------------------------
+
+export interface ScanResult {
+  /** File offset just past the last complete record (where a tail resumes). */
+  endOffset: number;
+  /** Offset of an incomplete last record (file still being written), or null. */
+  truncatedAt: number | null;
+  /** True when a bad length CRC stopped the scan. */
+  fatal: boolean;
+  /** Complete records whose data CRC matched. */
+  records: number;
+  /** Records skipped for a data CRC mismatch or because they were too large. */
+  skipped: number;
+}
+
+export interface ScanOptions {
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+  /** Bytes per read (tests use small chunks to exercise records that straddle reads). */
+  chunkBytes?: number;
+  /** Report a truncated tail as a warning (default true; the live tail keeps it quiet). */
+  reportTruncated?: boolean;
+}
+
+/** A record's payload is bytes[start, end) of `buf`; `offset` is the record's file offset. */
+export type RecordSink = (buf: Buffer, start: number, end: number, offset: number) => void;
+
+/**
+ * Walk the TFRecord records of bytes [startOffset, fileSize) of an open file, handing each payload whose
+ * CRCs match to `sink`. Problems go to `issues`; nothing is thrown for bad data (fs errors excepted).
+ */
+export async function scanRecords(
+  fh: fsp.FileHandle,
+  path: string,
+  startOffset: number,
+  fileSize: number,
+  sink: RecordSink,
+  issues: ReadIssue[],
+  options: ScanOptions = {},
+): Promise<ScanResult> {
+  const chunk = Math.max(64, options.chunkBytes ?? CHUNK_BYTES);
+  let buf = Buffer.allocUnsafe(Math.min(chunk, Math.max(64, fileSize - startOffset)));
+  let bufStart = startOffset; // file offset of buf[0]
+  let have = 0; // valid bytes in buf
+  let p = 0; // parse position in buf
+  let records = 0;
+  let skipped = 0;
+  const reportTruncated = options.reportTruncated ?? true;
+  const total = Math.max(1, fileSize - startOffset);
+  let lastProgress = 0;
+
+  /** Make at least `need` bytes available at buf[p...]; returns the bytes available (< need at EOF). */
+  const ensure = async (need: number): Promise<number> => {
+    if (have - p >= need) return have - p;
+    if (p > 0) {
+      buf.copy(buf, 0, p, have);
+      bufStart += p;
+      have -= p;
+      p = 0;
+    }
+    if (need > buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(buf.length * 2, MAX_RECORD_BYTES + 16)));
+      buf.copy(grown, 0, 0, have);
+      buf = grown;
+    }
+    while (have < need) {
+      const filePos = bufStart + have;
+      const want = Math.min(buf.length - have, fileSize - filePos);
+      if (want <= 0) break;
+      const { bytesRead } = await fh.read(buf, have, want, filePos);
+      if (bytesRead === 0) break;
+      have += bytesRead;
+    }
+    if (options.signal?.aborted) options.signal.throwIfAborted();
+    if (options.onProgress) {
+      const f = (bufStart + have - startOffset) / total;
+      if (f - lastProgress >= 0.01 || f >= 1) {
+        lastProgress = f;
+        options.onProgress(Math.min(1, f));
+      }
+    }
+    return have - p;
+  };
+
+  for (;;) {
+    const avail = await ensure(12);
+    const offset = bufStart + p;
+    if (avail === 0) return { endOffset: offset, truncatedAt: null, fatal: false, records, skipped };
+    if (avail < 12) {
+      if (reportTruncated) {
+        issues.push({
+          severity: 'warning',
+          path,
+          offset,
+          message: `truncated record at offset ${offset}: ${avail} of the 12 header bytes present (file still being written?)`,
+        });
+      }
+      return { endOffset: offset, truncatedAt: offset, fatal: false, records, skipped };
+    }
+    const lenLo = buf.readUInt32LE(p);
+    const lenHi = buf.readUInt32LE(p + 4);
+    const lenCrc = buf.readUInt32LE(p + 8);
+    if (maskCrc32c(crc32c(buf, p, p + 8)) !== lenCrc) {
+      issues.push({
+        severity: 'error',
+        path,
+        offset,
+        message: `length CRC mismatch in record at byte offset ${offset}: framing lost, the remaining ${fileSize - offset} bytes are not read`,
+      });
+      return { endOffset: offset, truncatedAt: null, fatal: true, records, skipped };
+    }
+    const remaining = fileSize - offset;
+    // Lengths ≥ 2^32 cannot fit in any file we read; compare in float to avoid overflow.
+    const len = lenHi * 4294967296 + lenLo;
+    const recordBytes = len + 16;
+    if (recordBytes > remaining) {
+      if (reportTruncated) {
+        issues.push({
+          severity: 'warning',
+          path,
+          offset,
+          message: `truncated record at offset ${offset}: its length field says ${len} bytes of data but the file ends ${remaining} bytes after the record start (file still being written?)`,
+        });
+      }
+      return { endOffset: offset, truncatedAt: offset, fatal: false, records, skipped };
+    }
+    if (len > MAX_RECORD_BYTES) {
+      // Stream the data through the CRC in chunks; never hold it whole.
+      p += 12;
+      let crc = 0;
+      let left = len;
+      while (left > 0) {
+        const a = await ensure(Math.min(left, buf.length));
+        const n = Math.min(a, left);
+        if (n <= 0) break;
+        crc = crc32c(buf, p, p + n, crc);
+        p += n;
+        left -= n;
+      }
+      await ensure(4);
+      const stored = buf.readUInt32LE(p);
+      p += 4;
+      skipped++;
+      issues.push({
+        severity: 'warning',
+        path,
+        offset,
+        message: `record at byte offset ${offset} holds ${len} bytes (more than ${MAX_RECORD_BYTES}): skipped${maskCrc32c(crc) !== stored ? ' (and its data CRC does not match)' : ''}`,
+      });
+      continue;
+    }
+    await ensure(recordBytes);
+    const dataStart = p + 12;
+    const dataEnd = dataStart + len;
+    const dataCrc = buf.readUInt32LE(dataEnd);
+    if (maskCrc32c(crc32c(buf, dataStart, dataEnd)) !== dataCrc) {
+      skipped++;
+      issues.push({
+        severity: 'warning',
+        path,
+        offset,
+        message: `data CRC mismatch in record at byte offset ${offset}: record skipped`,
+      });
+    } else {
+      records++;
+      sink(buf, dataStart, dataEnd, offset);
+    }
+    p += recordBytes;
+  }
+}
+
+// ---- Event decoding ----------------------------------------------------------------------------
+
+/** A histogram as decoded (HistogramProto, or a TF2 [k,3] tensor turned into buckets). */
+export interface DecodedHistogram {
+  num: number;
+  sum: number;
+  sumSquares: number;
+  min: number;
+  max: number;
+  bucketLimits: number[];
+  bucketCounts: number[];
+  approximate: boolean;
+}
+
+/** What the event decoder hands out, in file order. */
+export interface EventVisitor {
+  scalar(tag: string, step: number, value: number, offset: number): void;
+  histogram(tag: string, step: number, histogram: DecodedHistogram, offset: number): void;
+}
+
+// TensorProto dtypes (FORMATS.md).
+const DT_FLOAT = 1;
+const DT_DOUBLE = 2;
+const DT_BFLOAT16 = 14;
+const DT_HALF = 19;
+
+const HALF_TABLE = buildHalfTable();
+function buildHalfTable(): Float64Array {
+  const t = new Float64Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const s = h & 0x8000 ? -1 : 1;
+    const e = (h >>> 10) & 0x1f;
+    const f = h & 0x3ff;
+    t[h] = e === 0 ? s * f * 2 ** -24 : e === 31 ? (f ? NaN : s * Infinity) : s * (1 + f / 1024) * 2 ** (e - 15);
+  }
+  return t;
+}
+const BF16_VIEW = new DataView(new ArrayBuffer(4));
+function bf16ToNumber(bits: number): number {
+  BF16_VIEW.setUint32(0, (bits & 0xffff) << 16, false);
+  return BF16_VIEW.getFloat32(0, false);
+}
+
+/**
+ * Decodes Event records into an EventVisitor. One instance per stream: it remembers each tag's plugin
+ * (TensorBoard writes SummaryMetadata only with a tag's first value) and caches tag strings.
+ */
+export class EventDecoder {
+  private readonly pr = new ProtoReader();
+  /** plugin_name by tag, from the first value that carried metadata. */
+  readonly pluginByTag = new Map<string, string>();
+  /** file_version of the stream (first record), when seen. */
+  fileVersion: string | null = null;
+  events = 0;
+
+  // Per-record staging, so a malformed record emits nothing (reused arrays: no per-record churn).
+  private stTags: string[] = [];
+  private stValues: number[] = [];
+  private stHists: (DecodedHistogram | null)[] = [];
+  private stCount = 0;
+  private readonly tensorShape: number[] = [];
+  private readonly tensorVals: number[] = [];
+
+  constructor(private readonly visitor: EventVisitor) {}
+
+  /** Decode one record payload; throws ProtobufError for malformed protobuf (the caller skips the record). */
+  decode(buf: Uint8Array, start: number, end: number, offset: number): void {
+    const pr = this.pr;
+    pr.reset(buf, start, end);
+    let step = 0;
+    let sumStart = -1;
+    let sumEnd = -1;
+    while (pr.next()) {
+      switch (pr.field) {
+        case 2: // step
+          pr.expect(WIRE_VARINT);
+          step = pr.varint();
+          break;
+        case 5: // summary
+          pr.expect(WIRE_LEN);
+          sumEnd = pr.lengthDelimited();
+          sumStart = pr.pos;
+          pr.pos = sumEnd;
+          break;
+        case 3: // file_version
+          pr.expect(WIRE_LEN);
+          this.fileVersion = pr.string();
+          break;
+        default: // wall_time, graph_def, log_message, session_log, …: not needed
+          pr.skip();
+      }
+    }
+    this.events++;
+    if (sumStart < 0) return;
+    this.stCount = 0;
+    pr.pos = sumStart;
+    pr.end = sumEnd;
+    while (pr.next()) {
+      if (pr.is(1, WIRE_LEN)) {
+        const outer = pr.enter();
+        this.decodeValue();
+        pr.leave(outer);
+      } else pr.skip();
+    }
+    const v = this.visitor;
+    for (let i = 0; i < this.stCount; i++) {
+      const h = this.stHists[i]!;
+      if (h) v.histogram(this.stTags[i]!, step, h, offset);
+      else v.scalar(this.stTags[i]!, step, this.stValues[i]!, offset);
+    }
+  }
+
+  private stage(tag: string, value: number, hist: DecodedHistogram | null): void {
+    const i = this.stCount++;
+    this.stTags[i] = tag;
+    this.stValues[i] = value;
+    this.stHists[i] = hist;
+  }
+
+  /** Summary.Value: tag 1, simple_value 2, histo 5, tensor 8, metadata 9. */
+  private decodeValue(): void {
+    const pr = this.pr;
+    let tag: string | null = null;
+    let simple = 0;
+    let hasSimple = false;
+    let histoStart = -1;
+    let histoEnd = -1;
+    let tensorStart = -1;
+    let tensorEnd = -1;
+    let plugin: string | null = null;
+    while (pr.next()) {
+      switch (pr.field) {
+        case 1:
+          pr.expect(WIRE_LEN);
+          tag = pr.string();
+          break;
+        case 2:
+          pr.expect(WIRE_FIXED32);
+          simple = pr.float();
+          hasSimple = true;
+          break;
+        case 5:
+          pr.expect(WIRE_LEN);
+          histoEnd = pr.lengthDelimited();
+          histoStart = pr.pos;
+          pr.pos = histoEnd;
+          break;
+        case 8:
+          pr.expect(WIRE_LEN);
+          tensorEnd = pr.lengthDelimited();
+          tensorStart = pr.pos;
+          pr.pos = tensorEnd;
+          break;
+        case 9: {
+          pr.expect(WIRE_LEN);
+          const outer = pr.enter();
+          plugin = this.decodePluginName();
+          pr.leave(outer);
+          break;
+        }
+        default:
+          pr.skip();
+      }
+    }
+    if (tag === null) return;
+    if (plugin !== null) this.pluginByTag.set(tag, plugin);
+    const valueEnd = pr.end;
+    if (histoStart >= 0) {
+      pr.pos = histoStart;
+      pr.end = histoEnd;
+      this.stage(tag, 0, this.decodeHistogram());
+    } else if (hasSimple) {
+      this.stage(tag, simple, null);
+    } else if (tensorStart >= 0) {
+      pr.pos = tensorStart;
+      pr.end = tensorEnd;
+      this.decodeTensorValue(tag);
+    }
+    pr.pos = valueEnd;
+    pr.end = valueEnd;
+  }
+
+  /** SummaryMetadata.plugin_data(1).plugin_name(1). */
+  private decodePluginName(): string | null {
+    const pr = this.pr;
+    let name: string | null = null;
+    while (pr.next()) {
+      if (pr.is(1, WIRE_LEN)) {
+        const outer = pr.enter();
+        while (pr.next()) {
+          if (pr.is(1, WIRE_LEN)) name = pr.string();
+          else pr.skip();
+        }
+        pr.leave(outer);
+      } else pr.skip();
+    }
+    return name;
+  }
+
+  /** HistogramProto: min 1, max 2, num 3, sum 4, sum_squares 5 (doubles), bucket_limit 6, bucket 7. */
+  private decodeHistogram(): DecodedHistogram {
+    const pr = this.pr;
+    const h: DecodedHistogram = {
+      num: 0,
+      sum: 0,
+      sumSquares: 0,
+      min: 0,
+      max: 0,
+      bucketLimits: [],
+      bucketCounts: [],
+      approximate: false,
+    };
+    while (pr.next()) {
+      switch (pr.field) {
+        case 1:
+          pr.expect(WIRE_FIXED64);
+          h.min = pr.double();
+          break;
+        case 2:
+          pr.expect(WIRE_FIXED64);
+          h.max = pr.double();
+          break;
+        case 3:
+          pr.expect(WIRE_FIXED64);
+          h.num = pr.double();
+          break;
+        case 4:
+          pr.expect(WIRE_FIXED64);
+          h.sum = pr.double();
+          break;
+        case 5:
+          pr.expect(WIRE_FIXED64);
+          h.sumSquares = pr.double();
+          break;
+        case 6:
+          pr.repeatedDouble(h.bucketLimits);
+          break;
+        case 7:
+          pr.repeatedDouble(h.bucketCounts);
+          break;
+        default:
+          pr.skip();
+      }
+    }
+    if (h.bucketLimits.length !== h.bucketCounts.length) {
+      throw new ProtobufError(
+        `histogram with ${h.bucketLimits.length} bucket limits but ${h.bucketCounts.length} counts`,
+        pr.pos,
+      );
+    }
+    return h;
+  }
+
+  /**
+   * TensorProto (dtype 1, tensor_shape 2, tensor_content 4, float_val 5, double_val 6, half_val 13):
+   * a rank-0 / one-element float tensor is a scalar (TF2 `scalars` plugin); a [k,3] tensor with plugin
+   * `histograms` (or no plugin) is a TF2 histogram (left edge, right edge, count). Others are ignored.
+   */
+  private decodeTensorValue(tag: string): void {
+    const pr = this.pr;
+    const shape = this.tensorShape;
+    const vals = this.tensorVals;
+    shape.length = 0;
+    vals.length = 0;
+    let dtype = 0;
+    let contentStart = -1;
+    let contentEnd = -1;
+    let halfBits: number[] | null = null;
+    while (pr.next()) {
+      switch (pr.field) {
+        case 1:
+          pr.expect(WIRE_VARINT);
+          dtype = pr.varint32();
+          break;
+        case 2: {
+          pr.expect(WIRE_LEN);
+          const outer = pr.enter();
+          while (pr.next()) {
+            if (pr.is(2, WIRE_LEN)) {
+              const o2 = pr.enter();
+              let size = 0;
+              while (pr.next()) {
+                if (pr.is(1, WIRE_VARINT)) size = pr.varint();
+                else pr.skip();
+              }
+              pr.leave(o2);
+              shape.push(size);
+            } else pr.skip();
+          }
+          pr.leave(outer);
+          break;
+        }
+        case 4:
+          pr.expect(WIRE_LEN);
+          contentEnd = pr.lengthDelimited();
+          contentStart = pr.pos;
+          pr.pos = contentEnd;
+          break;
+        case 5:
+          pr.repeatedFloat(vals);
+          break;
+        case 6:
+          pr.repeatedDouble(vals);
+          break;
+        case 13:
+          halfBits ??= [];
+          pr.repeatedVarint(halfBits);
+          break;
+        default:
+          pr.skip();
+      }
+    }
+    if (dtype !== DT_FLOAT && dtype !== DT_DOUBLE && dtype !== DT_HALF && dtype !== DT_BFLOAT16) return;
+    let numel = 1;
+    for (const d of shape) numel *= d;
+    const plugin = this.pluginByTag.get(tag);
+    const isScalar = numel === 1 && (plugin === undefined || plugin === 'scalars');
+    const isHist =
+      shape.length === 2 && shape[1] === 3 && (plugin === undefined || plugin === 'histograms');
+    if (!isScalar && !isHist) return;
+    // Gather the elements (at most 3k for a histogram: bounded by the record, already in memory).
+    if (contentStart >= 0) {
+      const width = dtype === DT_DOUBLE ? 8 : dtype === DT_FLOAT ? 4 : 2;
+      if ((contentEnd - contentStart) !== numel * width) {
+        throw new ProtobufError(`tensor_content of ${contentEnd - contentStart} bytes for ${numel} elements of ${width} bytes`, contentStart);
+      }
+      vals.length = 0;
+      const dv = pr.dataView;
+      for (let q = contentStart; q < contentEnd; q += width) {
+        vals.push(
+          width === 8
+            ? dv.getFloat64(q, true)
+            : width === 4
+              ? dv.getFloat32(q, true)
+              : dtype === DT_HALF
+                ? HALF_TABLE[dv.getUint16(q, true)]!
+                : bf16ToNumber(dv.getUint16(q, true)),
+        );
+      }
+    } else if (halfBits && vals.length === 0) {
+      for (const b of halfBits) vals.push(dtype === DT_HALF ? HALF_TABLE[b & 0xffff]! : bf16ToNumber(b));
+    }
+    if (isScalar) {
+      // TensorFlow fills a one-element tensor from a single stored value; none stored means 0.
+      this.stage(tag, vals.length > 0 ? vals[0]! : 0, null);
+      return;
+    }
+    const k = shape[0]!;
+    if (vals.length !== k * 3) {
+      if (vals.length === 0 && k === 0) {
+        // empty histogram
+      } else {
+        throw new ProtobufError(`histogram tensor [${k},3] with ${vals.length} values`, pr.pos);
+      }
+    }
+    const h: DecodedHistogram = {
+      num: 0,
+      sum: 0,
+      sumSquares: 0,
+      min: k > 0 ? vals[0]! : 0,
+      max: k > 0 ? vals[(k - 1) * 3 + 1]! : 0,
+      bucketLimits: [],
+      bucketCounts: [],
+      approximate: true,
+    };
+    for (let i = 0; i < k; i++) {
+      const left = vals[i * 3]!;
+      const right = vals[i * 3 + 1]!;
+      const count = vals[i * 3 + 2]!;
+      const centre = (left + right) / 2;
+      h.num += count;
+      h.sum += centre * count;
+      h.sumSquares += centre * centre * count;
+      h.bucketLimits.push(right);
+      h.bucketCounts.push(count);
+    }
+    this.stage(tag, 0, h);
+  }
+}
+
+// ---- RunData from events -----------------------------------------------------------------------
+
+type ScalarMeaning =
+  | { kind: 'layer'; layer: string; figure: FigureName }
+  | { kind: 'global'; key: string }
+  | { kind: 'none' };
+
+type HistogramMeaning =
+  | { kind: 'histogram'; layer: string; role: TensorRole | null; quantity: string }
+  | { kind: 'none' };
+
+/** Ratio figures: +inf is a division by a zero parameter RMS (zero-initialised layer), i.e. undefined. */
+const RATIO_FIGURES: ReadonlySet<FigureName> = new Set<FigureName>(['relStep', 'relStepPredicted']);
+
+/** Builds RunData from decoded events; merges a layer's figures of one step into one observation. */
+export class RunDataBuilder implements EventVisitor {
+  run: RunData = emptyRunData();
+  path = '';
+  private readonly scalarMeaning = new Map<string, ScalarMeaning>();
+  private readonly histMeaning = new Map<string, HistogramMeaning>();
+  private lastObs = new Map<string, LayerObservation>();
+  private globalByStep = new Map<number, GlobalObservation>();
+  private layersSeen = new Set<string>();
+  private nonFiniteByTag = new Map<string, NonFiniteObservation>();
+
+  /** Start a fresh RunData (tag caches are kept: they hold no per-run data). */
+  startRun(): RunData {
+    this.run = emptyRunData();
+    this.lastObs = new Map();
+    this.globalByStep = new Map();
+    this.layersSeen = new Set();
+    this.nonFiniteByTag = new Map();
+    return this.run;
+  }
+
+  private meaningOf(tag: string): ScalarMeaning {
+    let m = this.scalarMeaning.get(tag);
+    if (m === undefined) {
+      const c = classifyScalarTag(tag);
+      if (c !== null && c.kind === 'layer') m = { kind: 'layer', layer: c.layer, figure: c.figure };
+      else if (c !== null && c.kind === 'global') {
+        // Same key scheme as the JSONL/CSV readers: a learning rate of parameter group k > 0 is lr/pg<k>.
+        m = { kind: 'global', key: c.key === 'lr' && c.paramGroup ? `lr/pg${c.paramGroup}` : c.key };
+      } else m = { kind: 'none' };
+      this.scalarMeaning.set(tag, m);
+    }
+    return m;
+  }
+
+  private noteLayer(layer: string): void {
+    if (!this.layersSeen.has(layer)) {
+      this.layersSeen.add(layer);
+      this.run.layerOrder.push(layer);
+    }
+  }
+
+  private noteNonFinite(tag: string, step: number, layer: string | null): void {
+    // One observation per tag (first step, count of values), not one per value.
+    const key = `${this.path}\u0000${tag}`;
+    const seen = this.nonFiniteByTag.get(key);
+    if (seen) {
+      seen.count++;
+      return;
+    }
+    const rec: NonFiniteObservation = { path: this.path, step, layer, what: tag, count: 1 };
+    this.nonFiniteByTag.set(key, rec);
+    this.run.nonFinite.push(rec);
+  }
+
+  scalar(tag: string, step: number, value: number): void {
+    const m = this.meaningOf(tag);
+    if (m.kind === 'none') return;
+    if (m.kind === 'global') {
+      if (!Number.isFinite(value)) {
+        this.noteNonFinite(tag, step, null);
+        return;
+      }
+      let g = this.globalByStep.get(step);
+      if (g === undefined || m.key in g.values) {
+        g = { step, values: {} };
+        this.globalByStep.set(step, g);
+        this.run.globals.push(g);
+      }
+      g.values[m.key] = value;
+      return;
+    }
+    const layer = m.layer;
+    const figure = m.figure;
+    let v: number | null = value;
+    this.noteLayer(layer);
+    if (!Number.isFinite(value)) {
+      // rel_step = |Δp| / |p| is +inf exactly when the parameter was all zeros: undefined (null), not a
+      // blow-up. Any other NaN/inf is reported as non-finite and not stored as a figure.
+      if (value === Infinity && RATIO_FIGURES.has(figure)) v = null;
+      else {
+        this.noteNonFinite(tag, step, layer);
+        return;
+      }
+    }
+    let o = this.lastObs.get(layer);
+    if (o === undefined || o.step !== step || figure in o.figures) {
+      o = { step, layer, figures: {} };
+      this.lastObs.set(layer, o);
+      this.run.observations.push(o);
+    }
+    (o.figures as Record<string, number | null>)[figure] = v;
+  }
+
+  histogram(tag: string, step: number, h: DecodedHistogram): void {
+    let m = this.histMeaning.get(tag);
+    if (m === undefined) {
+      const c = classifyHistogramTag(tag);
+      m = c !== null && c.kind === 'histogram' ? { kind: 'histogram', layer: c.layer, role: c.role, quantity: c.quantity } : { kind: 'none' };
+      this.histMeaning.set(tag, m);
+    }
+    if (m.kind === 'none') return;
+    if (!Number.isFinite(h.sumSquares) || !Number.isFinite(h.sum) || !Number.isFinite(h.num)) {
+      this.noteNonFinite(tag, step, m.layer);
+    }
+    this.noteLayer(m.layer);
+    const obs: HistogramObservation = {
+      step,
+      layer: m.layer,
+      // adam_u/<L>, updates/<L> are not tensor roles: role null (types.ts says TensorRole; the engine
+      // reads `quantity` for them), never a made-up role that would pass for a parameter.
+      role: m.role as TensorRole,
+      num: h.num,
+      sum: h.sum,
+      sumSquares: h.sumSquares,
+      min: h.min,
+      max: h.max,
+      bucketLimits: h.bucketLimits,
+      bucketCounts: h.bucketCounts,
+      approximate: h.approximate,
+    };
+    obs.quantity = m.quantity;
+    this.run.histograms.push(obs);
+  }
+}
+
+/** RMS of a histogram (exact for `histo` summaries; approximate when `approximate`); null when empty. */
+export function histogramRms(h: Pick<HistogramObservation, 'num' | 'sumSquares'>): number | null {
+  return h.num > 0 ? Math.sqrt(h.sumSquares / h.num) : null;
+}
+
+// ---- One stream: a file read from an offset ------------------------------------------------------
+
+interface StreamState {
+  decoder: EventDecoder;
+  builder: RunDataBuilder;
+}
+
+function newStream(): StreamState {
+  const builder = new RunDataBuilder();
+  return { builder, decoder: new EventDecoder(builder) };
+}
+
+async function readStream(
+  path: string,
+  state: StreamState,
+  startOffset: number,
+  options: ScanOptions,
+): Promise<{ scan: ScanResult; fileSize: number; malformed: number }> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, 'r');
+  } catch (err) {
+    throw fsErr(path, err);
+  }
+  try {
+    let size: number;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new ReaderError(path, 'not a regular file');
+      size = st.size;
+    } catch (err) {
+      throw fsErr(path, err);
+    }
+    const issues = state.builder.run.issues;
+    const decoder = state.decoder;
+    let malformed = 0;
+    state.builder.path = path;
+    const sink: RecordSink = (buf, start, end, offset) => {
+      try {
+        decoder.decode(buf, start, end, offset);
+      } catch (err) {
+        if (!(err instanceof ProtobufError)) throw err;
+        malformed++;
+        issues.push({
+          severity: 'warning',
+          path,
+          offset,
+          message: `malformed event in record at byte offset ${offset} (${err.message} at payload byte ${err.at - start}): record skipped`,
+        });
+      }
+    };
+    let scan: ScanResult;
+    try {
+      scan = await scanRecords(fh, path, Math.min(startOffset, size), size, sink, issues, options);
+    } catch (err) {
+      // fs errors (EIO, …) become ReaderErrors; an abort and anything else (a bug) propagate as they are.
+      if (err && typeof err === 'object' && 'code' in err && typeof (err as NodeJS.ErrnoException).syscall === 'string') {
+        throw fsErr(path, err);
+      }
+      throw err;
+    }
+    return { scan, fileSize: size, malformed };
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+function fsErr(path: string, err: unknown): Error {
+  if (err instanceof ReaderError) return err;
+  const e = err as NodeJS.ErrnoException;
+  const what = e && typeof e === 'object' && 'code' in e && e.code ? `${e.code}: ${e.message}` : String(err);
+  return new ReaderError(path, `cannot read file (${what})`);
+}
+
+/** Read one event file into RunData. Throws ReaderError only when nothing at all is usable. */
+export async function readTfeventsFile(path: string, options: ReadOptions & { chunkBytes?: number } = {}): Promise<RunData> {
+  const state = newStream();
+  const run = state.builder.startRun();
+  run.inputs.push({ path, format: TFEVENTS_FORMAT });
+  const { scan, malformed } = await readStream(path, state, 0, {
+    signal: options.signal,
+    onProgress: options.onProgress,
+    chunkBytes: options.chunkBytes,
+  });
+  if (scan.records - malformed <= 0) {
+    const first = run.issues.find((i) => i.severity === 'error') ?? run.issues[0];
+    if (first && (scan.fatal || scan.skipped > 0 || malformed > 0)) {
+      throw new ReaderError(path, `no readable event records: ${first.message}`, { offset: first.offset });
+    }
+    if (scan.endOffset === 0 && scan.truncatedAt === null && run.issues.length === 0) {
+      run.issues.push({ severity: 'warning', path, offset: 0, message: 'empty event file (no records yet)' });
+    }
+  }
+  if (state.decoder.fileVersion !== null && !state.decoder.fileVersion.startsWith('brain.Event:')) {
+    run.issues.push({ severity: 'warning', path, offset: 0, message: `unexpected file_version "${state.decoder.fileVersion}"` });
+  }
+  return run;
+}
+
+/** All `events.out.tfevents.*` files under `dir` (recursively), sorted by relative path. */
+export async function findEventFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, depth: number): Promise<void> => {
+    if (depth > 8) return;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fsp.readdir(d, { withFileTypes: true });
+    } catch (err) {
+      throw fsErr(d, err);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p, depth + 1);
+      else if (e.isFile() && e.name.includes(NAME_MARK)) out.push(p);
+    }
+  };
+  await walk(dir, 0);
+  return out;
+}
+
+/**
+ * Read a run folder: every event file below it, in path order, merged into one RunData (TensorBoard
+ * writes a new file per restart; their steps continue). A file that is unreadable as a whole becomes an
+ * error issue; the folder throws only when no file gave anything.
+ */
+export async function readTfeventsFolder(dir: string, options: ReadOptions = {}): Promise<RunData> {
+  const files = await findEventFiles(dir);
+  if (files.length === 0) throw new ReaderError(dir, `no ${NAME_MARK}* files in this folder`);
+  const merged = emptyRunData();
+  const layers = new Set<string>();
+  let usable = 0;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!;
+    let r: RunData;
+    try {
+      r = await readTfeventsFile(f, {
+        signal: options.signal,
+        onProgress: options.onProgress ? (x) => options.onProgress!((i + x) / files.length) : undefined,
+      });
+    } catch (err) {
+      if (!(err instanceof ReaderError)) throw err;
+      merged.inputs.push({ path: f, format: TFEVENTS_FORMAT });
+      merged.issues.push({ severity: 'error', path: f, offset: err.offset, message: err.message });
+      continue;
+    }
+    usable++;
+    merged.inputs.push(...r.inputs);
+    for (const l of r.layerOrder) if (!layers.has(l)) (layers.add(l), merged.layerOrder.push(l));
+    for (const o of r.observations) merged.observations.push(o);
+    for (const g of r.globals) merged.globals.push(g);
+    for (const h of r.histograms) merged.histograms.push(h);
+    for (const n of r.nonFinite) merged.nonFinite.push(n);
+    for (const x of r.issues) merged.issues.push(x);
+  }
+  if (usable === 0) throw new ReaderError(dir, `no readable event file: ${merged.issues[0]?.message ?? ''}`);
+  return merged;
+}
+
+export function isTfeventsName(path: string): boolean {
+  const base = path.split(/[\\/]/).pop() ?? path;
+  return base.includes(NAME_MARK);
+}
+
+/** The `Reader` for TensorBoard event files and folders of them. */
+export const tfeventsReader: Reader = {
+  format: TFEVENTS_FORMAT,
+  detect(path: string, head: Uint8Array): boolean {
+    if (!isTfeventsName(path)) return false;
+    // A file shorter than one record header may still be being written: the name decides. Otherwise
+    // the first record's length CRC must match (cheap and makes a mis-named file fail early).
+    if (head.length < 12) return true;
+    return maskCrc32c(crc32c(head, 0, 8)) === (head[8]! | (head[9]! << 8) | (head[10]! << 16) | (head[11]! << 24)) >>> 0;
+  },
+  async read(path: string, options?: ReadOptions): Promise<RunData> {
+    let isDir = false;
+    try {
+      isDir = (await fsp.stat(path)).isDirectory();
+    } catch (err) {
+      throw fsErr(path, err);
+    }
+    return isDir ? readTfeventsFolder(path, options) : readTfeventsFile(path, options);
+  },
+};
+
+// ---- Live tail ---------------------------------------------------------------------------------
+
+/**
+ * Follows a growing event file: each `readNew()` returns the events appended since the previous call,
+ * resuming at the end of the last complete record (a half-written record is picked up next time).
+ * Tag plugins and meanings are remembered across calls. If the file shrinks (rewritten), reading
+ * restarts from 0 with a warning.
+ */
+export class TfeventsTail {
+  private offset = 0;
+  private readonly state = newStream();
+  private stopped = false;
+
+  constructor(readonly path: string) {}
+
+  /** File offset the next read starts at (end of the last complete record). */
+  get position(): number {
+    return this.offset;
+  }
+
+  async readNew(options: ReadOptions = {}): Promise<RunData> {
+    const run = this.state.builder.startRun();
+    run.inputs.push({ path: this.path, format: TFEVENTS_FORMAT });
+    let size: number;
+    try {
+      size = (await fsp.stat(this.path)).size;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e && e.code === 'ENOENT') return run; // not created yet
+      throw fsErr(this.path, err);
+    }
+    if (size < this.offset) {
+      run.issues.push({
+        severity: 'warning',
+        path: this.path,
+        offset: size,
+        message: `file shrank from ${this.offset} to ${size} bytes: reading it again from the start`,
+      });
+      this.offset = 0;
+      this.stopped = false;
+    }
+    if (this.stopped || size === this.offset) return run;
+    const { scan } = await readStream(this.path, this.state, this.offset, {
+      signal: options.signal,
+      onProgress: options.onProgress,
+      reportTruncated: false,
+    });
+    this.offset = scan.endOffset;
+    if (scan.fatal) this.stopped = true;
+    return run;
+  }
+}
+
+// ---- Writing (tests, fuzz seeds, the bench) --------------------------------------------------------
+
+/** Frame a payload as one TFRecord: u64 length, masked CRC of the length, data, masked CRC of the data. */
+export function frameRecord(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(payload.length + 16);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, payload.length >>> 0, true);
+  dv.setUint32(4, Math.floor(payload.length / 4294967296), true);
+  dv.setUint32(8, maskCrc32c(crc32c(out, 0, 8)), true);
+  out.set(payload, 12);
+  dv.setUint32(12 + payload.length, maskCrc32c(crc32c(payload)), true);
+  return out;
+}
+
+/** The first event of every file: file_version "brain.Event:2". */
+export function encodeFileVersionEvent(wallTime = 0): Uint8Array {
+  return new ProtoWriter().double(1, wallTime).string(3, 'brain.Event:2').finish();
+}
+
+function pluginMetadata(w: ProtoWriter, plugin: string): void {
+  w.message(9, (m) => m.message(1, (pd) => pd.string(1, plugin)));
+}
+
+/** A tensorboardX / TF1 scalar: Summary.Value.simple_value (float32). */
+export function encodeScalarEvent(step: number, tag: string, value: number, wallTime = 0): Uint8Array {
+  return new ProtoWriter()
+    .double(1, wallTime)
+    .varint(2, step)
+    .message(5, (s) => s.message(1, (v) => v.string(1, tag).float(2, value)))
+    .finish();
+}
+
+/** A HistogramProto (`add_histogram`): exact num, sum, sum_squares. */
+export function encodeHistogramEvent(
+  step: number,
+  tag: string,
+  h: { min: number; max: number; num: number; sum: number; sumSquares: number; bucketLimits: number[]; bucketCounts: number[] },
+  wallTime = 0,
+): Uint8Array {
+  return new ProtoWriter()
+    .double(1, wallTime)
+    .varint(2, step)
+    .message(5, (s) =>
+      s.message(1, (v) =>
+        v.string(1, tag).message(5, (hp) =>
+          hp
+            .double(1, h.min)
+            .double(2, h.max)
+            .double(3, h.num)
+            .double(4, h.sum)
+            .double(5, h.sumSquares)
+            .packedDoubles(6, h.bucketLimits)
+            .packedDoubles(7, h.bucketCounts),
+        ),
+      ),
+    )
+    .finish();
+}
+
+/** A TF2 scalar: rank-0 tensor (DT_FLOAT float_val, or DT_DOUBLE double_val), plugin `scalars` on request. */
+export function encodeTensorScalarEvent(
+  step: number,
+  tag: string,
+  value: number,
+  opts: { dtype?: 'float' | 'double'; metadata?: boolean; wallTime?: number } = {},
+): Uint8Array {
+  const dbl = opts.dtype === 'double';
+  return new ProtoWriter()
+    .double(1, opts.wallTime ?? 0)
+    .varint(2, step)
+    .message(5, (s) =>
+      s.message(1, (v) => {
+        v.string(1, tag);
+        v.message(8, (t) => {
+          t.varint(1, dbl ? DT_DOUBLE : DT_FLOAT).message(2, () => undefined);
+          if (dbl) t.packedDoubles(6, [value]);
+          else t.packedFloats(5, [value]);
+        });
+        if (opts.metadata) pluginMetadata(v, 'scalars');
+      }),
+    )
+    .finish();
+}
+
+/** A TF2 histogram: [k,3] DT_DOUBLE tensor of (left edge, right edge, count) in tensor_content. */
+export function encodeTf2HistogramEvent(
+  step: number,
+  tag: string,
+  buckets: [number, number, number][],
+  opts: { metadata?: boolean; wallTime?: number } = {},
+): Uint8Array {
+  const content = new Uint8Array(buckets.length * 24);
+  const dv = new DataView(content.buffer);
+  buckets.forEach((b, i) => b.forEach((x, j) => dv.setFloat64((i * 3 + j) * 8, x, true)));
+  return new ProtoWriter()
+    .double(1, opts.wallTime ?? 0)
+    .varint(2, step)
+    .message(5, (s) =>
+      s.message(1, (v) => {
+        v.string(1, tag);
+        v.message(8, (t) =>
+          t
+            .varint(1, DT_DOUBLE)
+            .message(2, (sh) => sh.message(2, (d) => d.varint(1, buckets.length)).message(2, (d) => d.varint(1, 3)))
+            .bytesField(4, content),
+        );
+        if (opts.metadata) pluginMetadata(v, 'histograms');
+      }),
+    )
+    .finish();
+}
