@@ -1,0 +1,107 @@
+// Hover text for a position in a scanned config: on an lr, a scale, or an eps. Pure (no vscode).
+import { DEFAULT_THRESHOLDS, type Thresholds } from '../types';
+import { explainCommandArgs, explainLearningRate } from './explain';
+import { fmtNum, fmtPct } from './format';
+import { FP16_MIN_SUBNORMAL, optimizerFamilyOf, scaleFor, toFloat16 } from './rules';
+import type { ConfigLearningRate, ConfigNumber, ConfigScale, ConfigScan, LinkedScale, SourceRange } from './types';
+
+export const EXPLAIN_COMMAND = 'optimizerLens.explainLearningRate';
+
+export interface ConfigHover {
+  markdown: string;
+  range: SourceRange;
+  /** Arguments for the Explain Learning Rate command ({lr, scale}). */
+  explainArgs: { lr: number; scale: number | null } | null;
+}
+
+const inside = (r: SourceRange | undefined, offset: number) => !!r && offset >= r.start && offset <= r.end;
+
+export type Hit =
+  | { kind: 'lr'; item: ConfigLearningRate; range: SourceRange }
+  | { kind: 'scale'; item: ConfigScale; range: SourceRange }
+  | { kind: 'eps'; item: ConfigNumber; range: SourceRange };
+
+/** What is at an offset: an lr, a scale (stated in this file) or an eps (key or value range). */
+export function findAt(scan: ConfigScan, offset: number): Hit | null {
+  for (const item of scan.learningRates) if (inside(item.range, offset) || inside(item.keyRange, offset)) return { kind: 'lr', item, range: cover(item.keyRange, item.range) };
+  for (const item of scan.scales) if (!item.path && (inside(item.range, offset) || inside(item.keyRange, offset))) return { kind: 'scale', item, range: cover(item.keyRange, item.range) };
+  for (const item of scan.eps) if (inside(item.range, offset) || inside(item.keyRange, offset)) return { kind: 'eps', item, range: cover(item.keyRange, item.range) };
+  return null;
+}
+
+function cover(a: SourceRange | undefined, b: SourceRange): SourceRange {
+  if (!a || a.start > b.start) return b;
+  return { start: a.start, end: b.end, line: a.line, column: a.column, endLine: b.endLine, endColumn: b.endColumn };
+}
+
+export interface HoverOptions {
+  linked?: LinkedScale | null;
+  targetRelativeStep?: number;
+  thresholds?: Partial<Thresholds>;
+}
+
+function explainLink(lr: number, scale: number | null): string {
+  return `[Explain Learning Rate](command:${EXPLAIN_COMMAND}?${explainCommandArgs(lr, scale)})`;
+}
+
+export function configHover(scan: ConfigScan, offset: number, options: HoverOptions = {}): ConfigHover | null {
+  const hit = findAt(scan, offset);
+  if (!hit) return null;
+  const th = { ...DEFAULT_THRESHOLDS, ...(options.thresholds ?? {}) };
+  const family = optimizerFamilyOf(scan);
+  const eps = scan.eps[0]?.value ?? null;
+  if (hit.kind === 'lr') {
+    const lr = hit.item;
+    const choice = scaleFor(lr, scan, options.linked);
+    const ex = explainLearningRate({ lr: lr.value, scale: choice?.value ?? null, optimizer: family, target: options.targetRelativeStep, layers: choice?.layers, scaleSource: choice?.source, eps });
+    const head = `**Optimizer Lens** · \`${lr.key}\`${lr.role === 'floor' ? ' (floor of the schedule)' : ''}`;
+    const parts = [head];
+    if (lr.note) parts.push(`_${lr.note}._`);
+    if (lr.role === 'floor') {
+      const peak = scan.learningRates.find((x) => x.role === 'peak');
+      if (peak) parts.push(`The peak lr ${fmtNum(peak.value)} (\`${peak.key}\`, line ${peak.range.line}) sets the step size of interest; this floor is ${fmtNum(lr.value / peak.value)} of it.`);
+    }
+    parts.push(ex.markdown);
+    if (ex.relativeStep !== null && (ex.relativeStep > th.relativeStepHigh || ex.relativeStep < th.relativeStepLow)) {
+      parts.push(`⚠ outside the band ${fmtNum(th.relativeStepLow)}–${fmtNum(th.relativeStepHigh)} (relative-step-${ex.relativeStep > th.relativeStepHigh ? 'high' : 'low'}).`);
+    }
+    parts.push(explainLink(lr.value, ex.scale));
+    return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: { lr: lr.value, scale: ex.scale } };
+  }
+  if (hit.kind === 'scale') {
+    const s = hit.item;
+    const parts = [`**Optimizer Lens** · parameter scale \`${s.key}\` = ${fmtNum(s.value)}${s.source === 'annotation' ? ' (annotation)' : ''}`];
+    const peaks = scan.learningRates.filter((x) => x.role === 'peak');
+    if (!peaks.length) parts.push('No learning rate in this file; a training-args file next to it (e.g. training_args.json beside config.json) uses this scale.');
+    for (const lr of peaks.slice(0, 4)) {
+      const rel = lr.value / s.value;
+      parts.push(
+        family === 'sgd'
+          ? `\`${lr.key}\` = ${fmtNum(lr.value)} (line ${lr.range.line}): SGD-like, lr is not a step size.`
+          : `\`${lr.key}\` = ${fmtNum(lr.value)} (line ${lr.range.line}) → relative step lr/scale = **${fmtNum(rel)}** (${fmtPct(rel)} per step at the start; ≈ ${fmtNum(rel * 0.2)}–${fmtNum(rel * 0.45)} later). For ${fmtNum(options.targetRelativeStep ?? 1e-3)}: lr ≈ ${fmtNum((options.targetRelativeStep ?? 1e-3) * s.value)}.`,
+      );
+    }
+    const first = peaks[0];
+    if (first) parts.push(explainLink(first.value, s.value));
+    return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: first ? { lr: first.value, scale: s.value } : null };
+  }
+  // eps
+  const e = hit.item;
+  const parts = [`**Optimizer Lens** · \`${e.key}\` = ${fmtNum(e.value)}`];
+  parts.push(`ε is added to √v̂ in u = m̂/(√v̂+ε): it dominates where gradients are below ~${fmtNum(e.value)} and shrinks those updates.`);
+  const trueHalf = scan.precision.find((p) => p.mode === 'fp16-true');
+  const mixed = scan.precision.find((p) => p.mode === 'fp16-mixed');
+  if (trueHalf) {
+    const inHalf = toFloat16(e.value);
+    parts.push(
+      e.value < FP16_MIN_SUBNORMAL
+        ? `⚠ True half precision (\`${trueHalf.key}\`, line ${trueHalf.range.line}): float16's smallest subnormal is 2^-24 ≈ 5.96e-8, so this eps becomes ${inHalf === 0 ? '0' : fmtNum(inHalf)} in float16.`
+        : `True half precision (\`${trueHalf.key}\`, line ${trueHalf.range.line}): in float16 this eps is ${fmtNum(inHalf)}.`,
+    );
+  } else if (mixed) {
+    parts.push(
+      `Mixed precision (\`${mixed.key}\`, line ${mixed.range.line}) keeps fp32 master weights and optimizer state and unscales gradients before the step, so ε acts in float32 — no float16 underflow${e.value < FP16_MIN_SUBNORMAL ? ' although it is below 2^-24 ≈ 5.96e-8' : ''}.`,
+    );
+  }
+  return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: null };
+}

@@ -1,0 +1,210 @@
+// Scan one training-config text: learning rates, scales, optimizer facts, with source ranges.
+import { readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { ReaderError } from '../types';
+import { annotationsIn, classifyEntries } from './classify';
+import { LineIndex } from './positions';
+import { scanJson } from './scanJson';
+import { scanPython } from './scanPython';
+import { scanShell } from './scanShell';
+import { scanToml } from './scanToml';
+import { scanYaml } from './scanYaml';
+import type { ConfigComment, ConfigLanguage, ConfigScale, ConfigScan, RawEntry } from './types';
+
+/** Biggest config file read (configs are small; this bounds memory on a mistaken path). */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+/** Language of a path by extension; null when not a config format we scan. */
+export function configLanguageOf(path: string): ConfigLanguage | null {
+  const ext = extname(path).toLowerCase();
+  switch (ext) {
+    case '.yaml':
+    case '.yml':
+      return 'yaml';
+    case '.json':
+      return 'json';
+    case '.jsonc':
+    case '.json5':
+      return 'jsonc';
+    case '.toml':
+      return 'toml';
+    case '.py':
+      return 'python';
+    case '.sh':
+    case '.bash':
+      return 'shell';
+    default:
+      return null;
+  }
+}
+
+/** VS Code language id → scanner language (null: not scanned). */
+export function configLanguageOfId(languageId: string, path: string): ConfigLanguage | null {
+  switch (languageId) {
+    case 'yaml':
+      return 'yaml';
+    case 'json':
+      return 'json';
+    case 'jsonc':
+      return 'jsonc';
+    case 'python':
+      return 'python';
+    case 'toml':
+      return 'toml';
+    case 'shellscript':
+      return 'shell';
+    default:
+      return configLanguageOf(path);
+  }
+}
+
+export function scanConfigText(text: string, path: string, language?: ConfigLanguage): ConfigScan {
+  const lang = language ?? configLanguageOf(path) ?? 'yaml';
+  const idx = new LineIndex(text);
+  const scan: ConfigScan = {
+    path,
+    language: lang,
+    learningRates: [],
+    scales: [],
+    optimizers: [],
+    eps: [],
+    betas: [],
+    weightDecay: [],
+    precision: [],
+    yamlFloatStrings: [],
+    yamlLoader: null,
+    annotations: [],
+    issues: [],
+    lineCount: idx.lineCount,
+  };
+  let entries: RawEntry[] = [];
+  let comments: ConfigComment[] = [];
+  let halfCasts: { start: number; end: number; what: string }[] = [];
+  let optimizerCalls: { start: number }[] = [];
+  switch (lang) {
+    case 'yaml': {
+      const y = scanYaml(text, idx);
+      entries = y.entries;
+      comments = y.comments;
+      scan.yamlFloatStrings = y.floatStrings;
+      scan.yamlLoader = y.loader;
+      scan.issues.push(...y.issues);
+      break;
+    }
+    case 'json':
+    case 'jsonc': {
+      const j = scanJson(text, idx);
+      entries = j.entries;
+      comments = j.comments;
+      scan.issues.push(...j.issues);
+      break;
+    }
+    case 'toml': {
+      const t = scanToml(text, idx);
+      entries = t.entries;
+      comments = t.comments;
+      scan.issues.push(...t.issues);
+      break;
+    }
+    case 'python': {
+      const p = scanPython(text, idx);
+      entries = p.entries;
+      comments = p.comments;
+      halfCasts = p.halfCasts;
+      optimizerCalls = p.optimizerCalls;
+      scan.issues.push(...p.issues);
+      break;
+    }
+    case 'shell': {
+      const s = scanShell(text, idx);
+      entries = s.entries;
+      comments = s.comments;
+      break;
+    }
+  }
+  const c = classifyEntries(entries);
+  scan.learningRates = c.learningRates;
+  scan.scales = c.scales;
+  scan.optimizers = c.optimizers;
+  scan.eps = c.eps;
+  scan.betas = c.betas;
+  scan.weightDecay = c.weightDecay;
+  scan.precision = c.precision;
+  // Python: a model cast to float16 before the optimizer is built → the optimizer runs in true half precision.
+  const firstOpt = optimizerCalls.length ? Math.min(...optimizerCalls.map((o) => o.start)) : Infinity;
+  for (const h of halfCasts) {
+    if (h.start < firstOpt) scan.precision.push({ mode: 'fp16-true', key: h.what, raw: text.slice(h.start, h.end), range: idx.range(h.start, h.end) });
+  }
+  scan.annotations = annotationsIn(comments, (a, b) => idx.range(a, b));
+  for (const a of scan.annotations) scan.scales.push({ key: 'optimizer-lens: param-scale', value: a.value, source: 'annotation', raw: a.raw, range: a.range });
+  const byLine = (x: { range: { start: number } }, y: { range: { start: number } }) => x.range.start - y.range.start;
+  scan.learningRates.sort(byLine);
+  scan.scales.sort(byLine);
+  return scan;
+}
+
+function readSmallText(path: string): string {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (err) {
+    throw new ReaderError(path, `cannot read: ${(err as Error).message}`);
+  }
+  if (size > MAX_CONFIG_BYTES) throw new ReaderError(path, `file is ${size} bytes; configs above ${MAX_CONFIG_BYTES} bytes are not scanned`);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ReaderError(path, `cannot read: ${(err as Error).message}`);
+  }
+}
+
+/** The sibling file a strict-JSON config can use instead of an annotation comment: `{"paramScale": 0.02}`. */
+export const SIBLING_SCALE_FILE = 'optimizer-lens.json';
+
+/**
+ * Scales stated next to a config: a Hugging Face model `config.json` (initializer_range) in the same folder as
+ * a training-args file, and an `optimizer-lens.json` ({"paramScale": x}). Unreadable siblings are ignored.
+ */
+export function siblingScales(path: string, readText: (p: string) => string | null = defaultRead): ConfigScale[] {
+  const dir = dirname(path);
+  const out: ConfigScale[] = [];
+  if (basename(path) !== 'config.json') {
+    const p = join(dir, 'config.json');
+    const text = readText(p);
+    if (text !== null) {
+      const s = scanConfigText(text, p, 'json');
+      for (const sc of s.scales) if (sc.source === 'stated') out.push({ ...sc, source: 'sibling', path: p });
+    }
+  }
+  if (basename(path) !== SIBLING_SCALE_FILE) {
+    const p = join(dir, SIBLING_SCALE_FILE);
+    const text = readText(p);
+    if (text !== null) {
+      const idx = new LineIndex(text);
+      const j = scanJson(text, idx);
+      for (const e of j.entries) {
+        if (e.path.length === 1 && e.path[0] === 'paramScale' && typeof e.value === 'number' && e.value > 0) {
+          out.push({ key: 'paramScale', value: e.value, source: 'sibling', raw: e.raw, range: e.valueRange, keyRange: e.keyRange, path: p });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function defaultRead(p: string): string | null {
+  try {
+    if (statSync(p).size > MAX_CONFIG_BYTES) return null;
+    return readFileSync(p, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Scan a config file and the scales its siblings state. Throws ReaderError when the file cannot be read. */
+export function scanConfigFile(path: string, language?: ConfigLanguage): ConfigScan {
+  const text = readSmallText(path);
+  const scan = scanConfigText(text, path, language);
+  scan.scales.push(...siblingScales(path));
+  return scan;
+}

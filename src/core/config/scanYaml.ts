@@ -1,0 +1,110 @@
+// YAML front end: the `yaml` package's document AST (node ranges) and its lexer (comment positions).
+import { Lexer, isMap, isScalar, isSeq, parseDocument, isPair, type Node as YamlNode } from 'yaml';
+import type { LineIndex } from './positions';
+import type { ConfigComment, RawEntry, YamlFloatString, YamlLoaderHint } from './types';
+
+export interface YamlFrontEnd {
+  entries: RawEntry[];
+  comments: ConfigComment[];
+  floatStrings: YamlFloatString[];
+  loader: { hint: YamlLoaderHint; evidence: string } | null;
+  issues: { severity: 'error' | 'warning'; line: number; column: number; message: string }[];
+}
+
+// PyYAML's implicit resolvers (YAML 1.1): what yaml.safe_load turns into a float or an int.
+const PYYAML_FLOAT =
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const PYYAML_INT = /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
+
+/** True when YAML 1.1 (PyYAML safe_load) reads this plain scalar as a string although YAML 1.2 reads a number. */
+export function isYaml11String(source: string): boolean {
+  return !PYYAML_FLOAT.test(source) && !PYYAML_INT.test(source);
+}
+
+export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
+  const out: YamlFrontEnd = { entries: [], comments: [], floatStrings: [], loader: null, issues: [] };
+  // Comments: lexer tokens concatenate to the source, except one-character control tokens (doc/scalar markers).
+  let off = 0;
+  for (const tok of new Lexer().lex(text)) {
+    const c = tok.charCodeAt(0);
+    if (tok.length === 1 && c < 0x20 && c !== 10 && c !== 9 && c !== 13) continue;
+    if (tok.startsWith('#')) out.comments.push({ text: tok, range: idx.range(off, off + tok.length) });
+    off += tok.length;
+  }
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, strict: false });
+  for (const e of doc.errors) {
+    const p = idx.position(e.pos[0]);
+    out.issues.push({ severity: 'error', line: p.line, column: p.column, message: e.message.split('\n')[0] });
+  }
+  let loader: YamlFrontEnd['loader'] = null;
+  const setLoader = (hint: YamlLoaderHint, evidence: string) => {
+    if (!loader) loader = { hint, evidence };
+  };
+  for (const c of out.comments) if (/^#\s*@package\b/.test(c.text)) setLoader('hydra', `'${c.text.trim()}' (line ${c.range.line})`);
+
+  const range = (n: YamlNode) => {
+    const r = n.range ?? [0, 0, 0];
+    return idx.range(r[0], r[1]);
+  };
+  const rawOf = (n: YamlNode) => {
+    const r = n.range ?? [0, 0, 0];
+    return text.slice(r[0], r[1]);
+  };
+
+  const visitValue = (node: unknown, path: string[], keyRange: RawEntry['keyRange'], depth: number): void => {
+    if (depth > 64 || node === null || node === undefined) return;
+    if (isScalar(node)) {
+      const v = node.value;
+      const raw = rawOf(node);
+      if (typeof v === 'string' && v.includes('${')) setLoader('hydra', `interpolation '${v.slice(0, 40)}' (line ${range(node).line})`);
+      let value: RawEntry['value'];
+      if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null) value = v;
+      else if (typeof v === 'bigint') value = Number(v);
+      else return;
+      if (typeof value === 'number' && node.type === 'PLAIN' && (!Number.isInteger(value) || /[eE.]/.test(raw))) {
+        if (isYaml11String(raw.trim())) out.floatStrings.push({ key: path.join('.'), raw: raw.trim(), value, range: range(node) });
+      }
+      out.entries.push({ path, value, raw, valueRange: range(node), keyRange, context: 'mapping' });
+      return;
+    }
+    if (isSeq(node)) {
+      const items = node.items;
+      if (items.length > 0 && items.every((i) => isScalar(i) && typeof i.value === 'number')) {
+        for (const i of items) visitValue(i, [...path, '[]'], undefined, depth + 1); // float-string check per item
+        out.entries.push({
+          path,
+          value: items.map((i) => (isScalar(i) ? Number(i.value) : NaN)),
+          raw: rawOf(node),
+          valueRange: range(node),
+          keyRange,
+          context: 'mapping',
+        });
+        return;
+      }
+      items.forEach((i, k) => visitValue(i, [...path, String(k)], undefined, depth + 1));
+      return;
+    }
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const k = pair.key;
+        const keyText = isScalar(k) ? String(k.value) : k === null || k === undefined ? '' : String(k);
+        if (keyText === '_target_') setLoader('hydra', `'_target_' key (line ${isScalar(k) ? range(k).line : '?'})`);
+        if (depth === 0 && keyText === 'defaults' && isSeq(pair.value)) setLoader('hydra', `top-level 'defaults' list (line ${isScalar(k) ? range(k).line : '?'})`);
+        if (keyText === 'class_path' || keyText === 'init_args') setLoader('lightning-cli', `'${keyText}' key (line ${isScalar(k) ? range(k).line : '?'})`);
+        visitValue(pair.value, [...path, keyText], isScalar(k) ? range(k) : undefined, depth + 1);
+      }
+    }
+  };
+  visitValue(doc.contents, [], undefined, 0);
+  // Lightning CLI layout: top-level trainer: and model: sections.
+  if (!loader && isMap(doc.contents)) {
+    const keys = new Set(doc.contents.items.map((p) => (isPair(p) && isScalar(p.key) ? String(p.key.value) : '')));
+    if (keys.has('trainer') && keys.has('model')) setLoader('lightning-cli', "top-level 'trainer:' and 'model:' sections (LightningCLI layout)");
+  }
+  out.loader = loader;
+  // Array items were visited with a '[]' path for the float-string check only: drop those entries.
+  out.entries = out.entries.filter((e) => e.path[e.path.length - 1] !== '[]');
+  for (const f of out.floatStrings) if (f.key.endsWith('.[]')) f.key = f.key.slice(0, -3);
+  return out;
+}
