@@ -70,11 +70,45 @@ const isHfCheckpointDir = (files: Set<string>): boolean =>
 const MODEL_RE = /^(?:model|pytorch_model)[_-]?(?:step)?[_-]?(\d+)\.(?:pt|pth|bin)$/;
 const OPTIM_RE = /^(?:optim|optimizer)[_-]?(?:step)?[_-]?(\d+)\.(?:pt|pth|bin)$/;
 
+/** model_stepN.pt + optim_stepN.pt (same folder, same step) pairs. */
+function pairCheckpoints(files: string[]): [string, string][] {
+  const models = new Map<string, string>();
+  for (const f of files) {
+    const m = MODEL_RE.exec(basename(f));
+    if (m) models.set(`${dirname(f)}\0${Number(m[1])}`, f);
+  }
+  const pairs: [string, string][] = [];
+  for (const f of files) {
+    const m = OPTIM_RE.exec(basename(f));
+    const model = m ? models.get(`${dirname(f)}\0${Number(m[1])}`) : undefined;
+    if (model) pairs.push([model, f]);
+  }
+  return pairs;
+}
+
 /** Plan the reads for explicit paths (files or folders). */
 export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[] } {
   const jobs: Job[] = [];
   const unreadable: string[] = [];
+  // Explicit model + optimizer files of the same step are read as one checkpoint.
+  const explicitFiles = paths.filter((p) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  });
+  const paired = new Set<string>();
+  if (FOLDER_READERS.readCheckpointPair) {
+    const read = FOLDER_READERS.readCheckpointPair;
+    for (const [model, optimizer] of pairCheckpoints(explicitFiles)) {
+      paired.add(model);
+      paired.add(optimizer);
+      jobs.push({ label: `${model} + ${basename(optimizer)}`, paths: [model, optimizer], explicit: true, run: () => read(model, optimizer), rank: 0 });
+    }
+  }
   for (const input of paths) {
+    if (paired.has(input)) continue;
     let st;
     try {
       st = statSync(input);
@@ -106,19 +140,10 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
       }
       if (FOLDER_READERS.readCheckpointPair) {
         const read = FOLDER_READERS.readCheckpointPair;
-        const models = new Map<number, string>();
-        for (const f of list) {
-          const m = MODEL_RE.exec(basename(f));
-          if (m && !taken.has(f)) models.set(Number(m[1]), f);
-        }
-        for (const f of list) {
-          const m = OPTIM_RE.exec(basename(f));
-          const model = m ? models.get(Number(m[1])) : undefined;
-          if (m && model && !taken.has(f)) {
-            taken.add(f);
-            taken.add(model);
-            jobs.push({ label: `${model} + ${basename(f)}`, paths: [model, f], explicit: false, run: () => read(model, f), rank: 0 });
-          }
+        for (const [model, optimizer] of pairCheckpoints(list.filter((f) => !taken.has(f)))) {
+          taken.add(model);
+          taken.add(optimizer);
+          jobs.push({ label: `${model} + ${basename(optimizer)}`, paths: [model, optimizer], explicit: false, run: () => read(model, optimizer), rank: 0 });
         }
       }
       for (const f of list) {

@@ -56,7 +56,9 @@ for (const run of ['adam_base', 'adam_reparam_k8', 'adam_loss1e-10', 'adamw_wd0.
   for (const step of Object.keys(exp.steps)) {
     test(`${run} step ${step}: every figure from tensors/step_${step.padStart(6, '0')}.npz`, async () => {
       const path = fixturePath(run, 'tensors', `step_${step.padStart(6, '0')}.npz`);
-      const { result } = await analyzePaths([path], hyperOptions(exp));
+      // AdamW's weight decay differs per parameter group: the npz does not say, the checkpoint's param_groups do.
+      const paths = exp.optimizer === 'AdamW' ? [path, fixturePath(run, 'ckpt')] : [path];
+      const { result } = await analyzePaths(paths, { ...hyperOptions(exp), step: Number(step) });
       assert.equal(result.step, Number(step));
       const want = exp.steps[step];
       const layers = Object.keys(want).filter((k) => k !== 'global');
@@ -88,4 +90,59 @@ test('--step selects a step; a step without figures is an error naming the avail
   assert.equal(a.result.step, 1);
   assert.deepEqual(a.result.steps, [1, 2]);
   await assert.rejects(analyzePaths(paths, { ...hyperOptions(exp), step: 7 }), /step 7 has no figures; steps with figures: 1, 2/);
+});
+
+// The same figures from the other formats that hold them.
+const FORMATS: { name: string; run: string; paths: string[]; steps: string[]; figures: (keyof LayerStats)[]; rel: number; options?: AnalyzeOptions }[] = [
+  { name: 'safetensors', run: 'adam_base', paths: ['tensors/step_000001.safetensors'], steps: ['1'], figures: ADAM_FIGURES, rel: REL, options: { betas: [0.9, 0.999], eps: 1e-8, lr: 3e-4, optimizer: 'adam' } },
+  { name: 'safetensors', run: 'adam_base', paths: ['tensors/step_000120.safetensors'], steps: ['120'], figures: ADAM_FIGURES, rel: REL, options: { betas: [0.9, 0.999], eps: 1e-8, lr: 3e-4, optimizer: 'adam' } },
+  { name: 'stats.jsonl (long-form log)', run: 'adam_base', paths: ['stats.jsonl'], steps: ['1', '2', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'relStepPredicted', 'epsDominatedFraction'], rel: 1e-12 },
+  { name: 'stats.jsonl (long-form log)', run: 'adamw_wd0.05', paths: ['stats.jsonl'], steps: ['1', '2', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'relStepPredicted', 'epsDominatedFraction'], rel: 1e-12 },
+  { name: 'history_wide.csv (W&B export)', run: 'adam_base', paths: ['history_wide.csv'], steps: ['1', '2', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms'], rel: 1e-12 },
+  { name: 'TensorBoard scalars (float32)', run: 'adam_base', paths: ['tb'], steps: ['1', '2', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms'], rel: 1e-6 },
+  { name: 'TensorBoard scalars (float32)', run: 'adam_loss1e-10', paths: ['tb'], steps: ['1', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms'], rel: 1e-6 },
+  { name: 'dump (deflated npz, <layer> and <layer>.grad; consecutive steps give the update; Adam replayed from the gradients in float64, torch keeps float32 state)', run: 'adam_base', paths: ['dump/step_000001.npz', 'dump/step_000002.npz', 'dump/step_000003.npz'], steps: ['1', '2'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'epsDominatedFraction'], rel: 1e-6, options: { betas: [0.9, 0.999], eps: 1e-8 } },
+];
+
+for (const f of FORMATS) {
+  test(`${f.run}: figures from ${f.name} (${f.paths.join(', ')})`, async () => {
+    const exp = loadExpected(f.run);
+    for (const step of f.steps) {
+      const { result } = await analyzePaths(f.paths.map((p) => fixturePath(f.run, ...p.split('/'))), { ...(f.options ?? {}), step: Number(step) });
+      const want = exp.steps[step];
+      const names = Object.keys(want).filter((k) => k !== 'global');
+      assert.deepEqual(result.layers.map((l) => l.name).sort(), [...names].sort(), `layers at step ${step}`);
+      for (const l of result.layers) compareLayer(f.run, step, l, want[l.name] as ExpectedLayer, f.figures, f.rel);
+    }
+  });
+}
+
+test('PyTorch checkpoints (model + optimizer state after step 120): saved scale, u, ε-dominance and hyper-parameters', async () => {
+  for (const [run, paths] of [
+    ['adam_base', ['ckpt/model_step000120.pt', 'ckpt/optim_step000120.pt']],
+    ['adam_base', ['ckpt/checkpoint_step000120.pt']],
+    ['adam_reparam_k8', ['lightning_logs/version_0/checkpoints/epoch=1-step=120.ckpt']],
+    ['adamw_wd0.05', ['ckpt']],
+    ['adam_loss1e-10', ['ckpt']],
+  ] as const) {
+    const exp = loadExpected(run);
+    const { result } = await analyzePaths(paths.map((p) => fixturePath(run, ...p.split('/'))));
+    assert.equal(result.step, 120, `${run} ${paths}`);
+    assert.equal(result.optimizer.source, 'checkpoint');
+    assert.equal(result.optimizer.lr, exp.hyper.lr);
+    assert.equal(result.optimizer.eps, exp.hyper.eps);
+    assert.deepEqual(result.optimizer.betas, [exp.hyper.beta1, exp.hyper.beta2]);
+    assert.equal(result.layers.length, 14);
+    for (const l of result.layers) {
+      const want = exp.steps['120'][l.name] as ExpectedLayer;
+      // A checkpoint saved after step t holds the parameter step t left: its RMS is param_rms_after.
+      assertClose(l.paramRms, want.param_rms_after, REL, `${run} ${l.name} paramRms (saved)`);
+      assertClose(l.adamUpdateRms, want.adam_u_rms!, REL, `${run} ${l.name} adamUpdateRms`);
+      assertClose(l.epsDominatedFraction, want.eps_dominated_frac!, REL, `${run} ${l.name} eps`);
+      assertClose(l.sqrtVHatRms ?? null, want.sqrt_v_hat_rms!, REL, `${run} ${l.name} sqrt v hat`);
+      assert.equal(l.gradRms, null, 'a checkpoint holds no gradient');
+      assert.equal(l.relStep, null, 'one checkpoint cannot measure an update');
+      assert.equal(l.provenance?.paramRms, 'tensors (saved after the step)');
+    }
+  }
 });

@@ -173,7 +173,8 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
         const next = snapIndex.get(step + 1)?.get(layer)?.roles;
         set.paramAfter = next?.param_before;
       }
-      if (!set.paramBefore && r.param) set.paramSaved = r.param;
+      // Without the parameter the step consumed, the saved one (after step t) is the scale, documented as such.
+      if (!set.paramBefore && (r.param ?? r.param_after)) set.paramSaved = r.param ?? r.param_after;
       if (!set.paramBefore && !set.paramSaved && !set.grad && !set.expAvg && !set.momentumBuffer) continue;
       work.push({ step, layer, set, lr: entry.lr });
     }

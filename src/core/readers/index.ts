@@ -1,14 +1,30 @@
 import type { Reader, RunData } from '../types';
 import { csvReader } from './csv';
+import { hfTrainerStateReader } from './hfTrainerState';
 import { jsonlReader } from './jsonl';
+import { npyReader } from './npy';
 import { npzReader } from './npz';
+import { safetensorsReader } from './safetensors';
+import { tfeventsReader } from './tfevents';
+import { readCheckpointPair, torchReader } from './torch';
 
 // Every format reader, behind one interface. Detection by name and magic bytes (first 64 bytes).
-export const READERS: Reader[] = [npzReader, jsonlReader, csvReader];
+export const READERS: Reader[] = [
+  safetensorsReader,
+  npzReader,
+  npyReader,
+  torchReader,
+  tfeventsReader,
+  hfTrainerStateReader,
+  jsonlReader,
+  csvReader,
+];
 
 /** Folder-level readers (HF checkpoint-N/ folders, model+optimizer file pairs) register here. */
 export interface FolderReaders {
   readHfCheckpointFolder?: (dir: string) => Promise<RunData>;
   readCheckpointPair?: (modelPath: string, optimizerPath: string) => Promise<RunData>;
 }
-export const FOLDER_READERS: FolderReaders = {};
+export const FOLDER_READERS: FolderReaders = {
+  readCheckpointPair: (model, optimizer) => readCheckpointPair(model, optimizer),
+};
