@@ -143,8 +143,22 @@ export function scanPython(text: string, idx: LineIndex): PythonFrontEnd {
           const calleeNode = cs[0];
           const args = cs[cs.length - 1];
           if (!calleeNode || !args || args.name !== 'ArgList') return;
+          const argText = (x: SyntaxNode) => text.slice(x.from, x.to);
+          const calleeParts = children(calleeNode);
+          const lastProp = calleeNode.name === 'MemberExpression' ? calleeParts[calleeParts.length - 1] : undefined;
+          if (lastProp?.name === 'PropertyName' && argText(lastProp) === 'half') {
+            // model.half(), Net().half(), model.to(device).half(): the parameters (and so the optimizer) in float16.
+            out.halfCasts.push({ start: n.from, end: n.to, what: '.half()' });
+            return;
+          }
           const callee = dottedName(calleeNode, text);
-          if (callee === null) return;
+          if (callee === null) {
+            if (lastProp?.name === 'PropertyName' && argText(lastProp) === 'to') {
+              const txt = argText(args);
+              if (/\b(torch\.)?(float16|half)\b/.test(txt)) out.halfCasts.push({ start: n.from, end: n.to, what: '.to(torch.float16)' });
+            }
+            return;
+          }
           const last = callee.split('.').pop() ?? callee;
           const lastLower = last.toLowerCase();
           const argNodes = children(args).filter((c) => c.name !== '(' && c.name !== ')');
@@ -160,14 +174,9 @@ export function scanPython(text: string, idx: LineIndex): PythonFrontEnd {
             if (g.length === 1) positional.push(g[0]);
             else if (g.length === 3 && g[0].name === 'VariableName' && g[1].name === 'AssignOp') keywords.push({ name: g[0], value: g[2] });
           }
-          const argText = (x: SyntaxNode) => text.slice(x.from, x.to);
-          if (lastLower === 'half' && calleeNode.name === 'MemberExpression') {
-            out.halfCasts.push({ start: n.from, end: n.to, what: `${argText(calleeNode)}()` });
-            return;
-          }
           if (lastLower === 'to' || lastLower === 'set_default_dtype') {
             const all = [...positional, ...keywords.filter((k) => argText(k.name) === 'dtype').map((k) => k.value)];
-            if (all.some((x) => /^(torch\.)?(float16|half)$/.test(argText(x)))) out.halfCasts.push({ start: n.from, end: n.to, what: argText(n).slice(0, 60) });
+            if (all.some((x) => /^(torch\.)?(float16|half)$/.test(argText(x)))) out.halfCasts.push({ start: n.from, end: n.to, what: lastLower === 'to' ? '.to(torch.float16)' : 'set_default_dtype(torch.float16)' });
             return;
           }
           const isOptimizer = OPTIMIZER_CTORS.has(lastLower) && /^[A-Z]/.test(last);
