@@ -1,0 +1,200 @@
+// Runs INSIDE code-server's Node extension host (extensionTestsPath), with the real `vscode` API and the
+// extension loaded from the installed .vsix folder. Started by test/e2e/run.mjs; each result is printed as
+// one `E2E-RESULT {json}` line (collected by the runner) plus a human `ok - name` / `not ok - name` line.
+const vscode = require('vscode');
+const assert = require('assert');
+const fs = require('fs');
+const path = require('path');
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ws = () => vscode.workspace.workspaceFolders[0].uri;
+const wsUri = (...p) => vscode.Uri.joinPath(ws(), ...p);
+const EXT_ID = 'optimizer-lens.optimizer-lens';
+
+/** Polls fn until it returns a truthy value (bounded). */
+async function until(what, fn, timeoutMs = 30_000, everyMs = 200) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < timeoutMs) {
+    try { const v = await fn(); if (v) return v; } catch (e) { last = e; }
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+function allTabs() {
+  return vscode.window.tabGroups.all.flatMap((g) => g.tabs);
+}
+function describeTab(t) {
+  const i = t.input;
+  const kind = i instanceof vscode.TabInputCustom ? `custom:${i.viewType}`
+    : i instanceof vscode.TabInputWebview ? `webview:${i.viewType}`
+    : i instanceof vscode.TabInputText ? 'text' : typeof i;
+  return `${t.label} [${kind}${i && i.uri ? ' ' + path.basename(i.uri.fsPath) : ''}]`;
+}
+/** True for a tab showing one of this extension's webviews (custom editor or panel). */
+function isLensTab(t) {
+  const i = t.input;
+  if (i instanceof vscode.TabInputCustom) return i.viewType === 'optimizerLens.dashboard';
+  if (i instanceof vscode.TabInputWebview) return /optimizerLens/i.test(i.viewType);
+  return false;
+}
+/** Runs `command` and waits for a new (or newly active) Optimizer Lens tab; returns it. */
+async function expectLensTab(what, run, match = () => true) {
+  const before = new Set(allTabs().filter(isLensTab).map(describeTab));
+  await run();
+  return until(`${what}: an Optimizer Lens tab`, () => {
+    const tabs = allTabs().filter((t) => isLensTab(t) && match(t));
+    return tabs.find((t) => !before.has(describeTab(t))) || tabs.find((t) => t.isActive);
+  }, 60_000).catch((e) => { throw new Error(`${e.message}; tabs: ${allTabs().map(describeTab).join(', ')}`); });
+}
+async function closeAll() {
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
+// --------------------------------------------------------------------------------------------- tests
+
+test('extension is installed, activates, registers every palette command', async () => {
+  const ext = vscode.extensions.getExtension(EXT_ID);
+  assert.ok(ext, `extension ${EXT_ID} not found`);
+  const pj = ext.packageJSON;
+  const contributed = (pj.contributes?.commands ?? []).map((c) => c.command);
+  const wanted = ['optimizerLens.analyzeFile', 'optimizerLens.analyzeFolder', 'optimizerLens.openDashboard',
+    'optimizerLens.compareRuns', 'optimizerLens.explainLearningRate', 'optimizerLens.exportReport',
+    'optimizerLens.insertLoggingSnippet'];
+  for (const c of wanted) assert.ok(contributed.includes(c), `package.json does not contribute ${c}`);
+  for (const c of pj.contributes.commands) {
+    if (c.command.startsWith('optimizerLens.')) assert.equal(c.category, 'Optimizer Lens', `${c.command} category`);
+  }
+  const t0 = Date.now();
+  await ext.activate();
+  console.log(`activation: ${Date.now() - t0} ms (isActive=${ext.isActive})`);
+  const registered = await vscode.commands.getCommands(true);
+  for (const c of wanted) assert.ok(registered.includes(c), `command ${c} not registered after activation`);
+});
+
+test('analyzeFile(uri) opens adam_base/tensors/step_000120.safetensors in the dashboard', async () => {
+  await closeAll();
+  const uri = wsUri('adam_base', 'tensors', 'step_000120.safetensors');
+  const tab = await expectLensTab('analyzeFile', () => vscode.commands.executeCommand('optimizerLens.analyzeFile', uri));
+  console.log(`analyzeFile -> ${describeTab(tab)}`);
+});
+
+test('exportReport(targetUri) writes a standalone HTML report of the active dashboard', async () => {
+  // the dashboard of the previous test is active
+  const target = wsUri('report-step120.html');
+  try { fs.unlinkSync(target.fsPath); } catch { /* none */ }
+  await vscode.commands.executeCommand('optimizerLens.exportReport', target);
+  await until('report file', () => fs.existsSync(target.fsPath) && fs.statSync(target.fsPath).size > 0, 60_000);
+  const html = fs.readFileSync(target.fsPath, 'utf8');
+  assert.match(html, /<html/i, 'not HTML');
+  for (const layer of ['blocks.0.attn.qkv.weight', 'head.weight']) assert.ok(html.includes(layer), `report lacks ${layer}`);
+  assert.ok(!/<script[^>]+src=["']https?:/i.test(html), 'report loads remote scripts (not standalone)');
+  console.log(`report: ${html.length} chars`);
+});
+
+test('analyzeFolder(uri) opens the adam_base run folder', async () => {
+  const uri = wsUri('adam_base');
+  const tab = await expectLensTab('analyzeFolder', () => vscode.commands.executeCommand('optimizerLens.analyzeFolder', uri));
+  console.log(`analyzeFolder -> ${describeTab(tab)}`);
+});
+
+test('openDashboard on the active train_log.jsonl', async () => {
+  await closeAll();
+  const doc = await vscode.workspace.openTextDocument(wsUri('adam_base', 'train_log.jsonl'));
+  await vscode.window.showTextDocument(doc);
+  const tab = await expectLensTab('openDashboard', () => vscode.commands.executeCommand('optimizerLens.openDashboard'));
+  console.log(`openDashboard -> ${describeTab(tab)}`);
+});
+
+test('compareRuns([adam_base, adamw_wd0.05])', async () => {
+  const tab = await expectLensTab('compareRuns', () => vscode.commands.executeCommand('optimizerLens.compareRuns',
+    [wsUri('adam_base'), wsUri('adamw_wd0.05')]));
+  console.log(`compareRuns -> ${describeTab(tab)}`);
+});
+
+test('explainLearningRate({lr: 3e-4, scale: 0.02})', async () => {
+  const tab = await expectLensTab('explainLearningRate', () =>
+    vscode.commands.executeCommand('optimizerLens.explainLearningRate', { lr: 3e-4, scale: 0.02 }));
+  console.log(`explainLearningRate -> ${describeTab(tab)}`);
+});
+
+test('insertLoggingSnippet inserts a per-layer logging snippet into the active Python editor', async () => {
+  await closeAll();
+  const doc = await vscode.workspace.openTextDocument(wsUri('scratch.py'));
+  const editor = await vscode.window.showTextDocument(doc);
+  editor.selection = new vscode.Selection(doc.lineCount, 0, doc.lineCount, 0);
+  const before = doc.getText();
+  await vscode.commands.executeCommand('optimizerLens.insertLoggingSnippet', SNIPPET_ID);
+  await until('snippet text', () => doc.getText().length > before.length + 200, 20_000);
+  const text = doc.getText();
+  for (const k of ['param_rms', 'grad_rms', 'adam_u_rms']) assert.ok(text.includes(k), `snippet lacks ${k}`);
+  await vscode.commands.executeCommand('workbench.action.files.revert');
+});
+const SNIPPET_ID = process.env.E2E_SNIPPET_ID || 'plain-loop';
+
+// --- configs (issue 5): Problems, hover, quick fix, on a private copy of finetune.yaml ----------------
+const LR_LINE = 15; // 0-based: finetune.yaml line 16 `  lr: 1e-4`
+
+test('finetune.yaml: lr-without-scale diagnostic on line 16, hover explains the relative step', async () => {
+  const uri = wsUri('exthost-configs', 'finetune.yaml');
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.window.showTextDocument(doc);
+  const diags = await until('lr-without-scale diagnostics', () => {
+    const d = vscode.languages.getDiagnostics(uri).filter((x) => codeOf(x) === 'lr-without-scale');
+    return d.length ? d : null;
+  }, 30_000);
+  assert.ok(diags.some((d) => d.range.start.line === LR_LINE), `lines: ${diags.map((d) => d.range.start.line + 1)}`);
+  const d16 = diags.find((d) => d.range.start.line === LR_LINE);
+  assert.equal(d16.severity, vscode.DiagnosticSeverity.Warning);
+  const col = doc.lineAt(LR_LINE).text.indexOf('1e-4') + 1;
+  const hovers = await vscode.commands.executeCommand('vscode.executeHoverProvider', uri, new vscode.Position(LR_LINE, col));
+  const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+  assert.match(text, /relative step/i, `hover: ${text}`);
+  assert.match(text, /scale/i, `hover: ${text}`);
+});
+
+test('finetune.yaml: the add-scale quick fix removes the lr-without-scale warning of line 16', async () => {
+  const uri = wsUri('exthost-configs', 'finetune.yaml');
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.window.showTextDocument(doc);
+  const d16 = vscode.languages.getDiagnostics(uri).find((x) => codeOf(x) === 'lr-without-scale' && x.range.start.line === LR_LINE);
+  assert.ok(d16, 'no diagnostic on line 16');
+  const actions = await vscode.commands.executeCommand('vscode.executeCodeActionProvider', uri, d16.range,
+    vscode.CodeActionKind.QuickFix.value);
+  const titles = actions.map((a) => a.title);
+  const fix = actions.find((a) => /scale/i.test(a.title) && (a.edit || a.command));
+  assert.ok(fix, `no scale quick fix among: ${titles.join(' | ')}`);
+  if (fix.edit) assert.ok(await vscode.workspace.applyEdit(fix.edit), 'applyEdit failed');
+  if (fix.command) await vscode.commands.executeCommand(fix.command.command, ...(fix.command.arguments ?? []));
+  assert.match(doc.getText(), /optimizer-lens:\s*param-scale\s*=/, 'annotation not inserted');
+  // the diagnostic for the first lr goes away (line numbers may shift by the inserted comment)
+  const lrLine = () => doc.getText().split('\n').findIndex((l) => /^\s+lr:\s*1e-4/.test(l));
+  await until('line-16 warning gone', () => !vscode.languages.getDiagnostics(uri)
+    .some((x) => codeOf(x) === 'lr-without-scale' && x.range.start.line === lrLine()), 30_000);
+  await vscode.commands.executeCommand('workbench.action.files.revert');
+});
+
+function codeOf(d) {
+  return typeof d.code === 'object' && d.code !== null ? String(d.code.value) : String(d.code);
+}
+
+exports.run = async function run() {
+  let failed = 0;
+  for (const t of tests) {
+    const t0 = Date.now();
+    let error;
+    let timer;
+    try {
+      await Promise.race([t.fn(), new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('test timed out after 120 s')), 120_000); })]);
+    } catch (e) { error = (e && e.stack) || String(e); failed++; }
+    clearTimeout(timer);
+    const r = { name: t.name, ok: !error, ms: Date.now() - t0, error };
+    console.log(`E2E-RESULT ${JSON.stringify(r)}`);
+    console.log(`${r.ok ? 'ok' : 'not ok'} - ${t.name}${error ? `: ${error}` : ''}`);
+  }
+  console.log(`${tests.length - failed} passed, ${failed} failed`);
+  if (failed) throw new Error(`${failed} extension-host test(s) failed`);
+};
