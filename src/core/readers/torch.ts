@@ -684,7 +684,8 @@ export function modelParameters(part: ModelPart, path: string, issues: ReadIssue
 }
 
 export interface BuildInput {
-  model?: ModelSource;
+  /** Model state dicts (one, or the shards of a sharded checkpoint in order). */
+  models?: ModelSource[];
   optimizer?: OptimizerSource;
   /** Step stated by a checkpoint dict or a wrapper (Lightning `global_step`, HF trainer_state). */
   statedStep?: number | null;
@@ -697,7 +698,7 @@ export interface BuildInput {
   inputs: { path: string; format: string }[];
   /** Hint for AdamW vs Adam when no group says (e.g. HF Trainer's default optimizer). */
   decoupledHint?: string;
-  /** Model parameters from another reader (HF model.safetensors): name, shape, TensorRef. */
+  /** Model parameters from another reader (HF model.safetensors); `ordered`: in named_parameters() order. */
   externalModel?: { refs: TensorRef[]; ordered: boolean };
   options?: TorchReadOptions;
 }
@@ -711,13 +712,16 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
   const skipped: string[] = [];
   const scalars: Record<string, number> = { ...(input.scalars ?? {}) };
 
-  // Model parameters.
+  // Model parameters (several sources for sharded checkpoints, in shard order).
   let params: { name: string; shape: number[] }[] = [];
   let paramsOrdered = true;
-  if (input.model) {
-    const { file, part } = input.model;
+  for (const { file, part } of input.models ?? []) {
     const ps = modelParameters(part, file.path, issues);
     for (const t of ps) {
+      if (t.name in run.layerShapes) {
+        issues.push({ severity: 'warning', path: file.path, message: `parameter '${t.name}' appears in more than one model file; the first is used` });
+        continue;
+      }
       const ref = tensorRef(file, t.tensor, t.name, input.modelRole, t.key);
       if (typeof ref === 'string') {
         skipped.push(`${t.key} (${ref})`);
@@ -726,19 +730,21 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
       tensors.push(ref);
       run.layerOrder.push(t.name);
       run.layerShapes[t.name] = [...t.tensor.shape];
+      params.push({ name: t.name, shape: t.tensor.shape });
     }
-    params = ps.map((t) => ({ name: t.name, shape: t.tensor.shape }));
     const nonFloat = part.tensors.filter((t) => !FLOAT_DTYPES[t.tensor.storage.dtype]).map((t) => t.key);
     if (nonFloat.length) {
       issues.push({ severity: 'warning', path: file.path, message: `skipped ${nonFloat.length} non-float tensors (buffers or integer data): ${nonFloat.slice(0, 8).join(', ')}${nonFloat.length > 8 ? ', …' : ''}` });
     }
-  } else if (input.externalModel) {
+  }
+  if (input.externalModel) {
     for (const ref of input.externalModel.refs) {
+      if (ref.layer in run.layerShapes) continue;
       tensors.push({ ...ref, role: input.modelRole });
-      if (!(ref.layer in run.layerShapes)) run.layerOrder.push(ref.layer);
+      run.layerOrder.push(ref.layer);
       run.layerShapes[ref.layer] = [...ref.shape];
+      params.push({ name: ref.layer, shape: ref.shape });
     }
-    params = input.externalModel.refs.map((r) => ({ name: r.layer, shape: r.shape }));
     paramsOrdered = input.externalModel.ordered;
   }
 
@@ -901,7 +907,7 @@ export async function readTorchCheckpoint(path: string, options: TorchReadOption
   const parts = findCheckpointParts(file.root, path);
   const withOptimizer = parts.optimizer !== undefined;
   return buildRunData({
-    model: parts.model ? { file, part: parts.model } : undefined,
+    models: parts.model ? [{ file, part: parts.model }] : [],
     optimizer: parts.optimizer ? { file, osd: parts.optimizer, where: parts.optimizerWhere ?? '', optimizerCount: parts.optimizerCount } : undefined,
     statedStep: parts.statedStep,
     namePath: path,
@@ -928,7 +934,7 @@ export async function readCheckpointPair(modelPath: string, optimizerPath: strin
     issues.push({ severity: 'warning', path: optimizerPath, message: `model file name says step ${ms}, optimizer file name says ${os}` });
   }
   const run = await buildRunData({
-    model: { file: mfile, part: mparts.model },
+    models: [{ file: mfile, part: mparts.model }],
     optimizer: { file: ofile, osd: oparts.optimizer, where: oparts.optimizerWhere ?? '', optimizerCount: oparts.optimizerCount },
     statedStep: oparts.statedStep ?? mparts.statedStep,
     namePath: optimizerPath,
