@@ -305,6 +305,17 @@ describe('JSONL details', () => {
     assert.ok(lines.includes(4) && lines.includes(5), JSON.stringify(d.issues));
   });
 
+  it('wide JSONL and CSV: numel/<layer> is put on the observation, norms stay norms', async () => {
+    const p = join(tmp, 'wide.jsonl');
+    writeFileSync(p, '{"step": 3, "grad_norm/fc.weight": 2.0, "numel/fc.weight": 64, "param_norm/fc.weight": 8.0}\n');
+    const d = await readJsonl(p);
+    assert.deepEqual(d.observations, [{ step: 3, layer: 'fc.weight', figures: { gradNorm: 2, paramNorm: 8 }, numel: 64 }]);
+    const c = join(tmp, 'wide.csv');
+    writeFileSync(c, '_step,numel/fc.weight,grad_norm/fc.weight\n3,64,2.0\n');
+    const dc = await readCsv(c);
+    assert.deepEqual(dc.observations, [{ step: 3, layer: 'fc.weight', figures: { gradNorm: 2 }, numel: 64 }]);
+  });
+
   it('detect by name', () => {
     assert.ok(jsonlReader.detect('/x/stats.jsonl', new Uint8Array()));
     assert.ok(jsonlReader.detect('/x/metrics.ndjson', new Uint8Array()));
@@ -456,6 +467,7 @@ describe('CSV details', () => {
     );
     const d = await readCsv(p);
     assert.deepEqual(d.observations.map((o) => o.figures), [{ gradNorm: 1.5, paramNorm: 4.0 }]);
+    assert.equal(d.observations[0].numel, undefined, 'no numel stated, none invented');
     assert.deepEqual(d.globals, [{ step: 5, values: { gradNorm: 2.5, lr: 1e-4 } }]);
   });
 });

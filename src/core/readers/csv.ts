@@ -11,7 +11,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { FigureName, ReadOptions, Reader, RunData } from '../types';
 import { ReaderError } from '../types';
 import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '../tags';
-import { LAYER_KEYS, ScalarRecordSink, toNumber, toShape, toStep } from './scalarRecords';
+import { LAYER_KEYS, ScalarRecordSink, toNumber, toShape, toStep, wideNumelLayer } from './scalarRecords';
 
 export const CSV_FORMAT = 'csv';
 
@@ -194,7 +194,8 @@ type Column =
   | { kind: 'figure'; figure: FigureName }
   | { kind: 'layer' }
   | { kind: 'shape' }
-  | { kind: 'numel' };
+  | { kind: 'numel' }
+  | { kind: 'wideNumel'; layer: string };
 
 /** Column plan from the header: which column is the step, the layer, and what every other column means. */
 function planColumns(header: string[], sink: ScalarRecordSink): { columns: Column[]; longForm: boolean; stepIndex: number } {
@@ -232,6 +233,8 @@ function planColumns(header: string[], sink: ScalarRecordSink): { columns: Colum
       const figure = Object.prototype.hasOwnProperty.call(LAYER_METRICS, name) ? LAYER_METRICS[name] : undefined;
       return figure ? { kind: 'figure', figure } : { kind: 'skip' };
     }
+    const numelLayer = wideNumelLayer(name);
+    if (numelLayer !== null) return { kind: 'wideNumel', layer: numelLayer };
     const meaning = classifyScalarTag(name);
     if (!meaning) return { kind: 'skip' };
     if (meaning.kind === 'layer') sink.noteLayer(meaning.layer);
@@ -308,6 +311,10 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
     } else {
       p.columns.forEach((c, i) => {
         if (c.kind === 'tag' && sink.taggedValue(step, c.meaning, r.fields[i], r.line, header![i])) stored = true;
+        else if (c.kind === 'wideNumel') {
+          const n = toNumber(r.fields[i]);
+          if (typeof n === 'number' && Number.isInteger(n) && n >= 0) sink.layerSize(step, c.layer, null, n);
+        }
       });
     }
     if (stored) sink.usableRecords++;

@@ -205,6 +205,15 @@ export function toNumber(value: unknown): number | undefined | 'invalid' {
   if (typeof value === 'number') return value;
   if (typeof value === 'boolean') return 'invalid';
   if (typeof value !== 'string') return 'invalid';
+  // Fast path for ordinary decimal numbers (most cells); hex/octal/binary forms are not numbers here.
+  const c0 = value.charCodeAt(0);
+  if ((c0 >= 0x30 && c0 <= 0x39) || c0 === 0x2d || c0 === 0x2e) {
+    const c1 = value.charCodeAt(1);
+    if (!(c0 === 0x30 && (c1 | 0x20) >= 0x62 && (c1 | 0x20) !== 0x65)) {
+      const n = Number(value);
+      if (Number.isFinite(n)) return n;
+    }
+  }
   const s = value.trim();
   if (s === '') return undefined;
   const lower = s.toLowerCase();
@@ -252,7 +261,9 @@ const MAX_ISSUES_PER_KIND = 20;
  */
 export class ScalarRecordSink {
   readonly data: RunData;
-  private readonly observationIndex = new Map<string, LayerObservation>();
+  private readonly observationIndex = new Map<number, Map<string, LayerObservation>>();
+  private lastStep = -1;
+  private lastStepMap: Map<string, LayerObservation> | null = null;
   private readonly globalIndex = new Map<number, GlobalObservation>();
   private readonly layersSeen = new Set<string>();
   private readonly issueCounts = new Map<string, number>();
@@ -402,6 +413,12 @@ export class ScalarRecordSink {
     } else {
       for (const [k, raw] of Object.entries(rec)) {
         if (k === stepKey) continue;
+        const numelLayer = wideNumelLayer(k);
+        if (numelLayer !== null) {
+          const n = toNumber(raw);
+          if (typeof n === 'number' && Number.isInteger(n) && n >= 0) this.layerSize(step, numelLayer, null, n);
+          continue;
+        }
         const meaning = classifyScalarTag(k);
         if (!meaning) continue;
         if (meaning.kind === 'layer') this.noteLayer(meaning.layer);
@@ -444,11 +461,21 @@ export class ScalarRecordSink {
   }
 
   private observation(step: number, layer: string): LayerObservation {
-    const key = `${step}\u0000${layer}`;
-    let obs = this.observationIndex.get(key);
+    let byLayer: Map<string, LayerObservation> | undefined;
+    if (step === this.lastStep && this.lastStepMap) byLayer = this.lastStepMap;
+    else {
+      byLayer = this.observationIndex.get(step);
+      if (!byLayer) {
+        byLayer = new Map();
+        this.observationIndex.set(step, byLayer);
+      }
+      this.lastStep = step;
+      this.lastStepMap = byLayer;
+    }
+    let obs = byLayer.get(layer);
     if (!obs) {
       obs = { step, layer, figures: {} };
-      this.observationIndex.set(key, obs);
+      byLayer.set(layer, obs);
       this.data.observations.push(obs);
       this.noteLayer(layer);
     }
@@ -460,6 +487,11 @@ export class ScalarRecordSink {
     if (line > 0) nf.line = line;
     this.data.nonFinite.push(nf);
   }
+}
+
+/** `numel/<layer>` (a wide log stating a layer's element count) → the layer, else null. */
+export function wideNumelLayer(key: string): string | null {
+  return key.startsWith('numel/') && key.length > 6 ? key.slice(6) : null;
 }
 
 function at(line: number): string {
