@@ -68,7 +68,7 @@ export function packageVsix(outFile) {
 /** `vsce ls` of what would be packed (same ignore file). */
 export function listVsixFiles() {
   const vsce = path.join(REPO, 'node_modules/.bin/vsce');
-  return run(vsce, ['ls', '--no-dependencies', '--allow-missing-repository', '--ignoreFile', vscodeIgnoreFile()],
+  return run(vsce, ['ls', '--no-dependencies', '--ignoreFile', vscodeIgnoreFile()],
     { capture: true }).split('\n').map((l) => l.trim()).filter(Boolean);
 }
 
