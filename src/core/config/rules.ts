@@ -139,6 +139,11 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
       const rels = choice.layers ? choice.layers.map((l) => ({ name: l.name, rel: lr.value / l.paramRms })) : [{ name: null as string | null, rel: lr.value / choice.value }];
       const maxRel = rels.reduce((a, b) => (b.rel > a.rel ? b : a));
       const minRel = rels.reduce((a, b) => (b.rel < a.rel ? b : a));
+      const linkedName = options.linked ? options.linked.path.split(/[\\/]/).filter(Boolean).pop() : '';
+      const scaleText = (r: { name: string | null; rel: number }, n: number, side: string) =>
+        r.name
+          ? `layer ${r.name}'s RMS ${fmtNum(lr.value / r.rel)} (linked ${linkedName}${options.linked?.step !== null && options.linked?.step !== undefined ? ` at step ${options.linked.step}` : ''}${n > 1 ? `; ${n - 1} more layer${n > 2 ? 's' : ''} ${side}` : ''})`
+          : `scale ${fmtNum(choice.value)} (${choice.source})`;
       const later = (r: number) => `${fmtNum(r * LATE_UPDATE_RMS[0])}–${fmtNum(r * LATE_UPDATE_RMS[1])}`;
       if (maxRel.rel > th.relativeStepHigh) {
         const n = rels.filter((r) => r.rel > th.relativeStepHigh).length;
@@ -146,7 +151,7 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
           rule: 'relative-step-high',
           severity: 'warning',
           range: lr.range,
-          message: `${lr.key} = ${fmtNum(lr.value)} with scale ${fmtNum(maxRel.name ? lr.value / maxRel.rel : choice.value)} (${choice.source}${maxRel.name ? `, layer ${maxRel.name}${n > 1 ? ` and ${n - 1} more` : ''}` : ''}): relative step lr/scale = ${fmtNum(maxRel.rel)} (${fmtPct(maxRel.rel)} per step) > ${fmtNum(th.relativeStepHigh)}; later in training RMS(u) 0.2–0.45 gives ≈ ${later(maxRel.rel)}.`,
+          message: `${lr.key} = ${fmtNum(lr.value)} with ${scaleText(maxRel, n, 'above')}: relative step lr/scale = ${fmtNum(maxRel.rel)} (${fmtPct(maxRel.rel)} per step) > ${fmtNum(th.relativeStepHigh)}; later in training RMS(u) 0.2–0.45 gives ≈ ${later(maxRel.rel)}.`,
           evidence: { key: lr.key, lr: lr.value, scale: choice.value, relativeStep: maxRel.rel, threshold: th.relativeStepHigh, layer: maxRel.name, layersAbove: n },
         });
       }
@@ -156,7 +161,7 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
           rule: 'relative-step-low',
           severity: 'warning',
           range: lr.range,
-          message: `${lr.key} = ${fmtNum(lr.value)} with scale ${fmtNum(minRel.name ? lr.value / minRel.rel : choice.value)} (${choice.source}${minRel.name ? `, layer ${minRel.name}${n > 1 ? ` and ${n - 1} more` : ''}` : ''}): relative step lr/scale = ${fmtNum(minRel.rel)} < ${fmtNum(th.relativeStepLow)}; the weights barely move (and later RMS(u) 0.2–0.45 makes it ≈ ${later(minRel.rel)}).`,
+          message: `${lr.key} = ${fmtNum(lr.value)} with ${scaleText(minRel, n, 'below')}: relative step lr/scale = ${fmtNum(minRel.rel)} < ${fmtNum(th.relativeStepLow)}; the weights barely move (and later RMS(u) 0.2–0.45 makes it ≈ ${later(minRel.rel)}).`,
           evidence: { key: lr.key, lr: lr.value, scale: choice.value, relativeStep: minRel.rel, threshold: th.relativeStepLow, layer: minRel.name, layersBelow: n },
         });
       }
