@@ -1,9 +1,11 @@
-import { promises as fsp } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { ReaderError } from '../types';
 
-// Small helpers over fs.promises.open for the binary readers: exact byte ranges (a short read is a
-// ReaderError naming the offset), the file size, and a handle that is always closed.
-// Nothing here reads a whole file; callers ask for bounded ranges.
+// Small helpers for the binary readers: exact byte ranges (a short read is a ReaderError naming the
+// offset), the file size, and a handle that is always closed. Nothing here reads a whole file; callers
+// ask for bounded ranges. The API is async, the reads are synchronous positional reads (pread): the
+// readers ask for many small ranges (headers, directories), where a thread-pool round trip per read
+// costs ~100x the read itself. Heavy work runs in a worker thread, so the event loop is not the UI's.
 
 /** Largest single range a reader may ask for in one call (protects against absurd length fields). */
 export const MAX_RANGE_BYTES = 512 * 1024 * 1024;
@@ -20,19 +22,19 @@ export function fsError(path: string, err: unknown): ReaderError {
 export class FileBytes {
   private constructor(
     readonly path: string,
-    private readonly handle: fsp.FileHandle,
+    private fd: number | null,
     readonly size: number,
   ) {}
 
   static async open(path: string): Promise<FileBytes> {
-    let handle: fsp.FileHandle | undefined;
+    let fd: number | null = null;
     try {
-      handle = await fsp.open(path, 'r');
-      const st = await handle.stat();
+      fd = openSync(path, 'r');
+      const st = fstatSync(fd);
       if (!st.isFile()) throw new ReaderError(path, 'not a regular file');
-      return new FileBytes(path, handle, st.size);
+      return new FileBytes(path, fd, st.size);
     } catch (err) {
-      if (handle) await handle.close().catch(() => undefined);
+      if (fd !== null) closeSync(fd);
       throw fsError(path, err);
     }
   }
@@ -42,9 +44,10 @@ export class FileBytes {
     checkRange(this.path, offset, length, this.size);
     const buf = new Uint8Array(length);
     let done = 0;
+    if (this.fd === null) throw new ReaderError(this.path, 'file already closed', { offset });
     try {
       while (done < length) {
-        const { bytesRead } = await this.handle.read(buf, done, length - done, offset + done);
+        const bytesRead = readSync(this.fd, buf, done, length - done, offset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
@@ -64,7 +67,15 @@ export class FileBytes {
   }
 
   async close(): Promise<void> {
-    await this.handle.close().catch(() => undefined);
+    if (this.fd !== null) {
+      const fd = this.fd;
+      this.fd = null;
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
   }
 }
 
@@ -96,7 +107,7 @@ export async function withFile<T>(path: string, fn: (file: FileBytes) => Promise
 /** File size in bytes (ReaderError if missing or not a regular file). */
 export async function fileSize(path: string): Promise<number> {
   try {
-    const st = await fsp.stat(path);
+    const st = statSync(path);
     if (!st.isFile()) throw new ReaderError(path, 'not a regular file');
     return st.size;
   } catch (err) {
