@@ -87,6 +87,7 @@ async function runExtHostTests(extFolder) {
   // structured results: one JSON line per test, prefixed with E2E-RESULT
   let n = 0;
   for (const l of lines.join('\n').split('\n')) {
+    if (l.startsWith('E2E-INFO ')) { console.log(`# ${l.slice('E2E-INFO '.length)}`); continue; }
     if (!l.startsWith('E2E-RESULT ')) continue;
     const r = JSON.parse(l.slice('E2E-RESULT '.length));
     record(`exthost: ${r.name}`, r.ok, r.ms, r.error);

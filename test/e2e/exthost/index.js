@@ -12,6 +12,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ws = () => vscode.workspace.workspaceFolders[0].uri;
 const wsUri = (...p) => vscode.Uri.joinPath(ws(), ...p);
 const EXT_ID = 'optimizer-lens.optimizer-lens';
+/** A measured fact worth showing in the runner's output (printed as `# ...`). */
+const info = (msg) => console.log(`E2E-INFO ${msg}`);
 
 /** Polls fn until it returns a truthy value (bounded). */
 async function until(what, fn, timeoutMs = 30_000, everyMs = 200) {
@@ -68,9 +70,11 @@ test('extension is installed, activates, registers every palette command', async
   for (const c of pj.contributes.commands) {
     if (c.command.startsWith('optimizerLens.')) assert.equal(c.category, 'Optimizer Lens', `${c.command} category`);
   }
+  const wasActive = ext.isActive;
   const t0 = Date.now();
   await ext.activate();
-  console.log(`activation: ${Date.now() - t0} ms (isActive=${ext.isActive})`);
+  info(wasActive ? 'activation: already active before the first command (eager activation?)'
+    : `activation: ${Date.now() - t0} ms from ext.activate() to ready (lazy: not active before)`);
   const registered = await vscode.commands.getCommands(true);
   for (const c of wanted) assert.ok(registered.includes(c), `command ${c} not registered after activation`);
 });
@@ -79,7 +83,7 @@ test('analyzeFile(uri) opens adam_base/tensors/step_000120.safetensors in the da
   await closeAll();
   const uri = wsUri('adam_base', 'tensors', 'step_000120.safetensors');
   const tab = await expectLensTab('analyzeFile', () => vscode.commands.executeCommand('optimizerLens.analyzeFile', uri));
-  console.log(`analyzeFile -> ${describeTab(tab)}`);
+  info(`analyzeFile -> ${describeTab(tab)}`);
 });
 
 test('exportReport(targetUri) writes a standalone HTML report of the active dashboard', async () => {
@@ -92,13 +96,13 @@ test('exportReport(targetUri) writes a standalone HTML report of the active dash
   assert.match(html, /<html/i, 'not HTML');
   for (const layer of ['blocks.0.attn.qkv.weight', 'head.weight']) assert.ok(html.includes(layer), `report lacks ${layer}`);
   assert.ok(!/<script[^>]+src=["']https?:/i.test(html), 'report loads remote scripts (not standalone)');
-  console.log(`report: ${html.length} chars`);
+  info(`report: ${html.length} chars`);
 });
 
 test('analyzeFolder(uri) opens the adam_base run folder', async () => {
   const uri = wsUri('adam_base');
   const tab = await expectLensTab('analyzeFolder', () => vscode.commands.executeCommand('optimizerLens.analyzeFolder', uri));
-  console.log(`analyzeFolder -> ${describeTab(tab)}`);
+  info(`analyzeFolder -> ${describeTab(tab)}`);
 });
 
 test('openDashboard on the active train_log.jsonl', async () => {
@@ -106,19 +110,19 @@ test('openDashboard on the active train_log.jsonl', async () => {
   const doc = await vscode.workspace.openTextDocument(wsUri('adam_base', 'train_log.jsonl'));
   await vscode.window.showTextDocument(doc);
   const tab = await expectLensTab('openDashboard', () => vscode.commands.executeCommand('optimizerLens.openDashboard'));
-  console.log(`openDashboard -> ${describeTab(tab)}`);
+  info(`openDashboard -> ${describeTab(tab)}`);
 });
 
 test('compareRuns([adam_base, adamw_wd0.05])', async () => {
   const tab = await expectLensTab('compareRuns', () => vscode.commands.executeCommand('optimizerLens.compareRuns',
     [wsUri('adam_base'), wsUri('adamw_wd0.05')]));
-  console.log(`compareRuns -> ${describeTab(tab)}`);
+  info(`compareRuns -> ${describeTab(tab)}`);
 });
 
 test('explainLearningRate({lr: 3e-4, scale: 0.02})', async () => {
   const tab = await expectLensTab('explainLearningRate', () =>
     vscode.commands.executeCommand('optimizerLens.explainLearningRate', { lr: 3e-4, scale: 0.02 }));
-  console.log(`explainLearningRate -> ${describeTab(tab)}`);
+  info(`explainLearningRate -> ${describeTab(tab)}`);
 });
 
 test('insertLoggingSnippet inserts a per-layer logging snippet into the active Python editor', async () => {
