@@ -316,6 +316,19 @@ describe('JSONL details', () => {
     assert.deepEqual(dc.observations, [{ step: 3, layer: 'fc.weight', figures: { gradNorm: 2 }, numel: 64 }]);
   });
 
+  it('nested objects are flattened with "/", W&B histogram objects skipped, a UTF-8 BOM is ignored', async () => {
+    const p = join(tmp, 'nested.jsonl');
+    writeFileSync(
+      p,
+      '\uFEFF{"_step": 4, "train": {"loss": 1.5, "lr": 0.001}, "param_rms": {"fc.weight": 0.02}, ' +
+        '"gradients/fc.weight": {"_type": "histogram", "values": [1, 2], "bins": [0, 1, 2]}}\n',
+    );
+    const d = await readJsonl(p);
+    assert.deepEqual(d.issues, []);
+    assert.deepEqual(d.globals, [{ step: 4, values: { loss: 1.5, lr: 0.001 } }]);
+    assert.deepEqual(d.observations, [{ step: 4, layer: 'fc.weight', figures: { paramRms: 0.02 } }]);
+  });
+
   it('detect by name', () => {
     assert.ok(jsonlReader.detect('/x/stats.jsonl', new Uint8Array()));
     assert.ok(jsonlReader.detect('/x/metrics.ndjson', new Uint8Array()));

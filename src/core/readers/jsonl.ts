@@ -14,7 +14,7 @@ import { MAX_LINE_BYTES, parseJsonTolerant, ScalarRecordSink, scanLines, type Te
 export const JSONL_FORMAT = 'jsonl';
 
 function handleLine(sink: ScalarRecordSink, l: TextLine): void {
-  const text = l.text.trim();
+  const text = (l.line === 1 ? l.text.replace(/^\uFEFF/, '') : l.text).trim();
   if (text === '') return;
   let record: unknown;
   try {

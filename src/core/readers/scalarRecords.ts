@@ -411,21 +411,37 @@ export class ScalarRecordSink {
       const numel = typeof numelRaw === 'number' && Number.isInteger(numelRaw) && numelRaw >= 0 ? numelRaw : undefined;
       if (shape || numel !== undefined) this.layerSize(step, layer, shape, numel);
     } else {
-      for (const [k, raw] of Object.entries(rec)) {
-        if (k === stepKey) continue;
-        const numelLayer = wideNumelLayer(k);
-        if (numelLayer !== null) {
-          const n = toNumber(raw);
-          if (typeof n === 'number' && Number.isInteger(n) && n >= 0) this.layerSize(step, numelLayer, null, n);
-          continue;
-        }
-        const meaning = classifyScalarTag(k);
-        if (!meaning) continue;
-        if (meaning.kind === 'layer') this.noteLayer(meaning.layer);
-        if (this.taggedValue(step, meaning, raw, line, k)) stored = true;
-      }
+      stored = this.addWideEntries(step, rec, '', stepKey, line, 0);
     }
     if (stored) this.usableRecords++;
+    return stored;
+  }
+
+  /**
+   * Wide / per-step keys. Nested objects are flattened with '/' ({"train": {"loss": 1}} → train/loss);
+   * W&B media and histogram objects ({"_type": "histogram", …}) are not scalars and are skipped.
+   */
+  private addWideEntries(step: number, rec: Record<string, unknown>, prefix: string, stepKey: string, line: number, depth: number): boolean {
+    let stored = false;
+    for (const [k0, raw] of Object.entries(rec)) {
+      if (depth === 0 && k0 === stepKey) continue;
+      const k = prefix + k0;
+      if (raw !== null && typeof raw === 'object') {
+        if (Array.isArray(raw) || '_type' in raw || depth >= 4) continue;
+        if (this.addWideEntries(step, raw as Record<string, unknown>, `${k}/`, stepKey, line, depth + 1)) stored = true;
+        continue;
+      }
+      const numelLayer = wideNumelLayer(k);
+      if (numelLayer !== null) {
+        const n = toNumber(raw);
+        if (typeof n === 'number' && Number.isInteger(n) && n >= 0) this.layerSize(step, numelLayer, null, n);
+        continue;
+      }
+      const meaning = classifyScalarTag(k);
+      if (!meaning) continue;
+      if (meaning.kind === 'layer') this.noteLayer(meaning.layer);
+      if (this.taggedValue(step, meaning, raw, line, k)) stored = true;
+    }
     return stored;
   }
 
