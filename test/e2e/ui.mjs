@@ -288,3 +288,24 @@ test('config finetune.yaml: hover on lr line 16, warning in Problems, quick fix 
   await shot(env, 'config-after-quickfix');
   env.log(`Problems after the fix: ${JSON.stringify(after.map((r) => r.replace(/\s+/g, ' ')))}`);
 }, { timeoutMs: 240_000 });
+
+test('config hover link "Explain Learning Rate" opens the explain view for that lr', async (env) => {
+  const { page } = env;
+  await quickOpen(env, 'configs/finetune.yaml');
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  const lrLine = editor.locator('.view-line', { hasText: 'lr: 2.0e-4' });
+  await lrLine.waitFor({ timeout: 30_000 });
+  const value = lrLine.locator('span span', { hasText: '2.0e-4' }).first();
+  const link = page.locator('.monaco-hover:not(.hidden) a', { hasText: 'Explain Learning Rate' }).first();
+  await retry('hover link on lr: 2.0e-4', 25, async () => {
+    await page.mouse.move(5, 5);
+    await page.waitForTimeout(150);
+    await value.hover();
+    await link.waitFor({ state: 'visible', timeout: 1500 });
+  }, env.log);
+  await link.click();
+  const wv = await waitInWebview(env, '#explain #explain-lr-value', 60_000);
+  const lr = Number(await wv.locator('#explain-lr-value').getAttribute('data-value'));
+  await shot(env, 'explain-from-hover');
+  assert.ok(Math.abs(lr - 2e-4) <= 1e-12, `explain lr ${lr}, expected 2e-4`);
+});
