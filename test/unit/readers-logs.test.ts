@@ -8,6 +8,7 @@ import { ReaderError } from '../../src/core/types';
 import { readJsonl, jsonlReader, JsonlTail } from '../../src/core/readers/jsonl';
 import { readCsv, csvReader } from '../../src/core/readers/csv';
 import { readTrainerState, hfTrainerStateReader } from '../../src/core/readers/hfTrainerState';
+import { scanLines, type TextLine } from '../../src/core/readers/scalarRecords';
 import { assertClose, fixturePath, loadExpected, RUNS, type Expected } from './fixtures';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ol-readers-logs-'));
@@ -347,6 +348,38 @@ describe('JSONL details', () => {
     ac.abort();
     await assert.rejects(readJsonl(fixturePath('adam_base', 'stats.jsonl'), { signal: ac.signal }));
     await assert.rejects(readCsv(fixturePath('adam_base', 'history_wide.csv'), { signal: ac.signal }));
+  });
+});
+
+describe('line scanning across chunk boundaries', () => {
+  it('every line intact with tiny chunks; over-long lines reported by line and skipped; partial tail', async () => {
+    const p = join(tmp, 'lines.txt');
+    const lines = Array.from({ length: 200 }, (_, i) => 'x'.repeat((i * 7) % 23) + `#${i}`);
+    lines[50] = 'y'.repeat(70); // over the 64-byte limit below
+    lines[120] = lines[120] + '\r'; // CRLF line end
+    lines[199] = 'z'.repeat(90); // over-long and last, without a newline
+    writeFileSync(p, lines.join('\n'));
+    for (const chunkBytes of [1, 5, 16, 64, 1000]) {
+      const got: TextLine[] = [];
+      const tooLong: number[] = [];
+      const r = await scanLines(
+        p,
+        { includeLastPartial: true, chunkBytes, maxLineBytes: 64, onTooLong: (line) => tooLong.push(line) },
+        (l) => got.push(l),
+      );
+      assert.deepEqual(tooLong, [51, 200], `chunk ${chunkBytes}`);
+      assert.deepEqual(
+        got.map((l) => l.text),
+        lines.filter((_, i) => i !== 50 && i !== 199).map((l) => l.replace(/\r$/, '')),
+        `chunk ${chunkBytes}`,
+      );
+      assert.equal(got[0].line, 1);
+      assert.equal(got.at(-1)!.line, 199);
+      assert.equal(r.lines, 200);
+      const tail = await scanLines(p, { includeLastPartial: false, chunkBytes, maxLineBytes: 64 }, () => undefined);
+      assert.equal(tail.partialBytes, 90, 'the unterminated last line is left for later');
+      assert.equal(tail.lines, 199);
+    }
   });
 });
 

@@ -110,6 +110,9 @@ export async function scanLines(
     signal?: AbortSignal;
     onProgress?: (fraction: number) => void;
     onTooLong?: (line: number, bytes: number) => void;
+    /** Limits (tests use small ones to cross chunk boundaries). */
+    maxLineBytes?: number;
+    chunkBytes?: number;
   },
   onLine: (line: TextLine) => void,
 ): Promise<LineScanResult> {
@@ -129,11 +132,13 @@ export async function scanLines(
     const pending: Buffer[] = [];
     let pendingBytes = 0;
     let tooLong = false;
-    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
+    const chunk = opts.chunkBytes ?? CHUNK_BYTES;
+    const buf = Buffer.allocUnsafe(chunk);
     let lastProgress = -1;
     while (pos < size) {
       opts.signal?.throwIfAborted();
-      const { bytesRead } = await handle.read(buf, 0, Math.min(CHUNK_BYTES, size - pos), pos);
+      const { bytesRead } = await handle.read(buf, 0, Math.min(chunk, size - pos), pos);
       if (bytesRead === 0) break;
       let from = 0;
       for (;;) {
@@ -141,7 +146,7 @@ export async function scanLines(
         if (nl < 0 || nl >= bytesRead) break;
         const piece = buf.subarray(from, nl);
         const end = pos + nl + 1;
-        if (tooLong || pendingBytes + piece.length > MAX_LINE_BYTES) {
+        if (tooLong || pendingBytes + piece.length > maxLine) {
           opts.onTooLong?.(lineNo, end - lineStart - 1);
         } else {
           const bytes = pending.length ? Buffer.concat([...pending, piece]) : piece;
@@ -156,7 +161,7 @@ export async function scanLines(
       }
       if (from < bytesRead) {
         const rest = bytesRead - from;
-        if (!tooLong && pendingBytes + rest <= MAX_LINE_BYTES) {
+        if (!tooLong && pendingBytes + rest <= maxLine) {
           pending.push(Buffer.from(buf.subarray(from, bytesRead)));
           pendingBytes += rest;
         } else {
