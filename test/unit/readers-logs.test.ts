@@ -6,7 +6,7 @@ import { describe, it, after } from 'node:test';
 import type { LayerObservation, RunData } from '../../src/core/types';
 import { ReaderError } from '../../src/core/types';
 import { readJsonl, jsonlReader, JsonlTail } from '../../src/core/readers/jsonl';
-import { readCsv, csvReader } from '../../src/core/readers/csv';
+import { readCsv, csvReader, CsvParser, type CsvRecord } from '../../src/core/readers/csv';
 import { readTrainerState, hfTrainerStateReader } from '../../src/core/readers/hfTrainerState';
 import { scanLines, type TextLine } from '../../src/core/readers/scalarRecords';
 import { assertClose, fixturePath, loadExpected, RUNS, type Expected } from './fixtures';
@@ -484,6 +484,31 @@ describe('CSV details', () => {
     const unterminated = d.issues.find((i) => /unterminated/.test(i.message))!;
     assert.equal(unterminated.line, 8);
     assert.ok(!d.observations.some((o) => o.step === 3));
+  });
+
+  it('CsvParser: same records and lines whether fed whole or one character at a time', () => {
+    const text = 'a,"b,1","c\r\nd"\r\n\r\n"e""f",,\rlone,cr\n"x"y,z\n"q\nr",s';
+    const parse = (pieces: string[]) => {
+      const recs: CsvRecord[] = [];
+      const problems: [number, string][] = [];
+      const p = new CsvParser((r) => recs.push(r), (line, m) => problems.push([line, m]));
+      for (const piece of pieces) p.push(piece);
+      p.end();
+      return { recs, problems };
+    };
+    const whole = parse([text]);
+    assert.deepEqual(whole.recs, [
+      { fields: ['a', 'b,1', 'c\r\nd'], line: 1 },
+      { fields: ['e"f', '', ''], line: 4 },
+      { fields: ['lone', 'cr'], line: 5 },
+      { fields: ['xy', 'z'], line: 6 },
+      { fields: ['q\nr', 's'], line: 7 },
+    ]);
+    assert.equal(whole.problems.length, 1);
+    assert.equal(whole.problems[0][0], 6);
+    assert.match(whole.problems[0][1], /after a closing quote/);
+    assert.deepEqual(parse([...text]), whole);
+    assert.deepEqual(parse([text.slice(0, 17), text.slice(17, 18), text.slice(18)]), whole);
   });
 
   it('W&B UI export: Step column, "<run> - <metric>" headers, __MIN/__MAX skipped', async () => {
