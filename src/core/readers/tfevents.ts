@@ -27,8 +27,17 @@ import type {
 } from '../types';
 import { ReaderError, emptyRunData } from '../types';
 import { classifyHistogramTag, classifyScalarTag } from '../tags';
-import { crc32c, maskCrc32c } from './crc32c';
-import { ProtoReader, ProtoWriter, ProtobufError, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protobuf';
+import { crc32c as crc32cImported, maskCrc32c as maskCrc32cImported } from './crc32c';
+import { ProtoReader, ProtoWriter, ProtobufError } from './protobuf';
+
+// Hot-loop names as module-local bindings: CommonJS transpilers (tsx, esbuild's cjs output) turn
+// imported bindings into getter calls on the module object, which costs in a per-record loop.
+const crc32c = crc32cImported;
+const maskCrc32c = maskCrc32cImported;
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LEN = 2;
+const WIRE_FIXED32 = 5;
 
 export const TFEVENTS_FORMAT = 'tfevents';
 const NAME_MARK = 'events.out.tfevents.';
@@ -80,6 +89,7 @@ export async function scanRecords(
 ): Promise<ScanResult> {
   const chunk = Math.max(64, options.chunkBytes ?? CHUNK_BYTES);
   let buf = Buffer.allocUnsafe(Math.min(chunk, Math.max(64, fileSize - startOffset)));
+  let dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let bufStart = startOffset; // file offset of buf[0]
   let have = 0; // valid bytes in buf
   let p = 0; // parse position in buf
@@ -102,6 +112,7 @@ export async function scanRecords(
       const grown = Buffer.allocUnsafe(Math.max(need, Math.min(buf.length * 2, MAX_RECORD_BYTES + 16)));
       buf.copy(grown, 0, 0, have);
       buf = grown;
+      dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     while (have < need) {
       const filePos = bufStart + have;
@@ -123,7 +134,8 @@ export async function scanRecords(
   };
 
   for (;;) {
-    const avail = await ensure(12);
+    // Awaiting only when the buffer runs dry: an await per record would cost more than the record.
+    const avail = have - p >= 12 ? have - p : await ensure(12);
     const offset = bufStart + p;
     if (avail === 0) return { endOffset: offset, truncatedAt: null, fatal: false, records, skipped };
     if (avail < 12) {
@@ -137,9 +149,9 @@ export async function scanRecords(
       }
       return { endOffset: offset, truncatedAt: offset, fatal: false, records, skipped };
     }
-    const lenLo = buf.readUInt32LE(p);
-    const lenHi = buf.readUInt32LE(p + 4);
-    const lenCrc = buf.readUInt32LE(p + 8);
+    const lenLo = dv.getUint32(p, true);
+    const lenHi = dv.getUint32(p + 4, true);
+    const lenCrc = dv.getUint32(p + 8, true);
     if (maskCrc32c(crc32c(buf, p, p + 8)) !== lenCrc) {
       issues.push({
         severity: 'error',
@@ -189,10 +201,10 @@ export async function scanRecords(
       });
       continue;
     }
-    await ensure(recordBytes);
+    if (have - p < recordBytes) await ensure(recordBytes);
     const dataStart = p + 12;
     const dataEnd = dataStart + len;
-    const dataCrc = buf.readUInt32LE(dataEnd);
+    const dataCrc = dv.getUint32(dataEnd, true);
     if (maskCrc32c(crc32c(buf, dataStart, dataEnd)) !== dataCrc) {
       skipped++;
       issues.push({
@@ -225,7 +237,8 @@ export interface DecodedHistogram {
 
 /** What the event decoder hands out, in file order. */
 export interface EventVisitor {
-  scalar(tag: string, step: number, value: number, offset: number): void;
+  /** `tagId`: the decoder's small integer id of the tag (stable for a stream), or -1 when not interned. */
+  scalar(tag: string, step: number, value: number, offset: number, tagId: number): void;
   histogram(tag: string, step: number, histogram: DecodedHistogram, offset: number): void;
 }
 
@@ -234,6 +247,9 @@ const DT_FLOAT = 1;
 const DT_DOUBLE = 2;
 const DT_BFLOAT16 = 14;
 const DT_HALF = 19;
+
+const TAG_DECODER = new TextDecoder('utf-8');
+const MAX_INTERNED = 200_000;
 
 const HALF_TABLE = buildHalfTable();
 function buildHalfTable(): Float64Array {
@@ -266,13 +282,81 @@ export class EventDecoder {
 
   // Per-record staging, so a malformed record emits nothing (reused arrays: no per-record churn).
   private stTags: string[] = [];
+  private stTagIds: number[] = [];
   private stValues: number[] = [];
   private stHists: (DecodedHistogram | null)[] = [];
   private stCount = 0;
   private readonly tensorShape: number[] = [];
   private readonly tensorVals: number[] = [];
 
+  // Tag interning: a file repeats a few thousand tags millions of times. A tag gets a small integer id
+  // (handed to the visitor, which can keep per-tag state in an array); a repeated tag costs a byte
+  // comparison, no string allocation or UTF-8 decoding. Logs repeat tags in a fixed cycle, so the tag
+  // that followed the previous one last time is tried first; otherwise a hash of the bytes finds it.
+  // Bounded: past MAX_INTERNED distinct tags, new ones get id -1 and are decoded each time.
+  private readonly tagBytes: Uint8Array[] = [];
+  private readonly tagViews: DataView[] = [];
+  /** Tag strings by id. */
+  readonly tagStrings: string[] = [];
+  private readonly tagsByHash = new Map<number, number[]>();
+  private readonly nextTag: number[] = [];
+  private prevTag = -1;
+  private uninternedTag = '';
+
   constructor(private readonly visitor: EventVisitor) {}
+
+  private sameBytes(id: number, b: Uint8Array, start: number, n: number): boolean {
+    const cb = this.tagBytes[id]!;
+    if (cb.length !== n) return false;
+    // Four bytes at a time through DataViews (unaligned reads are fine), then the rest.
+    const cv = this.tagViews[id]!;
+    let i = 0;
+    if (b === this.pr.buf) {
+      const bv = this.pr.dataView; // a view of exactly `b`
+      for (; i + 4 <= n; i += 4) if (cv.getInt32(i) !== bv.getInt32(start + i)) return false;
+    }
+    for (; i < n; i++) if (cb[i] !== b[start + i]) return false;
+    return true;
+  }
+
+  /** Id of the tag in b[start, end) (its string is tagStrings[id]), or -1 with the string in uninternedTag. */
+  private internTag(b: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    const prev = this.prevTag;
+    const guess = prev >= 0 ? this.nextTag[prev]! : -1;
+    if (guess >= 0 && this.sameBytes(guess, b, start, n)) return (this.prevTag = guess);
+    let h = 0x811c9dc5 ^ n;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 16777619);
+    let ids = this.tagsByHash.get(h);
+    let id = -1;
+    if (ids !== undefined) {
+      for (let k = 0; k < ids.length; k++) {
+        if (this.sameBytes(ids[k]!, b, start, n)) {
+          id = ids[k]!;
+          break;
+        }
+      }
+    }
+    if (id < 0) {
+      const str = TAG_DECODER.decode(b.subarray(start, end));
+      if (this.tagStrings.length >= MAX_INTERNED) {
+        this.uninternedTag = str;
+        this.prevTag = -1;
+        return -1;
+      }
+      id = this.tagStrings.length;
+      this.tagStrings.push(str);
+      // A copy: the read buffer is reused (and Buffer#slice would only be a view of it).
+      const copy = Uint8Array.prototype.slice.call(b, start, end);
+      this.tagBytes.push(copy);
+      this.tagViews.push(new DataView(copy.buffer, copy.byteOffset, copy.byteLength));
+      this.nextTag.push(-1);
+      if (ids === undefined) this.tagsByHash.set(h, (ids = []));
+      ids.push(id);
+    }
+    if (prev >= 0) this.nextTag[prev] = id;
+    return (this.prevTag = id);
+  }
 
   /** Decode one record payload; throws ProtobufError for malformed protobuf (the caller skips the record). */
   decode(buf: Uint8Array, start: number, end: number, offset: number): void {
@@ -317,13 +401,14 @@ export class EventDecoder {
     for (let i = 0; i < this.stCount; i++) {
       const h = this.stHists[i]!;
       if (h) v.histogram(this.stTags[i]!, step, h, offset);
-      else v.scalar(this.stTags[i]!, step, this.stValues[i]!, offset);
+      else v.scalar(this.stTags[i]!, step, this.stValues[i]!, offset, this.stTagIds[i]!);
     }
   }
 
-  private stage(tag: string, value: number, hist: DecodedHistogram | null): void {
+  private stage(tag: string, tagId: number, value: number, hist: DecodedHistogram | null): void {
     const i = this.stCount++;
     this.stTags[i] = tag;
+    this.stTagIds[i] = tagId;
     this.stValues[i] = value;
     this.stHists[i] = hist;
   }
@@ -332,6 +417,7 @@ export class EventDecoder {
   private decodeValue(): void {
     const pr = this.pr;
     let tag: string | null = null;
+    let tagId = -1;
     let simple = 0;
     let hasSimple = false;
     let histoStart = -1;
@@ -341,10 +427,14 @@ export class EventDecoder {
     let plugin: string | null = null;
     while (pr.next()) {
       switch (pr.field) {
-        case 1:
+        case 1: {
           pr.expect(WIRE_LEN);
-          tag = pr.string();
+          const e = pr.lengthDelimited();
+          tagId = this.internTag(pr.buf, pr.pos, e);
+          tag = tagId >= 0 ? this.tagStrings[tagId]! : this.uninternedTag;
+          pr.pos = e;
           break;
+        }
         case 2:
           pr.expect(WIRE_FIXED32);
           simple = pr.float();
@@ -379,13 +469,13 @@ export class EventDecoder {
     if (histoStart >= 0) {
       pr.pos = histoStart;
       pr.end = histoEnd;
-      this.stage(tag, 0, this.decodeHistogram());
+      this.stage(tag, tagId, 0, this.decodeHistogram());
     } else if (hasSimple) {
-      this.stage(tag, simple, null);
+      this.stage(tag, tagId, simple, null);
     } else if (tensorStart >= 0) {
       pr.pos = tensorStart;
       pr.end = tensorEnd;
-      this.decodeTensorValue(tag);
+      this.decodeTensorValue(tag, tagId);
     }
     pr.pos = valueEnd;
     pr.end = valueEnd;
@@ -467,7 +557,7 @@ export class EventDecoder {
    * a rank-0 / one-element float tensor is a scalar (TF2 `scalars` plugin); a [k,3] tensor with plugin
    * `histograms` (or no plugin) is a TF2 histogram (left edge, right edge, count). Others are ignored.
    */
-  private decodeTensorValue(tag: string): void {
+  private decodeTensorValue(tag: string, tagId: number): void {
     const pr = this.pr;
     const shape = this.tensorShape;
     const vals = this.tensorVals;
@@ -553,7 +643,7 @@ export class EventDecoder {
     }
     if (isScalar) {
       // TensorFlow fills a one-element tensor from a single stored value; none stored means 0.
-      this.stage(tag, vals.length > 0 ? vals[0]! : 0, null);
+      this.stage(tag, tagId, vals.length > 0 ? vals[0]! : 0, null);
       return;
     }
     const k = shape[0]!;
@@ -585,14 +675,22 @@ export class EventDecoder {
       h.bucketLimits.push(right);
       h.bucketCounts.push(count);
     }
-    this.stage(tag, 0, h);
+    this.stage(tag, tagId, 0, h);
   }
 }
 
 // ---- RunData from events -----------------------------------------------------------------------
 
+/** Per-layer state of the builder; `gen` tells whether it belongs to the current RunData. */
+interface LayerSlot {
+  layer: string;
+  gen: number;
+  /** The observation the layer's figures of the current step go into. */
+  last: LayerObservation | null;
+}
+
 type ScalarMeaning =
-  | { kind: 'layer'; layer: string; figure: FigureName }
+  | { kind: 'layer'; slot: LayerSlot; figure: FigureName }
   | { kind: 'global'; key: string }
   | { kind: 'none' };
 
@@ -608,27 +706,48 @@ export class RunDataBuilder implements EventVisitor {
   run: RunData = emptyRunData();
   path = '';
   private readonly scalarMeaning = new Map<string, ScalarMeaning>();
+  /** Scalar meaning by the decoder's tag id: an array index instead of a string-keyed lookup per value. */
+  private readonly meaningById: (ScalarMeaning | undefined)[] = [];
   private readonly histMeaning = new Map<string, HistogramMeaning>();
-  private lastObs = new Map<string, LayerObservation>();
+  private readonly slots = new Map<string, LayerSlot>();
+  private gen = 0;
+  private lastGlobal: GlobalObservation | null = null;
   private globalByStep = new Map<number, GlobalObservation>();
-  private layersSeen = new Set<string>();
   private nonFiniteByTag = new Map<string, NonFiniteObservation>();
 
   /** Start a fresh RunData (tag caches are kept: they hold no per-run data). */
   startRun(): RunData {
     this.run = emptyRunData();
-    this.lastObs = new Map();
+    this.gen++;
+    this.lastGlobal = null;
     this.globalByStep = new Map();
-    this.layersSeen = new Set();
     this.nonFiniteByTag = new Map();
     return this.run;
+  }
+
+  private slotOf(layer: string): LayerSlot {
+    let slot = this.slots.get(layer);
+    if (slot === undefined) {
+      slot = { layer, gen: -1, last: null };
+      this.slots.set(layer, slot);
+    }
+    return slot;
+  }
+
+  /** Make the slot current for this RunData (first appearance: layer order). */
+  private touch(slot: LayerSlot): void {
+    if (slot.gen !== this.gen) {
+      slot.gen = this.gen;
+      slot.last = null;
+      this.run.layerOrder.push(slot.layer);
+    }
   }
 
   private meaningOf(tag: string): ScalarMeaning {
     let m = this.scalarMeaning.get(tag);
     if (m === undefined) {
       const c = classifyScalarTag(tag);
-      if (c !== null && c.kind === 'layer') m = { kind: 'layer', layer: c.layer, figure: c.figure };
+      if (c !== null && c.kind === 'layer') m = { kind: 'layer', slot: this.slotOf(c.layer), figure: c.figure };
       else if (c !== null && c.kind === 'global') {
         // Same key scheme as the JSONL/CSV readers: a learning rate of parameter group k > 0 is lr/pg<k>.
         m = { kind: 'global', key: c.key === 'lr' && c.paramGroup ? `lr/pg${c.paramGroup}` : c.key };
@@ -636,13 +755,6 @@ export class RunDataBuilder implements EventVisitor {
       this.scalarMeaning.set(tag, m);
     }
     return m;
-  }
-
-  private noteLayer(layer: string): void {
-    if (!this.layersSeen.has(layer)) {
-      this.layersSeen.add(layer);
-      this.run.layerOrder.push(layer);
-    }
   }
 
   private noteNonFinite(tag: string, step: number, layer: string | null): void {
@@ -658,27 +770,34 @@ export class RunDataBuilder implements EventVisitor {
     this.run.nonFinite.push(rec);
   }
 
-  scalar(tag: string, step: number, value: number): void {
-    const m = this.meaningOf(tag);
+  scalar(tag: string, step: number, value: number, _offset = 0, tagId = -1): void {
+    let m = tagId >= 0 ? this.meaningById[tagId] : undefined;
+    if (m === undefined) {
+      m = this.meaningOf(tag);
+      if (tagId >= 0) this.meaningById[tagId] = m;
+    }
     if (m.kind === 'none') return;
     if (m.kind === 'global') {
       if (!Number.isFinite(value)) {
         this.noteNonFinite(tag, step, null);
         return;
       }
-      let g = this.globalByStep.get(step);
-      if (g === undefined || m.key in g.values) {
+      let g = this.lastGlobal;
+      if (g === null || g.step !== step) g = this.globalByStep.get(step) ?? null;
+      if (g === null || m.key in g.values) {
         g = { step, values: {} };
         this.globalByStep.set(step, g);
         this.run.globals.push(g);
       }
+      this.lastGlobal = g;
       g.values[m.key] = value;
       return;
     }
-    const layer = m.layer;
+    const slot = m.slot;
+    const layer = slot.layer;
     const figure = m.figure;
     let v: number | null = value;
-    this.noteLayer(layer);
+    this.touch(slot);
     if (!Number.isFinite(value)) {
       // rel_step = |Δp| / |p| is +inf exactly when the parameter was all zeros: undefined (null), not a
       // blow-up. Any other NaN/inf is reported as non-finite and not stored as a figure.
@@ -688,10 +807,10 @@ export class RunDataBuilder implements EventVisitor {
         return;
       }
     }
-    let o = this.lastObs.get(layer);
-    if (o === undefined || o.step !== step || figure in o.figures) {
+    let o = slot.last;
+    if (o === null || o.step !== step || figure in o.figures) {
       o = { step, layer, figures: {} };
-      this.lastObs.set(layer, o);
+      slot.last = o;
       this.run.observations.push(o);
     }
     (o.figures as Record<string, number | null>)[figure] = v;
@@ -708,7 +827,7 @@ export class RunDataBuilder implements EventVisitor {
     if (!Number.isFinite(h.sumSquares) || !Number.isFinite(h.sum) || !Number.isFinite(h.num)) {
       this.noteNonFinite(tag, step, m.layer);
     }
-    this.noteLayer(m.layer);
+    this.touch(this.slotOf(m.layer));
     const obs: HistogramObservation = {
       step,
       layer: m.layer,
