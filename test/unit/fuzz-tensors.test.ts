@@ -210,7 +210,8 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
-function report(name: string, o: Outcome): void {
+function report(name: string, o: Outcome, diagnostic?: (msg: string) => void): void {
+  diagnostic?.(`${name}: ${o.ok} read, ${o.readerErrors} ReaderErrors, ${o.tensorsRead} tensors read back (seed ${SEED})`);
   assert.deepEqual(o.failures, [], `${name}: non-ReaderError outcomes`);
   assert.equal(o.ok + o.readerErrors, ITERATIONS);
   // Both paths must be exercised: some mutated files still read, some are refused.
@@ -286,16 +287,16 @@ function npzBytes(members: Map<string, Uint8Array>, deflate: boolean, descriptor
 
 const NPZ_MEMBERS = ['step.npy', 'lr.npy', 'param_before/ln_f.weight.npy', 'grad/ln_f.weight.npy'];
 
-test(`fuzz: npz reader over ${ITERATIONS} mutated archives (stored zip64 + deflated)`, { timeout: 120_000 }, async () => {
+test(`fuzz: npz reader over ${ITERATIONS} mutated archives (stored zip64 + deflated)`, { timeout: 120_000 }, async (t) => {
   const members = await fixtureMembers(NPZ_MEMBERS);
   // The deflated seed holds one tensor: reading a deflate source back costs far more than a stored one.
   const small = new Map([...members].filter(([k]) => k !== 'grad/ln_f.weight.npy'));
   const seeds = [npzBytes(members, false), npzBytes(small, true)];
   const o = await fuzz('npz', seeds, 'step_000001.npz', (p) => readNpz(p));
-  report('npz', o);
+  report('npz', o, (m) => t.diagnostic(m));
 });
 
-test(`fuzz: zip directory reader over ${ITERATIONS} mutated archives (torch-style, data descriptors)`, { timeout: 120_000 }, async () => {
+test(`fuzz: zip directory reader over ${ITERATIONS} mutated archives (torch-style, data descriptors)`, { timeout: 120_000 }, async (t) => {
   const members = await fixtureMembers(['param_before/ln_f.weight.npy', 'grad/ln_f.weight.npy']);
   const seeds = [
     readFileSync(fixturePath('bad', 'unsafe_global_eval.pt')),
@@ -316,12 +317,13 @@ test(`fuzz: zip directory reader over ${ITERATIONS} mutated archives (torch-styl
     }
   });
   // The zip reader yields no tensors; count read members instead.
+  t.diagnostic(`zip: ${o.ok} opened, ${o.readerErrors} ReaderErrors, ${sawEntries} members read whole (seed ${SEED})`);
   assert.deepEqual(o.failures, []);
   assert.equal(o.ok + o.readerErrors, ITERATIONS);
   assert.ok(o.ok > 0 && o.readerErrors > 0 && sawEntries > 0);
 });
 
-test(`fuzz: safetensors reader over ${ITERATIONS} mutated files`, { timeout: 120_000 }, async () => {
+test(`fuzz: safetensors reader over ${ITERATIONS} mutated files`, { timeout: 120_000 }, async (t) => {
   // bad/header_too_long.safetensors with its length field repaired is a valid 2-tensor file.
   const repaired = Buffer.from(readFileSync(fixturePath('bad', 'header_too_long.safetensors')));
   repaired.writeBigUInt64LE(184n, 0);
@@ -338,14 +340,14 @@ test(`fuzz: safetensors reader over ${ITERATIONS} mutated files`, { timeout: 120
   pre.writeBigUInt64LE(BigInt(json.length));
   const mixed = Buffer.concat([pre, Buffer.from(json), f16, i64]);
   const o = await fuzz('safetensors', [repaired, mixed], 'step_000001.safetensors', (p) => readSafetensors(p));
-  report('safetensors', o);
+  report('safetensors', o, (m) => t.diagnostic(m));
 });
 
-test(`fuzz: npy reader over ${ITERATIONS} mutated files`, { timeout: 120_000 }, async () => {
+test(`fuzz: npy reader over ${ITERATIONS} mutated files`, { timeout: 120_000 }, async (t) => {
   const members = await fixtureMembers(['param_before/ln_f.weight.npy', 'step.npy', 'lr.npy']);
   const seeds = [...members.values()];
   const o = await fuzz('npy', seeds, 'grad.npy', (p) => readNpy(p));
-  report('npy', o);
+  report('npy', o, (m) => t.diagnostic(m));
 });
 
 test('fuzz: memory stays bounded after the fuzzing (no absurd allocations kept)', () => {

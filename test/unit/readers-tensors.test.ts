@@ -376,3 +376,50 @@ test('detect: by magic and name', () => {
   assert.equal(safetensorsReader.detect(npz.replace('.npz', '.safetensors'), head(npz)), false);
   assert.equal(npyReader.detect('x.bin', head(npz)), false);
 });
+
+test('step from the path: base name, else the folder; shard numbers are not steps', async () => {
+  const { stepFromFilePath } = await import('../../src/core/readers/npy');
+  assert.equal(stepFromFilePath('/runs/a/tensors/step_000060.npz'), 60);
+  assert.equal(stepFromFilePath('/runs/a/checkpoint-60/model.safetensors'), 60);
+  assert.equal(stepFromFilePath('/runs/a/checkpoint-60/model-00001-of-00002.safetensors'), 60);
+  assert.equal(stepFromFilePath('/runs/a/model-00001-of-00002.safetensors'), null);
+  assert.equal(stepFromFilePath('/runs/a/weights.safetensors'), null);
+  // And through the reader: a shard without step metadata in a checkpoint folder.
+  const dir = mkdtempSync(join(tmpdir(), 'ol-st-'));
+  try {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'checkpoint-120'));
+    const path = join(dir, 'checkpoint-120', 'model-00002-of-00003.safetensors');
+    writeFileSync(path, safetensorsBytes({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, Buffer.alloc(4)));
+    assert.equal((await readSafetensors(path)).snapshots[0].step, 120);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('npz: a damaged central directory falls back to the local headers and says so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-npz-'));
+  try {
+    const src = fixturePath('adam_base', 'tensors', 'step_000002.npz');
+    const bytes = Buffer.from(readFileSync(src));
+    const zip = await openZip(src);
+    // Break the signature of the 5th central directory entry.
+    const cdStart = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const cdOffset = bytes.readUInt32LE(cdStart + 16);
+    let p = cdOffset;
+    for (let i = 0; i < 4; i++) p += 46 + bytes.readUInt16LE(p + 28) + bytes.readUInt16LE(p + 30) + bytes.readUInt16LE(p + 32);
+    bytes[p] = 0;
+    const path = join(dir, 'step_000002.npz');
+    writeFileSync(path, bytes);
+    const run = await readNpz(path);
+    // Every member is still recovered from its local header, at the same offsets.
+    assert.equal(run.snapshots[0].tensors.length, zip.entries.length - 2);
+    assert.equal(run.snapshots[0].step, 2);
+    const issue = run.issues.find((i) => i.severity === 'error');
+    assert.ok(issue);
+    assert.match(issue.message, /^damaged archive: central directory entry 4 of 72: bad signature; recovered 72 of \? members/);
+    await checkAdamSnapshot(run, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

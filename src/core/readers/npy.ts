@@ -373,6 +373,22 @@ class PyLiteralParser {
 
 // ---- The .npy reader ----------------------------------------------------------------------------
 
+/**
+ * The step a tensor file's path states: its base name (step_000010.npz), else its folder
+ * (checkpoint-60/model.safetensors). Shard names (model-00001-of-00002.safetensors) state no step in
+ * their numbers, so only the folder counts for them.
+ */
+export function stepFromFilePath(path: string): number | null {
+  const parts = path.split(/[\\/]/).filter(Boolean);
+  const base = parts.pop() ?? path;
+  const parent = parts.pop();
+  const shard = /-\d+-of-\d+\.[A-Za-z]+$/.test(base);
+  const own = shard ? null : stepFromName(base);
+  if (own !== null) return own;
+  return parent !== undefined ? stepFromName(parent) : null;
+}
+
+
 /** The array key of a standalone .npy: its base name without the extension. */
 export function npyKeyFromPath(path: string): string {
   const base = path.split(/[\\/]/).filter(Boolean).pop() ?? path;
@@ -419,7 +435,7 @@ export async function readNpy(path: string, options: ReadOptions = {}): Promise<
         message: `${available - header.dataBytes} unexpected bytes after the array data`,
       });
     }
-    const step = stepFromName(path);
+    const step = stepFromFilePath(path);
     if (header.shape.length === 0) {
       const value = header.kind === 'other' ? null : decodeNpyScalar(header, await file.read(header.headerLength, header.itemSize));
       if (value === null) throw new ReaderError(path, `0-d array '${key}' of dtype ${header.descr} has no usable value`, { offset: header.headerLength });

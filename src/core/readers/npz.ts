@@ -1,4 +1,4 @@
-import { SNAPSHOT_SCALAR_KEYS, classifyTensorKey, stepFromName } from '../roles';
+import { SNAPSHOT_SCALAR_KEYS, classifyTensorKey } from '../roles';
 import {
   ReaderError,
   emptyRunData,
@@ -10,7 +10,7 @@ import {
   type TensorSnapshot,
 } from '../types';
 import { FileBytes, withFile } from './fileBytes';
-import { MAX_NPY_HEADER, decodeNpyScalar, fortranStrides, npyHeaderLength, parseNpyHeader, type NpyHeader } from './npy';
+import { MAX_NPY_HEADER, decodeNpyScalar, fortranStrides, npyHeaderLength, parseNpyHeader, stepFromFilePath, type NpyHeader } from './npy';
 import { inflatePrefix, openZipFile, type ZipEntry } from './zip';
 
 // NumPy .npz: a zip of `<key>.npy` members, stored (numpy.savez, zip64 extras) or deflated
@@ -34,11 +34,14 @@ async function readNpzFile(file: FileBytes, options: ReadOptions): Promise<RunDa
   const issues = run.issues;
   if (zip.truncated) {
     const stop = zip.problems[zip.problems.length - 1];
+    const cause = zip.problems[0];
+    const missing = !cause || /end of central directory record not found/.test(cause.message);
+    const head = missing ? 'truncated archive: central directory missing' : `damaged archive: ${cause.message}`;
     issues.push({
       severity: 'error',
       path,
       offset: stop?.offset ?? zip.size,
-      message: `truncated archive: central directory missing; recovered ${zip.entries.length} of ? members${stop && zip.problems.length > 1 ? ` (${stop.message})` : ''}`,
+      message: `${head}; recovered ${zip.entries.length} of ? members${stop && zip.problems.length > 1 ? ` (${stop.message})` : ''}`,
     });
   } else {
     for (const p of zip.problems) issues.push({ severity: 'warning', path, offset: p.offset, message: p.message });
@@ -68,7 +71,7 @@ async function readNpzFile(file: FileBytes, options: ReadOptions): Promise<RunDa
   }
 
   const stepScalar = scalars.step ?? scalars.global_step;
-  const step = stepScalar !== undefined && Number.isInteger(stepScalar) && stepScalar >= 0 ? stepScalar : stepFromName(path);
+  const step = stepScalar !== undefined && Number.isInteger(stepScalar) && stepScalar >= 0 ? stepScalar : stepFromFilePath(path);
   const snapshot: TensorSnapshot = { step, tensors, path };
   if (Object.keys(scalars).length > 0) snapshot.scalars = scalars;
   run.snapshots.push(snapshot);

@@ -1,9 +1,10 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { classifyTensorKey, stepFromName } from '../roles';
+import { classifyTensorKey } from '../roles';
 import { ReaderError, emptyRunData, type Dtype, type ReadIssue, type ReadOptions, type Reader, type RunData, type TensorRef } from '../types';
 import { FileBytes, dataView, fsError, withFile } from './fileBytes';
 import { fillLayers } from './npz';
+import { stepFromFilePath } from './npy';
 
 // safetensors: u64 LE header length N, N bytes of UTF-8 JSON {name: {dtype, shape, data_offsets:
 // [begin, end]}, "__metadata__": {str: str}}, then the byte buffer (offsets relative to its start).
@@ -144,7 +145,7 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
     }
 
     const metaStep = scalars.step ?? scalars.global_step;
-    const step = metaStep !== undefined && Number.isInteger(metaStep) && metaStep >= 0 ? metaStep : stepFromName(path);
+    const step = metaStep !== undefined && Number.isInteger(metaStep) && metaStep >= 0 ? metaStep : stepFromFilePath(path);
     run.snapshots.push({ step, tensors, path, ...(Object.keys(scalars).length > 0 ? { scalars } : {}) });
     if (scalars.lr !== undefined && Number.isFinite(scalars.lr)) run.hyper.lr = scalars.lr;
     fillLayers(run, tensors);
