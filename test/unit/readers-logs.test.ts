@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, after } from 'node:test';
@@ -430,7 +430,21 @@ describe('JsonlTail', () => {
       d.globals.map((g) => [g.step, g.values.loss]),
       [[1, 1.0]],
     );
-    assert.match(d.issues[0].message, /shrank/);
+    assert.match(d.issues[0].message, /shrank|replaced/);
+    // replaced by rename with a longer file: a new inode, start over
+    const next = join(tmp, 'live.next.jsonl');
+    writeFileSync(next, '{"step": 1, "loss": 5.0}\n{"step": 2, "loss": 4.0}\n{"step": 3, "loss": 3.0}\n');
+    renameSync(next, p);
+    d = await tail.readNew();
+    assert.deepEqual(
+      d.globals.map((g) => [g.step, g.values.loss]),
+      [
+        [1, 5.0],
+        [2, 4.0],
+        [3, 3.0],
+      ],
+    );
+    assert.match(d.issues[0].message, /replaced/);
   });
 
   it('long form lines appended one at a time', async () => {

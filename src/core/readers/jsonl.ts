@@ -66,12 +66,13 @@ export const jsonlReader: Reader = {
 
 /**
  * Live tail of a growing JSONL file: each `readNew()` returns only the complete lines appended since the
- * previous call (a last line without its newline waits for the next call). If the file shrinks (rotated or
- * rewritten) the tail starts over from the beginning and says so in `issues`.
+ * previous call (a last line without its newline waits for the next call). If the file shrinks or is replaced
+ * (a new inode: rotated, rewritten by rename) the tail starts over from the beginning and says so in `issues`.
  */
 export class JsonlTail {
   private offset = 0;
   private nextLine = 1;
+  private ino: number | null = null;
 
   constructor(readonly path: string) {}
 
@@ -83,16 +84,24 @@ export class JsonlTail {
   async readNew(options: ReadOptions = {}): Promise<RunData> {
     const sink = new ScalarRecordSink(this.path, JSONL_FORMAT);
     let size: number;
+    let ino: number;
     try {
-      size = (await fsp.stat(this.path)).size;
+      const st = await fsp.stat(this.path);
+      size = st.size;
+      ino = st.ino;
     } catch (err) {
       throw new ReaderError(this.path, `cannot read file (${(err as Error).message})`);
     }
-    if (size < this.offset) {
+    if (this.ino !== null && ino !== this.ino && this.offset > 0) {
+      sink.issue('restart', 'warning', 'file was replaced; reading it again from the start');
+      this.offset = 0;
+      this.nextLine = 1;
+    } else if (size < this.offset) {
       sink.issue('restart', 'warning', `file shrank from ${this.offset} to ${size} bytes; reading it again from the start`);
       this.offset = 0;
       this.nextLine = 1;
     }
+    this.ino = ino;
     const scan = await scanLines(
       this.path,
       { start: this.offset, firstLine: this.nextLine, includeLastPartial: false, signal: options.signal, onTooLong: tooLong(sink) },
