@@ -1,5 +1,5 @@
 // JSON / JSONC front end: jsonc-parser's tree (offsets) and scanner (comments).
-import { createScanner, parseTree, printParseErrorCode, type SyntaxKind, type Node as JsonNode, type ParseError } from 'jsonc-parser';
+import { createScanner, parseTree, printParseErrorCode, type SyntaxKind, type Node as JsonNode, type ParseError } from 'jsonc-parser/lib/esm/main.js';
 import type { LineIndex } from './positions';
 import type { ConfigComment, RawEntry } from './types';
 
