@@ -774,6 +774,9 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     const steps = new Set<number>();
     await withFile(file.path, async (fh) => {
       for (const [id, st] of opt.state) {
+        const s = st.step;
+        const v = s instanceof TorchTensor ? await readScalarTensor(file, fh, s) : asNumber(s ?? null);
+        if (v !== null && Number.isFinite(v)) steps.add(v);
         let layer = mapping.names.get(id);
         if (layer === undefined) {
           if (haveModel) continue; // reported by the mapping warning
@@ -796,11 +799,6 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
             run.layerShapes[layer] = [...t.shape];
           }
         }
-        const s = st.step;
-        let v: number | null = null;
-        if (s instanceof TorchTensor) v = await readScalarTensor(file, fh, s);
-        else v = asNumber(s ?? null);
-        if (v !== null && Number.isFinite(v)) steps.add(v);
       }
     });
     if (steps.size > 1) {
