@@ -15,6 +15,7 @@ import {
   encodeTf2HistogramEvent,
   frameRecord,
   histogramRms,
+  readTfeventsBytes,
   readTfeventsFile,
   tfeventsReader,
 } from '../../src/core/readers/tfevents';
@@ -489,6 +490,15 @@ test('records straddling read boundaries: 97-byte chunks give the same RunData a
   const small = await readTfeventsFile(tb('sgd_momentum'), { chunkBytes: 97 });
   assert.equal(summary(small), summary(whole));
   assert.deepEqual(small.issues, []);
+});
+
+test('readTfeventsBytes (in memory) gives the same RunData and issues as reading the file', async () => {
+  for (const p of [tb('adam_loss1e-10'), fixturePath('bad', 'tb_bad_crc', EVENTS), fixturePath('bad', 'tb_truncated', EVENTS)]) {
+    const fromFile = await readTfeventsFile(p);
+    const fromBytes = await readTfeventsBytes(readFileSync(p), p);
+    assert.equal(summary(fromBytes), summary(fromFile));
+    assert.deepEqual(fromBytes.issues, fromFile.issues);
+  }
 });
 
 test('progress is reported and ends at 1; an aborted signal stops the read', async () => {

@@ -71,6 +71,22 @@ export interface ScanOptions {
   reportTruncated?: boolean;
 }
 
+/** Where the bytes come from: an fs FileHandle, or anything with the same positional `read`. */
+export interface PositionalReader {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+/** A PositionalReader over bytes in memory (tests, fuzzing, data that arrived over a message channel). */
+export function memoryReader(bytes: Uint8Array): PositionalReader {
+  return {
+    async read(buffer, offset, length, position) {
+      const n = Math.max(0, Math.min(length, bytes.length - position));
+      buffer.set(bytes.subarray(position, position + n), offset);
+      return { bytesRead: n };
+    },
+  };
+}
+
 /** A record's payload is bytes[start, end) of `buf`; `offset` is the record's file offset. */
 export type RecordSink = (buf: Buffer, start: number, end: number, offset: number) => void;
 
@@ -79,7 +95,7 @@ export type RecordSink = (buf: Buffer, start: number, end: number, offset: numbe
  * CRCs match to `sink`. Problems go to `issues`; nothing is thrown for bad data (fs errors excepted).
  */
 export async function scanRecords(
-  fh: fsp.FileHandle,
+  fh: PositionalReader,
   path: string,
   startOffset: number,
   fileSize: number,
@@ -886,38 +902,50 @@ async function readStream(
     } catch (err) {
       throw fsErr(path, err);
     }
-    const issues = state.builder.run.issues;
-    const decoder = state.decoder;
-    let malformed = 0;
-    state.builder.path = path;
-    const sink: RecordSink = (buf, start, end, offset) => {
-      try {
-        decoder.decode(buf, start, end, offset);
-      } catch (err) {
-        if (!(err instanceof ProtobufError)) throw err;
-        malformed++;
-        issues.push({
-          severity: 'warning',
-          path,
-          offset,
-          message: `malformed event in record at byte offset ${offset} (${err.message} at payload byte ${err.at - start}): record skipped`,
-        });
-      }
-    };
-    let scan: ScanResult;
-    try {
-      scan = await scanRecords(fh, path, Math.min(startOffset, size), size, sink, issues, options);
-    } catch (err) {
-      // fs errors (EIO, …) become ReaderErrors; an abort and anything else (a bug) propagate as they are.
-      if (err && typeof err === 'object' && 'code' in err && typeof (err as NodeJS.ErrnoException).syscall === 'string') {
-        throw fsErr(path, err);
-      }
-      throw err;
-    }
-    return { scan, fileSize: size, malformed };
+    return await scanStream(fh, size, path, state, startOffset, options);
   } finally {
     await fh.close().catch(() => undefined);
   }
+}
+
+/** Scan records of a source into the stream's builder; malformed events become warnings. */
+async function scanStream(
+  source: PositionalReader,
+  size: number,
+  path: string,
+  state: StreamState,
+  startOffset: number,
+  options: ScanOptions,
+): Promise<{ scan: ScanResult; fileSize: number; malformed: number }> {
+  const issues = state.builder.run.issues;
+  const decoder = state.decoder;
+  let malformed = 0;
+  state.builder.path = path;
+  const sink: RecordSink = (buf, start, end, offset) => {
+    try {
+      decoder.decode(buf, start, end, offset);
+    } catch (err) {
+      if (!(err instanceof ProtobufError)) throw err;
+      malformed++;
+      issues.push({
+        severity: 'warning',
+        path,
+        offset,
+        message: `malformed event in record at byte offset ${offset} (${err.message} at payload byte ${err.at - start}): record skipped`,
+      });
+    }
+  };
+  let scan: ScanResult;
+  try {
+    scan = await scanRecords(source, path, Math.min(startOffset, size), size, sink, issues, options);
+  } catch (err) {
+    // fs errors (EIO, …) become ReaderErrors; an abort and anything else (a bug) propagate as they are.
+    if (err && typeof err === 'object' && 'code' in err && typeof (err as NodeJS.ErrnoException).syscall === 'string') {
+      throw fsErr(path, err);
+    }
+    throw err;
+  }
+  return { scan, fileSize: size, malformed };
 }
 
 function fsErr(path: string, err: unknown): Error {
@@ -932,11 +960,37 @@ export async function readTfeventsFile(path: string, options: ReadOptions & { ch
   const state = newStream();
   const run = state.builder.startRun();
   run.inputs.push({ path, format: TFEVENTS_FORMAT });
-  const { scan, malformed } = await readStream(path, state, 0, {
+  const r = await readStream(path, state, 0, {
     signal: options.signal,
     onProgress: options.onProgress,
     chunkBytes: options.chunkBytes,
   });
+  return finishRun(path, state, r.scan, r.malformed);
+}
+
+/**
+ * Read an event file that is already in memory (`path` only names it in messages). Same framing,
+ * decoding and error reporting as readTfeventsFile.
+ */
+export async function readTfeventsBytes(
+  bytes: Uint8Array,
+  path: string,
+  options: ReadOptions & { chunkBytes?: number } = {},
+): Promise<RunData> {
+  const state = newStream();
+  const run = state.builder.startRun();
+  run.inputs.push({ path, format: TFEVENTS_FORMAT });
+  const r = await scanStream(memoryReader(bytes), bytes.length, path, state, 0, {
+    signal: options.signal,
+    onProgress: options.onProgress,
+    chunkBytes: options.chunkBytes,
+  });
+  return finishRun(path, state, r.scan, r.malformed);
+}
+
+/** Whole-file checks after a scan: nothing usable → ReaderError; an empty file → a warning. */
+function finishRun(path: string, state: StreamState, scan: ScanResult, malformed: number): RunData {
+  const run = state.builder.run;
   if (scan.records - malformed <= 0) {
     const first = run.issues.find((i) => i.severity === 'error') ?? run.issues[0];
     if (first && (scan.fatal || scan.skipped > 0 || malformed > 0)) {
@@ -946,8 +1000,9 @@ export async function readTfeventsFile(path: string, options: ReadOptions & { ch
       run.issues.push({ severity: 'warning', path, offset: 0, message: 'empty event file (no records yet)' });
     }
   }
-  if (state.decoder.fileVersion !== null && !state.decoder.fileVersion.startsWith('brain.Event:')) {
-    run.issues.push({ severity: 'warning', path, offset: 0, message: `unexpected file_version "${state.decoder.fileVersion}"` });
+  const fv = state.decoder.fileVersion;
+  if (fv !== null && !fv.startsWith('brain.Event:')) {
+    run.issues.push({ severity: 'warning', path, offset: 0, message: `unexpected file_version "${fv.slice(0, 40)}"` });
   }
   return run;
 }
