@@ -1,0 +1,112 @@
+// One webview (custom editor or panel) showing the dashboard bundle: HTML with the strict CSP,
+// Ready handshake, messages from the webview, and a registry of open views (Export Report uses the
+// active one).
+
+import * as vscode from 'vscode';
+import { MessageType, type FromWebviewMessage, type ToWebviewMessage } from '../protocol';
+import { renderWebviewHtml } from './webviewHtml';
+
+export function getWebviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+  return {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+  };
+}
+
+export interface WebviewHandlers {
+  onExplainRequest?(lr: number, scale: number | null): void;
+}
+
+const hosts = new Set<DashboardWebview>();
+let lastActive: DashboardWebview | null = null;
+
+/** The dashboard webview the user looked at last (for Export Report without arguments). */
+export function activeDashboardWebview(): DashboardWebview | null {
+  if (lastActive && hosts.has(lastActive)) return lastActive;
+  return [...hosts].pop() ?? null;
+}
+
+export function allDashboardWebviews(): DashboardWebview[] {
+  return [...hosts];
+}
+
+export class DashboardWebview implements vscode.Disposable {
+  private ready = false;
+  private current: ToWebviewMessage | null = null;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Resolves when the webview has posted Ready (used by tests and commands that wait for the view). */
+  readonly whenReady: Promise<void>;
+  private markReady!: () => void;
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    readonly title: string,
+    private readonly handlers: WebviewHandlers = {},
+  ) {
+    this.whenReady = new Promise((r) => (this.markReady = r));
+    const webview = panel.webview;
+    webview.options = getWebviewOptions(extensionUri);
+    webview.html = renderWebviewHtml({
+      cspSource: webview.cspSource,
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'dashboard.css')).toString(),
+      title,
+    });
+    this.disposables.push(
+      webview.onDidReceiveMessage((m: FromWebviewMessage) => this.onMessage(m)),
+      panel.onDidChangeViewState((e) => {
+        if (e.webviewPanel.active) lastActive = this;
+      }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+    hosts.add(this);
+    lastActive = this;
+  }
+
+  /** The message the view shows now (Export Report renders it). */
+  get message(): ToWebviewMessage | null {
+    return this.current;
+  }
+
+  show(message: ToWebviewMessage): void {
+    this.current = message;
+    if (this.ready) void this.panel.webview.postMessage(message);
+  }
+
+  post(message: ToWebviewMessage): void {
+    if (this.ready) void this.panel.webview.postMessage(message);
+  }
+
+  dispose(): void {
+    hosts.delete(this);
+    if (lastActive === this) lastActive = null;
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+
+  private onMessage(m: FromWebviewMessage): void {
+    switch (m.type) {
+      case MessageType.Ready:
+        this.ready = true;
+        this.markReady();
+        if (this.current) void this.panel.webview.postMessage(this.current);
+        break;
+      case MessageType.InsertLoggingSnippet:
+        void vscode.commands.executeCommand('optimizerLens.insertLoggingSnippet');
+        break;
+      case MessageType.ExportReport:
+        lastActive = this;
+        void vscode.commands.executeCommand('optimizerLens.exportReport');
+        break;
+      case MessageType.OpenFile: {
+        const uri = vscode.Uri.file(m.path);
+        const line = m.line && m.line > 0 ? m.line - 1 : 0;
+        void vscode.window.showTextDocument(uri, { selection: new vscode.Range(line, 0, line, 0), viewColumn: vscode.ViewColumn.Beside });
+        break;
+      }
+      case MessageType.ExplainRequest:
+        this.handlers.onExplainRequest?.(m.lr, m.scale);
+        break;
+    }
+  }
+}

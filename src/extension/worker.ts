@@ -1,0 +1,94 @@
+// The analysis worker (worker_threads, bundled to dist/worker.js). The engine and the readers are
+// loaded here, never in the extension host's main thread. Cancel = the host terminates the worker.
+// Tail mode (a single JSONL or TensorBoard file): the worker keeps the RunData read so far and, on
+// each 'tail' message, reads only the bytes appended since (JsonlTail / TfeventsTail), merges and
+// re-analyzes — the file is not read again.
+
+import { parentPort } from 'node:worker_threads';
+import { basename } from 'node:path';
+import { analyzeRunData, mergeRunData } from '../core/engine/analyze';
+import { readInputs } from '../core/discover';
+import { JsonlTail } from '../core/readers/jsonl';
+import { TfeventsTail, isTfeventsName } from '../core/readers/tfevents';
+import type { AnalyzeOptions, RunAnalysis, RunData } from '../core/types';
+import type { FromWorker, ToWorker, WorkerAnalyzeOptions } from './workerProtocol';
+
+interface Tail {
+  readNew(options?: { onProgress?: (f: number) => void }): Promise<RunData>;
+}
+
+let tail: Tail | null = null;
+let data: RunData | null = null;
+let options: WorkerAnalyzeOptions = {};
+let busy: Promise<void> = Promise.resolve();
+
+function post(message: FromWorker): void {
+  parentPort!.postMessage(message);
+}
+
+function progress(fraction: number, message: string): void {
+  post({ kind: 'progress', fraction, message });
+}
+
+/** A tail reader for a growing log, or null when the file is not followed that way. */
+export function tailFor(path: string): Tail | null {
+  const name = basename(path);
+  if (/\.jsonl$/i.test(name) || /\.ndjson$/i.test(name)) return new JsonlTail(path);
+  if (isTfeventsName(path)) return new TfeventsTail(path);
+  return null;
+}
+
+function engineOptions(o: WorkerAnalyzeOptions, runData: RunData): AnalyzeOptions {
+  const { defaults, ...rest } = o;
+  const out: AnalyzeOptions = { ...rest, onProgress: (f, m) => progress(f, m) };
+  // Settings' default betas/eps only where no input states them (the engine treats options as overrides).
+  if (defaults?.betas && !rest.betas && !runData.hyper.betas && runData.hyper.type !== 'sgd') out.betas = defaults.betas;
+  if (defaults?.eps !== undefined && rest.eps === undefined && (runData.hyper.eps === undefined || runData.hyper.eps === null) && runData.hyper.type !== 'sgd') out.eps = defaults.eps;
+  return out;
+}
+
+function dedupeInputs(run: RunData): RunData {
+  const seen = new Set<string>();
+  run.inputs = run.inputs.filter((i) => (seen.has(i.path + '\0' + i.format) ? false : (seen.add(i.path + '\0' + i.format), true)));
+  return run;
+}
+
+async function analyze(run: RunData): Promise<RunAnalysis> {
+  return analyzeRunData(run, engineOptions(options, run));
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  try {
+    if (message.kind === 'analyze') {
+      options = message.options ?? {};
+      const single = message.paths.length === 1 ? message.paths[0] : null;
+      tail = message.tail && single ? tailFor(single) : null;
+      progress(0, 'reading');
+      if (tail) {
+        data = dedupeInputs(await tail.readNew({ onProgress: (f) => progress(f * 0.8, 'reading') }));
+      } else {
+        data = await readInputs(message.paths, { onProgress: (f, m) => progress(f * 0.8, m) });
+      }
+      progress(0.8, 'analyzing');
+      const analysis = await analyze(data);
+      post({ kind: 'result', analysis, tailing: tail !== null });
+      if (!tail) data = null; // nothing to follow: do not keep the data
+    } else if (message.kind === 'tail') {
+      if (!tail || !data) {
+        post({ kind: 'error', name: 'TailError', message: 'this input is not followed (tail mode is for one JSONL or TensorBoard file)' });
+        return;
+      }
+      const fresh = await tail.readNew();
+      const grew = fresh.observations.length + fresh.globals.length + fresh.histograms.length + fresh.snapshots.length > 0;
+      if (grew || fresh.issues.length) data = dedupeInputs(mergeRunData([data, fresh]));
+      post({ kind: 'result', analysis: await analyze(data), tailing: true, newRecords: grew });
+    }
+  } catch (err) {
+    const e = err as Error;
+    post({ kind: 'error', name: e?.name ?? 'Error', message: e?.message ?? String(err) });
+  }
+}
+
+parentPort?.on('message', (message: ToWorker) => {
+  busy = busy.then(() => handle(message));
+});
