@@ -110,28 +110,20 @@ interface AdamAccumulator {
   hist: Float64Array;
 }
 
-/** One pass over a chunk of exp_avg, exp_avg_sq (and the parameter for AdamW's decay). */
-function adamChunk(
-  m: FloatChunk,
-  v: FloatChunk,
-  p: FloatChunk | null,
-  invBc1: number,
-  invBc2: number,
-  eps: number,
-  lr: number,
-  lrWd: number,
-  acc: AdamAccumulator,
-): void {
+// The histogram is counted in four interleaved sub-histograms (bin·4 + i mod 4): consecutive u values
+// often fall in the same bin, and one counter would make every increment wait for the previous one.
+const SUB = 4;
+
+/** One pass over a chunk of exp_avg and exp_avg_sq: u, ε-dominance, histogram, predicted step lr·u. */
+function adamChunk(m: FloatChunk, v: FloatChunk, invBc1: number, invBc2: number, eps: number, lr: number, acc: AdamAccumulator): void {
   let uSq = 0;
   let epsCount = 0;
   let mSq = 0;
-  let sqrtVSq = 0;
-  let predSq = 0;
-  let decaySq = 0;
+  let vHatSum = 0;
   const hist = acc.hist;
-  const lo = U_HISTOGRAM_RANGE[0];
   const scale = U_HISTOGRAM_BINS / (U_HISTOGRAM_RANGE[1] - U_HISTOGRAM_RANGE[0]);
-  const last = U_HISTOGRAM_BINS - 1;
+  const shift = -U_HISTOGRAM_RANGE[0] * scale;
+  const top = U_HISTOGRAM_BINS - 0.5;
   const n = m.length;
   for (let i = 0; i < n; i++) {
     const mi = m[i];
@@ -140,25 +132,30 @@ function adamChunk(
     const u = (mi * invBc1) / (sqrtVHat + eps);
     uSq += u * u;
     mSq += mi * mi;
-    sqrtVSq += vHat;
-    if (sqrtVHat < eps) epsCount++;
-    let bin = ((u - lo) * scale) | 0;
-    bin = bin < 0 ? 0 : bin > last ? last : bin;
-    hist[bin]++;
-    if (p !== null) {
-      const decay = lrWd * p[i];
-      const pred = lr * u + decay;
-      predSq += pred * pred;
-      decaySq += decay * decay;
-    } else {
-      const pred = lr * u;
-      predSq += pred * pred;
-    }
+    vHatSum += vHat;
+    epsCount += sqrtVHat < eps ? 1 : 0;
+    let b = u * scale + shift;
+    b = b < 0 ? 0 : b > top ? top : b;
+    hist[((b | 0) << 2) | (i & 3)]++;
   }
   acc.uSq += uSq;
   acc.epsCount += epsCount;
   acc.mSq += mSq;
-  acc.sqrtVSq += sqrtVSq;
+  acc.sqrtVSq += vHatSum;
+  acc.predSq += lr * lr * uSq;
+}
+
+/** AdamW: the predicted step lr·u + lr·wd·p needs the parameter, element by element. */
+function decoupledDecayChunk(m: FloatChunk, v: FloatChunk, p: FloatChunk, invBc1: number, invBc2: number, eps: number, lr: number, lrWd: number, acc: AdamAccumulator): void {
+  let predSq = 0;
+  let decaySq = 0;
+  for (let i = 0; i < m.length; i++) {
+    const u = (m[i] * invBc1) / (Math.sqrt(v[i] * invBc2) + eps);
+    const decay = lrWd * p[i];
+    const pred = lr * u + decay;
+    predSq += pred * pred;
+    decaySq += decay * decay;
+  }
   acc.predSq += predSq;
   acc.decaySq += decaySq;
 }
@@ -225,7 +222,7 @@ export async function computeTensorFigures(
     sqrtVSq: 0,
     predSq: 0,
     decaySq: 0,
-    hist: new Float64Array(U_HISTOGRAM_BINS),
+    hist: new Float64Array(U_HISTOGRAM_BINS * SUB),
   };
   try {
     for (const [what, ref] of present) {
@@ -256,17 +253,17 @@ export async function computeTensorFigures(
       const pa = chunks.get('param_after');
       if (p && pa) diffSq += sumSquaredDiff(pa, p);
       if (adamReady) {
-        adamChunk(
-          chunks.get('exp_avg')!,
-          chunks.get('exp_avg_sq')!,
-          useParamInAdam ? p! : null,
-          invBc1,
-          invBc2,
-          eps,
-          predictionReady ? lr! : 0,
-          lrWd,
-          acc,
-        );
+        const m = chunks.get('exp_avg')!;
+        const v = chunks.get('exp_avg_sq')!;
+        if (useParamInAdam) {
+          // lr·u + lr·wd·p does not follow from RMS(u): a second loop over the chunk (still in cache).
+          const before = acc.predSq;
+          adamChunk(m, v, invBc1, invBc2, eps, 0, acc);
+          acc.predSq = before;
+          decoupledDecayChunk(m, v, p!, invBc1, invBc2, eps, lr!, lrWd, acc);
+        } else {
+          adamChunk(m, v, invBc1, invBc2, eps, predictionReady ? lr! : 0, acc);
+        }
       }
       offset += chunks.values().next().value!.length;
     }
@@ -294,6 +291,6 @@ export async function computeTensorFigures(
     decayRms: predictionReady ? (hyper!.decoupled ? rms(acc.decaySq, numel) : 0) : null,
     momentumBufferRms: rmsOf('momentum_buffer'),
     nonFinite: [...nonFinite].map(([what, v]) => ({ what, ...v })),
-    uHistogram: adamReady ? Array.from(acc.hist) : null,
+    uHistogram: adamReady ? Array.from({ length: U_HISTOGRAM_BINS }, (_, b) => acc.hist[b * SUB] + acc.hist[b * SUB + 1] + acc.hist[b * SUB + 2] + acc.hist[b * SUB + 3]) : null,
   };
 }

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, createReadStream } from 'node:fs';
-import { createInflateRaw } from 'node:zlib';
+import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import { ReaderError, type Dtype, type TensorRef } from '../types';
 
 // Streams a TensorRef's elements as float chunks, reading the file by offset with one reused buffer:
@@ -7,6 +7,9 @@ import { ReaderError, type Dtype, type TensorRef } from '../types';
 // float32 through 65,536-entry tables (exact); F32 and F64 are returned as views, no conversion.
 
 export type FloatChunk = Float32Array | Float64Array;
+
+/** Deflate streams up to this many compressed bytes are inflated in one synchronous call. */
+const SMALL_DEFLATE = 1 << 20;
 
 export const DTYPE_BYTES: Record<Dtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 
@@ -144,6 +147,21 @@ export class TensorChunkReader {
 
   private async readInflated(bytes: number): Promise<void> {
     const src = this.ref.source;
+    if (!this.inflater && this.position === 0 && this.inflated.length === 0 && src.storedLength <= SMALL_DEFLATE) {
+      // Small members (most npz arrays): one synchronous inflate, bounded by the tensor's own size.
+      const compressed = new Uint8Array(src.storedLength);
+      const fd = this.open();
+      if (readSync(fd, compressed, 0, src.storedLength, src.offset) !== src.storedLength) {
+        throw new ReaderError(src.path, `unexpected end of file in the deflate stream of '${this.ref.key}'`, { offset: src.offset });
+      }
+      const want = (src.skipInflated ?? 0) + this.ref.numel * this.itemSize;
+      try {
+        this.inflated = inflateRawSync(compressed, { maxOutputLength: Math.max(1, want), finishFlush: 2 /* Z_SYNC_FLUSH */ });
+      } catch (e) {
+        throw new ReaderError(src.path, `corrupt deflate stream in '${this.ref.key}': ${(e as Error).message}`, { offset: src.offset });
+      }
+      this.inflater = (async function* () {})();
+    }
     if (!this.inflater) {
       if (src.storedLength <= 0) throw new ReaderError(src.path, `empty deflate stream for '${this.ref.key}'`, { offset: src.offset });
       const stream = createReadStream(src.path, { start: src.offset, end: src.offset + src.storedLength - 1, highWaterMark: 1 << 20 });
