@@ -15,6 +15,7 @@ import {
   type TensorSnapshot,
 } from '../types';
 import { FileBytes, withFile } from './fileBytes';
+import { stepFromFilePath } from './npy';
 import {
   PyDict,
   TORCH_DTYPE_BYTES,
@@ -829,7 +830,7 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     issues.push({ severity: 'warning', path: input.namePath, message: `checkpoint states step ${stated} but the optimizer state has taken ${step} steps; using ${step}` });
   }
   if (step === null) step = stated;
-  if (step === null) step = stepFromName(input.namePath);
+  if (step === null) step = stepFromFilePath(input.namePath);
   if (step !== null) scalars.step = step;
 
   const snapshot: TensorSnapshot = { step, tensors, path: input.namePath, scalars };
@@ -901,7 +902,9 @@ function optimizerHyper(
 
 /** Read one torch.save checkpoint file (model, optimizer, combined or Lightning). */
 export async function readTorchCheckpoint(path: string, options: TorchReadOptions = {}): Promise<RunData> {
+  options.signal?.throwIfAborted();
   const file = await loadTorchFile(path);
+  options.signal?.throwIfAborted();
   const parts = findCheckpointParts(file.root, path);
   const withOptimizer = parts.optimizer !== undefined;
   return buildRunData({
@@ -914,6 +917,9 @@ export async function readTorchCheckpoint(path: string, options: TorchReadOption
     format: TORCH_FORMAT,
     inputs: [{ path, format: TORCH_FORMAT }],
     options,
+  }).then((run) => {
+    options.onProgress?.(1);
+    return run;
   });
 }
 
