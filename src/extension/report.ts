@@ -30,6 +30,13 @@ const DARK_VARIABLES = `
 body.report-standalone.vscode-dark {
   --vscode-foreground: #cccccc; --vscode-descriptionForeground: #9d9d9d; --vscode-editor-background: #1f1f1f;
   --vscode-sideBar-background: #181818; --vscode-editorWidget-border: #454545;
+  --vscode-dropdown-background: #313131; --vscode-dropdown-foreground: #cccccc; --vscode-dropdown-border: #3c3c3c;
+  --vscode-input-background: #313131; --vscode-input-foreground: #cccccc; --vscode-list-hoverBackground: #2a2d2e;
+  --vscode-list-inactiveSelectionBackground: #37373d; --vscode-textCodeBlock-background: #2b2b2b;
+  --vscode-sideBarTitle-foreground: #cccccc; --vscode-sideBarSectionHeader-background: #181818; --vscode-icon-foreground: #cccccc;
+  --vscode-badge-background: #616161; --vscode-badge-foreground: #f8f8f8;
+  --vscode-charts-blue: #3794ff; --vscode-charts-red: #f14c4c; --vscode-charts-yellow: #cca700;
+  --vscode-charts-orange: #d18616; --vscode-charts-green: #89d185; --vscode-charts-purple: #b180d7;
 }`;
 
 export function buildReportHtml(input: ReportInput): string {
