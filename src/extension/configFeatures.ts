@@ -221,6 +221,13 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
   }
 
   provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | null {
+    // A hover before the debounced lint ran: lint now (one scan serves both) instead of waiting for the timer.
+    const pending = this.timers.get(doc.uri.toString());
+    if (pending) {
+      clearTimeout(pending);
+      this.timers.delete(doc.uri.toString());
+      this.lint(doc);
+    }
     const c = this.analyze(doc);
     if (!c) return null;
     const h = configHover(c.scan, doc.offsetAt(pos), { linked: c.linked, targetRelativeStep: this.settings.target, thresholds: this.settings.thresholds });

@@ -259,3 +259,16 @@ test('bad input: broken YAML/TOML/JSON keep what is readable and report the line
   assert.doesNotThrow(() => scanConfigText(deep, 'd.json'));
   assert.doesNotThrow(() => scanConfigText('a:\n' + '  '.repeat(1) + '- '.repeat(2000) + '1\n', 'd.yaml'));
 });
+
+test('YAML with several documents: every document is read; hover on a floor and on a scale key', () => {
+  const y = 'model:\n  init_std: 0.01\n---\noptimizer:\n  lr: 1.0e-4\nscheduler:\n  eta_min: 1.0e-6\n';
+  const s = scanConfigText(y, 'multi.yaml');
+  assert.deepEqual(s.learningRates.map((l) => [l.key, l.role, l.range.line]), [['optimizer.lr', 'peak', 5], ['scheduler.eta_min', 'floor', 7]]);
+  assert.deepEqual(s.scales.map((x) => [x.key, x.value, x.range.line]), [['model.init_std', 0.01, 2]]);
+  assert.deepEqual(ids(s), []); // 1e-4 / 0.01 = 1e-2: not above
+  const floor = configHover(s, y.indexOf('1.0e-6'));
+  assert.ok(floor && floor.markdown.includes('floor of the schedule') && floor.markdown.includes('this floor is 0.01 of it'), floor?.markdown);
+  const sc = configHover(s, y.indexOf('init_std'));
+  assert.ok(sc && sc.markdown.includes('relative step lr/scale = **0.01**'), sc?.markdown);
+  assert.deepEqual(sc.explainArgs, { lr: 1e-4, scale: 0.01 });
+});

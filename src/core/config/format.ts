@@ -5,6 +5,7 @@ export function fmtNum(x: number | null | undefined, digits = 3): string {
   if (x === null || x === undefined) return '—';
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return '0';
+  x = Number(x.toPrecision(digits)); // 0.009999999999999998 → 0.01 before choosing the notation
   const a = Math.abs(x);
   if (a >= 1e-2 && a < 1e5) {
     const s = x.toPrecision(digits);

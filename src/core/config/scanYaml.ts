@@ -1,5 +1,5 @@
 // YAML front end: the `yaml` package's document AST (node ranges) and its lexer (comment positions).
-import { Lexer, isMap, isScalar, isSeq, parseDocument, isPair, type Node as YamlNode } from 'yaml';
+import { Lexer, isMap, isScalar, isSeq, parseAllDocuments, isPair, type Node as YamlNode } from 'yaml';
 import type { LineIndex } from './positions';
 import type { ConfigComment, RawEntry, YamlFloatString, YamlLoaderHint } from './types';
 
@@ -31,10 +31,13 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
     if (tok.startsWith('#')) out.comments.push({ text: tok, range: idx.range(off, off + tok.length) });
     off += tok.length;
   }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, strict: false });
-  for (const e of doc.errors) {
-    const p = idx.position(e.pos[0]);
-    out.issues.push({ severity: 'error', line: p.line, column: p.column, message: e.message.split('\n')[0] });
+  const parsed = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: false, strict: false });
+  const docs = Array.isArray(parsed) ? parsed : [];
+  for (const doc of docs) {
+    for (const e of doc.errors) {
+      const p = idx.position(e.pos[0]);
+      out.issues.push({ severity: 'error', line: p.line, column: p.column, message: e.message.split('\n')[0] });
+    }
   }
   let loader: YamlFrontEnd['loader'] = null;
   const setLoader = (hint: YamlLoaderHint, evidence: string) => {
@@ -96,9 +99,10 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
       }
     }
   };
-  visitValue(doc.contents, [], undefined, 0);
+  for (const doc of docs) visitValue(doc.contents, [], undefined, 0);
   // Lightning CLI layout: top-level trainer: and model: sections.
-  if (!loader && isMap(doc.contents)) {
+  for (const doc of docs) {
+    if (loader || !isMap(doc.contents)) continue;
     const keys = new Set(doc.contents.items.map((p) => (isPair(p) && isScalar(p.key) ? String(p.key.value) : '')));
     if (keys.has('trainer') && keys.has('model')) setLoader('lightning-cli', "top-level 'trainer:' and 'model:' sections (LightningCLI layout)");
   }
