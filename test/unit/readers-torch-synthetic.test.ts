@@ -369,3 +369,42 @@ test('refusals: big-endian byteorder, a view outside its storage, a missing stor
   const r2 = await readTorchCheckpoint(short);
   assert.ok(r2.issues.some((x) => /storage '0' has 8 bytes, 32 expected/.test(x.message)));
 });
+
+const ADAM_GROUP = (ids: number[]) =>
+  dict([['lr', f(0.01)], ['betas', tup(f(0.9), f(0.999))], ['eps', f(1e-8)], ['weight_decay', f(0)], ['params', list(...ids.map(i))]]);
+
+test("generic {'state_dict', 'optimizer', 'global_step'} dict (not Lightning): no prefix stripped, optimizer found, global_step used", async () => {
+  const path = write(
+    dict([
+      ['state_dict', dict([['net.w', tensor('FloatStorage', '0', 2, [2])], ['net.v', tensor('FloatStorage', '1', 3, [3])]], true)],
+      ['optimizer', dict([['state', dict([[1, dict([['exp_avg', tensor('FloatStorage', '2', 3, [3])], ['exp_avg_sq', tensor('FloatStorage', '3', 3, [3])]])]])], ['param_groups', list(ADAM_GROUP([0, 1]))]])],
+      ['global_step', i(42)],
+    ]),
+    { '0': f32([1, 2]), '1': f32([3, 4, 5]), '2': f32([6, 7, 8]), '3': f32([9, 9, 9]) },
+  );
+  const run = await readTorchCheckpoint(path);
+  assert.deepEqual(run.layerOrder, ['net.w', 'net.v']);
+  assert.equal(run.snapshots[0].step, 42);
+  assert.deepEqual(await values(ref(run, 'net.v', 'exp_avg')), [6, 7, 8]);
+  assert.ok(run.issues.some((x) => /1 optimizer ids have no state; mapped by position only/.test(x.message)));
+});
+
+test('Lightning checkpoint with two optimizers: the first is used, with a warning; prefix stripped', async () => {
+  const osd = (key: string) =>
+    dict([['state', dict([[0, dict([['step', f(5)], ['exp_avg', tensor('FloatStorage', key, 2, [2])], ['exp_avg_sq', tensor('FloatStorage', key, 2, [2])]])]])], ['param_groups', list(ADAM_GROUP([0]))]]);
+  const path = write(
+    dict([
+      ['epoch', i(0)],
+      ['global_step', i(5)],
+      ['state_dict', dict([['gen.w', tensor('FloatStorage', '0', 2, [2])]], true)],
+      ['optimizer_states', list(osd('1'), osd('2'))],
+      ['loops', dict([])],
+    ]),
+    { '0': f32([1, 2]), '1': f32([3, 4]), '2': f32([5, 6]) },
+  );
+  const run = await readTorchCheckpoint(path);
+  assert.deepEqual(run.layerOrder, ['w']);
+  assert.equal(run.snapshots[0].step, 5);
+  assert.deepEqual(await values(ref(run, 'w', 'exp_avg')), [3, 4]);
+  assert.ok(run.issues.some((x) => /2 optimizers in the checkpoint; only optimizer_states\[0\] is analysed/.test(x.message)));
+});

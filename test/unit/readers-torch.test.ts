@@ -226,3 +226,11 @@ test('detect: by extension and magic bytes', () => {
   assert.ok(!torchReader.detect('x.npz', zip));
   assert.ok(!torchReader.detect('x.bin', Uint8Array.from([1, 2, 3, 4])));
 });
+
+test('pytorch_model.bin alone inside checkpoint-N/: step from the folder name', async () => {
+  const run = await readTorchCheckpoint(fixturePath('adamw_wd0.05', 'checkpoint-60', 'pytorch_model.bin'));
+  assert.equal(run.snapshots[0].step, 60);
+  assert.ok(run.snapshots[0].tensors.every((t) => t.role === 'param'));
+  const ref = run.snapshots[0].tensors.find((t) => t.layer === 'head.weight')!;
+  assertClose(await rms(ref), loadExpected('adamw_wd0.05').steps['60']['head.weight'].param_rms_after, 1e-12, 'head rms');
+});

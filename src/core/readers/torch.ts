@@ -221,7 +221,8 @@ export function findCheckpointParts(root: PickleValue, path: string): Checkpoint
   if (!(root instanceof PyDict)) {
     throw new ReaderError(path, `checkpoint holds ${summarize(root, 1)}, not a state dict`);
   }
-  const lightning = root.has('state_dict') && (root.has('optimizer_states') || root.has('pytorch-lightning_version') || root.has('global_step') || root.has('loops'));
+  const lightning =
+    root.has('state_dict') && (root.has('optimizer_states') || root.has('pytorch-lightning_version') || root.has('loops') || root.has('callbacks'));
   if (lightning) {
     parts.kind = 'lightning';
     const sd = root.get('state_dict');
@@ -246,6 +247,7 @@ export function findCheckpointParts(root: PickleValue, path: string): Checkpoint
     parts.model = modelPart(root, '', false);
     return parts;
   } else {
+    parts.kind = 'combined';
     for (const k of MODEL_KEYS) {
       const v = root.get(k);
       if (isModelDict(v)) {
@@ -253,6 +255,8 @@ export function findCheckpointParts(root: PickleValue, path: string): Checkpoint
         break;
       }
     }
+  }
+  if (!parts.optimizer) {
     for (const k of OPTIMIZER_KEYS) {
       const v = root.get(k);
       if (isOptimizerDict(v)) {
@@ -269,8 +273,8 @@ export function findCheckpointParts(root: PickleValue, path: string): Checkpoint
         break;
       }
     }
-    parts.kind = parts.optimizer && !parts.model ? 'optimizer' : 'combined';
   }
+  if (parts.kind === 'combined' && parts.optimizer && !parts.model) parts.kind = 'optimizer';
   for (const k of STEP_KEYS) {
     const x = asNumber(root.get(k));
     if (x !== null && Number.isInteger(x) && x >= 0) {
