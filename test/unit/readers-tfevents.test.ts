@@ -501,6 +501,36 @@ test('readTfeventsBytes (in memory) gives the same RunData and issues as reading
   }
 });
 
+test('records larger than the in-memory limit are CRC-checked in a stream and skipped with a warning', async () => {
+  const big = encodeHistogramEvent(3, 'params/big', {
+    min: 0,
+    max: 1,
+    num: 4000,
+    sum: 1,
+    sumSquares: 1,
+    bucketLimits: Array.from({ length: 2000 }, (_, i) => i),
+    bucketCounts: Array.from({ length: 2000 }, () => 2),
+  });
+  const parts = [encodeFileVersionEvent(), encodeScalarEvent(1, 'train/loss', 2), big, encodeScalarEvent(4, 'train/loss', 1)].map(frameRecord);
+  const bytes = Buffer.concat(parts);
+  const bigOffset = parts[0]!.length + parts[1]!.length;
+  const run = await readTfeventsBytes(bytes, EVENTS, { maxRecordBytes: 1000, chunkBytes: 256 });
+  assert.equal(run.histograms.length, 0);
+  assert.deepEqual(run.globals.map((g) => g.step), [1, 4]);
+  assert.equal(run.issues.length, 1);
+  assert.equal(run.issues[0]!.offset, bigOffset);
+  assert.match(run.issues[0]!.message, new RegExp(`record at byte offset ${bigOffset} holds ${big.length} bytes \\(more than 1000\\): skipped$`));
+  // Its data CRC is still checked while streaming.
+  bytes[bigOffset + 12 + 5000]! ^= 1;
+  const bad = await readTfeventsBytes(bytes, EVENTS, { maxRecordBytes: 1000, chunkBytes: 256 });
+  assert.match(bad.issues[0]!.message, /and its data CRC does not match/);
+  // With the default limit the same record is decoded.
+  bytes[bigOffset + 12 + 5000]! ^= 1;
+  const normal = await readTfeventsBytes(bytes, EVENTS, { chunkBytes: 256 });
+  assert.equal(normal.histograms.length, 1);
+  assert.equal(normal.histograms[0]!.bucketCounts.length, 2000);
+});
+
 test('progress is reported and ends at 1; an aborted signal stops the read', async () => {
   const seen: number[] = [];
   await readTfeventsFile(tb('adam_base'), { chunkBytes: 65536, onProgress: (f) => seen.push(f) });

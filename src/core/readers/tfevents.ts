@@ -69,6 +69,8 @@ export interface ScanOptions {
   chunkBytes?: number;
   /** Report a truncated tail as a warning (default true; the live tail keeps it quiet). */
   reportTruncated?: boolean;
+  /** Largest record decoded in memory (default MAX_RECORD_BYTES); larger ones are CRC-checked in a stream and skipped. */
+  maxRecordBytes?: number;
 }
 
 /** Where the bytes come from: an fs FileHandle, or anything with the same positional `read`. */
@@ -112,6 +114,7 @@ export async function scanRecords(
   let records = 0;
   let skipped = 0;
   const reportTruncated = options.reportTruncated ?? true;
+  const maxRecord = options.maxRecordBytes ?? MAX_RECORD_BYTES;
   const total = Math.max(1, fileSize - startOffset);
   let lastProgress = 0;
 
@@ -125,7 +128,7 @@ export async function scanRecords(
       p = 0;
     }
     if (need > buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(buf.length * 2, MAX_RECORD_BYTES + 16)));
+      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(buf.length * 2, maxRecord + 16)));
       buf.copy(grown, 0, 0, have);
       buf = grown;
       dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -192,7 +195,7 @@ export async function scanRecords(
       }
       return { endOffset: offset, truncatedAt: offset, fatal: false, records, skipped };
     }
-    if (len > MAX_RECORD_BYTES) {
+    if (len > maxRecord) {
       // Stream the data through the CRC in chunks; never hold it whole.
       p += 12;
       let crc = 0;
@@ -213,7 +216,7 @@ export async function scanRecords(
         severity: 'warning',
         path,
         offset,
-        message: `record at byte offset ${offset} holds ${len} bytes (more than ${MAX_RECORD_BYTES}): skipped${maskCrc32c(crc) !== stored ? ' (and its data CRC does not match)' : ''}`,
+        message: `record at byte offset ${offset} holds ${len} bytes (more than ${maxRecord}): skipped${maskCrc32c(crc) !== stored ? ' (and its data CRC does not match)' : ''}`,
       });
       continue;
     }
@@ -975,7 +978,7 @@ export async function readTfeventsFile(path: string, options: ReadOptions & { ch
 export async function readTfeventsBytes(
   bytes: Uint8Array,
   path: string,
-  options: ReadOptions & { chunkBytes?: number } = {},
+  options: ReadOptions & { chunkBytes?: number; maxRecordBytes?: number } = {},
 ): Promise<RunData> {
   const state = newStream();
   const run = state.builder.startRun();
@@ -984,6 +987,7 @@ export async function readTfeventsBytes(
     signal: options.signal,
     onProgress: options.onProgress,
     chunkBytes: options.chunkBytes,
+    maxRecordBytes: options.maxRecordBytes,
   });
   return finishRun(path, state, r.scan, r.malformed);
 }
