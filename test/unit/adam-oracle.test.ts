@@ -38,7 +38,7 @@ async function tfjsUpdates(grads: TensorRef[], beta1: number, beta2: number, eps
     variable.assign(tf.zeros(shape));
     const values = await readTensorValues(g);
     const grad = tf.tensor(Float32Array.from(values), shape);
-    optimizer.applyGradients({ [variable.name]: grad });
+    optimizer.applyGradients([{ name: variable.name, tensor: grad }]);
     out.push((await variable.data()) as Float32Array);
     grad.dispose();
   }
