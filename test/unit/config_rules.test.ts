@@ -272,3 +272,37 @@ test('YAML with several documents: every document is read; hover on a floor and 
   assert.ok(sc && sc.markdown.includes('relative step lr/scale = **0.01**'), sc?.markdown);
   assert.deepEqual(sc.explainArgs, { lr: 1e-4, scale: 0.01 });
 });
+
+test('yaml-float-string agrees with PyYAML 6.0.3 safe_load on a table of spellings; every replacement is a float under both', () => {
+  // Types printed by PyYAML 6.0.3 `yaml.safe_load('a: ' + s)` during development (tests do not need Python).
+  const pyyaml: [string, 'str' | 'float' | 'int'][] = [
+    ['1e-4', 'str'], ['1E-4', 'str'], ['1e4', 'str'], ['1e+4', 'str'], ['1.0e-4', 'float'], ['1.0e4', 'str'],
+    ['1.0e+4', 'float'], ['.5', 'float'], ['.5e-3', 'float'], ['.5e3', 'str'], ['-1e-4', 'str'], ['+1e-4', 'str'],
+    ['1.', 'float'], ['1.e-4', 'float'], ['6.0e-05', 'float'], ['0.0006', 'float'], ['2e-4', 'str'], ['1_000.5', 'float'],
+    ['.inf', 'float'], ['-.inf', 'float'], ['.nan', 'float'], ['1e-08', 'str'], ['3.', 'float'], ['0.1', 'float'],
+    ['10', 'int'], ['-3', 'int'], ['+.5', 'str'],
+  ];
+  for (const [raw, type] of pyyaml) {
+    const s = scanConfigText(`a: ${raw}\n`, 'x.yaml');
+    assert.equal(s.yamlFloatStrings.length > 0, type === 'str', `${raw}: PyYAML reads ${type}`);
+    if (type !== 'str') continue;
+    const f = lintConfig(s).find((x) => x.rule === 'yaml-float-string')!;
+    const fix = quickFixesFor(`a: ${raw}\n`, s, f)[0];
+    const fixed = applyEdits(`a: ${raw}\n`, fix.edits);
+    const again = scanConfigText(fixed, 'x.yaml');
+    assert.equal(again.yamlFloatStrings.length, 0, `${raw} → ${fixed.trim()} is a float for PyYAML`);
+    const v = again.learningRates.length ? 0 : Number(fixed.slice(3));
+    assert.equal(v, Number(raw), `${raw} keeps its value`);
+  }
+});
+
+test('hover on finetune.yaml line 16 (the 1e-4 trap) says both readings', () => {
+  const p = fixturePath('configs', 'finetune.yaml');
+  const text = readFileSync(p, 'utf8');
+  const h = configHover(scanConfigFile(p), text.indexOf('1e-4'));
+  assert.ok(h);
+  for (const frag of ["as the string '1e-4' by PyYAML's safe_load", 'each weight moves by ≈ **1e-4** per step', 'Relative step unknown', '[Explain Learning Rate](command:optimizerLens.explainLearningRate?']) {
+    assert.ok(h.markdown.includes(frag), `"${frag}" in\n${h.markdown}`);
+  }
+  assert.deepEqual(JSON.parse(decodeURIComponent(h.markdown.split('explainLearningRate?')[1].replace(/\)$/, ''))), [{ lr: 1e-4, scale: null }]);
+});

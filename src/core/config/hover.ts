@@ -57,6 +57,14 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
     const head = `**Optimizer Lens** · \`${lr.key}\`${lr.role === 'floor' ? ' (floor of the schedule)' : ''}`;
     const parts = [head];
     if (lr.note) parts.push(`_${lr.note}._`);
+    const fs = scan.yamlFloatStrings.find((f) => f.range.start === lr.range.start);
+    if (fs) {
+      parts.push(
+        scan.yamlLoader
+          ? `\`${fs.raw}\` is read as ${lr.value} here (${scan.yamlLoader.hint === 'hydra' ? 'Hydra/OmegaConf' : 'Lightning CLI'}), but PyYAML's safe_load would return the string '${fs.raw}' (yaml-float-string).`
+          : `⚠ \`${fs.raw}\` is read as ${lr.value} by YAML 1.2 parsers but as the string '${fs.raw}' by PyYAML's safe_load (yaml-float-string).`,
+      );
+    }
     if (lr.role === 'floor') {
       const peak = scan.learningRates.find((x) => x.role === 'peak');
       if (peak) parts.push(`The peak lr ${fmtNum(peak.value)} (\`${peak.key}\`, line ${peak.range.line}) sets the step size of interest; this floor is ${fmtNum(lr.value / peak.value)} of it.`);

@@ -23,6 +23,17 @@ export function toFloat16(x: number): number {
   return sign * q * quantum;
 }
 
+/**
+ * The same number written so YAML 1.1 (PyYAML) reads a float too: a digit before and after the dot and a signed
+ * exponent ('1e-4' → '1.0e-4', '1e4' → '1.0e+4', '+.5' → '+0.5').
+ */
+export function yaml11Float(raw: string): string {
+  const m = /^([-+]?)(\d[\d_]*)?(?:\.([\d_]*))?(?:[eE]([-+]?)(\d+))?$/.exec(raw.trim());
+  if (!m) return raw;
+  const [, sign, int, frac, esign, exp] = m;
+  return `${sign}${int ?? '0'}.${frac || '0'}${exp !== undefined ? `e${esign || '+'}${exp}` : ''}`;
+}
+
 export interface ConfigLintOptions {
   thresholds?: Partial<Thresholds>;
   /** A linked log or checkpoint's per-layer parameter RMS. */
@@ -89,8 +100,7 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
   const out: ConfigFinding[] = [];
 
   for (const f of scan.yamlFloatStrings) {
-    const fix = f.raw.includes('.') ? f.raw : f.raw.replace(/^([-+]?\d+)/, '$1.0');
-    const fixed = /[eE]\d/.test(fix) ? fix.replace(/([eE])(\d)/, '$1+$2') : fix;
+    const fixed = yaml11Float(f.raw);
     if (scan.yamlLoader) {
       out.push({
         rule: 'yaml-float-string',
