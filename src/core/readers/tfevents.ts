@@ -706,10 +706,23 @@ interface LayerSlot {
   gen: number;
   /** The observation the layer's figures of the current step go into. */
   last: LayerObservation | null;
+  /** Figures already set in `last` (bit per figure, see figureBit). */
+  mask: number;
+}
+
+const FIGURE_BITS = new Map<string, number>();
+/** A bit per figure name (31 figures at most share bits; more fall back to bit 0 and a property check). */
+function figureBit(figure: string): number {
+  let b = FIGURE_BITS.get(figure);
+  if (b === undefined) {
+    b = FIGURE_BITS.size < 30 ? 1 << (FIGURE_BITS.size + 1) : 1;
+    FIGURE_BITS.set(figure, b);
+  }
+  return b;
 }
 
 type ScalarMeaning =
-  | { kind: 'layer'; slot: LayerSlot; figure: FigureName }
+  | { kind: 'layer'; slot: LayerSlot; figure: FigureName; bit: number }
   | { kind: 'global'; key: string }
   | { kind: 'none' };
 
@@ -747,7 +760,7 @@ export class RunDataBuilder implements EventVisitor {
   private slotOf(layer: string): LayerSlot {
     let slot = this.slots.get(layer);
     if (slot === undefined) {
-      slot = { layer, gen: -1, last: null };
+      slot = { layer, gen: -1, last: null, mask: 0 };
       this.slots.set(layer, slot);
     }
     return slot;
@@ -766,7 +779,7 @@ export class RunDataBuilder implements EventVisitor {
     let m = this.scalarMeaning.get(tag);
     if (m === undefined) {
       const c = classifyScalarTag(tag);
-      if (c !== null && c.kind === 'layer') m = { kind: 'layer', slot: this.slotOf(c.layer), figure: c.figure };
+      if (c !== null && c.kind === 'layer') m = { kind: 'layer', slot: this.slotOf(c.layer), figure: c.figure, bit: figureBit(c.figure) };
       else if (c !== null && c.kind === 'global') {
         // Same key scheme as the JSONL/CSV readers: a learning rate of parameter group k > 0 is lr/pg<k>.
         m = { kind: 'global', key: c.key === 'lr' && c.paramGroup ? `lr/pg${c.paramGroup}` : c.key };
@@ -827,11 +840,14 @@ export class RunDataBuilder implements EventVisitor {
       }
     }
     let o = slot.last;
-    if (o === null || o.step !== step || figure in o.figures) {
+    const bit = m.bit;
+    if (o === null || o.step !== step || (slot.mask & bit) !== 0 && (bit !== 1 || figure in o.figures)) {
       o = { step, layer, figures: {} };
       slot.last = o;
+      slot.mask = 0;
       this.run.observations.push(o);
     }
+    slot.mask |= bit;
     (o.figures as Record<string, number | null>)[figure] = v;
   }
 
