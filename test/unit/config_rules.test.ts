@@ -191,7 +191,7 @@ test('hover on an lr: absolute step, relative step with caveat, equivalent pairs
     'Relative step lr/scale = **0.015**',
     'initializer_range in config.json',
     'later in training RMS(u) is 0.2–0.45 of 1',
-    '(lr 3e-3, scale 0.2, eps 1e-9) ↔ (lr 3e-5, scale 2e-3, eps 1e-7)',
+    '(lr 3e-5, scale 2e-3, eps 1e-7) ↔ (lr 3e-4, scale 0.02, eps 1e-8) ↔ (lr 3e-3, scale 0.2, eps 1e-9)',
     'For a relative step of 1e-3: lr ≈ **2e-5**',
     'command:optimizerLens.explainLearningRate?',
   ]) {

@@ -85,8 +85,11 @@ export function explainLearningRate(input: ExplainInput): Explanation {
         const lo = layers[layers.length - 1];
         md.push(`Per layer (linked run): ${fmtNum(hi.relativeStep)} (${hi.name}, RMS ${fmtNum(hi.paramRms)}) … ${fmtNum(lo.relativeStep)} (${lo.name}, RMS ${fmtNum(lo.paramRms)}).`);
       }
+      const pair = (q: { lr: number; scale: number; eps: number | null }) => `(lr ${fmtNum(q.lr)}, scale ${fmtNum(q.scale)}${q.eps !== null ? `, eps ${fmtNum(q.eps)}` : ''})`;
+      const down = equivalents.find((q) => q.factor < 1)!;
+      const up = equivalents.find((q) => q.factor > 1)!;
       md.push(
-        `Equivalent: ${equivalents.map((q) => `(lr ${fmtNum(q.lr)}, scale ${fmtNum(q.scale)}${q.eps !== null ? `, eps ${fmtNum(q.eps)}` : ''})`).join(' ↔ ')}${eps === null ? ' (with eps divided by the same factor)' : ''}.`,
+        `Equivalent under Adam: ${pair(down)} ↔ ${pair({ lr, scale, eps })} ↔ ${pair(up)}${eps === null ? ' (eps divided by the same factor as lr)' : ''}.`,
       );
       md.push(`For a relative step of ${fmtNum(target)}: lr ≈ **${fmtNum(lrForTarget)}**.`);
     } else {
