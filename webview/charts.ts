@@ -218,7 +218,8 @@ export class LayerLineChart {
       backgroundColor: color,
       borderDash: DASHES[Math.floor(index / theme.series.length) % DASHES.length],
       borderWidth: this.marks.layer === line.layer ? 3 : 1.5,
-      pointRadius: 0,
+      // One step only (a single checkpoint): draw the point, a line needs two.
+      pointRadius: line.points.length < 2 ? 3 : 0,
       spanGaps: true,
     };
   }

@@ -443,10 +443,30 @@ ${this.issuesHtml()}
     const series = this.analysis.series;
     const order = new Map(this.analysis.result.layers.map((l, i) => [l.name, i]));
     const sorted = [...series].sort((a, b) => (order.get(a.layer) ?? 1e9) - (order.get(b.layer) ?? 1e9));
-    this.relChart?.setLines(sorted.map((s) => ({ layer: s.layer, points: logPoints(s.steps, s.figures.relStep ?? []) })));
-    this.scaleChart?.setLines(sorted.map((s) => ({ layer: s.layer, points: logPoints(s.steps, s.figures.paramRms ?? []) })));
+    const relLines = sorted.map((s) => ({ layer: s.layer, points: logPoints(s.steps, s.figures.relStep ?? []) }));
+    const scaleLines = sorted.map((s) => ({ layer: s.layer, points: logPoints(s.steps, s.figures.paramRms ?? []) }));
+    this.relChart?.setLines(relLines);
+    this.scaleChart?.setLines(scaleLines);
+    this.markEmpty('chart-rel-step', relLines.every((l) => l.points.length === 0), 'No relative steps in this input (it needs parameter RMS and update RMS per layer, or tensors at consecutive steps).');
+    this.markEmpty('chart-param-scale', scaleLines.every((l) => l.points.length === 0), 'No parameter scale in this input: log per-layer param RMS, or open a checkpoint.');
     this.relChart?.setMarks({ step: this.step });
     this.scaleChart?.setMarks({ step: this.step });
+  }
+
+  private markEmpty(canvasId: string, empty: boolean, text: string): void {
+    const box = this.canvas(canvasId)?.closest('.chart-box');
+    if (!box) return;
+    box.classList.toggle('empty', empty);
+    let note = box.parentElement!.querySelector<HTMLElement>('.empty-note');
+    if (empty && !note) {
+      note = document.createElement('p');
+      note.className = 'note empty-note';
+      box.after(note);
+    }
+    if (note) {
+      note.textContent = text;
+      note.hidden = !empty;
+    }
   }
 
   private renderDistributionLayers(): void {

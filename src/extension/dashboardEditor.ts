@@ -42,8 +42,9 @@ export class DashboardDocument implements vscode.CustomDocument {
     private readonly workerPath: string,
   ) {}
 
+  /** Followed incrementally as it grows (JSONL / TensorBoard); other files are re-read when they change. */
   get live(): boolean {
-    return this.watcher !== null;
+    return this.watcher !== null && this.session !== null;
   }
 
   async load(token?: vscode.CancellationToken): Promise<void> {

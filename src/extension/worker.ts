@@ -38,13 +38,27 @@ export function tailFor(path: string): Tail | null {
   return null;
 }
 
-function engineOptions(o: WorkerAnalyzeOptions, runData: RunData): AnalyzeOptions {
+/**
+ * Engine options for this data. The settings' default betas/eps are passed only where the data has
+ * tensors that need them (gradients or Adam state) and no input states them — the engine treats
+ * options as overrides, so passing them always would hide what the inputs say.
+ */
+function engineOptions(o: WorkerAnalyzeOptions, runData: RunData): { options: AnalyzeOptions; injected: string[] } {
   const { defaults, ...rest } = o;
-  const out: AnalyzeOptions = { ...rest, onProgress: (f, m) => progress(f, m) };
-  // Settings' default betas/eps only where no input states them (the engine treats options as overrides).
-  if (defaults?.betas && !rest.betas && !runData.hyper.betas && runData.hyper.type !== 'sgd') out.betas = defaults.betas;
-  if (defaults?.eps !== undefined && rest.eps === undefined && (runData.hyper.eps === undefined || runData.hyper.eps === null) && runData.hyper.type !== 'sgd') out.eps = defaults.eps;
-  return out;
+  const options: AnalyzeOptions = { ...rest, onProgress: (f, m) => progress(f, m) };
+  const injected: string[] = [];
+  const needsAdamHyper =
+    runData.hyper.type !== 'sgd' &&
+    runData.snapshots.some((s) => s.tensors.some((t) => t.role === 'grad' || t.role === 'exp_avg' || t.role === 'exp_avg_sq'));
+  if (needsAdamHyper && defaults?.betas && !rest.betas && !runData.hyper.betas) {
+    options.betas = defaults.betas;
+    injected.push('betas');
+  }
+  if (needsAdamHyper && defaults?.eps !== undefined && rest.eps === undefined && (runData.hyper.eps === undefined || runData.hyper.eps === null)) {
+    options.eps = defaults.eps;
+    injected.push('eps');
+  }
+  return { options, injected };
 }
 
 function dedupeInputs(run: RunData): RunData {
@@ -54,7 +68,14 @@ function dedupeInputs(run: RunData): RunData {
 }
 
 async function analyze(run: RunData): Promise<RunAnalysis> {
-  return analyzeRunData(run, engineOptions(options, run));
+  const { options: engine, injected } = engineOptions(options, run);
+  const analysis = await analyzeRunData(run, engine);
+  if (injected.length) {
+    // Say where the figures came from: not "cli" — the extension's settings filled what the inputs lack.
+    const from = run.hyper.source && run.hyper.source !== 'none' ? `${run.hyper.source} + ` : '';
+    analysis.result.optimizer.source = `${from}settings defaults (${injected.join(', ')})`;
+  }
+  return analysis;
 }
 
 async function handle(message: ToWorker): Promise<void> {

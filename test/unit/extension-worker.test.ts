@@ -105,6 +105,24 @@ describe('analysis worker', () => {
     }
   });
 
+  it("fills Adam's betas/eps from the settings only where tensors need them and no input states them, and says so", async () => {
+    const client = new Client();
+    const defaults = { betas: [0.9, 0.999] as [number, number], eps: 1e-8 };
+    try {
+      // Gradient dumps without optimizer hyper-parameters: the defaults are used and labelled.
+      const dump = await client.request({ kind: 'analyze', paths: [fixturePath('adam_base', 'dump')], options: { defaults } });
+      assert.deepEqual(dump.analysis.result.optimizer.betas, [0.9, 0.999]);
+      assert.equal(dump.analysis.result.optimizer.eps, 1e-8);
+      assert.match(dump.analysis.result.optimizer.source, /settings defaults \(betas, eps\)/);
+      // A log without tensors: nothing to fill, nothing invented.
+      const log = await client.request({ kind: 'analyze', paths: [fixturePath('adam_base', 'train_log.jsonl')], options: { defaults } });
+      assert.equal(log.analysis.result.optimizer.betas, null);
+      assert.doesNotMatch(log.analysis.result.optimizer.source, /settings/);
+    } finally {
+      await client.worker.terminate();
+    }
+  });
+
   it('is cancelled by terminating it mid-analysis: no result arrives, the thread exits', async () => {
     const client = new Client();
     let answered = false;
