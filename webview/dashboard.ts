@@ -45,11 +45,15 @@ export class Dashboard {
 
   render(message: ShowAnalysisMessage): void {
     const state = this.host.getState();
+    // Live tail: a user looking at the newest step keeps looking at the newest step.
+    const previousSteps = this.analysis?.result.steps ?? [];
+    const followLatest = message.update && this.step !== null && this.step === previousSteps[previousSteps.length - 1];
     this.analysis = message.analysis;
     this.settings = message.settings;
     const steps = this.analysis.result.steps;
-    const wanted = message.update ? this.step : state.step;
+    const wanted = message.update ? (followLatest ? null : this.step) : state.step;
     this.step = wanted !== null && wanted !== undefined && steps.includes(wanted) ? wanted : this.defaultStep();
+    if (message.update) this.host.setState({ step: this.step });
     if (message.update && this.relChart) {
       this.refreshAll(message);
       return;

@@ -204,6 +204,33 @@ describe('dashboard webview', () => {
     await w.page.context().close();
   });
 
+  it('live tail: an update message adds the new steps, keeps the view, and follows the newest step', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { analyzePaths } = await import('../../src/core/engine/analyze');
+    const { fixturePath } = await import('../unit/fixtures');
+    const lines = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const partial = join(mkdtempSync(join(tmpdir(), 'ol-live-')), 'stats.jsonl');
+    writeFileSync(partial, lines.filter((l) => (JSON.parse(l) as { step: number }).step <= 60).join('\n') + '\n');
+    const early = await analyzePaths([partial]);
+    const full = await analyzeFixture('adam_base', 'stats.jsonl');
+    const w = await openWebview(browser);
+    await w.waitForPosted(MessageType.Ready);
+    await w.send(showAnalysis('stats.jsonl', early, { live: true }));
+    await w.page.waitForSelector('#layer-table tbody tr[data-layer]');
+    assert.equal(await w.page.$eval('#step-select', (s) => (s as HTMLSelectElement).value), '60');
+    assert.equal(await w.page.locator('#live-badge').count(), 1);
+    await w.page.click('#layer-table th[data-sort="paramRms"]'); // a user choice the update must keep
+    await w.send(showAnalysis('stats.jsonl', full, { live: true, update: true }));
+    await w.page.waitForFunction(() => (document.querySelector('#step-select') as HTMLSelectElement).options.length === 120);
+    assert.equal(await w.page.$eval('#step-select', (s) => (s as HTMLSelectElement).value), '120');
+    assert.equal(checkAgainstExpected(await tableValues(w.page), 'adam_base', 120), 14 * 6);
+    assert.equal(await w.page.$eval('#layer-table th[data-sort="paramRms"]', (th) => th.getAttribute('aria-sort')), 'ascending');
+    assert.ok((await canvasInk(w.page, '#chart-rel-step')) > 0.01);
+    assert.deepEqual(w.errors, []);
+    await w.page.context().close();
+  });
+
   it('shows the equivalence view: (lr, scale, eps) pairs and the lr per layer for the target relative step', async () => {
     const analysis = await analyzeFixture('adam_base', 'stats.jsonl');
     const w = await openWebview(browser);
