@@ -617,6 +617,20 @@ test('TfeventsTail resumes from the end of the last complete record as the file 
     assert.match(again.issues[0]!.message, /shrank/);
     assert.ok(again.observations.length > 0);
     assert.equal(tail.position, boundary);
+    // A file replaced by another (rename over it: a new inode) is read from the start even if it is larger.
+    const other = join(dir, 'other');
+    writeFileSync(other, src);
+    const { renameSync } = await import('node:fs');
+    renameSync(other, path);
+    const replaced = await tail.readNew();
+    assert.match(replaced.issues[0]?.message ?? '', /replaced/);
+    assert.equal(tail.position, src.length);
+    assert.equal(replaced.globals.length, 120);
+    // Overlapping calls are serialized: the second sees nothing new.
+    appendFileSync(path, frameRecord(encodeScalarEvent(121, 'train/loss', 1)));
+    const [a, b] = await Promise.all([tail.readNew(), tail.readNew()]);
+    assert.deepEqual(a.globals, [{ step: 121, values: { loss: 1 } }]);
+    assert.deepEqual(b.globals, []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

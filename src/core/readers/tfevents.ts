@@ -1125,6 +1125,8 @@ export class TfeventsTail {
   private offset = 0;
   private readonly state = newStream();
   private stopped = false;
+  private ino: number | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly path: string) {}
 
@@ -1133,27 +1135,41 @@ export class TfeventsTail {
     return this.offset;
   }
 
-  async readNew(options: ReadOptions = {}): Promise<RunData> {
+  /** Events appended since the previous call. Calls are serialized (an overlapping call waits its turn). */
+  readNew(options: ReadOptions = {}): Promise<RunData> {
+    const next = this.queue.then(() => this.readNewNow(options));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async readNewNow(options: ReadOptions): Promise<RunData> {
     const run = this.state.builder.startRun();
     run.inputs.push({ path: this.path, format: TFEVENTS_FORMAT });
     let size: number;
+    let ino: number;
     try {
-      size = (await fsp.stat(this.path)).size;
+      const st = await fsp.stat(this.path);
+      size = st.size;
+      ino = st.ino;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e && e.code === 'ENOENT') return run; // not created yet
       throw fsErr(this.path, err);
     }
-    if (size < this.offset) {
+    const replaced = this.ino !== null && ino !== this.ino && this.offset > 0;
+    if (size < this.offset || replaced) {
       run.issues.push({
         severity: 'warning',
         path: this.path,
-        offset: size,
-        message: `file shrank from ${this.offset} to ${size} bytes: reading it again from the start`,
+        offset: 0,
+        message: replaced
+          ? 'the file was replaced by another one: reading it again from the start'
+          : `file shrank from ${this.offset} to ${size} bytes: reading it again from the start`,
       });
       this.offset = 0;
       this.stopped = false;
     }
+    this.ino = ino;
     if (this.stopped || size === this.offset) return run;
     const { scan } = await readStream(this.path, this.state, this.offset, {
       signal: options.signal,
