@@ -44,7 +44,7 @@ for (const step of [60, 120]) {
   test(`adamw_wd0.05 checkpoint-${step}/: parameters, Adam state by name, hyper-parameters, trainer globals`, async () => {
     const dir = fixturePath('adamw_wd0.05', `checkpoint-${step}`);
     assert.ok(await isHfCheckpointFolder(dir));
-    const run = await readHfCheckpointFolder(dir, { assumeGroupOrder: true });
+    const run = await readHfCheckpointFolder(dir);
     assert.equal(run.snapshots.length, 1);
     assert.equal(run.snapshots[0].step, step);
     assert.deepEqual(run.layerOrder, CONFIG.param_order);
@@ -82,8 +82,8 @@ for (const step of [60, 120]) {
   });
 }
 
-test('checkpoint-120/ without assumeGroupOrder: certain ids only, the rest named in a warning', async () => {
-  const run = await readHfCheckpointFolder(fixturePath('adamw_wd0.05', 'checkpoint-120'));
+test('checkpoint-120/ with assumeGroupOrder false: certain ids only, the rest named in a warning', async () => {
+  const run = await readHfCheckpointFolder(fixturePath('adamw_wd0.05', 'checkpoint-120'), { assumeGroupOrder: false });
   const ids = stateIds(run);
   assert.equal(Object.keys(ids).length, 6);
   for (const [layer, id] of Object.entries(ids)) assert.equal(id, CONFIG.optimizer_state_index[layer]);
@@ -123,7 +123,7 @@ test('checkpoint folder with model.safetensors (order lost): parameters read, on
   for (const t of model.snapshots[0].tensors) tensors.push({ name: t.layer, shape: t.shape, values: await readTensorValues(t) });
   writeSafetensors(join(dir, 'model.safetensors'), tensors);
   copyFileSync(join(src, 'optim_step000120.pt'), join(dir, 'optimizer.pt'));
-  const run = await readHfCheckpointFolder(dir, { assumeGroupOrder: true });
+  const run = await readHfCheckpointFolder(dir);
   assert.equal(run.snapshots[0].step, 120);
   assert.equal(run.hyper.type, 'adam');
   const expected = loadExpected('adam_base').steps['120'];

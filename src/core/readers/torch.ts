@@ -41,10 +41,13 @@ export const LEGACY_MESSAGE = 'legacy (pre-1.6, non-zip) torch.save format is no
 /** Options of the checkpoint readers beyond the common ReadOptions. */
 export interface TorchReadOptions extends ReadOptions {
   /**
-   * Multi-group optimizer state without `param_names`: also map the ids that shapes alone cannot
-   * determine, by assuming each param group lists its parameters in named_parameters() order (how
-   * Hugging Face Trainer and most code build groups). Only used when that assumption yields exactly
-   * one assignment; a warning says it was assumed. Default false: map only what is certain.
+   * Multi-group optimizer state without `param_names`: the ids that shapes alone cannot determine are
+   * mapped by assuming each param group lists its parameters in named_parameters() order (true of
+   * groups built by filtering named_parameters(), as Hugging Face Trainer, timm and most code do; false
+   * of groups built from name-sorted lists), and only when that assumption yields exactly one
+   * assignment. A warning lists every id mapped this way. Default true; false maps only what is
+   * certain (param_names, the single-group positional mapping, shapes that occur once) and names the
+   * rest in the warning.
    */
   assumeGroupOrder?: boolean;
 }
@@ -542,7 +545,7 @@ export function mapOptimizerIds(
 
   // 3. Order-preserving interleaving of the groups (each group in named_parameters() order).
   const solution: Interleaving = orderKnown && allIds.length === params.length ? solveGroupInterleaving(opt, params) : { count: 0 };
-  if (unmappedBefore.length > 0 && options.assumeGroupOrder && solution.count === 1) {
+  if (unmappedBefore.length > 0 && (options.assumeGroupOrder ?? true) && solution.count === 1) {
     for (const [id, name] of solution.assignment) {
       if (!names.has(id)) {
         names.set(id, name);
@@ -555,13 +558,14 @@ export function mapOptimizerIds(
       message:
         `ambiguous optimizer-state mapping: ${opt.groups.length} param groups without param_names; ` +
         `${unmappedBefore.length} state ids mapped by assuming each group lists its parameters in named_parameters() order ` +
-        `(the only assignment consistent with the shapes): ${unmappedBefore.map((id) => `${id}→${names.get(id)}`).join(', ')}`,
+        `(the only assignment consistent with the shapes): ${unmappedBefore.map((id) => `${id}→${names.get(id)}`).join(', ')}. ` +
+        `This is wrong if the groups were built from name-sorted lists; save param_names in the param groups to make the mapping certain.`,
     });
   } else if (unmappedBefore.length > 0) {
     const layers = [...new Set(unmappedBefore.map((id) => shapeOf(id)).filter((s): s is number[] => s !== null).flatMap((s) => paramsByShape.get(shapeKey(s)) ?? []))];
     const hint =
       solution.count === 1
-        ? ' (assuming each group lists its parameters in named_parameters() order would determine them uniquely: assumeGroupOrder)'
+        ? ' (assuming each group lists its parameters in named_parameters() order would determine them uniquely; assumeGroupOrder is off)'
         : solution.count === 2
           ? ' (even assuming named_parameters() order within each group, several assignments fit)'
           : '';
