@@ -58,22 +58,23 @@ class OptimizerLensLogger:
         if not self.should_log(step):
             return
         optimizer = _unwrap_optimizer(self.optimizer)
-        is_adam = type(optimizer).__name__ in ("Adam", "AdamW") and type(optimizer).__module__.startswith("torch.optim")
+        kind = type(optimizer).__name__ if type(optimizer).__module__.startswith("torch.optim") else ""
+        scratch = _Scratch()
         entries = []
         with torch.no_grad():
             for group_index, group in enumerate(optimizer.param_groups):
                 for index, p in enumerate(group["params"]):
                     if p.grad is None or p.numel() == 0:
                         continue
-                    name = self._names.get(id(p), "param_group%d.%d" % (group_index, index))
-                    before = p.detach().clone()
+                    grad = p.grad.detach()
+                    if grad.is_sparse:  # the stored values; the implicit zeros add nothing to the sum
+                        grad = grad.coalesce().values()
                     entries.append({
-                        "param": p, "group": group, "name": name, "before": before,
-                        "param_norm": _norm64(before), "grad_norm": _norm64(p.grad.detach()),
-                        "lr": group["lr"],
+                        "param": p, "group": group, "lr": group["lr"], "before": p.detach().clone(),
+                        "name": self._names.get(id(p), "param_group%d.%d" % (group_index, index)),
+                        "param_sq": scratch.sum_of_squares(p.detach()), "grad_sq": scratch.sum_of_squares(grad),
                     })
-        self._pending = {"step": step, "entries": entries, "is_adam": is_adam,
-                         "decoupled_decay": type(optimizer).__name__ == "AdamW", "optimizer": optimizer}
+        self._pending = {"step": step, "entries": entries, "kind": kind, "optimizer": optimizer, "scratch": scratch}
 
     def after_step(self):
         """Call right after optimizer.step(): measures the update, reads the optimizer state, writes the lines."""
@@ -81,9 +82,9 @@ class OptimizerLensLogger:
         pending, self._pending = self._pending, None
         if pending is None:
             return
-        step = pending["step"]
+        step, kind, scratch = pending["step"], pending["kind"], pending["scratch"]
         state = pending["optimizer"].state
-        values = {}  # device -> list of 0-d float64 tensors, fetched with one transfer per device
+        values = {}  # device -> 0-d float64 tensors, fetched with one transfer per device
 
         def put(tensor):
             bucket = values.setdefault(tensor.device, [])
@@ -94,49 +95,44 @@ class OptimizerLensLogger:
         with torch.no_grad():
             for e in pending["entries"]:
                 p, group = e["param"], e["group"]
-                before = e.pop("before")
-                update_norm = _norm64(before.sub_(p.detach()))  # before - after: same norm as the update
-                del before
                 st = state.get(p, {})
-                row = {"e": e, "param_norm": put(e["param_norm"]), "grad_norm": put(e["grad_norm"]),
-                       "update_norm": put(update_norm)}
+                row = {"e": e, "param_sq": put(e["param_sq"]), "grad_sq": put(e["grad_sq"]),
+                       "update_sq": put(scratch.sum_of_squares(e.pop("before"), minus=p.detach()))}
                 lr = e["lr"]
                 row["lr"] = put(lr) if torch.is_tensor(lr) else float(lr)
-                if pending["is_adam"] and "exp_avg" in st and "exp_avg_sq" in st:
-                    u_norm, eps_count = _adam_u(st, group)
-                    row["adam_u_norm"], row["eps_count"] = put(u_norm), put(eps_count)
+                if kind in ("Adam", "AdamW") and "exp_avg" in st and "exp_avg_sq" in st:
+                    u_sq, eps_count = scratch.adam_u(st, group)
+                    row["adam_u_sq"], row["eps_count"] = put(u_sq), put(eps_count)
                 if st.get("momentum_buffer") is not None:
-                    row["momentum_norm"] = put(_norm64(st["momentum_buffer"]))
+                    row["momentum_sq"] = put(scratch.sum_of_squares(st["momentum_buffer"]))
                 rows.append(row)
         fetched = {device: torch.stack(bucket).cpu().tolist() for device, bucket in values.items()}
+        del scratch, values
 
-        def get(ref):
-            if ref is None or isinstance(ref, float):
-                return ref
-            return fetched[ref[0]][ref[1]]
+        def rms(ref, numel):
+            return math.sqrt(fetched[ref[0]][ref[1]] / numel)
 
         lines = []
         for row in rows:
             e = row["e"]
             p, group = e["param"], e["group"]
             numel = p.numel()
-            root = math.sqrt(numel)
-            param_rms = get(row["param_norm"]) / root
-            update_rms = get(row["update_norm"]) / root
-            lr = get(row["lr"])
+            param_rms = rms(row["param_sq"], numel)
+            update_rms = rms(row["update_sq"], numel)
+            lr = row["lr"] if isinstance(row["lr"], float) else fetched[row["lr"][0]][row["lr"][1]]
             record = {
                 "step": step, "layer": e["name"], "shape": list(p.shape), "numel": numel, "lr": lr,
-                "param_rms": param_rms, "grad_rms": get(row["grad_norm"]) / root, "update_rms": update_rms,
+                "param_rms": param_rms, "grad_rms": rms(row["grad_sq"], numel), "update_rms": update_rms,
                 "rel_step": update_rms / param_rms if param_rms > 0 else None,
                 "adam_u_rms": None, "eps_dominated_frac": None,
             }
-            if "adam_u_norm" in row:
-                record["adam_u_rms"] = get(row["adam_u_norm"]) / root
-                record["eps_dominated_frac"] = get(row["eps_count"]) / numel
-                if pending["decoupled_decay"]:
+            if "adam_u_sq" in row:
+                record["adam_u_rms"] = rms(row["adam_u_sq"], numel)
+                record["eps_dominated_frac"] = fetched[row["eps_count"][0]][row["eps_count"][1]] / numel
+                if kind == "AdamW":
                     record["decay_rms"] = lr * float(group.get("weight_decay", 0.0)) * param_rms
-            if "momentum_norm" in row:
-                record["momentum_buffer_rms"] = get(row["momentum_norm"]) / root
+            if "momentum_sq" in row:
+                record["momentum_buffer_rms"] = rms(row["momentum_sq"], numel)
             lines.append(json.dumps(record))
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")
@@ -166,36 +162,71 @@ def _unwrap_optimizer(optimizer):
     return optimizer
 
 
-def _norm64(tensor):
-    # L2 norm accumulated in float64 on the tensor's own device (no host sync)
-    return torch.linalg.vector_norm(tensor, dtype=torch.float64)
+class _Scratch:
+    """Reductions on the tensors' own devices, in float64, through two reused float64 buffers per device.
 
+    Elements are widened to float64 (exactly) a chunk at a time, so squares neither round, underflow nor
+    overflow, sums accumulate in float64, and memory stays bounded (2 x CHUNK elements) whatever the tensor
+    size. Results stay on the device as 0-d tensors until after_step() fetches them all at once.
+    """
 
-def _adam_u(st, group):
-    """Norm of u = m_hat / (sqrt(v_hat) + eps) and the count of sqrt(v_hat) < eps, torch's form."""
-    beta1, beta2 = group["betas"]
-    eps = group["eps"]
-    exp_avg = st["exp_avg"]
-    exp_avg_sq = st["max_exp_avg_sq"] if group.get("amsgrad") and "max_exp_avg_sq" in st else st["exp_avg_sq"]
-    if exp_avg.dtype in (torch.float16, torch.bfloat16):
-        exp_avg, exp_avg_sq = exp_avg.float(), exp_avg_sq.float()
-    device = exp_avg.device
-    step = torch.as_tensor(st["step"], dtype=torch.float64).to(device)  # stays on device: no host sync
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
-    denom = exp_avg_sq.sqrt().div_(bias_correction2.sqrt()).add_(eps)
-    u = exp_avg.div(bias_correction1).div_(denom)
-    del denom
-    u_norm = _norm64(u)
-    del u
-    # sqrt(v / bc2) < eps  <=>  v < eps^2 * bc2, compared against the smallest float >= the threshold
-    threshold = (eps * eps) * bias_correction2
-    if exp_avg_sq.dtype == torch.float32:
-        rounded = threshold.float()
-        threshold = torch.where(rounded.double() < threshold,
-                                torch.nextafter(rounded, torch.full_like(rounded, math.inf)), rounded)
-    eps_count = (exp_avg_sq < threshold.to(exp_avg_sq.dtype)).sum()
-    return u_norm, eps_count
+    CHUNK = 1 << 21  # 2 x 16 MiB of float64 (+ 2 MiB of bool) per device at most
+
+    def __init__(self):
+        self.buffers = {}
+
+    def _buffers(self, device, n):
+        bufs = self.buffers.get(device)
+        if bufs is None or bufs[0].numel() < n:
+            size = min(max(n, 1 << 16), self.CHUNK)
+            bufs = (torch.empty(size, dtype=torch.float64, device=device),
+                    torch.empty(size, dtype=torch.float64, device=device),
+                    torch.empty(size, dtype=torch.bool, device=device))
+            self.buffers[device] = bufs
+        return bufs[0][:n], bufs[1][:n], bufs[2][:n]
+
+    def _chunks(self, n):
+        return [(a, min(n, a + self.CHUNK)) for a in range(0, n, self.CHUNK)]
+
+    def sum_of_squares(self, tensor, minus=None):
+        """sum(x**2), or sum((x - minus)**2): exact float64 differences of the stored values."""
+        flat = tensor.reshape(-1)
+        other = None if minus is None else minus.reshape(-1)
+        total = None
+        for a, b in self._chunks(flat.numel()):
+            buf, buf2, _ = self._buffers(flat.device, b - a)
+            buf.copy_(flat[a:b])
+            if other is not None:
+                buf.sub_(buf2.copy_(other[a:b]))
+            part = torch.dot(buf, buf)
+            total = part if total is None else total + part
+        return total
+
+    def adam_u(self, st, group):
+        """sum(u**2) for u = m_hat / (sqrt(v_hat) + eps) and the count of sqrt(v_hat) < eps, torch's form:
+        m_hat = exp_avg / (1 - beta1**t), v_hat = exp_avg_sq / (1 - beta2**t), eps after bias correction."""
+        beta1, beta2 = group["betas"]
+        eps = float(group["eps"])
+        exp_avg = st["exp_avg"].reshape(-1)
+        exp_avg_sq = (st["max_exp_avg_sq"] if group.get("amsgrad") and "max_exp_avg_sq" in st else st["exp_avg_sq"]).reshape(-1)
+        step = st["step"]
+        if torch.is_tensor(step) and step.device.type != "cpu":  # capturable / fused: keep t on the device
+            t = step.to(torch.float64)
+            bias_correction1, sqrt_bias_correction2 = 1 - beta1 ** t, (1 - beta2 ** t).sqrt()
+        else:
+            t = float(step)
+            bias_correction1, sqrt_bias_correction2 = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
+        u_sq = count = None
+        for a, b in self._chunks(exp_avg.numel()):
+            denom, u, mask = self._buffers(exp_avg.device, b - a)
+            denom.copy_(exp_avg_sq[a:b]).sqrt_().div_(sqrt_bias_correction2)  # sqrt(v_hat)
+            part_count = torch.count_nonzero(torch.lt(denom, eps, out=mask))
+            denom.add_(eps)
+            u.copy_(exp_avg[a:b]).div_(bias_correction1).div_(denom)
+            part = torch.dot(u, u)
+            u_sq = part if u_sq is None else u_sq + part
+            count = part_count if count is None else count + part_count
+        return u_sq, count
 # ---- optimizer-lens core end ----
 
 

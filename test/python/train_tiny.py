@@ -68,10 +68,10 @@ def batch_for(step, batch_size=32):
     return ids, (3 * ids + 1) % USED_IDS
 
 
-def make_optimizer(name, root, eps):
+def make_optimizer(name, root, eps, amsgrad=False):
     trainable = [(n, p) for n, p in root.named_parameters() if p.requires_grad]
     if name == "adam":
-        return torch.optim.Adam([p for _, p in trainable], lr=1e-2, betas=(0.9, 0.999), eps=eps)
+        return torch.optim.Adam([p for _, p in trainable], lr=1e-2, betas=(0.9, 0.999), eps=eps, amsgrad=amsgrad)
     if name == "adamw":
         decay = [p for n, p in trainable if n.endswith("weight")]
         no_decay = [p for n, p in trainable if not n.endswith("weight")]
@@ -124,7 +124,8 @@ class GroundTruth:
                 beta1, beta2 = group["betas"]
                 eps = group["eps"]
                 m_hat = st["exp_avg"].double() / (1 - beta1 ** t)
-                v_hat = st["exp_avg_sq"].double() / (1 - beta2 ** t)
+                second = st["max_exp_avg_sq"] if group.get("amsgrad") else st["exp_avg_sq"]
+                v_hat = second.double() / (1 - beta2 ** t)
                 u = m_hat / (v_hat.sqrt() + eps)
                 fig["adam_u_rms"] = rms64(u)
                 fig["eps_dominated_frac"] = (v_hat.sqrt() < eps).double().mean().item()
@@ -133,7 +134,7 @@ class GroundTruth:
                 else:
                     # torch's update is exactly -lr*u with eps after bias correction (up to float32
                     # rounding); eps before bias correction (sqrt(v)+eps, then lr*sqrt(bc2)/bc1) is not.
-                    u_other = (st["exp_avg"].double() / (st["exp_avg_sq"].double().sqrt() + eps)) \
+                    u_other = (st["exp_avg"].double() / (second.double().sqrt() + eps)) \
                         * (math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t))
                     scale = max(update_rms, 1e-30)
                     torch_form_err.append(rms64(update + lr * u) / scale)
@@ -214,18 +215,22 @@ def main():
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--every", type=int, default=5)
     ap.add_argument("--eps", type=float, default=1e-4)
+    ap.add_argument("--amsgrad", action="store_true", help="Adam with amsgrad=True (u uses max_exp_avg_sq)")
+    ap.add_argument("--chunk", type=int, default=0, help="the snippet's reduction chunk (elements), to test chunking")
     args = ap.parse_args()
 
     torch.manual_seed(8675309)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     snippet = load_snippet(args.variant)
+    if args.chunk:
+        snippet._Scratch.CHUNK = args.chunk
     if os.path.exists(args.log):
         os.remove(args.log)
 
     net = Tiny()
     root = Wrapped(net) if args.variant == "lightning" else net
-    optimizer = make_optimizer(args.optimizer, root, args.eps)
+    optimizer = make_optimizer(args.optimizer, root, args.eps, args.amsgrad)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0 / (1.0 + 0.1 * k))
     truth = GroundTruth(root, optimizer, args.optimizer)
     loss_fn = nn.CrossEntropyLoss()

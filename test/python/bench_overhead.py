@@ -1,0 +1,101 @@
+"""Cost of the Optimizer Lens logging snippet per logged step (CPU), on the tiny test model and on a
+~10M-parameter MLP, with Adam.
+
+    /usr/bin/python3 test/python/bench_overhead.py [--repeats 20]
+
+For each model: the median time of one training step without the snippet, of optimizer.step() alone,
+and the extra time before_step() + after_step() add on a logged step (including writing the JSONL) and
+on a step that is not logged. Not a test (no timing assertions anywhere); numbers go into the README.
+"""
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+spec = importlib.util.spec_from_file_location("lens", os.path.join(REPO, "snippets", "optimizer_lens_plain_loop.py"))
+lens_module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lens_module)
+sys.path.insert(0, HERE)
+from train_tiny import Tiny, USED_IDS  # noqa: E402
+
+
+def mlp10m():
+    return nn.Sequential(nn.Linear(1024, 2048), nn.GELU(), nn.Linear(2048, 2048), nn.GELU(),
+                         nn.Linear(2048, 1024), nn.GELU(), nn.Linear(1024, 1024), nn.GELU(), nn.Linear(1024, 512))
+
+
+def measure(name, model, make_batch, loss_of, repeats):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    path = os.path.join(tempfile.mkdtemp(), "lens.jsonl")
+    logged = lens_module.OptimizerLensLogger(model, optimizer, path, every=1)
+    never = lens_module.OptimizerLensLogger(model, optimizer, path + ".never", every=10 ** 9, log_first_step=False)
+    batch = make_batch()
+    plain_step, opt_step, logged_extra, unlogged_extra = [], [], [], []
+
+    def backward():
+        optimizer.zero_grad(set_to_none=True)
+        loss_of(model, batch).backward()
+
+    for i in range(repeats + 3):
+        warm = i < 3
+        t0 = time.perf_counter()
+        backward()
+        t1 = time.perf_counter()
+        optimizer.step()
+        t2 = time.perf_counter()
+        if not warm:
+            plain_step.append(t2 - t0)
+            opt_step.append(t2 - t1)
+        backward()
+        t0 = time.perf_counter()
+        logged.before_step()
+        t1 = time.perf_counter()
+        optimizer.step()
+        t2 = time.perf_counter()
+        logged.after_step()
+        t3 = time.perf_counter()
+        if not warm:
+            logged_extra.append((t1 - t0) + (t3 - t2))
+        backward()
+        t0 = time.perf_counter()
+        never.before_step()
+        t1 = time.perf_counter()
+        optimizer.step()
+        t2 = time.perf_counter()
+        never.after_step()
+        t3 = time.perf_counter()
+        if not warm:
+            unlogged_extra.append((t1 - t0) + (t3 - t2))
+    logged.close()
+    params = sum(p.numel() for p in model.parameters())
+    tensors = sum(1 for _ in model.parameters())
+    ms = lambda xs: statistics.median(xs) * 1e3  # noqa: E731
+    print("%-8s %10d params %3d tensors | train step %8.2f ms | optimizer.step %7.2f ms | "
+          "snippet on a logged step %7.2f ms (%.0f%% of a train step) | on other steps %.4f ms"
+          % (name, params, tensors, ms(plain_step), ms(opt_step), ms(logged_extra),
+             100 * ms(logged_extra) / ms(plain_step), ms(unlogged_extra)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=20)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    print("torch %s, %d threads" % (torch.__version__, torch.get_num_threads()))
+    loss_fn = nn.CrossEntropyLoss()
+    measure("tiny", Tiny(), lambda: (torch.randint(0, USED_IDS, (32,)), torch.randint(0, USED_IDS, (32,))),
+            lambda m, b: loss_fn(m(b[0]), b[1]), args.repeats)
+    measure("mlp-10M", mlp10m(), lambda: (torch.randn(64, 1024), torch.randint(0, 512, (64,))),
+            lambda m, b: loss_fn(m(b[0]), b[1]), args.repeats)
+
+
+if __name__ == "__main__":
+    main()
