@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { LOGGING_SNIPPETS, loggingSnippet } from '../../src/core/snippets';
 import { LAYER_METRICS } from '../../src/core/tags';
 
@@ -95,20 +95,20 @@ test('every figure the snippet writes is a field the log readers map to a LayerF
 });
 
 test('the snippets are valid Python (compiled by python3 without running them)', (t) => {
-  const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'pass']).status === 0);
+  const python: string | undefined = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'pass']).status === 0);
   if (!python) {
     t.skip('no python3 on this machine');
     return;
   }
   for (const s of LOGGING_SNIPPETS) {
-    const r = spawnSync(python, ['-c', 'import sys; compile(sys.stdin.read(), sys.argv[1], "exec")', s.file], {
+    const r: SpawnSyncReturns<string> = spawnSync(python, ['-c', 'import sys; compile(sys.stdin.read(), sys.argv[1], "exec")', s.file], {
       input: s.code,
       encoding: 'utf8',
     });
     assert.equal(r.status, 0, `${s.id}: ${r.stderr}`);
   }
   // and a syntax error is caught by the same check (the check can fail)
-  const bad = spawnSync(python, ['-c', 'import sys; compile(sys.stdin.read(), "x", "exec")'], {
+  const bad: SpawnSyncReturns<string> = spawnSync(python, ['-c', 'import sys; compile(sys.stdin.read(), "x", "exec")'], {
     input: LOGGING_SNIPPETS[0].code.replace('def before_step(self, step=None):', 'def before_step(self, step=None)'),
     encoding: 'utf8',
   });
