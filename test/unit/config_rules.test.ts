@@ -197,7 +197,7 @@ test('hover on an lr: absolute step, relative step with caveat, equivalent pairs
   ]) {
     assert.ok(h.markdown.includes(frag), `hover has "${frag}":\n${h.markdown}`);
   }
-  assert.deepEqual(h.explainArgs, { lr: 0.0003, scale: 0.02 });
+  assert.deepEqual(h.explainArgs, { lr: 0.0003, scale: 0.02, optimizer: 'adamw', eps: 1e-8, scaleSource: 'initializer_range in config.json', source: 'learning_rate (line 11)' });
   // Hover on the key works too; hover elsewhere gives nothing.
   assert.ok(configHover(s, text.indexOf('"learning_rate"') + 3));
   assert.equal(configHover(s, text.indexOf('"seed"')), null);
@@ -270,7 +270,7 @@ test('YAML with several documents: every document is read; hover on a floor and 
   assert.ok(floor && floor.markdown.includes('floor of the schedule') && floor.markdown.includes('this floor is 0.01 of it'), floor?.markdown);
   const sc = configHover(s, y.indexOf('init_std'));
   assert.ok(sc && sc.markdown.includes('relative step lr/scale = **0.01**'), sc?.markdown);
-  assert.deepEqual(sc.explainArgs, { lr: 1e-4, scale: 0.01 });
+  assert.deepEqual([sc.explainArgs?.lr, sc.explainArgs?.scale], [1e-4, 0.01]);
 });
 
 test('yaml-float-string agrees with PyYAML 6.0.3 safe_load on a table of spellings; every replacement is a float under both', () => {
@@ -304,5 +304,6 @@ test('hover on finetune.yaml line 16 (the 1e-4 trap) says both readings', () => 
   for (const frag of ["as the string '1e-4' by PyYAML's safe_load", 'each weight moves by ≈ **1e-4** per step', 'Relative step unknown', '[Explain Learning Rate](command:optimizerLens.explainLearningRate?']) {
     assert.ok(h.markdown.includes(frag), `"${frag}" in\n${h.markdown}`);
   }
-  assert.deepEqual(JSON.parse(decodeURIComponent(h.markdown.split('explainLearningRate?')[1].replace(/\)$/, ''))), [{ lr: 1e-4, scale: null }]);
+  const args = JSON.parse(decodeURIComponent(h.markdown.split('explainLearningRate?')[1].replace(/\)$/, '')));
+  assert.deepEqual([args.length, args[0].lr, args[0].scale, args[0].optimizer], [1, 1e-4, null, 'adamw']);
 });

@@ -99,7 +99,17 @@ export function explainLearningRate(input: ExplainInput): Explanation {
   return { lr, scale, family, absoluteStep: sgd ? null : lr, relativeStep, relativeStepLater, layers, equivalents, target, lrForTarget, markdown: md.join('\n\n') };
 }
 
-/** Encoded arguments for the `command:optimizerLens.explainLearningRate?…` hover link. */
-export function explainCommandArgs(lr: number, scale: number | null): string {
-  return encodeURIComponent(JSON.stringify([{ lr, scale }]));
+/** Arguments of the Explain Learning Rate command as the config hover passes them. */
+export interface ExplainCommandArgs {
+  lr: number;
+  scale: number | null;
+  optimizer?: OptimizerFamily | null;
+  eps?: number | null;
+  scaleSource?: string;
+  source?: string;
+}
+
+/** Encoded arguments for the `command:optimizerLens.explainLearningRate?…` hover link (one object argument). */
+export function explainCommandArgs(args: ExplainCommandArgs): string {
+  return encodeURIComponent(JSON.stringify([args]));
 }

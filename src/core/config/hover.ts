@@ -1,6 +1,6 @@
 // Hover text for a position in a scanned config: on an lr, a scale, or an eps. Pure (no vscode).
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../types';
-import { explainCommandArgs, explainLearningRate } from './explain';
+import { explainCommandArgs, explainLearningRate, type ExplainCommandArgs } from './explain';
 import { fmtNum, fmtPct } from './format';
 import { FP16_MIN_SUBNORMAL, optimizerFamilyOf, scaleFor, toFloat16 } from './rules';
 import type { ConfigLearningRate, ConfigNumber, ConfigScale, ConfigScan, LinkedScale, SourceRange } from './types';
@@ -10,8 +10,8 @@ export const EXPLAIN_COMMAND = 'optimizerLens.explainLearningRate';
 export interface ConfigHover {
   markdown: string;
   range: SourceRange;
-  /** Arguments for the Explain Learning Rate command ({lr, scale}). */
-  explainArgs: { lr: number; scale: number | null } | null;
+  /** Arguments for the Explain Learning Rate command ({lr, scale, optimizer, eps, scaleSource, source}). */
+  explainArgs: ExplainCommandArgs | null;
 }
 
 const inside = (r: SourceRange | undefined, offset: number) => !!r && offset >= r.start && offset <= r.end;
@@ -40,8 +40,8 @@ export interface HoverOptions {
   thresholds?: Partial<Thresholds>;
 }
 
-function explainLink(lr: number, scale: number | null): string {
-  return `[Explain Learning Rate](command:${EXPLAIN_COMMAND}?${explainCommandArgs(lr, scale)})`;
+function explainLink(args: ExplainCommandArgs): string {
+  return `[Explain Learning Rate](command:${EXPLAIN_COMMAND}?${explainCommandArgs(args)})`;
 }
 
 export function configHover(scan: ConfigScan, offset: number, options: HoverOptions = {}): ConfigHover | null {
@@ -73,8 +73,9 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
     if (ex.relativeStep !== null && (ex.relativeStep > th.relativeStepHigh || ex.relativeStep < th.relativeStepLow)) {
       parts.push(`⚠ outside the band ${fmtNum(th.relativeStepLow)}–${fmtNum(th.relativeStepHigh)} (relative-step-${ex.relativeStep > th.relativeStepHigh ? 'high' : 'low'}).`);
     }
-    parts.push(explainLink(lr.value, ex.scale));
-    return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: { lr: lr.value, scale: ex.scale } };
+    const args: ExplainCommandArgs = { lr: lr.value, scale: ex.scale, optimizer: family, eps, scaleSource: choice?.source, source: `${lr.key} (line ${lr.range.line})` };
+    parts.push(explainLink(args));
+    return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: args };
   }
   if (hit.kind === 'scale') {
     const s = hit.item;
@@ -90,8 +91,9 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
       );
     }
     const first = peaks[0];
-    if (first) parts.push(explainLink(first.value, s.value));
-    return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: first ? { lr: first.value, scale: s.value } : null };
+    const args: ExplainCommandArgs | null = first ? { lr: first.value, scale: s.value, optimizer: family, eps, scaleSource: `${s.key}, line ${s.range.line}`, source: `${first.key} (line ${first.range.line})` } : null;
+    if (args) parts.push(explainLink(args));
+    return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: args };
   }
   // eps
   const e = hit.item;
