@@ -554,7 +554,9 @@ test('a run folder merges its event files in name order', async () => {
     assert.ok(!tfeventsReader.detect(join(dir, 'notes.txt'), Buffer.from('not an event file')));
     assert.ok(!tfeventsReader.detect(join(dir, 'events.out.tfevents.9.host'), Buffer.from('not an event file, but named like one')));
     const run = await tfeventsReader.read(dir);
-    assert.equal(run.inputs.length, 3);
+    // The folder's own files; the sub-folder is another run.
+    assert.equal(run.inputs.length, 2);
+    assert.deepEqual(run.issues, []);
     assert.deepEqual(
       run.globals.map((g) => [g.step, g.values.loss]),
       [
@@ -562,7 +564,18 @@ test('a run folder merges its event files in name order', async () => {
         [2, 3],
       ],
     );
-    assert.equal(figureAt(run, 3, 'x', 'gradRms'), 2);
+    assert.equal(figureAt(run, 3, 'x', 'gradRms'), undefined);
+    // A folder with event files only in sub-folders: all merged, with a warning naming them.
+    mkdirSync(join(dir, 'parent', 'run_a'), { recursive: true });
+    mkdirSync(join(dir, 'parent', 'run_b'));
+    writeFileSync(join(dir, 'parent', 'run_a', 'events.out.tfevents.1.h'), Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(3, 'grad_rms/x', 2)].map(frameRecord)));
+    writeFileSync(join(dir, 'parent', 'run_b', 'events.out.tfevents.1.h'), Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(4, 'grad_rms/x', 1)].map(frameRecord)));
+    const parent = await tfeventsReader.read(join(dir, 'parent'));
+    assert.equal(parent.inputs.length, 2);
+    assert.equal(figureAt(parent, 3, 'x', 'gradRms'), 2);
+    assert.equal(figureAt(parent, 4, 'x', 'gradRms'), 1);
+    assert.equal(parent.issues.length, 1);
+    assert.match(parent.issues[0]!.message, /merged the event files of 2 sub-folders \(run_a, run_b\)/);
     await assert.rejects(tfeventsReader.read(join(dir, 'sub', '..', '..', 'definitely-missing')), ReaderError);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -12,7 +12,7 @@
 //   tfeventsReader  — the `Reader` (files and run folders); TfeventsTail — resumable live tail.
 
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type {
   FigureName,
   HistogramObservation,
@@ -1050,14 +1050,29 @@ export async function findEventFiles(dir: string): Promise<string[]> {
 }
 
 /**
- * Read a run folder: every event file below it, in path order, merged into one RunData (TensorBoard
- * writes a new file per restart; their steps continue). A file that is unreadable as a whole becomes an
+ * Read a run folder: its event files, in name order, merged into one RunData (TensorBoard writes a new
+ * file per restart; their steps continue). Sub-folders are separate runs to TensorBoard (`add_scalars`,
+ * one folder per experiment), so they are read only when the folder itself holds no event file — then
+ * all of them are merged, with a warning naming them. A file that is unreadable as a whole becomes an
  * error issue; the folder throws only when no file gave anything.
  */
 export async function readTfeventsFolder(dir: string, options: ReadOptions = {}): Promise<RunData> {
-  const files = await findEventFiles(dir);
-  if (files.length === 0) throw new ReaderError(dir, `no ${NAME_MARK}* files in this folder`);
+  const all = await findEventFiles(dir);
+  if (all.length === 0) throw new ReaderError(dir, `no ${NAME_MARK}* files in this folder`);
+  const own = all.filter((f) => dirname(f) === join(dir));
+  const files = own.length > 0 ? own : all;
   const merged = emptyRunData();
+  const folders = [...new Set(files.map((f) => dirname(f)))];
+  if (folders.length > 1) {
+    merged.issues.push({
+      severity: 'warning',
+      path: dir,
+      message: `merged the event files of ${folders.length} sub-folders (${folders
+        .slice(0, 5)
+        .map((f) => relative(dir, f))
+        .join(', ')}${folders.length > 5 ? ', …' : ''}); TensorBoard shows each as a separate run: open one of them to see it alone`,
+    });
+  }
   const layers = new Set<string>();
   let usable = 0;
   for (let i = 0; i < files.length; i++) {
