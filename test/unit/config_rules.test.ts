@@ -307,3 +307,32 @@ test('hover on finetune.yaml line 16 (the 1e-4 trap) says both readings', () => 
   const args = JSON.parse(decodeURIComponent(h.markdown.split('explainLearningRate?')[1].replace(/\)$/, '')));
   assert.deepEqual([args.length, args[0].lr, args[0].scale, args[0].optimizer], [1, 1e-4, null, 'adamw']);
 });
+
+test('mutated fixture configs (deterministic fuzz): the scanner never throws, ranges stay inside the text', () => {
+  const files = ['finetune.yaml', 'lightning_hydra.yaml', 'ds_config.json', 'train.toml', 'nanogpt_train_tiny.py', 'megatron_pretrain.sh', 'hf_run/training_args.json'];
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const alphabet = ':{}[]"\'#\\\n -=.e1,()$`\t';
+  for (const f of files) {
+    const text = readFileSync(fixturePath('configs', ...f.split('/')), 'utf8');
+    for (let k = 0; k < 60; k++) {
+      const chars = text.split('');
+      const n = 1 + Math.floor(rnd() * 6);
+      for (let m = 0; m < n; m++) {
+        const at = Math.floor(rnd() * chars.length);
+        const op = rnd();
+        const c = alphabet[Math.floor(rnd() * alphabet.length)];
+        if (op < 0.4) chars[at] = c;
+        else if (op < 0.7) chars.splice(at, 1);
+        else chars.splice(at, 0, c);
+      }
+      const mutated = chars.join('');
+      const s = scanConfigText(mutated, f);
+      const findings = lintConfig(s);
+      for (const x of [...s.learningRates, ...s.scales, ...findings]) {
+        assert.ok(x.range.start >= 0 && x.range.end <= mutated.length && x.range.start <= x.range.end, `${f}: range inside text`);
+      }
+      for (const x of findings) quickFixesFor(mutated, s, x);
+    }
+  }
+});
