@@ -280,8 +280,10 @@ class _Scratch:
 #     trainer = Trainer(model=model, args=args, train_dataset=train_dataset,
 #                       callbacks=[OptimizerLensCallback("optimizer_lens.jsonl")])
 #     trainer.train()
-# Needs transformers >= 4.41 (on_pre_optimizer_step / on_optimizer_step); with older versions it
-# falls back to torch >= 2.0 optimizer step hooks. Only the main process writes.
+# Uses the Trainer's on_pre_optimizer_step / on_optimizer_step events (transformers >= 4.45); with older
+# transformers it falls back to torch >= 2.0 optimizer step hooks. Only the main process writes.
+# fp16 with GradScaler and max_grad_norm=0: the Trainer has not unscaled the gradients yet at this point,
+# so grad_rms includes the loss scale (with gradient clipping, the default, they are unscaled).
 
 from transformers import TrainerCallback
 
@@ -509,7 +511,10 @@ class OptimizerLensCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
         lens = self._ensure(args, state, model, optimizer)
         if lens is not None and not hasattr(TrainerCallback, "on_pre_optimizer_step"):
-            # transformers < 4.41: no optimizer-step events; use torch's optimizer step hooks
+            # transformers < 4.45: no event between backward and the optimizer step; use torch's step hooks
+            if not hasattr(_unwrap_optimizer(optimizer), "register_step_pre_hook"):
+                raise RuntimeError("OptimizerLensCallback needs transformers >= 4.45 or torch >= 2.0 "
+                                   "(an event right before optimizer.step()); use OptimizerLensLogger by hand")
             self._uses_hooks = True
             self._global_step = state.global_step
             lens.steps_taken = state.global_step

@@ -8,6 +8,7 @@
 --variant hf         snippets/optimizer_lens_hf_callback.py driven the way transformers' Trainer calls
                      its callbacks (a minimal TrainerCallback stand-in when transformers is absent) with
                      the optimizer wrapped like accelerate's AcceleratedOptimizer
+--variant hf-old     the same as a transformers < 4.45 Trainer calls it (no optimizer-step events)
 --variant lightning  snippets/optimizer_lens_lightning_callback.py driven the way Lightning calls its
                      callbacks, with gradient accumulation over 2 batches (stand-in Callback when absent)
 
@@ -150,13 +151,24 @@ class GroundTruth:
 
 
 def load_snippet(variant):
+    if variant == "hf-old":  # a transformers before 4.45: no on_pre_optimizer_step event
+        shim = types.ModuleType("transformers")
+
+        class OldTrainerCallback:
+            def on_train_begin(self, args, state, control, **kwargs): pass
+            def on_step_end(self, args, state, control, **kwargs): pass
+            def on_train_end(self, args, state, control, **kwargs): pass
+        shim.TrainerCallback = OldTrainerCallback
+        shim.__optimizer_lens_shim__ = True
+        sys.modules["transformers"] = shim
+        variant = "hf"
     if variant == "hf":
         try:
             import transformers  # noqa: F401
         except ImportError:
             shim = types.ModuleType("transformers")
 
-            class TrainerCallback:  # the events of transformers >= 4.41 that the snippet uses
+            class TrainerCallback:  # the events of transformers >= 4.45 that the snippet uses
                 def on_train_begin(self, args, state, control, **kwargs): pass
                 def on_pre_optimizer_step(self, args, state, control, **kwargs): pass
                 def on_optimizer_step(self, args, state, control, **kwargs): pass
@@ -209,7 +221,7 @@ class OptimizerWrapper:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
-    ap.add_argument("--variant", choices=["plain", "attach", "hf", "lightning"], default="plain")
+    ap.add_argument("--variant", choices=["plain", "attach", "hf", "hf-old", "lightning"], default="plain")
     ap.add_argument("--log", required=True)
     ap.add_argument("--truth", required=True)
     ap.add_argument("--steps", type=int, default=30)
@@ -259,7 +271,8 @@ def main():
             truth.after(step)
             scheduler.step()
         lens.close()
-    elif args.variant == "hf":
+    elif args.variant in ("hf", "hf-old"):
+        old_events = args.variant == "hf-old"  # the Trainer calls no optimizer-step events
         callback = snippet.OptimizerLensCallback(args.log)
         targs = types.SimpleNamespace(logging_steps=args.every)
         state = types.SimpleNamespace(global_step=0, is_world_process_zero=True)
@@ -269,9 +282,11 @@ def main():
         for step in range(1, args.steps + 1):
             backward(step)
             truth.before()
-            callback.on_pre_optimizer_step(targs, state, None, **kwargs)
+            if not old_events:
+                callback.on_pre_optimizer_step(targs, state, None, **kwargs)
             wrapped.step()
-            callback.on_optimizer_step(targs, state, None, **kwargs)
+            if not old_events:
+                callback.on_optimizer_step(targs, state, None, **kwargs)
             truth.after(step)
             scheduler.step()
             root.zero_grad(set_to_none=True)

@@ -26,7 +26,7 @@ const TORCH_SKIP: string | false =
 const HAS_STEP_HOOKS = torchProbe.status === 0 && torchProbe.stdout.trim().split('\n')[1] === 'True';
 
 type Optimizer = 'adam' | 'adamw' | 'sgd';
-type Variant = 'plain' | 'attach' | 'hf' | 'lightning';
+type Variant = 'plain' | 'attach' | 'hf' | 'hf-old' | 'lightning';
 
 interface TruthLayer {
   shape: number[];
@@ -190,6 +190,21 @@ test('the HF callback and the plain loop write identical bytes for the same trai
   // and the Lightning run (gradient accumulation, module prefix) names layers as its module does
   const lightning = train('adam', 'lightning');
   assert.match(lightning.logText, /"layer": "model\.fc1\.weight"/);
+});
+
+test('HF callback under a transformers without on_pre_optimizer_step (< 4.45): step hooks on torch >= 2.0, else a clear error', { skip: TORCH_SKIP }, () => {
+  if (HAS_STEP_HOOKS) {
+    assert.equal(train('adam', 'hf-old').logText, train('adam', 'plain').logText);
+    return;
+  }
+  const r = spawnSync(
+    PYTHON,
+    [join(REPO, 'test', 'python', 'train_tiny.py'), '--variant', 'hf-old', '--log', join(WORK, 'old.jsonl'), '--truth', join(WORK, 'old.json')],
+    { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
+  );
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /RuntimeError: OptimizerLensCallback needs transformers >= 4\.45 or torch >= 2\.0/);
+  assert.ok(!existsSync(join(WORK, 'old.jsonl')), 'nothing logged');
 });
 
 test('attach() (torch >= 2.0 optimizer step hooks) logs the same as explicit calls', { skip: TORCH_SKIP || (!HAS_STEP_HOOKS && 'this torch has no optimizer step hooks (torch < 2.0)') }, () => {
