@@ -123,6 +123,7 @@ test('PyTorch checkpoints (model + optimizer state after step 120): saved scale,
     ['adam_base', ['ckpt/checkpoint_step000120.pt']],
     ['adam_reparam_k8', ['lightning_logs/version_0/checkpoints/epoch=1-step=120.ckpt']],
     ['adamw_wd0.05', ['ckpt']],
+    ['adamw_wd0.05', ['checkpoint-120']],
     ['adam_loss1e-10', ['ckpt']],
   ] as const) {
     const exp = loadExpected(run);

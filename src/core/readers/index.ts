@@ -1,5 +1,6 @@
 import type { Reader, RunData } from '../types';
 import { csvReader } from './csv';
+import { readHfCheckpointFolder } from './hfCheckpoint';
 import { hfTrainerStateReader } from './hfTrainerState';
 import { jsonlReader } from './jsonl';
 import { npyReader } from './npy';
@@ -26,5 +27,6 @@ export interface FolderReaders {
   readCheckpointPair?: (modelPath: string, optimizerPath: string) => Promise<RunData>;
 }
 export const FOLDER_READERS: FolderReaders = {
+  readHfCheckpointFolder: (dir) => readHfCheckpointFolder(dir),
   readCheckpointPair: (model, optimizer) => readCheckpointPair(model, optimizer),
 };
