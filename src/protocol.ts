@@ -55,6 +55,8 @@ export interface ShowAnalysisMessage {
   update?: boolean;
   /** True when the opened file is watched for growth. */
   live?: boolean;
+  /** Steps in the run before thinning for the dashboard (analysis.result.steps lists those shown). */
+  totalSteps?: number;
 }
 
 export interface CompareRun {

@@ -135,7 +135,7 @@ export class Dashboard {
     return this.root.querySelector<HTMLCanvasElement>(`#${id}`)!;
   }
 
-  private skeleton(message: ShowAnalysisMessage): string {
+  private metaHtml(message: ShowAnalysisMessage): string {
     const r = this.analysis.result;
     const o = r.optimizer;
     const meta: string[] = [];
@@ -145,7 +145,16 @@ export class Dashboard {
     if (o.eps !== null) meta.push(`<span><span class="label">ε</span> ${formatNumber(o.eps)}</span>`);
     if (o.weightDecay !== null) meta.push(`<span><span class="label">weight decay</span> ${formatNumber(o.weightDecay)}</span>`);
     meta.push(`<span><span class="label">from</span> ${escapeHtml(o.source || 'unknown')}</span>`);
-    meta.push(`<span><span class="label">steps</span> ${r.steps.length ? `${r.steps[0]}–${r.steps[r.steps.length - 1]} (${r.steps.length})` : 'none'}</span>`);
+    const thinned = message.totalSteps !== undefined && message.totalSteps > r.steps.length;
+    const count = thinned
+      ? `<span title="A long run is thinned for the dashboard: per bucket of steps the first one and those with the largest and smallest relative step are kept, with exact figures. The CLI reports every step.">${r.steps.length.toLocaleString('en-US')} of ${message.totalSteps!.toLocaleString('en-US')} shown</span>`
+      : String(r.steps.length);
+    meta.push(`<span id="run-steps"><span class="label">steps</span> ${r.steps.length ? `${r.steps[0]}–${r.steps[r.steps.length - 1]} (${count})` : 'none'}</span>`);
+    return meta.join('');
+  }
+
+  private skeleton(message: ShowAnalysisMessage): string {
+    const r = this.analysis.result;
     const inputs = r.inputs.map((i) => `<li><code>${escapeHtml(i.format)}</code> ${escapeHtml(i.path)}</li>`).join('');
     const exportButton = this.host.interactive
       ? '<vscode-button id="export-report" secondary title="Save a standalone HTML report">Export Report</vscode-button>'
@@ -158,7 +167,7 @@ export class Dashboard {
     <span class="spacer"></span>
     ${exportButton}
   </div>
-  <div class="meta" id="run-meta">${meta.join('')}</div>
+  <div class="meta" id="run-meta">${this.metaHtml(message)}</div>
 </header>
 ${this.bannerHtml()}
 <section class="card" aria-labelledby="layers-heading">
@@ -304,6 +313,8 @@ ${this.issuesHtml()}
   private refreshAll(message: ShowAnalysisMessage): void {
     const r = this.analysis.result;
     if (message.update) {
+      const meta = this.root.querySelector('#run-meta');
+      if (meta) meta.innerHTML = this.metaHtml(message);
       const select = this.root.querySelector<HTMLSelectElement>('#step-select');
       if (select) {
         select.innerHTML = r.steps.map((s) => `<option value="${s}">${s}</option>`).join('');

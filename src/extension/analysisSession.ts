@@ -24,6 +24,8 @@ export interface SessionResult {
   analysis: RunAnalysis;
   tailing: boolean;
   newRecords?: boolean;
+  /** Steps before the worker thinned the run for the dashboard. */
+  totalSteps: number;
 }
 
 export class AnalysisSession implements vscode.Disposable {
@@ -82,7 +84,7 @@ export class AnalysisSession implements vscode.Disposable {
     if (m.kind === 'progress') p.onProgress?.(m.fraction, m.message);
     else if (m.kind === 'result') {
       this.pending = null;
-      p.resolve({ analysis: m.analysis, tailing: m.tailing, newRecords: m.newRecords });
+      p.resolve({ analysis: m.analysis, tailing: m.tailing, newRecords: m.newRecords, totalSteps: m.totalSteps });
     } else if (m.kind === 'error') {
       this.pending = null;
       p.reject(new AnalysisFailed(m.message, m.name));

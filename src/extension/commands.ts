@@ -287,7 +287,7 @@ export class Commands {
         },
       );
       const view = this.createPanel(title);
-      view.show(showAnalysisMessage(title, result.analysis));
+      view.show(showAnalysisMessage(title, result.analysis, { totalSteps: result.totalSteps }));
     } catch (e) {
       this.reportFailure(`analyzing ${title}`, e);
     } finally {

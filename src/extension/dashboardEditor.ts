@@ -28,6 +28,7 @@ export function isTailable(path: string): boolean {
 
 export class DashboardDocument implements vscode.CustomDocument {
   analysis: RunAnalysis | null = null;
+  totalSteps = 0;
   error: { message: string; cancelled: boolean } | null = null;
   private session: AnalysisSession | null = null;
   private watcher: vscode.FileSystemWatcher | null = null;
@@ -56,6 +57,7 @@ export class DashboardDocument implements vscode.CustomDocument {
         token,
       });
       this.analysis = result.analysis;
+      this.totalSteps = result.totalSteps;
       this.session = result.tailing ? session : null;
       this.error = null;
     } catch (e) {
@@ -73,11 +75,13 @@ export class DashboardDocument implements vscode.CustomDocument {
         if (this.session?.alive) {
           const r = await this.session.tail();
           this.analysis = r.analysis;
+          this.totalSteps = r.totalSteps;
         } else {
           const session = new AnalysisSession(this.workerPath);
           try {
             const r = await session.analyze([this.uri.fsPath], readAnalyzeOptions(), false);
             this.analysis = r.analysis;
+            this.totalSteps = r.totalSteps;
           } finally {
             session.dispose();
           }
@@ -105,7 +109,7 @@ export class DashboardDocument implements vscode.CustomDocument {
         cancelled: this.error?.cancelled,
       };
     }
-    return showAnalysisMessage(basename(this.uri.fsPath), this.analysis, { live: this.live });
+    return showAnalysisMessage(basename(this.uri.fsPath), this.analysis, { live: this.live, totalSteps: this.totalSteps });
   }
 
   dispose(): void {

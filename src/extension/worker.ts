@@ -11,6 +11,7 @@ import { readInputs } from '../core/discover';
 import { JsonlTail } from '../core/readers/jsonl';
 import { TfeventsTail, isTfeventsName } from '../core/readers/tfevents';
 import type { AnalyzeOptions, RunAnalysis, RunData } from '../core/types';
+import { decimateAnalysis, DEFAULT_MAX_DASHBOARD_STEPS } from './decimate';
 import type { FromWorker, ToWorker, WorkerAnalyzeOptions } from './workerProtocol';
 
 interface Tail {
@@ -44,7 +45,7 @@ export function tailFor(path: string): Tail | null {
  * options as overrides, so passing them always would hide what the inputs say.
  */
 function engineOptions(o: WorkerAnalyzeOptions, runData: RunData): { options: AnalyzeOptions; injected: string[] } {
-  const { defaults, ...rest } = o;
+  const { defaults, maxDashboardSteps: _max, ...rest } = o;
   const options: AnalyzeOptions = { ...rest, onProgress: (f, m) => progress(f, m) };
   const injected: string[] = [];
   const needsAdamHyper =
@@ -78,6 +79,12 @@ async function analyze(run: RunData): Promise<RunAnalysis> {
   return analysis;
 }
 
+/** The result message: long runs thinned for the dashboard (decimate.ts) before crossing threads. */
+function resultMessage(analysis: RunAnalysis, tailing: boolean, newRecords?: boolean): FromWorker {
+  const d = decimateAnalysis(analysis, options.maxDashboardSteps ?? DEFAULT_MAX_DASHBOARD_STEPS);
+  return { kind: 'result', analysis: d.analysis, tailing, newRecords, totalSteps: d.totalSteps };
+}
+
 async function handle(message: ToWorker): Promise<void> {
   try {
     if (message.kind === 'analyze') {
@@ -92,7 +99,7 @@ async function handle(message: ToWorker): Promise<void> {
       }
       progress(0.8, 'analyzing');
       const analysis = await analyze(data);
-      post({ kind: 'result', analysis, tailing: tail !== null });
+      post(resultMessage(analysis, tail !== null));
       if (!tail) data = null; // nothing to follow: do not keep the data
     } else if (message.kind === 'tail') {
       if (!tail || !data) {
@@ -102,7 +109,7 @@ async function handle(message: ToWorker): Promise<void> {
       const fresh = await tail.readNew();
       const grew = fresh.observations.length + fresh.globals.length + fresh.histograms.length + fresh.snapshots.length > 0;
       if (grew || fresh.issues.length) data = dedupeInputs(mergeRunData([data, fresh]));
-      post({ kind: 'result', analysis: await analyze(data), tailing: true, newRecords: grew });
+      post(resultMessage(await analyze(data), true, grew));
     }
   } catch (err) {
     const e = err as Error;

@@ -6,6 +6,8 @@ import type { AnalyzeOptions, RunAnalysis } from '../core/types';
 export type WorkerAnalyzeOptions = Omit<AnalyzeOptions, 'signal' | 'onProgress'> & {
   /** Betas/eps to use only when no input states them (settings optimizerLens.defaults.*). */
   defaults?: { betas?: [number, number]; eps?: number };
+  /** Longest run (in steps) sent to the dashboard unthinned (default 2000; see decimate.ts). */
+  maxDashboardSteps?: number;
 };
 
 export type ToWorker =
@@ -16,5 +18,6 @@ export type ToWorker =
 
 export type FromWorker =
   | { kind: 'progress'; fraction: number; message: string }
-  | { kind: 'result'; analysis: RunAnalysis; tailing: boolean; newRecords?: boolean }
+  /** `totalSteps`: steps before thinning (analysis.result.steps lists the kept ones). */
+  | { kind: 'result'; analysis: RunAnalysis; tailing: boolean; newRecords?: boolean; totalSteps: number }
   | { kind: 'error'; message: string; name: string };

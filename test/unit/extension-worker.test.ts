@@ -68,6 +68,19 @@ describe('analysis worker', () => {
     }
   });
 
+  it('thins a run longer than maxDashboardSteps before sending it, and says how many steps there were', async () => {
+    const client = new Client();
+    try {
+      const r = await client.request({ kind: 'analyze', paths: [fixturePath('adam_base', 'stats.jsonl')], options: { maxDashboardSteps: 30 } });
+      assert.equal(r.totalSteps, 120);
+      assert.ok(r.analysis.result.steps.length < 120);
+      assert.equal(r.analysis.result.layers.length, 14, 'report layers untouched');
+      assert.equal(r.analysis.series[0].steps.length, r.analysis.result.steps.length);
+    } finally {
+      await client.worker.terminate();
+    }
+  });
+
   it('follows a growing JSONL log: a tail request reads only the appended lines, a half-written line waits', async () => {
     const lines = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
     const firstHalf = lines.filter((l) => (JSON.parse(l) as { step: number }).step <= 60);

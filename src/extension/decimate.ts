@@ -1,0 +1,80 @@
+// Thinning a long run for the dashboard (DESIGN.md: decimate in the host, send a few points per
+// pixel). Keeps real steps — never averages — so every number the dashboard shows at a kept step is
+// the exact figure of that step: per bucket of consecutive steps the first step, and the steps where
+// the largest and the smallest relative step over all layers occur (spikes and dips survive), plus
+// the report step and every step a finding points at. The CLI and the exported JSON keep everything.
+
+import type { LayerSeries, RunAnalysis, SeriesFigure } from '../core/types';
+import { SERIES_FIGURES } from '../core/types';
+
+export const DEFAULT_MAX_DASHBOARD_STEPS = 2000;
+
+export interface Decimation {
+  analysis: RunAnalysis;
+  totalSteps: number;
+  keptSteps: number;
+}
+
+export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_DASHBOARD_STEPS): Decimation {
+  const steps = analysis.result.steps;
+  const totalSteps = steps.length;
+  if (totalSteps <= maxSteps) return { analysis, totalSteps, keptSteps: totalSteps };
+
+  const index = new Map(steps.map((s, i) => [s, i]));
+  const rel = analysis.series.map((s) => ({ idx: s.steps.map((st) => index.get(st) ?? -1), values: s.figures.relStep ?? [] }));
+  // Over all layers: the largest and smallest relative step at each global step index.
+  const hi = new Float64Array(totalSteps).fill(-Infinity);
+  const lo = new Float64Array(totalSteps).fill(Infinity);
+  for (const { idx, values } of rel) {
+    for (let j = 0; j < idx.length; j++) {
+      const v = values[j];
+      const i = idx[j];
+      if (i < 0 || v === null || v === undefined || !Number.isFinite(v)) continue;
+      if (v > hi[i]) hi[i] = v;
+      if (v < lo[i]) lo[i] = v;
+    }
+  }
+  const keep = new Set<number>();
+  const buckets = Math.max(1, Math.floor(maxSteps / 3));
+  const size = totalSteps / buckets;
+  for (let b = 0; b < buckets; b++) {
+    const start = Math.floor(b * size);
+    const end = Math.min(totalSteps, Math.floor((b + 1) * size));
+    if (start >= end) continue;
+    keep.add(start);
+    let iHi = -1;
+    let iLo = -1;
+    for (let i = start; i < end; i++) {
+      if (hi[i] !== -Infinity && (iHi < 0 || hi[i] > hi[iHi])) iHi = i;
+      if (lo[i] !== Infinity && (iLo < 0 || lo[i] < lo[iLo])) iLo = i;
+    }
+    if (iHi >= 0) keep.add(iHi);
+    if (iLo >= 0) keep.add(iLo);
+  }
+  keep.add(totalSteps - 1);
+  const must = [analysis.result.step, ...analysis.result.findings.map((f) => f.step), ...analysis.distributions.map((d) => d.step)];
+  for (const s of must) if (s !== null && index.has(s)) keep.add(index.get(s)!);
+
+  const keptIdx = [...keep].sort((a, b) => a - b);
+  const keptSteps = new Set(keptIdx.map((i) => steps[i]));
+  const series: LayerSeries[] = analysis.series.map((s) => {
+    const pos: number[] = [];
+    s.steps.forEach((st, j) => keptSteps.has(st) && pos.push(j));
+    const figures = {} as Record<SeriesFigure, (number | null)[]>;
+    for (const f of SERIES_FIGURES) {
+      const arr = s.figures[f];
+      figures[f] = arr ? pos.map((j) => arr[j] ?? null) : pos.map(() => null);
+    }
+    return { layer: s.layer, steps: pos.map((j) => s.steps[j]), figures };
+  });
+  return {
+    analysis: {
+      ...analysis,
+      result: { ...analysis.result, steps: keptIdx.map((i) => steps[i]) },
+      series,
+      globals: analysis.globals.filter((g) => keptSteps.has(g.step)),
+    },
+    totalSteps,
+    keptSteps: keptIdx.length,
+  };
+}
