@@ -1,14 +1,16 @@
 import { ANALYZE_USAGE, runAnalyze, type CliIo } from './analyzeCommand';
 import { VERSION } from '../core/version';
+import { LINT_USAGE, runLint } from './lint';
 
 const USAGE = `optimizer-lens ${VERSION} — optimizer diagnostics for training runs
 
 Usage:
   optimizer-lens analyze PATH... [--json] [--step N] [--lr X] [--optimizer adam|adamw|sgd]
                                  [--betas B1,B2] [--eps E] [--weight-decay W] [--fail-on error|warning]
+  optimizer-lens lint FILE|DIR... [--json] [--fail-on error|warning] [--link RUN]
   optimizer-lens --version | --help
 
-Run 'optimizer-lens analyze --help' for the analyze options.
+Run 'optimizer-lens analyze --help' or 'optimizer-lens lint --help' for the options.
 Exit codes: 0 success, 1 --fail-on tripped, 2 unreadable input or bad usage.
 `;
 
@@ -21,6 +23,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
       return runAnalyze(rest, io);
+    case 'lint':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        io.stdout(LINT_USAGE);
+        return 0;
+      }
+      return runLint(rest, io);
     case '--version':
     case '-v':
       io.stdout(`${VERSION}\n`);
