@@ -13,8 +13,9 @@ const out = path.resolve(REPO, opt('--out') || `${pj.name}-${pj.version}.vsix`);
 
 try {
   if (!argv.includes('--no-build')) {
-    log('build (type-check + esbuild --production)');
-    buildProduction({ typecheck: !argv.includes('--no-typecheck') });
+    const typecheck = !argv.includes('--no-typecheck');
+    log(`build (${typecheck ? 'type-check + ' : ''}esbuild --production)`);
+    buildProduction({ typecheck });
   }
   log(`vsce package --no-dependencies (ignore file: ${path.relative(REPO, vscodeIgnoreFile())})`);
   packageVsix(out);

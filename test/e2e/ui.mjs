@@ -68,6 +68,30 @@ async function runCommand(env, title) {
   env.log(`palette: ran '${title}'`);
 }
 
+/** Closes every editor and the bottom panel (a clean stage for the next test). */
+async function resetWorkbench(env) {
+  const { page } = env;
+  await closeQuickInput(page);
+  await runCommand(env, 'View: Close All Editors');
+  // a dirty editor asks whether to save: don't
+  const dontSave = page.locator('.monaco-dialog-box .monaco-button', { hasText: /Don't Save/ });
+  if (await dontSave.isVisible({ timeout: 1000 }).catch(() => false)) await dontSave.click();
+  if (await page.locator('.part.panel').isVisible().catch(() => false)) await runCommand(env, 'View: Hide Panel');
+}
+
+/** Go to line n (1-based) of the active editor with Ctrl+G, so Monaco renders it. */
+async function gotoLine(env, n) {
+  const { page } = env;
+  await retry(`go to line ${n}`, 3, async () => {
+    await closeQuickInput(page);
+    await page.keyboard.press('Control+G');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.waitFor({ state: 'visible', timeout: 5000 });
+    await input.fill(`:${n}`);
+    await page.keyboard.press('Enter');
+  }, env.log);
+}
+
 /** Content frame of the visible webview (the one in the active editor group); the newest if several. */
 function visibleWebview(page) {
   return page.locator('iframe.webview.ready').filter({ visible: true }).last()
@@ -187,49 +211,28 @@ test('workbench loads the fixture workspace', async (env) => {
   await shot(env, 'workbench');
 }, { required: true });
 
-test('custom editor: adam_base step_000120.safetensors table matches expected.json', async (env) => {
-  await quickOpen(env, 'adam_base/tensors/step_000120.safetensors');
-  const wv = await waitInWebview(env, 'table#layer-table tr[data-layer]', 90_000);
-  await selectStep(wv, 120).catch(() => {}); // a single-step file may show no choice at all
-  const expected = expectedFor(env, 'adam_base');
-  let cmp;
-  // the table may be re-rendered once the worker finishes: poll (bounded) until it matches
-  for (let i = 0; i < 20; i++) {
-    cmp = compareTable(await readLayerTable(wv), expected, 120);
-    if (!cmp.problems.length) break;
-    await env.page.waitForTimeout(500);
-  }
-  await wv.locator('table#layer-table').scrollIntoViewIfNeeded().catch(() => {});
-  await shot(env, 'custom-editor-safetensors');
-  assert.deepEqual(cmp.problems, [], `${cmp.problems.length} mismatches`);
-  assert.equal(cmp.compared, cmp.layers * 4);
-  env.log(`table: ${cmp.compared} values of ${cmp.layers} layers match expected.json to ${REL_TOL} relative`);
-});
-
-test('palette UI: Optimizer Lens: Open Dashboard on trainer_state.json shows the lr-without-scale banner', async (env) => {
-  await quickOpen(env, 'adamw_wd0.05/checkpoint-120/trainer_state.json');
-  await env.page.locator('.tabs-container .tab.active', { hasText: 'trainer_state.json' }).waitFor({ timeout: 30_000 });
-  await runCommand(env, 'Optimizer Lens: Open Dashboard');
-  const wv = await waitInWebview(env, '#lr-without-scale-banner', 90_000);
-  const banner = wv.locator('#lr-without-scale-banner');
-  await banner.waitFor({ state: 'visible', timeout: 10_000 });
-  const text = await banner.innerText();
-  assert.match(text, /scale/i, `banner text: ${text}`);
-  await shot(env, 'banner-trainer-state');
-  env.log(`banner: ${JSON.stringify(text.slice(0, 200))}`);
-});
-
 // --- configs (issue 5): hover, Problems, quick fix in the real editor -------------------------------
 
-/** Text of every row of the Problems panel (opened if needed). */
+/** Text of every row of the Problems panel (its list is virtualized: filter it to the file of interest first). */
 async function problemRows(page) {
   return page.locator('.markers-panel .monaco-list-row').allInnerTexts().catch(() => []);
 }
 
+/** Opens the Problems panel and filters it to files matching `glob`. */
+async function showProblemsFor(env, glob) {
+  const { page } = env;
+  await runCommand(env, 'View: Focus Problems');
+  const filter = page.locator('.markers-panel-action-filter input, .viewpane-filter input').first();
+  await filter.waitFor({ state: 'visible', timeout: 10_000 });
+  await filter.fill(glob);
+}
+
 test('config finetune.yaml: hover on lr line 16, warning in Problems, quick fix adds the scale and the warning goes away', async (env) => {
   const { page } = env;
+  await resetWorkbench(env);
   await quickOpen(env, 'configs/finetune.yaml');
   const editor = page.locator('.editor-instance .monaco-editor').first();
+  await gotoLine(env, 16);
   const lrLine = editor.locator('.view-line', { hasText: 'lr: 1e-4' });
   await lrLine.waitFor({ timeout: 30_000 });
   const value = lrLine.locator('span span', { hasText: '1e-4' }).first();
@@ -252,7 +255,7 @@ test('config finetune.yaml: hover on lr line 16, warning in Problems, quick fix 
   await page.keyboard.press('Escape');
 
   // 2. Problems panel lists the lr-without-scale warning of train.lr
-  await page.keyboard.press('Control+Shift+M');
+  await showProblemsFor(env, '**/configs/finetune.yaml');
   const isTrainLr = (r) => /lr-without-scale/.test(r) && /train\.lr = 1e-4/.test(r);
   const before = await retry('Problems shows lr-without-scale', 30, async (i) => {
     if (i > 1) await page.waitForTimeout(500);
@@ -264,6 +267,7 @@ test('config finetune.yaml: hover on lr line 16, warning in Problems, quick fix 
   env.log(`Problems: ${before.filter((r) => /lr-without-scale/.test(r)).length} lr-without-scale rows`);
 
   // 3. quick fix at the lr: Ctrl+. on the value, pick the add-annotation fix
+  await gotoLine(env, 16);
   await value.click();
   await page.keyboard.press('Escape');
   const fixRow = page.locator('.action-widget .monaco-list-row', { hasText: /annotation/i }).first();
@@ -275,8 +279,9 @@ test('config finetune.yaml: hover on lr line 16, warning in Problems, quick fix 
   await shot(env, 'config-quickfix-menu');
   env.log(`quick fix menu: ${JSON.stringify(menu.replace(/\s+/g, ' '))}`);
   await fixRow.click();
-  await page.keyboard.press('Escape'); // leave snippet mode if the fix is a snippet (the text stays)
-  await editor.locator('.view-line', { hasText: /optimizer-lens: param-scale=/ }).first().waitFor({ timeout: 10_000 });
+  // (Monaco renders spaces as U+00A0: match with \s)
+  await editor.locator('.view-line', { hasText: /optimizer-lens:\s*param-scale=/ }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Escape'); // leave snippet mode (the fix is a snippet with the scale selected)
 
   // 4. the warning on train.lr is gone from Problems (diagnostics are debounced: poll, bounded)
   const after = await retry('Problems without the train.lr warning', 40, async () => {
@@ -291,8 +296,10 @@ test('config finetune.yaml: hover on lr line 16, warning in Problems, quick fix 
 
 test('config hover link "Explain Learning Rate" opens the explain view for that lr', async (env) => {
   const { page } = env;
+  await resetWorkbench(env);
   await quickOpen(env, 'configs/finetune.yaml');
   const editor = page.locator('.editor-instance .monaco-editor').first();
+  await gotoLine(env, 31);
   const lrLine = editor.locator('.view-line', { hasText: 'lr: 2.0e-4' });
   await lrLine.waitFor({ timeout: 30_000 });
   const value = lrLine.locator('span span', { hasText: '2.0e-4' }).first();
@@ -308,4 +315,41 @@ test('config hover link "Explain Learning Rate" opens the explain view for that 
   const lr = Number(await wv.locator('#explain-lr-value').getAttribute('data-value'));
   await shot(env, 'explain-from-hover');
   assert.ok(Math.abs(lr - 2e-4) <= 1e-12, `explain lr ${lr}, expected 2e-4`);
+});
+
+// --- dashboards (issue 4); after the config tests, so those see an extension not yet activated by a dashboard
+
+test('custom editor: adam_base step_000120.safetensors table matches expected.json', async (env) => {
+  await quickOpen(env, 'adam_base/tensors/step_000120.safetensors');
+  const wv = await waitInWebview(env, 'table#layer-table tr[data-layer]', 90_000);
+  await selectStep(wv, 120).catch(() => {}); // a single-step file may show no choice at all
+  const expected = expectedFor(env, 'adam_base');
+  let cmp;
+  // the table may be re-rendered once the worker finishes: poll (bounded) until it matches
+  for (let i = 0; i < 20; i++) {
+    cmp = compareTable(await readLayerTable(wv), expected, 120);
+    if (!cmp.problems.length) break;
+    await env.page.waitForTimeout(500);
+  }
+  await shot(env, 'custom-editor-safetensors');
+  if (await wv.locator('canvas').count()) {
+    await wv.locator('canvas').first().scrollIntoViewIfNeeded().catch(() => {});
+    await shot(env, 'custom-editor-safetensors-charts');
+  }
+  assert.deepEqual(cmp.problems, [], `${cmp.problems.length} mismatches`);
+  assert.equal(cmp.compared, cmp.layers * 4);
+  env.log(`table: ${cmp.compared} values of ${cmp.layers} layers match expected.json to ${REL_TOL} relative`);
+});
+
+test('palette UI: Optimizer Lens: Open Dashboard on trainer_state.json shows the lr-without-scale banner', async (env) => {
+  await quickOpen(env, 'adamw_wd0.05/checkpoint-120/trainer_state.json');
+  await env.page.locator('.tabs-container .tab.active', { hasText: 'trainer_state.json' }).waitFor({ timeout: 30_000 });
+  await runCommand(env, 'Optimizer Lens: Open Dashboard');
+  const wv = await waitInWebview(env, '#lr-without-scale-banner', 90_000);
+  const banner = wv.locator('#lr-without-scale-banner');
+  await banner.waitFor({ state: 'visible', timeout: 10_000 });
+  const text = await banner.innerText();
+  assert.match(text, /scale/i, `banner text: ${text}`);
+  await shot(env, 'banner-trainer-state');
+  env.log(`banner: ${JSON.stringify(text.slice(0, 200))}`);
 });

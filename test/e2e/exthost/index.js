@@ -43,20 +43,33 @@ function isLensTab(t) {
   if (i instanceof vscode.TabInputWebview) return /optimizerLens/i.test(i.viewType);
   return false;
 }
-/** Runs `command` and waits for a new (or newly active) Optimizer Lens tab; returns it. */
+/** Runs `run` and waits for a new Optimizer Lens tab (or one that was not active before and now is). */
 async function expectLensTab(what, run, match = () => true) {
-  const before = new Set(allTabs().filter(isLensTab).map(describeTab));
+  const key = (t) => `${describeTab(t)}@${vscode.window.tabGroups.all.indexOf(t.group)}`;
+  const before = new Map(allTabs().filter(isLensTab).map((t) => [key(t), t.isActive]));
   await run();
-  return until(`${what}: an Optimizer Lens tab`, () => {
-    const tabs = allTabs().filter((t) => isLensTab(t) && match(t));
-    return tabs.find((t) => !before.has(describeTab(t))) || tabs.find((t) => t.isActive);
-  }, 60_000).catch((e) => { throw new Error(`${e.message}; tabs: ${allTabs().map(describeTab).join(', ')}`); });
+  // the tab model reaches the extension host a moment after the command resolves: poll
+  return until(`${what}: a new Optimizer Lens tab`, () => allTabs().find((t) => isLensTab(t) && match(t) &&
+    (!before.has(key(t)) || (t.isActive && before.get(key(t)) === false))), 60_000)
+    .catch((e) => { throw new Error(`${e.message}; tabs: ${allTabs().map(describeTab).join(', ')}`); });
 }
 async function closeAll() {
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 }
 
 // --------------------------------------------------------------------------------------------- tests
+
+test('opening a YAML config activates the extension (onLanguage:yaml), lazily', async () => {
+  const ext = vscode.extensions.getExtension(EXT_ID);
+  assert.ok(ext, `extension ${EXT_ID} not found`);
+  assert.equal(ext.isActive, false, 'active before anything was opened (eager activation)');
+  const t0 = Date.now();
+  const doc = await vscode.workspace.openTextDocument(wsUri('exthost-configs', 'lightning_hydra.yaml'));
+  await vscode.window.showTextDocument(doc);
+  await until('activation after opening a .yaml', () => ext.isActive, 15_000);
+  info(`activation: ${Date.now() - t0} ms from opening a .yaml to isActive`);
+  await closeAll();
+});
 
 test('extension is installed, activates, registers every palette command', async () => {
   const ext = vscode.extensions.getExtension(EXT_ID);
@@ -70,11 +83,7 @@ test('extension is installed, activates, registers every palette command', async
   for (const c of pj.contributes.commands) {
     if (c.command.startsWith('optimizerLens.')) assert.equal(c.category, 'Optimizer Lens', `${c.command} category`);
   }
-  const wasActive = ext.isActive;
-  const t0 = Date.now();
   await ext.activate();
-  info(wasActive ? 'activation: already active before the first command (eager activation?)'
-    : `activation: ${Date.now() - t0} ms from ext.activate() to ready (lazy: not active before)`);
   const registered = await vscode.commands.getCommands(true);
   for (const c of wanted) assert.ok(registered.includes(c), `command ${c} not registered after activation`);
 });
@@ -82,7 +91,8 @@ test('extension is installed, activates, registers every palette command', async
 test('analyzeFile(uri) opens adam_base/tensors/step_000120.safetensors in the dashboard', async () => {
   await closeAll();
   const uri = wsUri('adam_base', 'tensors', 'step_000120.safetensors');
-  const tab = await expectLensTab('analyzeFile', () => vscode.commands.executeCommand('optimizerLens.analyzeFile', uri));
+  const tab = await expectLensTab('analyzeFile', () => vscode.commands.executeCommand('optimizerLens.analyzeFile', uri),
+    (t) => t.input instanceof vscode.TabInputCustom && t.input.uri.fsPath === uri.fsPath);
   info(`analyzeFile -> ${describeTab(tab)}`);
 });
 
@@ -101,7 +111,8 @@ test('exportReport(targetUri) writes a standalone HTML report of the active dash
 
 test('analyzeFolder(uri) opens the adam_base run folder', async () => {
   const uri = wsUri('adam_base');
-  const tab = await expectLensTab('analyzeFolder', () => vscode.commands.executeCommand('optimizerLens.analyzeFolder', uri));
+  const tab = await expectLensTab('analyzeFolder', () => vscode.commands.executeCommand('optimizerLens.analyzeFolder', uri),
+    (t) => t.label.includes('adam_base'));
   info(`analyzeFolder -> ${describeTab(tab)}`);
 });
 
@@ -109,19 +120,20 @@ test('openDashboard on the active train_log.jsonl', async () => {
   await closeAll();
   const doc = await vscode.workspace.openTextDocument(wsUri('adam_base', 'train_log.jsonl'));
   await vscode.window.showTextDocument(doc);
-  const tab = await expectLensTab('openDashboard', () => vscode.commands.executeCommand('optimizerLens.openDashboard'));
+  const tab = await expectLensTab('openDashboard', () => vscode.commands.executeCommand('optimizerLens.openDashboard'),
+    (t) => t.label.includes('train_log.jsonl'));
   info(`openDashboard -> ${describeTab(tab)}`);
 });
 
 test('compareRuns([adam_base, adamw_wd0.05])', async () => {
   const tab = await expectLensTab('compareRuns', () => vscode.commands.executeCommand('optimizerLens.compareRuns',
-    [wsUri('adam_base'), wsUri('adamw_wd0.05')]));
+    [wsUri('adam_base'), wsUri('adamw_wd0.05')]), (t) => /adam_base/.test(t.label) && /adamw_wd0\.05/.test(t.label));
   info(`compareRuns -> ${describeTab(tab)}`);
 });
 
 test('explainLearningRate({lr: 3e-4, scale: 0.02})', async () => {
   const tab = await expectLensTab('explainLearningRate', () =>
-    vscode.commands.executeCommand('optimizerLens.explainLearningRate', { lr: 3e-4, scale: 0.02 }));
+    vscode.commands.executeCommand('optimizerLens.explainLearningRate', { lr: 3e-4, scale: 0.02 }), (t) => /Explain/.test(t.label));
   info(`explainLearningRate -> ${describeTab(tab)}`);
 });
 
