@@ -551,7 +551,7 @@ ${this.issuesHtml()}
     el.innerHTML = `<p>These (lr, scale${sgd ? '' : ', ε'}) settings train exactly alike: the same relative step per step${
       rel !== null ? ` (median over layers at step ${r.step}: <strong>${formatNumber(rel)}</strong>)` : ''
     }. Scale = median parameter RMS at step ${r.step}. ${
-      sgd ? 'SGD: lr scales with k² (its step is lr × gradient, and the gradient of k·p is g/k).' : 'Adam: multiply lr, scale and ε by the same k.'
+      sgd ? 'SGD: lr scales with k² (its step is lr × gradient, and the gradient of k·p is g/k).' : 'Adam: multiply lr and scale by the same k and divide ε by it (the gradient of k·p is g/k, so √v̂ shrinks by k).'
     }</p>
 <table class="compact" id="equivalence-table"><thead><tr><th class="num">k</th><th class="num">lr</th><th class="num">scale</th>${
       sgd ? '' : '<th class="num">ε</th>'
@@ -559,7 +559,7 @@ ${this.issuesHtml()}
       .map(
         (p) =>
           `<tr${p.k === 1 ? ' class="current"' : ''}><td class="num">${p.k === 1 ? 'this run' : `×${formatNumber(p.k)}`}</td><td class="num" data-value="${p.lr}">${formatNumber(p.lr)}</td><td class="num" data-value="${p.scale}">${formatNumber(p.scale)}</td>${
-            sgd ? '' : `<td class="num">${formatNumber(p.eps)}</td>`
+            sgd ? '' : `<td class="num" data-value="${rawValue(p.eps)}">${formatNumber(p.eps)}</td>`
           }</tr>`,
       )
       .join('')}</tbody></table>`;

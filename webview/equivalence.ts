@@ -2,9 +2,10 @@
 // Pure functions (no DOM): the extension host imports them too.
 //
 // Adam's update is lr·u with u = m̂/(√v̂+ε) independent of the gradient's scale, so the relative
-// step per step is lr·RMS(u)/RMS(p). Storing p' = k·p with lr' = k·lr and ε' = k·ε gives exactly
-// the same training (test/fixtures adam_reparam_k8 is adam_base bit for bit ×8): the pairs
-// (lr·k, scale·k, ε·k) share one relative step. For SGD (update lr·g, gradient of p' is g/k)
+// step per step is lr·RMS(u)/RMS(p). Storing p' = k·p makes the gradient g/k, so √v̂ shrinks by k
+// and u stays the same only with ε' = ε/k; with lr' = k·lr the training is exactly the same
+// (test/fixtures adam_reparam_k8: lr 8·3e-4, ε 1e-8/8, parameters bit for bit 8× adam_base's): the
+// triples (lr·k, scale·k, ε/k) share one relative step. For SGD (update lr·g, gradient of p' is g/k)
 // the same relative step needs lr·k².
 
 export type OptimizerKind = 'adam' | 'adamw' | 'sgd' | null;
@@ -35,7 +36,7 @@ export function equivalentPairs(
     k,
     lr: optimizer === 'sgd' ? lr * k * k : lr * k,
     scale: scale * k,
-    eps: optimizer === 'sgd' || eps === null ? null : eps * k,
+    eps: optimizer === 'sgd' || eps === null ? null : eps / k,
   }));
 }
 

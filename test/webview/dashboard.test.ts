@@ -245,6 +245,8 @@ describe('dashboard webview', () => {
     const ten = pairs[4];
     assertClose(ten[0], 3e-3, 1e-12, 'lr ×10');
     assertClose(ten[1], current[1] * 10, 1e-12, 'scale ×10');
+    assertClose(current[2], 1e-8, 1e-12, 'this run eps');
+    assertClose(ten[2], 1e-9, 1e-12, 'eps ÷10');
     // lr for target 1e-3 from the measured relative step at step 120: lr · 1e-3 / rel_step.
     const expected = loadExpected('adam_base').steps['120'];
     const lrTarget = await w.page.$$eval('#target-lr-table tbody tr', (rows) =>

@@ -71,7 +71,8 @@ describe('compare, explain and report views', () => {
     const pairs = await w.page.$$eval('#explain-pairs tbody tr', (trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim()).join(' ')),
     );
-    assert.ok(pairs.includes('0.003 0.2 1e-7'), `×10 pair listed: ${pairs.join(' | ')}`);
+    // ×10: lr and scale ×10, ε ÷10 (the gradient of 10·p is g/10) — as adam_reparam_k8 does with k = 8.
+    assert.ok(pairs.includes('0.003 0.2 1e-9'), `×10 pair listed: ${pairs.join(' | ')}`);
     assert.match((await w.page.textContent('#explain .markdown'))!, /lr = 3e-4|3e-4/);
     await w.page.fill('#explain-lr', '1e-3');
     await w.page.fill('#explain-scale', '0.5');
