@@ -162,7 +162,11 @@ function checkRun(run: RunData, size: number): void {
     for (const v of Object.values(o.figures)) assert.ok(v === null || Number.isFinite(v), `figure ${v}`);
   }
   for (const g of run.globals) for (const v of Object.values(g.values)) assert.ok(Number.isFinite(v), `global ${v}`);
-  for (const h of run.histograms) assert.equal(h.bucketLimits.length, h.bucketCounts.length);
+  for (const h of run.histograms) {
+    assert.equal(h.bucketLimits.length, h.bucketCounts.length);
+    for (const v of [h.num, h.sum, h.sumSquares]) assert.ok(Number.isFinite(v), `histogram sums ${v}`);
+    assert.ok(h.num >= 0 && h.sumSquares >= 0, 'histogram num and sum_squares ≥ 0');
+  }
 }
 
 test(`fuzz: ${CASES} seeded mutations of event files give RunData or ReaderError only`, { timeout: 120_000 }, async (t) => {

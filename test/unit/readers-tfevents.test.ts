@@ -457,6 +457,22 @@ test('non-finite scalars: NaN loss and inf param_rms are reported, not stored; +
   }
 });
 
+test('histograms with NaN sums are non-finite observations, negative sums a warning; neither becomes a histogram', async () => {
+  const base = { min: 0, max: 1, num: 4, sum: 1, sumSquares: 1, bucketLimits: [1], bucketCounts: [4] };
+  const parts = [
+    encodeFileVersionEvent(),
+    encodeHistogramEvent(1, 'grads/w', { ...base, sumSquares: NaN }),
+    encodeHistogramEvent(2, 'grads/w', { ...base, sumSquares: -1 }),
+    encodeHistogramEvent(3, 'grads/w', base),
+  ].map(frameRecord);
+  const run = await readTfeventsBytes(Buffer.concat(parts), EVENTS);
+  assert.deepEqual(run.histograms.map((h) => h.step), [3]);
+  assert.deepEqual(run.nonFinite.map((n) => [n.what, n.step, n.layer]), [['grads/w', 1, 'w']]);
+  assert.equal(run.issues.length, 1);
+  assert.equal(run.issues[0]!.offset, parts[0]!.length + parts[1]!.length);
+  assert.match(run.issues[0]!.message, /histogram grads\/w at step 2 .* ignored/);
+});
+
 test('exact histo summaries written by frameRecord/encodeHistogramEvent read back bit for bit', async () => {
   const dir = tmp();
   try {

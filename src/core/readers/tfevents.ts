@@ -851,7 +851,7 @@ export class RunDataBuilder implements EventVisitor {
     (o.figures as Record<string, number | null>)[figure] = v;
   }
 
-  histogram(tag: string, step: number, h: DecodedHistogram): void {
+  histogram(tag: string, step: number, h: DecodedHistogram, offset = 0): void {
     let m = this.histMeaning.get(tag);
     if (m === undefined) {
       const c = classifyHistogramTag(tag);
@@ -859,10 +859,21 @@ export class RunDataBuilder implements EventVisitor {
       this.histMeaning.set(tag, m);
     }
     if (m.kind === 'none') return;
+    this.touch(this.slotOf(m.layer));
+    // A tensor with NaN/inf elements gives NaN/inf sums: reported as non-finite, not turned into an RMS.
     if (!Number.isFinite(h.sumSquares) || !Number.isFinite(h.sum) || !Number.isFinite(h.num)) {
       this.noteNonFinite(tag, step, m.layer);
+      return;
     }
-    this.touch(this.slotOf(m.layer));
+    if (h.num < 0 || h.sumSquares < 0) {
+      this.run.issues.push({
+        severity: 'warning',
+        path: this.path,
+        offset,
+        message: `histogram ${tag} at step ${step} (record at byte offset ${offset}) has num ${h.num} and sum_squares ${h.sumSquares}: ignored`,
+      });
+      return;
+    }
     const obs: HistogramObservation = {
       step,
       layer: m.layer,
