@@ -228,6 +228,7 @@ def main():
     ap.add_argument("--every", type=int, default=5)
     ap.add_argument("--eps", type=float, default=1e-4)
     ap.add_argument("--amsgrad", action="store_true", help="Adam with amsgrad=True (u uses max_exp_avg_sq)")
+    ap.add_argument("--nan-grad-at", type=int, default=0, help="put a NaN into fc1.weight's gradient at this step")
     ap.add_argument("--chunk", type=int, default=0, help="the snippet's reduction chunk (elements), to test chunking")
     args = ap.parse_args()
 
@@ -252,6 +253,8 @@ def main():
         ids, target = batch_for(batch_index)
         loss = loss_fn(root(ids), target) / accumulate
         loss.backward()
+        if batch_index == args.nan_grad_at:
+            net.fc1.weight.grad[0, 0] = float("nan")
         return loss.item()
 
     t0 = time.perf_counter()
