@@ -52,6 +52,7 @@ export interface ChartMarks {
 }
 
 const DASHES: number[][] = [[], [6, 3], [2, 2], [8, 3, 2, 3]];
+export const MAX_LEGEND_ENTRIES = 32;
 
 /** Points for a log-scale chart: only finite, positive values (a log axis cannot show 0 or null). */
 export function logPoints(steps: number[], values: (number | null)[]): ScatterDataPoint[] {
@@ -174,6 +175,8 @@ export class LayerLineChart {
 
   setLines(lines: LayerLine[]): void {
     this.lines = lines;
+    // A legend of hundreds of layers (a large model) hides the chart: rely on the tooltip and row highlight.
+    this.chart.options.plugins!.legend!.display = lines.length <= MAX_LEGEND_ENTRIES;
     this.chart.data.datasets = lines.map((line, i) => this.dataset(line, i));
     this.chart.update('none');
   }
