@@ -424,6 +424,45 @@ test('TF2 scalars (rank-0 tensors, plugin metadata on the first value only) and 
   }
 });
 
+test('TF2 half / bfloat16 / float tensor scalars (half_val and tensor_content); fields in any order', async () => {
+  const tensorEvent = (step: number, tag: string, tensor: (t: ProtoWriter) => void) =>
+    new ProtoWriter()
+      .message(5, (s) => s.message(1, (v) => v.message(8, tensor).string(1, tag))) // value before tag
+      .varint(2, step) // step after summary
+      .finish();
+  const parts = [
+    encodeFileVersionEvent(),
+    // DT_HALF (19) 1.5 = 0x3e00 in half_val (packed int32 varints)
+    tensorEvent(1, 'grad_rms/a', (t) => t.varint(1, 19).message(2, () => undefined).packedVarints(13, [0x3e00])),
+    // DT_HALF -0.25 = 0xb400 in tensor_content
+    tensorEvent(2, 'grad_rms/a', (t) => t.varint(1, 19).message(2, () => undefined).bytesField(4, Uint8Array.from([0x00, 0xb4]))),
+    // DT_BFLOAT16 3.0 = 0x4040 in tensor_content
+    tensorEvent(3, 'grad_rms/a', (t) => t.varint(1, 14).message(2, () => undefined).bytesField(4, Uint8Array.from([0x40, 0x40]))),
+    // DT_FLOAT 0.75 in tensor_content, shape [1]
+    tensorEvent(4, 'grad_rms/a', (t) =>
+      t.varint(1, 1).message(2, (sh) => sh.message(2, (d) => d.varint(1, 1))).bytesField(4, new Uint8Array(new Float32Array([0.75]).buffer)),
+    ),
+    // DT_STRING (7) text summaries are not scalars
+    tensorEvent(5, 'grad_rms/a', (t) => t.varint(1, 7).message(2, () => undefined).bytesField(8, Buffer.from('hello'))),
+    // a tensor_content whose size does not match its shape: malformed, record skipped
+    tensorEvent(6, 'grad_rms/a', (t) => t.varint(1, 1).message(2, () => undefined).bytesField(4, Uint8Array.from([1, 2, 3]))),
+  ];
+  const framed = parts.map(frameRecord);
+  const run = await readTfeventsBytes(Buffer.concat(framed), EVENTS);
+  assert.deepEqual(
+    run.observations.map((o) => [o.step, o.figures.gradRms]),
+    [
+      [1, 1.5],
+      [2, -0.25],
+      [3, 3],
+      [4, 0.75],
+    ],
+  );
+  assert.equal(run.issues.length, 1);
+  assert.equal(run.issues[0]!.offset, framed.slice(0, 6).reduce((a, b) => a + b.length, 0));
+  assert.match(run.issues[0]!.message, /malformed event .*\(tensor_content of 3 bytes for 1 elements/);
+});
+
 test('non-finite scalars: NaN loss and inf param_rms are reported, not stored; +inf rel_step is null', async () => {
   const dir = tmp();
   try {
