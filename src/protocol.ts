@@ -34,6 +34,15 @@ export enum MessageType {
   // #endregion
 }
 
+/**
+ * What a webview panel (not a custom editor) shows, kept in the webview's state so the panel can be
+ * restored after a window reload (registerWebviewPanelSerializer re-runs it).
+ */
+export type PanelSource =
+  | { kind: 'analyze'; paths: string[]; title: string }
+  | { kind: 'compare'; paths: string[] }
+  | { kind: 'explain'; lr: number; scale: number | null };
+
 /** Settings the dashboard needs besides the analysis. */
 export interface DashboardSettings {
   thresholds: Thresholds;
@@ -57,6 +66,7 @@ export interface ShowAnalysisMessage {
   live?: boolean;
   /** Steps in the run before thinning for the dashboard (analysis.result.steps lists those shown). */
   totalSteps?: number;
+  source?: PanelSource;
 }
 
 export interface CompareRun {
@@ -69,6 +79,7 @@ export interface ShowCompareMessage {
   title: string;
   runs: CompareRun[];
   settings: DashboardSettings;
+  source?: PanelSource;
 }
 
 /** What the Explain Learning Rate view shows (computed in the host). */
@@ -94,6 +105,7 @@ export interface ExplainData {
 export interface ShowExplainMessage {
   type: MessageType.ShowExplain;
   explain: ExplainData;
+  source?: PanelSource;
 }
 
 export interface ShowErrorMessage {
@@ -157,6 +169,8 @@ export interface WebviewState {
   scrollY?: number;
   distributionLayer?: string | null;
   highlightedLayer?: string | null;
+  /** Panels only: what to re-open after a window reload. */
+  source?: PanelSource;
 }
 
 /** The id of the JSON data element of an exported report (the webview reads it when there is no host). */

@@ -56,6 +56,7 @@ function show(view: typeof current): void {
 }
 
 function handle(message: ToWebviewMessage): void {
+  if ('source' in message && message.source) host.setState({ source: message.source });
   switch (message.type) {
     case MessageType.ShowAnalysis:
       if (current !== 'dashboard') {

@@ -5,13 +5,16 @@
 
 import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
-import { MessageType, type CompareRun, type ToWebviewMessage } from '../protocol';
+import { MessageType, type CompareRun, type PanelSource, type ToWebviewMessage, type WebviewState } from '../protocol';
 import { AnalysisCancelled, AnalysisSession } from './analysisSession';
 import { DASHBOARD_VIEW_TYPE, showAnalysisMessage } from './dashboardEditor';
 import { readAnalyzeOptions, readDashboardSettings } from './settings';
 import { activeDashboardWebview, DashboardWebview, type WebviewHandlers } from './webviewHost';
 
 type UriLike = vscode.Uri | string;
+
+/** viewType of the panels of Analyze Folder…, Compare Runs… and Explain Learning Rate…. */
+export const PANEL_VIEW_TYPE = 'optimizerLens.panel';
 
 function toUri(u: UriLike): vscode.Uri {
   if (typeof u !== 'string') return u;
@@ -124,6 +127,10 @@ export class Commands {
       void vscode.window.showWarningMessage('Optimizer Lens: Compare Runs needs two or more runs.');
       return;
     }
+    return this.compareInPanel(uris);
+  }
+
+  private async compareInPanel(uris: vscode.Uri[], panel?: vscode.WebviewPanel): Promise<void> {
     const options = readAnalyzeOptions();
     const labels = runLabels(uris.map((u) => u.fsPath));
     const runs: CompareRun[] = [];
@@ -147,14 +154,15 @@ export class Commands {
         },
       );
     } catch (e) {
+      panel?.dispose();
       return this.reportFailure('Compare Runs', e);
     }
-    const view = this.createPanel(`Compare: ${labels.join(' vs ')}`);
-    view.show({ type: MessageType.ShowCompare, title: `Compare runs: ${labels.join(' · ')}`, runs, settings: readDashboardSettings() });
+    const view = this.createPanel(`Compare: ${labels.join(' vs ')}`, {}, panel);
+    const source: PanelSource = { kind: 'compare', paths: uris.map((u) => u.fsPath) };
+    view.show({ type: MessageType.ShowCompare, title: `Compare runs: ${labels.join(' · ')}`, runs, settings: readDashboardSettings(), source });
   }
 
   async explainLearningRate(args?: { lr?: number | string; scale?: number | string | null } | string): Promise<void> {
-    const { buildExplainData } = await import('./explainData');
     const parsed = typeof args === 'string' ? safeJson(args) : args;
     let lr = num(parsed?.lr);
     let scale = parsed && 'scale' in parsed ? num(parsed.scale) : null;
@@ -184,11 +192,39 @@ export class Commands {
       scale = scaleText.trim() === '' ? null : num(scaleText);
     }
     if (lr === null) return;
+    await this.explainInPanel(lr, scale, optimizer, eps, source);
+  }
+
+  private async explainInPanel(
+    lr: number,
+    scale: number | null,
+    optimizer: 'adam' | 'adamw' | 'sgd' | 'other' | null,
+    eps: number | null,
+    from: string,
+    panel?: vscode.WebviewPanel,
+  ): Promise<void> {
+    const { buildExplainData } = await import('./explainData');
     const target = readDashboardSettings().targetRelativeStep;
-    const view = this.createPanel('Explain Learning Rate', {
-      onExplainRequest: (l, s) => view.show({ type: MessageType.ShowExplain, explain: buildExplainData({ lr: l, scale: s, optimizer, eps, source: 'input' }, target) }),
-    });
-    view.show({ type: MessageType.ShowExplain, explain: buildExplainData({ lr, scale, optimizer, eps, source }, target) });
+    const show = (l: number, s: number | null, f: string) =>
+      view.show({
+        type: MessageType.ShowExplain,
+        explain: buildExplainData({ lr: l, scale: s, optimizer, eps, source: f }, target),
+        source: { kind: 'explain', lr: l, scale: s },
+      });
+    const view = this.createPanel('Explain Learning Rate', { onExplainRequest: (l, s) => show(l, s, 'input') }, panel);
+    show(lr, scale, from);
+  }
+
+  /** Re-open a panel after a window reload from what its webview kept in state (registerWebviewPanelSerializer). */
+  async restorePanel(panel: vscode.WebviewPanel, state: WebviewState | undefined): Promise<void> {
+    const source = state?.source;
+    if (!source) {
+      panel.dispose();
+      return;
+    }
+    if (source.kind === 'analyze') await this.analyzeInPanel(source.paths.map((p) => vscode.Uri.file(p)), source.title, panel);
+    else if (source.kind === 'compare') await this.compareInPanel(source.paths.map((p) => vscode.Uri.file(p)), panel);
+    else await this.explainInPanel(source.lr, source.scale, null, null, 'restored', panel);
   }
 
   /** Export the active dashboard (or compare view) as standalone HTML. Returns the written file's path. */
@@ -258,15 +294,18 @@ export class Commands {
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  private createPanel(title: string, handlers: WebviewHandlers = {}): DashboardWebview {
-    const panel = vscode.window.createWebviewPanel('optimizerLens.panel', `Optimizer Lens: ${title}`, vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist'), vscode.Uri.joinPath(this.context.extensionUri, 'media')],
-    });
+  private createPanel(title: string, handlers: WebviewHandlers = {}, restored?: vscode.WebviewPanel): DashboardWebview {
+    const panel =
+      restored ??
+      vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Optimizer Lens: ${title}`, vscode.ViewColumn.Active, {
+        enableScripts: true,
+        localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist'), vscode.Uri.joinPath(this.context.extensionUri, 'media')],
+      });
+    if (restored) panel.title = `Optimizer Lens: ${title}`;
     return new DashboardWebview(panel, this.context.extensionUri, title, handlers);
   }
 
-  private async analyzeInPanel(uris: vscode.Uri[], title: string): Promise<void> {
+  private async analyzeInPanel(uris: vscode.Uri[], title: string, panel?: vscode.WebviewPanel): Promise<void> {
     const session = new AnalysisSession(this.workerPath);
     try {
       const result = await vscode.window.withProgress(
@@ -286,9 +325,11 @@ export class Commands {
           );
         },
       );
-      const view = this.createPanel(title);
-      view.show(showAnalysisMessage(title, result.analysis, { totalSteps: result.totalSteps }));
+      const view = this.createPanel(title, {}, panel);
+      const source: PanelSource = { kind: 'analyze', paths: uris.map((u) => u.fsPath), title };
+      view.show(showAnalysisMessage(title, result.analysis, { totalSteps: result.totalSteps, source }));
     } catch (e) {
+      panel?.dispose();
       this.reportFailure(`analyzing ${title}`, e);
     } finally {
       session.dispose();

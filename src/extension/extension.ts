@@ -3,7 +3,8 @@
 // (dist/worker.js), and snippets/report/explain modules on first use.
 
 import * as vscode from 'vscode';
-import { Commands } from './commands';
+import { Commands, PANEL_VIEW_TYPE } from './commands';
+import type { WebviewState } from '../protocol';
 import { DashboardEditorProvider } from './dashboardEditor';
 
 export interface OptimizerLensApi {
@@ -13,7 +14,15 @@ export interface OptimizerLensApi {
 
 export function activate(context: vscode.ExtensionContext): OptimizerLensApi {
   const started = performance.now();
-  context.subscriptions.push(...DashboardEditorProvider.register(context), ...new Commands(context).register());
+  const commands = new Commands(context);
+  context.subscriptions.push(
+    ...DashboardEditorProvider.register(context),
+    ...commands.register(),
+    // Panels come back after a window reload: their webview state says what they showed.
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+      deserializeWebviewPanel: (panel, state) => commands.restorePanel(panel, state as WebviewState | undefined),
+    }),
+  );
   registerConfigFeaturesIfPresent(context);
   const activationMs = performance.now() - started;
   return { activationMs };

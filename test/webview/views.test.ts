@@ -64,8 +64,11 @@ describe('compare, explain and report views', () => {
     const explain = buildExplainData({ lr: 3e-4, scale: 0.02, eps: 1e-8, optimizer: 'adam', source: 'input' }, 1e-3);
     const w = await openWebview(browser);
     await w.waitForPosted(MessageType.Ready);
-    await w.send({ type: MessageType.ShowExplain, explain });
+    await w.send({ type: MessageType.ShowExplain, explain, source: { kind: 'explain', lr: 3e-4, scale: 0.02 } });
     await w.page.waitForSelector('#explain');
+    // A panel keeps what it shows in its state, for the serializer that restores it after a window reload.
+    const state = await w.page.evaluate(() => JSON.parse(sessionStorage.getItem('vscode-state') ?? 'null'));
+    assert.deepEqual(state.source, { kind: 'explain', lr: 3e-4, scale: 0.02 });
     assertClose(Number(await w.page.getAttribute('#explain-rel-step', 'data-value')), 0.015, 1e-12, 'lr/scale');
     assertClose(Number(await w.page.getAttribute('#explain-lr-target', 'data-value')), 2e-5, 1e-12, 'target × scale');
     const pairs = await w.page.$$eval('#explain-pairs tbody tr', (trs) =>
