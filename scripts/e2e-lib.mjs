@@ -103,6 +103,8 @@ export function writeUserSettings(dirs, extra = {}) {
     'workbench.secondarySideBar.defaultVisibility': 'hidden',
     'git.enabled': false,
     'window.commandCenter': false,
+    'files.autoSave': 'off',
+    'files.hotExit': 'off',
     ...extra,
   };
   fs.writeFileSync(path.join(dirs.userData, 'User/settings.json'), JSON.stringify(settings, null, 2));

@@ -43,11 +43,14 @@ function record(name, ok, ms, error) {
 function makeWorkspace() {
   fs.rmSync(WORKSPACE, { recursive: true, force: true });
   fs.mkdirSync(WORKSPACE, { recursive: true });
+  // No .toml in the workspace: `workspaceContains:**/*.toml` would activate the extension at startup and hide
+  // whether opening a YAML config alone activates it (onLanguage:yaml), which the first tests check.
+  const noToml = (src) => !src.endsWith('.toml');
   for (const d of ['adam_base', 'adamw_wd0.05', 'sgd_momentum', 'configs']) {
-    fs.cpSync(path.join(REPO, 'test/fixtures', d), path.join(WORKSPACE, d), { recursive: true });
+    fs.cpSync(path.join(REPO, 'test/fixtures', d), path.join(WORKSPACE, d), { recursive: true, filter: noToml });
   }
   // the extension-host tests edit a config of their own so the UI tests see finetune.yaml untouched
-  fs.cpSync(path.join(REPO, 'test/fixtures/configs'), path.join(WORKSPACE, 'exthost-configs'), { recursive: true });
+  fs.cpSync(path.join(REPO, 'test/fixtures/configs'), path.join(WORKSPACE, 'exthost-configs'), { recursive: true, filter: noToml });
   fs.writeFileSync(path.join(WORKSPACE, 'scratch.py'), '# scratch file for Insert Logging Snippet\n');
 }
 
