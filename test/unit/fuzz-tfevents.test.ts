@@ -86,6 +86,16 @@ function syntheticSeed(): Uint8Array {
   return Uint8Array.from(Buffer.concat(parts.map(frameRecord)));
 }
 
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 function mutate(seed: Uint8Array, r: () => number): { bytes: Uint8Array; resealed: boolean } {
   let b = Uint8Array.from(seed);
   const n = 1 + Math.floor(r() * 4);
@@ -109,21 +119,21 @@ function mutate(seed: Uint8Array, r: () => number): { bytes: Uint8Array; reseale
       case 4: {
         // delete a run of bytes
         const len = Math.floor(r() * 16) + 1;
-        b = Uint8Array.from([...b.subarray(0, at), ...b.subarray(Math.min(b.length, at + len))]);
+        b = concat(b.subarray(0, at), b.subarray(Math.min(b.length, at + len)));
         break;
       }
       case 5: {
         // insert random bytes
         const len = Math.floor(r() * 16) + 1;
-        const ins = Array.from({ length: len }, () => Math.floor(r() * 256));
-        b = Uint8Array.from([...b.subarray(0, at), ...ins, ...b.subarray(at)]);
+        const ins = Uint8Array.from({ length: len }, () => Math.floor(r() * 256));
+        b = concat(b.subarray(0, at), ins, b.subarray(at));
         break;
       }
       case 6: {
         // duplicate a record (or a random slice)
         const o = offsets.length ? offsets[Math.floor(r() * offsets.length)]! : at;
         const end = Math.min(b.length, o + 16 + (b.length > o + 4 ? new DataView(b.buffer).getUint32(o, true) : 0));
-        b = Uint8Array.from([...b.subarray(0, end), ...b.subarray(o, end), ...b.subarray(end)]);
+        b = concat(b.subarray(0, end), b.subarray(o, end), b.subarray(end));
         break;
       }
       case 7: {
