@@ -97,7 +97,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 function mutate(seed: Uint8Array, r: () => number): { bytes: Uint8Array; resealed: boolean } {
-  let b = Uint8Array.from(seed);
+  let b: Uint8Array = Uint8Array.from(seed);
   const n = 1 + Math.floor(r() * 4);
   const offsets = recordOffsets(b);
   for (let k = 0; k < n; k++) {
