@@ -359,3 +359,77 @@ test('palette UI: Optimizer Lens: Open Dashboard on trainer_state.json shows the
   await shot(env, 'banner-trainer-state');
   env.log(`banner: ${JSON.stringify(text.slice(0, 200))}`);
 });
+
+test('palette UI: Explain Learning Rate… asks lr and scale, shows relative step 0.015 for (3e-4, 0.02)', async (env) => {
+  const { page } = env;
+  await resetWorkbench(env); // no active config: the command asks for lr and scale
+  await runCommand(env, 'Optimizer Lens: Explain Learning Rate…');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await page.locator('.quick-input-widget', { hasText: 'Explain Learning Rate (1/2)' }).waitFor({ timeout: 15_000 });
+  await input.fill('3e-4');
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget', { hasText: 'Explain Learning Rate (2/2)' }).waitFor({ timeout: 15_000 });
+  await input.fill('0.02');
+  await page.keyboard.press('Enter');
+  const wv = await waitInWebview(env, '#explain #explain-rel-step', 60_000);
+  const rel = Number(await wv.locator('#explain-rel-step').getAttribute('data-value'));
+  const lrTarget = Number(await wv.locator('#explain-lr-target').getAttribute('data-value'));
+  await shot(env, 'palette-explain-learning-rate');
+  assert.ok(Math.abs(rel - 0.015) <= 1e-12, `relative step ${rel}, expected 3e-4/0.02 = 0.015`);
+  // lr for the default target relative step 1e-3 at scale 0.02
+  assert.ok(Math.abs(lrTarget - 2e-5) <= 1e-15, `lr for target ${lrTarget}, expected 2e-5`);
+});
+
+test('palette UI: Insert Logging Snippet… (Hugging Face Trainer callback) into a Python file', async (env) => {
+  const { page } = env;
+  await resetWorkbench(env);
+  await quickOpen(env, 'scratch.py');
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  await editor.locator('.view-line', { hasText: 'scratch file' }).waitFor({ timeout: 30_000 });
+  await editor.locator('.view-line').first().click();
+  await page.keyboard.press('Control+End');
+  await runCommand(env, 'Optimizer Lens: Insert Logging Snippet');
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Hugging Face Trainer callback' });
+  await row.waitFor({ timeout: 15_000 });
+  await row.click();
+  // the cursor ends after the inserted snippet: the status bar's line number jumps
+  const status = page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first();
+  let line = 0;
+  for (let i = 0; i < 40 && line < 50; i++) {
+    line = Number(/Ln (\d+)/.exec(await status.innerText())?.[1] ?? 0);
+    if (line < 50) await page.waitForTimeout(250);
+  }
+  await page.keyboard.press('Control+Home');
+  await editor.locator('.view-line', { hasText: /Hugging\s+Face\s+transformers\s+Trainer\s+callback/ }).first().waitFor({ timeout: 10_000 });
+  await shot(env, 'palette-insert-logging-snippet');
+  assert.ok(line >= 50, `cursor at line ${line} after inserting the snippet`);
+  env.log(`snippet inserted: cursor at line ${line}`);
+  await runCommand(env, 'File: Revert File');
+});
+
+test('palette UI: Analyze Folder… picks adam_base in the file dialog and shows its dashboard', async (env) => {
+  const { page } = env;
+  await resetWorkbench(env);
+  await runCommand(env, 'Optimizer Lens: Analyze Folder…');
+  // code-server's (simple) file dialog is a quick input holding a path
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  await input.fill(path.join(env.workspace, 'adam_base') + '/');
+  await page.waitForTimeout(500);
+  await shot(env, 'palette-analyze-folder-dialog');
+  const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Analyze' }).first();
+  if (await ok.isVisible().catch(() => false)) await ok.click(); else await page.keyboard.press('Enter');
+  const wv = await waitInWebview(env, 'table#layer-table tr[data-layer]', 90_000);
+  // a run folder has many steps: pick 120 and compare with expected.json
+  await selectStep(wv, 120);
+  const expected = expectedFor(env, 'adam_base');
+  let cmp;
+  for (let i = 0; i < 20; i++) {
+    cmp = compareTable(await readLayerTable(wv), expected, 120);
+    if (!cmp.problems.length) break;
+    await page.waitForTimeout(500);
+  }
+  await shot(env, 'palette-analyze-folder');
+  assert.deepEqual(cmp.problems, [], `${cmp.problems.length} mismatches`);
+  env.log(`folder dashboard at step 120: ${cmp.compared} values match expected.json`);
+});
