@@ -60,7 +60,7 @@ interface Job {
   label: string;
   paths: string[];
   explicit: boolean;
-  run: () => Promise<RunData>;
+  run: (options: AnalyzeOptions) => Promise<RunData>;
   rank: number;
 }
 
@@ -118,7 +118,7 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
     if (st.isFile()) {
       const reader = detectReader(input);
       if (!reader) throw new ReaderError(input, 'not a format Optimizer Lens reads (JSONL/CSV logs, trainer_state.json, safetensors, npy/npz, PyTorch checkpoints, TensorBoard event files)');
-      jobs.push({ label: input, paths: [input], explicit: true, run: () => reader.read(input), rank: rankOf(reader.format) });
+      jobs.push({ label: input, paths: [input], explicit: true, run: (o) => reader.read(input, readOptions(o)), rank: rankOf(reader.format) });
       continue;
     }
     const files: string[] = [];
@@ -150,13 +150,17 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
         if (taken.has(f)) continue;
         const reader = detectReader(f);
         if (!reader) continue;
-        jobs.push({ label: f, paths: [f], explicit: false, run: () => reader.read(f), rank: rankOf(reader.format) });
+        jobs.push({ label: f, paths: [f], explicit: false, run: (o) => reader.read(f, readOptions(o)), rank: rankOf(reader.format) });
       }
     }
     if (!jobs.length) unreadable.push(input);
   }
   jobs.sort((a, b) => a.rank - b.rank);
   return { jobs, unreadable };
+}
+
+function readOptions(o: AnalyzeOptions): { signal?: AbortSignal } {
+  return o.signal ? { signal: o.signal } : {};
 }
 
 /** Checkpoints first: their layer order is model.named_parameters() order. */
@@ -178,7 +182,7 @@ export async function readInputs(paths: string[], options: AnalyzeOptions = {}):
     const job = jobs[i];
     options.onProgress?.(i / jobs.length, `reading ${job.label}`);
     try {
-      parts.push(await job.run());
+      parts.push(await job.run(options));
     } catch (e) {
       if (job.explicit || !(e instanceof ReaderError)) throw e;
       parts.push({

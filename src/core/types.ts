@@ -133,7 +133,8 @@ export interface GlobalObservation {
 export interface HistogramObservation {
   step: number;
   layer: string;
-  role: TensorRole;
+  /** null when the histogram is of no tensor role (adam_u/<L>, updates/<L>): see `quantity`. */
+  role: TensorRole | null;
   num: number;
   sum: number;
   sumSquares: number;
