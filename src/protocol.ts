@@ -5,6 +5,7 @@
 // Only types and constants here: this file is compiled into the host (Node) and the webview (DOM).
 
 import type { RunAnalysis, Thresholds } from './core/types';
+import type { PackedSeries } from '../webview/packing';
 
 export enum MessageType {
   // #region to webview
@@ -67,6 +68,8 @@ export interface ShowAnalysisMessage {
   /** Steps in the run before thinning for the dashboard (analysis.result.steps lists those shown). */
   totalSteps?: number;
   source?: PanelSource;
+  /** On the wire the series travel packed (analysis.series is then empty); the webview unpacks them. */
+  packedSeries?: PackedSeries;
 }
 
 export interface CompareRun {

@@ -11,6 +11,7 @@ import { Dashboard, type DashboardHost } from './dashboard';
 import { ExplainView } from './explain';
 import { escapeHtml } from './format';
 import { readThemeColors, watchTheme, type ThemeColors } from './theme';
+import { unpackSeries } from './packing';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;
@@ -57,6 +58,9 @@ function show(view: typeof current): void {
 
 function handle(message: ToWebviewMessage): void {
   if ('source' in message && message.source) host.setState({ source: message.source });
+  if (message.type === MessageType.ShowAnalysis && message.packedSeries) {
+    message = { ...message, analysis: { ...message.analysis, series: unpackSeries(message.packedSeries) }, packedSeries: undefined };
+  }
   switch (message.type) {
     case MessageType.ShowAnalysis:
       if (current !== 'dashboard') {

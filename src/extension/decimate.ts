@@ -8,6 +8,9 @@ import type { LayerSeries, RunAnalysis, SeriesFigure } from '../core/types';
 import { SERIES_FIGURES } from '../core/types';
 
 export const DEFAULT_MAX_DASHBOARD_STEPS = 2000;
+/** Layers × steps sent at most (≈ 26 MB of packed float64 series): large models get fewer steps. */
+export const MAX_SERIES_POINTS = 400_000;
+const MIN_STEPS = 200;
 
 export interface Decimation {
   analysis: RunAnalysis;
@@ -18,6 +21,8 @@ export interface Decimation {
 export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_DASHBOARD_STEPS): Decimation {
   const steps = analysis.result.steps;
   const totalSteps = steps.length;
+  const layers = Math.max(1, analysis.series.length);
+  maxSteps = Math.min(maxSteps, Math.max(MIN_STEPS, Math.floor(MAX_SERIES_POINTS / layers)));
   if (totalSteps <= maxSteps) return { analysis, totalSteps, keptSteps: totalSteps };
 
   const index = new Map(steps.map((s, i) => [s, i]));

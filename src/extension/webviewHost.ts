@@ -4,6 +4,7 @@
 
 import * as vscode from 'vscode';
 import { MessageType, type FromWebviewMessage, type ToWebviewMessage } from '../protocol';
+import { toWire } from './wire';
 import { renderWebviewHtml } from './webviewHtml';
 
 export function getWebviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {
@@ -71,11 +72,11 @@ export class DashboardWebview implements vscode.Disposable {
 
   show(message: ToWebviewMessage): void {
     this.current = message;
-    if (this.ready) void this.panel.webview.postMessage(message);
+    if (this.ready) void this.panel.webview.postMessage(toWire(message));
   }
 
   post(message: ToWebviewMessage): void {
-    if (this.ready) void this.panel.webview.postMessage(message);
+    if (this.ready) void this.panel.webview.postMessage(toWire(message));
   }
 
   dispose(): void {
@@ -89,7 +90,7 @@ export class DashboardWebview implements vscode.Disposable {
       case MessageType.Ready:
         this.ready = true;
         this.markReady();
-        if (this.current) void this.panel.webview.postMessage(this.current);
+        if (this.current) void this.panel.webview.postMessage(toWire(this.current));
         break;
       case MessageType.InsertLoggingSnippet:
         void vscode.commands.executeCommand('optimizerLens.insertLoggingSnippet');

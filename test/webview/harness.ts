@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readFileSync, statSync, readdirSync } from 'node
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { renderWebviewHtml } from '../../src/extension/webviewHtml';
+import { toWire } from '../../src/extension/wire';
+import type { ToWebviewMessage } from '../../src/protocol';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const RESULTS = join(ROOT, 'test-results', 'webview');
@@ -197,7 +199,23 @@ export async function openWebview(
     posted,
     errors,
     send: async (message) => {
-      await page.evaluate((m) => window.postMessage(m, '*'), message as never);
+      // As the host posts it (src/extension/wire.ts): series packed into ArrayBuffers. The buffers cross
+      // into the page as base64 and are rebuilt as exact-length ArrayBuffers there.
+      const wire = toWire(message as ToWebviewMessage) as ToWebviewMessage & { packedSeries?: { steps: ArrayBuffer; values: ArrayBuffer } };
+      const packed = wire.packedSeries;
+      const b64 = packed ? { steps: Buffer.from(packed.steps).toString('base64'), values: Buffer.from(packed.values).toString('base64') } : null;
+      const plain = packed ? { ...wire, packedSeries: { ...packed, steps: null, values: null } } : wire;
+      await page.evaluate(
+        ({ m, b64 }) => {
+          const msg = m as { packedSeries?: { steps: ArrayBuffer | null; values: ArrayBuffer | null } };
+          if (b64 && msg.packedSeries) {
+            msg.packedSeries.steps = Uint8Array.from(atob(b64.steps), (c) => c.charCodeAt(0)).buffer;
+            msg.packedSeries.values = Uint8Array.from(atob(b64.values), (c) => c.charCodeAt(0)).buffer;
+          }
+          window.postMessage(msg, '*');
+        },
+        { m: plain as never, b64 },
+      );
     },
     waitForPosted: async (type, count = 1) => {
       await page.waitForFunction(

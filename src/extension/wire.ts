@@ -1,0 +1,19 @@
+// What the host actually posts to a webview (no vscode import: the Chromium tests post the same).
+
+import { MessageType, type ToWebviewMessage } from '../protocol';
+import { packSeries } from '../../webview/packing';
+
+/**
+ * The message as posted: a dashboard's series packed into ArrayBuffers; a comparison without series and
+ * distributions (it shows the report step's layers only).
+ */
+export function toWire(message: ToWebviewMessage): ToWebviewMessage {
+  if (message.type === MessageType.ShowAnalysis && message.analysis.series.length) {
+    return { ...message, analysis: { ...message.analysis, series: [] }, packedSeries: packSeries(message.analysis.series) };
+  }
+  if (message.type === MessageType.ShowCompare) {
+    return { ...message, runs: message.runs.map((r) => ({ ...r, analysis: { ...r.analysis, series: [], distributions: [], globals: [] } })) };
+  }
+  return message;
+}
+
