@@ -3,9 +3,9 @@
 // in float64 from copies of param before/after, grad and the optimizer state. Here we check the log
 // against that truth, then read it back with the JSONL reader and with the CLI and check again.
 // Skipped (with the reason) when /usr/bin/python3 cannot import torch: scripts/ensure-torch.sh installs it.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -60,6 +60,9 @@ interface Run {
 
 const WORK = TORCH_SKIP ? '' : mkdtempSync(join(tmpdir(), 'optimizer-lens-snippets-'));
 const runs = new Map<string, Run>();
+after(() => {
+  if (WORK) rmSync(WORK, { recursive: true, force: true });
+});
 
 /** Train once per (optimizer, variant, extra arguments); later calls reuse the files. */
 function train(optimizer: Optimizer, variant: Variant, extra: string[] = []): Run {
