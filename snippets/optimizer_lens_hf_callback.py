@@ -237,12 +237,15 @@ class OptimizerLensCallback(TrainerCallback):
         self.every = every
         self.log_first_step = log_first_step
         self.lens = None
-        self._global_step = 0
         self._uses_hooks = False
 
     def _ensure(self, args, state, model, optimizer):
         if self.lens is None and model is not None and optimizer is not None:
-            every = self.every if self.every is not None else max(1, int(args.logging_steps))
+            every = self.every
+            if every is None:  # the Trainer's logging_steps: a step count, or below 1 a fraction of max_steps
+                every = args.logging_steps
+                if every < 1:
+                    every = math.ceil(state.max_steps * every)
             self.lens = OptimizerLensLogger(model, optimizer, self.path, every, self.log_first_step)
             self.lens.enabled = self.lens.enabled and state.is_world_process_zero
         return self.lens
@@ -255,7 +258,6 @@ class OptimizerLensCallback(TrainerCallback):
                 raise RuntimeError("OptimizerLensCallback needs transformers >= 4.45 or torch >= 2.0 "
                                    "(an event right before optimizer.step()); use OptimizerLensLogger by hand")
             self._uses_hooks = True
-            self._global_step = state.global_step
             lens.steps_taken = state.global_step
             lens.attach()
 

@@ -210,6 +210,33 @@ test('HF callback under a transformers without on_pre_optimizer_step (< 4.45): s
   assert.ok(!existsSync(join(WORK, 'old.jsonl')), 'nothing logged');
 });
 
+test("HF callback logs every logging_steps, also when logging_steps is a fraction of max_steps", { skip: TORCH_SKIP }, () => {
+  const program = `
+import importlib.util, sys, types, torch
+shim = types.ModuleType("transformers")
+class TrainerCallback:
+    def on_pre_optimizer_step(self, *args, **kwargs): pass
+shim.TrainerCallback = TrainerCallback
+sys.modules["transformers"] = shim
+spec = importlib.util.spec_from_file_location("snippet", sys.argv[1])
+snippet = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(snippet)
+net = torch.nn.Linear(2, 2)
+for logging_steps, every in ((0.1, None), (25, None), (25, 7)):
+    callback = snippet.OptimizerLensCallback(sys.argv[2], every=every)
+    state = types.SimpleNamespace(max_steps=1000, global_step=0, is_world_process_zero=True)
+    callback.on_train_begin(types.SimpleNamespace(logging_steps=logging_steps), state, None, model=net,
+                            optimizer=torch.optim.Adam(net.parameters()))
+    print(callback.lens.every)
+`;
+  const r = spawnSync(PYTHON, ['-c', program, join(REPO, 'snippets', 'optimizer_lens_hf_callback.py'), join(WORK, 'steps.jsonl')], {
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['100', '25', '7']);
+});
+
 test('attach() (torch >= 2.0 optimizer step hooks) logs the same as explicit calls', { skip: TORCH_SKIP || (!HAS_STEP_HOOKS && 'this torch has no optimizer step hooks (torch < 2.0)') }, () => {
   assert.equal(train('adam', 'attach').logText, train('adam', 'plain').logText);
 });
