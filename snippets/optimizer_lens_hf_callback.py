@@ -21,6 +21,7 @@
 #     trainer.train()
 # Uses the Trainer's on_pre_optimizer_step / on_optimizer_step events (transformers >= 4.45); with older
 # transformers it falls back to torch >= 2.0 optimizer step hooks. Only the main process writes.
+# A new run starts the file afresh; a run resumed from a checkpoint adds to it.
 # fp16 with GradScaler and max_grad_norm=0: the Trainer has not unscaled the gradients yet at this point,
 # so grad_rms includes the loss scale (with gradient clipping, the default, they are unscaled).
 
@@ -36,9 +37,10 @@ import torch
 class OptimizerLensLogger:
     """Writes per-layer optimizer diagnostics as JSONL every `every` optimizer steps."""
 
-    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True):
+    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True, append=False):
         self.optimizer = optimizer
         self.path = path
+        self.append = append  # False: the first logged step starts the file afresh; True: add to it (resuming)
         self.every = max(1, int(every))
         self.log_first_step = log_first_step
         self.steps_taken = 0  # optimizer steps seen by after_step()
@@ -136,7 +138,7 @@ class OptimizerLensLogger:
                 record["momentum_buffer_rms"] = rms(row["momentum_sq"], numel)
             lines.append(json.dumps(record))
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
         self._file.write("".join(line + "\n" for line in lines))
         self._file.flush()
 
@@ -246,7 +248,9 @@ class OptimizerLensCallback(TrainerCallback):
                 every = args.logging_steps
                 if every < 1:
                     every = math.ceil(state.max_steps * every)
-            self.lens = OptimizerLensLogger(model, optimizer, self.path, every, self.log_first_step)
+            # a run resumed from a checkpoint adds to the log; a new run starts it afresh
+            self.lens = OptimizerLensLogger(model, optimizer, self.path, every, self.log_first_step,
+                                            append=state.global_step > 0)
             self.lens.enabled = self.lens.enabled and state.is_world_process_zero
         return self.lens
 

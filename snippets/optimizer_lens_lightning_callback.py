@@ -18,7 +18,7 @@
 # Usage:
 #     trainer = L.Trainer(callbacks=[OptimizerLensCallback("optimizer_lens.jsonl", every=100)])
 #     trainer.fit(module, datamodule)
-# Only the global-zero process writes.
+# Only the global-zero process writes. A new run starts the file afresh; a resumed run adds to it.
 
 try:
     from lightning.pytorch import Callback
@@ -35,9 +35,10 @@ import torch
 class OptimizerLensLogger:
     """Writes per-layer optimizer diagnostics as JSONL every `every` optimizer steps."""
 
-    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True):
+    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True, append=False):
         self.optimizer = optimizer
         self.path = path
+        self.append = append  # False: the first logged step starts the file afresh; True: add to it (resuming)
         self.every = max(1, int(every))
         self.log_first_step = log_first_step
         self.steps_taken = 0  # optimizer steps seen by after_step()
@@ -135,7 +136,7 @@ class OptimizerLensLogger:
                 record["momentum_buffer_rms"] = rms(row["momentum_sq"], numel)
             lines.append(json.dumps(record))
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
         self._file.write("".join(line + "\n" for line in lines))
         self._file.flush()
 
@@ -242,7 +243,9 @@ class OptimizerLensCallback(Callback):
     def on_before_optimizer_step(self, trainer, pl_module, optimizer, *args):
         # Runs after backward and gradient clipping, before the parameters change.
         if self.lens is None:
-            self.lens = OptimizerLensLogger(pl_module, optimizer, self.path, self.every, self.log_first_step)
+            # a run resumed from a checkpoint adds to the log; a new run starts it afresh
+            self.lens = OptimizerLensLogger(pl_module, optimizer, self.path, self.every, self.log_first_step,
+                                            append=trainer.global_step > 0)
             self.lens.enabled = self.lens.enabled and trainer.is_global_zero
         self.lens.optimizer = optimizer
         self.lens.before_step(trainer.global_step + 1)

@@ -24,6 +24,7 @@
 #         lens.after_step()
 #         optimizer.zero_grad()
 #     lens.close()
+# The file is started afresh by the first logged step; pass append=True when resuming a run.
 # With torch >= 2.0 you can instead call lens.attach() once (optimizer step hooks).
 # In distributed runs only rank 0 writes. Sharded optimizers (FSDP, ZeRO) see only their shard.
 
@@ -37,9 +38,10 @@ import torch
 class OptimizerLensLogger:
     """Writes per-layer optimizer diagnostics as JSONL every `every` optimizer steps."""
 
-    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True):
+    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True, append=False):
         self.optimizer = optimizer
         self.path = path
+        self.append = append  # False: the first logged step starts the file afresh; True: add to it (resuming)
         self.every = max(1, int(every))
         self.log_first_step = log_first_step
         self.steps_taken = 0  # optimizer steps seen by after_step()
@@ -137,7 +139,7 @@ class OptimizerLensLogger:
                 record["momentum_buffer_rms"] = rms(row["momentum_sq"], numel)
             lines.append(json.dumps(record))
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
         self._file.write("".join(line + "\n" for line in lines))
         self._file.flush()
 

@@ -46,6 +46,7 @@ export const LOGGING_SNIPPETS: LoggingSnippet[] = [
 #         lens.after_step()
 #         optimizer.zero_grad()
 #     lens.close()
+# The file is started afresh by the first logged step; pass append=True when resuming a run.
 # With torch >= 2.0 you can instead call lens.attach() once (optimizer step hooks).
 # In distributed runs only rank 0 writes. Sharded optimizers (FSDP, ZeRO) see only their shard.
 
@@ -59,9 +60,10 @@ import torch
 class OptimizerLensLogger:
     """Writes per-layer optimizer diagnostics as JSONL every \`every\` optimizer steps."""
 
-    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True):
+    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True, append=False):
         self.optimizer = optimizer
         self.path = path
+        self.append = append  # False: the first logged step starts the file afresh; True: add to it (resuming)
         self.every = max(1, int(every))
         self.log_first_step = log_first_step
         self.steps_taken = 0  # optimizer steps seen by after_step()
@@ -159,7 +161,7 @@ class OptimizerLensLogger:
                 record["momentum_buffer_rms"] = rms(row["momentum_sq"], numel)
             lines.append(json.dumps(record))
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
         self._file.write("".join(line + "\\n" for line in lines))
         self._file.flush()
 
@@ -282,6 +284,7 @@ class _Scratch:
 #     trainer.train()
 # Uses the Trainer's on_pre_optimizer_step / on_optimizer_step events (transformers >= 4.45); with older
 # transformers it falls back to torch >= 2.0 optimizer step hooks. Only the main process writes.
+# A new run starts the file afresh; a run resumed from a checkpoint adds to it.
 # fp16 with GradScaler and max_grad_norm=0: the Trainer has not unscaled the gradients yet at this point,
 # so grad_rms includes the loss scale (with gradient clipping, the default, they are unscaled).
 
@@ -297,9 +300,10 @@ import torch
 class OptimizerLensLogger:
     """Writes per-layer optimizer diagnostics as JSONL every \`every\` optimizer steps."""
 
-    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True):
+    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True, append=False):
         self.optimizer = optimizer
         self.path = path
+        self.append = append  # False: the first logged step starts the file afresh; True: add to it (resuming)
         self.every = max(1, int(every))
         self.log_first_step = log_first_step
         self.steps_taken = 0  # optimizer steps seen by after_step()
@@ -397,7 +401,7 @@ class OptimizerLensLogger:
                 record["momentum_buffer_rms"] = rms(row["momentum_sq"], numel)
             lines.append(json.dumps(record))
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
         self._file.write("".join(line + "\\n" for line in lines))
         self._file.flush()
 
@@ -507,7 +511,9 @@ class OptimizerLensCallback(TrainerCallback):
                 every = args.logging_steps
                 if every < 1:
                     every = math.ceil(state.max_steps * every)
-            self.lens = OptimizerLensLogger(model, optimizer, self.path, every, self.log_first_step)
+            # a run resumed from a checkpoint adds to the log; a new run starts it afresh
+            self.lens = OptimizerLensLogger(model, optimizer, self.path, every, self.log_first_step,
+                                            append=state.global_step > 0)
             self.lens.enabled = self.lens.enabled and state.is_world_process_zero
         return self.lens
 
@@ -561,7 +567,7 @@ class OptimizerLensCallback(TrainerCallback):
 # Usage:
 #     trainer = L.Trainer(callbacks=[OptimizerLensCallback("optimizer_lens.jsonl", every=100)])
 #     trainer.fit(module, datamodule)
-# Only the global-zero process writes.
+# Only the global-zero process writes. A new run starts the file afresh; a resumed run adds to it.
 
 try:
     from lightning.pytorch import Callback
@@ -578,9 +584,10 @@ import torch
 class OptimizerLensLogger:
     """Writes per-layer optimizer diagnostics as JSONL every \`every\` optimizer steps."""
 
-    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True):
+    def __init__(self, model, optimizer, path="optimizer_lens.jsonl", every=100, log_first_step=True, append=False):
         self.optimizer = optimizer
         self.path = path
+        self.append = append  # False: the first logged step starts the file afresh; True: add to it (resuming)
         self.every = max(1, int(every))
         self.log_first_step = log_first_step
         self.steps_taken = 0  # optimizer steps seen by after_step()
@@ -678,7 +685,7 @@ class OptimizerLensLogger:
                 record["momentum_buffer_rms"] = rms(row["momentum_sq"], numel)
             lines.append(json.dumps(record))
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")
+            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")
         self._file.write("".join(line + "\\n" for line in lines))
         self._file.flush()
 
@@ -785,7 +792,9 @@ class OptimizerLensCallback(Callback):
     def on_before_optimizer_step(self, trainer, pl_module, optimizer, *args):
         # Runs after backward and gradient clipping, before the parameters change.
         if self.lens is None:
-            self.lens = OptimizerLensLogger(pl_module, optimizer, self.path, self.every, self.log_first_step)
+            # a run resumed from a checkpoint adds to the log; a new run starts it afresh
+            self.lens = OptimizerLensLogger(pl_module, optimizer, self.path, self.every, self.log_first_step,
+                                            append=trainer.global_step > 0)
             self.lens.enabled = self.lens.enabled and trainer.is_global_zero
         self.lens.optimizer = optimizer
         self.lens.before_step(trainer.global_step + 1)

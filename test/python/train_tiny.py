@@ -229,6 +229,8 @@ def main():
     ap.add_argument("--eps", type=float, default=1e-4)
     ap.add_argument("--amsgrad", action="store_true", help="Adam with amsgrad=True (u uses max_exp_avg_sq)")
     ap.add_argument("--nan-grad-at", type=int, default=0, help="put a NaN into fc1.weight's gradient at this step")
+    ap.add_argument("--keep-log", action="store_true", help="do not delete an existing log first")
+    ap.add_argument("--append", action="store_true", help="plain variant: OptimizerLensLogger(append=True)")
     ap.add_argument("--chunk", type=int, default=0, help="the snippet's reduction chunk (elements), to test chunking")
     args = ap.parse_args()
 
@@ -238,7 +240,7 @@ def main():
     snippet = load_snippet(args.variant)
     if args.chunk:
         snippet._Scratch.CHUNK = args.chunk
-    if os.path.exists(args.log):
+    if os.path.exists(args.log) and not args.keep_log:
         os.remove(args.log)
 
     net = Tiny()
@@ -259,7 +261,7 @@ def main():
 
     t0 = time.perf_counter()
     if args.variant in ("plain", "attach"):
-        lens = snippet.OptimizerLensLogger(root, optimizer, args.log, every=args.every)
+        lens = snippet.OptimizerLensLogger(root, optimizer, args.log, every=args.every, append=args.append)
         if args.variant == "attach":
             lens.attach()
         for step in range(1, args.steps + 1):

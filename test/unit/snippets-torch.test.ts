@@ -237,6 +237,23 @@ for logging_steps, every in ((0.1, None), (25, None), (25, 7)):
   assert.deepEqual(r.stdout.trim().split('\n'), ['100', '25', '7']);
 });
 
+test('a new run starts the log afresh; append=True (resuming) adds to it', { skip: TORCH_SKIP }, () => {
+  const single = train('adam', 'plain').logText;
+  const log = join(WORK, 'rerun.jsonl');
+  const run = (...extra: string[]) => {
+    const r = spawnSync(
+      PYTHON,
+      [join(REPO, 'test', 'python', 'train_tiny.py'), '--keep-log', '--log', log, '--truth', join(WORK, 'rerun.json'), ...extra],
+      { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(log, 'utf8');
+  };
+  run();
+  assert.equal(run(), single, 'second run replaced the first');
+  assert.equal(run('--append'), single + single, 'append=True kept the first');
+});
+
 test('attach() (torch >= 2.0 optimizer step hooks) logs the same as explicit calls', { skip: TORCH_SKIP || (!HAS_STEP_HOOKS && 'this torch has no optimizer step hooks (torch < 2.0)') }, () => {
   assert.equal(train('adam', 'attach').logText, train('adam', 'plain').logText);
 });
