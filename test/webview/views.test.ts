@@ -94,6 +94,22 @@ describe('compare, explain and report views', () => {
     await w.page.context().close();
   });
 
+  it('shows an analysis error (unreadable file) as an error banner, and a cancelled one as a note', async () => {
+    const w = await openWebview(browser);
+    await w.waitForPosted(MessageType.Ready);
+    await w.send({ type: MessageType.ShowError, title: 'Cannot analyze truncated.npz', message: 'truncated.npz (byte offset 1432): truncated archive' });
+    await w.page.waitForSelector('#error-banner.error');
+    assert.match((await w.page.textContent('#error-banner'))!, /byte offset 1432/);
+    await w.send({ type: MessageType.ShowError, title: 'Analysis cancelled', message: 'Analysis cancelled', cancelled: true });
+    await w.page.waitForSelector('#error-banner.info');
+    // A later analysis replaces the error view with the dashboard.
+    await w.send(showAnalysis('adam_base', await analyzeFixture('adam_base', 'stats.jsonl')));
+    await w.page.waitForSelector('#layer-table tbody tr[data-layer]');
+    assert.equal(await w.page.locator('#error-banner').count(), 0);
+    assert.deepEqual(w.errors, []);
+    await w.page.context().close();
+  });
+
   it('Export Report: a standalone HTML file that renders offline with the same numbers and drawn charts', async () => {
     const analysis = await analyzeFixture('adam_base');
     const html = buildReportHtml({
