@@ -2,7 +2,7 @@
 #
 # Every `every` optimizer steps (and at step 1) this writes one JSON line per parameter tensor:
 #   {"step", "layer", "shape", "numel", "lr", "param_rms", "grad_rms", "update_rms", "rel_step",
-#    "adam_u_rms", "eps_dominated_frac", ...}
+#    "adam_u_rms", "eps_dominated_frac", "optimizer", "betas", "eps", "weight_decay", ...}
 # which Optimizer Lens reads (Analyze File... / `optimizer-lens analyze optimizer_lens.jsonl`).
 #   param_rms   RMS of the parameter before step t        grad_rms  RMS of the gradient step t consumed
 #               (after Lightning's gradient clipping)
@@ -127,6 +127,7 @@ class OptimizerLensLogger:
                 "rel_step": update_rms / param_rms if param_rms > 0 else None,
                 "adam_u_rms": None, "eps_dominated_frac": None,
             }
+            record.update(_hyper(kind, group))
             if "adam_u_sq" in row:
                 record["adam_u_rms"] = rms(row["adam_u_sq"], numel)
                 record["eps_dominated_frac"] = fetched[row["eps_count"][0]][row["eps_count"][1]] / numel
@@ -161,6 +162,18 @@ def _unwrap_optimizer(optimizer):
     while type(optimizer).__name__ not in ("Adam", "AdamW", "SGD") and hasattr(optimizer, "optimizer"):
         optimizer = optimizer.optimizer
     return optimizer
+
+
+def _hyper(kind, group):
+    """The optimizer's hyper-parameters for this parameter's group (plain numbers only)."""
+    hyper = {"optimizer": kind or None}
+    for key in ("betas", "eps", "weight_decay", "momentum"):
+        value = group.get(key)
+        if isinstance(value, (tuple, list)) and all(isinstance(v, (int, float)) for v in value):
+            hyper[key] = [float(v) for v in value]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            hyper[key] = float(value)
+    return hyper
 
 
 class _Scratch:

@@ -140,6 +140,19 @@ for (const [optimizer, variant] of COMBOS) {
     const run = train(optimizer, variant);
     checkLogAgainstTruth(run, `${optimizer}/${variant}`);
     const { truth } = run;
+    // each line names the optimizer and its group's hyper-parameters (train_tiny.py's settings)
+    for (const line of run.logText.trim().split('\n')) {
+      const r = JSON.parse(line) as Record<string, unknown>;
+      const where = `${optimizer}/${variant} ${String(r.layer)}`;
+      if (optimizer === 'adam') {
+        assert.deepEqual([r.optimizer, r.betas, r.eps, r.weight_decay], ['Adam', [0.9, 0.999], 1e-4, 0], where);
+      } else if (optimizer === 'adamw') {
+        const decay = String(r.layer).endsWith('weight') ? 0.1 : 0;
+        assert.deepEqual([r.optimizer, r.betas, r.eps, r.weight_decay], ['AdamW', [0.8, 0.99], 1e-4, decay], where);
+      } else {
+        assert.deepEqual([r.optimizer, r.momentum, r.weight_decay, r.betas, r.eps], ['SGD', 0.9, 0, undefined, undefined], where);
+      }
+    }
     // the data exercises what it should: a zero-initialised bias (rel_step null at step 1),
     // Adam's eps-dominated embedding rows (ids never used), a changing lr (LambdaLR)
     const first = truth.steps['1'];
