@@ -9,9 +9,9 @@
 #   adam_u_rms  RMS of m_hat / (sqrt(v_hat) + eps), read from torch.optim.Adam/AdamW state, eps added
 #               after bias correction exactly as torch does; eps_dominated_frac = fraction of
 #               sqrt(v_hat) < eps. Both null for other optimizers (SGD adds momentum_buffer_rms).
-# Cost: nothing on other steps; on a logged step one copy of the parameters and a few fused
-# reductions per tensor on its own device, then a single device-to-host transfer. Only torch needed
-# (1.13 or 2.x).
+# Cost: nothing on other steps. On a logged step: one copy of the parameters, reductions on each
+# tensor's own device in float64 through a reused scratch buffer (at most 34 MiB per device), and a
+# single device-to-host transfer for the whole model. Only torch needed (1.13 or 2.x).
 #
 # Usage:
 #     lens = OptimizerLensLogger(model, optimizer, "optimizer_lens.jsonl", every=100)
@@ -26,7 +26,7 @@
 #     lens.close()
 # The file is started afresh by the first logged step; pass append=True when resuming a run.
 # With torch >= 2.0 you can instead call lens.attach() once (optimizer step hooks).
-# In distributed runs only rank 0 writes. Sharded optimizers (FSDP, ZeRO) see only their shard.
+# In distributed (DDP) runs only rank 0 writes. Not for sharded optimizers (FSDP, DeepSpeed ZeRO).
 
 # ---- optimizer-lens core begin ----
 import json

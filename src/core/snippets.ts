@@ -31,9 +31,9 @@ export const LOGGING_SNIPPETS: LoggingSnippet[] = [
 #   adam_u_rms  RMS of m_hat / (sqrt(v_hat) + eps), read from torch.optim.Adam/AdamW state, eps added
 #               after bias correction exactly as torch does; eps_dominated_frac = fraction of
 #               sqrt(v_hat) < eps. Both null for other optimizers (SGD adds momentum_buffer_rms).
-# Cost: nothing on other steps; on a logged step one copy of the parameters and a few fused
-# reductions per tensor on its own device, then a single device-to-host transfer. Only torch needed
-# (1.13 or 2.x).
+# Cost: nothing on other steps. On a logged step: one copy of the parameters, reductions on each
+# tensor's own device in float64 through a reused scratch buffer (at most 34 MiB per device), and a
+# single device-to-host transfer for the whole model. Only torch needed (1.13 or 2.x).
 #
 # Usage:
 #     lens = OptimizerLensLogger(model, optimizer, "optimizer_lens.jsonl", every=100)
@@ -48,7 +48,7 @@ export const LOGGING_SNIPPETS: LoggingSnippet[] = [
 #     lens.close()
 # The file is started afresh by the first logged step; pass append=True when resuming a run.
 # With torch >= 2.0 you can instead call lens.attach() once (optimizer step hooks).
-# In distributed runs only rank 0 writes. Sharded optimizers (FSDP, ZeRO) see only their shard.
+# In distributed (DDP) runs only rank 0 writes. Not for sharded optimizers (FSDP, DeepSpeed ZeRO).
 
 # ---- optimizer-lens core begin ----
 import json
@@ -288,8 +288,9 @@ class _Scratch:
 #               Trainer's default "adamw_torch"), eps added after bias correction exactly as torch does;
 #               eps_dominated_frac = fraction of sqrt(v_hat) < eps. Null for other optimizers.
 # "step" is the Trainer's global_step after the optimizer step (state.global_step + 1 while stepping).
-# Cost: nothing on other steps; on a logged step one copy of the parameters and a few fused
-# reductions per tensor on its own device, then a single device-to-host transfer.
+# Cost: nothing on other steps. On a logged step: one copy of the parameters, reductions on each
+# tensor's own device in float64 through a reused scratch buffer (at most 34 MiB per device), and a
+# single device-to-host transfer for the whole model. Only torch needed (1.13 or 2.x).
 #
 # Usage:
 #     trainer = Trainer(model=model, args=args, train_dataset=train_dataset,
@@ -298,6 +299,7 @@ class _Scratch:
 # Uses the Trainer's on_pre_optimizer_step / on_optimizer_step events (transformers >= 4.45); with older
 # transformers it falls back to torch >= 2.0 optimizer step hooks. Only the main process writes.
 # A new run starts the file afresh; a run resumed from a checkpoint adds to it.
+# Not for sharded optimizers (FSDP, DeepSpeed ZeRO): their state holds one shard.
 # fp16 with GradScaler and max_grad_norm=0: the Trainer has not unscaled the gradients yet at this point,
 # so grad_rms includes the loss scale (with gradient clipping, the default, they are unscaled).
 
@@ -587,13 +589,15 @@ class OptimizerLensCallback(TrainerCallback):
 #               sqrt(v_hat) < eps. Both null for other optimizers (SGD adds momentum_buffer_rms).
 # "step" is trainer.global_step after the optimizer step. Layer names are the LightningModule's
 # named_parameters() (e.g. "model.encoder.weight"). One optimizer per module (automatic optimization).
-# Cost: nothing on other steps; on a logged step one copy of the parameters and a few fused
-# reductions per tensor on its own device, then a single device-to-host transfer.
+# Cost: nothing on other steps. On a logged step: one copy of the parameters, reductions on each
+# tensor's own device in float64 through a reused scratch buffer (at most 34 MiB per device), and a
+# single device-to-host transfer for the whole model. Only torch needed (1.13 or 2.x).
 #
 # Usage:
 #     trainer = L.Trainer(callbacks=[OptimizerLensCallback("optimizer_lens.jsonl", every=100)])
 #     trainer.fit(module, datamodule)
 # Only the global-zero process writes. A new run starts the file afresh; a resumed run adds to it.
+# Not for sharded optimizers (FSDP, DeepSpeed ZeRO): their state holds one shard.
 
 try:
     from lightning.pytorch import Callback
