@@ -189,7 +189,12 @@ function finish() {
 }
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => { console.log(`\n${sig}: stopping code-server`); await cleanup(); process.exit(130); });
+  process.on(sig, async () => {
+    console.log(`\n${sig}: stopping code-server`);
+    try { await browser?.close(); } catch { /* ignore */ }
+    if (server) await server.stop();
+    process.exit(130);
+  });
 }
 
 try {

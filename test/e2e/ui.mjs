@@ -433,3 +433,59 @@ test('palette UI: Analyze Folder… picks adam_base in the file dialog and shows
   assert.deepEqual(cmp.problems, [], `${cmp.problems.length} mismatches`);
   env.log(`folder dashboard at step 120: ${cmp.compared} values match expected.json`);
 });
+
+// --- exported reports (written by the extension-host tests' exportReport calls) -----------------------
+
+test('exported reports are standalone: step-120 layer table and compare table match expected.json', async (env) => {
+  const page = await env.page.context().newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  try {
+    // 1. the dashboard of adam_base/tensors/step_000120.safetensors
+    const single = path.join(env.workspace, 'report-step120.html');
+    assert.ok(fs.existsSync(single), `${single} missing (written by the extension-host exportReport test)`);
+    await page.goto(`file://${single}`);
+    await page.locator('table#layer-table tr[data-layer]').first().waitFor({ timeout: 30_000 });
+    const cmp = compareTable(await readLayerTable(page), expectedFor(env, 'adam_base'), 120);
+    await page.screenshot({ path: path.join(env.results, 'report-step120.png') });
+    assert.deepEqual(cmp.problems, [], `report-step120.html: ${cmp.problems.length} mismatches`);
+
+    // 2. the compare view of adam_base vs adamw_wd0.05: relative step per layer at each run's report step
+    const compare = path.join(env.workspace, 'report-compare.html');
+    assert.ok(fs.existsSync(compare), `${compare} missing (written by the extension-host compareRuns test)`);
+    await page.goto(`file://${compare}`);
+    const table = page.locator('table#compare-table');
+    await table.locator('tr[data-layer]').first().waitFor({ timeout: 30_000 });
+    const data = await table.evaluate((t) => ({
+      heads: [...t.querySelectorAll('thead th[data-run]')].map((th) => th.textContent),
+      rows: [...t.querySelectorAll('tr[data-layer]')].map((tr) => ({
+        layer: tr.getAttribute('data-layer'),
+        cells: [...tr.querySelectorAll('td[data-field="relStep"]')].map((td) => td.getAttribute('data-value')),
+      })),
+    }));
+    await page.screenshot({ path: path.join(env.results, 'report-compare.png') });
+    const runs = ['adam_base', 'adamw_wd0.05'];
+    const problems = [];
+    let compared = 0;
+    runs.forEach((run, i) => {
+      const step = /step (\d+)/.exec(data.heads[i] ?? '')?.[1];
+      const exp = expectedFor(env, run).steps[step];
+      if (!exp) { problems.push(`${run}: report step '${step}' (header '${data.heads[i]}') not in expected.json`); return; }
+      for (const [layer, e] of Object.entries(exp)) {
+        if (layer === 'global') continue;
+        const row = data.rows.find((r) => r.layer === layer);
+        if (!row) { problems.push(`${run}: no row ${layer}`); continue; }
+        const v = row.cells[i] === '' || row.cells[i] == null ? null : Number(row.cells[i]);
+        if (!relClose(v, e.rel_step)) problems.push(`${run} ${layer}: relStep ${v} vs expected ${e.rel_step}`);
+        compared++;
+      }
+    });
+    assert.deepEqual(problems, [], `report-compare.html: ${problems.length} problems`);
+    assert.equal(compared, 28);
+    assert.deepEqual(errors, [], 'errors in the standalone reports');
+    env.log(`reports: 56 dashboard values and ${compared} compare values match expected.json`);
+  } finally {
+    await page.close();
+  }
+});

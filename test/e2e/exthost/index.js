@@ -127,10 +127,14 @@ test('openDashboard on the active train_log.jsonl', async () => {
   info(`openDashboard -> ${describeTab(tab)}`);
 });
 
-test('compareRuns([adam_base, adamw_wd0.05])', async () => {
+test('compareRuns([adam_base, adamw_wd0.05]) opens the compare view; exportReport of it', async () => {
   const tab = await expectLensTab('compareRuns', () => vscode.commands.executeCommand('optimizerLens.compareRuns',
     [wsUri('adam_base'), wsUri('adamw_wd0.05')]), (t) => /adam_base/.test(t.label) && /adamw_wd0\.05/.test(t.label));
   info(`compareRuns -> ${describeTab(tab)}`);
+  // export the compare view too: the UI tests open both reports in a plain browser and check the numbers
+  const target = wsUri('report-compare.html');
+  await vscode.commands.executeCommand('optimizerLens.exportReport', target);
+  await until('compare report file', () => fs.existsSync(target.fsPath) && fs.statSync(target.fsPath).size > 0, 60_000);
 });
 
 test('explainLearningRate({lr: 3e-4, scale: 0.02})', async () => {
