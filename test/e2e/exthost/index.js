@@ -64,12 +64,13 @@ async function closeAll() {
 test('opening a YAML config leaves the extension active', async () => {
   const ext = vscode.extensions.getExtension(EXT_ID);
   assert.ok(ext, `extension ${EXT_ID} not found`);
-  if (ext.isActive) info('activation: already active when the extension-host tests started');
+  const wasActive = ext.isActive;
+  if (wasActive) info('activation: already active when the extension-host tests started');
   const t0 = Date.now();
   const doc = await vscode.workspace.openTextDocument(wsUri('exthost-configs', 'lightning_hydra.yaml'));
   await vscode.window.showTextDocument(doc);
   await until('activation after opening a .yaml', () => ext.isActive, 15_000);
-  if (Date.now() - t0 > 50) info(`activation: ${Date.now() - t0} ms from opening a .yaml to isActive`);
+  if (!wasActive) info(`activation: ${Date.now() - t0} ms from opening a .yaml to isActive`);
   await closeAll();
 });
 
