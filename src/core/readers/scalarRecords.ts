@@ -415,6 +415,7 @@ export class ScalarRecordSink {
       const numelRaw = toNumber(rec.numel);
       const numel = typeof numelRaw === 'number' && Number.isInteger(numelRaw) && numelRaw >= 0 ? numelRaw : undefined;
       if (shape || numel !== undefined) this.layerSize(step, layer, shape, numel);
+      this.noteHyper(layer, rec);
     } else {
       stored = this.addWideEntries(step, rec, '', stepKey, line, 0);
     }
@@ -450,6 +451,48 @@ export class ScalarRecordSink {
     return stored;
   }
 
+  private readonly hyperByLayer = new Map<string, { type: 'adam' | 'adamw' | 'sgd' | null; betas: [number, number] | null; eps: number | null; weightDecay: number | null }>();
+
+  /** Optimizer hyper-parameters stated per line (our logging snippet writes optimizer, betas, eps, weight_decay). */
+  private noteHyper(layer: string, rec: Record<string, unknown>): void {
+    if (this.hyperByLayer.has(layer)) return;
+    const name = typeof rec.optimizer === 'string' ? rec.optimizer.toLowerCase() : null;
+    const type: 'adam' | 'adamw' | 'sgd' | null = name === 'adam' || name === 'adamw' || name === 'sgd' ? name : null;
+    const b = rec.betas;
+    const betas = Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number' && Number.isFinite(x)) ? ([b[0], b[1]] as [number, number]) : null;
+    const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+    const h = { type, betas, eps: num(rec.eps), weightDecay: num(rec.weight_decay) };
+    if (h.type !== null || h.betas !== null || h.eps !== null || h.weightDecay !== null) this.hyperByLayer.set(layer, h);
+  }
+
+  /** Hyper-parameters common to every layer go to `hyper`; per-layer differences become parameter groups. */
+  private finishHyper(): void {
+    if (this.hyperByLayer.size === 0) return;
+    const all = [...this.hyperByLayer.values()];
+    const same = <T>(f: (h: (typeof all)[number]) => T): T | null => {
+      const first = JSON.stringify(f(all[0]));
+      return all.every((h) => JSON.stringify(f(h)) === first) ? f(all[0]) : null;
+    };
+    const hyper = this.data.hyper;
+    const type = same((h) => h.type);
+    if (type) hyper.type = type;
+    const betas = same((h) => h.betas);
+    if (betas) hyper.betas = betas;
+    const eps = same((h) => h.eps);
+    if (eps !== null) hyper.eps = eps;
+    const wd = same((h) => h.weightDecay);
+    if (wd !== null) hyper.weightDecay = wd;
+    hyper.source = 'log';
+    const groups = new Map<string, { layers: string[]; lr: null; betas: [number, number] | null; eps: number | null; weightDecay: number | null }>();
+    for (const [layer, h] of this.hyperByLayer) {
+      const key = JSON.stringify([h.betas, h.eps, h.weightDecay]);
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { layers: [], lr: null, betas: h.betas, eps: h.eps, weightDecay: h.weightDecay }));
+      g.layers.push(layer);
+    }
+    if (groups.size > 1) this.data.paramGroups = [...groups.values()];
+  }
+
   noteLayer(layer: string): void {
     if (!this.layersSeen.has(layer)) {
       this.layersSeen.add(layer);
@@ -459,6 +502,7 @@ export class ScalarRecordSink {
 
   /** Final summaries (suppressed issues, ratio infinities); returns the RunData. */
   finish(): RunData {
+    this.finishHyper();
     if (this.infRatio.count > 0) {
       const first = this.infRatio.firstLine;
       const issue: ReadIssue = {
