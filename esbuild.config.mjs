@@ -12,6 +12,7 @@ const nodeEntries = [
   { in: 'src/cli/main.ts', out: 'cli' },
   { in: 'src/extension/extension.ts', out: 'extension' },
   { in: 'src/extension/worker.ts', out: 'worker' },
+  { in: 'src/core/engine/statsWorker.ts', out: 'statsWorker' },
 ].filter((e) => existsSync(e.in));
 
 const builds = [];

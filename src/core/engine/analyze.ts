@@ -19,7 +19,8 @@ import {
   type UpdateDistribution,
 } from '../types';
 import { replayAdam } from './replay';
-import { computeTensorFigures, U_HISTOGRAM_EDGES, type AdamStepHyper, type LayerTensorSet } from './tensorStats';
+import { computeAllTensorFigures } from './parallel';
+import { U_HISTOGRAM_EDGES, type AdamStepHyper, type LayerTensorSet } from './tensorStats';
 import { VERSION } from '../version';
 export { mergeRunData } from './merge';
 
@@ -179,13 +180,18 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
       work.push({ step, layer, set, lr: entry.lr });
     }
   }
-  let done = 0;
-  for (const w of work) {
-    if (options.signal?.aborted) throw new Error('cancelled');
-    const lh = layerHyper(data, hyper, options, w.layer, w.lr);
-    const f = await computeTensorFigures(w.set, lh);
-    done++;
-    options.onProgress?.(done / Math.max(1, work.length), `${w.layer} @ step ${w.step}`);
+  const hypers = work.map((w) => layerHyper(data, hyper, options, w.layer, w.lr));
+  const figures = await computeAllTensorFigures(
+    work.map((w, i) => ({ set: w.set, hyper: hypers[i] })),
+    {
+      signal: options.signal,
+      onDone: (done, job) => options.onProgress?.(done / Math.max(1, work.length), `${job.set.layer} @ step ${job.set.step}`),
+    },
+  );
+  for (let wi = 0; wi < work.length; wi++) {
+    const w = work[wi];
+    const lh = hypers[wi];
+    const f = figures[wi];
     addLayer(w.layer);
     numelOf.set(w.layer, f.numel);
     const c = cellOf(w.step, w.layer);
