@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   configLanguageOf,
   fmtNum,
+  notAConfigByName,
   lintConfig,
   scanConfigFile,
   type ConfigFinding,
@@ -32,7 +33,9 @@ lists the learning rates, the stated parameter scales, and findings:
   not-adam             (info) SGD-like optimizer: lr is not a step size
 State a scale with a comment: # optimizer-lens: param-scale=0.02 (// in JSONC; strict JSON: a sibling
 optimizer-lens.json {"paramScale": 0.02}). --link RUN takes per-layer scales from a log or checkpoint.
-Directories are searched (3 levels) for .yaml .yml .json .jsonc .toml .py .sh files.
+Directories are searched (3 levels) for .yaml .yml .json .jsonc .toml .py .sh files. Training logs are
+skipped: trainer_state.json, JSON/YAML with a top-level log_history, and arrays of per-step records
+({"step": …, "learning_rate": …}) are not read as learning-rate settings.
 Exit codes: 0 ok, 1 --fail-on tripped, 2 unreadable input or bad usage.
 `;
 
@@ -48,6 +51,8 @@ export interface LintFileJson {
   learningRates: JsonPosition[];
   scales: JsonPosition[];
   findings: { rule: string; severity: Severity; line: number; column: number; message: string }[];
+  /** Present when the file was not read as a config (a training log): the reason. */
+  skipped?: string;
 }
 
 /** The `--json` shape of one file (1-based lines and columns; sibling scales keyed `file:key` with their position there). */
@@ -62,6 +67,7 @@ export function lintFileJson(path: string, scan: ConfigScan, findings: ConfigFin
       column: s.range.column,
     })),
     findings: findings.map((f) => ({ rule: f.rule, severity: f.severity, line: f.range.line, column: f.range.column, message: f.message })),
+    ...(scan.skipped ? { skipped: scan.skipped } : {}),
   };
 }
 
@@ -82,7 +88,7 @@ function expand(path: string, depth = 0): string[] {
       continue;
     }
     if (s.isDirectory()) out.push(...expand(p, depth + 1));
-    else if (configLanguageOf(p)) out.push(p);
+    else if (configLanguageOf(p) && !notAConfigByName(p)) out.push(p); // trainer_state.json: a log, not a config
   }
   return out;
 }
@@ -172,7 +178,9 @@ export async function runLint(argv: string[], io: LintIo): Promise<number> {
       for (const f of findings) counts[f.severity]++;
       const fileJson = lintFileJson(p, scan, findings);
       results.push(fileJson);
-      if (!json) {
+      if (!json && scan.skipped) {
+        textOut.push(p, `  skipped: ${scan.skipped}`, '');
+      } else if (!json) {
         textOut.push(p);
         const lrText = fileJson.learningRates.map((l) => `${l.key} = ${fmtNum(l.value)} (${l.line}:${l.column})`).join(', ');
         textOut.push(`  learning rates: ${lrText || 'none'}`);

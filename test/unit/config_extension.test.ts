@@ -198,7 +198,18 @@ test('config features: lint on activation and open, debounced on change, cleared
     assert.equal(ds.length, 3, 'not re-linted before the debounce');
     mock.timers.tick(300);
     ds = diagnostics.get(doc.uri.toString())!;
-    assert.deepEqual(ds.map((d) => d.code.value), [], 'annotation states the scale for both lrs; 1.0e-4 is a float everywhere');
+    assert.deepEqual(
+      ds.map((d) => [d.code.value, d.range.start.line + 1]),
+      [['lr-without-scale', 30]],
+      "the annotation on train.lr's line is that lr's own (1.0e-4 is a float everywhere); lora.lr still has no scale",
+    );
+    // An annotation on no lr's line (nor the line above one) applies to the whole file.
+    doc.text += '# optimizer-lens: param-scale=0.02\n';
+    doc.version++;
+    events.change.fire({ document: doc, contentChanges: [{}] });
+    mock.timers.tick(300);
+    ds = diagnostics.get(doc.uri.toString())!;
+    assert.deepEqual(ds.map((d) => d.code.value), [], 'file-wide annotation states the scale for lora.lr');
   } finally {
     mock.timers.reset();
   }

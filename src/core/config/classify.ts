@@ -121,11 +121,38 @@ export interface Classified {
   precision: ConfigPrecision[];
 }
 
+/** Keys that number a step in a logged record ({"step": 10, "learning_rate": 3e-4, "loss": …}). */
+const RECORD_STEP_KEYS = new Set(['step', 'global_step', 'iteration', 'iter', 'epoch', 'train_step', 'trainer_step']);
+const SEP = '\u0000';
+const isIndex = (p: string) => /^\d+$/.test(p);
+
+/**
+ * Array items that are per-step records: an object inside an array (path ends in an index) with a numeric
+ * step/epoch/iteration key. Their values are logged figures (the scheduled lr at that step), not settings.
+ */
+export function perStepRecords(entries: RawEntry[]): Set<string> {
+  const out = new Set<string>();
+  for (const e of entries) {
+    const n = e.path.length;
+    if (n < 2 || !isIndex(e.path[n - 2]) || !RECORD_STEP_KEYS.has(normalizeKey(e.path[n - 1]))) continue;
+    if (numericValue(e.value) === null) continue;
+    out.add(e.path.slice(0, -1).join(SEP));
+  }
+  return out;
+}
+
+function insideRecord(path: string[], records: Set<string>): boolean {
+  for (let i = path.length - 1; i >= 1; i--) if (isIndex(path[i - 1]) && records.has(path.slice(0, i).join(SEP))) return true;
+  return false;
+}
+
 export function classifyEntries(entries: RawEntry[]): Classified {
   const out: Classified = { learningRates: [], scales: [], optimizers: [], eps: [], betas: [], weightDecay: [], precision: [] };
   const beta1 = new Map<string, { v: number; r: SourceRange }>();
+  const records = perStepRecords(entries);
   for (const e of entries) {
     if (e.path.length === 0) continue;
+    if (records.size && insideRecord(e.path, records)) continue;
     const key = normalizeKey(e.path[e.path.length - 1]);
     const parents = e.path.slice(0, -1);
     const parentKey = parents.length ? normalizeKey(parents[parents.length - 1]) : null;

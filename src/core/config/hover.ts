@@ -80,8 +80,12 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
   if (hit.kind === 'scale') {
     const s = hit.item;
     const parts = [`**Optimizer Lens** · parameter scale \`${s.key}\` = ${fmtNum(s.value)}${s.source === 'annotation' ? ' (annotation)' : ''}`];
-    const peaks = scan.learningRates.filter((x) => x.role === 'peak');
-    if (!peaks.length) parts.push('No learning rate in this file; a training-args file next to it (e.g. training_args.json beside config.json) uses this scale.');
+    const allPeaks = scan.learningRates.filter((x) => x.role === 'peak');
+    // The lrs this scale is used for (an annotation on or above an lr's line is that lr's only).
+    const peaks = allPeaks.filter((lr) => scaleFor(lr, scan, options.linked)?.scale === s);
+    if (!allPeaks.length) parts.push('No learning rate in this file; a training-args file next to it (e.g. training_args.json beside config.json) uses this scale.');
+    else if (!peaks.length) parts.push(`Not used for this file's learning rates: each has a nearer or earlier-ranked scale (${allPeaks.slice(0, 2).map((lr) => `\`${lr.key}\`: ${scaleFor(lr, scan, options.linked)?.source ?? 'none'}`).join('; ')}).`);
+    else if (s.source === 'annotation' && peaks.length < allPeaks.length) parts.push(`Applies to the learning rate on its line or the line below only.`);
     for (const lr of peaks.slice(0, 4)) {
       const rel = lr.value / s.value;
       parts.push(

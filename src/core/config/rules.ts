@@ -63,12 +63,18 @@ function describeScale(s: ConfigScale): string {
   }
 }
 
+/** An annotation on an lr's line or the line above it is that lr's own. */
+export function annotationIsNear(scale: ConfigScale, lr: ConfigLearningRate): boolean {
+  return scale.source === 'annotation' && (scale.range.line === lr.range.line || scale.range.line === lr.range.line - 1);
+}
+
 /**
- * The scale that goes with a learning rate: an annotation on the lr's line or the line above, else a linked
- * run (measured per layer), else a file-wide annotation, a stated init scale, an init call, a sibling file.
+ * The scale that goes with a learning rate: an annotation on the lr's line or the line above (that lr only),
+ * else a linked run (measured per layer), else a file-wide annotation (one that is on or above no lr's line),
+ * a stated init scale, an init call, a sibling file.
  */
 export function scaleFor(lr: ConfigLearningRate, scan: ConfigScan, linked?: LinkedScale | null): ScaleChoice | null {
-  const near = scan.scales.find((s) => s.source === 'annotation' && (s.range.line === lr.range.line || s.range.line === lr.range.line - 1));
+  const near = scan.scales.find((s) => annotationIsNear(s, lr));
   if (near) return { value: near.value, source: describeScale(near), scale: near };
   if (linked) {
     const layers = linked.layers.filter((l): l is { name: string; paramRms: number } => typeof l.paramRms === 'number' && l.paramRms > 0);
@@ -79,8 +85,9 @@ export function scaleFor(lr: ConfigLearningRate, scan: ConfigScan, linked?: Link
       return { value: median, source: `median layer RMS of linked ${name}${linked.step !== null ? ` at step ${linked.step}` : ''}`, layers };
     }
   }
+  const fileWide = (s: ConfigScale) => s.source !== 'annotation' || !scan.learningRates.some((l) => annotationIsNear(s, l));
   for (const source of ['annotation', 'stated', 'init-call', 'sibling'] as const) {
-    const s = scan.scales.find((x) => x.source === source);
+    const s = scan.scales.find((x) => x.source === source && fileWide(x));
     if (s) return { value: s.value, source: describeScale(s), scale: s };
   }
   return null;

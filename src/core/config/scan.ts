@@ -1,8 +1,9 @@
 // Scan one training-config text: learning rates, scales, optimizer facts, with source ranges.
 import { readFileSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ReaderError } from '../types';
 import { annotationsIn, classifyEntries } from './classify';
+import { notAConfigByName, configLanguageOf } from './languages';
 import { LineIndex } from './positions';
 import { scanJson } from './scanJson';
 import { scanPython } from './scanPython';
@@ -14,49 +15,11 @@ import type { ConfigComment, ConfigLanguage, ConfigScale, ConfigScan, RawEntry }
 /** Biggest config file read (configs are small; this bounds memory on a mistaken path). */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
-/** Language of a path by extension; null when not a config format we scan. */
-export function configLanguageOf(path: string): ConfigLanguage | null {
-  const ext = extname(path).toLowerCase();
-  switch (ext) {
-    case '.yaml':
-    case '.yml':
-      return 'yaml';
-    case '.json':
-      return 'json';
-    case '.jsonc':
-    case '.json5':
-      return 'jsonc';
-    case '.toml':
-      return 'toml';
-    case '.py':
-      return 'python';
-    case '.sh':
-    case '.bash':
-      return 'shell';
-    default:
-      return null;
-  }
-}
+export { configLanguageOf, configLanguageOfId, notAConfigByName } from './languages';
 
-/** VS Code language id → scanner language (null: not scanned). */
-export function configLanguageOfId(languageId: string, path: string): ConfigLanguage | null {
-  switch (languageId) {
-    case 'yaml':
-      return 'yaml';
-    case 'json':
-      return 'json';
-    case 'jsonc':
-      return 'jsonc';
-    case 'python':
-      return 'python';
-    case 'toml':
-      return 'toml';
-    case 'shellscript':
-      return 'shell';
-    default:
-      return configLanguageOf(path);
-  }
-}
+/** A top-level key that marks a training log (HF Trainer's per-step records), not a config. */
+export const LOG_HISTORY_KEY = 'log_history';
+const LOG_HISTORY_REASON = "top-level 'log_history' (per-step records): a training log, not a config";
 
 export function scanConfigText(text: string, path: string, language?: ConfigLanguage): ConfigScan {
   const lang = language ?? configLanguageOf(path) ?? 'yaml';
@@ -77,6 +40,11 @@ export function scanConfigText(text: string, path: string, language?: ConfigLang
     issues: [],
     lineCount: idx.lineCount,
   };
+  const byName = notAConfigByName(path);
+  if (byName) {
+    scan.skipped = byName;
+    return scan;
+  }
   let entries: RawEntry[] = [];
   let comments: ConfigComment[] = [];
   let halfCasts: { start: number; end: number; what: string }[] = [];
@@ -84,6 +52,10 @@ export function scanConfigText(text: string, path: string, language?: ConfigLang
   switch (lang) {
     case 'yaml': {
       const y = scanYaml(text, idx);
+      if (y.entries.some((e) => e.path.length > 1 && e.path[0] === LOG_HISTORY_KEY)) {
+        scan.skipped = LOG_HISTORY_REASON;
+        return scan;
+      }
       entries = y.entries;
       comments = y.comments;
       scan.yamlFloatStrings = y.floatStrings;
@@ -94,6 +66,10 @@ export function scanConfigText(text: string, path: string, language?: ConfigLang
     case 'json':
     case 'jsonc': {
       const j = scanJson(text, idx);
+      if (j.topKeys.includes(LOG_HISTORY_KEY)) {
+        scan.skipped = LOG_HISTORY_REASON;
+        return scan;
+      }
       entries = j.entries;
       comments = j.comments;
       scan.issues.push(...j.issues);
@@ -203,8 +179,8 @@ function defaultRead(p: string): string | null {
 
 /** Scan a config file and the scales its siblings state. Throws ReaderError when the file cannot be read. */
 export function scanConfigFile(path: string, language?: ConfigLanguage): ConfigScan {
-  const text = readSmallText(path);
+  const text = notAConfigByName(path) ? '' : readSmallText(path); // a log is not read (it can be big)
   const scan = scanConfigText(text, path, language);
-  scan.scales.push(...siblingScales(path));
+  if (!scan.skipped) scan.scales.push(...siblingScales(path));
   return scan;
 }

@@ -63,5 +63,6 @@ export function scanJson(text: string, idx: LineIndex) {
     }
   };
   visit(root, [], undefined, 0);
-  return { entries, comments, issues };
+  const topKeys = root?.type === 'object' ? (root.children ?? []).map((p) => p.children?.[0]?.value).filter((k): k is string => typeof k === 'string') : [];
+  return { entries, comments, issues, topKeys };
 }

@@ -127,6 +127,11 @@ export interface ConfigScan {
   issues: { severity: 'error' | 'warning'; line: number; column: number; message: string }[];
   /** Line count of the text (for bounds). */
   lineCount: number;
+  /**
+   * Set when the file is not read as a config although its format is one (a training log such as HF Trainer's
+   * trainer_state.json, or JSON with a top-level log_history): the reason. Such a scan has no entries.
+   */
+  skipped?: string;
 }
 
 /** A parameter scale measured from a linked log or checkpoint (per layer). */
