@@ -226,6 +226,60 @@ async function benchKernel(): Promise<void> {
   report('RMS(u), 16M float32: typed-array loop, float64 accumulator', `${sLoop.toFixed(3)} s`, `RMS ${rmsLoop.toPrecision(6)}; ${(sTf / sLoop).toFixed(1)}× faster`);
 }
 
+/** Generated with numpy / torch when available: reading + reducing whole files through the CLI. */
+async function benchContainers(): Promise<void> {
+  const cli = join(ROOT, 'bin', 'optimizer-lens.js');
+  const npz = join(DATA, 'snapshot_512mib.npz');
+  if (!existsSync(npz) && hasNumpy()) {
+    spawnSync('python3', ['-c', `
+import numpy as np
+rng = np.random.default_rng(0)
+n = 32 * 1024 * 1024
+arrays = {}
+for i in range(2):
+    arrays[f'param_before/layers.{i}.weight'] = (rng.standard_normal(n, dtype=np.float32) * 0.02)
+    arrays[f'grad/layers.{i}.weight'] = (rng.standard_normal(n, dtype=np.float32) * 1e-3)
+np.savez(${JSON.stringify(npz)}, step=np.int64(10), lr=np.float64(1e-3), **arrays)
+`], { env: numpyEnv(), stdio: 'inherit' });
+  }
+  const torchDir = join(DATA, 'torch_ckpt');
+  const torchPy = '/usr/bin/python3';
+  const hasTorch = spawnSync(torchPy, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+  if (!existsSync(join(torchDir, 'optim_step000001.pt')) && hasTorch) {
+    mkdirSync(torchDir, { recursive: true });
+    spawnSync(torchPy, ['-c', `
+import torch
+torch.manual_seed(0)
+layers = [torch.nn.Parameter(torch.randn(4096, 4096) * 0.02) for _ in range(4)]
+opt = torch.optim.Adam(layers, lr=1e-3)
+for p in layers: p.grad = torch.randn_like(p) * 1e-3
+opt.step()
+torch.save({f'layers.{i}.weight': p.detach() for i, p in enumerate(layers)}, ${JSON.stringify(join(torchDir, 'model_step000001.pt'))})
+torch.save(opt.state_dict(), ${JSON.stringify(join(torchDir, 'optim_step000001.pt'))})
+`], { stdio: 'inherit' });
+  }
+  const inputs: [string, string, string[]][] = [
+    ['npz (numpy.savez, stored)', npz, []],
+    ['PyTorch checkpoint (model + Adam state, torch.save)', torchDir, []],
+  ];
+  for (const [name, path, extra] of inputs) {
+    if (!existsSync(path)) {
+      report(name, 'skipped', 'generator (numpy / Debian python3-torch) not available');
+      continue;
+    }
+    const bytes = statSync(path).isDirectory()
+      ? ['model_step000001.pt', 'optim_step000001.pt'].reduce((a, f) => a + statSync(join(path, f)).size, 0)
+      : statSync(path).size;
+    spawnSync('sh', ['-c', `cat ${JSON.stringify(path)}${statSync(path).isDirectory() ? '/*' : ''} > /dev/null`]);
+    const r = timeProcess(process.execPath, [cli, 'analyze', path, '--json', '--betas', '0.9,0.999', '--eps', '1e-8', ...extra]);
+    if (r.status !== 0) {
+      report(name, 'failed', r.stdout.slice(0, 200));
+      continue;
+    }
+    report(`CLI analyze ${name}, ${(bytes / GiB).toFixed(2)} GiB`, `${(bytes / GiB / r.seconds).toFixed(2)} GiB/s`, `${r.seconds.toFixed(2)} s, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+  }
+}
+
 async function benchLogs(): Promise<void> {
   const layers = Array.from({ length: 64 }, (_, i) => `model.layers.${i}.mlp.weight`);
   const steps = quick ? 2000 : 12000;
@@ -279,6 +333,7 @@ async function main(): Promise<void> {
   console.log(`Optimizer Lens bench — ${new Date().toISOString()} — node ${process.version}${quick ? ' (quick)' : ''}\n`);
   await benchSnapshot();
   await benchKernel();
+  await benchContainers();
   await benchLogs();
   await benchTensorboard();
   for (const extra of ['./torchBench', './configHover']) {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { DTYPE_BYTES } from '../readers/tensorData';
 import { ReaderError } from '../types';
 import type { StatsRequest, StatsResponse } from './statsWorker';
 import { computeTensorFigures, type AdamStepHyper, type LayerTensorSet, type TensorFigures } from './tensorStats';
@@ -21,7 +22,7 @@ function jobBytes(j: TensorJob): number {
   const s = j.set;
   let n = 0;
   for (const r of [s.paramBefore, s.paramAfter, s.paramSaved, s.grad, s.expAvg, s.expAvgSq, s.momentumBuffer]) {
-    if (r) n += r.source.storedLength ?? 0;
+    if (r) n += r.numel * DTYPE_BYTES[r.dtype];
   }
   return n;
 }
