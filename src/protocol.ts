@@ -68,8 +68,18 @@ export interface ShowAnalysisMessage {
   /** Steps in the run before thinning for the dashboard (analysis.result.steps lists those shown). */
   totalSteps?: number;
   source?: PanelSource;
+  /** What the inputs hold beyond the analysis (the header says where the optimizer figures came from). */
+  facts?: InputFacts;
   /** On the wire the series travel packed (analysis.series is then empty); the webview unpacks them. */
   packedSeries?: PackedSeries;
+}
+
+/** Facts about the inputs the worker saw while reading (names only; no numbers). */
+export interface InputFacts {
+  /** Optimizer-state tensor roles present in the inputs, e.g. exp_avg, exp_avg_sq, momentum_buffer. */
+  stateRoles: string[];
+  /** Hyper-parameters taken from the extension's settings because no input states them. */
+  fromSettings: string[];
 }
 
 export interface CompareRun {

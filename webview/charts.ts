@@ -49,6 +49,8 @@ export interface ChartMarks {
   layer: string | null;
   /** Horizontal threshold bands (relative step chart): shaded above `high` and below `low`. */
   bands?: { high: number; low: number };
+  /** Layers along x (single-step input): no step marker. */
+  perLayer?: boolean;
 }
 
 const DASHES: number[][] = [[], [6, 3], [2, 2], [8, 3, 2, 3]];
@@ -107,7 +109,7 @@ function stepMarkerPlugin(marks: ChartMarks, colors: () => ThemeColors): Plugin<
     id: 'optimizerLensStepMarker',
     afterDatasetsDraw(chart) {
       const x = chart.scales.x;
-      if (marks.step === null || !x) return;
+      if (marks.step === null || marks.perLayer || !x) return;
       const px = x.getPixelForValue(marks.step);
       const { ctx, chartArea } = chart;
       if (px < chartArea.left || px > chartArea.right) return;
@@ -123,6 +125,11 @@ function stepMarkerPlugin(marks: ChartMarks, colors: () => ThemeColors): Plugin<
   };
 }
 
+/** A long layer name shortened for an axis tick (the tooltip shows it whole). */
+export function shortLayerName(name: string, max = 22): string {
+  return name.length <= max ? name : `…${name.slice(name.length - max + 1)}`;
+}
+
 function logTick(value: number | string): string {
   const v = Number(value);
   const exponent = Math.log10(v);
@@ -133,6 +140,7 @@ export class LayerLineChart {
   readonly chart: Chart<'line', ScatterDataPoint[]>;
   readonly marks: ChartMarks;
   private lines: LayerLine[] = [];
+  private perLayerStep: number | null = null;
 
   constructor(
     canvas: HTMLCanvasElement,
@@ -162,7 +170,8 @@ export class LayerLineChart {
           legend: { position: 'bottom', labels: { boxWidth: 12, boxHeight: 2, padding: 8 } },
           tooltip: {
             callbacks: {
-              title: (items) => (items.length ? `step ${items[0].parsed.x}` : ''),
+              title: (items) =>
+                !items.length ? '' : this.perLayerStep !== null ? `step ${this.perLayerStep}` : `step ${items[0].parsed.x}`,
               label: (item) => `${item.dataset.label}: ${formatNumber(item.parsed.y)}`,
             },
           },
@@ -175,10 +184,54 @@ export class LayerLineChart {
 
   setLines(lines: LayerLine[]): void {
     this.lines = lines;
-    // A legend of hundreds of layers (a large model) hides the chart: rely on the tooltip and row highlight.
-    this.chart.options.plugins!.legend!.display = lines.length <= MAX_LEGEND_ENTRIES;
+    // One step in the whole input (a single checkpoint): a line over steps would be a vertical stack of
+    // dots on an empty step axis. Show one point per layer instead, layers along x.
+    const steps = new Set<number>();
+    for (const l of lines) for (const p of l.points) if (p.x !== null) steps.add(p.x);
+    this.perLayerStep = steps.size === 1 ? [...steps][0] : null;
+    this.marks.perLayer = this.perLayerStep !== null;
+    // For tests and styling: which kind of chart is drawn.
+    this.chart.canvas.dataset.mode = this.perLayerStep !== null ? 'per-layer' : 'steps';
+    const o = this.chart.options;
+    const x = o.scales!.x!;
+    if (this.perLayerStep !== null) {
+      const names = lines.map((l) => l.layer);
+      Object.assign(x, {
+        min: -0.5,
+        max: Math.max(0.5, names.length - 0.5),
+        title: { ...(x.title ?? {}), display: true, text: `layer (step ${this.perLayerStep})` },
+        ticks: {
+          ...(x.ticks ?? {}),
+          stepSize: 1,
+          autoSkip: names.length > 40,
+          maxRotation: 60,
+          minRotation: names.length > 4 ? 45 : 0,
+          callback: (v: number | string) => {
+            const i = Number(v);
+            return Number.isInteger(i) && names[i] !== undefined ? shortLayerName(names[i]) : '';
+          },
+        },
+      });
+      o.plugins!.legend!.display = false;
+      o.interaction = { mode: 'nearest', intersect: true };
+    } else {
+      Object.assign(x, {
+        min: undefined,
+        max: undefined,
+        title: { ...(x.title ?? {}), display: true, text: 'step' },
+        ticks: { ...(x.ticks ?? {}), stepSize: undefined, autoSkip: true, maxRotation: 0, minRotation: 0, callback: undefined, precision: 0 },
+      });
+      // A legend of hundreds of layers (a large model) hides the chart: rely on the tooltip and row highlight.
+      o.plugins!.legend!.display = lines.length <= MAX_LEGEND_ENTRIES;
+      o.interaction = { mode: 'nearest', axis: 'x', intersect: false };
+    }
     this.chart.data.datasets = lines.map((line, i) => this.dataset(line, i));
     this.chart.update('none');
+  }
+
+  /** The step shown when the chart is in per-layer mode (single-step input), else null. */
+  get singleStep(): number | null {
+    return this.perLayerStep;
   }
 
   setMarks(marks: Partial<ChartMarks>): void {
@@ -216,13 +269,14 @@ export class LayerLineChart {
     const color = faded ? withAlpha(base, 0.25) : base;
     return {
       label: line.layer,
-      data: line.points,
+      data: this.perLayerStep !== null ? line.points.map((p) => ({ x: index, y: p.y })) : line.points,
       borderColor: color,
       backgroundColor: color,
       borderDash: DASHES[Math.floor(index / theme.series.length) % DASHES.length],
       borderWidth: this.marks.layer === line.layer ? 3 : 1.5,
-      // One step only (a single checkpoint): draw the point, a line needs two.
-      pointRadius: line.points.length < 2 ? 3 : 0,
+      // Few points (a single checkpoint, two dumps): draw them, a line alone hides them.
+      pointRadius: this.perLayerStep !== null ? 4 : line.points.length <= 3 ? 3 : 0,
+      showLine: this.perLayerStep === null,
       spanGaps: true,
     };
   }

@@ -3,7 +3,7 @@
 // layer/step, equivalence view, reader issues. Renders only what the analysis says (null shows as —).
 
 import type { Finding, LayerStats, RunAnalysis, SeriesFigure, UpdateDistribution } from '../src/core/types';
-import type { DashboardSettings, ShowAnalysisMessage, WebviewState } from '../src/protocol';
+import type { DashboardSettings, InputFacts, ShowAnalysisMessage, WebviewState } from '../src/protocol';
 import { HistogramChart, LayerLineChart, logPoints } from './charts';
 import { equivalentPairs, lrForTarget, median, normalizeOptimizer } from './equivalence';
 import { escapeHtml, formatFraction, formatNumber, rawValue } from './format';
@@ -138,19 +138,29 @@ export class Dashboard {
   private metaHtml(message: ShowAnalysisMessage): string {
     const r = this.analysis.result;
     const o = r.optimizer;
+    const prov = provenance(o.source, message.facts);
+    const fromSettings = (what: string) =>
+      prov.fromSettings.includes(what) ? ' <span class="from-settings" title="From the settings optimizerLens.defaults.* (the input does not state it)">(settings)</span>' : '';
     const meta: string[] = [];
-    meta.push(`<span><span class="label">optimizer</span> ${escapeHtml(o.type ?? 'unknown')}</span>`);
+    meta.push(`<span id="run-optimizer"${prov.optimizerTitle ? ` title="${escapeHtml(prov.optimizerTitle)}"` : ''}><span class="label">optimizer</span> ${escapeHtml(optimizerName(o.type, prov.stateRoles))}</span>`);
     meta.push(`<span><span class="label">lr</span> ${formatNumber(o.lr)}</span>`);
-    if (o.betas) meta.push(`<span><span class="label">betas</span> (${o.betas.map((b) => formatNumber(b, 4)).join(', ')})</span>`);
-    if (o.eps !== null) meta.push(`<span><span class="label">ε</span> ${formatNumber(o.eps)}</span>`);
+    if (o.betas) meta.push(`<span><span class="label">betas</span> (${o.betas.map((b) => formatNumber(b, 4)).join(', ')})${fromSettings('betas')}</span>`);
+    if (o.eps !== null) meta.push(`<span><span class="label">ε</span> ${formatNumber(o.eps)}${fromSettings('eps')}</span>`);
     if (o.weightDecay !== null) meta.push(`<span><span class="label">weight decay</span> ${formatNumber(o.weightDecay)}</span>`);
-    meta.push(`<span><span class="label">from</span> ${escapeHtml(o.source || 'unknown')}</span>`);
+    if (prov.stated) meta.push(`<span><span class="label">stated in</span> ${escapeHtml(prov.stated)}</span>`);
     const thinned = message.totalSteps !== undefined && message.totalSteps > r.steps.length;
     const count = thinned
       ? `<span title="A long run is thinned for the dashboard: per bucket of steps the first one and those with the largest and smallest relative step are kept, with exact figures. The CLI reports every step.">${r.steps.length.toLocaleString('en-US')} of ${message.totalSteps!.toLocaleString('en-US')} shown</span>`
-      : String(r.steps.length);
-    meta.push(`<span id="run-steps"><span class="label">steps</span> ${r.steps.length ? `${r.steps[0]}–${r.steps[r.steps.length - 1]} (${count})` : 'none'}</span>`);
-    return meta.join('');
+      : r.steps.length.toLocaleString('en-US');
+    const steps =
+      r.steps.length === 0
+        ? '<span class="label">steps</span> none with per-layer figures'
+        : r.steps.length === 1
+          ? `<span class="label">step</span> ${r.steps[0]}`
+          : `<span class="label">steps</span> ${r.steps[0]}–${r.steps[r.steps.length - 1]} (${count})`;
+    meta.push(`<span id="run-steps">${steps}</span>`);
+    const line = provenanceLine(o, prov);
+    return `<div class="meta-row">${meta.join('')}</div>${line ? `<p class="provenance" id="run-provenance">${line}</p>` : ''}`;
   }
 
   private skeleton(message: ShowAnalysisMessage): string {
@@ -170,12 +180,12 @@ export class Dashboard {
   <div class="meta" id="run-meta">${this.metaHtml(message)}</div>
 </header>
 ${this.bannerHtml()}
-<section class="card" aria-labelledby="layers-heading">
+<section class="card" id="layers-card" aria-labelledby="layers-heading">
   <div class="card-head">
     <h2 id="layers-heading">Layers</h2>
     <span class="spacer"></span>
-    <label class="step-label" for="step-select">Step</label>
-    <select id="step-select">${r.steps.map((s) => `<option value="${s}">${s}</option>`).join('')}</select>
+    <label class="step-label" for="step-select"${r.steps.length ? '' : ' hidden'}>Step</label>
+    <select id="step-select"${r.steps.length ? '' : ' hidden'}>${r.steps.map((s) => `<option value="${s}">${s}</option>`).join('')}</select>
   </div>
   <div class="table-wrap"><table id="layer-table">
     <thead><tr>
@@ -273,6 +283,13 @@ ${this.issuesHtml()}
     this.root.querySelector('#banner-insert-snippet')?.addEventListener('click', () =>
       this.host.post({ type: 'insertLoggingSnippet' }),
     );
+    for (const card of this.root.querySelectorAll('.chart-card')) {
+      card.addEventListener('click', (e) => {
+        if (!(e.target as HTMLElement).closest('.insert-snippet-link')) return;
+        e.preventDefault();
+        this.host.post({ type: 'insertLoggingSnippet' });
+      });
+    }
     this.root.querySelector('#findings')!.addEventListener('click', (e) => this.onFindingActivated(e));
     this.root.querySelector('#findings')!.addEventListener('keydown', (e) => {
       if ((e as KeyboardEvent).key === 'Enter' || (e as KeyboardEvent).key === ' ') this.onFindingActivated(e);
@@ -319,6 +336,9 @@ ${this.issuesHtml()}
       if (select) {
         select.innerHTML = r.steps.map((s) => `<option value="${s}">${s}</option>`).join('');
         if (this.step !== null) select.value = String(this.step);
+        select.hidden = r.steps.length === 0;
+        const label = this.root.querySelector<HTMLElement>('.step-label');
+        if (label) label.hidden = r.steps.length === 0;
       }
     }
     this.renderTableBody();
@@ -415,17 +435,22 @@ ${this.issuesHtml()}
           ? `<span class="flag sev-${worst}" title="${escapeHtml(row.findings.map((f) => f.rule).join(', '))}">${row.findings.length}</span>`
           : '';
         const shape = row.shape ? `[${row.shape.join(', ')}]` : '';
-        return `<tr data-layer="${escapeHtml(row.name)}"${row.name === highlighted ? ' class="highlight"' : ''}><th scope="row" class="name-col">${escapeHtml(row.name)}</th><td class="shape-col">${shape}</td>${cells}<td class="flag-col">${flag}</td></tr>`;
+        return `<tr data-layer="${escapeHtml(row.name)}"${row.name === highlighted ? ' class="highlight"' : ''}><th scope="row" class="name-col" title="${escapeHtml(row.name)}">${escapeHtml(row.name)}</th><td class="shape-col">${shape}</td>${cells}<td class="flag-col">${flag}</td></tr>`;
       })
       .join('');
     const note = this.root.querySelector('#table-note');
     if (note) {
       const r = this.analysis.result;
-      note.textContent =
-        this.step === null
-          ? 'No step with per-layer figures in this input.'
-          : `Step ${this.step}${this.step === r.step ? ' (the report step)' : ''}. — means the input does not state the figure.`;
+      if (!rows.length) {
+        note.innerHTML = `No per-layer figures in this input: it logs ${this.loggedSummary()}.`;
+      } else {
+        note.textContent =
+          this.step === null
+            ? 'No step with per-layer figures in this input.'
+            : `Step ${this.step}${this.step === r.step ? ' (the report step)' : ''}. — means the input does not state the figure.`;
+      }
     }
+    this.root.querySelector('#layers-card')?.classList.toggle('is-empty', !rows.length);
   }
 
   private renderFindings(): void {
@@ -462,16 +487,42 @@ ${this.issuesHtml()}
     const scaleLines = sorted.map((s) => ({ layer: s.layer, points: logPoints(s.steps, s.figures.paramRms ?? []) }));
     this.relChart?.setLines(relLines);
     this.scaleChart?.setLines(scaleLines);
-    this.markEmpty('chart-rel-step', relLines.every((l) => l.points.length === 0), 'No relative steps in this input (it needs parameter RMS and update RMS per layer, or tensors at consecutive steps).');
-    this.markEmpty('chart-param-scale', scaleLines.every((l) => l.points.length === 0), 'No parameter scale in this input: log per-layer param RMS, or open a checkpoint.');
+    const noLayers = this.analysis.result.layers.length === 0 && series.length === 0;
+    const logged = this.loggedSummary();
+    const snippet = this.host.interactive ? ' <a href="#" class="insert-snippet-link">Insert Logging Snippet</a> to log them.' : ' The logging snippet (Insert Logging Snippet) logs them.';
+    this.markEmpty(
+      'chart-rel-step',
+      relLines.every((l) => l.points.length === 0),
+      noLayers
+        ? `No per-layer relative steps in this input: it logs only ${logged}.${snippet}`
+        : 'No relative steps in this input: they need the update RMS next to the parameter RMS per layer, or parameter tensors at consecutive steps.',
+    );
+    this.markEmpty(
+      'chart-param-scale',
+      scaleLines.every((l) => l.points.length === 0),
+      noLayers
+        ? `No per-layer parameter scale in this input: it logs only ${logged}.${snippet}`
+        : 'No parameter scale in this input: log per-layer parameter RMS, or open a checkpoint.',
+    );
     this.relChart?.setMarks({ step: this.step });
     this.scaleChart?.setMarks({ step: this.step });
   }
 
-  private markEmpty(canvasId: string, empty: boolean, text: string): void {
+  /** What a log without per-layer figures does record ("loss, lr, grad norm"), as HTML. */
+  private loggedSummary(): string {
+    const names: Record<string, string> = { gradNorm: 'grad norm', learning_rate: 'lr', evalAcc: 'eval accuracy', batchAcc: 'batch accuracy' };
+    const keys: string[] = [];
+    for (const g of this.analysis.globals) for (const k of Object.keys(g.values)) if (!keys.includes(k)) keys.push(k);
+    if (!keys.length) return 'run-level figures';
+    const shown = keys.slice(0, 6).map((k) => `<code>${escapeHtml(names[k] ?? k)}</code>`);
+    return `${shown.join(', ')}${keys.length > 6 ? ` and ${keys.length - 6} more` : ''} for the whole run`;
+  }
+
+  private markEmpty(canvasId: string, empty: boolean, html: string): void {
     const box = this.canvas(canvasId)?.closest('.chart-box');
     if (!box) return;
     box.classList.toggle('empty', empty);
+    box.closest('.chart-card')?.classList.toggle('is-empty', empty);
     let note = box.parentElement!.querySelector<HTMLElement>('.empty-note');
     if (empty && !note) {
       note = document.createElement('p');
@@ -479,7 +530,7 @@ ${this.issuesHtml()}
       box.after(note);
     }
     if (note) {
-      note.textContent = text;
+      note.innerHTML = html;
       note.hidden = !empty;
     }
   }
@@ -593,4 +644,54 @@ function baseName(path: string): string {
 
 function cssEscape(text: string): string {
   return typeof CSS !== 'undefined' && CSS.escape ? CSS.escape(text) : text.replace(/["\\]/g, '\\$&');
+}
+
+interface Provenance {
+  /** Where the input states its hyper-parameters ("the log", "the checkpoint"), or null. */
+  stated: string | null;
+  /** Hyper-parameters the extension took from its settings. */
+  fromSettings: string[];
+  stateRoles: string[];
+  optimizerTitle: string | null;
+}
+
+const SOURCE_NAMES: Record<string, string> = { log: 'the log', checkpoint: 'the checkpoint', cli: 'command-line options', config: 'the config', mixed: 'several inputs' };
+
+/** Splits the worker's source ("log + settings defaults (betas, eps)") into what the input states and what the settings filled. */
+export function provenance(source: string | null | undefined, facts: InputFacts | undefined): Provenance {
+  const text = source ?? '';
+  const m = /settings defaults \(([^)]*)\)/.exec(text);
+  const fromSettings = facts?.fromSettings?.length ? facts.fromSettings : m ? m[1].split(/,\s*/).filter(Boolean) : [];
+  const base = text.replace(/(?:\s*\+\s*)?settings defaults \([^)]*\)/, '').trim();
+  const stated = base && base !== 'none' && base !== 'unknown' ? (SOURCE_NAMES[base] ?? base) : null;
+  const stateRoles = facts?.stateRoles ?? [];
+  const optimizerTitle = stateRoles.length ? `Optimizer state tensors in the input: ${stateRoles.join(', ')}` : null;
+  return { stated, fromSettings, stateRoles, optimizerTitle };
+}
+
+/** The optimizer as the header names it: the stated class, else what its state tensors show. */
+export function optimizerName(type: string | null, stateRoles: string[]): string {
+  if (type) {
+    const names: Record<string, string> = { adam: 'Adam', adamw: 'AdamW', sgd: 'SGD' };
+    return names[type.toLowerCase()] ?? type;
+  }
+  if (stateRoles.includes('exp_avg') && stateRoles.includes('exp_avg_sq')) return 'Adam-family (class not stated)';
+  if (stateRoles.includes('momentum_buffer')) return 'SGD with momentum (class not stated)';
+  return 'not stated';
+}
+
+/** One sentence under the header when some figures are inferred or come from the settings. */
+function provenanceLine(o: RunAnalysis['result']['optimizer'], p: Provenance): string {
+  const parts: string[] = [];
+  if (p.stateRoles.length) {
+    const adam = p.stateRoles.includes('exp_avg') && p.stateRoles.includes('exp_avg_sq');
+    parts.push(`${adam ? 'Adam state found' : 'Optimizer state found'} (${p.stateRoles.map((r) => `<code>${escapeHtml(r)}</code>`).join(', ')})`);
+  }
+  if (p.fromSettings.length) {
+    const what: string[] = [];
+    if (p.fromSettings.includes('betas') && o.betas) what.push(`betas ${o.betas.map((b) => formatNumber(b, 4)).join(', ')}`);
+    if (p.fromSettings.includes('eps') && o.eps !== null) what.push(`ε ${formatNumber(o.eps)}`);
+    if (what.length) parts.push(`${what.join(' and ')} from settings (the ${p.stateRoles.length ? 'file does' : 'inputs do'} not state ${what.length > 1 ? 'them' : 'it'})`);
+  }
+  return parts.length ? `${parts.join('; ')}.` : '';
 }

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { Worker } from 'node:worker_threads';
 import type { RunAnalysis } from '../core/types';
 import type { FromWorker, ToWorker, WorkerAnalyzeOptions } from './workerProtocol';
+import type { InputFacts } from '../protocol';
 
 export class AnalysisCancelled extends Error {
   constructor() {
@@ -26,6 +27,8 @@ export interface SessionResult {
   newRecords?: boolean;
   /** Steps before the worker thinned the run for the dashboard. */
   totalSteps: number;
+  /** Optimizer state found and hyper-parameters filled from settings (the header says so). */
+  facts?: InputFacts;
 }
 
 export class AnalysisSession implements vscode.Disposable {
@@ -84,7 +87,7 @@ export class AnalysisSession implements vscode.Disposable {
     if (m.kind === 'progress') p.onProgress?.(m.fraction, m.message);
     else if (m.kind === 'result') {
       this.pending = null;
-      p.resolve({ analysis: m.analysis, tailing: m.tailing, newRecords: m.newRecords, totalSteps: m.totalSteps });
+      p.resolve({ analysis: m.analysis, tailing: m.tailing, newRecords: m.newRecords, totalSteps: m.totalSteps, facts: m.facts });
     } else if (m.kind === 'error') {
       this.pending = null;
       p.reject(new AnalysisFailed(m.message, m.name));

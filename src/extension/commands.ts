@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
 import { MessageType, type CompareRun, type PanelSource, type ToWebviewMessage, type WebviewState } from '../protocol';
 import { AnalysisCancelled, AnalysisSession } from './analysisSession';
-import { DASHBOARD_VIEW_TYPE, showAnalysisMessage } from './dashboardEditor';
+import { dashboardViewTypeFor, showAnalysisMessage } from './dashboardEditor';
 import { readAnalyzeOptions, readDashboardSettings } from './settings';
 import { activeDashboardWebview, DashboardWebview, type WebviewHandlers } from './webviewHost';
 
@@ -71,7 +71,7 @@ export class Commands {
     }
     if (!uri) return;
     if (opensInDashboardEditor(uri.fsPath)) {
-      await vscode.commands.executeCommand('vscode.openWith', uri, DASHBOARD_VIEW_TYPE);
+      await vscode.commands.executeCommand('vscode.openWith', uri, dashboardViewTypeFor(uri.fsPath));
     } else {
       await this.analyzeInPanel([uri], basename(uri.fsPath));
     }
@@ -105,29 +105,70 @@ export class Commands {
     if (!uri) {
       return this.analyzeFile();
     }
-    if (opensInDashboardEditor(uri.fsPath)) await vscode.commands.executeCommand('vscode.openWith', uri, DASHBOARD_VIEW_TYPE);
+    if (opensInDashboardEditor(uri.fsPath)) await vscode.commands.executeCommand('vscode.openWith', uri, dashboardViewTypeFor(uri.fsPath));
     else await this.analyzeInPanel([uri], basename(uri.fsPath));
   }
 
   async compareRuns(targets?: UriLike[] | UriLike): Promise<void> {
     let uris = (Array.isArray(targets) ? targets : targets ? [targets] : []).map(toUri);
     if (uris.length < 2) {
-      const picked = await vscode.window.showOpenDialog({
-        canSelectFiles: true,
-        canSelectFolders: true,
-        canSelectMany: true,
-        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-        title: 'Optimizer Lens: pick two or more runs (files or folders) to compare',
-        openLabel: 'Compare',
-      });
+      // A quick pick of the run folders and logs in the workspace (the web's file dialog picks one item
+      // only), plus "Browse…" which asks again until two or more runs are chosen.
+      const picked = await this.pickRuns(uris);
       if (!picked) return;
-      uris = [...uris, ...picked];
+      uris = picked;
     }
     if (uris.length < 2) {
       void vscode.window.showWarningMessage('Optimizer Lens: Compare Runs needs two or more runs.');
       return;
     }
     return this.compareInPanel(uris);
+  }
+
+  /** Runs to compare: checked in a quick pick of the workspace's run folders and logs, or browsed for. */
+  private async pickRuns(already: vscode.Uri[]): Promise<vscode.Uri[] | undefined> {
+    type Item = vscode.QuickPickItem & { uri?: vscode.Uri; browse?: boolean };
+    const candidates = await findRunCandidates();
+    const alreadySet = new Set(already.map((u) => u.toString()));
+    const items: Item[] = [];
+    const folders = candidates.filter((c) => c.kind === 'folder');
+    const files = candidates.filter((c) => c.kind === 'file');
+    if (folders.length) items.push({ label: 'Run folders', kind: vscode.QuickPickItemKind.Separator });
+    for (const c of folders) items.push({ label: `$(folder) ${c.label}`, description: c.description, uri: c.uri, picked: alreadySet.has(c.uri.toString()) });
+    if (files.length) items.push({ label: 'Logs', kind: vscode.QuickPickItemKind.Separator });
+    for (const c of files) items.push({ label: `$(file) ${c.label}`, description: c.description, uri: c.uri, picked: alreadySet.has(c.uri.toString()) });
+    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
+    items.push({ label: '$(folder-opened) Browse…', description: 'pick runs (files or folders) with the file dialog', browse: true, alwaysShow: true });
+    const chosen = await vscode.window.showQuickPick(items, {
+      canPickMany: true,
+      title: 'Optimizer Lens: Compare Runs — check two or more runs',
+      placeHolder: candidates.length ? 'Run folders and logs in the workspace (type to filter)' : 'No run folders or logs found in the workspace: Browse…',
+      matchOnDescription: true,
+      ignoreFocusOut: true,
+    });
+    if (!chosen) return undefined;
+    const uris = [...already.filter((u) => !chosen.some((c) => c.uri?.toString() === u.toString()))];
+    for (const c of chosen) if (c.uri) uris.push(c.uri);
+    if (uris.length >= 2 && !chosen.some((c) => c.browse)) return uris;
+    // Browse: the file dialog (one pick per dialog in the browser) until two or more runs are chosen.
+    for (let round = 0; round < 16; round++) {
+      const need = Math.max(0, 2 - uris.length);
+      const picked = await vscode.window.showOpenDialog({
+        canSelectFiles: true,
+        canSelectFolders: true,
+        canSelectMany: true,
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+        title: need
+          ? `Optimizer Lens: pick a run to compare (${uris.length} chosen, ${need} more needed)`
+          : `Optimizer Lens: pick another run to compare (${uris.length} chosen; cancel to compare them)`,
+        openLabel: 'Add to Comparison',
+      });
+      if (!picked?.length) break;
+      for (const p of picked) if (!uris.some((u) => u.toString() === p.toString())) uris.push(p);
+      // one more "add another?" round only while fewer than two are chosen
+      if (uris.length >= 2) break;
+    }
+    return uris;
   }
 
   private async compareInPanel(uris: vscode.Uri[], panel?: vscode.WebviewPanel): Promise<void> {
@@ -327,7 +368,7 @@ export class Commands {
       );
       const view = this.createPanel(title, {}, panel);
       const source: PanelSource = { kind: 'analyze', paths: uris.map((u) => u.fsPath), title };
-      view.show(showAnalysisMessage(title, result.analysis, { totalSteps: result.totalSteps, source }));
+      view.show(showAnalysisMessage(title, result.analysis, { totalSteps: result.totalSteps, facts: result.facts, source }));
     } catch (e) {
       panel?.dispose();
       this.reportFailure(`analyzing ${title}`, e);
@@ -395,4 +436,67 @@ function safeJson(text: string): { lr?: number; scale?: number | null } | undefi
 export function runLabels(paths: string[]): string[] {
   const names = paths.map((p) => basename(p));
   return names.map((n, i) => (names.indexOf(n) !== names.lastIndexOf(n) ? join(basename(dirname(paths[i])), n) : n));
+}
+
+/** File names a run may consist of (the readers' inputs; checked by name only, nothing is read). */
+export function isRunInputName(name: string): boolean {
+  return /\.(jsonl|ndjson|csv|safetensors|npz|npy|pt|pth|ckpt|bin)$/i.test(name) || name === 'trainer_state.json' || /^events\.out\.tfevents\./.test(name);
+}
+
+/** Logs that are a run by themselves (tensor files are listed through their folder). */
+function isLogName(name: string): boolean {
+  return /\.(jsonl|ndjson|csv)$/i.test(name) || name === 'trainer_state.json' || /^events\.out\.tfevents\./.test(name);
+}
+
+export interface RunCandidate {
+  kind: 'folder' | 'file';
+  uri: vscode.Uri;
+  /** Workspace-relative path. */
+  label: string;
+  description: string;
+}
+
+const CANDIDATE_GLOB = '**/{*.jsonl,*.ndjson,*.csv,*.safetensors,*.npz,*.npy,*.pt,*.pth,*.ckpt,*.bin,trainer_state.json,events.out.tfevents.*}';
+const CANDIDATE_EXCLUDE = '{**/node_modules/**,**/.git/**,**/.venv/**,**/__pycache__/**,**/.vscode-e2e/**}';
+
+/**
+ * Candidate runs in the workspace: every folder holding readable inputs (at any depth below it, so a
+ * run folder with tensors/ and tb/ subfolders is listed) and every log file. Names only; bounded.
+ */
+export async function findRunCandidates(maxFiles = 5000, maxItems = 300): Promise<RunCandidate[]> {
+  const found = await vscode.workspace.findFiles(CANDIDATE_GLOB, CANDIDATE_EXCLUDE, maxFiles);
+  const roots = vscode.workspace.workspaceFolders ?? [];
+  const folderCounts = new Map<string, { uri: vscode.Uri; rel: string; logs: number; tensors: number }>();
+  const files: RunCandidate[] = [];
+  for (const uri of found) {
+    const name = basename(uri.path);
+    if (!isRunInputName(name)) continue;
+    const root = roots.find((r) => uri.path.startsWith(r.uri.path.replace(/\/$/, '') + '/'));
+    if (!root) continue;
+    const relPath = uri.path.slice(root.uri.path.replace(/\/$/, '').length + 1);
+    const prefix = roots.length > 1 ? `${root.name}/` : '';
+    const log = isLogName(name);
+    if (log) files.push({ kind: 'file', uri, label: prefix + relPath, description: '' });
+    // the file's folder and its ancestors below the workspace root
+    const parts = relPath.split('/').slice(0, -1);
+    for (let depth = parts.length; depth >= 1; depth--) {
+      const rel = parts.slice(0, depth).join('/');
+      const key = `${root.uri.toString()}\0${rel}`;
+      let entry = folderCounts.get(key);
+      if (!entry) folderCounts.set(key, (entry = { uri: vscode.Uri.joinPath(root.uri, ...parts.slice(0, depth)), rel: prefix + rel, logs: 0, tensors: 0 }));
+      if (log) entry.logs++;
+      else entry.tensors++;
+    }
+  }
+  const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  const folders: RunCandidate[] = [...folderCounts.values()]
+    .sort((a, b) => a.rel.split('/').length - b.rel.split('/').length || a.rel.localeCompare(b.rel))
+    .map((f) => ({
+      kind: 'folder' as const,
+      uri: f.uri,
+      label: f.rel,
+      description: [f.logs ? plural(f.logs, 'log') : '', f.tensors ? plural(f.tensors, 'tensor file') : ''].filter(Boolean).join(', '),
+    }));
+  files.sort((a, b) => a.label.localeCompare(b.label));
+  return [...folders, ...files].slice(0, maxItems);
 }

@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import type { RunAnalysis } from '../core/types';
-import { MessageType, type ShowAnalysisMessage, type ToWebviewMessage } from '../protocol';
+import { MessageType, type InputFacts, type ShowAnalysisMessage, type ToWebviewMessage } from '../protocol';
 import { AnalysisCancelled, AnalysisSession, analyzeWithProgress } from './analysisSession';
 import { readAnalyzeOptions, readDashboardSettings } from './settings';
 import { DashboardWebview } from './webviewHost';
@@ -20,6 +20,16 @@ export const DASHBOARD_VIEW_TYPE = 'optimizerLens.dashboard';
  */
 export const LOG_DASHBOARD_VIEW_TYPE = 'optimizerLens.logDashboard';
 
+/**
+ * The viewType whose package.json selector matches the file: VS Code names an editor in the editor picker
+ * and breadcrumb by the contribution matching the resource, so `openWith` of the other viewType would show
+ * the raw id ("optimizerLens.dashboard") instead of "Optimizer Lens Dashboard".
+ */
+export function dashboardViewTypeFor(path: string): string {
+  const name = basename(path);
+  return /\.(jsonl|csv|bin)$/i.test(name) || name === 'trainer_state.json' ? LOG_DASHBOARD_VIEW_TYPE : DASHBOARD_VIEW_TYPE;
+}
+
 /** Files the dashboard follows as they grow (read incrementally). */
 export function isTailable(path: string): boolean {
   const name = basename(path);
@@ -29,6 +39,7 @@ export function isTailable(path: string): boolean {
 export class DashboardDocument implements vscode.CustomDocument {
   analysis: RunAnalysis | null = null;
   totalSteps = 0;
+  facts: InputFacts | undefined;
   error: { message: string; cancelled: boolean } | null = null;
   private session: AnalysisSession | null = null;
   private watcher: vscode.FileSystemWatcher | null = null;
@@ -58,6 +69,7 @@ export class DashboardDocument implements vscode.CustomDocument {
       });
       this.analysis = result.analysis;
       this.totalSteps = result.totalSteps;
+      this.facts = result.facts;
       this.session = result.tailing ? session : null;
       this.error = null;
     } catch (e) {
@@ -76,12 +88,14 @@ export class DashboardDocument implements vscode.CustomDocument {
           const r = await this.session.tail();
           this.analysis = r.analysis;
           this.totalSteps = r.totalSteps;
+          this.facts = r.facts;
         } else {
           const session = new AnalysisSession(this.workerPath);
           try {
             const r = await session.analyze([this.uri.fsPath], readAnalyzeOptions(), false);
             this.analysis = r.analysis;
             this.totalSteps = r.totalSteps;
+            this.facts = r.facts;
           } finally {
             session.dispose();
           }
@@ -109,7 +123,7 @@ export class DashboardDocument implements vscode.CustomDocument {
         cancelled: this.error?.cancelled,
       };
     }
-    return showAnalysisMessage(basename(this.uri.fsPath), this.analysis, { live: this.live, totalSteps: this.totalSteps });
+    return showAnalysisMessage(basename(this.uri.fsPath), this.analysis, { live: this.live, totalSteps: this.totalSteps, facts: this.facts });
   }
 
   dispose(): void {

@@ -13,6 +13,7 @@ import { TfeventsTail, isTfeventsName } from '../core/readers/tfevents';
 import type { AnalyzeOptions, RunAnalysis, RunData } from '../core/types';
 import { decimateAnalysis, DEFAULT_MAX_DASHBOARD_STEPS } from './decimate';
 import type { FromWorker, ToWorker, WorkerAnalyzeOptions } from './workerProtocol';
+import type { InputFacts } from '../protocol';
 
 interface Tail {
   readNew(options?: { onProgress?: (f: number) => void }): Promise<RunData>;
@@ -68,8 +69,19 @@ function dedupeInputs(run: RunData): RunData {
   return run;
 }
 
+const STATE_ROLES = ['exp_avg', 'exp_avg_sq', 'momentum_buffer'];
+let facts: InputFacts = { stateRoles: [], fromSettings: [] };
+
+/** Optimizer-state roles present in the tensors (the header names them). */
+function stateRolesOf(run: RunData): string[] {
+  const roles = new Set<string>();
+  for (const s of run.snapshots) for (const t of s.tensors) if (t.role && STATE_ROLES.includes(t.role)) roles.add(t.role);
+  return STATE_ROLES.filter((r) => roles.has(r));
+}
+
 async function analyze(run: RunData): Promise<RunAnalysis> {
   const { options: engine, injected } = engineOptions(options, run);
+  facts = { stateRoles: stateRolesOf(run), fromSettings: injected };
   const analysis = await analyzeRunData(run, engine);
   if (injected.length) {
     // Say where the figures came from: not "cli" — the extension's settings filled what the inputs lack.
@@ -82,7 +94,7 @@ async function analyze(run: RunData): Promise<RunAnalysis> {
 /** The result message: long runs thinned for the dashboard (decimate.ts) before crossing threads. */
 function resultMessage(analysis: RunAnalysis, tailing: boolean, newRecords?: boolean): FromWorker {
   const d = decimateAnalysis(analysis, options.maxDashboardSteps ?? DEFAULT_MAX_DASHBOARD_STEPS);
-  return { kind: 'result', analysis: d.analysis, tailing, newRecords, totalSteps: d.totalSteps };
+  return { kind: 'result', analysis: d.analysis, tailing, newRecords, totalSteps: d.totalSteps, facts };
 }
 
 async function handle(message: ToWorker): Promise<void> {

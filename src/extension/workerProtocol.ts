@@ -1,6 +1,7 @@
 // Messages between the extension host and the analysis worker (worker.ts). Types only.
 
 import type { AnalyzeOptions, RunAnalysis } from '../core/types';
+import type { InputFacts } from '../protocol';
 
 /** AnalyzeOptions without what cannot cross a thread (signal, callback). */
 export type WorkerAnalyzeOptions = Omit<AnalyzeOptions, 'signal' | 'onProgress'> & {
@@ -19,5 +20,5 @@ export type ToWorker =
 export type FromWorker =
   | { kind: 'progress'; fraction: number; message: string }
   /** `totalSteps`: steps before thinning (analysis.result.steps lists the kept ones). */
-  | { kind: 'result'; analysis: RunAnalysis; tailing: boolean; newRecords?: boolean; totalSteps: number }
+  | { kind: 'result'; analysis: RunAnalysis; tailing: boolean; newRecords?: boolean; totalSteps: number; facts?: InputFacts }
   | { kind: 'error'; message: string; name: string };

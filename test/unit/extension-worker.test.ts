@@ -127,10 +127,20 @@ describe('analysis worker', () => {
       assert.deepEqual(dump.analysis.result.optimizer.betas, [0.9, 0.999]);
       assert.equal(dump.analysis.result.optimizer.eps, 1e-8);
       assert.match(dump.analysis.result.optimizer.source, /settings defaults \(betas, eps\)/);
+      // Gradients only: no optimizer state; the filled figures are listed for the header.
+      assert.deepEqual(dump.facts, { stateRoles: [], fromSettings: ['betas', 'eps'] });
+      // A safetensors snapshot with Adam state but no betas/eps: the state is named, the settings fill both.
+      const st = await client.request({ kind: 'analyze', paths: [fixturePath('adam_base', 'tensors', 'step_000120.safetensors')], options: { defaults } });
+      assert.deepEqual(st.facts, { stateRoles: ['exp_avg', 'exp_avg_sq'], fromSettings: ['betas', 'eps'] });
+      // A torch optimizer checkpoint states its betas/eps: state named, nothing from the settings.
+      const ck = await client.request({ kind: 'analyze', paths: [fixturePath('adamw_wd0.05', 'checkpoint-120', 'optimizer.pt')], options: { defaults } });
+      assert.deepEqual(ck.facts, { stateRoles: ['exp_avg', 'exp_avg_sq'], fromSettings: [] });
+      assert.deepEqual(ck.analysis.result.optimizer.betas, [0.9, 0.999]);
       // A log without tensors: nothing to fill, nothing invented.
       const log = await client.request({ kind: 'analyze', paths: [fixturePath('adam_base', 'train_log.jsonl')], options: { defaults } });
       assert.equal(log.analysis.result.optimizer.betas, null);
       assert.doesNotMatch(log.analysis.result.optimizer.source, /settings/);
+      assert.deepEqual(log.facts, { stateRoles: [], fromSettings: [] });
     } finally {
       await client.worker.terminate();
     }

@@ -39,7 +39,7 @@ function describeTab(t) {
 /** True for a tab showing one of this extension's webviews (custom editor or panel). */
 function isLensTab(t) {
   const i = t.input;
-  if (i instanceof vscode.TabInputCustom) return i.viewType === 'optimizerLens.dashboard';
+  if (i instanceof vscode.TabInputCustom) return i.viewType === 'optimizerLens.dashboard' || i.viewType === 'optimizerLens.logDashboard';
   if (i instanceof vscode.TabInputWebview) return /optimizerLens/i.test(i.viewType);
   return false;
 }
