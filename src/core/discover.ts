@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { mergeRunData } from './engine/merge';
 import { FOLDER_READERS, READERS } from './readers/index';
 import { stepFromName } from './roles';
-import { ReaderError, type AnalyzeOptions, type Reader, type RunData } from './types';
+import { ReaderError, emptyRunData, type AnalyzeOptions, type Reader, type RunData } from './types';
 
 // Finds what can be read in files and run folders, reads each with its reader, and merges the results.
 // A file named on the command line that cannot be read is an error (exit 2); inside a folder, an
@@ -185,18 +185,7 @@ export async function readInputs(paths: string[], options: AnalyzeOptions = {}):
       parts.push(await job.run(options));
     } catch (e) {
       if (job.explicit || !(e instanceof ReaderError)) throw e;
-      parts.push({
-        inputs: [],
-        layerOrder: [],
-        layerShapes: {},
-        hyper: {},
-        snapshots: [],
-        observations: [],
-        globals: [],
-        histograms: [],
-        nonFinite: [],
-        issues: [{ severity: 'error', path: e.path, line: e.line, offset: e.offset, message: e.message }],
-      });
+      parts.push({ ...emptyRunData(), issues: [{ severity: 'error', path: e.path, line: e.line, offset: e.offset, message: e.message }] });
     }
   }
   return mergeRunData(parts);

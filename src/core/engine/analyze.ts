@@ -36,15 +36,8 @@ interface Cell {
   provenance: Record<string, string>;
 }
 
-const REPORTED: (keyof LayerStats)[] = [
-  'paramRms',
-  'gradRms',
-  'updateRms',
-  'relStep',
-  'adamUpdateRms',
-  'relStepPredicted',
-  'epsDominatedFraction',
-];
+/** The figures that make a step count as having figures: the ones charts plot. */
+const REPORTED = SERIES_FIGURES;
 
 function setFigure(cell: Cell, name: FigureName, value: number | null | undefined, source: string, override = false): void {
   if (value === undefined) return;

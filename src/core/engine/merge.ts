@@ -1,19 +1,8 @@
-import type { OptimizerHyper, RunData } from '../types';
+import { emptyRunData, type OptimizerHyper, type RunData } from '../types';
 
 /** Merge the RunData of several inputs into one. */
 export function mergeRunData(parts: RunData[]): RunData {
-  const out: RunData = {
-    inputs: [],
-    layerOrder: [],
-    layerShapes: {},
-    hyper: {},
-    snapshots: [],
-    observations: [],
-    globals: [],
-    histograms: [],
-    nonFinite: [],
-    issues: [],
-  };
+  const out = emptyRunData();
   const seen = new Set<string>();
   const groups: NonNullable<RunData['paramGroups']> = [];
   for (const p of parts) {
