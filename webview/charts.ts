@@ -200,6 +200,10 @@ export class LayerLineChart {
         min: -0.5,
         max: Math.max(0.5, names.length - 0.5),
         title: { ...(x.title ?? {}), display: true, text: `layer (step ${this.perLayerStep})` },
+        // one tick per layer, at the integer positions of the points
+        afterBuildTicks: (scale: { ticks: { value: number }[] }) => {
+          scale.ticks = names.map((_, i) => ({ value: i }));
+        },
         ticks: {
           ...(x.ticks ?? {}),
           stepSize: 1,
@@ -219,6 +223,7 @@ export class LayerLineChart {
         min: undefined,
         max: undefined,
         title: { ...(x.title ?? {}), display: true, text: 'step' },
+        afterBuildTicks: undefined,
         ticks: { ...(x.ticks ?? {}), stepSize: undefined, autoSkip: true, maxRotation: 0, minRotation: 0, callback: undefined, precision: 0 },
       });
       // A legend of hundreds of layers (a large model) hides the chart: rely on the tooltip and row highlight.
@@ -370,7 +375,16 @@ export class GroupedBarChart {
         responsive: true,
         maintainAspectRatio: false,
         scales: {
-          x: { type: 'category', ticks: { maxRotation: 45, autoSkip: false } },
+          x: {
+            type: 'category',
+            ticks: {
+              maxRotation: 45,
+              autoSkip: false,
+              callback(this: { getLabelForValue(v: number): string }, v: number | string) {
+                return shortLayerName(this.getLabelForValue(Number(v)));
+              },
+            },
+          },
           y: { type: 'logarithmic', title: { display: true, text: yTitle }, ticks: { callback: logTick } },
         },
         plugins: {

@@ -2,6 +2,7 @@
 
 import type { ShowCompareMessage } from '../src/protocol';
 import { GroupedBarChart } from './charts';
+import { optimizerName } from './dashboard';
 import { escapeHtml, formatNumber, rawValue } from './format';
 import type { ThemeColors } from './theme';
 
@@ -26,7 +27,7 @@ export class CompareView {
     const head = runs
       .map((r, i) => {
         const res = r.analysis.result;
-        return `<th class="num" data-run="${i}" title="${escapeHtml(res.inputs.map((x) => x.path).join('\n'))}">${escapeHtml(r.label)}<div class="sub">${escapeHtml(res.optimizer.type ?? '?')} · lr ${formatNumber(res.optimizer.lr)} · step ${res.step ?? '—'}</div></th>`;
+        return `<th class="num" data-run="${i}" title="${escapeHtml(res.inputs.map((x) => x.path).join('\n'))}">${escapeHtml(r.label)}<div class="sub">${[res.optimizer.type ? escapeHtml(optimizerName(res.optimizer.type, [])) : '', `lr ${formatNumber(res.optimizer.lr)}`, `step ${res.step ?? '—'}`].filter(Boolean).join(' · ')}</div></th>`;
       })
       .join('');
     const ratioHead = runs.length === 2 ? `<th class="num" title="relative step of run 2 ÷ run 1">ratio</th>` : '';
@@ -55,7 +56,7 @@ export class CompareView {
 <section class="card"><div class="card-head"><h2>Relative step per layer</h2></div>
 <div class="table-wrap"><table id="compare-table"><thead><tr><th class="name-col">Layer</th>${head}${ratioHead}</tr></thead><tbody>${body}</tbody></table></div>
 <p class="note">— : the run does not state the figure for that layer.</p></section>
-<section class="card chart-card"><div class="chart-box tall"><canvas id="chart-compare" role="img" aria-label="Relative step per layer per run"></canvas></div></section>`;
+<section class="card chart-card"><div class="card-head"><h2>Relative step per layer, by run</h2></div><div class="chart-box tall"><canvas id="chart-compare" role="img" aria-label="Relative step per layer per run"></canvas></div></section>`;
     this.chart = new GroupedBarChart(this.root.querySelector<HTMLCanvasElement>('#chart-compare')!, this.colors, 'relative step per step');
     this.chart.setData(
       layers,

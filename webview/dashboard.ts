@@ -223,11 +223,11 @@ ${this.bannerHtml()}
 <section class="card" id="equivalence" aria-labelledby="equivalence-heading">
   <div class="card-head"><h2 id="equivalence-heading">Equivalent learning rates</h2></div>
   <div id="equivalence-pairs"></div>
-  <h3>lr per layer for a relative step of <span id="target-rel-step">${formatNumber(this.settings.targetRelativeStep)}</span></h3>
-  <div class="table-wrap"><table id="target-lr-table" class="compact"><thead><tr>
+  <h3 class="per-layer">lr per layer for a relative step of <span id="target-rel-step">${formatNumber(this.settings.targetRelativeStep)}</span></h3>
+  <div class="table-wrap per-layer"><table id="target-lr-table" class="compact"><thead><tr>
     <th>Layer</th><th class="num">Param RMS</th><th class="num">Rel. step</th><th class="num">lr for target</th><th>Basis</th>
   </tr></thead><tbody></tbody></table></div>
-  <p class="note">Setting <code>optimizerLens.targetRelativeStep</code>. “measured”: lr × target ÷ measured relative step at the selected step; “RMS(u)”: target × param RMS ÷ RMS(u); “u ≈ 1”: target × param RMS (early training only).</p>
+  <p class="note per-layer">Setting <code>optimizerLens.targetRelativeStep</code>. “measured”: lr × target ÷ measured relative step at the selected step; “RMS(u)”: target × param RMS ÷ RMS(u); “u ≈ 1”: target × param RMS (early training only).</p>
 </section>
 ${this.issuesHtml()}
 <section class="card inputs"><div class="card-head"><h2>Inputs</h2></div><ul class="input-list">${inputs}</ul></section>`;
@@ -619,6 +619,8 @@ ${this.issuesHtml()}
   private renderTargetLr(): void {
     const tbody = this.root.querySelector('#target-lr-table tbody');
     if (!tbody) return;
+    // Nothing per layer (a log of run-level figures): no empty table under its heading.
+    this.root.querySelector('#equivalence')?.classList.toggle('no-layers', this.analysis.result.layers.length === 0);
     const optimizer = normalizeOptimizer(this.analysis.result.optimizer.type);
     const lr = this.runLr();
     const target = this.settings.targetRelativeStep;

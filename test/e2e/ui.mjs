@@ -358,6 +358,9 @@ test('palette UI: Optimizer Lens: Open Dashboard on trainer_state.json shows the
   assert.match(text, /scale/i, `banner text: ${text}`);
   await shot(env, 'banner-trainer-state');
   env.log(`banner: ${JSON.stringify(text.slice(0, 200))}`);
+  // the editor title area (tab, breadcrumb, editor picker) names the editor, not its raw viewType
+  const title = await env.page.locator('.editor-group-container.active .title').first().innerText();
+  assert.doesNotMatch(title, /optimizerLens\.(log)?[dD]ashboard/, `editor title area: ${title.replace(/\s+/g, ' ')}`);
 });
 
 test('palette UI: Explain Learning Rate… asks lr and scale, shows relative step 0.015 for (3e-4, 0.02)', async (env) => {
@@ -432,6 +435,60 @@ test('palette UI: Analyze Folder… picks adam_base in the file dialog and shows
   await shot(env, 'palette-analyze-folder');
   assert.deepEqual(cmp.problems, [], `${cmp.problems.length} mismatches`);
   env.log(`folder dashboard at step 120: ${cmp.compared} values match expected.json`);
+});
+
+test('palette UI: Compare Runs… checks adam_base and adamw_wd0.05 in the quick pick; compare table vs expected.json', async (env) => {
+  const { page } = env;
+  await resetWorkbench(env);
+  await runCommand(env, 'Optimizer Lens: Compare Runs…');
+  const widget = page.locator('.quick-input-widget', { hasText: 'Compare Runs' });
+  await widget.waitFor({ timeout: 30_000 });
+  // rows are "$(folder) <workspace-relative path>": check exactly the two run folders
+  const rowFor = (label) => page.locator('.quick-input-widget .monaco-list-row').filter({
+    has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label.replace(/\./g, '\\.')}\\s*$`) }),
+  }).first();
+  for (const run of ['adam_base', 'adamw_wd0.05']) {
+    const row = rowFor(run);
+    await row.waitFor({ timeout: 15_000 });
+    const box = row.locator('.quick-input-list-checkbox, input[type=checkbox], .monaco-checkbox, .monaco-custom-toggle').first();
+    if (await box.count()) await box.click(); else await row.click();
+  }
+  await shot(env, 'palette-compare-runs-pick');
+  const checked = await page.locator('.quick-input-widget .monaco-list-row[aria-checked="true"], .quick-input-widget .monaco-list-row:has(input[type=checkbox]:checked), .quick-input-widget .monaco-list-row:has(.monaco-custom-toggle.checked)').allInnerTexts();
+  env.log(`compare pick: checked ${JSON.stringify(checked.map((t) => t.replace(/\s+/g, ' ').trim()))}`);
+  const ok = page.locator('.quick-input-widget .monaco-button', { hasText: /^OK$/ }).first();
+  if (await ok.isVisible().catch(() => false)) await ok.click(); else await page.keyboard.press('Enter');
+  const wv = await waitInWebview(env, 'table#compare-table tr[data-layer]', 120_000);
+  const data = await wv.locator('table#compare-table').evaluate((t) => ({
+    heads: [...t.querySelectorAll('thead th[data-run]')].map((th) => th.textContent),
+    rows: [...t.querySelectorAll('tr[data-layer]')].map((tr) => ({
+      layer: tr.getAttribute('data-layer'),
+      cells: [...tr.querySelectorAll('td[data-field="relStep"]')].map((td) => td.getAttribute('data-value')),
+    })),
+  }));
+  await shot(env, 'palette-compare-runs');
+  const runs = ['adam_base', 'adamw_wd0.05'];
+  assert.equal(data.heads.length, 2, `compare columns: ${JSON.stringify(data.heads)}`);
+  const problems = [];
+  let compared = 0;
+  runs.forEach((run) => {
+    const i = data.heads.findIndex((h) => h.startsWith(run) && !h.startsWith(`${run}_`) && !(run === 'adam_base' && h.startsWith('adamw')));
+    if (i < 0) { problems.push(`no column for ${run}: ${JSON.stringify(data.heads)}`); return; }
+    const step = /step (\d+)/.exec(data.heads[i] ?? '')?.[1];
+    const exp = expectedFor(env, run).steps[step];
+    if (!exp) { problems.push(`${run}: report step '${step}' not in expected.json`); return; }
+    for (const [layer, e] of Object.entries(exp)) {
+      if (layer === 'global') continue;
+      const row = data.rows.find((r) => r.layer === layer);
+      if (!row) { problems.push(`${run}: no row ${layer}`); continue; }
+      const v = row.cells[i] === '' || row.cells[i] == null ? null : Number(row.cells[i]);
+      if (!relClose(v, e.rel_step)) problems.push(`${run} ${layer}: relStep ${v} vs expected ${e.rel_step}`);
+      compared++;
+    }
+  });
+  assert.deepEqual(problems, [], `${problems.length} problems`);
+  assert.equal(compared, 28);
+  env.log(`compare from the palette: ${compared} relative steps match expected.json`);
 });
 
 // --- exported reports (written by the extension-host tests' exportReport calls) -----------------------
