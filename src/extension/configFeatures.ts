@@ -4,20 +4,26 @@
 // configuration change.
 import * as vscode from 'vscode';
 import { isAbsolute, dirname } from 'node:path';
-import {
-  configHover,
-  configLanguageOfId,
-  lintConfig,
-  quickFixesFor,
-  scanConfigText,
-  siblingScales,
-  type ConfigFinding,
-  type ConfigRuleId,
-  type ConfigScan,
-  type LinkedScale,
-} from '../core/config';
-import { EXPLAIN_COMMAND } from '../core/config/hover';
+// Light at activation: file-name/language checks only. The scanners (yaml, @lezer/python, toml-eslint-parser,
+// jsonc-parser) are loaded by `core()` on the first document that is a config.
+import { configLanguageOfId, notAConfigByName } from '../core/config/languages';
+import type { ConfigFinding, ConfigRuleId, ConfigScan, LinkedScale } from '../core/config/types';
+import type { ScanState } from '../core/config/scan';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../core/types';
+
+type ConfigCore = typeof import('../core/config');
+let coreModule: ConfigCore | undefined;
+/** The config scanner, loaded on first use (a synchronous require: esbuild bundles it as a lazily run module). */
+function core(): ConfigCore {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (coreModule ??= require('../core/config') as ConfigCore);
+}
+/** Whether the scanner modules have been loaded (tests: activation must not load them). */
+export function configCoreLoaded(): boolean {
+  return coreModule !== undefined;
+}
+/** Same id as src/core/config/hover.ts EXPLAIN_COMMAND (kept literal so activation does not load the scanner). */
+const EXPLAIN_COMMAND = 'optimizerLens.explainLearningRate';
 
 export const CONFIG_DIAGNOSTIC_SOURCE = 'Optimizer Lens';
 export const LINK_RUN_COMMAND = 'optimizerLens.linkRunToConfig';
@@ -37,8 +43,13 @@ export const CONFIG_SELECTOR: vscode.DocumentSelector = [
 
 interface Cached {
   version: number;
+  /** The scan of this version's text without sibling scales (the base for the next edit, see rescanAfterEdit). */
+  state: ScanState;
+  /** Scales from files next to the document (config.json, optimizer-lens.json), read on a full scan. */
+  siblings: ConfigScan['scales'];
+  /** state.scan plus the sibling scales: what lint and hover use. */
   scan: ConfigScan;
-  findings: ConfigFinding[];
+  readonly findings: ConfigFinding[];
   linked: LinkedScale | null;
 }
 
@@ -142,21 +153,47 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
     this.lintAll();
   }
 
-  /** Scan and lint a document (cached per version). Null when the document is not a config we read. */
+  /**
+   * Scan and lint a document (cached per version). Null when the document is not a config we read. An edit of
+   * one YAML scalar since the cached version is applied to the cached scan (rescanAfterEdit: no re-parse);
+   * anything else is scanned in full.
+   */
   analyze(doc: vscode.TextDocument): Cached | null {
     if (!this.settings.enabled) return null;
     const lang = this.languageOf(doc);
     if (!lang) return null;
+    const path = doc.uri.fsPath || doc.fileName;
+    if (notAConfigByName(path)) return null; // trainer_state.json: a training log (not even parsed)
     const key = doc.uri.toString();
     const linked = this.linkedFor(doc);
     const hit = this.cache.get(key);
-    if (hit && hit.version === doc.version && hit.linked === linked) return hit;
-    const scan = scanConfigText(doc.getText(), doc.uri.fsPath || doc.fileName, lang);
-    if (doc.uri.scheme === 'file') scan.scales.push(...siblingScales(doc.uri.fsPath));
-    const findings = lintConfig(scan, { thresholds: this.settings.thresholds, linked });
-    const c: Cached = { version: doc.version, scan, findings, linked };
-    this.cache.set(key, c);
-    return c;
+    if (hit && hit.version === doc.version && hit.linked === linked) return hit.scan.skipped ? null : hit;
+    const c = core();
+    const text = doc.getText();
+    let state: ScanState | null = null;
+    let siblings: ConfigScan['scales'] | null = null;
+    if (hit && hit.state.scan.language === lang) {
+      state = hit.version === doc.version ? hit.state : c.rescanAfterEdit(hit.state, text);
+      if (state) siblings = hit.siblings;
+    }
+    if (!state) state = c.scanConfigState(text, path, lang);
+    if (!siblings) siblings = doc.uri.scheme === 'file' && !state.scan.skipped ? c.siblingScales(doc.uri.fsPath) : [];
+    const scan: ConfigScan = siblings.length ? { ...state.scan, scales: [...state.scan.scales, ...siblings] } : state.scan;
+    // Findings on first use: a hover needs only the scan (the debounced lint asks for them).
+    const thresholds = this.settings.thresholds;
+    let findings: ConfigFinding[] | undefined;
+    const entry: Cached = {
+      version: doc.version,
+      state,
+      siblings,
+      scan,
+      linked,
+      get findings() {
+        return (findings ??= c.lintConfig(scan, { thresholds, linked }));
+      },
+    };
+    this.cache.set(key, entry);
+    return scan.skipped ? null : entry;
   }
 
   lint(doc: vscode.TextDocument): void {
@@ -221,16 +258,11 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
   }
 
   provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | null {
-    // A hover before the debounced lint ran: lint now (one scan serves both) instead of waiting for the timer.
-    const pending = this.timers.get(doc.uri.toString());
-    if (pending) {
-      clearTimeout(pending);
-      this.timers.delete(doc.uri.toString());
-      this.lint(doc);
-    }
+    // A hover before the debounced lint ran scans this version (an edit of one YAML value: applied to the cached
+    // scan, no re-parse); the lint timer then reuses that scan.
     const c = this.analyze(doc);
     if (!c) return null;
-    const h = configHover(c.scan, doc.offsetAt(pos), { linked: c.linked, targetRelativeStep: this.settings.target, thresholds: this.settings.thresholds });
+    const h = core().configHover(c.scan, doc.offsetAt(pos), { linked: c.linked, targetRelativeStep: this.settings.target, thresholds: this.settings.thresholds });
     if (!h) return null;
     const md = new vscode.MarkdownString(h.markdown);
     md.isTrusted = { enabledCommands: [EXPLAIN_COMMAND] };
@@ -249,7 +281,7 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
       const finding = c.findings.find((f) => f.rule === rule && f.range.start === start);
       if (!finding) continue;
       const linkedScale = c.linked ? medianRms(c.linked) : null;
-      for (const fix of quickFixesFor(text, c.scan, finding, { linkedScale, targetRelativeStep: this.settings.target, eol: doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n' })) {
+      for (const fix of core().quickFixesFor(text, c.scan, finding, { linkedScale, targetRelativeStep: this.settings.target, eol: doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n' })) {
         const a = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
         a.diagnostics = [d];
         a.isPreferred = fix.isPreferred;

@@ -22,6 +22,18 @@ export const LOG_HISTORY_KEY = 'log_history';
 const LOG_HISTORY_REASON = "top-level 'log_history' (per-step records): a training log, not a config";
 
 export function scanConfigText(text: string, path: string, language?: ConfigLanguage): ConfigScan {
+  return scanConfigState(text, path, language).scan;
+}
+
+/** A scan with the front end's raw entries and comments, kept so an edit can be applied without a re-parse. */
+export interface ScanState {
+  text: string;
+  scan: ConfigScan;
+  entries: RawEntry[];
+  comments: ConfigComment[];
+}
+
+export function scanConfigState(text: string, path: string, language?: ConfigLanguage): ScanState {
   const lang = language ?? configLanguageOf(path) ?? 'yaml';
   const idx = new LineIndex(text);
   const scan: ConfigScan = {
@@ -43,7 +55,7 @@ export function scanConfigText(text: string, path: string, language?: ConfigLang
   const byName = notAConfigByName(path);
   if (byName) {
     scan.skipped = byName;
-    return scan;
+    return { text, scan, entries: [], comments: [] };
   }
   let entries: RawEntry[] = [];
   let comments: ConfigComment[] = [];
@@ -54,7 +66,7 @@ export function scanConfigText(text: string, path: string, language?: ConfigLang
       const y = scanYaml(text, idx);
       if (y.entries.some((e) => e.path.length > 1 && e.path[0] === LOG_HISTORY_KEY)) {
         scan.skipped = LOG_HISTORY_REASON;
-        return scan;
+        return { text, scan, entries: [], comments: [] };
       }
       entries = y.entries;
       comments = y.comments;
@@ -68,7 +80,7 @@ export function scanConfigText(text: string, path: string, language?: ConfigLang
       const j = scanJson(text, idx);
       if (j.topKeys.includes(LOG_HISTORY_KEY)) {
         scan.skipped = LOG_HISTORY_REASON;
-        return scan;
+        return { text, scan, entries: [], comments: [] };
       }
       entries = j.entries;
       comments = j.comments;
@@ -98,6 +110,20 @@ export function scanConfigText(text: string, path: string, language?: ConfigLang
       break;
     }
   }
+  finishScan(scan, text, idx, entries, comments, halfCasts, optimizerCalls);
+  return { text, scan, entries, comments };
+}
+
+/** Classification and annotations over the front end's entries and comments (shared with the edit path). */
+export function finishScan(
+  scan: ConfigScan,
+  text: string,
+  idx: LineIndex,
+  entries: RawEntry[],
+  comments: ConfigComment[],
+  halfCasts: { start: number; end: number; what: string }[] = [],
+  optimizerCalls: { start: number }[] = [],
+): void {
   const c = classifyEntries(entries);
   scan.learningRates = c.learningRates;
   scan.scales = c.scales;
@@ -116,7 +142,6 @@ export function scanConfigText(text: string, path: string, language?: ConfigLang
   const byLine = (x: { range: { start: number } }, y: { range: { start: number } }) => x.range.start - y.range.start;
   scan.learningRates.sort(byLine);
   scan.scales.sort(byLine);
-  return scan;
 }
 
 function readSmallText(path: string): string {

@@ -21,6 +21,14 @@ export function isYaml11String(source: string): boolean {
   return !PYYAML_FLOAT.test(source) && !PYYAML_INT.test(source);
 }
 
+/** A plain scalar YAML 1.2 reads as a float but PyYAML's safe_load as a string ('1e-4'). */
+export function isYamlFloatString(value: unknown, type: string | undefined, raw: string): value is number {
+  return typeof value === 'number' && type === 'PLAIN' && (!Number.isInteger(value) || /[eE.]/.test(raw)) && isYaml11String(raw.trim());
+}
+
+/** Keys and values that are loader evidence (Hydra, Lightning CLI): an edit to them needs a full scan. */
+export const YAML_LOADER_KEYS = new Set(['_target_', 'class_path', 'init_args', 'defaults']);
+
 export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
   const out: YamlFrontEnd = { entries: [], comments: [], floatStrings: [], loader: null, issues: [] };
   // Comments: lexer tokens concatenate to the source, except one-character control tokens (doc/scalar markers).
@@ -64,9 +72,7 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
       if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null) value = v;
       else if (typeof v === 'bigint') value = Number(v);
       else return;
-      if (typeof value === 'number' && node.type === 'PLAIN' && (!Number.isInteger(value) || /[eE.]/.test(raw))) {
-        if (isYaml11String(raw.trim())) out.floatStrings.push({ key: path.join('.'), raw: raw.trim(), value, range: range(node) });
-      }
+      if (isYamlFloatString(value, node.type, raw)) out.floatStrings.push({ key: path.join('.'), raw: raw.trim(), value, range: range(node) });
       out.entries.push({ path, value, raw, valueRange: range(node), keyRange, context: 'mapping' });
       return;
     }
