@@ -157,6 +157,43 @@ M._load = function (request: string, ...rest: unknown[]) {
   return load.call(this, request, ...rest);
 };
 
+test('config features: activation loads no scanner; logs are skipped unparsed; a hover after a value edit sees the new value before the debounced lint', async () => {
+  const { registerConfigFeatures, configCoreLoaded } = await import('../../src/extension/configFeatures');
+  const subscriptions: { dispose(): void }[] = [];
+  registerConfigFeatures({ subscriptions, extensionUri: Uri.file('/ext') } as never);
+  assert.equal(configCoreLoaded(), false, 'no config open: the scanners are not loaded at activation');
+  const md = new FakeDoc('/w/notes.md', 'lr: 1e-4\n', 'markdown');
+  events.open.fire(md);
+  const state = fixturePath('adamw_wd0.05', 'checkpoint-120', 'trainer_state.json');
+  const log = new FakeDoc(state, readFileSync(state, 'utf8'), 'json');
+  events.open.fire(log);
+  assert.equal(diagnostics.get(log.uri.toString()), undefined, 'trainer_state.json: no diagnostics');
+  const line = log.text.split('\n').findIndex((l) => l.includes('"learning_rate"'));
+  assert.equal(hoverProvider!.provideHover(log, new Position(line, 8)), null);
+  assert.equal(configCoreLoaded(), false, 'a markdown file and a training log do not load the scanners');
+
+  const yamlPath = fixturePath('configs', 'finetune.yaml');
+  const doc = new FakeDoc(yamlPath, readFileSync(yamlPath, 'utf8'), 'yaml');
+  events.open.fire(doc);
+  assert.equal(configCoreLoaded(), true);
+  assert.deepEqual(diagnostics.get(doc.uri.toString())!.map((d) => d.code.value), ['lr-without-scale', 'yaml-float-string', 'lr-without-scale']);
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    doc.text = doc.text.replace('  lr: 1e-4', '  lr: 3.0e-4');
+    doc.version++;
+    events.change.fire({ document: doc, contentChanges: [{}] });
+    const h = hoverProvider!.provideHover(doc, new Position(15, 7))!;
+    assert.ok(h.contents.value.includes('each weight moves by ≈ **3e-4** per step'), h.contents.value);
+    assert.equal(diagnostics.get(doc.uri.toString())!.length, 3, 'diagnostics wait for the debounce');
+    mock.timers.tick(300);
+    assert.deepEqual(diagnostics.get(doc.uri.toString())!.map((d) => [d.code.value, d.range.start.line + 1]), [['lr-without-scale', 16], ['lr-without-scale', 30]]);
+  } finally {
+    mock.timers.reset();
+  }
+  events.close.fire(doc);
+  for (const x of subscriptions) x.dispose();
+});
+
 test('config features: lint on activation and open, debounced on change, cleared on close, re-run on settings change', async () => {
   const { registerConfigFeatures } = await import('../../src/extension/configFeatures');
   const yamlPath = fixturePath('configs', 'finetune.yaml');
