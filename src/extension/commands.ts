@@ -7,7 +7,10 @@ import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
 import { MessageType, type CompareRun, type PanelSource, type ToWebviewMessage, type WebviewState } from '../protocol';
 import { AnalysisCancelled, AnalysisSession } from './analysisSession';
-import { dashboardViewTypeFor, showAnalysisMessage } from './dashboardEditor';
+import { showAnalysisMessage } from './dashboardEditor';
+import { CANDIDATE_EXCLUDE, CANDIDATE_GLOB, dashboardViewTypeFor, opensInDashboardEditor, runCandidatesFromPaths } from './runFiles';
+
+export { opensInDashboardEditor } from './runFiles';
 import { readAnalyzeOptions, readDashboardSettings } from './settings';
 import { activeDashboardWebview, DashboardWebview, type WebviewHandlers } from './webviewHost';
 
@@ -19,16 +22,6 @@ export const PANEL_VIEW_TYPE = 'optimizerLens.panel';
 function toUri(u: UriLike): vscode.Uri {
   if (typeof u !== 'string') return u;
   return /^[a-z][a-z0-9+.-]+:\/\//i.test(u) ? vscode.Uri.parse(u) : vscode.Uri.file(u);
-}
-
-/** File names the custom editor is registered for (package.json customEditors selectors). */
-export function opensInDashboardEditor(path: string): boolean {
-  const name = basename(path);
-  return (
-    /\.(jsonl|csv|safetensors|npz|npy|pt|pth|ckpt|bin)$/i.test(name) ||
-    name === 'trainer_state.json' ||
-    /^events\.out\.tfevents\./.test(name)
-  );
 }
 
 const RUN_FILE_FILTERS: Record<string, string[]> = {
@@ -438,65 +431,27 @@ export function runLabels(paths: string[]): string[] {
   return names.map((n, i) => (names.indexOf(n) !== names.lastIndexOf(n) ? join(basename(dirname(paths[i])), n) : n));
 }
 
-/** File names a run may consist of (the readers' inputs; checked by name only, nothing is read). */
-export function isRunInputName(name: string): boolean {
-  return /\.(jsonl|ndjson|csv|safetensors|npz|npy|pt|pth|ckpt|bin)$/i.test(name) || name === 'trainer_state.json' || /^events\.out\.tfevents\./.test(name);
-}
-
-/** Logs that are a run by themselves (tensor files are listed through their folder). */
-function isLogName(name: string): boolean {
-  return /\.(jsonl|ndjson|csv)$/i.test(name) || name === 'trainer_state.json' || /^events\.out\.tfevents\./.test(name);
-}
-
 export interface RunCandidate {
   kind: 'folder' | 'file';
   uri: vscode.Uri;
-  /** Workspace-relative path. */
+  /** Workspace-relative path (prefixed by the folder's name in a multi-root workspace). */
   label: string;
   description: string;
 }
 
-const CANDIDATE_GLOB = '**/{*.jsonl,*.ndjson,*.csv,*.safetensors,*.npz,*.npy,*.pt,*.pth,*.ckpt,*.bin,trainer_state.json,events.out.tfevents.*}';
-const CANDIDATE_EXCLUDE = '{**/node_modules/**,**/.git/**,**/.venv/**,**/__pycache__/**,**/.vscode-e2e/**}';
-
-/**
- * Candidate runs in the workspace: every folder holding readable inputs (at any depth below it, so a
- * run folder with tensors/ and tb/ subfolders is listed) and every log file. Names only; bounded.
- */
+/** Candidate runs of the workspace (runFiles.runCandidatesFromPaths over a bounded findFiles). Names only. */
 export async function findRunCandidates(maxFiles = 5000, maxItems = 300): Promise<RunCandidate[]> {
   const found = await vscode.workspace.findFiles(CANDIDATE_GLOB, CANDIDATE_EXCLUDE, maxFiles);
   const roots = vscode.workspace.workspaceFolders ?? [];
-  const folderCounts = new Map<string, { uri: vscode.Uri; rel: string; logs: number; tensors: number }>();
-  const files: RunCandidate[] = [];
-  for (const uri of found) {
-    const name = basename(uri.path);
-    if (!isRunInputName(name)) continue;
-    const root = roots.find((r) => uri.path.startsWith(r.uri.path.replace(/\/$/, '') + '/'));
-    if (!root) continue;
-    const relPath = uri.path.slice(root.uri.path.replace(/\/$/, '').length + 1);
+  const out: RunCandidate[] = [];
+  for (const root of roots) {
+    const base = root.uri.path.replace(/\/$/, '') + '/';
+    const rels = found.filter((u) => u.scheme === root.uri.scheme && u.path.startsWith(base)).map((u) => u.path.slice(base.length));
     const prefix = roots.length > 1 ? `${root.name}/` : '';
-    const log = isLogName(name);
-    if (log) files.push({ kind: 'file', uri, label: prefix + relPath, description: '' });
-    // the file's folder and its ancestors below the workspace root
-    const parts = relPath.split('/').slice(0, -1);
-    for (let depth = parts.length; depth >= 1; depth--) {
-      const rel = parts.slice(0, depth).join('/');
-      const key = `${root.uri.toString()}\0${rel}`;
-      let entry = folderCounts.get(key);
-      if (!entry) folderCounts.set(key, (entry = { uri: vscode.Uri.joinPath(root.uri, ...parts.slice(0, depth)), rel: prefix + rel, logs: 0, tensors: 0 }));
-      if (log) entry.logs++;
-      else entry.tensors++;
+    for (const c of runCandidatesFromPaths(rels, maxItems)) {
+      out.push({ kind: c.kind, uri: vscode.Uri.joinPath(root.uri, ...c.rel.split('/')), label: prefix + c.rel, description: c.description });
     }
   }
-  const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
-  const folders: RunCandidate[] = [...folderCounts.values()]
-    .sort((a, b) => a.rel.split('/').length - b.rel.split('/').length || a.rel.localeCompare(b.rel))
-    .map((f) => ({
-      kind: 'folder' as const,
-      uri: f.uri,
-      label: f.rel,
-      description: [f.logs ? plural(f.logs, 'log') : '', f.tensors ? plural(f.tensors, 'tensor file') : ''].filter(Boolean).join(', '),
-    }));
-  files.sort((a, b) => a.label.localeCompare(b.label));
-  return [...folders, ...files].slice(0, maxItems);
+  // folders (all roots) before files, as in each root's list
+  return [...out.filter((c) => c.kind === 'folder'), ...out.filter((c) => c.kind === 'file')].slice(0, maxItems);
 }

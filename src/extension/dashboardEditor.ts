@@ -11,24 +11,9 @@ import { MessageType, type InputFacts, type ShowAnalysisMessage, type ToWebviewM
 import { AnalysisCancelled, AnalysisSession, analyzeWithProgress } from './analysisSession';
 import { readAnalyzeOptions, readDashboardSettings } from './settings';
 import { DashboardWebview } from './webviewHost';
+import { DASHBOARD_VIEW_TYPE, LOG_DASHBOARD_VIEW_TYPE } from './runFiles';
 
-export const DASHBOARD_VIEW_TYPE = 'optimizerLens.dashboard';
-/**
- * The same editor for text logs with priority "option" (text stays the default for .jsonl/.csv): VS Code
- * takes one priority per viewType, so binary formats (priority "default") and logs need two viewTypes.
- * `vscode.openWith(uri, 'optimizerLens.dashboard')` works for any file.
- */
-export const LOG_DASHBOARD_VIEW_TYPE = 'optimizerLens.logDashboard';
-
-/**
- * The viewType whose package.json selector matches the file: VS Code names an editor in the editor picker
- * and breadcrumb by the contribution matching the resource, so `openWith` of the other viewType would show
- * the raw id ("optimizerLens.dashboard") instead of "Optimizer Lens Dashboard".
- */
-export function dashboardViewTypeFor(path: string): string {
-  const name = basename(path);
-  return /\.(jsonl|csv|bin)$/i.test(name) || name === 'trainer_state.json' ? LOG_DASHBOARD_VIEW_TYPE : DASHBOARD_VIEW_TYPE;
-}
+export { DASHBOARD_VIEW_TYPE, LOG_DASHBOARD_VIEW_TYPE, dashboardViewTypeFor } from './runFiles';
 
 /** Files the dashboard follows as they grow (read incrementally). */
 export function isTailable(path: string): boolean {
