@@ -67,26 +67,40 @@ export function logPoints(steps: number[], values: (number | null)[]): ScatterDa
 }
 
 function bandsPlugin(marks: ChartMarks, colors: () => ThemeColors): Plugin<'line'> {
+  const edges = (chart: Chart) => {
+    const bands = marks.bands;
+    const y = chart.scales.y;
+    if (!bands || !y) return null;
+    const { chartArea } = chart;
+    const clamp = (v: number) => Math.max(chartArea.top, Math.min(chartArea.bottom, v));
+    return { bands, yHigh: clamp(y.getPixelForValue(bands.high)), yLow: clamp(y.getPixelForValue(bands.low)) };
+  };
   return {
     id: 'optimizerLensBands',
+    // shading under the lines, threshold lines and their labels above them (readable over dense runs)
     beforeDatasetsDraw(chart) {
-      const bands = marks.bands;
-      const y = chart.scales.y;
-      if (!bands || !y) return;
+      const e = edges(chart as unknown as Chart);
+      if (!e) return;
       const { ctx, chartArea } = chart;
       const theme = colors();
       ctx.save();
-      const yHigh = Math.max(chartArea.top, Math.min(chartArea.bottom, y.getPixelForValue(bands.high)));
-      const yLow = Math.max(chartArea.top, Math.min(chartArea.bottom, y.getPixelForValue(bands.low)));
-      ctx.fillStyle = withAlpha(theme.error, 0.12);
-      ctx.fillRect(chartArea.left, chartArea.top, chartArea.width, yHigh - chartArea.top);
-      ctx.fillStyle = withAlpha(theme.warning, 0.12);
-      ctx.fillRect(chartArea.left, yLow, chartArea.width, chartArea.bottom - yLow);
+      ctx.fillStyle = withAlpha(theme.error, 0.1);
+      ctx.fillRect(chartArea.left, chartArea.top, chartArea.width, e.yHigh - chartArea.top);
+      ctx.fillStyle = withAlpha(theme.warning, 0.1);
+      ctx.fillRect(chartArea.left, e.yLow, chartArea.width, chartArea.bottom - e.yLow);
+      ctx.restore();
+    },
+    afterDatasetsDraw(chart) {
+      const e = edges(chart as unknown as Chart);
+      if (!e) return;
+      const { ctx, chartArea } = chart;
+      const theme = colors();
+      ctx.save();
       ctx.setLineDash([4, 4]);
       ctx.lineWidth = 1;
       for (const [py, color, label] of [
-        [yHigh, theme.error, `high ${formatNumber(bands.high)}`],
-        [yLow, theme.warning, `low ${formatNumber(bands.low)}`],
+        [e.yHigh, theme.error, `high ${formatNumber(e.bands.high)}`],
+        [e.yLow, theme.warning, `low ${formatNumber(e.bands.low)}`],
       ] as [number, string, string][]) {
         if (py <= chartArea.top || py >= chartArea.bottom) continue;
         ctx.strokeStyle = withAlpha(color, 0.8);
@@ -94,10 +108,17 @@ function bandsPlugin(marks: ChartMarks, colors: () => ThemeColors): Plugin<'line
         ctx.moveTo(chartArea.left, py);
         ctx.lineTo(chartArea.right, py);
         ctx.stroke();
-        ctx.fillStyle = withAlpha(color, 0.9);
         ctx.font = `${theme.fontSize - 2}px ${theme.fontFamily}`;
         ctx.textAlign = 'right';
+        // a background-colored halo keeps the label readable over the lines
+        ctx.lineWidth = 3;
+        ctx.setLineDash([]);
+        ctx.strokeStyle = theme.background;
+        ctx.strokeText(label, chartArea.right - 4, py - 3);
+        ctx.fillStyle = withAlpha(color, 0.95);
         ctx.fillText(label, chartArea.right - 4, py - 3);
+        ctx.setLineDash([4, 4]);
+        ctx.lineWidth = 1;
       }
       ctx.restore();
     },

@@ -685,7 +685,8 @@ export function optimizerName(type: string | null, stateRoles: string[]): string
 /** One sentence under the header when some figures are inferred or come from the settings. */
 function provenanceLine(o: RunAnalysis['result']['optimizer'], p: Provenance): string {
   const parts: string[] = [];
-  if (p.stateRoles.length) {
+  // A stated optimizer needs no word about its state tensors unless the settings filled something.
+  if (p.stateRoles.length && (!o.type || p.fromSettings.length)) {
     const adam = p.stateRoles.includes('exp_avg') && p.stateRoles.includes('exp_avg_sq');
     parts.push(`${adam ? 'Adam state found' : 'Optimizer state found'} (${p.stateRoles.map((r) => `<code>${escapeHtml(r)}</code>`).join(', ')})`);
   }

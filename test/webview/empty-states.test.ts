@@ -93,6 +93,14 @@ describe('dashboard empty and single-step states', () => {
     await w.send(showAnalysis('stats.jsonl', await analyzeFixture('adam_base', 'stats.jsonl')));
     await w.page.waitForFunction(() => document.querySelector('#chart-rel-step')?.getAttribute('data-mode') === 'steps');
     assert.equal(await w.page.locator('#run-provenance').count(), 0);
+
+    // A torch optimizer checkpoint states its class and betas/eps: named as stated, no provenance line.
+    const ckpt = await analyzeFixture('adamw_wd0.05', 'checkpoint-120', 'optimizer.pt');
+    await w.send(showAnalysis('optimizer.pt', ckpt, { facts: { stateRoles: ['exp_avg', 'exp_avg_sq'], fromSettings: [] } }));
+    await w.page.waitForFunction(() => /AdamW/.test(document.querySelector('#run-optimizer')?.textContent ?? ''));
+    assert.equal(await w.page.locator('#run-provenance').count(), 0);
+    assert.match(await w.page.locator('#run-meta').innerText(), /stated in\s+the checkpoint/);
+    assert.doesNotMatch(await w.page.locator('#run-meta').innerText(), /settings/);
     assert.deepEqual(w.errors, []);
     await w.page.context().close();
   });
