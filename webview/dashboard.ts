@@ -172,7 +172,7 @@ export class Dashboard {
     return `
 <header class="header">
   <div class="title-row">
-    <h1 id="run-title">${escapeHtml(message.title)}</h1>
+    <h1 id="run-title" title="${escapeHtml(message.title)}">${escapeHtml(message.title)}</h1>
     ${message.live ? '<vscode-badge id="live-badge" title="The file is watched: new steps appear as it grows">live</vscode-badge>' : ''}
     <span class="spacer"></span>
     ${exportButton}

@@ -1,6 +1,7 @@
 // Explain Learning Rate: what an (lr, scale) pair means for Adam, equivalent pairs, lr for the target.
 
 import type { ExplainData } from '../src/protocol';
+import { optimizerName } from './dashboard';
 import { escapeHtml, formatNumber, rawValue, renderMarkdown } from './format';
 
 export class ExplainView {
@@ -27,7 +28,7 @@ export class ExplainView {
       : '';
     this.root.innerHTML = `
 <header class="header"><div class="title-row"><h1>Explain Learning Rate</h1></div>
-<div class="meta"><span><span class="label">from</span> ${escapeHtml(x.source)}</span>${x.optimizer ? `<span><span class="label">optimizer</span> ${escapeHtml(x.optimizer)}</span>` : ''}</div></header>
+<div class="meta"><span><span class="label">from</span> ${escapeHtml(x.source)}</span>${x.optimizer ? `<span><span class="label">optimizer</span> ${escapeHtml(optimizerName(x.optimizer, []))}</span>` : ''}</div></header>
 <section class="card" id="explain">
   ${form}
   <dl class="facts">
