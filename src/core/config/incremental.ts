@@ -7,10 +7,8 @@
 // scalar and nothing else in the YAML tree, so the result equals a full scan (tested against it on every line
 // of the fixtures and the bench file). Anything else — a new line, a key or comment edit, quotes, flow
 // collections, anchors, Hydra/Lightning evidence, a file with parse errors — returns null: scan in full.
-import { isScalar, parseDocument } from 'yaml';
 import { LineIndex } from './positions';
-import { finishScan, type ScanState } from './scan';
-import { isYamlFloatString, YAML_LOADER_KEYS } from './scanYaml';
+import { finishScan, loadYamlFront, type ScanState } from './scan';
 import type { ConfigScan, RawEntry, SourceRange, YamlFloatString } from './types';
 
 export type { ScanState } from './scan';
@@ -66,6 +64,9 @@ export function rescanAfterEdit(prev: ScanState, text: string): ScanState | null
   const a = simplePair(old.slice(lineStart, oldLineEnd));
   const b = simplePair(text.slice(lineStart, oldLineEnd + delta));
   if (!a || !b || a.indent !== b.indent || a.key !== b.key || a.sep !== b.sep || a.comment !== b.comment) return null;
+  // Loaded here (YAML only): scan.ts loads the YAML front end on the first YAML file, so this is already in memory.
+  const { isYamlFloatString, YAML_LOADER_KEYS, yaml } = loadYamlFront();
+  const { isScalar, parseDocument } = yaml;
   if (YAML_LOADER_KEYS.has(a.key) || a.comment.includes('optimizer-lens')) return null;
   const keyStart = lineStart + a.indent.length;
   const valueStart = keyStart + a.key.length + a.sep.length;

@@ -6,10 +6,23 @@ import { annotationsIn, classifyEntries } from './classify';
 import { notAConfigByName, configLanguageOf } from './languages';
 import { LineIndex } from './positions';
 import { scanJson } from './scanJson';
-import { scanPython } from './scanPython';
 import { scanShell } from './scanShell';
-import { scanToml } from './scanToml';
-import { scanYaml } from './scanYaml';
+
+// The heavier front ends (the yaml package, @lezer/python, toml-eslint-parser) are loaded on the first file in
+// their language, so a YAML user does not pay for the Python parser (esbuild bundles these as lazily run modules).
+/* eslint-disable @typescript-eslint/no-require-imports */
+type YamlFront = typeof import('./scanYaml');
+type PythonFront = typeof import('./scanPython');
+type TomlFront = typeof import('./scanToml');
+let yamlFront: YamlFront | undefined;
+let pythonFront: PythonFront | undefined;
+let tomlFront: TomlFront | undefined;
+/** The YAML front end module (loaded on first use; also used by the edit path in incremental.ts). */
+export const loadYamlFront = (): YamlFront => (yamlFront ??= require('./scanYaml') as YamlFront);
+const scanYaml: YamlFront['scanYaml'] = (text, idx) => loadYamlFront().scanYaml(text, idx);
+const scanPython: PythonFront['scanPython'] = (text, idx) => (pythonFront ??= require('./scanPython') as PythonFront).scanPython(text, idx);
+const scanToml: TomlFront['scanToml'] = (text, idx) => (tomlFront ??= require('./scanToml') as TomlFront).scanToml(text, idx);
+/* eslint-enable @typescript-eslint/no-require-imports */
 import type { ConfigComment, ConfigLanguage, ConfigScale, ConfigScan, RawEntry } from './types';
 
 /** Biggest config file read (configs are small; this bounds memory on a mistaken path). */

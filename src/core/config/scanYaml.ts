@@ -1,5 +1,9 @@
 // YAML front end: the `yaml` package's document AST (node ranges) and its lexer (comment positions).
 import { Lexer, isMap, isScalar, isSeq, parseAllDocuments, isPair, type Node as YamlNode } from 'yaml';
+import { isScalar as isScalarNode, parseDocument } from 'yaml';
+
+/** The parts of the yaml package the edit path (incremental.ts) uses, loaded with this module. */
+export const yaml = { isScalar: isScalarNode, parseDocument };
 import type { LineIndex } from './positions';
 import type { ConfigComment, RawEntry, YamlFloatString, YamlLoaderHint } from './types';
 
