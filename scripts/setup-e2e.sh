@@ -54,7 +54,9 @@ else
   rm -f "$ROOT/cs/.installed-ok"
   mkdir -p "$ROOT/cs"; [ -f "$ROOT/cs/package.json" ] || echo '{"private":true}' > "$ROOT/cs/package.json"
   # (the code-server and argon2 install scripts must run: they install and build VS Code's own modules)
-  PATH="$N/bin:$PATH" npm_config_nodedir="$N" \
+  # Under `npm test` the outer npm exports npm_config_user_agent (".. node/v20 .."), which the inner npm
+  # would take as its own config and code-server's postinstall would then refuse: drop it.
+  env -u npm_config_user_agent PATH="$N/bin:$PATH" npm_config_nodedir="$N" \
     npm install --prefix "$ROOT/cs" --no-audit --no-fund --no-save "code-server@$CODE_SERVER_VERSION"
   touch "$ROOT/cs/.installed-ok"
 fi
