@@ -43,7 +43,7 @@ function record(name, ok, ms, error) {
 function makeWorkspace() {
   fs.rmSync(WORKSPACE, { recursive: true, force: true });
   fs.mkdirSync(WORKSPACE, { recursive: true });
-  // No .toml in the workspace: `workspaceContains:**/*.toml` would activate the extension at startup and hide
+  // No .toml in the workspace: the `workspaceContains:**/train*.toml` (etc.) events would activate the extension at startup and hide
   // whether opening a YAML config alone activates it (onLanguage:yaml), which the first tests check.
   const noToml = (src) => !src.endsWith('.toml');
   for (const d of ['adam_base', 'adamw_wd0.05', 'sgd_momentum', 'configs']) {
