@@ -437,46 +437,28 @@ test('palette UI: Analyze Folder… picks adam_base in the file dialog and shows
   env.log(`folder dashboard at step 120: ${cmp.compared} values match expected.json`);
 });
 
-test('palette UI: Compare Runs… checks adam_base and adamw_wd0.05 in the quick pick; compare table vs expected.json', async (env) => {
-  const { page } = env;
-  await resetWorkbench(env);
-  await runCommand(env, 'Optimizer Lens: Compare Runs…');
-  const widget = page.locator('.quick-input-widget', { hasText: 'Compare Runs' });
-  await widget.waitFor({ timeout: 30_000 });
-  // rows are "$(folder) <workspace-relative path>": check exactly the two run folders
-  const rowFor = (label) => page.locator('.quick-input-widget .monaco-list-row').filter({
-    has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label.replace(/\./g, '\\.')}\\s*$`) }),
-  }).first();
-  for (const run of ['adam_base', 'adamw_wd0.05']) {
-    const row = rowFor(run);
-    await row.waitFor({ timeout: 15_000 });
-    const box = row.locator('.quick-input-list-checkbox, input[type=checkbox], .monaco-checkbox, .monaco-custom-toggle').first();
-    if (await box.count()) await box.click(); else await row.click();
-  }
-  await shot(env, 'palette-compare-runs-pick');
-  const checked = await page.locator('.quick-input-widget .monaco-list-row[aria-checked="true"], .quick-input-widget .monaco-list-row:has(input[type=checkbox]:checked), .quick-input-widget .monaco-list-row:has(.monaco-custom-toggle.checked)').allInnerTexts();
-  env.log(`compare pick: checked ${JSON.stringify(checked.map((t) => t.replace(/\s+/g, ' ').trim()))}`);
-  const ok = page.locator('.quick-input-widget .monaco-button', { hasText: /^OK$/ }).first();
-  if (await ok.isVisible().catch(() => false)) await ok.click(); else await page.keyboard.press('Enter');
-  const wv = await waitInWebview(env, 'table#compare-table tr[data-layer]', 120_000);
-  const data = await wv.locator('table#compare-table').evaluate((t) => ({
-    heads: [...t.querySelectorAll('thead th[data-run]')].map((th) => th.textContent),
+/** Reads `table#compare-table` of a webview (or page): column heads and the relStep cells per layer. */
+async function readCompareTable(wv) {
+  return wv.locator('table#compare-table').evaluate((t) => ({
+    // the run label is the head's first text node; the step is in the line under it
+    heads: [...t.querySelectorAll('thead th[data-run]')].map((th) => ({ label: (th.firstChild?.textContent ?? '').trim(), text: th.textContent })),
     rows: [...t.querySelectorAll('tr[data-layer]')].map((tr) => ({
       layer: tr.getAttribute('data-layer'),
       cells: [...tr.querySelectorAll('td[data-field="relStep"]')].map((td) => td.getAttribute('data-value')),
     })),
   }));
-  await shot(env, 'palette-compare-runs');
-  const runs = ['adam_base', 'adamw_wd0.05'];
-  assert.equal(data.heads.length, 2, `compare columns: ${JSON.stringify(data.heads)}`);
+}
+
+/** Checks each run's column (head = run label, then "… step N") against that run's expected.json. */
+function compareColumns(env, data, runs) {
   const problems = [];
   let compared = 0;
-  runs.forEach((run) => {
-    const i = data.heads.findIndex((h) => h.startsWith(run) && !h.startsWith(`${run}_`) && !(run === 'adam_base' && h.startsWith('adamw')));
-    if (i < 0) { problems.push(`no column for ${run}: ${JSON.stringify(data.heads)}`); return; }
-    const step = /step (\d+)/.exec(data.heads[i] ?? '')?.[1];
+  for (const run of runs) {
+    const i = data.heads.findIndex((h) => h.label === run);
+    if (i < 0) { problems.push(`no column for ${run}: ${JSON.stringify(data.heads)}`); continue; }
+    const step = /step (\d+)/.exec(data.heads[i].text ?? '')?.[1];
     const exp = expectedFor(env, run).steps[step];
-    if (!exp) { problems.push(`${run}: report step '${step}' not in expected.json`); return; }
+    if (!exp) { problems.push(`${run}: report step '${step}' not in expected.json`); continue; }
     for (const [layer, e] of Object.entries(exp)) {
       if (layer === 'global') continue;
       const row = data.rows.find((r) => r.layer === layer);
@@ -485,10 +467,77 @@ test('palette UI: Compare Runs… checks adam_base and adamw_wd0.05 in the quick
       if (!relClose(v, e.rel_step)) problems.push(`${run} ${layer}: relStep ${v} vs expected ${e.rel_step}`);
       compared++;
     }
-  });
+  }
+  return { problems, compared };
+}
+
+/** A row of the open quick pick whose label is exactly `label` (codicons aside). */
+function quickPickRow(page, label) {
+  return page.locator('.quick-input-widget .monaco-list-row').filter({
+    has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`) }),
+  }).first();
+}
+
+/** Checks a row of a multi-select quick pick (its checkbox, else the row). */
+async function checkRow(row) {
+  await row.waitFor({ timeout: 15_000 });
+  const box = row.locator('.quick-input-list-checkbox, input[type=checkbox], .monaco-checkbox, .monaco-custom-toggle').first();
+  if (await box.count()) await box.click(); else await row.click();
+}
+
+async function acceptQuickPick(page) {
+  const ok = page.locator('.quick-input-widget .monaco-button', { hasText: /^OK$/ }).first();
+  if (await ok.isVisible().catch(() => false)) await ok.click(); else await page.keyboard.press('Enter');
+}
+
+test('palette UI: Compare Runs… checks adam_base and adamw_wd0.05 in the quick pick; compare table vs expected.json', async (env) => {
+  const { page } = env;
+  await resetWorkbench(env);
+  await runCommand(env, 'Optimizer Lens: Compare Runs…');
+  await page.locator('.quick-input-widget', { hasText: 'Compare Runs' }).waitFor({ timeout: 30_000 });
+  // rows are "$(folder) <workspace-relative path>": check exactly the two run folders
+  for (const run of ['adam_base', 'adamw_wd0.05']) await checkRow(quickPickRow(page, run));
+  await shot(env, 'palette-compare-runs-pick');
+  await acceptQuickPick(page);
+  const wv = await waitInWebview(env, 'table#compare-table tr[data-layer]', 120_000);
+  const data = await readCompareTable(wv);
+  await shot(env, 'palette-compare-runs');
+  assert.equal(data.heads.length, 2, `compare columns: ${JSON.stringify(data.heads)}`);
+  const { problems, compared } = compareColumns(env, data, ['adam_base', 'adamw_wd0.05']);
   assert.deepEqual(problems, [], `${problems.length} problems`);
   assert.equal(compared, 28);
   env.log(`compare from the palette: ${compared} relative steps match expected.json`);
+});
+
+test('palette UI: Compare Runs… with one run checked asks for another in the file dialog (the browser picks one at a time)', async (env) => {
+  const { page } = env;
+  await resetWorkbench(env);
+  await runCommand(env, 'Optimizer Lens: Compare Runs…');
+  await page.locator('.quick-input-widget', { hasText: 'Compare Runs' }).waitFor({ timeout: 30_000 });
+  await checkRow(quickPickRow(page, 'sgd_momentum'));
+  await acceptQuickPick(page);
+  // one run is not enough: code-server's simple file dialog (a quick input holding a path) asks for more
+  await page.locator('.quick-input-widget', { hasText: /1 chosen, 1 more needed/ }).waitFor({ timeout: 15_000 });
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  // files and folders may both be picked: the dialog's button enters a folder first, pressed again it
+  // picks the folder it is in (as a user does)
+  await input.fill(path.join(env.workspace, 'adam_base') + '/');
+  await page.waitForTimeout(500);
+  await shot(env, 'palette-compare-runs-browse');
+  const add = page.locator('.quick-input-widget .monaco-button', { hasText: 'Add to Comparison' }).first();
+  for (let i = 0; i < 3 && (await add.isVisible().catch(() => false)); i++) {
+    const value = await input.inputValue().catch(() => '');
+    env.log(`file dialog at '${value}': Add to Comparison`);
+    await add.click();
+    await page.waitForTimeout(700);
+  }
+  const wv = await waitInWebview(env, 'table#compare-table tr[data-layer]', 120_000);
+  const data = await readCompareTable(wv);
+  assert.equal(data.heads.length, 2, `compare columns: ${JSON.stringify(data.heads)}`);
+  const { problems, compared } = compareColumns(env, data, ['sgd_momentum', 'adam_base']);
+  assert.deepEqual(problems, [], `${problems.length} problems`);
+  assert.equal(compared, 28);
+  env.log(`compare via Browse…: ${compared} relative steps match expected.json`);
 });
 
 // --- exported reports (written by the extension-host tests' exportReport calls) -----------------------
