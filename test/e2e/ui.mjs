@@ -521,8 +521,14 @@ test('palette UI: Compare Runs… with one run checked asks for another in the f
   const input = page.locator('.quick-input-widget .quick-input-box input');
   // files and folders may both be picked: the dialog's button enters a folder first, pressed again it
   // picks the folder it is in (as a user does)
-  await input.fill(path.join(env.workspace, 'adam_base') + '/');
-  await page.waitForTimeout(500);
+  // the dialog sets its starting folder asynchronously and may overwrite a value typed too early: retype
+  const want = path.join(env.workspace, 'adam_base') + '/';
+  await retry('file dialog at adam_base/', 8, async () => {
+    await input.fill(want);
+    await page.waitForTimeout(500);
+    const value = await input.inputValue();
+    if (value !== want) throw new Error(`the dialog shows '${value}'`);
+  }, env.log);
   await shot(env, 'palette-compare-runs-browse');
   const add = page.locator('.quick-input-widget .monaco-button', { hasText: 'Add to Comparison' }).first();
   for (let i = 0; i < 3 && (await add.isVisible().catch(() => false)); i++) {
