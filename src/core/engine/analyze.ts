@@ -47,14 +47,8 @@ function setFigure(cell: Cell, name: FigureName, value: number | null | undefine
   cell.provenance[name] = source;
 }
 
-interface ResolvedHyper {
-  type: 'adam' | 'adamw' | 'sgd' | null;
-  lr: number | null;
-  betas: [number, number] | null;
-  eps: number | null;
-  weightDecay: number | null;
-  source: string;
-}
+/** Hyper-parameters after options, inputs and logged values are combined: every field resolved (null = unknown). */
+type ResolvedHyper = OptimizerHyper;
 
 function resolveHyper(data: RunData, options: AnalyzeOptions): ResolvedHyper {
   const h = data.hyper;

@@ -243,16 +243,7 @@ export async function scanRecords(
 // ---- Event decoding ----------------------------------------------------------------------------
 
 /** A histogram as decoded (HistogramProto, or a TF2 [k,3] tensor turned into buckets). */
-export interface DecodedHistogram {
-  num: number;
-  sum: number;
-  sumSquares: number;
-  min: number;
-  max: number;
-  bucketLimits: number[];
-  bucketCounts: number[];
-  approximate: boolean;
-}
+export type DecodedHistogram = Pick<HistogramObservation, 'num' | 'sum' | 'sumSquares' | 'min' | 'max' | 'bucketLimits' | 'bucketCounts' | 'approximate'>;
 
 /** What the event decoder hands out, in file order. */
 export interface EventVisitor {
