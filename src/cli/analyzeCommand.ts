@@ -143,8 +143,13 @@ export function renderTable(result: AnalysisResult): string {
   lines.push(`Optimizer Lens ${result.version} — ${result.inputs.length} input${result.inputs.length === 1 ? '' : 's'}`);
   for (const i of result.inputs.slice(0, 12)) lines.push(`  ${i.format.padEnd(12)} ${i.path}`);
   if (result.inputs.length > 12) lines.push(`  … and ${result.inputs.length - 12} more`);
+  const groups = o.paramGroups ?? [];
+  const perGroup = (pick: (g: (typeof groups)[number]) => number | null): string =>
+    groups.map((g) => `${fmtNum(pick(g))} (${g.layers.length} layer${g.layers.length === 1 ? '' : 's'})`).join(', ');
+  const wd = o.weightDecay === null && groups.length > 1 ? `per group ${perGroup((g) => g.weightDecay)}` : fmtNum(o.weightDecay);
+  const lr = o.lr === null && groups.length > 1 ? `per group ${perGroup((g) => g.lr)}` : fmtNum(o.lr);
   lines.push(
-    `Optimizer: ${o.type ?? 'unknown'}  lr ${fmtNum(o.lr)}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${fmtNum(o.eps)}  weight decay ${fmtNum(o.weightDecay)}  (from ${o.source})`,
+    `Optimizer: ${o.type ?? 'unknown'}  lr ${lr}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${fmtNum(o.eps)}  weight decay ${wd}  (from ${o.source})`,
   );
   lines.push(`Step ${result.step ?? '—'} of ${result.steps.length} step${result.steps.length === 1 ? '' : 's'} with figures${result.steps.length ? ` (${result.steps[0]}–${result.steps[result.steps.length - 1]})` : ''}`);
   lines.push('');

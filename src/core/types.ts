@@ -278,6 +278,8 @@ export interface AnalysisResult {
     eps: number | null;
     weightDecay: number | null;
     source: string;
+    /** Per-group values where the input states parameter groups (e.g. AdamW decay on some groups only). */
+    paramGroups?: ParamGroupHyper[];
   };
   step: number | null;
   steps: number[];

@@ -86,3 +86,14 @@ test('the installed bin runs (npx optimizer-lens)', { skip: !existsSync(resolve(
   const bad = spawnSync(process.execPath, [bin, 'analyze', '--step'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
 });
+
+test('parameter groups (HF decay / no-decay split) appear per group in JSON and in the table', async () => {
+  const dir = fixturePath('adamw_wd0.05', 'checkpoint-120');
+  const j = JSON.parse((await cli('analyze', dir, '--json')).out);
+  assert.equal(j.optimizer.type, 'adamw');
+  assert.equal(j.optimizer.weightDecay, null, 'groups differ: no single weight decay');
+  const decayed = j.optimizer.paramGroups.find((g: { weightDecay: number }) => g.weightDecay === 0.05);
+  assert.deepEqual([...decayed.layers].sort(), ['blocks.0.attn.proj.weight', 'blocks.0.attn.qkv.weight', 'blocks.0.mlp.fc.weight', 'blocks.0.mlp.proj.weight', 'embed.weight', 'head.weight', 'pos_embed']);
+  const table = (await cli('analyze', dir)).out;
+  assert.match(table, /weight decay per group 0\.0500 \(7 layers\), 0 \(7 layers\)/);
+});
