@@ -6,11 +6,11 @@
 // other nan/inf cells are non-finite observations. A row whose field count differs from the header's
 // is reported with its 1-based file line and skipped.
 
-import { promises as fsp } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { FigureName, ReadOptions, Reader, RunData } from '../types';
 import { ReaderError } from '../types';
 import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '../tags';
+import { openForStreaming } from './fileBytes';
 import { LAYER_KEYS, ScalarRecordSink, toNumber, toShape, toStep, wideNumelLayer } from './scalarRecords';
 
 export const CSV_FORMAT = 'csv';
@@ -321,30 +321,23 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
   };
   const parser = new CsvParser(onRecord, (line, message) => sink.issue('csv-syntax', 'error', message, line), delimiter);
 
-  let handle: fsp.FileHandle;
+  const { handle, size } = await openForStreaming(path);
   try {
-    handle = await fsp.open(path, 'r');
-  } catch (err) {
-    throw new ReaderError(path, `cannot open file (${(err as Error).message})`);
-  }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new ReaderError(path, 'not a regular file');
     const decoder = new StringDecoder('utf8');
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
     let pos = 0;
     let lastProgress = -1;
-    while (pos < st.size) {
+    while (pos < size) {
       options.signal?.throwIfAborted();
-      const { bytesRead } = await handle.read(buf, 0, Math.min(CHUNK_BYTES, st.size - pos), pos);
+      const { bytesRead } = await handle.read(buf, 0, Math.min(CHUNK_BYTES, size - pos), pos);
       if (bytesRead === 0) break;
       parser.push(decoder.write(buf.subarray(0, bytesRead)));
       pos += bytesRead;
-      if (options.onProgress && st.size > 0) {
-        const f = Math.floor((pos / st.size) * 100);
+      if (options.onProgress && size > 0) {
+        const f = Math.floor((pos / size) * 100);
         if (f !== lastProgress) {
           lastProgress = f;
-          options.onProgress(pos / st.size);
+          options.onProgress(pos / size);
         }
       }
     }

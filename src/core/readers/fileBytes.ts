@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fsp, readSync, statSync } from 'node:fs';
 import { ReaderError } from '../types';
 
 // Small helpers for the binary readers: exact byte ranges (a short read is a ReaderError naming the
@@ -16,6 +16,27 @@ export function fsError(path: string, err: unknown): ReaderError {
   const e = err as NodeJS.ErrnoException;
   const what = e instanceof Error ? e.message : String(err);
   return new ReaderError(path, `cannot read file (${what})`);
+}
+
+/**
+ * Open a regular file for streamed reading (the text readers and the TensorBoard reader): the handle and
+ * its size, or a ReaderError naming the file. The caller closes the handle.
+ */
+export async function openForStreaming(path: string): Promise<{ handle: fsp.FileHandle; size: number }> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(path, 'r');
+  } catch (err) {
+    throw fsError(path, err);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new ReaderError(path, 'not a regular file');
+    return { handle, size: st.size };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw fsError(path, err);
+  }
 }
 
 /** An open file: exact reads by offset, size known. Close it (or use `withFile`). */

@@ -10,6 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import type { ReadOptions, Reader, RunData } from '../types';
 import { ReaderError } from '../types';
+import { fsError } from './fileBytes';
 import { parseJsonTolerant, ScalarRecordSink, toStep } from './scalarRecords';
 
 export const HF_TRAINER_STATE_FORMAT = 'hf-trainer-state';
@@ -48,8 +49,7 @@ export async function readTrainerState(path: string, options: ReadOptions = {}):
     }
     text = await fsp.readFile(path, 'utf8');
   } catch (err) {
-    if (err instanceof ReaderError) throw err;
-    throw new ReaderError(path, `cannot read file (${(err as Error).message})`);
+    throw fsError(path, err);
   }
   options.onProgress?.(0.5);
   let doc: unknown;

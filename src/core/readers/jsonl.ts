@@ -9,6 +9,7 @@ import { promises as fsp } from 'node:fs';
 import type { ReadOptions, Reader, RunData } from '../types';
 import { ReaderError } from '../types';
 import { STEP_KEYS } from '../tags';
+import { fsError } from './fileBytes';
 import { MAX_LINE_BYTES, parseJsonTolerant, ScalarRecordSink, scanLines, type TextLine } from './scalarRecords';
 
 export const JSONL_FORMAT = 'jsonl';
@@ -90,7 +91,7 @@ export class JsonlTail {
       size = st.size;
       ino = st.ino;
     } catch (err) {
-      throw new ReaderError(this.path, `cannot read file (${(err as Error).message})`);
+      throw fsError(this.path, err);
     }
     if (this.ino !== null && ino !== this.ino && this.offset > 0) {
       sink.issue('restart', 'warning', 'file was replaced; reading it again from the start');

@@ -2,10 +2,10 @@
 // tolerant JSON for Python's bare NaN/Infinity tokens, a bounded line splitter over a file handle,
 // and a sink that turns (step, key, value) into LayerObservation / GlobalObservation / NonFinite / issues.
 
-import { promises as fsp } from 'node:fs';
 import type { FigureName, GlobalObservation, LayerObservation, NonFiniteObservation, ReadIssue, RunData } from '../types';
-import { emptyRunData, ReaderError } from '../types';
+import { emptyRunData } from '../types';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../tags';
+import { openForStreaming } from './fileBytes';
 
 // ---- tolerant JSON -------------------------------------------------------------------------------
 
@@ -116,16 +116,8 @@ export async function scanLines(
   },
   onLine: (line: TextLine) => void,
 ): Promise<LineScanResult> {
-  let handle: fsp.FileHandle;
+  const { handle, size } = await openForStreaming(path);
   try {
-    handle = await fsp.open(path, 'r');
-  } catch (err) {
-    throw new ReaderError(path, `cannot open file (${(err as Error).message})`);
-  }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new ReaderError(path, 'not a regular file');
-    const size = st.size;
     let pos = opts.start ?? 0;
     let lineNo = opts.firstLine ?? 1;
     let lineStart = pos; // byte offset of the current (pending) line's first byte

@@ -28,6 +28,7 @@ import type {
 import { ReaderError, emptyRunData } from '../types';
 import { classifyHistogramTag, classifyScalarTag } from '../tags';
 import { crc32c as crc32cImported, maskCrc32c as maskCrc32cImported } from './crc32c';
+import { fsError, openForStreaming } from './fileBytes';
 import { ProtoReader, ProtoWriter, ProtobufError } from './protobuf';
 
 // Hot-loop names as module-local bindings: CommonJS transpilers (tsx, esbuild's cjs output) turn
@@ -908,21 +909,8 @@ async function readStream(
   startOffset: number,
   options: ScanOptions,
 ): Promise<{ scan: ScanResult; fileSize: number; malformed: number }> {
-  let fh: fsp.FileHandle;
+  const { handle: fh, size } = await openForStreaming(path);
   try {
-    fh = await fsp.open(path, 'r');
-  } catch (err) {
-    throw fsErr(path, err);
-  }
-  try {
-    let size: number;
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new ReaderError(path, 'not a regular file');
-      size = st.size;
-    } catch (err) {
-      throw fsErr(path, err);
-    }
     return await scanStream(fh, size, path, state, startOffset, options);
   } finally {
     await fh.close().catch(() => undefined);
@@ -962,18 +950,11 @@ async function scanStream(
   } catch (err) {
     // fs errors (EIO, …) become ReaderErrors; an abort and anything else (a bug) propagate as they are.
     if (err && typeof err === 'object' && 'code' in err && typeof (err as NodeJS.ErrnoException).syscall === 'string') {
-      throw fsErr(path, err);
+      throw fsError(path, err);
     }
     throw err;
   }
   return { scan, fileSize: size, malformed };
-}
-
-function fsErr(path: string, err: unknown): Error {
-  if (err instanceof ReaderError) return err;
-  const e = err as NodeJS.ErrnoException;
-  const what = e && typeof e === 'object' && 'code' in e && e.code ? `${e.code}: ${e.message}` : String(err);
-  return new ReaderError(path, `cannot read file (${what})`);
 }
 
 /** Read one event file into RunData. Throws ReaderError only when nothing at all is usable. */
@@ -1038,7 +1019,7 @@ export async function findEventFiles(dir: string): Promise<string[]> {
     try {
       entries = await fsp.readdir(d, { withFileTypes: true });
     } catch (err) {
-      throw fsErr(d, err);
+      throw fsError(d, err);
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
@@ -1124,7 +1105,7 @@ export const tfeventsReader: Reader = {
     try {
       isDir = (await fsp.stat(path)).isDirectory();
     } catch (err) {
-      throw fsErr(path, err);
+      throw fsError(path, err);
     }
     return isDir ? readTfeventsFolder(path, options) : readTfeventsFile(path, options);
   },
@@ -1171,7 +1152,7 @@ export class TfeventsTail {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e && e.code === 'ENOENT') return run; // not created yet
-      throw fsErr(this.path, err);
+      throw fsError(this.path, err);
     }
     const replaced = this.ino !== null && ino !== this.ino && this.offset > 0;
     if (size < this.offset || replaced) {
