@@ -9,7 +9,7 @@
 // collections, anchors, Hydra/Lightning evidence, a file with parse errors — returns null: scan in full.
 import { LineIndex } from './positions';
 import { finishScan, loadYamlFront, type ScanState } from './scan';
-import type { ConfigScan, RawEntry, SourceRange, YamlFloatString } from './types';
+import { emptyConfigScan, type ConfigScan, type RawEntry, type SourceRange, type YamlFloatString } from './types';
 
 export type { ScanState } from './scan';
 
@@ -125,22 +125,7 @@ export function rescanAfterEdit(prev: ScanState, text: string): ScanState | null
   }
   if (own && !placed) floatStrings.push(own);
 
-  const scan: ConfigScan = {
-    path: s.path,
-    language: 'yaml',
-    learningRates: [],
-    scales: [],
-    optimizers: [],
-    eps: [],
-    betas: [],
-    weightDecay: [],
-    precision: [],
-    yamlFloatStrings: floatStrings,
-    yamlLoader: s.yamlLoader,
-    annotations: [],
-    issues: [],
-    lineCount: idx.lineCount,
-  };
+  const scan: ConfigScan = { ...emptyConfigScan(s.path, 'yaml', idx.lineCount), yamlFloatStrings: floatStrings, yamlLoader: s.yamlLoader };
   finishScan(scan, text, idx, entries, comments);
   return { text, scan, entries, comments };
 }

@@ -23,7 +23,7 @@ const scanYaml: YamlFront['scanYaml'] = (text, idx) => loadYamlFront().scanYaml(
 const scanPython: PythonFront['scanPython'] = (text, idx) => (pythonFront ??= require('./scanPython') as PythonFront).scanPython(text, idx);
 const scanToml: TomlFront['scanToml'] = (text, idx) => (tomlFront ??= require('./scanToml') as TomlFront).scanToml(text, idx);
 /* eslint-enable @typescript-eslint/no-require-imports */
-import type { ConfigComment, ConfigLanguage, ConfigScale, ConfigScan, RawEntry } from './types';
+import { emptyConfigScan, type ConfigComment, type ConfigLanguage, type ConfigScale, type ConfigScan, type RawEntry } from './types';
 
 /** Biggest config file read (configs are small; this bounds memory on a mistaken path). */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -49,22 +49,7 @@ export interface ScanState {
 export function scanConfigState(text: string, path: string, language?: ConfigLanguage): ScanState {
   const lang = language ?? configLanguageOf(path) ?? 'yaml';
   const idx = new LineIndex(text);
-  const scan: ConfigScan = {
-    path,
-    language: lang,
-    learningRates: [],
-    scales: [],
-    optimizers: [],
-    eps: [],
-    betas: [],
-    weightDecay: [],
-    precision: [],
-    yamlFloatStrings: [],
-    yamlLoader: null,
-    annotations: [],
-    issues: [],
-    lineCount: idx.lineCount,
-  };
+  const scan = emptyConfigScan(path, lang, idx.lineCount);
   const byName = notAConfigByName(path);
   if (byName) {
     scan.skipped = byName;

@@ -134,6 +134,26 @@ export interface ConfigScan {
   skipped?: string;
 }
 
+/** A scan with nothing found yet: the scanners fill it. */
+export function emptyConfigScan(path: string, language: ConfigLanguage, lineCount: number): ConfigScan {
+  return {
+    path,
+    language,
+    learningRates: [],
+    scales: [],
+    optimizers: [],
+    eps: [],
+    betas: [],
+    weightDecay: [],
+    precision: [],
+    yamlFloatStrings: [],
+    yamlLoader: null,
+    annotations: [],
+    issues: [],
+    lineCount,
+  };
+}
+
 /** A parameter scale measured from a linked log or checkpoint (per layer). */
 export interface LinkedScale {
   /** The linked log or checkpoint path. */
