@@ -286,18 +286,22 @@ export class ScalarRecordSink {
     this.data.issues.push(issue);
   }
 
+  /** A logged value as a number: undefined when absent, or when not a number (then reported). */
+  private parsed(raw: unknown, line: number, what: string): number | undefined {
+    const v = toNumber(raw);
+    if (v !== 'invalid') return v;
+    this.issue('invalid-value', 'warning', `${at(line)}${what} is not a number (${short(raw)}); ignored`, line > 0 ? line : undefined);
+    return undefined;
+  }
+
   /**
    * One per-layer figure value. Non-finite values become NonFiniteObservations (never figures), except
    * +inf in a ratio figure, which is a division by a zero parameter RMS and is left absent.
    * Returns true when the value was stored.
    */
   layerValue(step: number, layer: string, figure: FigureName, raw: unknown, line: number, what: string): boolean {
-    const v = toNumber(raw);
+    const v = this.parsed(raw, line, what);
     if (v === undefined) return false;
-    if (v === 'invalid') {
-      this.issue('invalid-value', 'warning', `${at(line)}${what} is not a number (${short(raw)}); ignored`, line > 0 ? line : undefined);
-      return false;
-    }
     if (!Number.isFinite(v)) {
       if (v === Number.POSITIVE_INFINITY && RATIO_FIGURES.has(figure)) {
         if (this.infRatio.count++ === 0) this.infRatio.firstLine = line;
@@ -313,12 +317,8 @@ export class ScalarRecordSink {
 
   /** One whole-model value (loss, lr, gradNorm, …). */
   globalValue(step: number, key: string, raw: unknown, line: number, what: string): boolean {
-    const v = toNumber(raw);
+    const v = this.parsed(raw, line, what);
     if (v === undefined) return false;
-    if (v === 'invalid') {
-      this.issue('invalid-value', 'warning', `${at(line)}${what} is not a number (${short(raw)}); ignored`, line > 0 ? line : undefined);
-      return false;
-    }
     if (!Number.isFinite(v)) {
       this.nonFinite(step, null, what, v, line);
       return false;
