@@ -1,4 +1,5 @@
 import { emptyRunData, type OptimizerHyper, type RunData } from '../types';
+import { appendAll } from '../arrays';
 
 /** Merge the RunData of several inputs into one. */
 export function mergeRunData(parts: RunData[]): RunData {
@@ -6,7 +7,7 @@ export function mergeRunData(parts: RunData[]): RunData {
   const seen = new Set<string>();
   const groups: NonNullable<RunData['paramGroups']> = [];
   for (const p of parts) {
-    out.inputs.push(...p.inputs);
+    appendAll(out.inputs, p.inputs);
     for (const l of p.layerOrder) {
       if (!seen.has(l)) {
         seen.add(l);
@@ -19,13 +20,13 @@ export function mergeRunData(parts: RunData[]): RunData {
         (out.hyper as Record<string, unknown>)[k] = v;
       }
     }
-    if (p.paramGroups && groups.length === 0) groups.push(...p.paramGroups);
-    out.snapshots.push(...p.snapshots);
-    out.observations.push(...p.observations);
-    out.globals.push(...p.globals);
-    out.histograms.push(...p.histograms);
-    out.nonFinite.push(...p.nonFinite);
-    out.issues.push(...p.issues);
+    if (p.paramGroups && groups.length === 0) appendAll(groups, p.paramGroups);
+    appendAll(out.snapshots, p.snapshots);
+    appendAll(out.observations, p.observations);
+    appendAll(out.globals, p.globals);
+    appendAll(out.histograms, p.histograms);
+    appendAll(out.nonFinite, p.nonFinite);
+    appendAll(out.issues, p.issues);
   }
   if (groups.length) out.paramGroups = groups;
   return out;

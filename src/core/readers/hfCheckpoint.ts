@@ -13,6 +13,7 @@ import {
   type OptimizerSource,
   type TorchReadOptions,
 } from './torch';
+import { appendAll } from '../arrays';
 
 // A Hugging Face Trainer `checkpoint-N/` folder: the model (pytorch_model.bin, model.safetensors, or
 // their sharded forms with an *.index.json), optimizer.pt, and trainer_state.json, merged into one
@@ -144,10 +145,10 @@ export async function readHfCheckpointFolder(dir: string, options: TorchReadOpti
   });
   run.issues.unshift(...issues);
   if (trainer) {
-    run.globals.push(...trainer.data.globals);
-    run.observations.push(...trainer.data.observations);
-    run.nonFinite.push(...trainer.data.nonFinite);
-    run.issues.push(...trainer.data.issues);
+    appendAll(run.globals, trainer.data.globals);
+    appendAll(run.observations, trainer.data.observations);
+    appendAll(run.nonFinite, trainer.data.nonFinite);
+    appendAll(run.issues, trainer.data.issues);
     // A lr from the log at this step, when the optimizer state did not give one.
     if (run.hyper.lr === undefined || run.hyper.lr === null) {
       const step = run.snapshots[0]?.step;

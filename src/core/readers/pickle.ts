@@ -1,4 +1,5 @@
 import { ReaderError } from '../types';
+import { appendAll } from '../arrays';
 
 // A safe allow-list unpickler: an interpreter over pickle opcodes (protocols 0-5, the subset that
 // torch.save and friends write) that never executes anything. GLOBAL / STACK_GLOBAL resolve only
@@ -252,7 +253,7 @@ function makeSet(frozen: boolean) {
     if (args.length === 0) return s;
     const src = args[0];
     if (!Array.isArray(src)) return ctx.fail(`${frozen ? 'frozenset' : 'set'} argument is not a list`);
-    s.items.push(...src);
+    appendAll(s.items, src);
     return s;
   };
 }
@@ -497,11 +498,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
   };
   const appendItems = (target: PickleValue, items: PickleValue[]): void => {
     if (target instanceof PySet && !target.frozen) {
-      target.items.push(...items);
+      appendAll(target.items, items);
       return;
     }
     if (!Array.isArray(target) || Object.isFrozen(target)) fail(`APPEND(S) on ${describe(target)}`);
-    for (const it of items) target.push(it);
+    appendAll(target, items);
   };
   const num = (s: string, what: string): number => {
     const v = Number(s.trim());
@@ -552,13 +553,13 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
           const items = popMark();
           const s = top();
           if (!(s instanceof PySet) || s.frozen) fail(`ADDITEMS on ${describe(s)}`);
-          s.items.push(...items);
+          appendAll(s.items, items);
         }
         break;
       case 0x91: // FROZENSET
         {
           const s = new PySet(true);
-          s.items.push(...popMark());
+          appendAll(s.items, popMark());
           push(s);
         }
         break;
