@@ -136,8 +136,13 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
   const numelOf = new Map<string, number>();
   for (const [l, s] of Object.entries(data.layerShapes)) numelOf.set(l, s.reduce((a, b) => a * b, 1));
   const layerOrder = [...data.layerOrder];
+  // Called once per observation (hundreds of thousands in a long log): a Set, not a scan of the order.
+  const knownLayers = new Set(layerOrder);
   const addLayer = (l: string): void => {
-    if (!layerOrder.includes(l)) layerOrder.push(l);
+    if (!knownLayers.has(l)) {
+      knownLayers.add(l);
+      layerOrder.push(l);
+    }
   };
   const nonFinite: NonFiniteObservation[] = [...data.nonFinite];
   const distributions: UpdateDistribution[] = [];
