@@ -80,7 +80,10 @@ export async function benchConfigHover(): Promise<ConfigHoverBench> {
   let shortcut = 0;
   for (let k = 0; k < 200; k++) {
     // Alternate an edit of the seed and of one stage's lr (the edit a user makes before hovering the lr).
-    const edited = k % 2 ? state.text.replace(/^seed: \d+/m, `seed: ${1000 + k}`) : state.text.replace(/^( {4}lr: )[^ \n]+/m, `$1${(1 + (k % 9)).toFixed(1)}e-4`);
+    const edited =
+      k % 2
+        ? state.text.replace(/^seed: \d+/m, `seed: ${1000 + k}`)
+        : state.text.replace(/^( {4}lr: )[^ \n]+/m, `$1${(1 + (k % 9)).toFixed(1)}e-4`);
     const t0 = performance.now();
     const fast = rescanAfterEdit(state, edited);
     const next = fast ?? scanConfigState(edited, 'bench.yaml', 'yaml');

@@ -133,7 +133,11 @@ function numpyEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function timeProcess(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { seconds: number; maxRssMb: number; stdout: string; status: number | null } {
+function timeProcess(
+  cmd: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): { seconds: number; maxRssMb: number; stdout: string; status: number | null } {
   const t0 = process.hrtime.bigint();
   const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -148,10 +152,25 @@ async function benchSnapshot(): Promise<void> {
   // Warm the page cache so both tools read from memory.
   spawnSync('cat', [path], { stdio: ['ignore', 'ignore', 'ignore'] });
   const cli = join(ROOT, 'bin', 'optimizer-lens.js');
-  const ours = timeProcess(process.execPath, [cli, 'analyze', path, '--json', '--betas', '0.9,0.999', '--eps', '1e-8', '--optimizer', 'adam']);
+  const ours = timeProcess(process.execPath, [
+    cli,
+    'analyze',
+    path,
+    '--json',
+    '--betas',
+    '0.9,0.999',
+    '--eps',
+    '1e-8',
+    '--optimizer',
+    'adam',
+  ]);
   if (ours.status !== 0) throw new Error(`CLI failed on ${path}`);
   const oursJson = JSON.parse(ours.stdout);
-  report(`CLI analyze ${(size / GiB).toFixed(2)} GiB safetensors: wall`, `${ours.seconds.toFixed(2)} s`, `${(size / GiB / ours.seconds).toFixed(2)} GiB/s`);
+  report(
+    `CLI analyze ${(size / GiB).toFixed(2)} GiB safetensors: wall`,
+    `${ours.seconds.toFixed(2)} s`,
+    `${(size / GiB / ours.seconds).toFixed(2)} GiB/s`,
+  );
   report('CLI analyze: peak RSS', `${ours.maxRssMb.toFixed(0)} MB`, 'target < 300 MB');
   if (!hasNumpy()) {
     report('numpy peer', 'skipped', "python3 -c 'import numpy' failed");
@@ -223,7 +242,11 @@ async function benchKernel(): Promise<void> {
   const rmsLoop = Math.sqrt(acc / n);
   const sLoop = Number(process.hrtime.bigint() - t2) / 1e9;
   report('RMS(u), 16M float32: tfjs 4.22 cpu backend', `${sTf.toFixed(3)} s`, `RMS ${rmsTf.toPrecision(6)} (float32 reduction)`);
-  report('RMS(u), 16M float32: typed-array loop, float64 accumulator', `${sLoop.toFixed(3)} s`, `RMS ${rmsLoop.toPrecision(6)}; ${(sTf / sLoop).toFixed(1)}× faster`);
+  report(
+    'RMS(u), 16M float32: typed-array loop, float64 accumulator',
+    `${sLoop.toFixed(3)} s`,
+    `RMS ${rmsLoop.toPrecision(6)}; ${(sTf / sLoop).toFixed(1)}× faster`,
+  );
 }
 
 /** Generated with numpy / torch when available: reading + reducing whole files through the CLI. */
@@ -231,7 +254,11 @@ async function benchContainers(): Promise<void> {
   const cli = join(ROOT, 'bin', 'optimizer-lens.js');
   const npz = join(DATA, 'snapshot_512mib.npz');
   if (!existsSync(npz) && hasNumpy()) {
-    spawnSync('python3', ['-c', `
+    spawnSync(
+      'python3',
+      [
+        '-c',
+        `
 import numpy as np
 rng = np.random.default_rng(0)
 n = 32 * 1024 * 1024
@@ -240,14 +267,21 @@ for i in range(2):
     arrays[f'param_before/layers.{i}.weight'] = (rng.standard_normal(n, dtype=np.float32) * 0.02)
     arrays[f'grad/layers.{i}.weight'] = (rng.standard_normal(n, dtype=np.float32) * 1e-3)
 np.savez(${JSON.stringify(npz)}, step=np.int64(10), lr=np.float64(1e-3), **arrays)
-`], { env: numpyEnv(), stdio: 'inherit' });
+`,
+      ],
+      { env: numpyEnv(), stdio: 'inherit' },
+    );
   }
   const torchDir = join(DATA, 'torch_ckpt');
   const torchPy = '/usr/bin/python3';
   const hasTorch = spawnSync(torchPy, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
   if (!existsSync(join(torchDir, 'optim_step000001.pt')) && hasTorch) {
     mkdirSync(torchDir, { recursive: true });
-    spawnSync(torchPy, ['-c', `
+    spawnSync(
+      torchPy,
+      [
+        '-c',
+        `
 import torch
 torch.manual_seed(0)
 layers = [torch.nn.Parameter(torch.randn(4096, 4096) * 0.02) for _ in range(4)]
@@ -256,7 +290,10 @@ for p in layers: p.grad = torch.randn_like(p) * 1e-3
 opt.step()
 torch.save({f'layers.{i}.weight': p.detach() for i, p in enumerate(layers)}, ${JSON.stringify(join(torchDir, 'model_step000001.pt'))})
 torch.save(opt.state_dict(), ${JSON.stringify(join(torchDir, 'optim_step000001.pt'))})
-`], { stdio: 'inherit' });
+`,
+      ],
+      { stdio: 'inherit' },
+    );
   }
   const inputs: [string, string, string[]][] = [
     ['npz (numpy.savez, stored)', npz, []],
@@ -276,7 +313,11 @@ torch.save(opt.state_dict(), ${JSON.stringify(join(torchDir, 'optim_step000001.p
       report(name, 'failed', r.stdout.slice(0, 200));
       continue;
     }
-    report(`CLI analyze ${name}, ${(bytes / GiB).toFixed(2)} GiB`, `${(bytes / GiB / r.seconds).toFixed(2)} GiB/s`, `${r.seconds.toFixed(2)} s, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+    report(
+      `CLI analyze ${name}, ${(bytes / GiB).toFixed(2)} GiB`,
+      `${(bytes / GiB / r.seconds).toFixed(2)} GiB/s`,
+      `${r.seconds.toFixed(2)} s, peak RSS ${r.maxRssMb.toFixed(0)} MB`,
+    );
   }
 }
 
@@ -315,7 +356,11 @@ async function benchLogs(): Promise<void> {
     const t0 = process.hrtime.bigint();
     const d = await read(path);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    report(`${name} (${(size / 1024 ** 2).toFixed(0)} MB)`, `${(size / 1024 ** 2 / s).toFixed(0)} MB/s`, `${d.observations.length} observations`);
+    report(
+      `${name} (${(size / 1024 ** 2).toFixed(0)} MB)`,
+      `${(size / 1024 ** 2 / s).toFixed(0)} MB/s`,
+      `${d.observations.length} observations`,
+    );
   }
 }
 
@@ -323,7 +368,8 @@ async function benchTensorboard(): Promise<void> {
   try {
     const mod = (await import('./tfevents')) as { benchTfevents?: () => Promise<{ name: string; mbPerSec: number; note?: string }[]> };
     if (!mod.benchTfevents) return;
-    for (const r of await mod.benchTfevents()) report(`TensorBoard ${r.name}`, `${r.mbPerSec.toFixed(0)} MB/s`, r.note ?? 'target ≥ 100 MB/s');
+    for (const r of await mod.benchTfevents())
+      report(`TensorBoard ${r.name}`, `${r.mbPerSec.toFixed(0)} MB/s`, r.note ?? 'target ≥ 100 MB/s');
   } catch (e) {
     report('TensorBoard reader', 'failed', String(e));
   }
@@ -339,7 +385,8 @@ async function main(): Promise<void> {
   for (const extra of ['./torchBench', './configHover']) {
     try {
       const mod = (await import(extra)) as Record<string, unknown>;
-      const fn = Object.values(mod).find((v) => typeof v === 'function' && /^bench/.test((v as { name: string }).name)) as (() => Promise<unknown>) | undefined;
+      const fn = Object.values(mod).find((v) => typeof v === 'function' && /^bench/.test((v as { name: string }).name)) as
+        (() => Promise<unknown>) | undefined;
       if (fn) {
         const out = await fn();
         for (const r of Array.isArray(out) ? out : [out]) {
@@ -348,7 +395,8 @@ async function main(): Promise<void> {
         }
       }
     } catch (e) {
-      if (!(e as { code?: string }).code?.includes('MODULE_NOT_FOUND') && !String(e).includes('Cannot find module')) report(extra, 'failed', String(e));
+      if (!(e as { code?: string }).code?.includes('MODULE_NOT_FOUND') && !String(e).includes('Cannot find module'))
+        report(extra, 'failed', String(e));
     }
   }
   writeFileSync(join(DATA, 'last-bench.json'), JSON.stringify(rows, null, 1));

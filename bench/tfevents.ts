@@ -35,7 +35,15 @@ const FILE = join(DATA_DIR, `events.out.tfevents.1717200000.bench-scalars-${TARG
 function layerNames(): string[] {
   const out = ['model.embed_tokens.weight'];
   for (let b = 0; b < 32; b++) {
-    for (const t of ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']) {
+    for (const t of [
+      'self_attn.q_proj',
+      'self_attn.k_proj',
+      'self_attn.v_proj',
+      'self_attn.o_proj',
+      'mlp.gate_proj',
+      'mlp.up_proj',
+      'mlp.down_proj',
+    ]) {
       out.push(`model.layers.${b}.${t}.weight`);
     }
     out.push(`model.layers.${b}.input_layernorm.weight`, `model.layers.${b}.post_attention_layernorm.weight`);
@@ -181,36 +189,30 @@ export async function benchTfevents(repeats = 2): Promise<TfeventsBenchResult[]>
     });
   };
 
-  await best(
-    'tfevents framing + CRC-32C (scanRecords)',
-    async () => {
-      const fh = await fsp.open(file, 'r');
-      try {
-        const issues: ReadIssue[] = [];
-        const r = await scanRecords(fh, file, 0, bytes, () => undefined, issues);
-        if (issues.length) throw new Error(issues[0]!.message);
-        return r.records;
-      } finally {
-        await fh.close();
-      }
-    },
-  );
-  await best(
-    'tfevents framing + protobuf decode (EventDecoder, no-op visitor)',
-    async () => {
-      const fh = await fsp.open(file, 'r');
-      let values = 0;
-      try {
-        const dec = new EventDecoder({ scalar: () => void values++, histogram: () => void values++ });
-        const issues: ReadIssue[] = [];
-        await scanRecords(fh, file, 0, bytes, (b, s, e, o) => dec.decode(b, s, e, o), issues);
-        if (issues.length) throw new Error(issues[0]!.message);
-        return values;
-      } finally {
-        await fh.close();
-      }
-    },
-  );
+  await best('tfevents framing + CRC-32C (scanRecords)', async () => {
+    const fh = await fsp.open(file, 'r');
+    try {
+      const issues: ReadIssue[] = [];
+      const r = await scanRecords(fh, file, 0, bytes, () => undefined, issues);
+      if (issues.length) throw new Error(issues[0]!.message);
+      return r.records;
+    } finally {
+      await fh.close();
+    }
+  });
+  await best('tfevents framing + protobuf decode (EventDecoder, no-op visitor)', async () => {
+    const fh = await fsp.open(file, 'r');
+    let values = 0;
+    try {
+      const dec = new EventDecoder({ scalar: () => void values++, histogram: () => void values++ });
+      const issues: ReadIssue[] = [];
+      await scanRecords(fh, file, 0, bytes, (b, s, e, o) => dec.decode(b, s, e, o), issues);
+      if (issues.length) throw new Error(issues[0]!.message);
+      return values;
+    } finally {
+      await fh.close();
+    }
+  });
   await best(
     'tfevents full read to RunData (readTfeventsFile)',
     async () => {

@@ -8,12 +8,24 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  E2E_ROOT, REPO, buildProduction, ensureSetup, freePort, installVsix, log, packageVsix, serverDirs, startServer,
+  E2E_ROOT,
+  REPO,
+  buildProduction,
+  ensureSetup,
+  freePort,
+  installVsix,
+  log,
+  packageVsix,
+  serverDirs,
+  startServer,
   writeUserSettings,
 } from './e2e-lib.mjs';
 
 const argv = process.argv.slice(2);
-const opt = (name) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+const opt = (name) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
 const folder = path.resolve(REPO, opt('--folder') || 'examples');
 
 function portFree(port) {
@@ -26,7 +38,11 @@ function portFree(port) {
 
 let server = null;
 async function stop(code) {
-  if (server) { log(`stopping code-server (process group ${server.pid})`); await server.stop(); server = null; }
+  if (server) {
+    log(`stopping code-server (process group ${server.pid})`);
+    await server.stop();
+    server = null;
+  }
   process.exit(code);
 }
 process.on('SIGINT', () => stop(0));
@@ -36,7 +52,10 @@ process.on('SIGHUP', () => stop(0));
 try {
   log('setup (scripts/setup-e2e.sh)');
   ensureSetup();
-  if (!argv.includes('--no-build')) { log('build (type-check + esbuild --production)'); buildProduction(); }
+  if (!argv.includes('--no-build')) {
+    log('build (type-check + esbuild --production)');
+    buildProduction();
+  }
   const vsix = packageVsix(path.join(E2E_ROOT, 'optimizer-lens-demo.vsix'));
   log(`packaged ${path.relative(REPO, vsix)} (${(fs.statSync(vsix).size / 1024).toFixed(0)} KiB)`);
 
@@ -55,15 +74,23 @@ try {
   }
   server = await startServer(dirs, { port });
   const url = server.url(folder);
-  console.log(`\nOptimizer Lens demo: open ${url}\n` +
-    `(VS Code ${'1.139.1'} via code-server on 127.0.0.1:${port}; workspace ${path.relative(REPO, folder) || '.'}; ` +
-    `server log ${path.relative(REPO, dirs.log)})\n` +
-    'Try: open examples/adam_base/tensors/step_000120.safetensors, or run "Optimizer Lens: Analyze Folder…" ' +
-    'from the command palette (F1).\nPress Ctrl-C to stop.\n');
+  console.log(
+    `\nOptimizer Lens demo: open ${url}\n` +
+      `(VS Code ${'1.139.1'} via code-server on 127.0.0.1:${port}; workspace ${path.relative(REPO, folder) || '.'}; ` +
+      `server log ${path.relative(REPO, dirs.log)})\n` +
+      'Try: open examples/adam_base/tensors/step_000120.safetensors, or run "Optimizer Lens: Analyze Folder…" ' +
+      'from the command palette (F1).\nPress Ctrl-C to stop.\n',
+  );
   // stay in the foreground while the server runs
   for (;;) {
     await new Promise((r) => setTimeout(r, 2000));
-    try { process.kill(-server.pid, 0); } catch { log('code-server exited'); server = null; process.exit(1); }
+    try {
+      process.kill(-server.pid, 0);
+    } catch {
+      log('code-server exited');
+      server = null;
+      process.exit(1);
+    }
   }
 } catch (e) {
   console.error(`demo failed: ${e.message}`);

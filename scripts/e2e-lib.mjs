@@ -20,8 +20,14 @@ export const log = (() => {
 
 /** Runs a command with inherited output (or captured when `capture`), throws on a non-zero exit. */
 export function run(cmd, args, { cwd = REPO, env = process.env, capture = false, timeoutMs = 15 * 60_000 } = {}) {
-  const r = spawnSync(cmd, args, { cwd, env, stdio: capture ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
-    encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(cmd, args, {
+    cwd,
+    env,
+    stdio: capture ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
   if (r.status !== 0) {
     const out = capture ? `\n${r.stdout}\n${r.stderr}` : '';
@@ -60,16 +66,30 @@ export function buildProduction({ typecheck = true } = {}) {
 export function packageVsix(outFile) {
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   const vsce = path.join(REPO, 'node_modules/.bin/vsce');
-  run(vsce, ['package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links',
-    '--ignoreFile', vscodeIgnoreFile(), '-o', outFile], { capture: true });
+  run(
+    vsce,
+    [
+      'package',
+      '--no-dependencies',
+      '--allow-missing-repository',
+      '--no-rewrite-relative-links',
+      '--ignoreFile',
+      vscodeIgnoreFile(),
+      '-o',
+      outFile,
+    ],
+    { capture: true },
+  );
   return outFile;
 }
 
 /** `vsce ls` of what would be packed (same ignore file). */
 export function listVsixFiles() {
   const vsce = path.join(REPO, 'node_modules/.bin/vsce');
-  return run(vsce, ['ls', '--no-dependencies', '--ignoreFile', vscodeIgnoreFile()],
-    { capture: true }).split('\n').map((l) => l.trim()).filter(Boolean);
+  return run(vsce, ['ls', '--no-dependencies', '--ignoreFile', vscodeIgnoreFile()], { capture: true })
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** Scratch layout of one code-server instance. */
@@ -112,8 +132,11 @@ export function writeUserSettings(dirs, extra = {}) {
 
 /** code-server --install-extension VSIX into dirs.extensions; returns the installed folder. */
 export function installVsix(dirs, vsix) {
-  run(NODE24, [CODE_SERVER, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions,
-    '--install-extension', vsix, '--force'], { env: { ...process.env, HOME: dirs.home }, capture: true });
+  run(
+    NODE24,
+    [CODE_SERVER, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions, '--install-extension', vsix, '--force'],
+    { env: { ...process.env, HOME: dirs.home }, capture: true },
+  );
   const pj = packageJson();
   const id = `${pj.publisher}.${pj.name}`.toLowerCase();
   const folder = fs.readdirSync(dirs.extensions).find((f) => f.toLowerCase().startsWith(id + '-'));
@@ -142,21 +165,53 @@ export function freePort() {
 export async function startServer(dirs, { port, extraArgs = [], smokeTestDriver = false, timeoutMs = 60_000 } = {}) {
   port = port || (await freePort());
   const out = fs.openSync(dirs.log, 'a');
-  const args = [CODE_SERVER, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-    '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions,
-    ...(smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []), ...extraArgs];
+  const args = [
+    CODE_SERVER,
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--user-data-dir',
+    dirs.userData,
+    '--extensions-dir',
+    dirs.extensions,
+    ...(smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
+    ...extraArgs,
+  ];
   const child = spawn(NODE24, args, { detached: true, stdio: ['ignore', out, out], env: { ...process.env, HOME: dirs.home } });
   fs.closeSync(out);
   const pid = child.pid;
   let exited = null;
-  child.on('exit', (code, sig) => { exited = code ?? sig; });
+  child.on('exit', (code, sig) => {
+    exited = code ?? sig;
+  });
   const stop = async () => {
-    const alive = () => { try { process.kill(-pid, 0); return true; } catch { return false; } };
+    const alive = () => {
+      try {
+        process.kill(-pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     if (!alive()) return;
-    try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ }
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
     for (let i = 0; i < 50 && alive(); i++) await sleep(100);
-    if (alive()) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+    if (alive()) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
   };
   const t0 = Date.now();
   for (;;) {
@@ -164,8 +219,13 @@ export async function startServer(dirs, { port, extraArgs = [], smokeTestDriver 
     try {
       const r = await fetch(`http://127.0.0.1:${port}/healthz`);
       if (r.ok) break;
-    } catch { /* not yet */ }
-    if (Date.now() - t0 > timeoutMs) { await stop(); throw new Error(`code-server not up after ${timeoutMs} ms\n${tail(dirs.log)}`); }
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() - t0 > timeoutMs) {
+      await stop();
+      throw new Error(`code-server not up after ${timeoutMs} ms\n${tail(dirs.log)}`);
+    }
     await sleep(100);
   }
   const url = (folder, payload) => {
@@ -178,7 +238,11 @@ export async function startServer(dirs, { port, extraArgs = [], smokeTestDriver 
 }
 
 export function tail(file, n = 40) {
-  try { return fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n'); } catch { return ''; }
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

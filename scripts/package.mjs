@@ -7,7 +7,10 @@ import path from 'node:path';
 import { REPO, buildProduction, listVsixFiles, log, packageJson, packageVsix, vscodeIgnoreFile } from './e2e-lib.mjs';
 
 const argv = process.argv.slice(2);
-const opt = (name) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+const opt = (name) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
 const pj = packageJson();
 const out = path.resolve(REPO, opt('--out') || `${pj.name}-${pj.version}.vsix`);
 
@@ -20,7 +23,13 @@ try {
   log(`vsce package --no-dependencies (ignore file: ${path.relative(REPO, vscodeIgnoreFile())})`);
   packageVsix(out);
   const files = listVsixFiles();
-  const sizeOf = (f) => { try { return fs.statSync(path.join(REPO, f)).size; } catch { return 0; } };
+  const sizeOf = (f) => {
+    try {
+      return fs.statSync(path.join(REPO, f)).size;
+    } catch {
+      return 0;
+    }
+  };
   console.log(`\n${path.relative(process.cwd(), out)}: ${(fs.statSync(out).size / 1024).toFixed(1)} KiB (${files.length} files)`);
   for (const f of files) console.log(`  ${(sizeOf(f) / 1024).toFixed(1).padStart(9)} KiB  ${f}`);
 } catch (e) {

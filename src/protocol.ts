@@ -160,19 +160,9 @@ export interface ExplainRequestMessage {
   scale: number | null;
 }
 
-export type ToWebviewMessage =
-  | ShowAnalysisMessage
-  | ShowCompareMessage
-  | ShowExplainMessage
-  | ShowErrorMessage
-  | SelectStepMessage;
+export type ToWebviewMessage = ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage | SelectStepMessage;
 
-export type FromWebviewMessage =
-  | ReadyMessage
-  | InsertLoggingSnippetMessage
-  | ExportReportMessage
-  | OpenFileMessage
-  | ExplainRequestMessage;
+export type FromWebviewMessage = ReadyMessage | InsertLoggingSnippetMessage | ExportReportMessage | OpenFileMessage | ExplainRequestMessage;
 
 /** What the webview keeps in vscode.setState (restored after hide/show and reload). */
 export interface WebviewState {

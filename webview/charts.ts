@@ -245,7 +245,15 @@ export class LayerLineChart {
         max: undefined,
         title: { ...(x.title ?? {}), display: true, text: 'step' },
         afterBuildTicks: undefined,
-        ticks: { ...(x.ticks ?? {}), stepSize: undefined, autoSkip: true, maxRotation: 0, minRotation: 0, callback: undefined, precision: 0 },
+        ticks: {
+          ...(x.ticks ?? {}),
+          stepSize: undefined,
+          autoSkip: true,
+          maxRotation: 0,
+          minRotation: 0,
+          callback: undefined,
+          precision: 0,
+        },
       });
       // A legend of hundreds of layers (a large model) hides the chart: rely on the tooltip and row highlight.
       o.plugins!.legend!.display = lines.length <= MAX_LEGEND_ENTRIES;
@@ -315,7 +323,11 @@ export interface HistogramData {
 
 export class HistogramChart {
   readonly chart: Chart<'bar'>;
-  constructor(canvas: HTMLCanvasElement, private readonly colors: () => ThemeColors, xTitle: string) {
+  constructor(
+    canvas: HTMLCanvasElement,
+    private readonly colors: () => ThemeColors,
+    xTitle: string,
+  ) {
     this.chart = new Chart(canvas, {
       type: 'bar',
       data: { labels: [], datasets: [] },
@@ -387,7 +399,11 @@ export class HistogramChart {
 /** Grouped bars: one group per layer, one bar per run (Compare Runs). Log y. */
 export class GroupedBarChart {
   readonly chart: Chart<'bar'>;
-  constructor(canvas: HTMLCanvasElement, private readonly colors: () => ThemeColors, yTitle: string) {
+  constructor(
+    canvas: HTMLCanvasElement,
+    private readonly colors: () => ThemeColors,
+    yTitle: string,
+  ) {
     this.chart = new Chart(canvas, {
       type: 'bar',
       data: { labels: [], datasets: [] },

@@ -18,12 +18,11 @@ export class CompareView {
     const runs = message.runs;
     const layers: string[] = [];
     for (const run of runs) for (const l of run.analysis.result.layers) if (!layers.includes(l.name)) layers.push(l.name);
-    const value = (run: number, layer: string) =>
-      runs[run].analysis.result.layers.find((l) => l.name === layer)?.relStep ?? null;
-    const paramRms = (run: number, layer: string) =>
-      runs[run].analysis.result.layers.find((l) => l.name === layer)?.paramRms ?? null;
+    const value = (run: number, layer: string) => runs[run].analysis.result.layers.find((l) => l.name === layer)?.relStep ?? null;
+    const paramRms = (run: number, layer: string) => runs[run].analysis.result.layers.find((l) => l.name === layer)?.paramRms ?? null;
     const t = message.settings.thresholds;
-    const cls = (v: number | null) => (v === null ? 'num' : v > t.relativeStepHigh ? 'num high' : v < t.relativeStepLow ? 'num low' : 'num');
+    const cls = (v: number | null) =>
+      v === null ? 'num' : v > t.relativeStepHigh ? 'num high' : v < t.relativeStepLow ? 'num low' : 'num';
     const head = runs
       .map((r, i) => {
         const res = r.analysis.result;

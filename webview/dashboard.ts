@@ -140,11 +140,18 @@ export class Dashboard {
     const o = r.optimizer;
     const prov = provenance(o.source, message.facts);
     const fromSettings = (what: string) =>
-      prov.fromSettings.includes(what) ? ' <span class="from-settings" title="From the settings optimizerLens.defaults.* (the input does not state it)">(settings)</span>' : '';
+      prov.fromSettings.includes(what)
+        ? ' <span class="from-settings" title="From the settings optimizerLens.defaults.* (the input does not state it)">(settings)</span>'
+        : '';
     const meta: string[] = [];
-    meta.push(`<span id="run-optimizer"${prov.optimizerTitle ? ` title="${escapeHtml(prov.optimizerTitle)}"` : ''}><span class="label">optimizer</span> ${escapeHtml(optimizerName(o.type, prov.stateRoles))}</span>`);
+    meta.push(
+      `<span id="run-optimizer"${prov.optimizerTitle ? ` title="${escapeHtml(prov.optimizerTitle)}"` : ''}><span class="label">optimizer</span> ${escapeHtml(optimizerName(o.type, prov.stateRoles))}</span>`,
+    );
     meta.push(`<span><span class="label">lr</span> ${formatNumber(o.lr)}</span>`);
-    if (o.betas) meta.push(`<span><span class="label">betas</span> (${o.betas.map((b) => formatNumber(b, 4)).join(', ')})${fromSettings('betas')}</span>`);
+    if (o.betas)
+      meta.push(
+        `<span><span class="label">betas</span> (${o.betas.map((b) => formatNumber(b, 4)).join(', ')})${fromSettings('betas')}</span>`,
+      );
     if (o.eps !== null) meta.push(`<span><span class="label">ε</span> ${formatNumber(o.eps)}${fromSettings('eps')}</span>`);
     if (o.weightDecay !== null) meta.push(`<span><span class="label">weight decay</span> ${formatNumber(o.weightDecay)}</span>`);
     if (prov.stated) meta.push(`<span><span class="label">stated in</span> ${escapeHtml(prov.stated)}</span>`);
@@ -236,9 +243,7 @@ ${this.issuesHtml()}
   private bannerHtml(): string {
     const finding = this.analysis.result.findings.find((f) => f.rule === 'lr-without-scale');
     if (!finding) return '';
-    const button = this.host.interactive
-      ? '<vscode-button id="banner-insert-snippet">Insert Logging Snippet</vscode-button>'
-      : '';
+    const button = this.host.interactive ? '<vscode-button id="banner-insert-snippet">Insert Logging Snippet</vscode-button>' : '';
     return `
 <div id="lr-without-scale-banner" class="banner warning" role="alert" data-rule="lr-without-scale">
   <div class="banner-icon" aria-hidden="true">⚠</div>
@@ -280,9 +285,7 @@ ${this.issuesHtml()}
       this.highlightLayer(row.classList.contains('highlight') ? null : layer, false);
     });
     this.root.querySelector('#export-report')?.addEventListener('click', () => this.host.post({ type: 'exportReport' }));
-    this.root.querySelector('#banner-insert-snippet')?.addEventListener('click', () =>
-      this.host.post({ type: 'insertLoggingSnippet' }),
-    );
+    this.root.querySelector('#banner-insert-snippet')?.addEventListener('click', () => this.host.post({ type: 'insertLoggingSnippet' }));
     for (const card of this.root.querySelectorAll('.chart-card')) {
       card.addEventListener('click', (e) => {
         if (!(e.target as HTMLElement).closest('.insert-snippet-link')) return;
@@ -455,9 +458,7 @@ ${this.issuesHtml()}
 
   private renderFindings(): void {
     const list = this.root.querySelector('#findings')!;
-    const findings = [...this.analysis.result.findings].sort(
-      (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity],
-    );
+    const findings = [...this.analysis.result.findings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
     const count = this.root.querySelector('#findings-count');
     if (count) count.textContent = String(findings.length);
     if (!findings.length) {
@@ -489,7 +490,9 @@ ${this.issuesHtml()}
     this.scaleChart?.setLines(scaleLines);
     const noLayers = this.analysis.result.layers.length === 0 && series.length === 0;
     const logged = this.loggedSummary();
-    const snippet = this.host.interactive ? ' <a href="#" class="insert-snippet-link">Insert Logging Snippet</a> to log them.' : ' The logging snippet (Insert Logging Snippet) logs them.';
+    const snippet = this.host.interactive
+      ? ' <a href="#" class="insert-snippet-link">Insert Logging Snippet</a> to log them.'
+      : ' The logging snippet (Insert Logging Snippet) logs them.';
     this.markEmpty(
       'chart-rel-step',
       relLines.every((l) => l.points.length === 0),
@@ -510,7 +513,12 @@ ${this.issuesHtml()}
 
   /** What a log without per-layer figures does record ("loss, lr, grad norm"), as HTML. */
   private loggedSummary(): string {
-    const names: Record<string, string> = { gradNorm: 'grad norm', learning_rate: 'lr', evalAcc: 'eval accuracy', batchAcc: 'batch accuracy' };
+    const names: Record<string, string> = {
+      gradNorm: 'grad norm',
+      learning_rate: 'lr',
+      evalAcc: 'eval accuracy',
+      batchAcc: 'batch accuracy',
+    };
     const keys: string[] = [];
     for (const g of this.analysis.globals) for (const k of Object.keys(g.values)) if (!keys.includes(k)) keys.push(k);
     if (!keys.length) return 'run-level figures';
@@ -602,7 +610,9 @@ ${this.issuesHtml()}
     el.innerHTML = `<p>These (lr, scale${sgd ? '' : ', ε'}) settings train exactly alike: the same relative step per step${
       rel !== null ? ` (median over layers at step ${r.step}: <strong>${formatNumber(rel)}</strong>)` : ''
     }. Scale = median parameter RMS at step ${r.step}. ${
-      sgd ? 'SGD: lr scales with k² (its step is lr × gradient, and the gradient of k·p is g/k).' : 'Adam: multiply lr and scale by the same k and divide ε by it (the gradient of k·p is g/k, so √v̂ shrinks by k).'
+      sgd
+        ? 'SGD: lr scales with k² (its step is lr × gradient, and the gradient of k·p is g/k).'
+        : 'Adam: multiply lr and scale by the same k and divide ε by it (the gradient of k·p is g/k, so √v̂ shrinks by k).'
     }</p>
 <table class="compact" id="equivalence-table"><thead><tr><th class="num">k</th><th class="num">lr</th><th class="num">scale</th>${
       sgd ? '' : '<th class="num">ε</th>'
@@ -657,7 +667,13 @@ interface Provenance {
   optimizerTitle: string | null;
 }
 
-const SOURCE_NAMES: Record<string, string> = { log: 'the log', checkpoint: 'the checkpoint', cli: 'command-line options', config: 'the config', mixed: 'several inputs' };
+const SOURCE_NAMES: Record<string, string> = {
+  log: 'the log',
+  checkpoint: 'the checkpoint',
+  cli: 'command-line options',
+  config: 'the config',
+  mixed: 'several inputs',
+};
 
 /** Splits the worker's source ("log + settings defaults (betas, eps)") into what the input states and what the settings filled. */
 export function provenance(source: string | null | undefined, facts: InputFacts | undefined): Provenance {
@@ -688,13 +704,18 @@ function provenanceLine(o: RunAnalysis['result']['optimizer'], p: Provenance): s
   // A stated optimizer needs no word about its state tensors unless the settings filled something.
   if (p.stateRoles.length && (!o.type || p.fromSettings.length)) {
     const adam = p.stateRoles.includes('exp_avg') && p.stateRoles.includes('exp_avg_sq');
-    parts.push(`${adam ? 'Adam state found' : 'Optimizer state found'} (${p.stateRoles.map((r) => `<code>${escapeHtml(r)}</code>`).join(', ')})`);
+    parts.push(
+      `${adam ? 'Adam state found' : 'Optimizer state found'} (${p.stateRoles.map((r) => `<code>${escapeHtml(r)}</code>`).join(', ')})`,
+    );
   }
   if (p.fromSettings.length) {
     const what: string[] = [];
     if (p.fromSettings.includes('betas') && o.betas) what.push(`betas ${o.betas.map((b) => formatNumber(b, 4)).join(', ')}`);
     if (p.fromSettings.includes('eps') && o.eps !== null) what.push(`ε ${formatNumber(o.eps)}`);
-    if (what.length) parts.push(`${what.join(' and ')} from settings (the ${p.stateRoles.length ? 'file does' : 'inputs do'} not state ${what.length > 1 ? 'them' : 'it'})`);
+    if (what.length)
+      parts.push(
+        `${what.join(' and ')} from settings (the ${p.stateRoles.length ? 'file does' : 'inputs do'} not state ${what.length > 1 ? 'them' : 'it'})`,
+      );
   }
   return parts.length ? `${parts.join('; ')}.` : '';
 }

@@ -35,7 +35,9 @@ export class ExplainView {
     <dt>learning rate</dt><dd id="explain-lr-value" data-value="${x.lr}">${formatNumber(x.lr)}</dd>
     <dt>parameter scale</dt><dd data-value="${rawValue(x.scale)}">${x.scale === null ? 'not stated' : formatNumber(x.scale)}</dd>
     <dt>relative step per step</dt><dd id="explain-rel-step" data-value="${rawValue(x.relativeStep)}">${
-      x.relativeStep === null ? '— (needs a scale)' : `${formatNumber(x.relativeStep)} <span class="note">(lr ÷ scale, while |u| ≈ 1; later RMS(u) is often 0.2–0.45 of that)</span>`
+      x.relativeStep === null
+        ? '— (needs a scale)'
+        : `${formatNumber(x.relativeStep)} <span class="note">(lr ÷ scale, while |u| ≈ 1; later RMS(u) is often 0.2–0.45 of that)</span>`
     }</dd>
     <dt>lr for a relative step of ${formatNumber(x.targetRelativeStep)}</dt><dd id="explain-lr-target" data-value="${rawValue(x.lrForTarget)}">${formatNumber(x.lrForTarget)}</dd>
   </dl>

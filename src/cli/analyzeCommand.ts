@@ -55,7 +55,8 @@ export function parseAnalyzeArgs(argv: string[]): ParsedAnalyzeArgs {
   let failOn: 'error' | 'warning' | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, inline] =
+      a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const value = (): string | undefined => (inline !== undefined ? inline : argv[++i]);
     switch (flag) {
       case '--json':
@@ -79,7 +80,8 @@ export function parseAnalyzeArgs(argv: string[]): ParsedAnalyzeArgs {
       case '--betas': {
         const v = value();
         const parts = (v ?? '').split(',').map((x) => Number(x.trim()));
-        if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x) || x < 0 || x >= 1)) throw new UsageError(`--betas needs two numbers in [0, 1) like 0.9,0.999`);
+        if (parts.length !== 2 || parts.some((x) => !Number.isFinite(x) || x < 0 || x >= 1))
+          throw new UsageError(`--betas needs two numbers in [0, 1) like 0.9,0.999`);
         options.betas = [parts[0], parts[1]];
         break;
       }
@@ -151,7 +153,9 @@ export function renderTable(result: AnalysisResult): string {
   lines.push(
     `Optimizer: ${o.type ?? 'unknown'}  lr ${lr}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${fmtNum(o.eps)}  weight decay ${wd}  (from ${o.source})`,
   );
-  lines.push(`Step ${result.step ?? '—'} of ${result.steps.length} step${result.steps.length === 1 ? '' : 's'} with figures${result.steps.length ? ` (${result.steps[0]}–${result.steps[result.steps.length - 1]})` : ''}`);
+  lines.push(
+    `Step ${result.step ?? '—'} of ${result.steps.length} step${result.steps.length === 1 ? '' : 's'} with figures${result.steps.length ? ` (${result.steps[0]}–${result.steps[result.steps.length - 1]})` : ''}`,
+  );
   lines.push('');
   const rows = result.layers.map((l) => COLUMNS.map(([, f]) => f(l)));
   const header = COLUMNS.map(([h]) => h);
@@ -211,7 +215,8 @@ export async function runAnalyze(argv: string[], io: CliIo): Promise<number> {
   const { result } = analysis;
   io.stdout(parsed.json ? JSON.stringify(result, jsonReplacer, 1) + '\n' : renderTable(result));
   if (result.issues.some((i) => i.severity === 'error')) {
-    if (!parsed.json) io.stderr(`optimizer-lens: some input could not be read completely (see "Reading problems"); what was readable is shown.\n`);
+    if (!parsed.json)
+      io.stderr(`optimizer-lens: some input could not be read completely (see "Reading problems"); what was readable is shown.\n`);
     return 2;
   }
   if (parsed.failOn) {

@@ -149,7 +149,7 @@ export async function runLint(argv: string[], io: LintIo): Promise<number> {
 
   const results: LintFileJson[] = [];
   const textOut: string[] = [];
-  let counts = { error: 0, warning: 0, info: 0 };
+  const counts = { error: 0, warning: 0, info: 0 };
   for (const arg of files) {
     let paths: string[];
     try {
@@ -186,14 +186,17 @@ export async function runLint(argv: string[], io: LintIo): Promise<number> {
         textOut.push(`  learning rates: ${lrText || 'none'}`);
         const scText = fileJson.scales.map((s) => `${s.key} = ${fmtNum(s.value)} (${s.line}:${s.column})`).join(', ');
         textOut.push(`  scales: ${scText || (linked ? `linked ${link}` : 'none stated')}`);
-        for (const f of fileJson.findings) textOut.push(`  ${`${f.line}:${f.column}`.padEnd(7)} ${f.severity.padEnd(7)} ${f.rule.padEnd(19)} ${f.message}`);
+        for (const f of fileJson.findings)
+          textOut.push(`  ${`${f.line}:${f.column}`.padEnd(7)} ${f.severity.padEnd(7)} ${f.rule.padEnd(19)} ${f.message}`);
         textOut.push('');
       }
     }
   }
   if (json) io.stdout(`${JSON.stringify({ files: results }, null, 2)}\n`);
   else {
-    textOut.push(`${results.length} file${results.length === 1 ? '' : 's'}: ${counts.error} errors, ${counts.warning} warnings, ${counts.info} infos`);
+    textOut.push(
+      `${results.length} file${results.length === 1 ? '' : 's'}: ${counts.error} errors, ${counts.warning} warnings, ${counts.info} infos`,
+    );
     io.stdout(`${textOut.join('\n')}\n`);
   }
   if (exit === 0 && failOn) {

@@ -53,7 +53,7 @@ export function run(): void {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`optimizer-lens: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.stderr.write(`optimizer-lens: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exitCode = 2;
     },
   );

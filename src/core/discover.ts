@@ -104,7 +104,13 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
     for (const [model, optimizer] of pairCheckpoints(explicitFiles)) {
       paired.add(model);
       paired.add(optimizer);
-      jobs.push({ label: `${model} + ${basename(optimizer)}`, paths: [model, optimizer], explicit: true, run: () => read(model, optimizer), rank: 0 });
+      jobs.push({
+        label: `${model} + ${basename(optimizer)}`,
+        paths: [model, optimizer],
+        explicit: true,
+        run: () => read(model, optimizer),
+        rank: 0,
+      });
     }
   }
   for (const input of paths) {
@@ -117,8 +123,18 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
     }
     if (st.isFile()) {
       const reader = detectReader(input);
-      if (!reader) throw new ReaderError(input, 'not a format Optimizer Lens reads (JSONL/CSV logs, trainer_state.json, safetensors, npy/npz, PyTorch checkpoints, TensorBoard event files)');
-      jobs.push({ label: input, paths: [input], explicit: true, run: (o) => reader.read(input, readOptions(o)), rank: rankOf(reader.format) });
+      if (!reader)
+        throw new ReaderError(
+          input,
+          'not a format Optimizer Lens reads (JSONL/CSV logs, trainer_state.json, safetensors, npy/npz, PyTorch checkpoints, TensorBoard event files)',
+        );
+      jobs.push({
+        label: input,
+        paths: [input],
+        explicit: true,
+        run: (o) => reader.read(input, readOptions(o)),
+        rank: rankOf(reader.format),
+      });
       continue;
     }
     const files: string[] = [];
@@ -135,7 +151,16 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
       const taken = new Set<string>();
       if (isHfCheckpointDir(names) && FOLDER_READERS.readHfCheckpointFolder) {
         const read = FOLDER_READERS.readHfCheckpointFolder;
-        for (const n of ['trainer_state.json', 'optimizer.pt', 'pytorch_model.bin', 'model.safetensors', 'scheduler.pt', 'rng_state.pth', 'training_args.bin']) taken.add(join(dir, n));
+        for (const n of [
+          'trainer_state.json',
+          'optimizer.pt',
+          'pytorch_model.bin',
+          'model.safetensors',
+          'scheduler.pt',
+          'rng_state.pth',
+          'training_args.bin',
+        ])
+          taken.add(join(dir, n));
         jobs.push({ label: dir, paths: [dir], explicit: false, run: () => read(dir), rank: 0 });
       }
       if (FOLDER_READERS.readCheckpointPair) {
@@ -143,7 +168,13 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
         for (const [model, optimizer] of pairCheckpoints(list.filter((f) => !taken.has(f)))) {
           taken.add(model);
           taken.add(optimizer);
-          jobs.push({ label: `${model} + ${basename(optimizer)}`, paths: [model, optimizer], explicit: false, run: () => read(model, optimizer), rank: 0 });
+          jobs.push({
+            label: `${model} + ${basename(optimizer)}`,
+            paths: [model, optimizer],
+            explicit: false,
+            run: () => read(model, optimizer),
+            rank: 0,
+          });
         }
       }
       for (const f of list) {

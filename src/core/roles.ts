@@ -50,6 +50,8 @@ export function stepFromName(name: string): number | null {
   // Shard numbers are not steps: model-00001-of-00002.safetensors.
   if (/\d+-of-\d+/.test(base)) return null;
   const m =
-    /(?:^|[^a-z])step[_=-]?(\d+)/i.exec(base) ?? /^checkpoint-(\d+)$/.exec(base) ?? /(?:^|[_-])(\d+)\.(?:npz|npy|safetensors|pt|pth|bin|ckpt)$/.exec(base);
+    /(?:^|[^a-z])step[_=-]?(\d+)/i.exec(base) ??
+    /^checkpoint-(\d+)$/.exec(base) ??
+    /(?:^|[_-])(\d+)\.(?:npz|npy|safetensors|pt|pth|bin|ckpt)$/.exec(base);
   return m ? Number(m[1]) : null;
 }

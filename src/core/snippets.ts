@@ -18,7 +18,8 @@ export const LOGGING_SNIPPETS: LoggingSnippet[] = [
   {
     id: 'plain-loop',
     label: 'PyTorch: plain training loop',
-    description: 'OptimizerLensLogger: call before_step() / after_step() around optimizer.step(); writes per-layer param_rms, grad_rms, update_rms, rel_step, adam_u_rms, eps_dominated_frac and lr as JSONL every N steps.',
+    description:
+      'OptimizerLensLogger: call before_step() / after_step() around optimizer.step(); writes per-layer param_rms, grad_rms, update_rms, rel_step, adam_u_rms, eps_dominated_frac and lr as JSONL every N steps.',
     file: 'snippets/optimizer_lens_plain_loop.py',
     code: `# Optimizer Lens logging snippet: plain PyTorch training loop.
 #
@@ -272,7 +273,8 @@ class _Scratch:
   {
     id: 'hf-trainer-callback',
     label: 'Hugging Face Trainer callback',
-    description: 'OptimizerLensCallback for transformers.Trainer(callbacks=[...]): the same JSONL every logging_steps optimizer steps (transformers >= 4.41, or torch >= 2.0 step hooks).',
+    description:
+      'OptimizerLensCallback for transformers.Trainer(callbacks=[...]): the same JSONL every logging_steps optimizer steps (transformers >= 4.41, or torch >= 2.0 step hooks).',
     file: 'snippets/optimizer_lens_hf_callback.py',
     code: `# Optimizer Lens logging snippet: Hugging Face transformers Trainer callback.
 #
@@ -573,7 +575,8 @@ class OptimizerLensCallback(TrainerCallback):
   {
     id: 'lightning-callback',
     label: 'PyTorch Lightning callback',
-    description: 'OptimizerLensCallback for Trainer(callbacks=[...]): the same JSONL every N optimizer steps, measured around each optimizer step (gradient accumulation aware).',
+    description:
+      'OptimizerLensCallback for Trainer(callbacks=[...]): the same JSONL every N optimizer steps, measured around each optimizer step (gradient accumulation aware).',
     file: 'snippets/optimizer_lens_lightning_callback.py',
     code: `# Optimizer Lens logging snippet: PyTorch Lightning callback.
 #

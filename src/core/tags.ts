@@ -168,9 +168,7 @@ export function classifyScalarTag(tag: string): TagMeaning {
   // Composer: l2_norm/{param,grad,update,moment}/<L>.
   const composer = /^l2_norm\/(param|grad|update|moment)\/(.+)$/.exec(t);
   if (composer) {
-    const figure = ({ param: 'paramNorm', grad: 'gradNorm', update: 'updateNorm' } as Record<string, FigureName>)[
-      composer[1]
-    ];
+    const figure = ({ param: 'paramNorm', grad: 'gradNorm', update: 'updateNorm' } as Record<string, FigureName>)[composer[1]];
     if (!figure) return null; // moment: a norm of exp_avg has no LayerFigures field
     return layerOrGlobal(composer[2], figure);
   }

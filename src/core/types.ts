@@ -14,14 +14,7 @@ export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16';
  * - exp_avg / exp_avg_sq / max_exp_avg_sq / momentum_buffer: optimizer state after step t.
  */
 export type TensorRole =
-  | 'param'
-  | 'param_before'
-  | 'param_after'
-  | 'grad'
-  | 'exp_avg'
-  | 'exp_avg_sq'
-  | 'max_exp_avg_sq'
-  | 'momentum_buffer';
+  'param' | 'param_before' | 'param_after' | 'grad' | 'exp_avg' | 'exp_avg_sq' | 'max_exp_avg_sq' | 'momentum_buffer';
 
 /** Where a tensor's bytes are: read by offset, never loaded whole. */
 export interface ByteSource {
@@ -209,8 +202,7 @@ export class ReaderError extends Error {
   readonly line?: number;
   readonly offset?: number;
   constructor(path: string, message: string, where: { line?: number; offset?: number } = {}) {
-    const at =
-      where.line !== undefined ? `:${where.line}` : where.offset !== undefined ? ` (byte offset ${where.offset})` : '';
+    const at = where.line !== undefined ? `:${where.line}` : where.offset !== undefined ? ` (byte offset ${where.offset})` : '';
     super(`${path}${at}: ${message}`);
     this.name = 'ReaderError';
     this.path = path;

@@ -15,7 +15,10 @@ export class AnalysisCancelled extends Error {
 }
 
 export class AnalysisFailed extends Error {
-  constructor(message: string, readonly kind: string) {
+  constructor(
+    message: string,
+    readonly kind: string,
+  ) {
     super(message);
     this.name = 'AnalysisFailed';
   }
@@ -33,7 +36,8 @@ export interface SessionResult {
 
 export class AnalysisSession implements vscode.Disposable {
   private worker: Worker | null;
-  private pending: { resolve: (r: SessionResult) => void; reject: (e: Error) => void; onProgress?: (f: number, m: string) => void } | null = null;
+  private pending: { resolve: (r: SessionResult) => void; reject: (e: Error) => void; onProgress?: (f: number, m: string) => void } | null =
+    null;
   private disposed = false;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -51,7 +55,12 @@ export class AnalysisSession implements vscode.Disposable {
     return this.worker !== null;
   }
 
-  analyze(paths: string[], options: WorkerAnalyzeOptions, tail: boolean, onProgress?: (f: number, m: string) => void): Promise<SessionResult> {
+  analyze(
+    paths: string[],
+    options: WorkerAnalyzeOptions,
+    tail: boolean,
+    onProgress?: (f: number, m: string) => void,
+  ): Promise<SessionResult> {
     return this.request({ kind: 'analyze', paths, options, tail }, onProgress);
   }
 
@@ -72,7 +81,8 @@ export class AnalysisSession implements vscode.Disposable {
   private request(message: ToWorker, onProgress?: (f: number, m: string) => void): Promise<SessionResult> {
     const run = () =>
       new Promise<SessionResult>((resolve, reject) => {
-        if (!this.worker) return reject(this.disposed ? new AnalysisCancelled() : new AnalysisFailed('the analysis worker is not running', 'WorkerExit'));
+        if (!this.worker)
+          return reject(this.disposed ? new AnalysisCancelled() : new AnalysisFailed('the analysis worker is not running', 'WorkerExit'));
         this.pending = { resolve, reject, onProgress };
         this.worker.postMessage(message);
       });

@@ -33,7 +33,8 @@ export class Commands {
   constructor(private readonly context: vscode.ExtensionContext) {}
 
   register(): vscode.Disposable[] {
-    const c = (id: string, fn: (...args: never[]) => unknown) => vscode.commands.registerCommand(id, fn as (...args: unknown[]) => unknown, this);
+    const c = (id: string, fn: (...args: never[]) => unknown) =>
+      vscode.commands.registerCommand(id, fn as (...args: unknown[]) => unknown, this);
     return [
       c('optimizerLens.analyzeFile', this.analyzeFile),
       c('optimizerLens.analyzeFolder', this.analyzeFolder),
@@ -127,15 +128,24 @@ export class Commands {
     const folders = candidates.filter((c) => c.kind === 'folder');
     const files = candidates.filter((c) => c.kind === 'file');
     if (folders.length) items.push({ label: 'Run folders', kind: vscode.QuickPickItemKind.Separator });
-    for (const c of folders) items.push({ label: `$(folder) ${c.label}`, description: c.description, uri: c.uri, picked: alreadySet.has(c.uri.toString()) });
+    for (const c of folders)
+      items.push({ label: `$(folder) ${c.label}`, description: c.description, uri: c.uri, picked: alreadySet.has(c.uri.toString()) });
     if (files.length) items.push({ label: 'Logs', kind: vscode.QuickPickItemKind.Separator });
-    for (const c of files) items.push({ label: `$(file) ${c.label}`, description: c.description, uri: c.uri, picked: alreadySet.has(c.uri.toString()) });
+    for (const c of files)
+      items.push({ label: `$(file) ${c.label}`, description: c.description, uri: c.uri, picked: alreadySet.has(c.uri.toString()) });
     items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-    items.push({ label: '$(folder-opened) Browse…', description: 'pick runs (files or folders) with the file dialog', browse: true, alwaysShow: true });
+    items.push({
+      label: '$(folder-opened) Browse…',
+      description: 'pick runs (files or folders) with the file dialog',
+      browse: true,
+      alwaysShow: true,
+    });
     const chosen = await vscode.window.showQuickPick(items, {
       canPickMany: true,
       title: 'Optimizer Lens: Compare Runs — check two or more runs',
-      placeHolder: candidates.length ? 'Run folders and logs in the workspace (type to filter)' : 'No run folders or logs found in the workspace: Browse…',
+      placeHolder: candidates.length
+        ? 'Run folders and logs in the workspace (type to filter)'
+        : 'No run folders or logs found in the workspace: Browse…',
       matchOnDescription: true,
       ignoreFocusOut: true,
     });
@@ -193,7 +203,13 @@ export class Commands {
     }
     const view = this.createPanel(`Compare: ${labels.join(' vs ')}`, {}, panel);
     const source: PanelSource = { kind: 'compare', paths: uris.map((u) => u.fsPath) };
-    view.show({ type: MessageType.ShowCompare, title: `Compare runs: ${labels.join(' · ')}`, runs, settings: readDashboardSettings(), source });
+    view.show({
+      type: MessageType.ShowCompare,
+      title: `Compare runs: ${labels.join(' · ')}`,
+      runs,
+      settings: readDashboardSettings(),
+      source,
+    });
   }
 
   async explainLearningRate(args?: { lr?: number | string; scale?: number | string | null } | string): Promise<void> {
@@ -256,8 +272,17 @@ export class Commands {
       panel.dispose();
       return;
     }
-    if (source.kind === 'analyze') await this.analyzeInPanel(source.paths.map((p) => vscode.Uri.file(p)), source.title, panel);
-    else if (source.kind === 'compare') await this.compareInPanel(source.paths.map((p) => vscode.Uri.file(p)), panel);
+    if (source.kind === 'analyze')
+      await this.analyzeInPanel(
+        source.paths.map((p) => vscode.Uri.file(p)),
+        source.title,
+        panel,
+      );
+    else if (source.kind === 'compare')
+      await this.compareInPanel(
+        source.paths.map((p) => vscode.Uri.file(p)),
+        panel,
+      );
     else await this.explainInPanel(source.lr, source.scale, null, null, 'restored', panel);
   }
 
@@ -266,7 +291,9 @@ export class Commands {
     const view = activeDashboardWebview();
     const message = view?.message;
     if (!view || !message || message.type === MessageType.ShowError) {
-      void vscode.window.showWarningMessage('Optimizer Lens: open a dashboard first (Analyze File… or Analyze Folder…), then Export Report.');
+      void vscode.window.showWarningMessage(
+        'Optimizer Lens: open a dashboard first (Analyze File… or Analyze Folder…), then Export Report.',
+      );
       return undefined;
     }
     let uri = target ? toUri(target) : undefined;
@@ -282,7 +309,8 @@ export class Commands {
     }
     if (!uri) return undefined;
     const { buildReportHtml } = await import('./report');
-    const read = async (...p: string[]) => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.context.extensionUri, ...p)));
+    const read = async (...p: string[]) =>
+      new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.context.extensionUri, ...p)));
     const html = buildReportHtml({
       message: stripUpdate(message),
       script: await read('dist', 'webview.js'),
@@ -303,7 +331,9 @@ export class Commands {
     const { LOGGING_SNIPPETS } = await import('../core/snippets');
     let snippet = snippetId ? LOGGING_SNIPPETS.find((s) => s.id === snippetId) : undefined;
     if (snippetId && !snippet) {
-      void vscode.window.showErrorMessage(`Optimizer Lens: no logging snippet "${snippetId}" (${LOGGING_SNIPPETS.map((s) => s.id).join(', ')}).`);
+      void vscode.window.showErrorMessage(
+        `Optimizer Lens: no logging snippet "${snippetId}" (${LOGGING_SNIPPETS.map((s) => s.id).join(', ')}).`,
+      );
       return undefined;
     }
     if (!snippet) {
@@ -333,7 +363,10 @@ export class Commands {
       restored ??
       vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Optimizer Lens: ${title}`, vscode.ViewColumn.Active, {
         enableScripts: true,
-        localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist'), vscode.Uri.joinPath(this.context.extensionUri, 'media')],
+        localResourceRoots: [
+          vscode.Uri.joinPath(this.context.extensionUri, 'dist'),
+          vscode.Uri.joinPath(this.context.extensionUri, 'media'),
+        ],
       });
     if (restored) panel.title = `Optimizer Lens: ${title}`;
     return new DashboardWebview(panel, this.context.extensionUri, title, handlers);
@@ -449,7 +482,12 @@ export async function findRunCandidates(maxFiles = 5000, maxItems = 300): Promis
     const rels = found.filter((u) => u.scheme === root.uri.scheme && u.path.startsWith(base)).map((u) => u.path.slice(base.length));
     const prefix = roots.length > 1 ? `${root.name}/` : '';
     for (const c of runCandidatesFromPaths(rels, maxItems)) {
-      out.push({ kind: c.kind, uri: vscode.Uri.joinPath(root.uri, ...c.rel.split('/')), label: prefix + c.rel, description: c.description });
+      out.push({
+        kind: c.kind,
+        uri: vscode.Uri.joinPath(root.uri, ...c.rel.split('/')),
+        label: prefix + c.rel,
+        description: c.description,
+      });
     }
   }
   // folders (all roots) before files, as in each root's list

@@ -27,7 +27,14 @@ const EXPLAIN_COMMAND = 'optimizerLens.explainLearningRate';
 
 export const CONFIG_DIAGNOSTIC_SOURCE = 'Optimizer Lens';
 export const LINK_RUN_COMMAND = 'optimizerLens.linkRunToConfig';
-export const CONFIG_RULES: ConfigRuleId[] = ['lr-without-scale', 'relative-step-high', 'relative-step-low', 'yaml-float-string', 'eps-underflow-fp16', 'not-adam'];
+export const CONFIG_RULES: ConfigRuleId[] = [
+  'lr-without-scale',
+  'relative-step-high',
+  'relative-step-low',
+  'yaml-float-string',
+  'eps-underflow-fp16',
+  'not-adam',
+];
 const DEBOUNCE_MS = 300;
 
 /** Documents the features apply to (TOML has no built-in language id: matched by pattern). */
@@ -81,7 +88,11 @@ function readSettings(): Settings {
 }
 
 function severityOf(s: ConfigFinding['severity']): vscode.DiagnosticSeverity {
-  return s === 'error' ? vscode.DiagnosticSeverity.Error : s === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information;
+  return s === 'error'
+    ? vscode.DiagnosticSeverity.Error
+    : s === 'warning'
+      ? vscode.DiagnosticSeverity.Warning
+      : vscode.DiagnosticSeverity.Information;
 }
 
 function toRange(doc: vscode.TextDocument, r: { start: number; end: number }): vscode.Range {
@@ -108,7 +119,10 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
   private readonly cache = new Map<string, Cached>();
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Linked run path → its per-layer scales (or the error), analyzed once per session (and on settings change). */
-  private readonly runs = new Map<string, { state: 'pending' } | { state: 'done'; linked: LinkedScale } | { state: 'failed'; message: string }>();
+  private readonly runs = new Map<
+    string,
+    { state: 'pending' } | { state: 'done'; linked: LinkedScale } | { state: 'failed'; message: string }
+  >();
   private settings = readSettings();
 
   constructor(private readonly context: vscode.ExtensionContext) {}
@@ -143,7 +157,10 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
     try {
       const { analyzePaths } = await import('../core/engine/analyze');
       const a = await analyzePaths([path]);
-      this.runs.set(path, { state: 'done', linked: { path, step: a.result.step, layers: a.result.layers.map((l) => ({ name: l.name, paramRms: l.paramRms })) } });
+      this.runs.set(path, {
+        state: 'done',
+        linked: { path, step: a.result.step, layers: a.result.layers.map((l) => ({ name: l.name, paramRms: l.paramRms })) },
+      });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.runs.set(path, { state: 'failed', message });
@@ -262,14 +279,22 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
     // scan, no re-parse); the lint timer then reuses that scan.
     const c = this.analyze(doc);
     if (!c) return null;
-    const h = core().configHover(c.scan, doc.offsetAt(pos), { linked: c.linked, targetRelativeStep: this.settings.target, thresholds: this.settings.thresholds });
+    const h = core().configHover(c.scan, doc.offsetAt(pos), {
+      linked: c.linked,
+      targetRelativeStep: this.settings.target,
+      thresholds: this.settings.thresholds,
+    });
     if (!h) return null;
     const md = new vscode.MarkdownString(h.markdown);
     md.isTrusted = { enabledCommands: [EXPLAIN_COMMAND] };
     return new vscode.Hover(md, toRange(doc, h.range));
   }
 
-  provideCodeActions(doc: vscode.TextDocument, _range: vscode.Range | vscode.Selection, ctx: vscode.CodeActionContext): vscode.CodeAction[] {
+  provideCodeActions(
+    doc: vscode.TextDocument,
+    _range: vscode.Range | vscode.Selection,
+    ctx: vscode.CodeActionContext,
+  ): vscode.CodeAction[] {
     const c = this.analyze(doc);
     if (!c) return [];
     const text = doc.getText();
@@ -281,7 +306,11 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
       const finding = c.findings.find((f) => f.rule === rule && f.range.start === start);
       if (!finding) continue;
       const linkedScale = c.linked ? medianRms(c.linked) : null;
-      for (const fix of core().quickFixesFor(text, c.scan, finding, { linkedScale, targetRelativeStep: this.settings.target, eol: doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n' })) {
+      for (const fix of core().quickFixesFor(text, c.scan, finding, {
+        linkedScale,
+        targetRelativeStep: this.settings.target,
+        eol: doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n',
+      })) {
         const a = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
         a.diagnostics = [d];
         a.isPreferred = fix.isPreferred;
@@ -289,7 +318,10 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
           a.command = { command: LINK_RUN_COMMAND, title: fix.title, arguments: [doc.uri] };
         } else if (fix.createFile) {
           const edit = new vscode.WorkspaceEdit();
-          edit.createFile(vscode.Uri.file(fix.createFile.path), { ignoreIfExists: true, contents: new TextEncoder().encode(fix.createFile.content) });
+          edit.createFile(vscode.Uri.file(fix.createFile.path), {
+            ignoreIfExists: true,
+            contents: new TextEncoder().encode(fix.createFile.content),
+          });
           a.edit = edit;
         } else {
           const edit = new vscode.WorkspaceEdit();
@@ -326,11 +358,18 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
     const folder = vscode.workspace.getWorkspaceFolder(uri);
     const key = folder ? vscode.workspace.asRelativePath(uri, false) : uri.fsPath;
     const runFolder = vscode.workspace.getWorkspaceFolder(picked[0]);
-    const run = folder && runFolder && runFolder.uri.toString() === folder.uri.toString() ? vscode.workspace.asRelativePath(picked[0], false) : picked[0].fsPath;
+    const run =
+      folder && runFolder && runFolder.uri.toString() === folder.uri.toString()
+        ? vscode.workspace.asRelativePath(picked[0], false)
+        : picked[0].fsPath;
     const conf = vscode.workspace.getConfiguration('optimizerLens', uri);
     const current = { ...(conf.get<Record<string, string>>('config.linkedRuns') ?? {}) };
     current[key] = run;
-    await conf.update('config.linkedRuns', current, folder ? vscode.ConfigurationTarget.WorkspaceFolder : vscode.ConfigurationTarget.Global);
+    await conf.update(
+      'config.linkedRuns',
+      current,
+      folder ? vscode.ConfigurationTarget.WorkspaceFolder : vscode.ConfigurationTarget.Global,
+    );
     // onDidChangeConfiguration re-lints; the run is analyzed in the background.
   }
 
@@ -342,7 +381,10 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
 }
 
 function medianRms(l: LinkedScale): number | null {
-  const v = l.layers.map((x) => x.paramRms).filter((x): x is number => typeof x === 'number' && x > 0).sort((a, b) => a - b);
+  const v = l.layers
+    .map((x) => x.paramRms)
+    .filter((x): x is number => typeof x === 'number' && x > 0)
+    .sort((a, b) => a - b);
   return v.length ? v[Math.floor(v.length / 2)] : null;
 }
 

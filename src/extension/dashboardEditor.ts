@@ -108,7 +108,11 @@ export class DashboardDocument implements vscode.CustomDocument {
         cancelled: this.error?.cancelled,
       };
     }
-    return showAnalysisMessage(basename(this.uri.fsPath), this.analysis, { live: this.live, totalSteps: this.totalSteps, facts: this.facts });
+    return showAnalysisMessage(basename(this.uri.fsPath), this.analysis, {
+      live: this.live,
+      totalSteps: this.totalSteps,
+      facts: this.facts,
+    });
   }
 
   dispose(): void {
@@ -152,7 +156,11 @@ export class DashboardEditorProvider implements vscode.CustomReadonlyEditorProvi
     return vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'worker.js').fsPath;
   }
 
-  async openCustomDocument(uri: vscode.Uri, _ctx: vscode.CustomDocumentOpenContext, token: vscode.CancellationToken): Promise<DashboardDocument> {
+  async openCustomDocument(
+    uri: vscode.Uri,
+    _ctx: vscode.CustomDocumentOpenContext,
+    token: vscode.CancellationToken,
+  ): Promise<DashboardDocument> {
     const document = new DashboardDocument(uri, this.workerPath);
     await document.load(token);
     return document;

@@ -14,7 +14,11 @@ export const LOG_DASHBOARD_VIEW_TYPE = 'optimizerLens.logDashboard';
 /** File names the custom editors are registered for (package.json customEditors selectors). */
 export function opensInDashboardEditor(path: string): boolean {
   const name = basename(path);
-  return /\.(jsonl|csv|safetensors|npz|npy|pt|pth|ckpt|bin)$/i.test(name) || name === 'trainer_state.json' || /^events\.out\.tfevents\./.test(name);
+  return (
+    /\.(jsonl|csv|safetensors|npz|npy|pt|pth|ckpt|bin)$/i.test(name) ||
+    name === 'trainer_state.json' ||
+    /^events\.out\.tfevents\./.test(name)
+  );
 }
 
 /**
@@ -29,7 +33,11 @@ export function dashboardViewTypeFor(path: string): string {
 
 /** File names a run may consist of (the readers' inputs; by name only, nothing is read). */
 export function isRunInputName(name: string): boolean {
-  return /\.(jsonl|ndjson|csv|safetensors|npz|npy|pt|pth|ckpt|bin)$/i.test(name) || name === 'trainer_state.json' || /^events\.out\.tfevents\./.test(name);
+  return (
+    /\.(jsonl|ndjson|csv|safetensors|npz|npy|pt|pth|ckpt|bin)$/i.test(name) ||
+    name === 'trainer_state.json' ||
+    /^events\.out\.tfevents\./.test(name)
+  );
 }
 
 /** Logs that are a run by themselves (tensor files are offered through their folder). */
@@ -38,7 +46,8 @@ export function isLogName(name: string): boolean {
 }
 
 /** findFiles glob of the candidate inputs (the same names as isRunInputName). */
-export const CANDIDATE_GLOB = '**/{*.jsonl,*.ndjson,*.csv,*.safetensors,*.npz,*.npy,*.pt,*.pth,*.ckpt,*.bin,trainer_state.json,events.out.tfevents.*}';
+export const CANDIDATE_GLOB =
+  '**/{*.jsonl,*.ndjson,*.csv,*.safetensors,*.npz,*.npy,*.pt,*.pth,*.ckpt,*.bin,trainer_state.json,events.out.tfevents.*}';
 export const CANDIDATE_EXCLUDE = '{**/node_modules/**,**/.git/**,**/.venv/**,**/__pycache__/**,**/.vscode-e2e/**}';
 
 export interface RunCandidatePath {

@@ -20,6 +20,10 @@ export interface WebviewHandlers {
 
 const hosts = new Set<DashboardWebview>();
 let lastActive: DashboardWebview | null = null;
+/** The dashboard the user last focused (Export Report exports it). */
+function markActive(host: DashboardWebview): void {
+  lastActive = host;
+}
 
 /** The dashboard webview the user looked at last (for Export Report without arguments). */
 export function activeDashboardWebview(): DashboardWebview | null {
@@ -57,12 +61,12 @@ export class DashboardWebview implements vscode.Disposable {
     this.disposables.push(
       webview.onDidReceiveMessage((m: FromWebviewMessage) => this.onMessage(m)),
       panel.onDidChangeViewState((e) => {
-        if (e.webviewPanel.active) lastActive = this;
+        if (e.webviewPanel.active) markActive(this);
       }),
       panel.onDidDispose(() => this.dispose()),
     );
     hosts.add(this);
-    lastActive = this;
+    markActive(this);
   }
 
   /** The message the view shows now (Export Report renders it). */
@@ -96,7 +100,7 @@ export class DashboardWebview implements vscode.Disposable {
         void vscode.commands.executeCommand('optimizerLens.insertLoggingSnippet');
         break;
       case MessageType.ExportReport:
-        lastActive = this;
+        markActive(this);
         void vscode.commands.executeCommand('optimizerLens.exportReport');
         break;
       case MessageType.OpenFile: {

@@ -12,8 +12,10 @@ export function toWire(message: ToWebviewMessage): ToWebviewMessage {
     return { ...message, analysis: { ...message.analysis, series: [] }, packedSeries: packSeries(message.analysis.series) };
   }
   if (message.type === MessageType.ShowCompare) {
-    return { ...message, runs: message.runs.map((r) => ({ ...r, analysis: { ...r.analysis, series: [], distributions: [], globals: [] } })) };
+    return {
+      ...message,
+      runs: message.runs.map((r) => ({ ...r, analysis: { ...r.analysis, series: [], distributions: [], globals: [] } })),
+    };
   }
   return message;
 }
-

@@ -56,7 +56,12 @@ function engineOptions(o: WorkerAnalyzeOptions, runData: RunData): { options: An
     options.betas = defaults.betas;
     injected.push('betas');
   }
-  if (needsAdamHyper && defaults?.eps !== undefined && rest.eps === undefined && (runData.hyper.eps === undefined || runData.hyper.eps === null)) {
+  if (
+    needsAdamHyper &&
+    defaults?.eps !== undefined &&
+    rest.eps === undefined &&
+    (runData.hyper.eps === undefined || runData.hyper.eps === null)
+  ) {
     options.eps = defaults.eps;
     injected.push('eps');
   }

@@ -14,8 +14,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import {
-  CHROMIUM, E2E_ROOT, REPO, buildProduction, ensureSetup, installVsix, log, packageVsix, serverDirs, sleep,
-  startServer, tail, writeUserSettings,
+  CHROMIUM,
+  E2E_ROOT,
+  REPO,
+  buildProduction,
+  ensureSetup,
+  installVsix,
+  log,
+  packageVsix,
+  serverDirs,
+  sleep,
+  startServer,
+  tail,
+  writeUserSettings,
 } from '../../scripts/e2e-lib.mjs';
 import { uiTests } from './ui.mjs';
 
@@ -58,8 +69,16 @@ async function launchBrowser() {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: !process.env.E2E_HEADED,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
     env: { ...process.env, HOME: path.join(RUN_DIR, 'chrome-home') }, // else chromium writes ~/.config/chromium
   });
 }
@@ -67,7 +86,10 @@ async function launchBrowser() {
 /** Runs test/e2e/exthost/index.js in the extension host; its `ok - name` / `not ok - name: err` lines become results. */
 async function runExtHostTests(extFolder) {
   const testsPath = path.join(REPO, 'test/e2e/exthost/index.js');
-  const payload = [['extensionDevelopmentPath', server.remote(extFolder)], ['extensionTestsPath', server.remote(testsPath)]];
+  const payload = [
+    ['extensionDevelopmentPath', server.remote(extFolder)],
+    ['extensionTestsPath', server.remote(testsPath)],
+  ];
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await ctx.newPage();
   let done;
@@ -90,15 +112,17 @@ async function runExtHostTests(extFolder) {
   // structured results: one JSON line per test, prefixed with E2E-RESULT
   let n = 0;
   for (const l of lines.join('\n').split('\n')) {
-    if (l.startsWith('E2E-INFO ')) { console.log(`# ${l.slice('E2E-INFO '.length)}`); continue; }
+    if (l.startsWith('E2E-INFO ')) {
+      console.log(`# ${l.slice('E2E-INFO '.length)}`);
+      continue;
+    }
     if (!l.startsWith('E2E-RESULT ')) continue;
     const r = JSON.parse(l.slice('E2E-RESULT '.length));
     record(`exthost: ${r.name}`, r.ok, r.ms, r.error);
     n++;
   }
   if (n === 0 || (code !== 0 && results.every((r) => r.ok))) {
-    record('exthost: test run', false, Date.now() - t0,
-      `extension host exited with ${code}; log:\n${lines.slice(-40).join('\n')}`);
+    record('exthost: test run', false, Date.now() - t0, `extension host exited with ${code}; log:\n${lines.slice(-40).join('\n')}`);
   }
   fs.writeFileSync(path.join(RESULTS, 'exthost.log'), lines.join('\n'));
 }
@@ -127,24 +151,41 @@ async function runUiTests() {
 
 function withTimeout(promise, ms, what) {
   let timer;
-  return Promise.race([promise, new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms); })])
-    .finally(() => clearTimeout(timer));
+  return Promise.race([
+    promise,
+    new Promise((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 async function cleanup() {
-  try { await browser?.close(); } catch { /* ignore */ }
-  if (server && !process.env.E2E_KEEP) { await server.stop(); server = null; }
+  try {
+    await browser?.close();
+  } catch {
+    /* ignore */
+  }
+  if (server && !process.env.E2E_KEEP) {
+    await server.stop();
+    server = null;
+  }
 }
 
 async function main() {
   fs.rmSync(RESULTS, { recursive: true, force: true });
   fs.mkdirSync(RESULTS, { recursive: true });
-  if (!process.env.E2E_SKIP_SETUP) { log('setup (scripts/setup-e2e.sh)'); ensureSetup(); }
+  if (!process.env.E2E_SKIP_SETUP) {
+    log('setup (scripts/setup-e2e.sh)');
+    ensureSetup();
+  }
 
   let vsix = process.env.E2E_VSIX && path.resolve(process.env.E2E_VSIX);
   if (!vsix) {
     // type-checking is `npm run build`'s job (npm test runs it first); here only the production bundles
-    if (!process.env.E2E_SKIP_BUILD) { log('build (esbuild --production)'); buildProduction({ typecheck: false }); }
+    if (!process.env.E2E_SKIP_BUILD) {
+      log('build (esbuild --production)');
+      buildProduction({ typecheck: false });
+    }
     vsix = path.join(E2E_ROOT, 'optimizer-lens.vsix');
     log('vsce package --no-dependencies');
     packageVsix(vsix);
@@ -191,7 +232,11 @@ function finish() {
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, async () => {
     console.log(`\n${sig}: stopping code-server`);
-    try { await browser?.close(); } catch { /* ignore */ }
+    try {
+      await browser?.close();
+    } catch {
+      /* ignore */
+    }
     if (server) await server.stop();
     process.exit(130);
   });

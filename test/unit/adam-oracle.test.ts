@@ -62,7 +62,10 @@ test('tf.train.adam over adam_base gradients of steps 1-2 gives our u element by
       const u = ours[s].u!;
       for (let i = 0; i < u.length; i++) {
         const diff = Math.abs(u[i] - oracle[s][i]);
-        assert.ok(diff <= TFJS_REL * Math.max(1, Math.abs(u[i])), `${layer} step ${s + 1} element ${i}: ours ${u[i]} vs tfjs ${oracle[s][i]}`);
+        assert.ok(
+          diff <= TFJS_REL * Math.max(1, Math.abs(u[i])),
+          `${layer} step ${s + 1} element ${i}: ours ${u[i]} vs tfjs ${oracle[s][i]}`,
+        );
         checked++;
       }
       let sq = 0;

@@ -28,7 +28,18 @@ test('analyze --json prints the documented contract with PyTorch-exact figures',
   assert.equal(j.step, 60);
   const exp = loadExpected('adam_base').steps['60'];
   const head = j.layers.find((l: { name: string }) => l.name === 'head.weight');
-  for (const k of ['name', 'shape', 'numel', 'paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'relStepPredicted', 'epsDominatedFraction']) {
+  for (const k of [
+    'name',
+    'shape',
+    'numel',
+    'paramRms',
+    'gradRms',
+    'updateRms',
+    'relStep',
+    'adamUpdateRms',
+    'relStepPredicted',
+    'epsDominatedFraction',
+  ]) {
     assert.ok(k in head, `layer field ${k}`);
   }
   assert.deepEqual(head.shape, [40, 32]);
@@ -40,7 +51,8 @@ test('analyze --json prints the documented contract with PyTorch-exact figures',
 test('table output lists every layer and the findings', async () => {
   const r = await cli('analyze', fixturePath('adam_base', 'tensors', 'step_000120.npz'), ...ADAM);
   assert.equal(r.code, 0);
-  for (const l of ['pos_embed', 'embed.weight', 'blocks.0.attn.qkv.weight', 'head.weight']) assert.match(r.out, new RegExp(`^${l.replace(/\./g, '\\.')}\\s`, 'm'));
+  for (const l of ['pos_embed', 'embed.weight', 'blocks.0.attn.qkv.weight', 'head.weight'])
+    assert.match(r.out, new RegExp(`^${l.replace(/\./g, '\\.')}\\s`, 'm'));
   assert.match(r.out, /relative-step-high \[pos_embed\]/);
 });
 
@@ -78,14 +90,20 @@ test('a log with a learning rate but no parameter scale warns lr-without-scale',
   assert.match(f.message, /lr\/\|w\|/);
 });
 
-test('the installed bin runs (npx optimizer-lens)', { skip: !existsSync(resolve(__dirname, '..', '..', 'dist', 'cli.js')) && 'dist/ not built (npm run build)' }, () => {
-  const bin = join(resolve(__dirname, '..', '..'), 'bin', 'optimizer-lens.js');
-  const r = spawnSync(process.execPath, [bin, 'analyze', fixturePath('adam_base', 'tensors', 'step_000001.npz'), '--json', ...ADAM], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).step, 1);
-  const bad = spawnSync(process.execPath, [bin, 'analyze', '--step'], { encoding: 'utf8' });
-  assert.equal(bad.status, 2);
-});
+test(
+  'the installed bin runs (npx optimizer-lens)',
+  { skip: !existsSync(resolve(__dirname, '..', '..', 'dist', 'cli.js')) && 'dist/ not built (npm run build)' },
+  () => {
+    const bin = join(resolve(__dirname, '..', '..'), 'bin', 'optimizer-lens.js');
+    const r = spawnSync(process.execPath, [bin, 'analyze', fixturePath('adam_base', 'tensors', 'step_000001.npz'), '--json', ...ADAM], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).step, 1);
+    const bad = spawnSync(process.execPath, [bin, 'analyze', '--step'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+  },
+);
 
 test('parameter groups (HF decay / no-decay split) appear per group in JSON and in the table', async () => {
   const dir = fixturePath('adamw_wd0.05', 'checkpoint-120');
@@ -93,7 +111,15 @@ test('parameter groups (HF decay / no-decay split) appear per group in JSON and 
   assert.equal(j.optimizer.type, 'adamw');
   assert.equal(j.optimizer.weightDecay, null, 'groups differ: no single weight decay');
   const decayed = j.optimizer.paramGroups.find((g: { weightDecay: number }) => g.weightDecay === 0.05);
-  assert.deepEqual([...decayed.layers].sort(), ['blocks.0.attn.proj.weight', 'blocks.0.attn.qkv.weight', 'blocks.0.mlp.fc.weight', 'blocks.0.mlp.proj.weight', 'embed.weight', 'head.weight', 'pos_embed']);
+  assert.deepEqual([...decayed.layers].sort(), [
+    'blocks.0.attn.proj.weight',
+    'blocks.0.attn.qkv.weight',
+    'blocks.0.mlp.fc.weight',
+    'blocks.0.mlp.proj.weight',
+    'embed.weight',
+    'head.weight',
+    'pos_embed',
+  ]);
   const table = (await cli('analyze', dir)).out;
   assert.match(table, /weight decay per group 0\.0500 \(7 layers\), 0 \(7 layers\)/);
 });

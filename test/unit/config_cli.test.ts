@@ -14,7 +14,9 @@ async function lint(args: string[]) {
 test('lint --json over the fixture configs folder: the issue-5 shape with the README lines', async () => {
   const r = await lint([fixturePath('configs'), '--json']);
   assert.equal(r.code, 0, r.err);
-  const j = JSON.parse(r.out) as { files: { path: string; learningRates: unknown[]; scales: unknown[]; findings: Record<string, unknown>[] }[] };
+  const j = JSON.parse(r.out) as {
+    files: { path: string; learningRates: unknown[]; scales: unknown[]; findings: Record<string, unknown>[] }[];
+  };
   assert.equal(j.files.length, 8);
   for (const f of j.files) {
     assert.deepEqual(Object.keys(f), ['path', 'learningRates', 'scales', 'findings']);
@@ -26,9 +28,16 @@ test('lint --json over the fixture configs folder: the issue-5 shape with the RE
   assert.deepEqual(byName('training_args.json').scales, [{ key: 'config.json:initializer_range', value: 0.02, line: 11, column: 24 }]);
   assert.deepEqual(
     byName('finetune.yaml').findings.map((f) => [f.rule, f.severity, f.line, f.column]),
-    [['lr-without-scale', 'warning', 16, 7], ['yaml-float-string', 'warning', 16, 7], ['lr-without-scale', 'warning', 30, 7]],
+    [
+      ['lr-without-scale', 'warning', 16, 7],
+      ['yaml-float-string', 'warning', 16, 7],
+      ['lr-without-scale', 'warning', 30, 7],
+    ],
   );
-  assert.deepEqual(byName('ds_config.json').findings.map((f) => f.rule), ['lr-without-scale', 'lr-without-scale']);
+  assert.deepEqual(
+    byName('ds_config.json').findings.map((f) => f.rule),
+    ['lr-without-scale', 'lr-without-scale'],
+  );
 });
 
 test('lint exit codes: --fail-on warning trips (1), --fail-on error does not (0), missing file and bad usage (2)', async () => {

@@ -21,13 +21,23 @@ class Emitter<T> {
 }
 
 class Position {
-  constructor(readonly line: number, readonly character: number) {}
+  constructor(
+    readonly line: number,
+    readonly character: number,
+  ) {}
 }
 class Range {
-  constructor(readonly start: Position, readonly end: Position) {}
+  constructor(
+    readonly start: Position,
+    readonly end: Position,
+  ) {}
 }
 class Uri {
-  constructor(readonly scheme: string, readonly fsPath: string, readonly fragment = '') {}
+  constructor(
+    readonly scheme: string,
+    readonly fsPath: string,
+    readonly fragment = '',
+  ) {}
   static file(p: string) {
     return new Uri('file', p);
   }
@@ -46,7 +56,11 @@ class FakeDoc {
   version = 1;
   readonly uri: Uri;
   eol = 1;
-  constructor(readonly fileName: string, public text: string, readonly languageId: string) {
+  constructor(
+    readonly fileName: string,
+    public text: string,
+    readonly languageId: string,
+  ) {
     this.uri = Uri.file(fileName);
   }
   getText() {
@@ -61,7 +75,10 @@ class FakeDoc {
   }
 }
 
-const diagnostics = new Map<string, { message: string; code: { value: string; target: Uri }; range: Range; source: string; severity: number }[]>();
+const diagnostics = new Map<
+  string,
+  { message: string; code: { value: string; target: Uri }; range: Range; source: string; severity: number }[]
+>();
 const events = {
   open: new Emitter<FakeDoc>(),
   change: new Emitter<{ document: FakeDoc; contentChanges: unknown[] }>(),
@@ -71,7 +88,13 @@ const events = {
 const settings: Record<string, unknown> = {};
 const textDocuments: FakeDoc[] = [];
 let hoverProvider: { provideHover: (d: FakeDoc, p: Position) => { contents: { value: string; isTrusted: unknown } } | null } | null = null;
-let actionProvider: { provideCodeActions: (d: FakeDoc, r: Range, c: { diagnostics: unknown[] }) => { title: string; edit?: { edits: unknown[] }; command?: { command: string } }[] } | null = null;
+let actionProvider: {
+  provideCodeActions: (
+    d: FakeDoc,
+    r: Range,
+    c: { diagnostics: unknown[] },
+  ) => { title: string; edit?: { edits: unknown[] }; command?: { command: string } }[];
+} | null = null;
 
 class WorkspaceEdit {
   edits: unknown[] = [];
@@ -97,31 +120,47 @@ const fakeVscode = {
   Diagnostic: class {
     source = '';
     code: unknown;
-    constructor(readonly range: Range, readonly message: string, readonly severity: number) {}
+    constructor(
+      readonly range: Range,
+      readonly message: string,
+      readonly severity: number,
+    ) {}
   },
   MarkdownString: class {
     isTrusted: unknown;
     constructor(readonly value: string) {}
   },
   Hover: class {
-    constructor(readonly contents: unknown, readonly range: Range) {}
+    constructor(
+      readonly contents: unknown,
+      readonly range: Range,
+    ) {}
   },
   CodeAction: class {
     diagnostics: unknown;
     isPreferred: unknown;
     command: unknown;
     edit: unknown;
-    constructor(readonly title: string, readonly kind: string) {}
+    constructor(
+      readonly title: string,
+      readonly kind: string,
+    ) {}
   },
   WorkspaceEdit,
   SnippetTextEdit: class {
-    constructor(readonly range: Range, readonly snippet: { value: string }) {}
+    constructor(
+      readonly range: Range,
+      readonly snippet: { value: string },
+    ) {}
   },
   SnippetString: class {
     constructor(readonly value: string) {}
   },
   RelativePattern: class {
-    constructor(readonly base: unknown, readonly pattern: string) {}
+    constructor(
+      readonly base: unknown,
+      readonly pattern: string,
+    ) {}
   },
   languages: {
     createDiagnosticCollection: () => ({
@@ -144,7 +183,12 @@ const fakeVscode = {
     getConfiguration: () => ({ get: (k: string, d?: unknown) => (k in settings ? settings[k] : d), update: async () => undefined }),
     getWorkspaceFolder: () => undefined,
     workspaceFolders: undefined,
-    createFileSystemWatcher: () => ({ onDidChange: () => ({ dispose() {} }), onDidCreate: () => ({ dispose() {} }), onDidDelete: () => ({ dispose() {} }), dispose() {} }),
+    createFileSystemWatcher: () => ({
+      onDidChange: () => ({ dispose() {} }),
+      onDidCreate: () => ({ dispose() {} }),
+      onDidDelete: () => ({ dispose() {} }),
+      dispose() {},
+    }),
     asRelativePath: (u: Uri) => u.fsPath,
   },
 };
@@ -176,7 +220,10 @@ test('config features: activation loads no scanner; logs are skipped unparsed; a
   const doc = new FakeDoc(yamlPath, readFileSync(yamlPath, 'utf8'), 'yaml');
   events.open.fire(doc);
   assert.equal(configCoreLoaded(), true);
-  assert.deepEqual(diagnostics.get(doc.uri.toString())!.map((d) => d.code.value), ['lr-without-scale', 'yaml-float-string', 'lr-without-scale']);
+  assert.deepEqual(
+    diagnostics.get(doc.uri.toString())!.map((d) => d.code.value),
+    ['lr-without-scale', 'yaml-float-string', 'lr-without-scale'],
+  );
   mock.timers.enable({ apis: ['setTimeout'] });
   try {
     doc.text = doc.text.replace('  lr: 1e-4', '  lr: 3.0e-4');
@@ -186,7 +233,13 @@ test('config features: activation loads no scanner; logs are skipped unparsed; a
     assert.ok(h.contents.value.includes('each weight moves by ≈ **3e-4** per step'), h.contents.value);
     assert.equal(diagnostics.get(doc.uri.toString())!.length, 3, 'diagnostics wait for the debounce');
     mock.timers.tick(300);
-    assert.deepEqual(diagnostics.get(doc.uri.toString())!.map((d) => [d.code.value, d.range.start.line + 1]), [['lr-without-scale', 16], ['lr-without-scale', 30]]);
+    assert.deepEqual(
+      diagnostics.get(doc.uri.toString())!.map((d) => [d.code.value, d.range.start.line + 1]),
+      [
+        ['lr-without-scale', 16],
+        ['lr-without-scale', 30],
+      ],
+    );
   } finally {
     mock.timers.reset();
   }
@@ -204,11 +257,14 @@ test('config features: lint on activation and open, debounced on change, cleared
 
   // Activation lints the open document.
   let ds = diagnostics.get(doc.uri.toString())!;
-  assert.deepEqual(ds.map((d) => [d.code.value, d.range.start.line + 1, d.range.start.character + 1, d.severity]), [
-    ['lr-without-scale', 16, 7, 1],
-    ['yaml-float-string', 16, 7, 1],
-    ['lr-without-scale', 30, 7, 1],
-  ]);
+  assert.deepEqual(
+    ds.map((d) => [d.code.value, d.range.start.line + 1, d.range.start.character + 1, d.severity]),
+    [
+      ['lr-without-scale', 16, 7, 1],
+      ['yaml-float-string', 16, 7, 1],
+      ['lr-without-scale', 30, 7, 1],
+    ],
+  );
   assert.equal(ds[0].source, 'Optimizer Lens');
   assert.equal(ds[0].code.target.toString(), 'file:///ext/README.md#lr-without-scale');
 
@@ -219,9 +275,15 @@ test('config features: lint on activation and open, debounced on change, cleared
 
   // Quick fixes filtered by diagnostic code.
   const actions = actionProvider!.provideCodeActions(doc, ds[1].range, { diagnostics: [ds[1]] });
-  assert.deepEqual(actions.map((a) => a.title), ['Write 1e-4 as 1.0e-4']);
+  assert.deepEqual(
+    actions.map((a) => a.title),
+    ['Write 1e-4 as 1.0e-4'],
+  );
   const lrActions = actionProvider!.provideCodeActions(doc, ds[0].range, { diagnostics: [ds[0]] });
-  assert.deepEqual(lrActions.map((a) => a.title), ['Add annotation: # optimizer-lens: param-scale=…', 'Link a log or checkpoint for the parameter scale…']);
+  assert.deepEqual(
+    lrActions.map((a) => a.title),
+    ['Add annotation: # optimizer-lens: param-scale=…', 'Link a log or checkpoint for the parameter scale…'],
+  );
   assert.equal(lrActions[1].command?.command, 'optimizerLens.linkRunToConfig');
 
   // Change: nothing until the debounce timer fires, then the new text is linted.
@@ -246,7 +308,11 @@ test('config features: lint on activation and open, debounced on change, cleared
     events.change.fire({ document: doc, contentChanges: [{}] });
     mock.timers.tick(300);
     ds = diagnostics.get(doc.uri.toString())!;
-    assert.deepEqual(ds.map((d) => d.code.value), [], 'file-wide annotation states the scale for lora.lr');
+    assert.deepEqual(
+      ds.map((d) => d.code.value),
+      [],
+      'file-wide annotation states the scale for lora.lr',
+    );
   } finally {
     mock.timers.reset();
   }
@@ -254,7 +320,10 @@ test('config features: lint on activation and open, debounced on change, cleared
   // Settings change re-lints: a lower relative-step-high threshold flags lora.lr (2e-4 / 0.02 = 0.01).
   settings['thresholds.relativeStepHigh'] = 0.005;
   events.config.fire({ affectsConfiguration: (s) => 'optimizerLens.thresholds.relativeStepHigh'.startsWith(s) });
-  assert.deepEqual(diagnostics.get(doc.uri.toString())!.map((d) => [d.code.value, d.range.start.line + 1]), [['relative-step-high', 30]]);
+  assert.deepEqual(
+    diagnostics.get(doc.uri.toString())!.map((d) => [d.code.value, d.range.start.line + 1]),
+    [['relative-step-high', 30]],
+  );
   settings['config.enabled'] = false;
   events.config.fire({ affectsConfiguration: (s) => 'optimizerLens.thresholds.relativeStepHigh'.startsWith(s) });
   assert.equal(diagnostics.get(doc.uri.toString()), undefined, 'disabled → no diagnostics');
@@ -268,7 +337,10 @@ test('config features: lint on activation and open, debounced on change, cleared
   const toml = new FakeDoc(tomlPath, readFileSync(tomlPath, 'utf8'), 'plaintext');
   textDocuments.push(toml);
   events.open.fire(toml);
-  assert.deepEqual(diagnostics.get(toml.uri.toString())!.map((d) => [d.code.value, d.range.start.line + 1, d.range.start.character + 1]), [['lr-without-scale', 18, 6]]);
+  assert.deepEqual(
+    diagnostics.get(toml.uri.toString())!.map((d) => [d.code.value, d.range.start.line + 1, d.range.start.character + 1]),
+    [['lr-without-scale', 18, 6]],
+  );
   events.close.fire(toml);
   assert.equal(diagnostics.get(toml.uri.toString()), undefined);
 

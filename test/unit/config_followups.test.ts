@@ -37,7 +37,10 @@ test('trainer_state.json (HF Trainer log) is not a config: no lrs, no findings, 
   // The config.json in the same checkpoint is still read (its scale), and is not skipped.
   const cfg = scanConfigFile(fixturePath('adamw_wd0.05', 'checkpoint-120', 'config.json'));
   assert.equal(cfg.skipped, undefined);
-  assert.deepEqual(cfg.scales.map((x) => [x.key, x.value]), [['initializer_range', 0.02]]);
+  assert.deepEqual(
+    cfg.scales.map((x) => [x.key, x.value]),
+    [['initializer_range', 0.02]],
+  );
 });
 
 test('values inside arrays of per-step records are not learning-rate settings; param groups (no step key) still are', () => {
@@ -53,20 +56,41 @@ test('values inside arrays of per-step records are not learning-rate settings; p
 `;
   const s = scanConfigText(json, 'run.json');
   assert.equal(s.skipped, undefined);
-  assert.deepEqual(s.learningRates.map((l) => [l.key, l.value, l.range.line]), [['learning_rate', 1e-3, 2], ['param_groups.0.lr', 5e-4, 7]]);
-  assert.deepEqual(lintConfig(s).map((f) => [f.rule, f.range.line]), [['relative-step-high', 2], ['relative-step-high', 7]]); // 1e-3/0.02 = 0.05, 5e-4/0.02
+  assert.deepEqual(
+    s.learningRates.map((l) => [l.key, l.value, l.range.line]),
+    [
+      ['learning_rate', 1e-3, 2],
+      ['param_groups.0.lr', 5e-4, 7],
+    ],
+  );
+  assert.deepEqual(
+    lintConfig(s).map((f) => [f.rule, f.range.line]),
+    [
+      ['relative-step-high', 2],
+      ['relative-step-high', 7],
+    ],
+  ); // 1e-3/0.02 = 0.05, 5e-4/0.02
   // YAML and TOML arrays of records: same.
   const yaml = 'lr: 1.0e-3\nlog:\n  - {iteration: 100, lr: 9.0e-4}\n  - iteration: 200\n    lr: 8.0e-4\n';
-  assert.deepEqual(scanConfigText(yaml, 'a.yaml').learningRates.map((l) => l.key), ['lr']);
+  assert.deepEqual(
+    scanConfigText(yaml, 'a.yaml').learningRates.map((l) => l.key),
+    ['lr'],
+  );
   const toml = 'lr = 1e-3\n[[records]]\nstep = 1\nlr = 9e-4\n[[records]]\nstep = 2\nlr = 8e-4\n';
-  assert.deepEqual(scanConfigText(toml, 'a.toml').learningRates.map((l) => l.key), ['lr']);
+  assert.deepEqual(
+    scanConfigText(toml, 'a.toml').learningRates.map((l) => l.key),
+    ['lr'],
+  );
 });
 
 test('lint CLI: a checkpoint folder lints config.json and skips trainer_state.json; named explicitly it says why', async () => {
   const dir = await lint([fixturePath('adamw_wd0.05', 'checkpoint-120'), '--json']);
   assert.equal(dir.code, 0, dir.err);
   const j = JSON.parse(dir.out) as { files: { path: string; findings: unknown[] }[] };
-  assert.deepEqual(j.files.map((f) => f.path.split(/[\\/]/).pop()), ['config.json']);
+  assert.deepEqual(
+    j.files.map((f) => f.path.split(/[\\/]/).pop()),
+    ['config.json'],
+  );
   const named = await lint([STATE]);
   assert.equal(named.code, 0, named.err);
   assert.match(named.out, /trainer_state\.json\n {2}skipped: trainer_state\.json is a training log/);
@@ -107,7 +131,10 @@ test("annotation reach: the quick fix's annotation above train.lr (finetune.yaml
   assert.equal(scaleFor(loraLr, s2), null);
   assert.deepEqual(
     lintConfig(s2).map((f) => [f.rule, f.range.line]),
-    [['yaml-float-string', 17], ['lr-without-scale', 31]],
+    [
+      ['yaml-float-string', 17],
+      ['lr-without-scale', 31],
+    ],
   );
   // Hover on the annotation: it lists train.lr only and says so.
   const h = configHover(s2, s2.scales[0].range.start)!;
@@ -118,23 +145,50 @@ test("annotation reach: the quick fix's annotation above train.lr (finetune.yaml
   const loraFinding = lintConfig(s2).find((f) => f.rule === 'lr-without-scale')!;
   const fixed2 = applyEdits(fixed, quickFixesFor(fixed, s2, loraFinding, {})[0].edits);
   const s3 = scanConfigText(fixed2, p);
-  assert.deepEqual(lintConfig(s3).map((f) => f.rule), ['yaml-float-string']);
-  assert.deepEqual(s3.learningRates.map((l) => scaleFor(l, s3)?.source), ['annotation, line 16', 'annotation, line 31']);
+  assert.deepEqual(
+    lintConfig(s3).map((f) => f.rule),
+    ['yaml-float-string'],
+  );
+  assert.deepEqual(
+    s3.learningRates.map((l) => scaleFor(l, s3)?.source),
+    ['annotation, line 16', 'annotation, line 31'],
+  );
 });
 
 test('annotation reach: an annotation on no lr line (nor the line above one) applies to the whole file; a near one wins over it', () => {
   const base = 'train:\n  lr: 1.0e-4\nlora:\n  lr: 2.0e-4\n';
   // File-wide: line 1, above "train:" (not an lr line).
   const wide = scanConfigText(`# optimizer-lens: param-scale=0.01\n${base}`, 'a.yaml');
-  assert.deepEqual(wide.learningRates.map((l) => [l.key, scaleFor(l, wide)?.value]), [['train.lr', 0.01], ['lora.lr', 0.01]]);
-  assert.deepEqual(lintConfig(wide).map((f) => [f.rule, f.range.line]), [['relative-step-high', 5]]); // 2e-4/0.01
+  assert.deepEqual(
+    wide.learningRates.map((l) => [l.key, scaleFor(l, wide)?.value]),
+    [
+      ['train.lr', 0.01],
+      ['lora.lr', 0.01],
+    ],
+  );
+  assert.deepEqual(
+    lintConfig(wide).map((f) => [f.rule, f.range.line]),
+    [['relative-step-high', 5]],
+  ); // 2e-4/0.01
   // A trailing annotation on train.lr's line: train.lr only.
   const trailing = scanConfigText(base.replace('lr: 1.0e-4', 'lr: 1.0e-4  # optimizer-lens: param-scale=0.05'), 'a.yaml');
-  assert.deepEqual(trailing.learningRates.map((l) => scaleFor(l, trailing)?.value ?? null), [0.05, null]);
+  assert.deepEqual(
+    trailing.learningRates.map((l) => scaleFor(l, trailing)?.value ?? null),
+    [0.05, null],
+  );
   // Both: the near one for train.lr, the file-wide one for lora.lr.
-  const both = scanConfigText(`# optimizer-lens: param-scale=0.01\n${base.replace('lr: 1.0e-4', 'lr: 1.0e-4  # optimizer-lens: param-scale=0.05')}`, 'a.yaml');
-  assert.deepEqual(both.learningRates.map((l) => scaleFor(l, both)?.value), [0.05, 0.01]);
+  const both = scanConfigText(
+    `# optimizer-lens: param-scale=0.01\n${base.replace('lr: 1.0e-4', 'lr: 1.0e-4  # optimizer-lens: param-scale=0.05')}`,
+    'a.yaml',
+  );
+  assert.deepEqual(
+    both.learningRates.map((l) => scaleFor(l, both)?.value),
+    [0.05, 0.01],
+  );
   // A near annotation also wins over a linked run; the file-wide one does not.
   const linked = { path: '/runs/x', step: 3, layers: [{ name: 'h.0', paramRms: 0.04 }] };
-  assert.deepEqual(both.learningRates.map((l) => scaleFor(l, both, linked)?.value), [0.05, 0.04]);
+  assert.deepEqual(
+    both.learningRates.map((l) => scaleFor(l, both, linked)?.value),
+    [0.05, 0.04],
+  );
 });

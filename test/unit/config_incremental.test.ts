@@ -76,7 +76,10 @@ test('rescanAfterEdit declines what it cannot do without a parse: new lines, key
   // The plain value edits it takes.
   const took = rescanAfterEdit(prev, text.replace('lr: 1.0e-4', 'lr: 1e-4'));
   assert.ok(took);
-  assert.deepEqual(took.scan.yamlFloatStrings.map((f) => [f.key, f.raw]), [['opt.lr', '1e-4']]);
+  assert.deepEqual(
+    took.scan.yamlFloatStrings.map((f) => [f.key, f.raw]),
+    [['opt.lr', '1e-4']],
+  );
   assert.equal(took.scan.learningRates[0].value, 1e-4);
   const broken = scanConfigState('a: [1, 2\nlr: 1.0e-4\n', 'b.yaml', 'yaml');
   assert.ok(broken.scan.issues.length > 0);

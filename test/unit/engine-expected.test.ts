@@ -19,7 +19,14 @@ function hyperOptions(exp: Expected): AnalyzeOptions {
   };
 }
 
-export function compareLayer(run: string, step: string, got: LayerStats, want: ExpectedLayer, figures: (keyof LayerStats)[], rel = REL): void {
+export function compareLayer(
+  run: string,
+  step: string,
+  got: LayerStats,
+  want: ExpectedLayer,
+  figures: (keyof LayerStats)[],
+  rel = REL,
+): void {
   const map: Partial<Record<keyof LayerStats, keyof ExpectedLayer>> = {
     paramRms: 'param_rms',
     gradRms: 'grad_rms',
@@ -79,7 +86,7 @@ test('Adam figures stay null without betas/eps (never a default)', async () => {
   for (const l of result.layers) {
     assert.equal(l.adamUpdateRms, null);
     assert.equal(l.relStepPredicted, null);
-    assert.ok(l.paramRms !== null && l.relStep !== null || l.paramRms === 0);
+    assert.ok((l.paramRms !== null && l.relStep !== null) || l.paramRms === 0);
   }
 });
 
@@ -93,22 +100,92 @@ test('--step selects a step; a step without figures is an error naming the avail
 });
 
 // The same figures from the other formats that hold them.
-const FORMATS: { name: string; run: string; paths: string[]; steps: string[]; figures: (keyof LayerStats)[]; rel: number; options?: AnalyzeOptions }[] = [
-  { name: 'safetensors', run: 'adam_base', paths: ['tensors/step_000001.safetensors'], steps: ['1'], figures: ADAM_FIGURES, rel: REL, options: { betas: [0.9, 0.999], eps: 1e-8, lr: 3e-4, optimizer: 'adam' } },
-  { name: 'safetensors', run: 'adam_base', paths: ['tensors/step_000120.safetensors'], steps: ['120'], figures: ADAM_FIGURES, rel: REL, options: { betas: [0.9, 0.999], eps: 1e-8, lr: 3e-4, optimizer: 'adam' } },
-  { name: 'stats.jsonl (long-form log)', run: 'adam_base', paths: ['stats.jsonl'], steps: ['1', '2', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'relStepPredicted', 'epsDominatedFraction'], rel: 1e-12 },
-  { name: 'stats.jsonl (long-form log)', run: 'adamw_wd0.05', paths: ['stats.jsonl'], steps: ['1', '2', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'relStepPredicted', 'epsDominatedFraction'], rel: 1e-12 },
-  { name: 'history_wide.csv (W&B export)', run: 'adam_base', paths: ['history_wide.csv'], steps: ['1', '2', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms'], rel: 1e-12 },
-  { name: 'TensorBoard scalars (float32)', run: 'adam_base', paths: ['tb'], steps: ['1', '2', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms'], rel: 1e-6 },
-  { name: 'TensorBoard scalars (float32)', run: 'adam_loss1e-10', paths: ['tb'], steps: ['1', '60', '120'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms'], rel: 1e-6 },
-  { name: 'dump (deflated npz, <layer> and <layer>.grad; consecutive steps give the update; Adam replayed from the gradients in float64, torch keeps float32 state)', run: 'adam_base', paths: ['dump/step_000001.npz', 'dump/step_000002.npz', 'dump/step_000003.npz'], steps: ['1', '2'], figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'epsDominatedFraction'], rel: 1e-6, options: { betas: [0.9, 0.999], eps: 1e-8 } },
+const FORMATS: {
+  name: string;
+  run: string;
+  paths: string[];
+  steps: string[];
+  figures: (keyof LayerStats)[];
+  rel: number;
+  options?: AnalyzeOptions;
+}[] = [
+  {
+    name: 'safetensors',
+    run: 'adam_base',
+    paths: ['tensors/step_000001.safetensors'],
+    steps: ['1'],
+    figures: ADAM_FIGURES,
+    rel: REL,
+    options: { betas: [0.9, 0.999], eps: 1e-8, lr: 3e-4, optimizer: 'adam' },
+  },
+  {
+    name: 'safetensors',
+    run: 'adam_base',
+    paths: ['tensors/step_000120.safetensors'],
+    steps: ['120'],
+    figures: ADAM_FIGURES,
+    rel: REL,
+    options: { betas: [0.9, 0.999], eps: 1e-8, lr: 3e-4, optimizer: 'adam' },
+  },
+  {
+    name: 'stats.jsonl (long-form log)',
+    run: 'adam_base',
+    paths: ['stats.jsonl'],
+    steps: ['1', '2', '60', '120'],
+    figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'relStepPredicted', 'epsDominatedFraction'],
+    rel: 1e-12,
+  },
+  {
+    name: 'stats.jsonl (long-form log)',
+    run: 'adamw_wd0.05',
+    paths: ['stats.jsonl'],
+    steps: ['1', '2', '60', '120'],
+    figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'relStepPredicted', 'epsDominatedFraction'],
+    rel: 1e-12,
+  },
+  {
+    name: 'history_wide.csv (W&B export)',
+    run: 'adam_base',
+    paths: ['history_wide.csv'],
+    steps: ['1', '2', '60', '120'],
+    figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms'],
+    rel: 1e-12,
+  },
+  {
+    name: 'TensorBoard scalars (float32)',
+    run: 'adam_base',
+    paths: ['tb'],
+    steps: ['1', '2', '60', '120'],
+    figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms'],
+    rel: 1e-6,
+  },
+  {
+    name: 'TensorBoard scalars (float32)',
+    run: 'adam_loss1e-10',
+    paths: ['tb'],
+    steps: ['1', '60', '120'],
+    figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms'],
+    rel: 1e-6,
+  },
+  {
+    name: 'dump (deflated npz, <layer> and <layer>.grad; consecutive steps give the update; Adam replayed from the gradients in float64, torch keeps float32 state)',
+    run: 'adam_base',
+    paths: ['dump/step_000001.npz', 'dump/step_000002.npz', 'dump/step_000003.npz'],
+    steps: ['1', '2'],
+    figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'epsDominatedFraction'],
+    rel: 1e-6,
+    options: { betas: [0.9, 0.999], eps: 1e-8 },
+  },
 ];
 
 for (const f of FORMATS) {
   test(`${f.run}: figures from ${f.name} (${f.paths.join(', ')})`, async () => {
     const exp = loadExpected(f.run);
     for (const step of f.steps) {
-      const { result } = await analyzePaths(f.paths.map((p) => fixturePath(f.run, ...p.split('/'))), { ...(f.options ?? {}), step: Number(step) });
+      const { result } = await analyzePaths(
+        f.paths.map((p) => fixturePath(f.run, ...p.split('/'))),
+        { ...(f.options ?? {}), step: Number(step) },
+      );
       const want = exp.steps[step];
       const names = Object.keys(want).filter((k) => k !== 'global');
       assert.deepEqual(result.layers.map((l) => l.name).sort(), [...names].sort(), `layers at step ${step}`);

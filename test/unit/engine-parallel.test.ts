@@ -14,7 +14,15 @@ async function jobs(): Promise<TensorJob[]> {
   }
   const hyper = { lr: 3e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false };
   return [...byLayer].map(([layer, r]) => ({
-    set: { layer, step: 120, paramBefore: r.param_before, paramAfter: r.param_after, grad: r.grad, expAvg: r.exp_avg, expAvgSq: r.exp_avg_sq },
+    set: {
+      layer,
+      step: 120,
+      paramBefore: r.param_before,
+      paramAfter: r.param_after,
+      grad: r.grad,
+      expAvg: r.exp_avg,
+      expAvgSq: r.exp_avg_sq,
+    },
     hyper,
   }));
 }
@@ -32,6 +40,12 @@ test('the worker pool gives exactly the single-thread figures, in job order', as
 test('a reader error inside a worker comes back as a ReaderError naming the file', async () => {
   const j = await jobs();
   const broken = { ...j[0].set.grad!, source: { ...j[0].set.grad!.source, path: fixturePath('no_such_file.npz') } };
-  j[3] = { ...j[3], set: { ...j[3].set, grad: broken, paramBefore: undefined, paramAfter: undefined, expAvg: undefined, expAvgSq: undefined } };
-  await assert.rejects(computeAllTensorFigures(j, { workers: 2, minBytes: 0 }), (e: unknown) => e instanceof ReaderError && /no_such_file\.npz/.test(e.message));
+  j[3] = {
+    ...j[3],
+    set: { ...j[3].set, grad: broken, paramBefore: undefined, paramAfter: undefined, expAvg: undefined, expAvgSq: undefined },
+  };
+  await assert.rejects(
+    computeAllTensorFigures(j, { workers: 2, minBytes: 0 }),
+    (e: unknown) => e instanceof ReaderError && /no_such_file\.npz/.test(e.message),
+  );
 });

@@ -39,7 +39,15 @@ test('gradients × k leave u unchanged up to ε: exact when ε is rescaled too; 
         const scaled: TensorRef[] = [];
         for (let s = 0; s < refs.length; s++) {
           const v = await readTensorValues(refs[s]);
-          scaled.push(writeNpyF32(join(dir, `${layer}-${s}-${k}.npy`), v.map((x) => x * k), refs[s].shape, layer, 'grad'));
+          scaled.push(
+            writeNpyF32(
+              join(dir, `${layer}-${s}-${k}.npy`),
+              v.map((x) => x * k),
+              refs[s].shape,
+              layer,
+              'grad',
+            ),
+          );
         }
         const r = await replayAdam(scaled, { beta1: 0.9, beta2: 0.999, eps: 1e-8 });
         const rescaledEps = await replayAdam(scaled, { beta1: 0.9, beta2: 0.999, eps: 1e-8 * k });
@@ -95,8 +103,16 @@ test('tiny gradients (adam_loss1e-10) trip eps-dominated on every layer; adam_ba
   for (const step of ['2', '120']) {
     const f = `step_${step.padStart(6, '0')}.npz`;
     const tiny = await analyzePaths([fixturePath('adam_loss1e-10', 'tensors', f)], ADAM);
-    const flagged = tiny.result.findings.filter((x) => x.rule === 'eps-dominated').map((x) => x.layer).sort();
-    assert.deepEqual(flagged, Object.keys(base.steps[step]).filter((k) => k !== 'global').sort());
+    const flagged = tiny.result.findings
+      .filter((x) => x.rule === 'eps-dominated')
+      .map((x) => x.layer)
+      .sort();
+    assert.deepEqual(
+      flagged,
+      Object.keys(base.steps[step])
+        .filter((k) => k !== 'global')
+        .sort(),
+    );
     for (const x of tiny.result.findings.filter((x) => x.rule === 'eps-dominated')) {
       assert.equal(x.severity, 'warning');
       assert.equal((x.evidence as { epsDominatedFraction: number }).epsDominatedFraction, 1);
@@ -110,7 +126,9 @@ test('thresholds are options: relative-step-high and scale-spread follow them', 
   const path = fixturePath('adam_base', 'tensors', 'step_000120.npz');
   const def = await analyzePaths([path], ADAM);
   const high = def.result.findings.filter((f) => f.rule === 'relative-step-high').map((f) => f.layer);
-  const expected = Object.entries(base.steps['120']).filter(([k, v]) => k !== 'global' && (v as { rel_step: number }).rel_step > 1e-2).map(([k]) => k);
+  const expected = Object.entries(base.steps['120'])
+    .filter(([k, v]) => k !== 'global' && (v as { rel_step: number }).rel_step > 1e-2)
+    .map(([k]) => k);
   assert.deepEqual(high.sort(), expected.sort());
   assert.ok(expected.length > 0);
   const strict = await analyzePaths([path], { ...ADAM, thresholds: { relativeStepHigh: 1, scaleSpread: 1e6 } });

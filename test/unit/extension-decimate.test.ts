@@ -26,7 +26,10 @@ describe('dashboard decimation', () => {
     assert.ok(d.keptSteps <= 30 + 2 + full.result.findings.length, `kept ${d.keptSteps}`);
     assert.ok(d.keptSteps < 120);
     const kept = d.analysis.result.steps;
-    assert.deepEqual(kept, [...kept].sort((a, b) => a - b));
+    assert.deepEqual(
+      kept,
+      [...kept].sort((a, b) => a - b),
+    );
     assert.ok(kept.includes(1) && kept.includes(120));
     for (const f of full.result.findings) if (f.step !== null) assert.ok(kept.includes(f.step), `finding step ${f.step} kept`);
     // The global maximum of the relative step over all layers and steps survives (a spike is not averaged away).
@@ -38,7 +41,8 @@ describe('dashboard decimation', () => {
       const orig = full.series.find((o) => o.layer === s.layer)!;
       s.steps.forEach((step, j) => {
         const i = orig.steps.indexOf(step);
-        for (const f of ['paramRms', 'relStep', 'adamUpdateRms'] as const) assert.equal(s.figures[f][j], orig.figures[f][i], `${s.layer} ${f} @${step}`);
+        for (const f of ['paramRms', 'relStep', 'adamUpdateRms'] as const)
+          assert.equal(s.figures[f][j], orig.figures[f][i], `${s.layer} ${f} @${step}`);
       });
     }
     // The report's layers (the CLI contract) are untouched.

@@ -32,7 +32,12 @@ describe('equivalent (lr, scale, eps)', () => {
   it('lr for a target relative step: measured relative step is proportional to lr at fixed u', () => {
     const base = loadExpected('adam_base');
     const l = base.steps['120']['embed.weight'];
-    const t = lrForTarget({ name: 'embed.weight', paramRms: l.param_rms, adamUpdateRms: l.adam_u_rms!, relStep: l.rel_step }, 3e-4, 1e-3, 'adam');
+    const t = lrForTarget(
+      { name: 'embed.weight', paramRms: l.param_rms, adamUpdateRms: l.adam_u_rms!, relStep: l.rel_step },
+      3e-4,
+      1e-3,
+      'adam',
+    );
     assert.equal(t.basis, 'measured');
     assertClose(t.lr, (3e-4 * 1e-3) / l.rel_step!, 1e-12, 'lr');
     // Without the run's lr: target·RMS(p)/RMS(u); that predicts the same lr up to update_pred_rel_err.

@@ -17,7 +17,10 @@ describe('series packing', () => {
     assert.equal(packed.steps.byteLength, points * 8);
     assert.equal(packed.values.byteLength, points * 8 * 7);
     const back = unpackSeries(packed);
-    assert.deepEqual(back, analysis.series.map((s) => ({ layer: s.layer, steps: s.steps, figures: s.figures })));
+    assert.deepEqual(
+      back,
+      analysis.series.map((s) => ({ layer: s.layer, steps: s.steps, figures: s.figures })),
+    );
     // pos_embed's relative step at step 1 is null (zero-initialised) and stays null.
     const pos = back.find((s) => s.layer === 'pos_embed')!;
     assert.equal(pos.figures.relStep[pos.steps.indexOf(1)], null);

@@ -49,7 +49,10 @@ describe('runFiles: custom editor viewTypes', () => {
 
   it('the real fixture files map to the viewType of the selector they match', () => {
     assert.equal(dashboardViewTypeFor(fixturePath('adam_base', 'tensors', 'step_000120.safetensors')), 'optimizerLens.dashboard');
-    assert.equal(dashboardViewTypeFor(fixturePath('adam_base', 'tb', 'events.out.tfevents.1717200000.localhost')), 'optimizerLens.dashboard');
+    assert.equal(
+      dashboardViewTypeFor(fixturePath('adam_base', 'tb', 'events.out.tfevents.1717200000.localhost')),
+      'optimizerLens.dashboard',
+    );
     assert.equal(dashboardViewTypeFor(fixturePath('adamw_wd0.05', 'checkpoint-120', 'trainer_state.json')), 'optimizerLens.logDashboard');
     assert.equal(dashboardViewTypeFor(fixturePath('adam_base', 'stats.jsonl')), 'optimizerLens.logDashboard');
     assert.equal(opensInDashboardEditor(fixturePath('adam_base', 'expected.json')), false);
@@ -74,7 +77,10 @@ describe('runFiles: Compare Runs… candidates', () => {
     const folders = candidates.filter((c) => c.kind === 'folder');
     const files = candidates.filter((c) => c.kind === 'file');
     // the three run folders first, then deeper ones
-    assert.deepEqual(folders.slice(0, 3).map((c) => c.rel), runs);
+    assert.deepEqual(
+      folders.slice(0, 3).map((c) => c.rel),
+      runs,
+    );
     for (let i = 1; i < folders.length; i++) {
       assert.ok(folders[i - 1].rel.split('/').length <= folders[i].rel.split('/').length, `${folders[i - 1].rel} before ${folders[i].rel}`);
     }
@@ -84,7 +90,9 @@ describe('runFiles: Compare Runs… candidates', () => {
       const logs = names.filter(isLogName).length;
       const tensors = names.filter((n) => isRunInputName(n) && !isLogName(n)).length;
       const folder = folders.find((c) => c.rel === run)!;
-      const want = [logs ? `${logs} log${logs === 1 ? '' : 's'}` : '', tensors ? `${tensors} tensor file${tensors === 1 ? '' : 's'}` : ''].filter(Boolean).join(', ');
+      const want = [logs ? `${logs} log${logs === 1 ? '' : 's'}` : '', tensors ? `${tensors} tensor file${tensors === 1 ? '' : 's'}` : '']
+        .filter(Boolean)
+        .join(', ');
       assert.equal(folder.description, want, run);
     }
     assert.equal(folders.find((c) => c.rel === 'adam_base')!.description, '4 logs, 16 tensor files');

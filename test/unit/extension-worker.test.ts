@@ -71,7 +71,11 @@ describe('analysis worker', () => {
   it('thins a run longer than maxDashboardSteps before sending it, and says how many steps there were', async () => {
     const client = new Client();
     try {
-      const r = await client.request({ kind: 'analyze', paths: [fixturePath('adam_base', 'stats.jsonl')], options: { maxDashboardSteps: 30 } });
+      const r = await client.request({
+        kind: 'analyze',
+        paths: [fixturePath('adam_base', 'stats.jsonl')],
+        options: { maxDashboardSteps: 30 },
+      });
       assert.equal(r.totalSteps, 120);
       assert.ok(r.analysis.result.steps.length < 120);
       assert.equal(r.analysis.result.layers.length, 14, 'report layers untouched');
@@ -107,7 +111,12 @@ describe('analysis worker', () => {
       }
       // The series still has the first half's values (merged, not replaced).
       const embed = second.analysis.series.find((s) => s.layer === 'embed.weight')!;
-      assertClose(embed.figures.relStep[embed.steps.indexOf(60)], expected['60']['embed.weight'].rel_step, 1e-9, 'embed.weight relStep at 60');
+      assertClose(
+        embed.figures.relStep[embed.steps.indexOf(60)],
+        expected['60']['embed.weight'].rel_step,
+        1e-9,
+        'embed.weight relStep at 60',
+      );
 
       // Nothing new: same analysis, no new records.
       const third = await client.request({ kind: 'tail' });
@@ -130,10 +139,18 @@ describe('analysis worker', () => {
       // Gradients only: no optimizer state; the filled figures are listed for the header.
       assert.deepEqual(dump.facts, { stateRoles: [], fromSettings: ['betas', 'eps'] });
       // A safetensors snapshot with Adam state but no betas/eps: the state is named, the settings fill both.
-      const st = await client.request({ kind: 'analyze', paths: [fixturePath('adam_base', 'tensors', 'step_000120.safetensors')], options: { defaults } });
+      const st = await client.request({
+        kind: 'analyze',
+        paths: [fixturePath('adam_base', 'tensors', 'step_000120.safetensors')],
+        options: { defaults },
+      });
       assert.deepEqual(st.facts, { stateRoles: ['exp_avg', 'exp_avg_sq'], fromSettings: ['betas', 'eps'] });
       // A torch optimizer checkpoint states its betas/eps: state named, nothing from the settings.
-      const ck = await client.request({ kind: 'analyze', paths: [fixturePath('adamw_wd0.05', 'checkpoint-120', 'optimizer.pt')], options: { defaults } });
+      const ck = await client.request({
+        kind: 'analyze',
+        paths: [fixturePath('adamw_wd0.05', 'checkpoint-120', 'optimizer.pt')],
+        options: { defaults },
+      });
       assert.deepEqual(ck.facts, { stateRoles: ['exp_avg', 'exp_avg_sq'], fromSettings: [] });
       assert.deepEqual(ck.analysis.result.optimizer.betas, [0.9, 0.999]);
       // A log without tensors: nothing to fill, nothing invented.

@@ -115,7 +115,8 @@ function mutate(seed: Uint8Array, r: Rand, interesting: number[]): { bytes: Uint
       // Insert or delete a few bytes: every later offset shifts.
       const p = pos();
       const n = 1 + int(r, 16);
-      if (int(r, 2) === 0) return { bytes: Buffer.concat([b.subarray(0, p), b.subarray(Math.min(b.length, p + n))]), what: `delete ${n} at ${p}` };
+      if (int(r, 2) === 0)
+        return { bytes: Buffer.concat([b.subarray(0, p), b.subarray(Math.min(b.length, p + n))]), what: `delete ${n} at ${p}` };
       const ins = new Uint8Array(n).map(() => int(r, 256));
       return { bytes: Buffer.concat([b.subarray(0, p), ins, b.subarray(p)]), what: `insert ${n} at ${p}` };
     }
@@ -224,7 +225,14 @@ function report(name: string, o: Outcome, diagnostic?: (msg: string) => void): v
 async function fixtureMembers(names: string[]): Promise<Map<string, Uint8Array>> {
   const zip = await openZip(fixturePath('adam_base', 'tensors', 'step_000001.npz'));
   const out = new Map<string, Uint8Array>();
-  for (const n of names) out.set(n, await readZipEntry(zip, zip.entries.find((e) => e.name === n)!));
+  for (const n of names)
+    out.set(
+      n,
+      await readZipEntry(
+        zip,
+        zip.entries.find((e) => e.name === n)!,
+      ),
+    );
   return out;
 }
 
@@ -298,11 +306,7 @@ test(`fuzz: npz reader over ${ITERATIONS} mutated archives (stored zip64 + defla
 
 test(`fuzz: zip directory reader over ${ITERATIONS} mutated archives (torch-style, data descriptors)`, { timeout: 120_000 }, async (t) => {
   const members = await fixtureMembers(['param_before/ln_f.weight.npy', 'grad/ln_f.weight.npy']);
-  const seeds = [
-    readFileSync(fixturePath('bad', 'unsafe_global_eval.pt')),
-    npzBytes(members, false, true),
-    npzBytes(members, true, true),
-  ];
+  const seeds = [readFileSync(fixturePath('bad', 'unsafe_global_eval.pt')), npzBytes(members, false, true), npzBytes(members, true, true)];
   let sawEntries = 0;
   const o = await fuzz('zip', seeds, 'archive.zip', async (p) => {
     const zip = await openZip(p);

@@ -69,10 +69,15 @@ function syntheticSeed(): Uint8Array {
     encodeScalarEvent(1, 'rel_step/pos_embed', Infinity),
     encodeTensorScalarEvent(2, 'grad_rms/head.weight', 0.5, { metadata: true }),
     encodeTensorScalarEvent(3, 'grad_rms/head.weight', 0.25, { dtype: 'double' }),
-    encodeTf2HistogramEvent(2, 'grads/head.weight', [
-      [-1, 0, 3],
-      [0, 1, 5],
-    ], { metadata: true }),
+    encodeTf2HistogramEvent(
+      2,
+      'grads/head.weight',
+      [
+        [-1, 0, 3],
+        [0, 1, 5],
+      ],
+      { metadata: true },
+    ),
     encodeHistogramEvent(3, 'params/embed.weight', {
       min: -0.1,
       max: 0.1,
@@ -218,7 +223,9 @@ test(`fuzz: ${CASES} seeded mutations of event files give RunData or ReaderError
         continue;
       }
       const hex = Buffer.from(bytes).toString('base64');
-      throw new Error(`case ${i} (${name}, resealed ${resealed}, chunk ${chunkBytes}): ${(err as Error).stack}\ninput (base64): ${hex.slice(0, 4000)}`);
+      throw new Error(
+        `case ${i} (${name}, resealed ${resealed}, chunk ${chunkBytes}): ${(err as Error).stack}\ninput (base64): ${hex.slice(0, 4000)}`,
+      );
     }
   }
   t.diagnostic(JSON.stringify(outcomes));
@@ -227,14 +234,18 @@ test(`fuzz: ${CASES} seeded mutations of event files give RunData or ReaderError
   assert.ok(outcomes.ok > CASES / 4, JSON.stringify(outcomes));
   assert.ok(outcomes.withIssues > CASES / 10, JSON.stringify(outcomes));
   assert.ok(outcomes.readerError > 0, JSON.stringify(outcomes));
-  for (const k of ['malformedEvents', 'lengthCrc', 'dataCrc', 'truncated'] as const) assert.ok(outcomes[k] > 100, `${k}: ${JSON.stringify(outcomes)}`);
+  for (const k of ['malformedEvents', 'lengthCrc', 'dataCrc', 'truncated'] as const)
+    assert.ok(outcomes[k] > 100, `${k}: ${JSON.stringify(outcomes)}`);
 });
 
 test('fuzz: every prefix of a synthetic file (a file being written) reads without error', async () => {
   const bytes = syntheticSeed();
   for (let cut = 0; cut <= bytes.length; cut++) {
     const run = await readTfeventsBytes(bytes.subarray(0, cut), `prefix/${cut}/${EVENTS}`, { chunkBytes: 64 });
-    assert.ok(run.issues.every((i) => i.severity === 'warning'), `cut ${cut}: ${JSON.stringify(run.issues)}`);
+    assert.ok(
+      run.issues.every((i) => i.severity === 'warning'),
+      `cut ${cut}: ${JSON.stringify(run.issues)}`,
+    );
     checkRun(run, cut);
   }
 });

@@ -60,7 +60,11 @@ function checkLayers(data: RunData, run: string, rel: number, source: 'jsonl' | 
         assertClose(f.relStepPredicted, x.pred_rel_step ?? null, rel, `${what} relStepPredicted`);
         assertClose(f.sqrtVHatRms, x.sqrt_v_hat_rms ?? null, rel, `${what} sqrtVHatRms`);
         assert.equal(o.numel, x.numel, `${what} numel`);
-        assert.equal(o.shape!.reduce((a, b) => a * b, 1), x.numel, `${what} shape`);
+        assert.equal(
+          o.shape!.reduce((a, b) => a * b, 1),
+          x.numel,
+          `${what} shape`,
+        );
       } else {
         // The wide CSV has no norms: nothing is invented.
         assert.equal(f.paramNorm, undefined);
@@ -472,7 +476,7 @@ describe('CSV details', () => {
     writeFileSync(
       p,
       'step,layer,param_rms,rel_step,note,shape,numel\r\n' +
-        '1,"enc.layers.0,weird",0.5,inf,"say ""hi""",\"[2, 3]\",6\r\n' +
+        '1,"enc.layers.0,weird",0.5,inf,"say ""hi""","[2, 3]",6\r\n' +
         '1,b,0.25,0.01,"multi\r\nline\nnote",,\r\n' +
         '2,b,nan,,x\r\n' +
         '2,b,0.3,-inf,"",,\r\n' +
@@ -505,7 +509,10 @@ describe('CSV details', () => {
     const parse = (pieces: string[]) => {
       const recs: CsvRecord[] = [];
       const problems: [number, string][] = [];
-      const p = new CsvParser((r) => recs.push(r), (line, m) => problems.push([line, m]));
+      const p = new CsvParser(
+        (r) => recs.push(r),
+        (line, m) => problems.push([line, m]),
+      );
       for (const piece of pieces) p.push(piece);
       p.end();
       return { recs, problems };
@@ -551,7 +558,10 @@ describe('CSV details', () => {
         '5,1.5,9,1.5,4.0,7,2.5,1e-4\n',
     );
     const d = await readCsv(p);
-    assert.deepEqual(d.observations.map((o) => o.figures), [{ gradNorm: 1.5, paramNorm: 4.0 }]);
+    assert.deepEqual(
+      d.observations.map((o) => o.figures),
+      [{ gradNorm: 1.5, paramNorm: 4.0 }],
+    );
     assert.equal(d.observations[0].numel, undefined, 'no numel stated, none invented');
     assert.deepEqual(d.globals, [{ step: 5, values: { gradNorm: 2.5, lr: 1e-4 } }]);
   });

@@ -187,13 +187,25 @@ test('zip: zip64 sizes and offsets (0xFFFFFFFF placeholders) come from the zip64
     const b = new Uint8Array(3000).map((_, i) => (i * 7) % 13);
     for (const zip64 of [false, true]) {
       const path = join(dir, `t${zip64 ? 64 : 32}.zip`);
-      writeFileSync(path, buildZip([{ name: 'a.bin', data: a }, { name: 'b.bin', data: b, deflate: true }], zip64));
+      writeFileSync(
+        path,
+        buildZip(
+          [
+            { name: 'a.bin', data: a },
+            { name: 'b.bin', data: b, deflate: true },
+          ],
+          zip64,
+        ),
+      );
       const zip = await openZip(path);
       assert.deepEqual(zip.problems, []);
-      assert.deepEqual(zip.entries.map((e) => [e.name, e.method, e.uncompressedSize]), [
-        ['a.bin', 0, 1000],
-        ['b.bin', 8, 3000],
-      ]);
+      assert.deepEqual(
+        zip.entries.map((e) => [e.name, e.method, e.uncompressedSize]),
+        [
+          ['a.bin', 0, 1000],
+          ['b.bin', 8, 3000],
+        ],
+      );
       assert.deepEqual(await readZipEntry(zip, zip.entries[0]), a);
       assert.deepEqual(await readZipEntry(zip, zip.entries[1]), b);
       // Recovery without the directory reads the same members from the local headers (zip64 extra too).
@@ -202,7 +214,10 @@ test('zip: zip64 sizes and offsets (0xFFFFFFFF placeholders) come from the zip64
       writeFileSync(cutPath, full.subarray(0, zip.entries[1].dataOffset + zip.entries[1].compressedSize + 5));
       const cut = await openZip(cutPath);
       assert.equal(cut.truncated, true);
-      assert.deepEqual(cut.entries.map((e) => [e.name, e.dataOffset, e.compressedSize]), zip.entries.map((e) => [e.name, e.dataOffset, e.compressedSize]));
+      assert.deepEqual(
+        cut.entries.map((e) => [e.name, e.dataOffset, e.compressedSize]),
+        zip.entries.map((e) => [e.name, e.dataOffset, e.compressedSize]),
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

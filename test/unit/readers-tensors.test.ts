@@ -5,11 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { npzReader, readNpz } from '../../src/core/readers/npz';
 import { npyReader, parseNpyHeader, readNpy } from '../../src/core/readers/npy';
-import {
-  readSafetensors,
-  readSafetensorsIndex,
-  safetensorsReader,
-} from '../../src/core/readers/safetensors';
+import { readSafetensors, readSafetensorsIndex, safetensorsReader } from '../../src/core/readers/safetensors';
 import { openZip, readZipEntry } from '../../src/core/readers/zip';
 import { readTensorValues } from '../../src/core/readers/tensorData';
 import { ReaderError, type RunData, type TensorRef, type TensorRole } from '../../src/core/types';
@@ -58,7 +54,12 @@ async function checkAdamSnapshot(run: RunData, step: number): Promise<void> {
     }
     assertClose(rms(await readTensorValues(tensorOf(run, layer, 'param_before'))), exp[layer].param_rms, 1e-12, `${layer} param_rms`);
     assertClose(rms(await readTensorValues(tensorOf(run, layer, 'grad'))), exp[layer].grad_rms, 1e-12, `${layer} grad_rms`);
-    assertClose(rms(await readTensorValues(tensorOf(run, layer, 'param_after'))), exp[layer].param_rms_after, 1e-12, `${layer} param_rms_after`);
+    assertClose(
+      rms(await readTensorValues(tensorOf(run, layer, 'param_after'))),
+      exp[layer].param_rms_after,
+      1e-12,
+      `${layer} param_rms_after`,
+    );
     assertClose(rms(await readTensorValues(tensorOf(run, layer, 'exp_avg'))), exp[layer].exp_avg_rms, 1e-12, `${layer} exp_avg_rms`);
   }
 }
@@ -137,7 +138,10 @@ test('npz: bad/truncated.npz keeps the recoverable array and reports the truncat
   const path = fixturePath('bad', 'truncated.npz');
   const run = await readNpz(path);
   const tensors = run.snapshots[0].tensors;
-  assert.deepEqual(tensors.map((t) => t.key), ['param_before/embed.weight']);
+  assert.deepEqual(
+    tensors.map((t) => t.key),
+    ['param_before/embed.weight'],
+  );
   assertClose(rms(await readTensorValues(tensors[0])), expected.steps['1']['embed.weight'].param_rms, 1e-12, 'recovered embed.weight');
   const issue = run.issues.find((i) => /truncated archive: central directory missing; recovered 1 of \? members/.test(i.message));
   assert.ok(issue, JSON.stringify(run.issues));
@@ -217,9 +221,18 @@ test('safetensors: F16/BF16/F64 become tensors, integer dtypes are listed and sk
     assert.deepEqual([...(await readTensorValues(snap.tensors[1]))], [1, 3]);
     assert.deepEqual([...(await readTensorValues(snap.tensors[2]))], [0.1, -7]);
     const msgs = run.issues.map((i) => `${i.severity}: ${i.message}`);
-    assert.ok(msgs.some((m) => /^warning: .*I64 \(1: counter\)/.test(m)), msgs.join('\n'));
-    assert.ok(msgs.some((m) => /^error: tensor 'wrong_size' skipped: .*span 6 bytes.*needs 16/.test(m)), msgs.join('\n'));
-    assert.ok(msgs.some((m) => /^error: tensor 'outside' skipped: .*outside the 34-byte buffer/.test(m)), msgs.join('\n'));
+    assert.ok(
+      msgs.some((m) => /^warning: .*I64 \(1: counter\)/.test(m)),
+      msgs.join('\n'),
+    );
+    assert.ok(
+      msgs.some((m) => /^error: tensor 'wrong_size' skipped: .*span 6 bytes.*needs 16/.test(m)),
+      msgs.join('\n'),
+    );
+    assert.ok(
+      msgs.some((m) => /^error: tensor 'outside' skipped: .*outside the 34-byte buffer/.test(m)),
+      msgs.join('\n'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -279,7 +292,10 @@ test('npy: a member extracted from the npz reads back as a standalone .npy; 0-d 
   try {
     const src = fixturePath('adam_base', 'tensors', 'step_000120.npz');
     const zip = await openZip(src);
-    const member = await readZipEntry(zip, zip.entries.find((e) => e.name === 'grad/head.weight.npy')!);
+    const member = await readZipEntry(
+      zip,
+      zip.entries.find((e) => e.name === 'grad/head.weight.npy')!,
+    );
     const path = join(dir, 'head.weight.grad.npy');
     writeFileSync(path, member);
     assert.ok(npyReader.detect(path, member.subarray(0, 64)));
@@ -289,7 +305,10 @@ test('npy: a member extracted from the npz reads back as a standalone .npy; 0-d 
     assert.deepEqual([t.layer, t.role, t.dtype, t.shape], ['head.weight', 'grad', 'F32', [40, 32]]);
     assertClose(rms(await readTensorValues(t)), expected.steps['120']['head.weight'].grad_rms, 1e-12, 'npy grad_rms');
 
-    const stepMember = await readZipEntry(zip, zip.entries.find((e) => e.name === 'step.npy')!);
+    const stepMember = await readZipEntry(
+      zip,
+      zip.entries.find((e) => e.name === 'step.npy')!,
+    );
     const stepPath = join(dir, 'step.npy');
     writeFileSync(stepPath, stepMember);
     const stepRun = await readNpy(stepPath);
@@ -342,10 +361,16 @@ test('npy header: anything outside the literal subset is a ReaderError with the 
     );
   }
   const bytes = npyHeaderBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}");
-  assert.throws(() => parseNpyHeader(bytes.subarray(0, 30), 'cut.npy'), (e: unknown) => e instanceof ReaderError && /cut short/.test(e.message));
+  assert.throws(
+    () => parseNpyHeader(bytes.subarray(0, 30), 'cut.npy'),
+    (e: unknown) => e instanceof ReaderError && /cut short/.test(e.message),
+  );
   const wrongMagic = Uint8Array.from(bytes);
   wrongMagic[1] = 0x41;
-  assert.throws(() => parseNpyHeader(wrongMagic, 'm.npy'), (e: unknown) => e instanceof ReaderError && e.offset === 1);
+  assert.throws(
+    () => parseNpyHeader(wrongMagic, 'm.npy'),
+    (e: unknown) => e instanceof ReaderError && e.offset === 1,
+  );
 });
 
 test('npy: Fortran-ordered arrays are described with strides; short data is a ReaderError', async () => {
@@ -359,7 +384,10 @@ test('npy: Fortran-ordered arrays are described with strides; short data is a Re
     assert.deepEqual(t.strides, [1, 2]);
     assert.equal(t.source.offset, hdr.length);
     writeFileSync(path, Buffer.concat([hdr, data.subarray(0, 20)]));
-    await assert.rejects(readNpy(path), (e: unknown) => e instanceof ReaderError && e.offset === hdr.length && /needs 24 data bytes/.test(e.message));
+    await assert.rejects(
+      readNpy(path),
+      (e: unknown) => e instanceof ReaderError && e.offset === hdr.length && /needs 24 data bytes/.test(e.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

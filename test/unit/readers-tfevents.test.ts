@@ -178,7 +178,10 @@ for (const runName of ['adam_base', 'adam_loss1e-10', 'sgd_momentum']) {
     const run = await readTfeventsFile(tb(runName));
     const exp = loadExpected(runName);
     const sgd = runName.startsWith('sgd');
-    const figures: [FigureName, string][] = [...SCALAR_FIGURES, sgd ? ['momentumBufferRms', 'momentum_buffer_rms'] : ['adamUpdateRms', 'adam_u_rms']];
+    const figures: [FigureName, string][] = [
+      ...SCALAR_FIGURES,
+      sgd ? ['momentumBufferRms', 'momentum_buffer_rms'] : ['adamUpdateRms', 'adam_u_rms'],
+    ];
     assert.deepEqual(run.issues, []);
     assert.deepEqual(run.nonFinite, [], 'inf rel_step of zero-initialised layers is not a non-finite value');
     let checked = 0;
@@ -223,7 +226,10 @@ test('adam_base: rel_step is null (from inf) for the zero-initialised layers at 
 test('adam_base: eval/acc is a global every 10 steps only', async () => {
   const run = await readTfeventsFile(tb('adam_base'));
   const steps = run.globals.filter((g) => 'evalAcc' in g.values).map((g) => g.step);
-  assert.deepEqual(steps, Array.from({ length: 12 }, (_, i) => (i + 1) * 10));
+  assert.deepEqual(
+    steps,
+    Array.from({ length: 12 }, (_, i) => (i + 1) * 10),
+  );
 });
 
 // ---- Real fixtures: histograms ---------------------------------------------------------------------
@@ -282,7 +288,10 @@ test('bad/tb_bad_crc: data CRC mismatch at byte offset 952 reported; the other 3
   const steps = run.globals.map((g) => g.step);
   assert.equal(steps.length, 39);
   assert.ok(!steps.includes(20));
-  assert.deepEqual(steps, Array.from({ length: 40 }, (_, i) => i + 1).filter((s) => s !== 20));
+  assert.deepEqual(
+    steps,
+    Array.from({ length: 40 }, (_, i) => i + 1).filter((s) => s !== 20),
+  );
   // Values equal adam_base's train_log (float32-rounded).
   const log = readFileSync(fixturePath('adam_base', 'train_log.jsonl'), 'utf8')
     .trim()
@@ -336,7 +345,10 @@ test('a file with no usable record throws ReaderError; a not-yet-written empty f
     const f = Buffer.from(frameRecord(encodeFileVersionEvent()));
     f[8]! ^= 0xff;
     writeFileSync(bad, f);
-    await assert.rejects(tfeventsReader.read(bad), (e: unknown) => e instanceof ReaderError && e.offset === 0 && /length CRC/.test(e.message));
+    await assert.rejects(
+      tfeventsReader.read(bad),
+      (e: unknown) => e instanceof ReaderError && e.offset === 0 && /length CRC/.test(e.message),
+    );
     const empty = join(dir, `${EVENTS}.2`);
     writeFileSync(empty, '');
     const r = await tfeventsReader.read(empty);
@@ -394,8 +406,15 @@ test('TF2 scalars (rank-0 tensors, plugin metadata on the first value only) and 
       encodeTf2HistogramEvent(2, 'grads/enc.w', buckets, { metadata: true }),
       encodeTf2HistogramEvent(3, 'grads/enc.w', []),
       // graph_def (field 4) and a log_message (6) are skipped without decoding.
-      new ProtoWriter().double(1, 0).varint(2, 3).bytesField(4, Uint8Array.from([0xff, 0xff, 0xff])).finish(),
-      new ProtoWriter().varint(2, 3).message(6, (m) => m.varint(1, 1).string(2, 'hello')).finish(),
+      new ProtoWriter()
+        .double(1, 0)
+        .varint(2, 3)
+        .bytesField(4, Uint8Array.from([0xff, 0xff, 0xff]))
+        .finish(),
+      new ProtoWriter()
+        .varint(2, 3)
+        .message(6, (m) => m.varint(1, 1).string(2, 'hello'))
+        .finish(),
     ];
     const path = join(dir, EVENTS);
     writeFileSync(path, Buffer.concat(parts.map(frameRecord)));
@@ -433,19 +452,47 @@ test('TF2 half / bfloat16 / float tensor scalars (half_val and tensor_content); 
   const parts = [
     encodeFileVersionEvent(),
     // DT_HALF (19) 1.5 = 0x3e00 in half_val (packed int32 varints)
-    tensorEvent(1, 'grad_rms/a', (t) => t.varint(1, 19).message(2, () => undefined).packedVarints(13, [0x3e00])),
+    tensorEvent(1, 'grad_rms/a', (t) =>
+      t
+        .varint(1, 19)
+        .message(2, () => undefined)
+        .packedVarints(13, [0x3e00]),
+    ),
     // DT_HALF -0.25 = 0xb400 in tensor_content
-    tensorEvent(2, 'grad_rms/a', (t) => t.varint(1, 19).message(2, () => undefined).bytesField(4, Uint8Array.from([0x00, 0xb4]))),
+    tensorEvent(2, 'grad_rms/a', (t) =>
+      t
+        .varint(1, 19)
+        .message(2, () => undefined)
+        .bytesField(4, Uint8Array.from([0x00, 0xb4])),
+    ),
     // DT_BFLOAT16 3.0 = 0x4040 in tensor_content
-    tensorEvent(3, 'grad_rms/a', (t) => t.varint(1, 14).message(2, () => undefined).bytesField(4, Uint8Array.from([0x40, 0x40]))),
+    tensorEvent(3, 'grad_rms/a', (t) =>
+      t
+        .varint(1, 14)
+        .message(2, () => undefined)
+        .bytesField(4, Uint8Array.from([0x40, 0x40])),
+    ),
     // DT_FLOAT 0.75 in tensor_content, shape [1]
     tensorEvent(4, 'grad_rms/a', (t) =>
-      t.varint(1, 1).message(2, (sh) => sh.message(2, (d) => d.varint(1, 1))).bytesField(4, new Uint8Array(new Float32Array([0.75]).buffer)),
+      t
+        .varint(1, 1)
+        .message(2, (sh) => sh.message(2, (d) => d.varint(1, 1)))
+        .bytesField(4, new Uint8Array(new Float32Array([0.75]).buffer)),
     ),
     // DT_STRING (7) text summaries are not scalars
-    tensorEvent(5, 'grad_rms/a', (t) => t.varint(1, 7).message(2, () => undefined).bytesField(8, Buffer.from('hello'))),
+    tensorEvent(5, 'grad_rms/a', (t) =>
+      t
+        .varint(1, 7)
+        .message(2, () => undefined)
+        .bytesField(8, Buffer.from('hello')),
+    ),
     // a tensor_content whose size does not match its shape: malformed, record skipped
-    tensorEvent(6, 'grad_rms/a', (t) => t.varint(1, 1).message(2, () => undefined).bytesField(4, Uint8Array.from([1, 2, 3]))),
+    tensorEvent(6, 'grad_rms/a', (t) =>
+      t
+        .varint(1, 1)
+        .message(2, () => undefined)
+        .bytesField(4, Uint8Array.from([1, 2, 3])),
+    ),
   ];
   const framed = parts.map(frameRecord);
   const run = await readTfeventsBytes(Buffer.concat(framed), EVENTS);
@@ -459,7 +506,10 @@ test('TF2 half / bfloat16 / float tensor scalars (half_val and tensor_content); 
     ],
   );
   assert.equal(run.issues.length, 1);
-  assert.equal(run.issues[0]!.offset, framed.slice(0, 6).reduce((a, b) => a + b.length, 0));
+  assert.equal(
+    run.issues[0]!.offset,
+    framed.slice(0, 6).reduce((a, b) => a + b.length, 0),
+  );
   assert.match(run.issues[0]!.message, /malformed event .*\(tensor_content of 3 bytes for 1 elements/);
 });
 
@@ -505,8 +555,14 @@ test('histograms with NaN sums are non-finite observations, negative sums a warn
     encodeHistogramEvent(3, 'grads/w', base),
   ].map(frameRecord);
   const run = await readTfeventsBytes(Buffer.concat(parts), EVENTS);
-  assert.deepEqual(run.histograms.map((h) => h.step), [3]);
-  assert.deepEqual(run.nonFinite.map((n) => [n.what, n.step, n.layer]), [['grads/w', 1, 'w']]);
+  assert.deepEqual(
+    run.histograms.map((h) => h.step),
+    [3],
+  );
+  assert.deepEqual(
+    run.nonFinite.map((n) => [n.what, n.step, n.layer]),
+    [['grads/w', 1, 'w']],
+  );
   assert.equal(run.issues.length, 1);
   assert.equal(run.issues[0]!.offset, parts[0]!.length + parts[1]!.length);
   assert.match(run.issues[0]!.message, /histogram grads\/w at step 2 .* ignored/);
@@ -522,7 +578,15 @@ test('exact histo summaries written by frameRecord/encodeHistogramEvent read bac
     assert.equal(run.histograms.length, 1);
     const got = run.histograms[0]!;
     assert.deepEqual(
-      { min: got.min, max: got.max, num: got.num, sum: got.sum, sumSquares: got.sumSquares, bucketLimits: got.bucketLimits, bucketCounts: got.bucketCounts },
+      {
+        min: got.min,
+        max: got.max,
+        num: got.num,
+        sum: got.sum,
+        sumSquares: got.sumSquares,
+        bucketLimits: got.bucketLimits,
+        bucketCounts: got.bucketCounts,
+      },
       h,
     );
     assert.equal(got.step, 7);
@@ -570,15 +634,23 @@ test('records larger than the in-memory limit are CRC-checked in a stream and sk
     bucketLimits: Array.from({ length: 2000 }, (_, i) => i),
     bucketCounts: Array.from({ length: 2000 }, () => 2),
   });
-  const parts = [encodeFileVersionEvent(), encodeScalarEvent(1, 'train/loss', 2), big, encodeScalarEvent(4, 'train/loss', 1)].map(frameRecord);
+  const parts = [encodeFileVersionEvent(), encodeScalarEvent(1, 'train/loss', 2), big, encodeScalarEvent(4, 'train/loss', 1)].map(
+    frameRecord,
+  );
   const bytes = Buffer.concat(parts);
   const bigOffset = parts[0]!.length + parts[1]!.length;
   const run = await readTfeventsBytes(bytes, EVENTS, { maxRecordBytes: 1000, chunkBytes: 256 });
   assert.equal(run.histograms.length, 0);
-  assert.deepEqual(run.globals.map((g) => g.step), [1, 4]);
+  assert.deepEqual(
+    run.globals.map((g) => g.step),
+    [1, 4],
+  );
   assert.equal(run.issues.length, 1);
   assert.equal(run.issues[0]!.offset, bigOffset);
-  assert.match(run.issues[0]!.message, new RegExp(`record at byte offset ${bigOffset} holds ${big.length} bytes \\(more than 1000\\): skipped$`));
+  assert.match(
+    run.issues[0]!.message,
+    new RegExp(`record at byte offset ${bigOffset} holds ${big.length} bytes \\(more than 1000\\): skipped$`),
+  );
   // Its data CRC is still checked while streaming.
   bytes[bigOffset + 12 + 5000]! ^= 1;
   const bad = await readTfeventsBytes(bytes, EVENTS, { maxRecordBytes: 1000, chunkBytes: 256 });
@@ -605,11 +677,22 @@ test('a run folder merges its event files in name order', async () => {
   const dir = tmp();
   try {
     mkdirSync(join(dir, 'sub'));
-    writeFileSync(join(dir, 'events.out.tfevents.1.host'), Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(1, 'train/loss', 4)].map(frameRecord)));
-    writeFileSync(join(dir, 'events.out.tfevents.2.host'), Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(2, 'train/loss', 3)].map(frameRecord)));
-    writeFileSync(join(dir, 'sub', 'events.out.tfevents.3.host'), Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(3, 'grad_rms/x', 2)].map(frameRecord)));
+    writeFileSync(
+      join(dir, 'events.out.tfevents.1.host'),
+      Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(1, 'train/loss', 4)].map(frameRecord)),
+    );
+    writeFileSync(
+      join(dir, 'events.out.tfevents.2.host'),
+      Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(2, 'train/loss', 3)].map(frameRecord)),
+    );
+    writeFileSync(
+      join(dir, 'sub', 'events.out.tfevents.3.host'),
+      Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(3, 'grad_rms/x', 2)].map(frameRecord)),
+    );
     writeFileSync(join(dir, 'notes.txt'), 'not an event file');
-    assert.ok(tfeventsReader.detect(join(dir, 'events.out.tfevents.1.host'), readFileSync(join(dir, 'events.out.tfevents.1.host')).subarray(0, 64)));
+    assert.ok(
+      tfeventsReader.detect(join(dir, 'events.out.tfevents.1.host'), readFileSync(join(dir, 'events.out.tfevents.1.host')).subarray(0, 64)),
+    );
     assert.ok(!tfeventsReader.detect(join(dir, 'notes.txt'), Buffer.from('not an event file')));
     assert.ok(!tfeventsReader.detect(join(dir, 'events.out.tfevents.9.host'), Buffer.from('not an event file, but named like one')));
     const run = await tfeventsReader.read(dir);
@@ -627,8 +710,14 @@ test('a run folder merges its event files in name order', async () => {
     // A folder with event files only in sub-folders: all merged, with a warning naming them.
     mkdirSync(join(dir, 'parent', 'run_a'), { recursive: true });
     mkdirSync(join(dir, 'parent', 'run_b'));
-    writeFileSync(join(dir, 'parent', 'run_a', 'events.out.tfevents.1.h'), Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(3, 'grad_rms/x', 2)].map(frameRecord)));
-    writeFileSync(join(dir, 'parent', 'run_b', 'events.out.tfevents.1.h'), Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(4, 'grad_rms/x', 1)].map(frameRecord)));
+    writeFileSync(
+      join(dir, 'parent', 'run_a', 'events.out.tfevents.1.h'),
+      Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(3, 'grad_rms/x', 2)].map(frameRecord)),
+    );
+    writeFileSync(
+      join(dir, 'parent', 'run_b', 'events.out.tfevents.1.h'),
+      Buffer.concat([encodeFileVersionEvent(), encodeScalarEvent(4, 'grad_rms/x', 1)].map(frameRecord)),
+    );
     const parent = await tfeventsReader.read(join(dir, 'parent'));
     assert.equal(parent.inputs.length, 2);
     assert.equal(figureAt(parent, 3, 'x', 'gradRms'), 2);
@@ -670,7 +759,9 @@ test('TfeventsTail resumes from the end of the last complete record as the file 
     const whole = await readTfeventsFile(path);
     const flat = (rs: RunData[]) => {
       const m = new Map<string, number | null>();
-      for (const r of rs) for (const o of r.observations) for (const [k, v] of Object.entries(o.figures)) m.set(`${o.step}|${o.layer}|${k}`, v as number | null);
+      for (const r of rs)
+        for (const o of r.observations)
+          for (const [k, v] of Object.entries(o.figures)) m.set(`${o.step}|${o.layer}|${k}`, v as number | null);
       return m;
     };
     assert.deepEqual(flat(runs), flat([whole]));

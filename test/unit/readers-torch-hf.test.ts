@@ -134,7 +134,14 @@ test('checkpoint folder with model.safetensors (order lost): parameters read, on
   // Sorted names cannot be mapped by position: only shapes that occur once are certain.
   const ids = stateIds(run);
   const truth = Object.fromEntries(CONFIG.param_order.map((n, i) => [n, i])); // adam_base: one group in named order
-  assert.deepEqual(Object.keys(ids).sort(), ['blocks.0.attn.proj.weight', 'blocks.0.attn.qkv.weight', 'blocks.0.mlp.fc.bias', 'blocks.0.mlp.fc.weight', 'blocks.0.mlp.proj.weight', 'pos_embed']);
+  assert.deepEqual(Object.keys(ids).sort(), [
+    'blocks.0.attn.proj.weight',
+    'blocks.0.attn.qkv.weight',
+    'blocks.0.mlp.fc.bias',
+    'blocks.0.mlp.fc.weight',
+    'blocks.0.mlp.proj.weight',
+    'pos_embed',
+  ]);
   for (const [layer, id] of Object.entries(ids)) assert.equal(id, truth[layer]);
   assert.ok(run.issues.some((i) => /does not record parameter order/.test(i.message)));
   for (const [layer, id] of Object.entries(ids)) {

@@ -92,7 +92,12 @@ test('disallowed globals are refused by name with the byte offset, GLOBAL and ST
 });
 
 test('allowed globals are data constructors only: calling a storage type or a dtype is refused', () => {
-  refused(Uint8Array.from(Buffer.concat([Buffer.from([0x80, 0x02, 0x63]), Buffer.from('torch\nFloatStorage\n'), Buffer.from([0x29, 0x52, 0x2e])])), /cannot be called/);
+  refused(
+    Uint8Array.from(
+      Buffer.concat([Buffer.from([0x80, 0x02, 0x63]), Buffer.from('torch\nFloatStorage\n'), Buffer.from([0x29, 0x52, 0x2e])]),
+    ),
+    /cannot be called/,
+  );
   // REDUCE on something that is not a global at all
   refused('80024b01295252', /REDUCE on number 1/);
 });

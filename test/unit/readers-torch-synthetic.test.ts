@@ -30,7 +30,11 @@ const i = (v: number): Py => ({ t: 'int', v });
 const f = (v: number): Py => ({ t: 'float', v });
 const tup = (...v: Py[]): Py => ({ t: 'tuple', v });
 const list = (...v: Py[]): Py => ({ t: 'list', v });
-const dict = (entries: [string | number, Py][], ordered = false): Py => ({ t: 'dict', v: entries.map(([k, x]) => [typeof k === 'string' ? s(k) : i(k), x]), ordered });
+const dict = (entries: [string | number, Py][], ordered = false): Py => ({
+  t: 'dict',
+  v: entries.map(([k, x]) => [typeof k === 'string' ? s(k) : i(k), x]),
+  ordered,
+});
 function tensor(storage: string, key: string, numel: number, shape: number[], stride?: number[], offset = 0): Py {
   const st = stride ?? shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
   return { t: 'tensor', storage, key, numel, offset, shape, stride: st };
@@ -243,8 +247,22 @@ test('dtypes f32/f64/f16/bf16, int64 step, param_names, decoupled_weight_decay: 
           [
             'state',
             dict([
-              [0, dict([['step', tensor('LongStorage', '4', 1, [])], ['exp_avg', tensor('FloatStorage', '5', 3, [3])], ['exp_avg_sq', tensor('FloatStorage', '6', 3, [3])]])],
-              [1, dict([['step', tensor('LongStorage', '7', 1, [])], ['exp_avg', tensor('FloatStorage', '8', 4, [2, 2])], ['exp_avg_sq', tensor('FloatStorage', '9', 4, [2, 2])]])],
+              [
+                0,
+                dict([
+                  ['step', tensor('LongStorage', '4', 1, [])],
+                  ['exp_avg', tensor('FloatStorage', '5', 3, [3])],
+                  ['exp_avg_sq', tensor('FloatStorage', '6', 3, [3])],
+                ]),
+              ],
+              [
+                1,
+                dict([
+                  ['step', tensor('LongStorage', '7', 1, [])],
+                  ['exp_avg', tensor('FloatStorage', '8', 4, [2, 2])],
+                  ['exp_avg_sq', tensor('FloatStorage', '9', 4, [2, 2])],
+                ]),
+              ],
             ]),
           ],
           [
@@ -335,12 +353,45 @@ test("tied weights are reported once; DDP 'module.' prefix stripped; buffers and
 test('optimizer covering a subset (frozen parameters): unique shapes mapped, the rest reported; python-int step', async () => {
   const path = write(
     dict([
-      ['model_state_dict', dict([['emb', tensor('FloatStorage', '0', 6, [3, 2])], ['w1', tensor('FloatStorage', '1', 2, [2])], ['w2', tensor('FloatStorage', '2', 2, [2])]], true)],
+      [
+        'model_state_dict',
+        dict(
+          [
+            ['emb', tensor('FloatStorage', '0', 6, [3, 2])],
+            ['w1', tensor('FloatStorage', '1', 2, [2])],
+            ['w2', tensor('FloatStorage', '2', 2, [2])],
+          ],
+          true,
+        ),
+      ],
       [
         'optimizer_state_dict',
         dict([
-          ['state', dict([[0, dict([['step', i(7)], ['exp_avg', tensor('FloatStorage', '3', 2, [2])], ['exp_avg_sq', tensor('FloatStorage', '4', 2, [2])]])]])],
-          ['param_groups', list(dict([['lr', f(0.01)], ['betas', tup(f(0.9), f(0.999))], ['eps', f(1e-8)], ['weight_decay', f(0)], ['params', list(i(0), i(1))]]))],
+          [
+            'state',
+            dict([
+              [
+                0,
+                dict([
+                  ['step', i(7)],
+                  ['exp_avg', tensor('FloatStorage', '3', 2, [2])],
+                  ['exp_avg_sq', tensor('FloatStorage', '4', 2, [2])],
+                ]),
+              ],
+            ]),
+          ],
+          [
+            'param_groups',
+            list(
+              dict([
+                ['lr', f(0.01)],
+                ['betas', tup(f(0.9), f(0.999))],
+                ['eps', f(1e-8)],
+                ['weight_decay', f(0)],
+                ['params', list(i(0), i(1))],
+              ]),
+            ),
+          ],
         ]),
       ],
       ['epoch', i(3)],
@@ -360,8 +411,20 @@ test('refusals: big-endian byteorder, a view outside its storage, a missing stor
   const big = write(dict([['a', tensor('FloatStorage', '0', 1, [1])]], true), { '0': f32([1]) }, [['byteorder', Buffer.from('big')]]);
   await assert.rejects(readTorchCheckpoint(big), (e: unknown) => e instanceof ReaderError && /byteorder 'big'/.test(e.message));
   const outside = write(dict([['a', tensor('FloatStorage', '0', 4, [2, 2], [2, 1], 1)]], true), { '0': f32([1, 2, 3, 4]) });
-  await assert.rejects(readTorchCheckpoint(outside), (e: unknown) => e instanceof ReaderError && /reaches element 4 of storage '0' which has 4/.test(e.message));
-  const missing = write(dict([['a', tensor('FloatStorage', '0', 1, [1])], ['b', tensor('FloatStorage', '9', 1, [1])]], true), { '0': f32([1]) });
+  await assert.rejects(
+    readTorchCheckpoint(outside),
+    (e: unknown) => e instanceof ReaderError && /reaches element 4 of storage '0' which has 4/.test(e.message),
+  );
+  const missing = write(
+    dict(
+      [
+        ['a', tensor('FloatStorage', '0', 1, [1])],
+        ['b', tensor('FloatStorage', '9', 1, [1])],
+      ],
+      true,
+    ),
+    { '0': f32([1]) },
+  );
   const run = await readTorchCheckpoint(missing);
   assert.deepEqual(run.layerOrder, ['a']);
   assert.ok(run.issues.some((x) => /storage '9' missing/.test(x.message)));
@@ -371,13 +434,45 @@ test('refusals: big-endian byteorder, a view outside its storage, a missing stor
 });
 
 const ADAM_GROUP = (ids: number[]) =>
-  dict([['lr', f(0.01)], ['betas', tup(f(0.9), f(0.999))], ['eps', f(1e-8)], ['weight_decay', f(0)], ['params', list(...ids.map(i))]]);
+  dict([
+    ['lr', f(0.01)],
+    ['betas', tup(f(0.9), f(0.999))],
+    ['eps', f(1e-8)],
+    ['weight_decay', f(0)],
+    ['params', list(...ids.map(i))],
+  ]);
 
 test("generic {'state_dict', 'optimizer', 'global_step'} dict (not Lightning): no prefix stripped, optimizer found, global_step used", async () => {
   const path = write(
     dict([
-      ['state_dict', dict([['net.w', tensor('FloatStorage', '0', 2, [2])], ['net.v', tensor('FloatStorage', '1', 3, [3])]], true)],
-      ['optimizer', dict([['state', dict([[1, dict([['exp_avg', tensor('FloatStorage', '2', 3, [3])], ['exp_avg_sq', tensor('FloatStorage', '3', 3, [3])]])]])], ['param_groups', list(ADAM_GROUP([0, 1]))]])],
+      [
+        'state_dict',
+        dict(
+          [
+            ['net.w', tensor('FloatStorage', '0', 2, [2])],
+            ['net.v', tensor('FloatStorage', '1', 3, [3])],
+          ],
+          true,
+        ),
+      ],
+      [
+        'optimizer',
+        dict([
+          [
+            'state',
+            dict([
+              [
+                1,
+                dict([
+                  ['exp_avg', tensor('FloatStorage', '2', 3, [3])],
+                  ['exp_avg_sq', tensor('FloatStorage', '3', 3, [3])],
+                ]),
+              ],
+            ]),
+          ],
+          ['param_groups', list(ADAM_GROUP([0, 1]))],
+        ]),
+      ],
       ['global_step', i(42)],
     ]),
     { '0': f32([1, 2]), '1': f32([3, 4, 5]), '2': f32([6, 7, 8]), '3': f32([9, 9, 9]) },
@@ -391,7 +486,22 @@ test("generic {'state_dict', 'optimizer', 'global_step'} dict (not Lightning): n
 
 test('Lightning checkpoint with two optimizers: the first is used, with a warning; prefix stripped', async () => {
   const osd = (key: string) =>
-    dict([['state', dict([[0, dict([['step', f(5)], ['exp_avg', tensor('FloatStorage', key, 2, [2])], ['exp_avg_sq', tensor('FloatStorage', key, 2, [2])]])]])], ['param_groups', list(ADAM_GROUP([0]))]]);
+    dict([
+      [
+        'state',
+        dict([
+          [
+            0,
+            dict([
+              ['step', f(5)],
+              ['exp_avg', tensor('FloatStorage', key, 2, [2])],
+              ['exp_avg_sq', tensor('FloatStorage', key, 2, [2])],
+            ]),
+          ],
+        ]),
+      ],
+      ['param_groups', list(ADAM_GROUP([0]))],
+    ]);
   const path = write(
     dict([
       ['epoch', i(0)],

@@ -34,7 +34,13 @@ function find(run: RunData, layer: string, role: TensorRole): TensorRef {
 }
 
 /** Check every layer against expected.json's figures at `step`. */
-async function checkAgainstExpected(run: RunData, runName: string, step: number, kind: 'adam' | 'sgd', layers = PARAM_ORDER): Promise<void> {
+async function checkAgainstExpected(
+  run: RunData,
+  runName: string,
+  step: number,
+  kind: 'adam' | 'sgd',
+  layers = PARAM_ORDER,
+): Promise<void> {
   const expected = loadExpected(runName).steps[String(step)];
   for (const layer of layers) {
     const e = expected[layer];
@@ -90,7 +96,9 @@ test("adam_base combined {'model', 'optimizer', 'step'} checkpoint", async () =>
 });
 
 test("adam_reparam_k8 Lightning .ckpt: 'model.' prefix stripped, eps 1.25e-9, lr 2.4e-3, global_step", async () => {
-  const run = await readTorchCheckpoint(fixturePath('adam_reparam_k8', 'lightning_logs', 'version_0', 'checkpoints', 'epoch=1-step=120.ckpt'));
+  const run = await readTorchCheckpoint(
+    fixturePath('adam_reparam_k8', 'lightning_logs', 'version_0', 'checkpoints', 'epoch=1-step=120.ckpt'),
+  );
   assert.deepEqual(run.layerOrder, PARAM_ORDER);
   assert.equal(run.snapshots[0].step, 120);
   assert.equal(run.snapshots[0].scalars?.epoch, 1);
@@ -136,14 +144,19 @@ test('adamw_wd0.05 pair, assumeGroupOrder false: only shape-certain ids mapped (
   );
   const mapped = stateIdsByLayer(run);
   // Unique shapes: pos_embed [16,32], qkv [96,32], attn.proj [32,32], fc [64,32], fc.bias [64], mlp.proj [32,64].
-  assert.deepEqual(
-    [...mapped.keys()].sort(),
-    ['blocks.0.attn.proj.weight', 'blocks.0.attn.qkv.weight', 'blocks.0.mlp.fc.bias', 'blocks.0.mlp.fc.weight', 'blocks.0.mlp.proj.weight', 'pos_embed'],
-  );
+  assert.deepEqual([...mapped.keys()].sort(), [
+    'blocks.0.attn.proj.weight',
+    'blocks.0.attn.qkv.weight',
+    'blocks.0.mlp.fc.bias',
+    'blocks.0.mlp.fc.weight',
+    'blocks.0.mlp.proj.weight',
+    'pos_embed',
+  ]);
   for (const [layer, id] of mapped) assert.equal(id, ADAMW_CONFIG.optimizer_state_index[layer], layer);
   const warning = run.issues.find((i) => /ambiguous optimizer-state mapping/.test(i.message));
   assert.ok(warning, 'ambiguity warning');
-  for (const layer of ['embed.weight', 'head.weight', 'blocks.0.ln1.weight', 'ln_f.bias']) assert.match(warning.message, new RegExp(layer.replace(/\./g, '\\.')));
+  for (const layer of ['embed.weight', 'head.weight', 'blocks.0.ln1.weight', 'ln_f.bias'])
+    assert.match(warning.message, new RegExp(layer.replace(/\./g, '\\.')));
   assert.match(warning.message, /would determine them uniquely; assumeGroupOrder is off/);
   // Parameters are all there; optimizer state only for the certain ones.
   assert.equal(run.snapshots[0].tensors.filter((t) => t.role === 'param_after').length, 14);
@@ -214,7 +227,10 @@ test('legacy (pre-1.6) torch.save stream is refused with the re-save advice', as
   await assert.rejects(readTorchCheckpoint(legacy), (e: unknown) => e instanceof ReaderError && e.message.includes(LEGACY_MESSAGE));
   const text = join(dir, 'notes.pt');
   writeFileSync(text, 'hello');
-  await assert.rejects(readTorchCheckpoint(text), (e: unknown) => e instanceof ReaderError && /neither a zip archive nor a pickle/.test(e.message));
+  await assert.rejects(
+    readTorchCheckpoint(text),
+    (e: unknown) => e instanceof ReaderError && /neither a zip archive nor a pickle/.test(e.message),
+  );
 });
 
 test('detect: by extension and magic bytes', () => {

@@ -18,11 +18,17 @@ const PYTHON = '/usr/bin/python3';
 // The snippet reduces in float64 like the direct computation: they agree to ~1e-15; the brief asks 1e-6.
 const REL = 1e-12;
 
-const torchProbe = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__); print(hasattr(torch.optim.Optimizer, "register_step_pre_hook"))'], {
-  encoding: 'utf8',
-});
+const torchProbe = spawnSync(
+  PYTHON,
+  ['-c', 'import torch; print(torch.__version__); print(hasattr(torch.optim.Optimizer, "register_step_pre_hook"))'],
+  {
+    encoding: 'utf8',
+  },
+);
 const TORCH_SKIP: string | false =
-  torchProbe.status === 0 ? false : `torch is not importable by ${PYTHON} (run scripts/ensure-torch.sh): ${(torchProbe.stderr || '').trim().split('\n').pop()}`;
+  torchProbe.status === 0
+    ? false
+    : `torch is not importable by ${PYTHON} (run scripts/ensure-torch.sh): ${(torchProbe.stderr || '').trim().split('\n').pop()}`;
 const HAS_STEP_HOOKS = torchProbe.status === 0 && torchProbe.stdout.trim().split('\n')[1] === 'True';
 
 type Optimizer = 'adam' | 'adamw' | 'sgd';
@@ -73,16 +79,45 @@ function train(optimizer: Optimizer, variant: Variant, extra: string[] = []): Ru
   const truthPath = join(WORK, `${key}.truth.json`);
   const r = spawnSync(
     PYTHON,
-    [join(REPO, 'test', 'python', 'train_tiny.py'), '--optimizer', optimizer, '--variant', variant, '--log', log, '--truth', truthPath, '--steps', '30', '--every', '5', ...extra],
+    [
+      join(REPO, 'test', 'python', 'train_tiny.py'),
+      '--optimizer',
+      optimizer,
+      '--variant',
+      variant,
+      '--log',
+      log,
+      '--truth',
+      truthPath,
+      '--steps',
+      '30',
+      '--every',
+      '5',
+      ...extra,
+    ],
     { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
   );
   assert.equal(r.status, 0, `train_tiny.py ${key} failed:\n${r.stderr}`);
-  const run: Run = { log, logText: readFileSync(log, 'utf8'), truth: JSON.parse(readFileSync(truthPath, 'utf8').replace(/\bNaN\b/g, 'null')) as Truth }; // (--nan-grad-at runs only)
+  const run: Run = {
+    log,
+    logText: readFileSync(log, 'utf8'),
+    truth: JSON.parse(readFileSync(truthPath, 'utf8').replace(/\bNaN\b/g, 'null')) as Truth,
+  }; // (--nan-grad-at runs only)
   runs.set(key, run);
   return run;
 }
 
-const LOG_FIELDS = ['lr', 'param_rms', 'grad_rms', 'update_rms', 'rel_step', 'adam_u_rms', 'eps_dominated_frac', 'decay_rms', 'momentum_buffer_rms'] as const;
+const LOG_FIELDS = [
+  'lr',
+  'param_rms',
+  'grad_rms',
+  'update_rms',
+  'rel_step',
+  'adam_u_rms',
+  'eps_dominated_frac',
+  'decay_rms',
+  'momentum_buffer_rms',
+] as const;
 const FIGURE_OF: Record<(typeof LOG_FIELDS)[number], keyof LayerFigures> = {
   lr: 'lr',
   param_rms: 'paramRms',
@@ -109,7 +144,10 @@ const COMBOS: [Optimizer, Variant][] = [
 
 function checkLogAgainstTruth(run: Run, what: string): void {
   const { logText, truth } = run;
-  const records = logText.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const records = logText
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const steps = [...new Set(records.map((r) => r.step as number))];
   assert.deepEqual(steps, truth.logged_steps, 'logged steps: 1 and every 5th');
   assert.deepEqual(truth.logged_steps, [1, 5, 10, 15, 20, 25, 30]);
@@ -117,7 +155,11 @@ function checkLogAgainstTruth(run: Run, what: string): void {
     const expected = truth.steps[String(step)];
     const lines = records.filter((r) => r.step === step);
     // one line per parameter that had a gradient, in param_groups order; never the unused or frozen ones
-    assert.deepEqual(lines.map((r) => r.layer), Object.keys(expected), `layers at step ${step}`);
+    assert.deepEqual(
+      lines.map((r) => r.layer),
+      Object.keys(expected),
+      `layers at step ${step}`,
+    );
     assert.ok(!lines.some((r) => /unused|frozen/.test(String(r.layer))));
     for (const r of lines) {
       const e = expected[r.layer as string];
@@ -183,18 +225,22 @@ test('Adam with amsgrad: u uses max_exp_avg_sq as torch does', { skip: TORCH_SKI
   assert.notEqual(run.logText, train('adam', 'plain').logText);
 });
 
-test("Adam's normalized update in the log is torch's exact form: update = -lr·m̂/(√v̂+ε), ε after bias correction", { skip: TORCH_SKIP }, () => {
-  const { truth } = train('adam', 'plain');
-  const checkedSteps = Object.keys(truth.checks);
-  assert.equal(checkedSteps.length, 30);
-  for (const step of checkedSteps) {
-    const c = truth.checks[step];
-    // torch's update vs -lr*u: only float32 rounding of the stored parameters
-    assert.ok(c.torch_form_max_rel_err < 1e-4, `step ${step}: torch form off by ${c.torch_form_max_rel_err}`);
-    // the other placement of eps (HF's old AdamW, some papers) is visibly different at eps=1e-4
-    assert.ok(c.eps_before_bias_correction_min_rel_err > 1e-3, `step ${step}: other eps placement indistinguishable`);
-  }
-});
+test(
+  "Adam's normalized update in the log is torch's exact form: update = -lr·m̂/(√v̂+ε), ε after bias correction",
+  { skip: TORCH_SKIP },
+  () => {
+    const { truth } = train('adam', 'plain');
+    const checkedSteps = Object.keys(truth.checks);
+    assert.equal(checkedSteps.length, 30);
+    for (const step of checkedSteps) {
+      const c = truth.checks[step];
+      // torch's update vs -lr*u: only float32 rounding of the stored parameters
+      assert.ok(c.torch_form_max_rel_err < 1e-4, `step ${step}: torch form off by ${c.torch_form_max_rel_err}`);
+      // the other placement of eps (HF's old AdamW, some papers) is visibly different at eps=1e-4
+      assert.ok(c.eps_before_bias_correction_min_rel_err > 1e-3, `step ${step}: other eps placement indistinguishable`);
+    }
+  },
+);
 
 test('the HF callback and the plain loop write identical bytes for the same training', { skip: TORCH_SKIP }, () => {
   for (const optimizer of ['adam', 'adamw', 'sgd'] as const) {
@@ -208,22 +254,34 @@ test('the HF callback and the plain loop write identical bytes for the same trai
   assert.match(lightning.logText, /"layer": "model\.fc1\.weight"/);
 });
 
-test('HF callback under a transformers without on_pre_optimizer_step (< 4.45): step hooks on torch >= 2.0, else a clear error', { skip: TORCH_SKIP }, () => {
-  if (HAS_STEP_HOOKS) {
-    assert.equal(train('adam', 'hf-old').logText, train('adam', 'plain').logText);
-    return;
-  }
-  const r = spawnSync(
-    PYTHON,
-    [join(REPO, 'test', 'python', 'train_tiny.py'), '--variant', 'hf-old', '--log', join(WORK, 'old.jsonl'), '--truth', join(WORK, 'old.json')],
-    { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
-  );
-  assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /RuntimeError: OptimizerLensCallback needs transformers >= 4\.45 or torch >= 2\.0/);
-  assert.ok(!existsSync(join(WORK, 'old.jsonl')), 'nothing logged');
-});
+test(
+  'HF callback under a transformers without on_pre_optimizer_step (< 4.45): step hooks on torch >= 2.0, else a clear error',
+  { skip: TORCH_SKIP },
+  () => {
+    if (HAS_STEP_HOOKS) {
+      assert.equal(train('adam', 'hf-old').logText, train('adam', 'plain').logText);
+      return;
+    }
+    const r = spawnSync(
+      PYTHON,
+      [
+        join(REPO, 'test', 'python', 'train_tiny.py'),
+        '--variant',
+        'hf-old',
+        '--log',
+        join(WORK, 'old.jsonl'),
+        '--truth',
+        join(WORK, 'old.json'),
+      ],
+      { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
+    );
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /RuntimeError: OptimizerLensCallback needs transformers >= 4\.45 or torch >= 2\.0/);
+    assert.ok(!existsSync(join(WORK, 'old.jsonl')), 'nothing logged');
+  },
+);
 
-test("HF callback logs every logging_steps, also when logging_steps is a fraction of max_steps", { skip: TORCH_SKIP }, () => {
+test('HF callback logs every logging_steps, also when logging_steps is a fraction of max_steps', { skip: TORCH_SKIP }, () => {
   const program = `
 import importlib.util, sys, types, torch
 shim = types.ModuleType("transformers")
@@ -267,11 +325,19 @@ test('a new run starts the log afresh; append=True (resuming) adds to it', { ski
   assert.equal(run('--append'), single + single, 'append=True kept the first');
 });
 
-test('attach() (torch >= 2.0 optimizer step hooks) logs the same as explicit calls', { skip: TORCH_SKIP || (!HAS_STEP_HOOKS && 'this torch has no optimizer step hooks (torch < 2.0)') }, () => {
-  assert.equal(train('adam', 'attach').logText, train('adam', 'plain').logText);
-});
+test(
+  'attach() (torch >= 2.0 optimizer step hooks) logs the same as explicit calls',
+  { skip: TORCH_SKIP || (!HAS_STEP_HOOKS && 'this torch has no optimizer step hooks (torch < 2.0)') },
+  () => {
+    assert.equal(train('adam', 'attach').logText, train('adam', 'plain').logText);
+  },
+);
 
-for (const [optimizer, variant] of [['adam', 'plain'], ['adamw', 'lightning'], ['sgd', 'plain']] as [Optimizer, Variant][]) {
+for (const [optimizer, variant] of [
+  ['adam', 'plain'],
+  ['adamw', 'lightning'],
+  ['sgd', 'plain'],
+] as [Optimizer, Variant][]) {
   test(`the JSONL reader reads the ${variant}/${optimizer} log back with the same figures`, { skip: TORCH_SKIP }, async () => {
     const { log, truth } = train(optimizer, variant);
     const data = await readJsonl(log);
@@ -285,7 +351,10 @@ for (const [optimizer, variant] of [['adam', 'plain'], ['adamw', 'lightning'], [
         assert.equal(observations.length, 0, `step ${step} was not logged`);
         continue;
       }
-      assert.deepEqual(observations.map((o) => o.layer), Object.keys(layers));
+      assert.deepEqual(
+        observations.map((o) => o.layer),
+        Object.keys(layers),
+      );
       for (const o of observations) {
         const e = layers[o.layer];
         assert.equal(o.numel, e.numel);
@@ -302,52 +371,74 @@ for (const [optimizer, variant] of [['adam', 'plain'], ['adamw', 'lightning'], [
   });
 }
 
-test('a NaN gradient is written as NaN (not hidden) and the reader reports it as non-finite on its line', { skip: TORCH_SKIP }, async () => {
-  const { log, logText } = train('adam', 'plain', ['--nan-grad-at', '10']);
-  const lines = logText.split('\n');
-  const lineIndex = lines.findIndex((l) => l.includes('"step": 10,') && l.includes('"layer": "fc1.weight"'));
-  assert.ok(lineIndex >= 0);
-  assert.match(lines[lineIndex], /"grad_rms": NaN/);
-  // the steps before are untouched: step 5 equals the clean run's
-  const clean = train('adam', 'plain').logText.split('\n');
-  assert.deepEqual(lines.filter((l) => l.includes('"step": 5,')), clean.filter((l) => l.includes('"step": 5,')));
-  const data = await readJsonl(log);
-  const flagged = data.nonFinite.filter((n) => n.step === 10 && n.layer === 'fc1.weight');
-  assert.ok(flagged.some((n) => n.what === 'grad_rms' && n.line === lineIndex + 1), JSON.stringify(flagged));
-  const observation = data.observations.find((o) => o.step === 10 && o.layer === 'fc1.weight');
-  assert.ok(observation && observation.figures.gradRms === undefined && observation.figures.paramRms! > 0);
-});
+test(
+  'a NaN gradient is written as NaN (not hidden) and the reader reports it as non-finite on its line',
+  { skip: TORCH_SKIP },
+  async () => {
+    const { log, logText } = train('adam', 'plain', ['--nan-grad-at', '10']);
+    const lines = logText.split('\n');
+    const lineIndex = lines.findIndex((l) => l.includes('"step": 10,') && l.includes('"layer": "fc1.weight"'));
+    assert.ok(lineIndex >= 0);
+    assert.match(lines[lineIndex], /"grad_rms": NaN/);
+    // the steps before are untouched: step 5 equals the clean run's
+    const clean = train('adam', 'plain').logText.split('\n');
+    assert.deepEqual(
+      lines.filter((l) => l.includes('"step": 5,')),
+      clean.filter((l) => l.includes('"step": 5,')),
+    );
+    const data = await readJsonl(log);
+    const flagged = data.nonFinite.filter((n) => n.step === 10 && n.layer === 'fc1.weight');
+    assert.ok(
+      flagged.some((n) => n.what === 'grad_rms' && n.line === lineIndex + 1),
+      JSON.stringify(flagged),
+    );
+    const observation = data.observations.find((o) => o.step === 10 && o.layer === 'fc1.weight');
+    assert.ok(observation && observation.figures.gradRms === undefined && observation.figures.paramRms! > 0);
+  },
+);
 
 const CLI = join(REPO, 'bin', 'optimizer-lens.js');
 const CLI_SKIP = TORCH_SKIP || (!existsSync(join(REPO, 'dist', 'cli.js')) && 'dist/cli.js not built (npm run build)');
 
-for (const [optimizer, variant] of [['adam', 'plain'], ['adamw', 'hf'], ['sgd', 'lightning']] as [Optimizer, Variant][]) {
-  test(`the CLI analyzes the ${variant}/${optimizer} log: per-layer figures at every logged step equal the direct computation`, { skip: CLI_SKIP }, () => {
-    const { log, truth } = train(optimizer, variant);
-    for (const step of [undefined, ...truth.logged_steps]) {
-      const args = [CLI, 'analyze', log, '--json', ...(step === undefined ? [] : ['--step', String(step)])];
-      const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
-      assert.equal(r.status, 0, `optimizer-lens ${args.slice(1).join(' ')}:\n${r.stderr}`);
-      const result = JSON.parse(r.stdout) as AnalysisResult;
-      const reported = step ?? 30; // default: the last step with figures
-      assert.equal(result.step, reported);
-      assert.deepEqual(result.steps, truth.logged_steps);
-      const layers = truth.steps[String(reported)];
-      assert.deepEqual(result.layers.map((l) => l.name), Object.keys(layers));
-      for (const l of result.layers) {
-        const e = layers[l.name];
-        const where = `CLI ${optimizer}/${variant} step ${reported} ${l.name}`;
-        assert.equal(l.numel, e.numel);
-        assert.deepEqual(l.shape, e.shape);
-        assertClose(l.paramRms, e.param_rms, REL, `${where} paramRms`);
-        assertClose(l.gradRms, e.grad_rms, REL, `${where} gradRms`);
-        assertClose(l.updateRms, e.update_rms, REL, `${where} updateRms`);
-        assertClose(l.relStep, e.rel_step, REL, `${where} relStep`);
-        assertClose(l.adamUpdateRms, e.adam_u_rms, REL, `${where} adamUpdateRms`);
-        assertClose(l.epsDominatedFraction, e.eps_dominated_frac, REL, `${where} epsDominatedFraction`);
-        if (e.momentum_buffer_rms !== undefined) assertClose(l.momentumBufferRms, e.momentum_buffer_rms, REL, `${where} momentumBufferRms`);
-        if (e.decay_rms !== undefined) assertClose(l.decayRms, e.decay_rms, REL, `${where} decayRms`);
+for (const [optimizer, variant] of [
+  ['adam', 'plain'],
+  ['adamw', 'hf'],
+  ['sgd', 'lightning'],
+] as [Optimizer, Variant][]) {
+  test(
+    `the CLI analyzes the ${variant}/${optimizer} log: per-layer figures at every logged step equal the direct computation`,
+    { skip: CLI_SKIP },
+    () => {
+      const { log, truth } = train(optimizer, variant);
+      for (const step of [undefined, ...truth.logged_steps]) {
+        const args = [CLI, 'analyze', log, '--json', ...(step === undefined ? [] : ['--step', String(step)])];
+        const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(r.status, 0, `optimizer-lens ${args.slice(1).join(' ')}:\n${r.stderr}`);
+        const result = JSON.parse(r.stdout) as AnalysisResult;
+        const reported = step ?? 30; // default: the last step with figures
+        assert.equal(result.step, reported);
+        assert.deepEqual(result.steps, truth.logged_steps);
+        const layers = truth.steps[String(reported)];
+        assert.deepEqual(
+          result.layers.map((l) => l.name),
+          Object.keys(layers),
+        );
+        for (const l of result.layers) {
+          const e = layers[l.name];
+          const where = `CLI ${optimizer}/${variant} step ${reported} ${l.name}`;
+          assert.equal(l.numel, e.numel);
+          assert.deepEqual(l.shape, e.shape);
+          assertClose(l.paramRms, e.param_rms, REL, `${where} paramRms`);
+          assertClose(l.gradRms, e.grad_rms, REL, `${where} gradRms`);
+          assertClose(l.updateRms, e.update_rms, REL, `${where} updateRms`);
+          assertClose(l.relStep, e.rel_step, REL, `${where} relStep`);
+          assertClose(l.adamUpdateRms, e.adam_u_rms, REL, `${where} adamUpdateRms`);
+          assertClose(l.epsDominatedFraction, e.eps_dominated_frac, REL, `${where} epsDominatedFraction`);
+          if (e.momentum_buffer_rms !== undefined)
+            assertClose(l.momentumBufferRms, e.momentum_buffer_rms, REL, `${where} momentumBufferRms`);
+          if (e.decay_rms !== undefined) assertClose(l.decayRms, e.decay_rms, REL, `${where} decayRms`);
+        }
       }
-    }
-  });
+    },
+  );
 }

@@ -37,7 +37,9 @@ test('LOGGING_SNIPPETS has the three variants with labels and descriptions', () 
 });
 
 test('every embedded snippet equals its snippets/*.py file byte for byte (regenerate: python3 test/python/embed_snippets.py)', () => {
-  const pyFiles = readdirSync(join(REPO, 'snippets')).filter((f) => f.endsWith('.py')).sort();
+  const pyFiles = readdirSync(join(REPO, 'snippets'))
+    .filter((f) => f.endsWith('.py'))
+    .sort();
   assert.deepEqual(LOGGING_SNIPPETS.map((s) => s.file.replace('snippets/', '')).sort(), pyFiles);
   for (const s of LOGGING_SNIPPETS) {
     const source = pythonSource(s.file);

@@ -5,7 +5,8 @@ import { classifyHistogramTag, classifyScalarTag, globalKey, type TagMeaning } f
 import { fixturePath } from './fixtures';
 
 const layer = (l: string, figure: string): TagMeaning => ({ kind: 'layer', layer: l, figure: figure as never });
-const global = (key: string, paramGroup?: number): TagMeaning => (paramGroup === undefined ? { kind: 'global', key } : { kind: 'global', key, paramGroup });
+const global = (key: string, paramGroup?: number): TagMeaning =>
+  paramGroup === undefined ? { kind: 'global', key } : { kind: 'global', key, paramGroup };
 
 function table(cases: [string, TagMeaning][], fn = classifyScalarTag): void {
   for (const [tag, want] of cases) assert.deepEqual(fn(tag), want, tag);
@@ -157,7 +158,7 @@ describe('classifyScalarTag', () => {
     assert.equal(globalKey('train/batch_acc'), 'batchAcc');
     assert.equal(globalKey('eval/whatever'), null);
   });
-  it('every column of the fixtures\' history_wide.csv and key of train_log.jsonl is classified as documented', () => {
+  it("every column of the fixtures' history_wide.csv and key of train_log.jsonl is classified as documented", () => {
     for (const run of ['adam_base', 'sgd_momentum']) {
       const header = readFileSync(fixturePath(run, 'history_wide.csv'), 'utf8').split('\n', 1)[0].split(',');
       let layers = 0;
@@ -190,7 +191,12 @@ describe('classifyScalarTag', () => {
 });
 
 describe('classifyHistogramTag', () => {
-  const h = (l: string, role: string | null, quantity: string): TagMeaning => ({ kind: 'histogram', layer: l, role: role as never, quantity });
+  const h = (l: string, role: string | null, quantity: string): TagMeaning => ({
+    kind: 'histogram',
+    layer: l,
+    role: role as never,
+    quantity,
+  });
   it('W&B watch, fixture TensorBoard histograms, suffix styles', () => {
     table(
       [
@@ -210,6 +216,7 @@ describe('classifyHistogramTag', () => {
     );
   });
   it('not histograms of a layer', () => {
-    for (const tag of ['grad/norm/x', 'train/loss', 'loss', 'params/', 'gradients/', '']) assert.equal(classifyHistogramTag(tag), null, tag);
+    for (const tag of ['grad/norm/x', 'train/loss', 'loss', 'params/', 'gradients/', ''])
+      assert.equal(classifyHistogramTag(tag), null, tag);
   });
 });

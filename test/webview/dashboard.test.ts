@@ -34,11 +34,7 @@ async function tableValues(page: import('playwright-core').Page) {
   );
 }
 
-function checkAgainstExpected(
-  rows: Awaited<ReturnType<typeof tableValues>>,
-  run: string,
-  step: number,
-): number {
+function checkAgainstExpected(rows: Awaited<ReturnType<typeof tableValues>>, run: string, step: number): number {
   const expected = loadExpected(run).steps[String(step)];
   let checked = 0;
   for (const row of rows) {
@@ -132,7 +128,11 @@ describe('dashboard webview', () => {
       // @vscode-elements (Lit, constructable stylesheets): the badge's shadow styles apply under style-src.
       const badge = await w.page.$eval('#findings-count', (el) => {
         const inner = el.shadowRoot?.querySelector('div, span') as HTMLElement | null;
-        return { hasShadow: !!el.shadowRoot, adopted: el.shadowRoot?.adoptedStyleSheets.length ?? 0, bg: inner ? getComputedStyle(inner).backgroundColor : null };
+        return {
+          hasShadow: !!el.shadowRoot,
+          adopted: el.shadowRoot?.adoptedStyleSheets.length ?? 0,
+          bg: inner ? getComputedStyle(inner).backgroundColor : null,
+        };
       });
       assert.ok(badge.hasShadow, 'vscode-badge upgraded');
       assert.ok(badge.adopted > 0, 'its styles are adopted constructable stylesheets');
@@ -162,8 +162,14 @@ describe('dashboard webview', () => {
     // Sort by relative step, descending (two clicks).
     await w.page.click('#layer-table th[data-sort="relStep"]');
     await w.page.click('#layer-table th[data-sort="relStep"]');
-    const sorted = (await tableValues(w.page)).map((r) => r.cells.relStep.value).filter((v) => v !== '').map(Number);
-    assert.deepEqual(sorted, [...sorted].sort((a, b) => b - a));
+    const sorted = (await tableValues(w.page))
+      .map((r) => r.cells.relStep.value)
+      .filter((v) => v !== '')
+      .map(Number);
+    assert.deepEqual(
+      sorted,
+      [...sorted].sort((a, b) => b - a),
+    );
     await w.page.selectOption('#step-select', '60');
     const before = (await tableValues(w.page)).map((r) => r.layer);
 
@@ -172,9 +178,14 @@ describe('dashboard webview', () => {
     await w.send(message);
     await w.page.waitForSelector('#layer-table tbody tr[data-layer]');
     assert.equal(await w.page.$eval('#step-select', (s) => (s as HTMLSelectElement).value), '60');
-    assert.deepEqual((await tableValues(w.page)).map((r) => r.layer), before);
+    assert.deepEqual(
+      (await tableValues(w.page)).map((r) => r.layer),
+      before,
+    );
     assert.equal(await w.page.$eval('#layer-table th[data-sort="relStep"]', (th) => th.getAttribute('aria-sort')), 'descending');
-    assert.deepEqual(await w.page.$$eval('#layer-table tr.highlight', (rows) => rows.map((r) => r.getAttribute('data-layer'))), [finding.layer]);
+    assert.deepEqual(await w.page.$$eval('#layer-table tr.highlight', (rows) => rows.map((r) => r.getAttribute('data-layer'))), [
+      finding.layer,
+    ]);
     assert.deepEqual(w.errors, []);
     await w.page.context().close();
   });
@@ -250,7 +261,9 @@ describe('dashboard webview', () => {
     // lr for target 1e-3 from the measured relative step at step 120: lr · 1e-3 / rel_step.
     const expected = loadExpected('adam_base').steps['120'];
     const lrTarget = await w.page.$$eval('#target-lr-table tbody tr', (rows) =>
-      Object.fromEntries(rows.map((r) => [r.getAttribute('data-layer'), r.querySelector('td[data-field="lrForTarget"]')!.getAttribute('data-value')])),
+      Object.fromEntries(
+        rows.map((r) => [r.getAttribute('data-layer'), r.querySelector('td[data-field="lrForTarget"]')!.getAttribute('data-value')]),
+      ),
     );
     assertClose(Number(lrTarget['embed.weight']), (3e-4 * 1e-3) / expected['embed.weight'].rel_step!, 1e-9, 'lr for target, embed.weight');
     await w.page.context().close();

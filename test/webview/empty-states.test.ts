@@ -68,10 +68,15 @@ describe('dashboard empty and single-step states', () => {
     const w = await openWebview(browser, { theme: LIGHT_THEME, bodyClass: 'vscode-light' });
     await w.waitForPosted(MessageType.Ready);
     await w.send(
-      showAnalysis('step_000120.safetensors', analysis, { facts: { stateRoles: ['exp_avg', 'exp_avg_sq'], fromSettings: ['betas', 'eps'] } }),
+      showAnalysis('step_000120.safetensors', analysis, {
+        facts: { stateRoles: ['exp_avg', 'exp_avg_sq'], fromSettings: ['betas', 'eps'] },
+      }),
     );
     await w.page.waitForSelector('#layer-table tbody tr[data-layer]');
-    assert.equal(await w.page.locator('#layer-table tbody tr[data-layer]').count(), Object.keys(loadExpected('adam_base').steps['120']).filter((k) => k !== 'global').length);
+    assert.equal(
+      await w.page.locator('#layer-table tbody tr[data-layer]').count(),
+      Object.keys(loadExpected('adam_base').steps['120']).filter((k) => k !== 'global').length,
+    );
 
     const optimizer = await w.page.locator('#run-optimizer').innerText();
     assert.doesNotMatch(optimizer, /unknown/);

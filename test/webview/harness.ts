@@ -193,7 +193,10 @@ export async function openWebview(
     }
   })();`);
   await page.goto(`${ORIGIN}/`);
-  const posted = () => page.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted) as Promise<{ type: string; [k: string]: unknown }[]>;
+  const posted = () =>
+    page.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted) as Promise<
+      { type: string; [k: string]: unknown }[]
+    >;
   return {
     page,
     posted,
@@ -203,7 +206,9 @@ export async function openWebview(
       // into the page as base64 and are rebuilt as exact-length ArrayBuffers there.
       const wire = toWire(message as ToWebviewMessage) as ToWebviewMessage & { packedSeries?: { steps: ArrayBuffer; values: ArrayBuffer } };
       const packed = wire.packedSeries;
-      const b64 = packed ? { steps: Buffer.from(packed.steps).toString('base64'), values: Buffer.from(packed.values).toString('base64') } : null;
+      const b64 = packed
+        ? { steps: Buffer.from(packed.steps).toString('base64'), values: Buffer.from(packed.values).toString('base64') }
+        : null;
       const plain = packed ? { ...wire, packedSeries: { ...packed, steps: null, values: null } } : wire;
       await page.evaluate(
         ({ m, b64 }) => {
@@ -249,7 +254,8 @@ export async function canvasColorCount(page: Page, selector: string, rgb: [numbe
       const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
       let n = 0;
       for (let i = 0; i < data.length; i += 4) {
-        if (data[i + 3] > 128 && Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]) <= tolerance) n++;
+        if (data[i + 3] > 128 && Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]) <= tolerance)
+          n++;
       }
       return n;
     },

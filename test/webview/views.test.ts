@@ -97,7 +97,11 @@ describe('compare, explain and report views', () => {
   it('shows an analysis error (unreadable file) as an error banner, and a cancelled one as a note', async () => {
     const w = await openWebview(browser);
     await w.waitForPosted(MessageType.Ready);
-    await w.send({ type: MessageType.ShowError, title: 'Cannot analyze truncated.npz', message: 'truncated.npz (byte offset 1432): truncated archive' });
+    await w.send({
+      type: MessageType.ShowError,
+      title: 'Cannot analyze truncated.npz',
+      message: 'truncated.npz (byte offset 1432): truncated archive',
+    });
     await w.page.waitForSelector('#error-banner.error');
     assert.match((await w.page.textContent('#error-banner'))!, /byte offset 1432/);
     await w.send({ type: MessageType.ShowError, title: 'Analysis cancelled', message: 'Analysis cancelled', cancelled: true });

@@ -22,12 +22,30 @@ export function normalizeKey(k: string): string {
 /** Keys whose value is a peak (or constant) learning rate. */
 export const LR_PEAK_KEYS = new Set(['lr', 'learning_rate', 'base_lr', 'max_lr', 'peak_lr', 'warmup_max_lr', 'lr0']);
 /** Keys whose value is the floor of a schedule (an lr, but not the one that sets the step size of interest). */
-export const LR_FLOOR_KEYS = new Set(['min_lr', 'eta_min', 'warmup_min_lr', 'final_lr', 'end_lr', 'lr_min', 'min_learning_rate', 'end_learning_rate']);
+export const LR_FLOOR_KEYS = new Set([
+  'min_lr',
+  'eta_min',
+  'warmup_min_lr',
+  'final_lr',
+  'end_lr',
+  'lr_min',
+  'min_learning_rate',
+  'end_learning_rate',
+]);
 /**
  * Keys with "lr" in the name that are NOT learning rates (ratios, fractions, step counts, flags, names):
  * listed for documentation; anything not in the two sets above is not an lr anyway.
  */
-export const NOT_LR_KEYS = new Set(['min_lr_ratio', 'lr_warmup_fraction', 'lr_decay_iters', 'decay_lr', 'lr_scheduler', 'lr_scheduler_type', 'lr_decay_style', 'lrf']);
+export const NOT_LR_KEYS = new Set([
+  'min_lr_ratio',
+  'lr_warmup_fraction',
+  'lr_decay_iters',
+  'decay_lr',
+  'lr_scheduler',
+  'lr_scheduler_type',
+  'lr_decay_style',
+  'lrf',
+]);
 /** Keys that state the initial parameter scale (an init standard deviation). */
 export const SCALE_KEYS = new Set(['initializer_range', 'init_std', 'init_scale', 'weight_init_std', 'param_scale', 'init_method_std']);
 const EPS_KEYS = new Set(['eps', 'adam_eps', 'adam_epsilon', 'epsilon', 'optimizer_eps', 'opt_eps']);
@@ -40,9 +58,31 @@ const OPTIMIZER_TABLE_NAME_KEYS = new Set(['type', 'name', '_target_', 'class_pa
 
 /** Optimizer constructors recognised in Python calls (last name of the callee). */
 export const OPTIMIZER_CTORS = new Set([
-  'adam', 'adamw', 'sgd', 'rmsprop', 'adagrad', 'adadelta', 'adamax', 'nadam', 'radam', 'sparseadam', 'lion', 'adafactor',
-  'lamb', 'lars', 'fusedadam', 'fusedlamb', 'fusedsgd', 'deepspeedcpuadam', 'adamw8bit', 'adam8bit', 'pagedadamw', 'pagedadamw8bit',
-  'sgdw', 'asgd', 'muon',
+  'adam',
+  'adamw',
+  'sgd',
+  'rmsprop',
+  'adagrad',
+  'adadelta',
+  'adamax',
+  'nadam',
+  'radam',
+  'sparseadam',
+  'lion',
+  'adafactor',
+  'lamb',
+  'lars',
+  'fusedadam',
+  'fusedlamb',
+  'fusedsgd',
+  'deepspeedcpuadam',
+  'adamw8bit',
+  'adam8bit',
+  'pagedadamw',
+  'pagedadamw8bit',
+  'sgdw',
+  'asgd',
+  'muon',
 ]);
 
 export function optimizerFamily(name: string): OptimizerFamily {
@@ -172,7 +212,8 @@ export function classifyEntries(entries: RawEntry[]): Classified {
           raw: e.raw,
           range: e.valueRange,
           keyRange: e.keyRange,
-          note: num.fromString && e.context !== 'flag' ? `written as the string '${String(e.value).trim()}', read as ${num.value}` : undefined,
+          note:
+            num.fromString && e.context !== 'flag' ? `written as the string '${String(e.value).trim()}', read as ${num.value}` : undefined,
         });
       }
       continue;
@@ -186,8 +227,7 @@ export function classifyEntries(entries: RawEntry[]): Classified {
       continue;
     }
     if (EPS_KEYS.has(key) && num && !underNorm) {
-      const optimizerContext =
-        e.context === 'optimizer-ctor' || key !== 'eps' || parents.length === 0 || parents.some(isOptimizerish);
+      const optimizerContext = e.context === 'optimizer-ctor' || key !== 'eps' || parents.length === 0 || parents.some(isOptimizerish);
       if (optimizerContext && (!inOtherCall || key !== 'eps')) {
         out.eps.push({ key: dotted, value: num.value, raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
       }

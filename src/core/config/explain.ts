@@ -63,7 +63,8 @@ export function explainLearningRate(input: ExplainInput): Explanation {
     scale = sorted[Math.floor(sorted.length / 2)];
   }
   const relativeStep = !sgd && scale ? lr / scale : null;
-  const relativeStepLater: [number, number] | null = relativeStep !== null ? [relativeStep * LATE_UPDATE_RMS[0], relativeStep * LATE_UPDATE_RMS[1]] : null;
+  const relativeStepLater: [number, number] | null =
+    relativeStep !== null ? [relativeStep * LATE_UPDATE_RMS[0], relativeStep * LATE_UPDATE_RMS[1]] : null;
   const eps = input.eps ?? null;
   const equivalents: EquivalentPair[] = scale
     ? [10, 0.1].map((k) => ({ lr: sgd ? lr * k * k : lr * k, scale: scale! * k, eps: eps !== null && !sgd ? eps / k : null, factor: k }))
@@ -72,10 +73,14 @@ export function explainLearningRate(input: ExplainInput): Explanation {
 
   const md: string[] = [];
   if (sgd) {
-    md.push(`**lr = ${fmtNum(lr)}** (SGD-like optimizer): the step is lr × gradient (× momentum), so lr is **not** a step size; the relative step depends on the gradient scale. Rescaling weights by k needs lr × k² to stay equivalent.`);
+    md.push(
+      `**lr = ${fmtNum(lr)}** (SGD-like optimizer): the step is lr × gradient (× momentum), so lr is **not** a step size; the relative step depends on the gradient scale. Rescaling weights by k needs lr × k² to stay equivalent.`,
+    );
     if (scale) md.push(`Parameter scale ${fmtNum(scale)}${input.scaleSource ? ` (${input.scaleSource})` : ''}.`);
   } else {
-    md.push(`**lr = ${fmtNum(lr)}** under Adam: each weight moves by ≈ **${fmtNum(lr)}** per step (|u| ≈ 1 early on), whatever the weight's size.`);
+    md.push(
+      `**lr = ${fmtNum(lr)}** under Adam: each weight moves by ≈ **${fmtNum(lr)}** per step (|u| ≈ 1 early on), whatever the weight's size.`,
+    );
     if (scale && relativeStep !== null && relativeStepLater) {
       md.push(
         `Relative step lr/scale = **${fmtNum(relativeStep)}** (${fmtPct(relativeStep)} of the weights per step) for scale ${fmtNum(scale)}${input.scaleSource ? ` (${input.scaleSource})` : ''}; later in training RMS(u) is ${LATE_UPDATE_RMS[0]}–${LATE_UPDATE_RMS[1]} of 1, so ≈ ${fmtNum(relativeStepLater[0])}–${fmtNum(relativeStepLater[1])}.`,
@@ -83,9 +88,12 @@ export function explainLearningRate(input: ExplainInput): Explanation {
       if (layers.length > 1) {
         const hi = layers[0];
         const lo = layers[layers.length - 1];
-        md.push(`Per layer (linked run): ${fmtNum(hi.relativeStep)} (${hi.name}, RMS ${fmtNum(hi.paramRms)}) … ${fmtNum(lo.relativeStep)} (${lo.name}, RMS ${fmtNum(lo.paramRms)}).`);
+        md.push(
+          `Per layer (linked run): ${fmtNum(hi.relativeStep)} (${hi.name}, RMS ${fmtNum(hi.paramRms)}) … ${fmtNum(lo.relativeStep)} (${lo.name}, RMS ${fmtNum(lo.paramRms)}).`,
+        );
       }
-      const pair = (q: { lr: number; scale: number; eps: number | null }) => `(lr ${fmtNum(q.lr)}, scale ${fmtNum(q.scale)}${q.eps !== null ? `, eps ${fmtNum(q.eps)}` : ''})`;
+      const pair = (q: { lr: number; scale: number; eps: number | null }) =>
+        `(lr ${fmtNum(q.lr)}, scale ${fmtNum(q.scale)}${q.eps !== null ? `, eps ${fmtNum(q.eps)}` : ''})`;
       const down = equivalents.find((q) => q.factor < 1)!;
       const up = equivalents.find((q) => q.factor > 1)!;
       md.push(
@@ -93,10 +101,24 @@ export function explainLearningRate(input: ExplainInput): Explanation {
       );
       md.push(`For a relative step of ${fmtNum(target)}: lr ≈ **${fmtNum(lrForTarget)}**.`);
     } else {
-      md.push(`Relative step unknown: no parameter scale is stated or linked. At scale 0.02 it would be ${fmtNum(lr / 0.02)}; at scale 1, ${fmtNum(lr)}.`);
+      md.push(
+        `Relative step unknown: no parameter scale is stated or linked. At scale 0.02 it would be ${fmtNum(lr / 0.02)}; at scale 1, ${fmtNum(lr)}.`,
+      );
     }
   }
-  return { lr, scale, family, absoluteStep: sgd ? null : lr, relativeStep, relativeStepLater, layers, equivalents, target, lrForTarget, markdown: md.join('\n\n') };
+  return {
+    lr,
+    scale,
+    family,
+    absoluteStep: sgd ? null : lr,
+    relativeStep,
+    relativeStepLater,
+    layers,
+    equivalents,
+    target,
+    lrForTarget,
+    markdown: md.join('\n\n'),
+  };
 }
 
 /** Arguments of the Explain Learning Rate command as the config hover passes them. */

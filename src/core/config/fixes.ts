@@ -67,7 +67,9 @@ export function quickFixesFor(text: string, scan: ConfigScan, finding: ConfigFin
         const { offset, indent } = annotationInsertPoint(text, scan.language, finding.range.line);
         const prefix = commentPrefix(scan.language);
         fixes.push({
-          title: ctx.linkedScale ? `Add annotation: param-scale=${scaleText} (from the linked run)` : 'Add annotation: # optimizer-lens: param-scale=…',
+          title: ctx.linkedScale
+            ? `Add annotation: param-scale=${scaleText} (from the linked run)`
+            : 'Add annotation: # optimizer-lens: param-scale=…',
           rule: finding.rule,
           edits: [{ start: offset, end: offset, newText: `${indent}${prefix} optimizer-lens: param-scale=${scaleText}${eol}` }],
           snippet: { offset, text: `${indent}${prefix} optimizer-lens: param-scale=\${1:${scaleText}}${eol}` },

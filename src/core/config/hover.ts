@@ -23,9 +23,13 @@ export type Hit =
 
 /** What is at an offset: an lr, a scale (stated in this file) or an eps (key or value range). */
 export function findAt(scan: ConfigScan, offset: number): Hit | null {
-  for (const item of scan.learningRates) if (inside(item.range, offset) || inside(item.keyRange, offset)) return { kind: 'lr', item, range: cover(item.keyRange, item.range) };
-  for (const item of scan.scales) if (!item.path && (inside(item.range, offset) || inside(item.keyRange, offset))) return { kind: 'scale', item, range: cover(item.keyRange, item.range) };
-  for (const item of scan.eps) if (inside(item.range, offset) || inside(item.keyRange, offset)) return { kind: 'eps', item, range: cover(item.keyRange, item.range) };
+  for (const item of scan.learningRates)
+    if (inside(item.range, offset) || inside(item.keyRange, offset)) return { kind: 'lr', item, range: cover(item.keyRange, item.range) };
+  for (const item of scan.scales)
+    if (!item.path && (inside(item.range, offset) || inside(item.keyRange, offset)))
+      return { kind: 'scale', item, range: cover(item.keyRange, item.range) };
+  for (const item of scan.eps)
+    if (inside(item.range, offset) || inside(item.keyRange, offset)) return { kind: 'eps', item, range: cover(item.keyRange, item.range) };
   return null;
 }
 
@@ -53,7 +57,15 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
   if (hit.kind === 'lr') {
     const lr = hit.item;
     const choice = scaleFor(lr, scan, options.linked);
-    const ex = explainLearningRate({ lr: lr.value, scale: choice?.value ?? null, optimizer: family, target: options.targetRelativeStep, layers: choice?.layers, scaleSource: choice?.source, eps });
+    const ex = explainLearningRate({
+      lr: lr.value,
+      scale: choice?.value ?? null,
+      optimizer: family,
+      target: options.targetRelativeStep,
+      layers: choice?.layers,
+      scaleSource: choice?.source,
+      eps,
+    });
     const head = `**Optimizer Lens** · \`${lr.key}\`${lr.role === 'floor' ? ' (floor of the schedule)' : ''}`;
     const parts = [head];
     if (lr.note) parts.push(`_${lr.note}._`);
@@ -67,25 +79,49 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
     }
     if (lr.role === 'floor') {
       const peak = scan.learningRates.find((x) => x.role === 'peak');
-      if (peak) parts.push(`The peak lr ${fmtNum(peak.value)} (\`${peak.key}\`, line ${peak.range.line}) sets the step size of interest; this floor is ${fmtNum(lr.value / peak.value)} of it.`);
+      if (peak)
+        parts.push(
+          `The peak lr ${fmtNum(peak.value)} (\`${peak.key}\`, line ${peak.range.line}) sets the step size of interest; this floor is ${fmtNum(lr.value / peak.value)} of it.`,
+        );
     }
     parts.push(ex.markdown);
     if (ex.relativeStep !== null && (ex.relativeStep > th.relativeStepHigh || ex.relativeStep < th.relativeStepLow)) {
-      parts.push(`⚠ outside the band ${fmtNum(th.relativeStepLow)}–${fmtNum(th.relativeStepHigh)} (relative-step-${ex.relativeStep > th.relativeStepHigh ? 'high' : 'low'}).`);
+      parts.push(
+        `⚠ outside the band ${fmtNum(th.relativeStepLow)}–${fmtNum(th.relativeStepHigh)} (relative-step-${ex.relativeStep > th.relativeStepHigh ? 'high' : 'low'}).`,
+      );
     }
-    const args: ExplainCommandArgs = { lr: lr.value, scale: ex.scale, optimizer: family, eps, scaleSource: choice?.source, source: `${lr.key} (line ${lr.range.line})` };
+    const args: ExplainCommandArgs = {
+      lr: lr.value,
+      scale: ex.scale,
+      optimizer: family,
+      eps,
+      scaleSource: choice?.source,
+      source: `${lr.key} (line ${lr.range.line})`,
+    };
     parts.push(explainLink(args));
     return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: args };
   }
   if (hit.kind === 'scale') {
     const s = hit.item;
-    const parts = [`**Optimizer Lens** · parameter scale \`${s.key}\` = ${fmtNum(s.value)}${s.source === 'annotation' ? ' (annotation)' : ''}`];
+    const parts = [
+      `**Optimizer Lens** · parameter scale \`${s.key}\` = ${fmtNum(s.value)}${s.source === 'annotation' ? ' (annotation)' : ''}`,
+    ];
     const allPeaks = scan.learningRates.filter((x) => x.role === 'peak');
     // The lrs this scale is used for (an annotation on or above an lr's line is that lr's only).
     const peaks = allPeaks.filter((lr) => scaleFor(lr, scan, options.linked)?.scale === s);
-    if (!allPeaks.length) parts.push('No learning rate in this file; a training-args file next to it (e.g. training_args.json beside config.json) uses this scale.');
-    else if (!peaks.length) parts.push(`Not used for this file's learning rates: each has a nearer or earlier-ranked scale (${allPeaks.slice(0, 2).map((lr) => `\`${lr.key}\`: ${scaleFor(lr, scan, options.linked)?.source ?? 'none'}`).join('; ')}).`);
-    else if (s.source === 'annotation' && peaks.length < allPeaks.length) parts.push(`Applies to the learning rate on its line or the line below only.`);
+    if (!allPeaks.length)
+      parts.push(
+        'No learning rate in this file; a training-args file next to it (e.g. training_args.json beside config.json) uses this scale.',
+      );
+    else if (!peaks.length)
+      parts.push(
+        `Not used for this file's learning rates: each has a nearer or earlier-ranked scale (${allPeaks
+          .slice(0, 2)
+          .map((lr) => `\`${lr.key}\`: ${scaleFor(lr, scan, options.linked)?.source ?? 'none'}`)
+          .join('; ')}).`,
+      );
+    else if (s.source === 'annotation' && peaks.length < allPeaks.length)
+      parts.push(`Applies to the learning rate on its line or the line below only.`);
     for (const lr of peaks.slice(0, 4)) {
       const rel = lr.value / s.value;
       parts.push(
@@ -95,7 +131,16 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
       );
     }
     const first = peaks[0];
-    const args: ExplainCommandArgs | null = first ? { lr: first.value, scale: s.value, optimizer: family, eps, scaleSource: `${s.key}, line ${s.range.line}`, source: `${first.key} (line ${first.range.line})` } : null;
+    const args: ExplainCommandArgs | null = first
+      ? {
+          lr: first.value,
+          scale: s.value,
+          optimizer: family,
+          eps,
+          scaleSource: `${s.key}, line ${s.range.line}`,
+          source: `${first.key} (line ${first.range.line})`,
+        }
+      : null;
     if (args) parts.push(explainLink(args));
     return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: args };
   }

@@ -76,11 +76,25 @@ export function rescanAfterEdit(prev: ScanState, text: string): ScanState | null
   const hits = prev.entries.filter((e) => e.keyRange?.start === keyStart);
   if (hits.length !== 1) return null;
   const entry = hits[0];
-  if (Array.isArray(entry.value) || entry.valueRange.start !== valueStart || entry.valueRange.end !== oldValueEnd || entry.context !== 'mapping') return null;
+  if (
+    Array.isArray(entry.value) ||
+    entry.valueRange.start !== valueStart ||
+    entry.valueRange.end !== oldValueEnd ||
+    entry.context !== 'mapping'
+  )
+    return null;
   // The new value as the YAML parser reads a plain scalar (core schema: the same in any block context).
   const doc = parseDocument(b.value, { prettyErrors: false, uniqueKeys: false, strict: false });
   const node = doc.contents;
-  if (doc.errors.length || !isScalar(node) || node.type !== 'PLAIN' || !node.range || node.range[0] !== 0 || node.range[1] !== b.value.length) return null;
+  if (
+    doc.errors.length ||
+    !isScalar(node) ||
+    node.type !== 'PLAIN' ||
+    !node.range ||
+    node.range[0] !== 0 ||
+    node.range[1] !== b.value.length
+  )
+    return null;
   const v = node.value;
   let value: RawEntry['value'];
   if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null) value = v;
@@ -106,7 +120,14 @@ export function rescanAfterEdit(prev: ScanState, text: string): ScanState | null
   const entries: RawEntry[] = prev.entries.map((e) => {
     if (e === entry) return { ...e, value, raw: b.value, valueRange: idx.range(valueStart, newValueEnd) };
     if (e.valueRange.end <= valueStart) return e;
-    const m: RawEntry = { path: e.path, value: e.value, raw: e.raw, valueRange: moved(e.valueRange), keyRange: e.keyRange && moved(e.keyRange), context: e.context };
+    const m: RawEntry = {
+      path: e.path,
+      value: e.value,
+      raw: e.raw,
+      valueRange: moved(e.valueRange),
+      keyRange: e.keyRange && moved(e.keyRange),
+      context: e.context,
+    };
     if (e.callee !== undefined) m.callee = e.callee;
     return m;
   });
@@ -114,7 +135,9 @@ export function rescanAfterEdit(prev: ScanState, text: string): ScanState | null
   const floatStrings: YamlFloatString[] = [];
   let placed = false;
   const path = entry.path.join('.');
-  const own: YamlFloatString | null = isYamlFloatString(value, node.type, b.value) ? { key: path, raw: b.value.trim(), value, range: idx.range(valueStart, newValueEnd) } : null;
+  const own: YamlFloatString | null = isYamlFloatString(value, node.type, b.value)
+    ? { key: path, raw: b.value.trim(), value, range: idx.range(valueStart, newValueEnd) }
+    : null;
   for (const f of s.yamlFloatStrings) {
     if (f.range.start === valueStart && f.range.end === oldValueEnd) continue; // the edited value's
     if (own && !placed && f.range.start > valueStart) {

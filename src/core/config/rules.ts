@@ -82,7 +82,11 @@ export function scaleFor(lr: ConfigLearningRate, scan: ConfigScan, linked?: Link
       const sorted = layers.map((l) => l.paramRms).sort((a, b) => a - b);
       const median = sorted[Math.floor(sorted.length / 2)];
       const name = linked.path.split(/[\\/]/).pop();
-      return { value: median, source: `median layer RMS of linked ${name}${linked.step !== null ? ` at step ${linked.step}` : ''}`, layers };
+      return {
+        value: median,
+        source: `median layer RMS of linked ${name}${linked.step !== null ? ` at step ${linked.step}` : ''}`,
+        layers,
+      };
     }
   }
   const fileWide = (s: ConfigScale) => s.source !== 'annotation' || !scan.learningRates.some((l) => annotationIsNear(s, l));
@@ -153,7 +157,9 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
         });
         continue;
       }
-      const rels = choice.layers ? choice.layers.map((l) => ({ name: l.name, rel: lr.value / l.paramRms })) : [{ name: null as string | null, rel: lr.value / choice.value }];
+      const rels = choice.layers
+        ? choice.layers.map((l) => ({ name: l.name, rel: lr.value / l.paramRms }))
+        : [{ name: null as string | null, rel: lr.value / choice.value }];
       const maxRel = rels.reduce((a, b) => (b.rel > a.rel ? b : a));
       const minRel = rels.reduce((a, b) => (b.rel < a.rel ? b : a));
       const linkedName = options.linked ? options.linked.path.split(/[\\/]/).filter(Boolean).pop() : '';
@@ -169,7 +175,15 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
           severity: 'warning',
           range: lr.range,
           message: `${lr.key} = ${fmtNum(lr.value)} with ${scaleText(maxRel, n, 'above')}: relative step lr/scale = ${fmtNum(maxRel.rel)} (${fmtPct(maxRel.rel)} per step) > ${fmtNum(th.relativeStepHigh)}; later in training RMS(u) 0.2–0.45 gives ≈ ${later(maxRel.rel)}.`,
-          evidence: { key: lr.key, lr: lr.value, scale: choice.value, relativeStep: maxRel.rel, threshold: th.relativeStepHigh, layer: maxRel.name, layersAbove: n },
+          evidence: {
+            key: lr.key,
+            lr: lr.value,
+            scale: choice.value,
+            relativeStep: maxRel.rel,
+            threshold: th.relativeStepHigh,
+            layer: maxRel.name,
+            layersAbove: n,
+          },
         });
       }
       if (minRel.rel < th.relativeStepLow) {
@@ -179,7 +193,15 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
           severity: 'warning',
           range: lr.range,
           message: `${lr.key} = ${fmtNum(lr.value)} with ${scaleText(minRel, n, 'below')}: relative step lr/scale = ${fmtNum(minRel.rel)} < ${fmtNum(th.relativeStepLow)}; the weights barely move (and later RMS(u) 0.2–0.45 makes it ≈ ${later(minRel.rel)}).`,
-          evidence: { key: lr.key, lr: lr.value, scale: choice.value, relativeStep: minRel.rel, threshold: th.relativeStepLow, layer: minRel.name, layersBelow: n },
+          evidence: {
+            key: lr.key,
+            lr: lr.value,
+            scale: choice.value,
+            relativeStep: minRel.rel,
+            threshold: th.relativeStepLow,
+            layer: minRel.name,
+            layersBelow: n,
+          },
         });
       }
     }

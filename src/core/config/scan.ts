@@ -133,10 +133,12 @@ export function finishScan(
   // Python: a model cast to float16 before the optimizer is built → the optimizer runs in true half precision.
   const firstOpt = optimizerCalls.length ? Math.min(...optimizerCalls.map((o) => o.start)) : Infinity;
   for (const h of halfCasts) {
-    if (h.start < firstOpt) scan.precision.push({ mode: 'fp16-true', key: h.what, raw: text.slice(h.start, h.end), range: idx.range(h.start, h.end) });
+    if (h.start < firstOpt)
+      scan.precision.push({ mode: 'fp16-true', key: h.what, raw: text.slice(h.start, h.end), range: idx.range(h.start, h.end) });
   }
   scan.annotations = annotationsIn(comments, (a, b) => idx.range(a, b));
-  for (const a of scan.annotations) scan.scales.push({ key: 'optimizer-lens: param-scale', value: a.value, source: 'annotation', raw: a.raw, range: a.range });
+  for (const a of scan.annotations)
+    scan.scales.push({ key: 'optimizer-lens: param-scale', value: a.value, source: 'annotation', raw: a.raw, range: a.range });
   const byLine = (x: { range: { start: number } }, y: { range: { start: number } }) => x.range.start - y.range.start;
   scan.learningRates.sort(byLine);
   scan.scales.sort(byLine);
@@ -149,7 +151,8 @@ function readSmallText(path: string): string {
   } catch (err) {
     throw new ReaderError(path, `cannot read: ${(err as Error).message}`);
   }
-  if (size > MAX_CONFIG_BYTES) throw new ReaderError(path, `file is ${size} bytes; configs above ${MAX_CONFIG_BYTES} bytes are not scanned`);
+  if (size > MAX_CONFIG_BYTES)
+    throw new ReaderError(path, `file is ${size} bytes; configs above ${MAX_CONFIG_BYTES} bytes are not scanned`);
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -183,7 +186,15 @@ export function siblingScales(path: string, readText: (p: string) => string | nu
       const j = scanJson(text, idx);
       for (const e of j.entries) {
         if (e.path.length === 1 && e.path[0] === 'paramScale' && typeof e.value === 'number' && e.value > 0) {
-          out.push({ key: 'paramScale', value: e.value, source: 'sibling', raw: e.raw, range: e.valueRange, keyRange: e.keyRange, path: p });
+          out.push({
+            key: 'paramScale',
+            value: e.value,
+            source: 'sibling',
+            raw: e.raw,
+            range: e.valueRange,
+            keyRange: e.keyRange,
+            path: p,
+          });
         }
       }
     }

@@ -1,5 +1,12 @@
 // JSON / JSONC front end: jsonc-parser's tree (offsets) and scanner (comments).
-import { createScanner, parseTree, printParseErrorCode, type SyntaxKind, type Node as JsonNode, type ParseError } from 'jsonc-parser/lib/esm/main.js';
+import {
+  createScanner,
+  parseTree,
+  printParseErrorCode,
+  type SyntaxKind,
+  type Node as JsonNode,
+  type ParseError,
+} from 'jsonc-parser/lib/esm/main.js';
 import type { LineIndex } from './positions';
 import type { ConfigComment, RawEntry } from './types';
 
@@ -39,7 +46,14 @@ export function scanJson(text: string, idx: LineIndex) {
       case 'array': {
         const items = node.children ?? [];
         if (items.length > 0 && items.every((i) => i.type === 'number')) {
-          entries.push({ path, value: items.map((i) => Number(i.value)), raw: text.slice(node.offset, node.offset + node.length), valueRange: r(node), keyRange: keyNode ? r(keyNode) : undefined, context: 'mapping' });
+          entries.push({
+            path,
+            value: items.map((i) => Number(i.value)),
+            raw: text.slice(node.offset, node.offset + node.length),
+            valueRange: r(node),
+            keyRange: keyNode ? r(keyNode) : undefined,
+            context: 'mapping',
+          });
           return;
         }
         items.forEach((i, n) => visit(i, [...path, String(n)], undefined, depth + 1));
@@ -63,6 +77,9 @@ export function scanJson(text: string, idx: LineIndex) {
     }
   };
   visit(root, [], undefined, 0);
-  const topKeys = root?.type === 'object' ? (root.children ?? []).map((p) => p.children?.[0]?.value).filter((k): k is string => typeof k === 'string') : [];
+  const topKeys =
+    root?.type === 'object'
+      ? (root.children ?? []).map((p) => p.children?.[0]?.value).filter((k): k is string => typeof k === 'string')
+      : [];
   return { entries, comments, issues, topKeys };
 }

@@ -102,7 +102,12 @@ export function scanPython(text: string, idx: LineIndex): PythonFrontEnd {
       if (n.type.isError) {
         if (errors++ < 5) {
           const p = idx.position(n.from);
-          out.issues.push({ severity: 'warning', line: p.line, column: p.column, message: 'Python: syntax error (values near it may be missed)' });
+          out.issues.push({
+            severity: 'warning',
+            line: p.line,
+            column: p.column,
+            message: 'Python: syntax error (values near it may be missed)',
+          });
         }
         return;
       }
@@ -120,7 +125,14 @@ export function scanPython(text: string, idx: LineIndex): PythonFrontEnd {
           if (!value || text.slice(ops[0].from, ops[0].to) !== '=') return;
           const v = literal(value, text);
           if (v === undefined) return;
-          out.entries.push({ path: [text.slice(cs[0].from, cs[0].to)], value: v, raw: text.slice(value.from, value.to), valueRange: r(value), keyRange: r(cs[0]), context: 'assign' });
+          out.entries.push({
+            path: [text.slice(cs[0].from, cs[0].to)],
+            value: v,
+            raw: text.slice(value.from, value.to),
+            valueRange: r(value),
+            keyRange: r(cs[0]),
+            context: 'assign',
+          });
           return;
         }
         case 'DictionaryExpression': {
@@ -131,7 +143,14 @@ export function scanPython(text: string, idx: LineIndex): PythonFrontEnd {
               const key = pythonString(text.slice(k.from, k.to));
               const v = literal(cs[i + 2], text);
               if (key !== null && v !== undefined) {
-                out.entries.push({ path: [key], value: v, raw: text.slice(cs[i + 2].from, cs[i + 2].to), valueRange: r(cs[i + 2]), keyRange: r(k), context: 'call-keyword' });
+                out.entries.push({
+                  path: [key],
+                  value: v,
+                  raw: text.slice(cs[i + 2].from, cs[i + 2].to),
+                  valueRange: r(cs[i + 2]),
+                  keyRange: r(k),
+                  context: 'call-keyword',
+                });
               }
               i += 2;
             }
@@ -176,14 +195,28 @@ export function scanPython(text: string, idx: LineIndex): PythonFrontEnd {
           }
           if (lastLower === 'to' || lastLower === 'set_default_dtype') {
             const all = [...positional, ...keywords.filter((k) => argText(k.name) === 'dtype').map((k) => k.value)];
-            if (all.some((x) => /^(torch\.)?(float16|half)$/.test(argText(x)))) out.halfCasts.push({ start: n.from, end: n.to, what: lastLower === 'to' ? '.to(torch.float16)' : 'set_default_dtype(torch.float16)' });
+            if (all.some((x) => /^(torch\.)?(float16|half)$/.test(argText(x))))
+              out.halfCasts.push({
+                start: n.from,
+                end: n.to,
+                what: lastLower === 'to' ? '.to(torch.float16)' : 'set_default_dtype(torch.float16)',
+              });
             return;
           }
           const isOptimizer = OPTIMIZER_CTORS.has(lastLower) && /^[A-Z]/.test(last);
-          const isInit = /(^|\.)init$/.test(callee.slice(0, callee.length - last.length - 1)) || /^(normal_|trunc_normal_|normal|trunc_normal)$/.test(last) && callee.includes('init');
+          const isInit =
+            /(^|\.)init$/.test(callee.slice(0, callee.length - last.length - 1)) ||
+            (/^(normal_|trunc_normal_|normal|trunc_normal)$/.test(last) && callee.includes('init'));
           if (isOptimizer) {
             out.optimizerCalls.push({ start: n.from, end: n.to, callee });
-            out.entries.push({ path: ['optimizer'], value: callee, raw: argText(calleeNode), valueRange: r(calleeNode), context: 'optimizer-ctor', callee });
+            out.entries.push({
+              path: ['optimizer'],
+              value: callee,
+              raw: argText(calleeNode),
+              valueRange: r(calleeNode),
+              context: 'optimizer-ctor',
+              callee,
+            });
           }
           if (lastLower === 'add_argument') {
             const flags = positional.map((p) => (p.name === 'String' ? pythonString(argText(p)) : null)).filter((s): s is string => !!s);
@@ -193,7 +226,15 @@ export function scanPython(text: string, idx: LineIndex): PythonFrontEnd {
               const v = literal(def.value, text);
               if (v !== undefined) {
                 const flagNode = positional.find((p) => p.name === 'String' && pythonString(argText(p)) === flag);
-                out.entries.push({ path: [flag.replace(/^-+/, '')], value: v, raw: argText(def.value), valueRange: r(def.value), keyRange: flagNode ? r(flagNode) : undefined, context: 'argparse', callee });
+                out.entries.push({
+                  path: [flag.replace(/^-+/, '')],
+                  value: v,
+                  raw: argText(def.value),
+                  valueRange: r(def.value),
+                  keyRange: flagNode ? r(flagNode) : undefined,
+                  context: 'argparse',
+                  callee,
+                });
               }
             }
             return;
@@ -203,7 +244,16 @@ export function scanPython(text: string, idx: LineIndex): PythonFrontEnd {
             const stdKw = keywords.find((k) => argText(k.name) === 'std');
             const stdNode = stdKw?.value ?? positional[1];
             const v = stdNode ? literal(stdNode, text) : undefined;
-            if (stdNode && typeof v === 'number') out.entries.push({ path: [callee, 'std'], value: v, raw: argText(stdNode), valueRange: r(stdNode), keyRange: stdKw ? r(stdKw.name) : undefined, context: 'init-call', callee });
+            if (stdNode && typeof v === 'number')
+              out.entries.push({
+                path: [callee, 'std'],
+                value: v,
+                raw: argText(stdNode),
+                valueRange: r(stdNode),
+                keyRange: stdKw ? r(stdKw.name) : undefined,
+                context: 'init-call',
+                callee,
+              });
             return;
           }
           if (isInit) {
@@ -212,7 +262,16 @@ export function scanPython(text: string, idx: LineIndex): PythonFrontEnd {
             const stdNode = stdKw?.value ?? (/normal/.test(last) ? positional[2] : undefined);
             if (stdNode) {
               const v = literal(stdNode, text);
-              if (typeof v === 'number') out.entries.push({ path: [`${callee}`, 'std'], value: v, raw: argText(stdNode), valueRange: r(stdNode), keyRange: stdKw ? r(stdKw.name) : undefined, context: 'init-call', callee });
+              if (typeof v === 'number')
+                out.entries.push({
+                  path: [`${callee}`, 'std'],
+                  value: v,
+                  raw: argText(stdNode),
+                  valueRange: r(stdNode),
+                  keyRange: stdKw ? r(stdKw.name) : undefined,
+                  context: 'init-call',
+                  callee,
+                });
             }
             return;
           }

@@ -137,7 +137,14 @@ export function scanShell(text: string, idx: LineIndex) {
         if (!value) continue;
         const vs = w.at[eq + 1];
         const ve = w.at[w.text.length - 1] + 1;
-        entries.push({ path: [flag], value, raw: text.slice(vs, ve), valueRange: idx.range(vs, ve), keyRange: idx.range(w.at[0], w.at[eq - 1] + 1), context: 'flag' });
+        entries.push({
+          path: [flag],
+          value,
+          raw: text.slice(vs, ve),
+          valueRange: idx.range(vs, ve),
+          keyRange: idx.range(w.at[0], w.at[eq - 1] + 1),
+          context: 'flag',
+        });
         continue;
       }
       const next = flat[k + 1];
@@ -145,7 +152,14 @@ export function scanShell(text: string, idx: LineIndex) {
       if (next && (!next.text.startsWith('-') || /^-[\d.]/.test(next.text))) {
         const vs = next.at[0];
         const ve = next.at[next.text.length - 1] + 1;
-        entries.push({ path: [w.text], value: next.text, raw: text.slice(vs, ve), valueRange: idx.range(vs, ve), keyRange, context: 'flag' });
+        entries.push({
+          path: [w.text],
+          value: next.text,
+          raw: text.slice(vs, ve),
+          valueRange: idx.range(vs, ve),
+          keyRange,
+          context: 'flag',
+        });
         k++;
       } else {
         entries.push({ path: [w.text], value: true, raw: w.text, valueRange: keyRange, keyRange, context: 'flag' });

@@ -35,7 +35,14 @@ export function scanToml(text: string, idx: LineIndex) {
     } else if (v.type === 'TOMLArray') {
       const nums = v.elements.every((e) => e.type === 'TOMLValue' && (e.kind === 'integer' || e.kind === 'float'));
       if (nums && v.elements.length > 0) {
-        entries.push({ path, value: v.elements.map((e) => Number((e as AST.TOMLNumberValue).value)), raw, valueRange: r(v), keyRange, context: 'mapping' });
+        entries.push({
+          path,
+          value: v.elements.map((e) => Number((e as AST.TOMLNumberValue).value)),
+          raw,
+          valueRange: r(v),
+          keyRange,
+          context: 'mapping',
+        });
       } else v.elements.forEach((e, i) => visitValue(e, [...path, String(i)], undefined, depth + 1));
     } else if (v.type === 'TOMLInlineTable') {
       for (const kv of v.body) visitKV(kv, path, depth + 1);

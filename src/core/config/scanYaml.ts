@@ -76,7 +76,8 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
       if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null) value = v;
       else if (typeof v === 'bigint') value = Number(v);
       else return;
-      if (isYamlFloatString(value, node.type, raw)) out.floatStrings.push({ key: path.join('.'), raw: raw.trim(), value, range: range(node) });
+      if (isYamlFloatString(value, node.type, raw))
+        out.floatStrings.push({ key: path.join('.'), raw: raw.trim(), value, range: range(node) });
       out.entries.push({ path, value, raw, valueRange: range(node), keyRange, context: 'mapping' });
       return;
     }
@@ -103,8 +104,10 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
         const k = pair.key;
         const keyText = isScalar(k) ? String(k.value) : k === null || k === undefined ? '' : String(k);
         if (keyText === '_target_') setLoader('hydra', `'_target_' key (line ${isScalar(k) ? range(k).line : '?'})`);
-        if (depth === 0 && keyText === 'defaults' && isSeq(pair.value)) setLoader('hydra', `top-level 'defaults' list (line ${isScalar(k) ? range(k).line : '?'})`);
-        if (keyText === 'class_path' || keyText === 'init_args') setLoader('lightning-cli', `'${keyText}' key (line ${isScalar(k) ? range(k).line : '?'})`);
+        if (depth === 0 && keyText === 'defaults' && isSeq(pair.value))
+          setLoader('hydra', `top-level 'defaults' list (line ${isScalar(k) ? range(k).line : '?'})`);
+        if (keyText === 'class_path' || keyText === 'init_args')
+          setLoader('lightning-cli', `'${keyText}' key (line ${isScalar(k) ? range(k).line : '?'})`);
         visitValue(pair.value, [...path, keyText], isScalar(k) ? range(k) : undefined, depth + 1);
       }
     }
@@ -114,7 +117,8 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
   for (const doc of docs) {
     if (loader || !isMap(doc.contents)) continue;
     const keys = new Set(doc.contents.items.map((p) => (isPair(p) && isScalar(p.key) ? String(p.key.value) : '')));
-    if (keys.has('trainer') && keys.has('model')) setLoader('lightning-cli', "top-level 'trainer:' and 'model:' sections (LightningCLI layout)");
+    if (keys.has('trainer') && keys.has('model'))
+      setLoader('lightning-cli', "top-level 'trainer:' and 'model:' sections (LightningCLI layout)");
   }
   out.loader = loader;
   // Array items were visited with a '[]' path for the float-string check only: drop those entries.

@@ -165,12 +165,7 @@ export interface LinkedScale {
 }
 
 export type ConfigRuleId =
-  | 'lr-without-scale'
-  | 'relative-step-high'
-  | 'relative-step-low'
-  | 'yaml-float-string'
-  | 'eps-underflow-fp16'
-  | 'not-adam';
+  'lr-without-scale' | 'relative-step-high' | 'relative-step-low' | 'yaml-float-string' | 'eps-underflow-fp16' | 'not-adam';
 
 export interface ConfigFinding {
   rule: ConfigRuleId;

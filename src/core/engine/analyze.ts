@@ -52,7 +52,8 @@ type ResolvedHyper = OptimizerHyper;
 
 function resolveHyper(data: RunData, options: AnalyzeOptions): ResolvedHyper {
   const h = data.hyper;
-  const fromOpt = options.lr !== undefined || options.betas || options.eps !== undefined || options.weightDecay !== undefined || options.optimizer;
+  const fromOpt =
+    options.lr !== undefined || options.betas || options.eps !== undefined || options.weightDecay !== undefined || options.optimizer;
   const fromData = h.lr != null || h.betas != null || h.eps != null || h.type != null;
   let lr = options.lr ?? h.lr ?? null;
   if (lr === null) {
@@ -72,12 +73,18 @@ function resolveHyper(data: RunData, options: AnalyzeOptions): ResolvedHyper {
     betas: options.betas ?? h.betas ?? null,
     eps: options.eps ?? h.eps ?? null,
     weightDecay: options.weightDecay ?? h.weightDecay ?? null,
-    source: fromOpt && fromData ? 'mixed' : fromOpt ? 'cli' : h.source ?? (lr !== null ? 'log' : 'none'),
+    source: fromOpt && fromData ? 'mixed' : fromOpt ? 'cli' : (h.source ?? (lr !== null ? 'log' : 'none')),
   };
 }
 
 /** Per-layer hyper-parameters: the layer's parameter group where the input states groups. */
-function layerHyper(data: RunData, hyper: ResolvedHyper, options: AnalyzeOptions, layer: string, snapshotLr: number | undefined): AdamStepHyper {
+function layerHyper(
+  data: RunData,
+  hyper: ResolvedHyper,
+  options: AnalyzeOptions,
+  layer: string,
+  snapshotLr: number | undefined,
+): AdamStepHyper {
   const group = data.paramGroups?.find((g) => g.layers.includes(layer));
   const lr = options.lr ?? snapshotLr ?? group?.lr ?? hyper.lr;
   const betas = options.betas ?? group?.betas ?? hyper.betas;
@@ -98,7 +105,11 @@ function indexSnapshots(data: RunData): Map<number, Map<string, { roles: RoleMap
   const byStep = new Map<number, Map<string, { roles: RoleMap; lr?: number; savedIsAfter: boolean }>>();
   for (const snap of data.snapshots) {
     if (snap.step === null) {
-      data.issues.push({ severity: 'warning', path: snap.path, message: 'the optimizer step of this snapshot is unknown (not in the file or its name): its tensors are not used' });
+      data.issues.push({
+        severity: 'warning',
+        path: snap.path,
+        message: 'the optimizer step of this snapshot is unknown (not in the file or its name): its tensors are not used',
+      });
       continue;
     }
     let layers = byStep.get(snap.step);
@@ -134,7 +145,11 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
     return c;
   };
   const numelOf = new Map<string, number>();
-  for (const [l, s] of Object.entries(data.layerShapes)) numelOf.set(l, s.reduce((a, b) => a * b, 1));
+  for (const [l, s] of Object.entries(data.layerShapes))
+    numelOf.set(
+      l,
+      s.reduce((a, b) => a * b, 1),
+    );
   const layerOrder = [...data.layerOrder];
   // Called once per observation (hundreds of thousands in a long log): a Set, not a scan of the order.
   const knownLayers = new Set(layerOrder);
@@ -217,7 +232,14 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
       momentum_buffer: w.set.momentumBuffer,
     };
     for (const nf of f.nonFinite) {
-      nonFinite.push({ path: refs[nf.what]?.source.path ?? '', step: w.step, layer: w.layer, what: nf.what, count: nf.count, firstIndex: nf.firstIndex });
+      nonFinite.push({
+        path: refs[nf.what]?.source.path ?? '',
+        step: w.step,
+        layer: w.layer,
+        what: nf.what,
+        count: nf.count,
+        firstIndex: nf.firstIndex,
+      });
     }
   }
 
@@ -260,13 +282,25 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
         ];
         for (const [r, nm] of pairs) {
           const norm = f[nm];
-          if ((f[r] === undefined || f[r] === null) && norm !== undefined && norm !== null) setFigure(c, r, norm / Math.sqrt(n), `${c.provenance[nm]} (norm/√numel)`);
+          if ((f[r] === undefined || f[r] === null) && norm !== undefined && norm !== null)
+            setFigure(c, r, norm / Math.sqrt(n), `${c.provenance[nm]} (norm/√numel)`);
         }
       }
-      if ((f.relStep === undefined || f.relStep === null) && f.updateRms != null && f.paramRms != null && f.paramRms > 0 && c.provenance.relStep === undefined) {
+      if (
+        (f.relStep === undefined || f.relStep === null) &&
+        f.updateRms != null &&
+        f.paramRms != null &&
+        f.paramRms > 0 &&
+        c.provenance.relStep === undefined
+      ) {
         setFigure(c, 'relStep', f.updateRms / f.paramRms, 'derived');
       }
-      if ((f.relStepPredicted === undefined || f.relStepPredicted === null) && f.adamUpdateRms != null && f.paramRms != null && f.paramRms > 0) {
+      if (
+        (f.relStepPredicted === undefined || f.relStepPredicted === null) &&
+        f.adamUpdateRms != null &&
+        f.paramRms != null &&
+        f.paramRms > 0
+      ) {
         const lh = layerHyper(data, hyper, options, layer, undefined);
         const lr = f.lr ?? lh.lr;
         const decayFree = !lh.decoupled || lh.weightDecay === 0;
@@ -277,13 +311,13 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
   }
 
   // 5. Steps, reported step, layer table, series.
-  const steps = [...cells.keys()].filter((s) => [...cells.get(s)!.values()].some((c) => REPORTED.some((k) => c.figures[k as FigureName] != null))).sort((a, b) => a - b);
+  const steps = [...cells.keys()]
+    .filter((s) => [...cells.get(s)!.values()].some((c) => REPORTED.some((k) => c.figures[k as FigureName] != null)))
+    .sort((a, b) => a - b);
   let step: number | null = steps.length ? steps[steps.length - 1] : null;
   if (options.step !== undefined) {
     if (!steps.includes(options.step)) {
-      throw new AnalysisError(
-        `step ${options.step} has no figures; steps with figures: ${summarizeSteps(steps)}`,
-      );
+      throw new AnalysisError(`step ${options.step} has no figures; steps with figures: ${summarizeSteps(steps)}`);
     }
     step = options.step;
   }

@@ -31,4 +31,3 @@ export function mergeRunData(parts: RunData[]): RunData {
   if (groups.length) out.paramGroups = groups;
   return out;
 }
-

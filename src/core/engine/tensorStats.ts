@@ -146,7 +146,17 @@ function adamChunk(m: FloatChunk, v: FloatChunk, invBc1: number, invBc2: number,
 }
 
 /** AdamW: the predicted step lr·u + lr·wd·p needs the parameter, element by element. */
-function decoupledDecayChunk(m: FloatChunk, v: FloatChunk, p: FloatChunk, invBc1: number, invBc2: number, eps: number, lr: number, lrWd: number, acc: AdamAccumulator): void {
+function decoupledDecayChunk(
+  m: FloatChunk,
+  v: FloatChunk,
+  p: FloatChunk,
+  invBc1: number,
+  invBc2: number,
+  eps: number,
+  lr: number,
+  lrWd: number,
+  acc: AdamAccumulator,
+): void {
   let predSq = 0;
   let decaySq = 0;
   for (let i = 0; i < m.length; i++) {
@@ -185,10 +195,7 @@ export async function computeTensorFigures(
   const numel = present[0][1].numel;
   for (const [what, ref] of present) {
     if (ref.numel !== numel) {
-      throw new ReaderError(
-        ref.source.path,
-        `layer '${set.layer}': ${what} has ${ref.numel} elements but ${present[0][0]} has ${numel}`,
-      );
+      throw new ReaderError(ref.source.path, `layer '${set.layer}': ${what} has ${ref.numel} elements but ${present[0][0]} has ${numel}`);
     }
   }
 
@@ -291,6 +298,11 @@ export async function computeTensorFigures(
     decayRms: predictionReady ? (hyper!.decoupled ? rms(acc.decaySq, numel) : 0) : null,
     momentumBufferRms: rmsOf('momentum_buffer'),
     nonFinite: [...nonFinite].map(([what, v]) => ({ what, ...v })),
-    uHistogram: adamReady ? Array.from({ length: U_HISTOGRAM_BINS }, (_, b) => acc.hist[b * SUB] + acc.hist[b * SUB + 1] + acc.hist[b * SUB + 2] + acc.hist[b * SUB + 3]) : null,
+    uHistogram: adamReady
+      ? Array.from(
+          { length: U_HISTOGRAM_BINS },
+          (_, b) => acc.hist[b * SUB] + acc.hist[b * SUB + 1] + acc.hist[b * SUB + 2] + acc.hist[b * SUB + 3],
+        )
+      : null,
   };
 }

@@ -279,7 +279,12 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
     const step = toStep(r.fields[p.stepIndex]);
     if (step === null) {
       const cell = r.fields[p.stepIndex];
-      sink.issue('bad-step', 'warning', `line ${r.line}: step cell ${JSON.stringify(cell)} is not a non-negative integer; row skipped`, r.line);
+      sink.issue(
+        'bad-step',
+        'warning',
+        `line ${r.line}: step cell ${JSON.stringify(cell)} is not a non-negative integer; row skipped`,
+        r.line,
+      );
       return;
     }
     let stored = false;

@@ -32,7 +32,9 @@ export async function isHfCheckpointFolder(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
-  const hasModel = names.some((n) => /^(pytorch_model|model)(-\d+-of-\d+)?\.(bin|safetensors)$|^(pytorch_model\.bin|model\.safetensors)\.index\.json$/.test(n));
+  const hasModel = names.some((n) =>
+    /^(pytorch_model|model)(-\d+-of-\d+)?\.(bin|safetensors)$|^(pytorch_model\.bin|model\.safetensors)\.index\.json$/.test(n),
+  );
   return hasModel && (names.includes('optimizer.pt') || names.includes('trainer_state.json'));
 }
 
@@ -85,7 +87,11 @@ export async function readHfCheckpointFolder(dir: string, options: TorchReadOpti
     externalModel = { refs, ordered: false };
   }
   if (models.length === 0 && !externalModel) {
-    issues.push({ severity: 'warning', path: dir, message: 'no model weights (pytorch_model.bin or model.safetensors) in the checkpoint folder' });
+    issues.push({
+      severity: 'warning',
+      path: dir,
+      message: 'no model weights (pytorch_model.bin or model.safetensors) in the checkpoint folder',
+    });
   }
 
   // Optimizer state.
@@ -128,7 +134,11 @@ export async function readHfCheckpointFolder(dir: string, options: TorchReadOpti
   const folderStep = stepFromName(basename(dir));
   const trainerStep = trainer?.globalStep ?? null;
   if (trainerStep !== null && folderStep !== null && trainerStep !== folderStep) {
-    issues.push({ severity: 'warning', path: dir, message: `folder name says step ${folderStep} but trainer_state.json global_step is ${trainerStep}` });
+    issues.push({
+      severity: 'warning',
+      path: dir,
+      message: `folder name says step ${folderStep} but trainer_state.json global_step is ${trainerStep}`,
+    });
   }
 
   const run = await buildRunData({

@@ -43,7 +43,12 @@ export async function readJsonl(path: string, options: ReadOptions = {}): Promis
   const data = sink.finish();
   if (sink.usableRecords === 0) {
     const first = data.issues.find((i) => i.severity === 'error') ?? data.issues[0];
-    const why = scan.lines === 0 ? 'empty file' : first ? `no usable record (first problem: ${first.message})` : 'no step/figure fields in any record';
+    const why =
+      scan.lines === 0
+        ? 'empty file'
+        : first
+          ? `no usable record (first problem: ${first.message})`
+          : 'no step/figure fields in any record';
     throw new ReaderError(path, why, first?.line !== undefined ? { line: first.line } : {});
   }
   return data;

@@ -99,7 +99,11 @@ export function parseNpyHeader(bytes: Uint8Array, path: string, baseOffset = 0):
   const fortran = dict.get('fortran_order');
   const shapeValue = dict.get('shape');
   if (typeof descr !== 'string') {
-    throw new ReaderError(path, `npy header: 'descr' is ${describe(descr)}, not a simple dtype string (structured arrays are not supported)`, at);
+    throw new ReaderError(
+      path,
+      `npy header: 'descr' is ${describe(descr)}, not a simple dtype string (structured arrays are not supported)`,
+      at,
+    );
   }
   if (typeof fortran !== 'boolean') throw new ReaderError(path, `npy header: 'fortran_order' is ${describe(fortran)}, not True/False`, at);
   if (!Array.isArray(shapeValue)) throw new ReaderError(path, `npy header: 'shape' is ${describe(shapeValue)}, not a tuple`, at);
@@ -260,7 +264,8 @@ class PyLiteralParser {
   }
 
   private expectPunct(p: string): void {
-    if (this.tok.t !== 'punct' || this.tok.v !== p) throw new LiteralSyntaxError(`expected '${p}', found ${this.show(this.tok)}`, this.tok.pos);
+    if (this.tok.t !== 'punct' || this.tok.v !== p)
+      throw new LiteralSyntaxError(`expected '${p}', found ${this.show(this.tok)}`, this.tok.pos);
     this.advance();
   }
 
@@ -388,7 +393,6 @@ export function stepFromFilePath(path: string): number | null {
   return parent !== undefined ? stepFromName(parent) : null;
 }
 
-
 /** The array key of a standalone .npy: its base name without the extension. */
 export function npyKeyFromPath(path: string): string {
   const base = path.split(/[\\/]/).filter(Boolean).pop() ?? path;
@@ -406,7 +410,9 @@ export async function readNpyHeaderAt(
   const len = npyHeaderLength(head, path, baseOffset);
   if (len === null) throw new ReaderError(path, `npy header cut short (${head.length} bytes)`, { offset: baseOffset + head.length });
   if (len > available) {
-    throw new ReaderError(path, `npy header of ${len} bytes runs past the end of the data (${available} bytes)`, { offset: baseOffset + 8 });
+    throw new ReaderError(path, `npy header of ${len} bytes runs past the end of the data (${available} bytes)`, {
+      offset: baseOffset + 8,
+    });
   }
   if (len > head.length) head = await read(baseOffset, len);
   return parseNpyHeader(head, path, baseOffset);
@@ -438,17 +444,16 @@ export async function readNpy(path: string, options: ReadOptions = {}): Promise<
     const step = stepFromFilePath(path);
     if (header.shape.length === 0) {
       const value = header.kind === 'other' ? null : decodeNpyScalar(header, await file.read(header.headerLength, header.itemSize));
-      if (value === null) throw new ReaderError(path, `0-d array '${key}' of dtype ${header.descr} has no usable value`, { offset: header.headerLength });
+      if (value === null)
+        throw new ReaderError(path, `0-d array '${key}' of dtype ${header.descr} has no usable value`, { offset: header.headerLength });
       run.snapshots.push({ step, tensors: [], path, scalars: { [key]: value } });
       options.onProgress?.(1);
       return run;
     }
     if (!header.dtype) {
-      throw new ReaderError(
-        path,
-        `array '${key}' has dtype ${header.descr}; only little-endian float arrays (<f2, <f4, <f8) are tensors`,
-        { offset: 0 },
-      );
+      throw new ReaderError(path, `array '${key}' has dtype ${header.descr}; only little-endian float arrays (<f2, <f4, <f8) are tensors`, {
+        offset: 0,
+      });
     }
     const { layer, role } = classifyTensorKey(key);
     const ref: TensorRef = {

@@ -58,7 +58,12 @@ async function readNpzFile(file: FileBytes, options: ReadOptions): Promise<RunDa
       await readMember(file, entry, tensors, scalars, seen, issues);
     } catch (err) {
       if (!(err instanceof ReaderError)) throw err;
-      issues.push({ severity: 'error', path, offset: err.offset ?? entry.localHeaderOffset, message: `member '${entry.name}' skipped: ${reason(err)}` });
+      issues.push({
+        severity: 'error',
+        path,
+        offset: err.offset ?? entry.localHeaderOffset,
+        message: `member '${entry.name}' skipped: ${reason(err)}`,
+      });
     }
     options.onProgress?.((i + 1) / n);
   }
@@ -114,7 +119,12 @@ async function readMember(
   const path = file.path;
   if (!entry.name.endsWith('.npy')) {
     if (!entry.name.endsWith('/')) {
-      issues.push({ severity: 'warning', path, offset: entry.localHeaderOffset, message: `member '${entry.name}' is not an .npy array; ignored` });
+      issues.push({
+        severity: 'warning',
+        path,
+        offset: entry.localHeaderOffset,
+        message: `member '${entry.name}' is not an .npy array; ignored`,
+      });
     }
     return;
   }
@@ -124,7 +134,9 @@ async function readMember(
   let dataOffset: number; // stored: absolute offset of the first element
   if (entry.method === 0) {
     if (entry.compressedSize !== entry.uncompressedSize) {
-      throw new ReaderError(path, `stored member sizes disagree (${entry.compressedSize} vs ${entry.uncompressedSize})`, { offset: entry.localHeaderOffset });
+      throw new ReaderError(path, `stored member sizes disagree (${entry.compressedSize} vs ${entry.uncompressedSize})`, {
+        offset: entry.localHeaderOffset,
+      });
     }
     header = await storedHeader(file, entry);
     dataOffset = entry.dataOffset + header.headerLength;
@@ -163,7 +175,12 @@ async function readMember(
 
   if (!header.dtype) {
     const note = SNAPSHOT_SCALAR_KEYS.has(key) ? '' : ' (only little-endian float arrays <f2, <f4, <f8 are tensors)';
-    issues.push({ severity: 'warning', path, offset: entry.dataOffset, message: `member '${key}' of dtype ${header.descr} skipped${note}` });
+    issues.push({
+      severity: 'warning',
+      path,
+      offset: entry.dataOffset,
+      message: `member '${key}' of dtype ${header.descr} skipped${note}`,
+    });
     return;
   }
   const { layer, role } = classifyTensorKey(key);
@@ -204,7 +221,9 @@ async function storedHeader(file: FileBytes, entry: ZipEntry): Promise<NpyHeader
   const len = npyHeaderLength(head, path, entry.dataOffset);
   if (len === null) throw new ReaderError(path, `npy header cut short (${head.length} bytes)`, { offset: entry.dataOffset });
   if (len > entry.compressedSize) {
-    throw new ReaderError(path, `npy header of ${len} bytes is longer than the member (${entry.compressedSize} bytes)`, { offset: entry.dataOffset + 8 });
+    throw new ReaderError(path, `npy header of ${len} bytes is longer than the member (${entry.compressedSize} bytes)`, {
+      offset: entry.dataOffset + 8,
+    });
   }
   if (len > head.length) head = await file.read(entry.dataOffset, len);
   return parseNpyHeader(head, path, entry.dataOffset);
@@ -217,7 +236,9 @@ async function deflatedHeader(file: FileBytes, entry: ZipEntry): Promise<NpyHead
   const len = npyHeaderLength(head, path, entry.dataOffset);
   if (len === null) throw new ReaderError(path, `npy header cut short (${head.length} bytes inflated)`, { offset: entry.dataOffset });
   if (len > entry.uncompressedSize || len > MAX_NPY_HEADER + 12) {
-    throw new ReaderError(path, `npy header of ${len} bytes is longer than the member (${entry.uncompressedSize} bytes)`, { offset: entry.dataOffset });
+    throw new ReaderError(path, `npy header of ${len} bytes is longer than the member (${entry.uncompressedSize} bytes)`, {
+      offset: entry.dataOffset,
+    });
   }
   if (len > head.length) head = await inflatePrefix(file, entry, len);
   if (head.length < len) throw new ReaderError(path, `deflate stream ends inside the npy header`, { offset: entry.dataOffset });

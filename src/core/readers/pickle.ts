@@ -59,18 +59,7 @@ export class PyGlobal {
 
 /** torch storage dtypes (from `torch.FloatStorage`, …, or a `torch.float32` dtype object). */
 export type TorchDtype =
-  | 'float32'
-  | 'float64'
-  | 'float16'
-  | 'bfloat16'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool'
-  | 'complex64'
-  | 'complex128';
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool' | 'complex64' | 'complex128';
 
 export const TORCH_DTYPE_BYTES: Record<TorchDtype, number> = {
   float32: 4,
@@ -313,7 +302,8 @@ export const ALLOWED_GLOBALS: ReadonlyMap<string, GlobalSpec> = (() => {
   m.set('_codecs.encode', {
     call: (args, ctx) => {
       const [text, enc] = args;
-      if (typeof text !== 'string' || (enc !== 'latin1' && enc !== 'latin-1')) ctx.fail(`_codecs.encode: only (str, 'latin1') is supported`);
+      if (typeof text !== 'string' || (enc !== 'latin1' && enc !== 'latin-1'))
+        ctx.fail(`_codecs.encode: only (str, 'latin1') is supported`);
       const out = new Uint8Array((text as string).length);
       for (let i = 0; i < out.length; i++) {
         const c = (text as string).charCodeAt(i);
@@ -506,7 +496,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
   };
   const num = (s: string, what: string): number => {
     const v = Number(s.trim());
-    if (s.trim() === '' || Number.isNaN(v) && !/nan/i.test(s)) fail(`${what}: not a number '${s.slice(0, 40)}'`);
+    if (s.trim() === '' || (Number.isNaN(v) && !/nan/i.test(s))) fail(`${what}: not a number '${s.slice(0, 40)}'`);
     return v;
   };
 
@@ -527,11 +517,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
         need(len, 'FRAME');
         break;
       }
-      case 0x2e: // STOP '.'
-        {
-          const v = pop();
-          return v;
-        }
+      case 0x2e: {
+        // STOP '.'
+        const v = pop();
+        return v;
+      }
       case 0x28: // MARK '('
         metastack.push(stack);
         stack = [];
@@ -832,7 +822,10 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
 export function summarize(v: PickleValue, depth = 2): string {
   if (depth <= 0) return describe(v);
   if (v instanceof PyDict) {
-    const keys = v.keys().slice(0, 8).map((k) => `${String(k)}: ${summarize(v.get(k)!, depth - 1)}`);
+    const keys = v
+      .keys()
+      .slice(0, 8)
+      .map((k) => `${String(k)}: ${summarize(v.get(k)!, depth - 1)}`);
     return `{${keys.join(', ')}${v.size > 8 ? ', …' : ''}}`;
   }
   if (Array.isArray(v)) {
@@ -850,10 +843,18 @@ export function torchPersistentLoad(pid: PickleValue, fail: (message: string) =>
   const [, type, key, location, numel] = pid as PickleValue[];
   let dtype: TorchDtype | undefined;
   if (type instanceof PyGlobal) dtype = type.spec.storageDtype ?? type.spec.dtype;
-  else if (typeof type === 'object' && type !== null && (type as { kind?: string }).kind === 'dtype') dtype = (type as { dtype: TorchDtype }).dtype;
+  else if (typeof type === 'object' && type !== null && (type as { kind?: string }).kind === 'dtype')
+    dtype = (type as { dtype: TorchDtype }).dtype;
   if (!dtype) fail(`persistent id storage type ${summarize(type as PickleValue)} is not a storage type`);
-  if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]{1,200}$/.test(key)) fail(`storage key ${summarize(key as PickleValue)} is not a plain name`);
+  if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]{1,200}$/.test(key))
+    fail(`storage key ${summarize(key as PickleValue)} is not a plain name`);
   const count = typeof numel === 'number' ? numel : typeof numel === 'bigint' ? Number(numel) : NaN;
   if (!Number.isSafeInteger(count) || count < 0) fail(`storage '${key}' has an invalid element count ${String(numel)}`);
-  return { kind: 'storage', dtype: dtype!, key: key as string, location: typeof location === 'string' ? location : String(location), numel: count };
+  return {
+    kind: 'storage',
+    dtype: dtype!,
+    key: key as string,
+    location: typeof location === 'string' ? location : String(location),
+    numel: count,
+  };
 }

@@ -1,7 +1,16 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { classifyTensorKey } from '../roles';
-import { ReaderError, emptyRunData, type Dtype, type ReadIssue, type ReadOptions, type Reader, type RunData, type TensorRef } from '../types';
+import {
+  ReaderError,
+  emptyRunData,
+  type Dtype,
+  type ReadIssue,
+  type ReadOptions,
+  type Reader,
+  type RunData,
+  type TensorRef,
+} from '../types';
 import { FileBytes, dataView, fsError, withFile } from './fileBytes';
 import { fillLayers } from './npz';
 import { stepFromFilePath } from './npy';
@@ -136,7 +145,9 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
       if (problem) issues.push({ severity: 'error', ...at, message: `tensor '${key}' skipped: ${problem}` });
     }
     if (skipped.size > 0) {
-      const parts = [...skipped].map(([dt, keys]) => `${dt} (${keys.length}: ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`);
+      const parts = [...skipped].map(
+        ([dt, keys]) => `${dt} (${keys.length}: ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`,
+      );
       issues.push({ severity: 'warning', ...at, message: `tensors of dtypes that are not float parameters skipped: ${parts.join('; ')}` });
     }
     if (tensors.length === 0 && entries.length > 0 && skipped.size === 0) {
@@ -183,7 +194,14 @@ function describeEntry(
   if (!Number.isSafeInteger(numel)) return `shape [${shape.join(', ')}] has too many elements`;
   if (!Array.isArray(offsets) || offsets.length !== 2) return 'data_offsets is not [begin, end]';
   const [begin, end] = offsets as unknown[];
-  if (typeof begin !== 'number' || typeof end !== 'number' || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin) {
+  if (
+    typeof begin !== 'number' ||
+    typeof end !== 'number' ||
+    !Number.isSafeInteger(begin) ||
+    !Number.isSafeInteger(end) ||
+    begin < 0 ||
+    end < begin
+  ) {
     return `data_offsets ${JSON.stringify(offsets)} are not increasing non-negative integers`;
   }
   if (end > header.bufferSize) return `data_offsets [${begin}, ${end}] lie outside the ${header.bufferSize}-byte buffer`;

@@ -43,7 +43,8 @@ function rewriteNonFiniteTokens(text: string): string | null {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped char
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped char
       else if (c === 0x22) inString = false;
       continue;
     }
@@ -234,7 +235,11 @@ export function toShape(value: unknown): number[] | null {
   if (typeof value === 'string') {
     const m = /^\s*[[(]\s*([\d\s,]*)[\])]\s*$/.exec(value);
     if (!m) return null;
-    arr = m[1].split(',').map((x) => x.trim()).filter((x) => x !== '').map(Number);
+    arr = m[1]
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '')
+      .map(Number);
   }
   if (!Array.isArray(arr)) return null;
   const out: number[] = [];
@@ -382,7 +387,12 @@ export class ScalarRecordSink {
       return false;
     }
     if (step === null) {
-      this.issue('bad-step', 'warning', `line ${line}: ${stepKey} is not a non-negative integer (${short(rec[stepKey])}); record skipped`, line);
+      this.issue(
+        'bad-step',
+        'warning',
+        `line ${line}: ${stepKey} is not a non-negative integer (${short(rec[stepKey])}); record skipped`,
+        line,
+      );
       return false;
     }
     let layer: string | null = null;
@@ -419,7 +429,14 @@ export class ScalarRecordSink {
    * Wide / per-step keys. Nested objects are flattened with '/' ({"train": {"loss": 1}} → train/loss);
    * W&B media and histogram objects ({"_type": "histogram", …}) are not scalars and are skipped.
    */
-  private addWideEntries(step: number, rec: Record<string, unknown>, prefix: string, stepKey: string, line: number, depth: number): boolean {
+  private addWideEntries(
+    step: number,
+    rec: Record<string, unknown>,
+    prefix: string,
+    stepKey: string,
+    line: number,
+    depth: number,
+  ): boolean {
     let stored = false;
     for (const [k0, raw] of Object.entries(rec)) {
       if (depth === 0 && k0 === stepKey) continue;
@@ -443,7 +460,10 @@ export class ScalarRecordSink {
     return stored;
   }
 
-  private readonly hyperByLayer = new Map<string, { type: 'adam' | 'adamw' | 'sgd' | null; betas: [number, number] | null; eps: number | null; weightDecay: number | null }>();
+  private readonly hyperByLayer = new Map<
+    string,
+    { type: 'adam' | 'adamw' | 'sgd' | null; betas: [number, number] | null; eps: number | null; weightDecay: number | null }
+  >();
 
   /** Optimizer hyper-parameters stated per line (our logging snippet writes optimizer, betas, eps, weight_decay). */
   private noteHyper(layer: string, rec: Record<string, unknown>): void {
@@ -451,7 +471,10 @@ export class ScalarRecordSink {
     const name = typeof rec.optimizer === 'string' ? rec.optimizer.toLowerCase() : null;
     const type: 'adam' | 'adamw' | 'sgd' | null = name === 'adam' || name === 'adamw' || name === 'sgd' ? name : null;
     const b = rec.betas;
-    const betas = Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number' && Number.isFinite(x)) ? ([b[0], b[1]] as [number, number]) : null;
+    const betas =
+      Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number' && Number.isFinite(x))
+        ? ([b[0], b[1]] as [number, number])
+        : null;
     const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
     const h = { type, betas, eps: num(rec.eps), weightDecay: num(rec.weight_decay) };
     if (h.type !== null || h.betas !== null || h.eps !== null || h.weightDecay !== null) this.hyperByLayer.set(layer, h);
@@ -475,7 +498,10 @@ export class ScalarRecordSink {
     const wd = same((h) => h.weightDecay);
     if (wd !== null) hyper.weightDecay = wd;
     hyper.source = 'log';
-    const groups = new Map<string, { layers: string[]; lr: null; betas: [number, number] | null; eps: number | null; weightDecay: number | null }>();
+    const groups = new Map<
+      string,
+      { layers: string[]; lr: null; betas: [number, number] | null; eps: number | null; weightDecay: number | null }
+    >();
     for (const [layer, h] of this.hyperByLayer) {
       const key = JSON.stringify([h.betas, h.eps, h.weightDecay]);
       let g = groups.get(key);

@@ -91,11 +91,9 @@ export class TensorChunkReader {
       const size = fstatSync(fd).size;
       if (start < 0 || start + byteLength > size) {
         this.close();
-        throw new ReaderError(
-          ref.source.path,
-          `tensor '${ref.key}' needs bytes ${start}..${start + byteLength} but the file has ${size}`,
-          { offset: start },
-        );
+        throw new ReaderError(ref.source.path, `tensor '${ref.key}' needs bytes ${start}..${start + byteLength} but the file has ${size}`, {
+          offset: start,
+        });
       }
     } else {
       this.skipLeft = ref.source.skipInflated ?? 0;

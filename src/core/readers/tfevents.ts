@@ -244,7 +244,10 @@ export async function scanRecords(
 // ---- Event decoding ----------------------------------------------------------------------------
 
 /** A histogram as decoded (HistogramProto, or a TF2 [k,3] tensor turned into buckets). */
-export type DecodedHistogram = Pick<HistogramObservation, 'num' | 'sum' | 'sumSquares' | 'min' | 'max' | 'bucketLimits' | 'bucketCounts' | 'approximate'>;
+export type DecodedHistogram = Pick<
+  HistogramObservation,
+  'num' | 'sum' | 'sumSquares' | 'min' | 'max' | 'bucketLimits' | 'bucketCounts' | 'approximate'
+>;
 
 /** What the event decoder hands out, in file order. */
 export interface EventVisitor {
@@ -555,10 +558,7 @@ export class EventDecoder {
       }
     }
     if (h.bucketLimits.length !== h.bucketCounts.length) {
-      throw new ProtobufError(
-        `histogram with ${h.bucketLimits.length} bucket limits but ${h.bucketCounts.length} counts`,
-        pr.pos,
-      );
+      throw new ProtobufError(`histogram with ${h.bucketLimits.length} bucket limits but ${h.bucketCounts.length} counts`, pr.pos);
     }
     return h;
   }
@@ -627,14 +627,16 @@ export class EventDecoder {
     for (const d of shape) numel *= d;
     const plugin = this.pluginByTag.get(tag);
     const isScalar = numel === 1 && (plugin === undefined || plugin === 'scalars');
-    const isHist =
-      shape.length === 2 && shape[1] === 3 && (plugin === undefined || plugin === 'histograms');
+    const isHist = shape.length === 2 && shape[1] === 3 && (plugin === undefined || plugin === 'histograms');
     if (!isScalar && !isHist) return;
     // Gather the elements (at most 3k for a histogram: bounded by the record, already in memory).
     if (contentStart >= 0) {
       const width = dtype === DT_DOUBLE ? 8 : dtype === DT_FLOAT ? 4 : 2;
-      if ((contentEnd - contentStart) !== numel * width) {
-        throw new ProtobufError(`tensor_content of ${contentEnd - contentStart} bytes for ${numel} elements of ${width} bytes`, contentStart);
+      if (contentEnd - contentStart !== numel * width) {
+        throw new ProtobufError(
+          `tensor_content of ${contentEnd - contentStart} bytes for ${numel} elements of ${width} bytes`,
+          contentStart,
+        );
       }
       vals.length = 0;
       const dv = pr.dataView;
@@ -714,13 +716,9 @@ function figureBit(figure: string): number {
 }
 
 type ScalarMeaning =
-  | { kind: 'layer'; slot: LayerSlot; figure: FigureName; bit: number }
-  | { kind: 'global'; key: string }
-  | { kind: 'none' };
+  { kind: 'layer'; slot: LayerSlot; figure: FigureName; bit: number } | { kind: 'global'; key: string } | { kind: 'none' };
 
-type HistogramMeaning =
-  | { kind: 'histogram'; layer: string; role: TensorRole | null; quantity: string }
-  | { kind: 'none' };
+type HistogramMeaning = { kind: 'histogram'; layer: string; role: TensorRole | null; quantity: string } | { kind: 'none' };
 
 /** Ratio figures: +inf is a division by a zero parameter RMS (zero-initialised layer), i.e. undefined. */
 const RATIO_FIGURES: ReadonlySet<FigureName> = new Set<FigureName>(['relStep', 'relStepPredicted']);
@@ -833,7 +831,7 @@ export class RunDataBuilder implements EventVisitor {
     }
     let o = slot.last;
     const bit = m.bit;
-    if (o === null || o.step !== step || (slot.mask & bit) !== 0 && (bit !== 1 || figure in o.figures)) {
+    if (o === null || o.step !== step || ((slot.mask & bit) !== 0 && (bit !== 1 || figure in o.figures))) {
       o = { step, layer, figures: {} };
       slot.last = o;
       slot.mask = 0;
@@ -847,7 +845,8 @@ export class RunDataBuilder implements EventVisitor {
     let m = this.histMeaning.get(tag);
     if (m === undefined) {
       const c = classifyHistogramTag(tag);
-      m = c !== null && c.kind === 'histogram' ? { kind: 'histogram', layer: c.layer, role: c.role, quantity: c.quantity } : { kind: 'none' };
+      m =
+        c !== null && c.kind === 'histogram' ? { kind: 'histogram', layer: c.layer, role: c.role, quantity: c.quantity } : { kind: 'none' };
       this.histMeaning.set(tag, m);
     }
     if (m.kind === 'none') return;
@@ -1074,7 +1073,12 @@ export async function readTfeventsFolder(dir: string, options: ReadOptions = {})
     }
     usable++;
     merged.inputs.push(...r.inputs);
-    for (const l of r.layerOrder) if (!layers.has(l)) (layers.add(l), merged.layerOrder.push(l));
+    for (const l of r.layerOrder) {
+      if (!layers.has(l)) {
+        layers.add(l);
+        merged.layerOrder.push(l);
+      }
+    }
     for (const o of r.observations) merged.observations.push(o);
     for (const g of r.globals) merged.globals.push(g);
     for (const h of r.histograms) merged.histograms.push(h);
@@ -1224,16 +1228,18 @@ export function encodeHistogramEvent(
     .varint(2, step)
     .message(5, (s) =>
       s.message(1, (v) =>
-        v.string(1, tag).message(5, (hp) =>
-          hp
-            .double(1, h.min)
-            .double(2, h.max)
-            .double(3, h.num)
-            .double(4, h.sum)
-            .double(5, h.sumSquares)
-            .packedDoubles(6, h.bucketLimits)
-            .packedDoubles(7, h.bucketCounts),
-        ),
+        v
+          .string(1, tag)
+          .message(5, (hp) =>
+            hp
+              .double(1, h.min)
+              .double(2, h.max)
+              .double(3, h.num)
+              .double(4, h.sum)
+              .double(5, h.sumSquares)
+              .packedDoubles(6, h.bucketLimits)
+              .packedDoubles(7, h.bucketCounts),
+          ),
       ),
     )
     .finish();

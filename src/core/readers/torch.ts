@@ -84,16 +84,27 @@ export async function loadTorchFile(path: string): Promise<LoadedTorchFile> {
     const pkls = archive.entries.filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
     if (pkls.length === 0) {
       const names = archive.entries.slice(0, 5).map((e) => e.name);
-      throw new ReaderError(path, `zip archive without '<folder>/data.pkl': not a torch.save checkpoint (members: ${names.join(', ')}${archive.entries.length > 5 ? ', …' : ''})`, { offset: 0 });
+      throw new ReaderError(
+        path,
+        `zip archive without '<folder>/data.pkl': not a torch.save checkpoint (members: ${names.join(', ')}${archive.entries.length > 5 ? ', …' : ''})`,
+        { offset: 0 },
+      );
     }
-    if (pkls.length > 1) throw new ReaderError(path, `several data.pkl members (${pkls.map((e) => e.name).join(', ')}): not a single torch.save checkpoint`, { offset: pkls[1].localHeaderOffset });
+    if (pkls.length > 1)
+      throw new ReaderError(path, `several data.pkl members (${pkls.map((e) => e.name).join(', ')}): not a single torch.save checkpoint`, {
+        offset: pkls[1].localHeaderOffset,
+      });
     const pkl = pkls[0];
     const prefix = pkl.name.slice(0, -'data.pkl'.length);
     const byteorder = entries.get(`${prefix}byteorder`);
     if (byteorder) {
       const text = new TextDecoder().decode(await readZipEntryFrom(file, byteorder, 16)).trim();
       if (text !== 'little') {
-        throw new ReaderError(path, `checkpoint saved with byteorder '${text.slice(0, 16)}': only little-endian checkpoints are supported`, { offset: byteorder.dataOffset });
+        throw new ReaderError(
+          path,
+          `checkpoint saved with byteorder '${text.slice(0, 16)}': only little-endian checkpoints are supported`,
+          { offset: byteorder.dataOffset },
+        );
       }
     }
     if (pkl.uncompressedSize > MAX_PICKLE_BYTES) {
@@ -124,18 +135,31 @@ async function refuseNonZip(file: FileBytes, head: Uint8Array): Promise<never> {
       if (e instanceof ReaderError && /disallowed global/.test(e.message)) {
         throw new ReaderError(path, `${stripPath(e)}; the file is also not a torch.save zip archive (bare pickle)`, { offset: e.offset });
       }
-      throw new ReaderError(path, `not a torch.save zip archive; ${LEGACY_MESSAGE} (the leading pickle is unreadable: ${e instanceof ReaderError ? stripPath(e) : String(e)})`, { offset: 0 });
+      throw new ReaderError(
+        path,
+        `not a torch.save zip archive; ${LEGACY_MESSAGE} (the leading pickle is unreadable: ${e instanceof ReaderError ? stripPath(e) : String(e)})`,
+        { offset: 0 },
+      );
     }
     if (first === LEGACY_MAGIC || (typeof first === 'bigint' && first === LEGACY_MAGIC)) {
       throw new ReaderError(path, LEGACY_MESSAGE, { offset: 0 });
     }
-    throw new ReaderError(path, `bare pickle without a zip archive (${summarize(first, 1)}): not a torch.save checkpoint; ${LEGACY_MESSAGE}`, { offset: 0 });
+    throw new ReaderError(
+      path,
+      `bare pickle without a zip archive (${summarize(first, 1)}): not a torch.save checkpoint; ${LEGACY_MESSAGE}`,
+      { offset: 0 },
+    );
   }
   throw new ReaderError(path, 'not a torch.save checkpoint: neither a zip archive nor a pickle', { offset: 0 });
 }
 
 function stripPath(e: ReaderError): string {
-  return e.message.startsWith(e.path) ? e.message.slice(e.path.length).replace(/^ \(byte offset \d+\)/, '').replace(/^: /, '') : e.message;
+  return e.message.startsWith(e.path)
+    ? e.message
+        .slice(e.path.length)
+        .replace(/^ \(byte offset \d+\)/, '')
+        .replace(/^: /, '')
+    : e.message;
 }
 
 // ---- Recognising structures ----------------------------------------------------------------------
@@ -225,7 +249,8 @@ export function findCheckpointParts(root: PickleValue, path: string): Checkpoint
     throw new ReaderError(path, `checkpoint holds ${summarize(root, 1)}, not a state dict`);
   }
   const lightning =
-    root.has('state_dict') && (root.has('optimizer_states') || root.has('pytorch-lightning_version') || root.has('loops') || root.has('callbacks'));
+    root.has('state_dict') &&
+    (root.has('optimizer_states') || root.has('pytorch-lightning_version') || root.has('loops') || root.has('callbacks'));
   if (lightning) {
     parts.kind = 'lightning';
     const sd = root.get('state_dict');
@@ -291,7 +316,10 @@ export function findCheckpointParts(root: PickleValue, path: string): Checkpoint
   }
   if (!parts.model && !parts.optimizer) {
     const keys = (root as PyDict).keys().slice(0, 12).map(String);
-    throw new ReaderError(path, `no model state dict or optimizer state dict found (top-level keys: ${keys.join(', ')}${root.size > 12 ? ', …' : ''})`);
+    throw new ReaderError(
+      path,
+      `no model state dict or optimizer state dict found (top-level keys: ${keys.join(', ')}${root.size > 12 ? ', …' : ''})`,
+    );
   }
   return parts;
 }
@@ -324,9 +352,20 @@ export function tensorRef(file: LoadedTorchFile, t: TorchTensor, layer: string, 
     numel,
     source:
       entry.method === 0
-        ? { path: file.path, offset: entry.dataOffset + t.storageOffset * item, storedLength: storageBytes - t.storageOffset * item, compression: 'none' }
+        ? {
+            path: file.path,
+            offset: entry.dataOffset + t.storageOffset * item,
+            storedLength: storageBytes - t.storageOffset * item,
+            compression: 'none',
+          }
         : entry.method === 8
-          ? { path: file.path, offset: entry.dataOffset, storedLength: entry.compressedSize, compression: 'deflate', skipInflated: t.storageOffset * item }
+          ? {
+              path: file.path,
+              offset: entry.dataOffset,
+              storedLength: entry.compressedSize,
+              compression: 'deflate',
+              skipInflated: t.storageOffset * item,
+            }
           : { path: file.path, offset: entry.dataOffset, storedLength: 0, compression: 'none' },
   };
   if (entry.method !== 0 && entry.method !== 8) return `storage '${t.storage.key}' uses zip method ${entry.method}`;
@@ -412,12 +451,16 @@ export function parseOptimizer(osd: PyDict, path: string, issues: ReadIssue[]): 
     }
     const paramsRaw = g.get('params');
     const ids: number[] = [];
-    if (Array.isArray(paramsRaw)) for (const p of paramsRaw) {
-      const x = asNumber(p);
-      if (x !== null && Number.isInteger(x)) ids.push(x);
-    }
+    if (Array.isArray(paramsRaw))
+      for (const p of paramsRaw) {
+        const x = asNumber(p);
+        if (x !== null && Number.isInteger(x)) ids.push(x);
+      }
     const namesRaw = g.get('param_names');
-    const names = Array.isArray(namesRaw) && namesRaw.length === ids.length && namesRaw.every((x) => typeof x === 'string') ? (namesRaw as string[]) : null;
+    const names =
+      Array.isArray(namesRaw) && namesRaw.length === ids.length && namesRaw.every((x) => typeof x === 'string')
+        ? (namesRaw as string[])
+        : null;
     const betasRaw = g.get('betas');
     let betas: [number, number] | null = null;
     if (Array.isArray(betasRaw) && betasRaw.length === 2) {
@@ -505,7 +548,12 @@ export function mapOptimizerIds(
         how.set(id, 'param_names');
       });
     }
-    if (bad.length) issues.push({ severity: 'warning', path, message: `optimizer state shapes differ from the model's for ${bad.join(', ')} (param_names used as stated)` });
+    if (bad.length)
+      issues.push({
+        severity: 'warning',
+        path,
+        message: `optimizer state shapes differ from the model's for ${bad.join(', ')} (param_names used as stated)`,
+      });
     return { names, how, unmapped: allIds.filter((id) => !names.has(id)) };
   }
   if (params.length === 0) return { names, how, unmapped: allIds };
@@ -520,7 +568,11 @@ export function mapOptimizerIds(
         how.set(id, 'positional');
       });
       if (known < allIds.length) {
-        issues.push({ severity: 'warning', path, message: `${allIds.length - known} optimizer ids have no state; mapped by position only` });
+        issues.push({
+          severity: 'warning',
+          path,
+          message: `${allIds.length - known} optimizer ids have no state; mapped by position only`,
+        });
       }
       return { names, how, unmapped: [] };
     }
@@ -562,7 +614,14 @@ export function mapOptimizerIds(
         `This is wrong if the groups were built from name-sorted lists; save param_names in the param groups to make the mapping certain.`,
     });
   } else if (unmappedBefore.length > 0) {
-    const layers = [...new Set(unmappedBefore.map((id) => shapeOf(id)).filter((s): s is number[] => s !== null).flatMap((s) => paramsByShape.get(shapeKey(s)) ?? []))];
+    const layers = [
+      ...new Set(
+        unmappedBefore
+          .map((id) => shapeOf(id))
+          .filter((s): s is number[] => s !== null)
+          .flatMap((s) => paramsByShape.get(shapeKey(s)) ?? []),
+      ),
+    ];
     const hint =
       solution.count === 1
         ? ' (assuming each group lists its parameters in named_parameters() order would determine them uniquely; assumeGroupOrder is off)'
@@ -722,13 +781,17 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
   const scalars: Record<string, number> = { ...(input.scalars ?? {}) };
 
   // Model parameters (several sources for sharded checkpoints, in shard order).
-  let params: { name: string; shape: number[] }[] = [];
+  const params: { name: string; shape: number[] }[] = [];
   let paramsOrdered = true;
   for (const { file, part } of input.models ?? []) {
     const ps = modelParameters(part, file.path, issues);
     for (const t of ps) {
       if (t.name in run.layerShapes) {
-        issues.push({ severity: 'warning', path: file.path, message: `parameter '${t.name}' appears in more than one model file; the first is used` });
+        issues.push({
+          severity: 'warning',
+          path: file.path,
+          message: `parameter '${t.name}' appears in more than one model file; the first is used`,
+        });
         continue;
       }
       const ref = tensorRef(file, t.tensor, t.name, input.modelRole, t.key);
@@ -743,7 +806,11 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     }
     const nonFloat = part.tensors.filter((t) => !FLOAT_DTYPES[t.tensor.storage.dtype]).map((t) => t.key);
     if (nonFloat.length) {
-      issues.push({ severity: 'warning', path: file.path, message: `skipped ${nonFloat.length} non-float tensors (buffers or integer data): ${nonFloat.slice(0, 8).join(', ')}${nonFloat.length > 8 ? ', …' : ''}` });
+      issues.push({
+        severity: 'warning',
+        path: file.path,
+        message: `skipped ${nonFloat.length} non-float tensors (buffers or integer data): ${nonFloat.slice(0, 8).join(', ')}${nonFloat.length > 8 ? ', …' : ''}`,
+      });
     }
   }
   if (input.externalModel) {
@@ -763,7 +830,11 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     const { file, osd } = input.optimizer;
     const opt = parseOptimizer(osd, file.path, issues);
     if (input.optimizer.optimizerCount > 1) {
-      issues.push({ severity: 'warning', path: file.path, message: `${input.optimizer.optimizerCount} optimizers in the checkpoint; only ${input.optimizer.where} is analysed` });
+      issues.push({
+        severity: 'warning',
+        path: file.path,
+        message: `${input.optimizer.optimizerCount} optimizers in the checkpoint; only ${input.optimizer.where} is analysed`,
+      });
     }
     // Parameter order unknown (safetensors sorts by name): only param_names or unique shapes are certain.
     const mapping = mapOptimizerIds(opt, params, file.path, issues, {
@@ -773,12 +844,14 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     const haveModel = params.length > 0;
     if (!haveModel) {
       // No model: name the state by its place in the param groups.
-      opt.groups.forEach((g, gi) => g.ids.forEach((id, i) => {
-        if (!mapping.names.has(id)) {
-          mapping.names.set(id, `param_group${gi}.${i}`);
-          mapping.how.set(id, 'group-position');
-        }
-      }));
+      opt.groups.forEach((g, gi) =>
+        g.ids.forEach((id, i) => {
+          if (!mapping.names.has(id)) {
+            mapping.names.set(id, `param_group${gi}.${i}`);
+            mapping.how.set(id, 'group-position');
+          }
+        }),
+      );
     }
     const steps = new Set<number>();
     await withFile(file.path, async (fh) => {
@@ -794,7 +867,11 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
         for (const [role, t] of st.tensors) {
           const key = `${input.optimizer!.where ? input.optimizer!.where + '.' : ''}state.${id}.${role}`;
           if (haveModel && run.layerShapes[layer] && shapeKey(run.layerShapes[layer]) !== shapeKey(t.shape)) {
-            issues.push({ severity: 'warning', path: file.path, message: `${key} has shape [${t.shape}] but parameter '${layer}' has [${run.layerShapes[layer]}]; skipped` });
+            issues.push({
+              severity: 'warning',
+              path: file.path,
+              message: `${key} has shape [${t.shape}] but parameter '${layer}' has [${run.layerShapes[layer]}]; skipped`,
+            });
             continue;
           }
           const ref = tensorRef(file, t, layer, role, key);
@@ -811,7 +888,14 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
       }
     });
     if (steps.size > 1) {
-      issues.push({ severity: 'warning', path: file.path, message: `optimizer state holds different step counts (${[...steps].sort((a, b) => a - b).slice(0, 6).join(', ')}); using the largest` });
+      issues.push({
+        severity: 'warning',
+        path: file.path,
+        message: `optimizer state holds different step counts (${[...steps]
+          .sort((a, b) => a - b)
+          .slice(0, 6)
+          .join(', ')}); using the largest`,
+      });
     }
     if (steps.size > 0) step = Math.max(...steps);
 
@@ -828,14 +912,22 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     if (hyper.lr !== null && hyper.lr !== undefined) scalars.lr = hyper.lr;
   }
   if (skipped.length) {
-    issues.push({ severity: 'warning', path: input.namePath, message: `skipped ${skipped.length} tensors: ${skipped.slice(0, 8).join('; ')}${skipped.length > 8 ? '; …' : ''}` });
+    issues.push({
+      severity: 'warning',
+      path: input.namePath,
+      message: `skipped ${skipped.length} tensors: ${skipped.slice(0, 8).join('; ')}${skipped.length > 8 ? '; …' : ''}`,
+    });
   }
 
   // Step: optimizer state's step count, else what the checkpoint states, else the name.
   const stated = input.statedStep ?? null;
   if (step !== null && !Number.isInteger(step)) step = Math.round(step);
   if (step !== null && stated !== null && stated !== step) {
-    issues.push({ severity: 'warning', path: input.namePath, message: `checkpoint states step ${stated} but the optimizer state has taken ${step} steps; using ${step}` });
+    issues.push({
+      severity: 'warning',
+      path: input.namePath,
+      message: `checkpoint states step ${stated} but the optimizer state has taken ${step} steps; using ${step}`,
+    });
   }
   if (step === null) step = stated;
   if (step === null) step = stepFromFilePath(input.namePath);
@@ -879,7 +971,11 @@ function optimizerHyper(
     type = 'sgd';
   } else if (opt.state.size > 0) {
     const ks = [...keys].filter((k) => k !== 'step');
-    issues.push({ severity: 'warning', path, message: `optimizer state keys (${ks.join(', ')}) are not Adam's or SGD's; optimizer type unknown` });
+    issues.push({
+      severity: 'warning',
+      path,
+      message: `optimizer state keys (${ks.join(', ')}) are not Adam's or SGD's; optimizer type unknown`,
+    });
   }
   const uniform = <T>(vals: (T | null)[], eq: (a: T, b: T) => boolean = (a, b) => a === b): T | null => {
     if (vals.length === 0 || vals[0] === null) return null;
@@ -888,7 +984,13 @@ function optimizerHyper(
   const hyper: Partial<OptimizerHyper> = {
     type,
     lr: uniform(opt.groups.map((g) => g.lr)),
-    betas: type === 'sgd' ? null : uniform(opt.groups.map((g) => g.betas), (a, b) => a[0] === b[0] && a[1] === b[1]),
+    betas:
+      type === 'sgd'
+        ? null
+        : uniform(
+            opt.groups.map((g) => g.betas),
+            (a, b) => a[0] === b[0] && a[1] === b[1],
+          ),
     eps: type === 'sgd' ? null : uniform(opt.groups.map((g) => g.eps)),
     weightDecay: uniform(opt.groups.map((g) => g.weightDecay)),
     source: 'checkpoint',
@@ -901,7 +1003,11 @@ function optimizerHyper(
     weightDecay: g.weightDecay,
   }));
   if (opt.groups.length > 1 && (hyper.lr === null || hyper.weightDecay === null || hyper.eps === null)) {
-    issues.push({ severity: 'warning', path, message: `param groups differ in ${['lr', 'weightDecay', 'eps'].filter((k) => hyper[k as 'lr'] === null).join(', ')}; see paramGroups for per-group values` });
+    issues.push({
+      severity: 'warning',
+      path,
+      message: `param groups differ in ${['lr', 'weightDecay', 'eps'].filter((k) => hyper[k as 'lr'] === null).join(', ')}; see paramGroups for per-group values`,
+    });
   }
   return { hyper, groups };
 }
@@ -917,7 +1023,9 @@ export async function readTorchCheckpoint(path: string, options: TorchReadOption
   const withOptimizer = parts.optimizer !== undefined;
   return buildRunData({
     models: parts.model ? [{ file, part: parts.model }] : [],
-    optimizer: parts.optimizer ? { file, osd: parts.optimizer, where: parts.optimizerWhere ?? '', optimizerCount: parts.optimizerCount } : undefined,
+    optimizer: parts.optimizer
+      ? { file, osd: parts.optimizer, where: parts.optimizerWhere ?? '', optimizerCount: parts.optimizerCount }
+      : undefined,
     statedStep: parts.statedStep,
     namePath: path,
     scalars: parts.scalars,
@@ -977,4 +1085,3 @@ export const torchReader: Reader = {
     return readTorchCheckpoint(path, options);
   },
 };
-

@@ -87,7 +87,10 @@ function stripPath(err: ReaderError): string {
   // ReaderError's message is "<path>[ (byte offset N)]: <reason>"; keep the reason.
   const prefix = err.path;
   let m = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-  m = m.replace(/^ \(byte offset \d+\)/, '').replace(/^:\d+/, '').replace(/^: /, '');
+  m = m
+    .replace(/^ \(byte offset \d+\)/, '')
+    .replace(/^:\d+/, '')
+    .replace(/^: /, '');
   return m;
 }
 
@@ -227,12 +230,18 @@ async function readCentralDirectory(file: FileBytes, entries: ZipEntry[], proble
       continue;
     }
     if (localHeaderOffset + LOCAL_FIXED > end.cdOffset) {
-      problems.push({ offset: at, message: `entry '${name}': local header offset ${localHeaderOffset} is outside the member area; skipped` });
+      problems.push({
+        offset: at,
+        message: `entry '${name}': local header offset ${localHeaderOffset} is outside the member area; skipped`,
+      });
       continue;
     }
     const local = dataView(await file.read(localHeaderOffset, LOCAL_FIXED));
     if (local.getUint32(0, true) !== SIG_LOCAL) {
-      problems.push({ offset: localHeaderOffset, message: `entry '${name}': no local file header at offset ${localHeaderOffset}; skipped` });
+      problems.push({
+        offset: localHeaderOffset,
+        message: `entry '${name}': no local file header at offset ${localHeaderOffset}; skipped`,
+      });
       continue;
     }
     const dataOffset = localHeaderOffset + LOCAL_FIXED + local.getUint16(26, true) + local.getUint16(28, true);
@@ -307,7 +316,10 @@ async function scanLocalHeaders(file: FileBytes, problems: ZipProblem[]): Promis
     if ((flags & 0x8) !== 0 && compressedSize === 0) {
       const d = await findDescriptor(file, dataOffset, z64 !== null);
       if (!d) {
-        problems.push({ offset: pos, message: `member '${name}' at offset ${pos}: data descriptor not found (data cut short); recovery stopped` });
+        problems.push({
+          offset: pos,
+          message: `member '${name}' at offset ${pos}: data descriptor not found (data cut short); recovery stopped`,
+        });
         return entries;
       }
       compressedSize = d.compressedSize;
@@ -423,11 +435,9 @@ export async function readZipEntryFrom(file: FileBytes, entry: ZipEntry, maxByte
 function checkCrc(path: string, entry: ZipEntry, bytes: Uint8Array): void {
   const crc = zlib.crc32(bytes) >>> 0;
   if (crc !== entry.crc32 >>> 0) {
-    throw new ReaderError(
-      path,
-      `member '${entry.name}': CRC-32 mismatch (stored ${hex(entry.crc32)}, computed ${hex(crc)})`,
-      { offset: entry.localHeaderOffset },
-    );
+    throw new ReaderError(path, `member '${entry.name}': CRC-32 mismatch (stored ${hex(entry.crc32)}, computed ${hex(crc)})`, {
+      offset: entry.localHeaderOffset,
+    });
   }
 }
 

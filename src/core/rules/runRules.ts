@@ -103,7 +103,14 @@ export function evaluateRunRules(ctx: RunRuleContext): Finding[] {
         layer: null,
         step,
         message: `Parameter scales differ ${fmt(ratio)}× (${hi.name} ${fmt(hi.paramRms!)} vs ${lo.name} ${fmt(lo.paramRms!)}): one learning rate gives relative steps ${fmt(ratio)}× apart across these layers.`,
-        evidence: { ratio, largest: hi.name, largestRms: hi.paramRms, smallest: lo.name, smallestRms: lo.paramRms, threshold: th.scaleSpread },
+        evidence: {
+          ratio,
+          largest: hi.name,
+          largestRms: hi.paramRms,
+          smallest: lo.name,
+          smallestRms: lo.paramRms,
+          threshold: th.scaleSpread,
+        },
       });
     }
   }

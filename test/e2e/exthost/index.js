@@ -20,7 +20,12 @@ async function until(what, fn, timeoutMs = 30_000, everyMs = 200) {
   const t0 = Date.now();
   let last;
   while (Date.now() - t0 < timeoutMs) {
-    try { const v = await fn(); if (v) return v; } catch (e) { last = e; }
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
     await sleep(everyMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
@@ -31,9 +36,14 @@ function allTabs() {
 }
 function describeTab(t) {
   const i = t.input;
-  const kind = i instanceof vscode.TabInputCustom ? `custom:${i.viewType}`
-    : i instanceof vscode.TabInputWebview ? `webview:${i.viewType}`
-    : i instanceof vscode.TabInputText ? 'text' : typeof i;
+  const kind =
+    i instanceof vscode.TabInputCustom
+      ? `custom:${i.viewType}`
+      : i instanceof vscode.TabInputWebview
+        ? `webview:${i.viewType}`
+        : i instanceof vscode.TabInputText
+          ? 'text'
+          : typeof i;
   return `${t.label} [${kind}${i && i.uri ? ' ' + path.basename(i.uri.fsPath) : ''}]`;
 }
 /** True for a tab showing one of this extension's webviews (custom editor or panel). */
@@ -46,12 +56,20 @@ function isLensTab(t) {
 /** Runs `run` and waits for a new Optimizer Lens tab (or one that was not active before and now is). */
 async function expectLensTab(what, run, match = () => true) {
   const key = (t) => `${describeTab(t)}@${vscode.window.tabGroups.all.indexOf(t.group)}`;
-  const before = new Map(allTabs().filter(isLensTab).map((t) => [key(t), t.isActive]));
+  const before = new Map(
+    allTabs()
+      .filter(isLensTab)
+      .map((t) => [key(t), t.isActive]),
+  );
   await run();
   // the tab model reaches the extension host a moment after the command resolves: poll
-  return until(`${what}: a new Optimizer Lens tab`, () => allTabs().find((t) => isLensTab(t) && match(t) &&
-    (!before.has(key(t)) || (t.isActive && before.get(key(t)) === false))), 60_000)
-    .catch((e) => { throw new Error(`${e.message}; tabs: ${allTabs().map(describeTab).join(', ')}`); });
+  return until(
+    `${what}: a new Optimizer Lens tab`,
+    () => allTabs().find((t) => isLensTab(t) && match(t) && (!before.has(key(t)) || (t.isActive && before.get(key(t)) === false))),
+    60_000,
+  ).catch((e) => {
+    throw new Error(`${e.message}; tabs: ${allTabs().map(describeTab).join(', ')}`);
+  });
 }
 async function closeAll() {
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
@@ -79,9 +97,15 @@ test('extension is installed, activates, registers every palette command', async
   assert.ok(ext, `extension ${EXT_ID} not found`);
   const pj = ext.packageJSON;
   const contributed = (pj.contributes?.commands ?? []).map((c) => c.command);
-  const wanted = ['optimizerLens.analyzeFile', 'optimizerLens.analyzeFolder', 'optimizerLens.openDashboard',
-    'optimizerLens.compareRuns', 'optimizerLens.explainLearningRate', 'optimizerLens.exportReport',
-    'optimizerLens.insertLoggingSnippet'];
+  const wanted = [
+    'optimizerLens.analyzeFile',
+    'optimizerLens.analyzeFolder',
+    'optimizerLens.openDashboard',
+    'optimizerLens.compareRuns',
+    'optimizerLens.explainLearningRate',
+    'optimizerLens.exportReport',
+    'optimizerLens.insertLoggingSnippet',
+  ];
   for (const c of wanted) assert.ok(contributed.includes(c), `package.json does not contribute ${c}`);
   for (const c of pj.contributes.commands) {
     if (c.command.startsWith('optimizerLens.')) assert.equal(c.category, 'Optimizer Lens', `${c.command} category`);
@@ -94,15 +118,22 @@ test('extension is installed, activates, registers every palette command', async
 test('analyzeFile(uri) opens adam_base/tensors/step_000120.safetensors in the dashboard', async () => {
   await closeAll();
   const uri = wsUri('adam_base', 'tensors', 'step_000120.safetensors');
-  const tab = await expectLensTab('analyzeFile', () => vscode.commands.executeCommand('optimizerLens.analyzeFile', uri),
-    (t) => t.input instanceof vscode.TabInputCustom && t.input.uri.fsPath === uri.fsPath);
+  const tab = await expectLensTab(
+    'analyzeFile',
+    () => vscode.commands.executeCommand('optimizerLens.analyzeFile', uri),
+    (t) => t.input instanceof vscode.TabInputCustom && t.input.uri.fsPath === uri.fsPath,
+  );
   info(`analyzeFile -> ${describeTab(tab)}`);
 });
 
 test('exportReport(targetUri) writes a standalone HTML report of the active dashboard', async () => {
   // the dashboard of the previous test is active
   const target = wsUri('report-step120.html');
-  try { fs.unlinkSync(target.fsPath); } catch { /* none */ }
+  try {
+    fs.unlinkSync(target.fsPath);
+  } catch {
+    /* none */
+  }
   await vscode.commands.executeCommand('optimizerLens.exportReport', target);
   await until('report file', () => fs.existsSync(target.fsPath) && fs.statSync(target.fsPath).size > 0, 60_000);
   const html = fs.readFileSync(target.fsPath, 'utf8');
@@ -114,8 +145,11 @@ test('exportReport(targetUri) writes a standalone HTML report of the active dash
 
 test('analyzeFolder(uri) opens the adam_base run folder', async () => {
   const uri = wsUri('adam_base');
-  const tab = await expectLensTab('analyzeFolder', () => vscode.commands.executeCommand('optimizerLens.analyzeFolder', uri),
-    (t) => t.label.includes('adam_base'));
+  const tab = await expectLensTab(
+    'analyzeFolder',
+    () => vscode.commands.executeCommand('optimizerLens.analyzeFolder', uri),
+    (t) => t.label.includes('adam_base'),
+  );
   info(`analyzeFolder -> ${describeTab(tab)}`);
 });
 
@@ -123,14 +157,20 @@ test('openDashboard on the active train_log.jsonl', async () => {
   await closeAll();
   const doc = await vscode.workspace.openTextDocument(wsUri('adam_base', 'train_log.jsonl'));
   await vscode.window.showTextDocument(doc);
-  const tab = await expectLensTab('openDashboard', () => vscode.commands.executeCommand('optimizerLens.openDashboard'),
-    (t) => t.label.includes('train_log.jsonl'));
+  const tab = await expectLensTab(
+    'openDashboard',
+    () => vscode.commands.executeCommand('optimizerLens.openDashboard'),
+    (t) => t.label.includes('train_log.jsonl'),
+  );
   info(`openDashboard -> ${describeTab(tab)}`);
 });
 
 test('compareRuns([adam_base, adamw_wd0.05]) opens the compare view; exportReport of it', async () => {
-  const tab = await expectLensTab('compareRuns', () => vscode.commands.executeCommand('optimizerLens.compareRuns',
-    [wsUri('adam_base'), wsUri('adamw_wd0.05')]), (t) => /adam_base/.test(t.label) && /adamw_wd0\.05/.test(t.label));
+  const tab = await expectLensTab(
+    'compareRuns',
+    () => vscode.commands.executeCommand('optimizerLens.compareRuns', [wsUri('adam_base'), wsUri('adamw_wd0.05')]),
+    (t) => /adam_base/.test(t.label) && /adamw_wd0\.05/.test(t.label),
+  );
   info(`compareRuns -> ${describeTab(tab)}`);
   // export the compare view too: the UI tests open both reports in a plain browser and check the numbers
   const target = wsUri('report-compare.html');
@@ -139,8 +179,11 @@ test('compareRuns([adam_base, adamw_wd0.05]) opens the compare view; exportRepor
 });
 
 test('explainLearningRate({lr: 3e-4, scale: 0.02})', async () => {
-  const tab = await expectLensTab('explainLearningRate', () =>
-    vscode.commands.executeCommand('optimizerLens.explainLearningRate', { lr: 3e-4, scale: 0.02 }), (t) => /Explain/.test(t.label));
+  const tab = await expectLensTab(
+    'explainLearningRate',
+    () => vscode.commands.executeCommand('optimizerLens.explainLearningRate', { lr: 3e-4, scale: 0.02 }),
+    (t) => /Explain/.test(t.label),
+  );
   info(`explainLearningRate -> ${describeTab(tab)}`);
 });
 
@@ -165,11 +208,18 @@ test('finetune.yaml: lr-without-scale diagnostic on line 16, hover explains the 
   const uri = wsUri('exthost-configs', 'finetune.yaml');
   const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(doc);
-  const diags = await until('lr-without-scale diagnostics', () => {
-    const d = vscode.languages.getDiagnostics(uri).filter((x) => codeOf(x) === 'lr-without-scale');
-    return d.length ? d : null;
-  }, 30_000);
-  assert.ok(diags.some((d) => d.range.start.line === LR_LINE), `lines: ${diags.map((d) => d.range.start.line + 1)}`);
+  const diags = await until(
+    'lr-without-scale diagnostics',
+    () => {
+      const d = vscode.languages.getDiagnostics(uri).filter((x) => codeOf(x) === 'lr-without-scale');
+      return d.length ? d : null;
+    },
+    30_000,
+  );
+  assert.ok(
+    diags.some((d) => d.range.start.line === LR_LINE),
+    `lines: ${diags.map((d) => d.range.start.line + 1)}`,
+  );
   const d16 = diags.find((d) => d.range.start.line === LR_LINE);
   assert.equal(d16.severity, vscode.DiagnosticSeverity.Warning);
   const col = doc.lineAt(LR_LINE).text.indexOf('1e-4') + 1;
@@ -187,8 +237,12 @@ test('finetune.yaml: the add-scale quick fix removes the lr-without-scale warnin
   await vscode.window.showTextDocument(doc);
   const d16 = vscode.languages.getDiagnostics(uri).find((x) => codeOf(x) === 'lr-without-scale' && x.range.start.line === LR_LINE);
   assert.ok(d16, 'no diagnostic on line 16');
-  const actions = await vscode.commands.executeCommand('vscode.executeCodeActionProvider', uri, d16.range,
-    vscode.CodeActionKind.QuickFix.value);
+  const actions = await vscode.commands.executeCommand(
+    'vscode.executeCodeActionProvider',
+    uri,
+    d16.range,
+    vscode.CodeActionKind.QuickFix.value,
+  );
   const titles = actions.map((a) => a.title);
   const fix = actions.find((a) => /annotation/i.test(a.title) && (a.edit || a.command));
   assert.ok(fix, `no scale quick fix among: ${titles.join(' | ')}`);
@@ -196,9 +250,16 @@ test('finetune.yaml: the add-scale quick fix removes the lr-without-scale warnin
   if (fix.command) await vscode.commands.executeCommand(fix.command.command, ...(fix.command.arguments ?? []));
   assert.match(doc.getText(), /optimizer-lens:\s*param-scale\s*=/, 'annotation not inserted');
   // the diagnostic for the first lr goes away (line numbers may shift by the inserted comment)
-  const lrLine = () => doc.getText().split('\n').findIndex((l) => /^\s+lr:\s*1e-4/.test(l));
-  await until('line-16 warning gone', () => !vscode.languages.getDiagnostics(uri)
-    .some((x) => codeOf(x) === 'lr-without-scale' && x.range.start.line === lrLine()), 30_000);
+  const lrLine = () =>
+    doc
+      .getText()
+      .split('\n')
+      .findIndex((l) => /^\s+lr:\s*1e-4/.test(l));
+  await until(
+    'line-16 warning gone',
+    () => !vscode.languages.getDiagnostics(uri).some((x) => codeOf(x) === 'lr-without-scale' && x.range.start.line === lrLine()),
+    30_000,
+  );
   await vscode.commands.executeCommand('workbench.action.files.revert');
 });
 
@@ -213,8 +274,16 @@ exports.run = async function run() {
     let error;
     let timer;
     try {
-      await Promise.race([t.fn(), new Promise((_, rej) => { timer = setTimeout(() => rej(new Error('test timed out after 120 s')), 120_000); })]);
-    } catch (e) { error = (e && e.stack) || String(e); failed++; }
+      await Promise.race([
+        t.fn(),
+        new Promise((_, rej) => {
+          timer = setTimeout(() => rej(new Error('test timed out after 120 s')), 120_000);
+        }),
+      ]);
+    } catch (e) {
+      error = (e && e.stack) || String(e);
+      failed++;
+    }
     clearTimeout(timer);
     const r = { name: t.name, ok: !error, ms: Date.now() - t0, error };
     console.log(`E2E-RESULT ${JSON.stringify(r)}`);
