@@ -10,9 +10,9 @@ import { existsSync, mkdirSync, openSync, writeSync, closeSync, statSync, rename
 import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpus, loadavg } from 'node:os';
-import { crc32c, maskCrc32c } from '../src/core/readers/crc32c';
+import { crc32c, maskCrc32c } from '../src/core/io/crc32c';
 import { EventDecoder, readTfeventsFile, scanRecords } from '../src/core/readers/tfevents';
-import type { ReadIssue } from '../src/core/types';
+import type { ReadIssue } from '../src/core/run/types';
 
 export interface TfeventsBenchResult {
   name: string;

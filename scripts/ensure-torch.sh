@@ -1,5 +1,5 @@
 #!/bin/sh
-# Make sure /usr/bin/python3 can import torch (needed by test/unit/snippets-torch.test.ts,
+# Make sure /usr/bin/python3 can import torch (needed by test/core/snippetsTorch.test.ts,
 # which trains a tiny model with the logging snippet and checks the numbers).
 # Debian bookworm ships torch 1.13 as python3-torch. The pyenv python3 that may come first
 # on PATH has no torch, so everything here uses /usr/bin/python3 explicitly.

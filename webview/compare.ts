@@ -1,6 +1,6 @@
 // Compare Runs: relative step per layer of two or more runs side by side (table + grouped bars).
 
-import type { ShowCompareMessage } from '../src/protocol';
+import type { ShowCompareMessage } from '../src/shared/protocol';
 import { GroupedBarChart } from './charts';
 import { optimizerName } from './dashboard';
 import { escapeHtml, formatNumber, rawValue } from './format';

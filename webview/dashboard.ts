@@ -2,10 +2,13 @@
 // charts (relative step with threshold bands, parameter scale, distribution of u), findings linked to
 // layer/step, equivalence view, reader issues. Renders only what the analysis says (null shows as —).
 
-import type { Finding, LayerStats, RunAnalysis, SeriesFigure, UpdateDistribution } from '../src/core/types';
-import type { DashboardSettings, InputFacts, ShowAnalysisMessage, WebviewState } from '../src/protocol';
+import type { Finding } from '../src/core/rules/types';
+import type { LayerStats, UpdateDistribution } from '../src/core/engine/types';
+import type { RunAnalysis } from '../src/core/analysis';
+import type { SeriesFigure } from '../src/shared/series';
+import type { DashboardSettings, InputFacts, ShowAnalysisMessage, WebviewState } from '../src/shared/protocol';
 import { HistogramChart, LayerLineChart, logPoints } from './charts';
-import { equivalentPairs, lrForTarget, median, normalizeOptimizer } from './equivalence';
+import { equivalentPairs, lrForTarget, median, normalizeOptimizer } from '../src/shared/equivalence';
 import { escapeHtml, formatFraction, formatNumber, rawValue } from './format';
 import type { ThemeColors } from './theme';
 

@@ -1,6 +1,6 @@
 // Explain Learning Rate: what an (lr, scale) pair means for Adam, equivalent pairs, lr for the target.
 
-import type { ExplainData } from '../src/protocol';
+import type { ExplainData } from '../src/shared/protocol';
 import { optimizerName } from './dashboard';
 import { escapeHtml, formatNumber, rawValue, renderMarkdown } from './format';
 

@@ -1,17 +1,23 @@
 // Webview entry (bundled to dist/webview.js). Runs inside VS Code's webview with a strict nonce CSP,
 // or standalone in an exported report (then there is no host: the data is embedded in the page).
-// Handshake (src/protocol.ts): post Ready, render what the host answers.
+// Handshake (src/shared/protocol.ts): post Ready, render what the host answers.
 
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
-import { MessageType, REPORT_DATA_ELEMENT_ID, type FromWebviewMessage, type ToWebviewMessage, type WebviewState } from '../src/protocol';
+import {
+  MessageType,
+  REPORT_DATA_ELEMENT_ID,
+  type FromWebviewMessage,
+  type ToWebviewMessage,
+  type WebviewState,
+} from '../src/shared/protocol';
 import { CompareView } from './compare';
 import { Dashboard, type DashboardHost } from './dashboard';
 import { ExplainView } from './explain';
 import { escapeHtml } from './format';
 import { readThemeColors, watchTheme, type ThemeColors } from './theme';
-import { unpackSeries } from './packing';
+import { unpackSeries } from '../src/shared/packing';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;

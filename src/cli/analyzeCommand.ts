@@ -1,5 +1,9 @@
-import { analyzePaths, AnalysisError } from '../core/engine/analyze';
-import { ReaderError, type AnalysisResult, type AnalyzeOptions, type Finding, type LayerStats, type Thresholds } from '../core/types';
+import { analyzePaths } from '../core/engine/analyze';
+import { AnalysisError } from '../core/errors';
+import { ReaderError } from '../core/errors';
+import type { AnalysisResult, AnalyzeOptions } from '../core/analysis';
+import type { Finding, Thresholds } from '../core/rules/types';
+import type { LayerStats } from '../core/engine/types';
 
 // `optimizer-lens analyze PATH... [--json] [--step N] [--lr X] [--optimizer adam|adamw|sgd]
 //  [--betas B1,B2] [--eps E] [--weight-decay W] [--fail-on error|warning]

@@ -12,7 +12,8 @@ import {
   type ConfigScan,
   type LinkedScale,
 } from '../core/config';
-import { ReaderError, type Severity, type Thresholds } from '../core/types';
+import { ReaderError } from '../core/errors';
+import type { Severity, Thresholds } from '../core/rules/types';
 
 export interface LintIo {
   stdout: (s: string) => void;

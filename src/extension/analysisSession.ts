@@ -3,9 +3,9 @@
 
 import * as vscode from 'vscode';
 import { Worker } from 'node:worker_threads';
-import type { RunAnalysis } from '../core/types';
+import type { RunAnalysis } from '../core/analysis';
 import type { FromWorker, ToWorker, WorkerAnalyzeOptions } from './workerProtocol';
-import type { InputFacts } from '../protocol';
+import type { InputFacts } from '../shared/protocol';
 
 export class AnalysisCancelled extends Error {
   constructor() {

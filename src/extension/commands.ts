@@ -5,7 +5,7 @@
 
 import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
-import { MessageType, type CompareRun, type PanelSource, type ToWebviewMessage, type WebviewState } from '../protocol';
+import { MessageType, type CompareRun, type PanelSource, type ToWebviewMessage, type WebviewState } from '../shared/protocol';
 import { AnalysisCancelled, AnalysisSession } from './analysisSession';
 import { showAnalysisMessage } from './dashboardEditor';
 import { CANDIDATE_EXCLUDE, CANDIDATE_GLOB, dashboardViewTypeFor, opensInDashboardEditor, runCandidatesFromPaths } from './runFiles';

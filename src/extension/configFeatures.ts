@@ -9,7 +9,7 @@ import { isAbsolute, dirname } from 'node:path';
 import { configLanguageOfId, notAConfigByName } from '../core/config/languages';
 import type { ConfigFinding, ConfigRuleId, ConfigScan, LinkedScale } from '../core/config/types';
 import type { ScanState } from '../core/config/scan';
-import { DEFAULT_THRESHOLDS, type Thresholds } from '../core/types';
+import { DEFAULT_THRESHOLDS, type Thresholds } from '../core/rules/types';
 
 type ConfigCore = typeof import('../core/config');
 let coreModule: ConfigCore | undefined;

@@ -6,8 +6,8 @@
 
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import type { RunAnalysis } from '../core/types';
-import { MessageType, type InputFacts, type ShowAnalysisMessage, type ToWebviewMessage } from '../protocol';
+import type { RunAnalysis } from '../core/analysis';
+import { MessageType, type InputFacts, type ShowAnalysisMessage, type ToWebviewMessage } from '../shared/protocol';
 import { AnalysisCancelled, AnalysisSession, analyzeWithProgress } from './analysisSession';
 import { readAnalyzeOptions, readDashboardSettings } from './settings';
 import { DashboardWebview } from './webviewHost';

@@ -4,8 +4,9 @@
 // the largest and the smallest relative step over all layers occur (spikes and dips survive), plus
 // the report step and every step a finding points at. The CLI and the exported JSON keep everything.
 
-import type { LayerSeries, RunAnalysis, SeriesFigure } from '../core/types';
-import { SERIES_FIGURES } from '../core/types';
+import type { LayerSeries, SeriesFigure } from '../shared/series';
+import type { RunAnalysis } from '../core/analysis';
+import { SERIES_FIGURES } from '../shared/series';
 
 export const DEFAULT_MAX_DASHBOARD_STEPS = 2000;
 /** Layers × steps sent at most (≈ 26 MB of packed float64 series): large models get fewer steps. */

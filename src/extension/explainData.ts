@@ -1,10 +1,10 @@
 // Numbers and text of the Explain Learning Rate view. The explanation text comes from core
 // (src/core/config/explain.ts, shared with the CLI and the config hover); the table of equivalent
-// pairs from webview/equivalence.ts (the same arithmetic as the dashboard's equivalence view).
+// pairs from src/shared/equivalence.ts (the same arithmetic as the dashboard's equivalence view).
 
 import { explainLearningRate } from '../core/config/explain';
-import type { ExplainData } from '../protocol';
-import { explainNumbers, type OptimizerKind } from '../../webview/equivalence';
+import type { ExplainData } from '../shared/protocol';
+import { explainNumbers, type OptimizerKind } from '../shared/equivalence';
 
 export interface ExplainArgs {
   lr: number;

@@ -4,7 +4,7 @@
 
 import * as vscode from 'vscode';
 import { Commands, PANEL_VIEW_TYPE } from './commands';
-import type { WebviewState } from '../protocol';
+import type { WebviewState } from '../shared/protocol';
 import { DashboardEditorProvider } from './dashboardEditor';
 
 export interface OptimizerLensApi {

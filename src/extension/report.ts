@@ -2,7 +2,7 @@
 // bundle and the stylesheet inlined, a CSP that allows nothing remote. Opens in any browser, offline.
 // Pure (no vscode import) so it is tested in headless Chromium.
 
-import { REPORT_DATA_ELEMENT_ID, type ToWebviewMessage } from '../protocol';
+import { REPORT_DATA_ELEMENT_ID, type ToWebviewMessage } from '../shared/protocol';
 import { makeNonce } from './webviewHtml';
 
 export interface ReportInput {

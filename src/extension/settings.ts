@@ -1,8 +1,8 @@
 // The extension's settings (package.json contributes.configuration, title "Optimizer Lens").
 
 import * as vscode from 'vscode';
-import { DEFAULT_THRESHOLDS, type Thresholds } from '../core/types';
-import type { DashboardSettings } from '../protocol';
+import { DEFAULT_THRESHOLDS, type Thresholds } from '../core/rules/types';
+import type { DashboardSettings } from '../shared/protocol';
 import type { WorkerAnalyzeOptions } from './workerProtocol';
 
 export const SECTION = 'optimizerLens';

@@ -3,7 +3,7 @@
 // active one).
 
 import * as vscode from 'vscode';
-import { MessageType, type FromWebviewMessage, type ToWebviewMessage } from '../protocol';
+import { MessageType, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
 import { toWire } from './wire';
 import { renderWebviewHtml } from './webviewHtml';
 

@@ -1,7 +1,7 @@
 // What the host actually posts to a webview (no vscode import: the Chromium tests post the same).
 
-import { MessageType, type ToWebviewMessage } from '../protocol';
-import { packSeries } from '../../webview/packing';
+import { MessageType, type ToWebviewMessage } from '../shared/protocol';
+import { packSeries } from '../shared/packing';
 
 /**
  * The message as posted: a dashboard's series packed into ArrayBuffers; a comparison without series and

@@ -7,13 +7,14 @@
 import { parentPort } from 'node:worker_threads';
 import { basename } from 'node:path';
 import { analyzeRunData, mergeRunData } from '../core/engine/analyze';
-import { readInputs } from '../core/discover';
+import { readInputs } from '../core/readers/discover';
 import { JsonlTail } from '../core/readers/jsonl';
 import { TfeventsTail, isTfeventsName } from '../core/readers/tfevents';
-import type { AnalyzeOptions, RunAnalysis, RunData } from '../core/types';
+import type { AnalyzeOptions, RunAnalysis } from '../core/analysis';
+import type { RunData } from '../core/run/types';
 import { decimateAnalysis, DEFAULT_MAX_DASHBOARD_STEPS } from './decimate';
 import type { FromWorker, ToWorker, WorkerAnalyzeOptions } from './workerProtocol';
-import type { InputFacts } from '../protocol';
+import type { InputFacts } from '../shared/protocol';
 
 interface Tail {
   readNew(options?: { onProgress?: (f: number) => void }): Promise<RunData>;

@@ -1,7 +1,7 @@
 // Messages between the extension host and the analysis worker (worker.ts). Types only.
 
-import type { AnalyzeOptions, RunAnalysis } from '../core/types';
-import type { InputFacts } from '../protocol';
+import type { AnalyzeOptions, RunAnalysis } from '../core/analysis';
+import type { InputFacts } from '../shared/protocol';
 
 /** AnalyzeOptions without what cannot cross a thread (signal, callback). */
 export type WorkerAnalyzeOptions = Omit<AnalyzeOptions, 'signal' | 'onProgress'> & {

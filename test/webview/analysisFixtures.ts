@@ -1,9 +1,10 @@
 // Analyses of the real fixture runs for the webview tests, made by the real engine (src/core/engine).
 
 import { analyzePaths } from '../../src/core/engine/analyze';
-import { DEFAULT_THRESHOLDS, type RunAnalysis } from '../../src/core/types';
-import { MessageType, type DashboardSettings, type ShowAnalysisMessage } from '../../src/protocol';
-import { fixturePath } from '../unit/fixtures';
+import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
+import type { RunAnalysis } from '../../src/core/analysis';
+import { MessageType, type DashboardSettings, type ShowAnalysisMessage } from '../../src/shared/protocol';
+import { fixturePath } from '../support/fixtures';
 
 export const SETTINGS: DashboardSettings = {
   thresholds: { ...DEFAULT_THRESHOLDS },

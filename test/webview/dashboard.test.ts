@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { MessageType } from '../../src/protocol';
-import { assertClose, loadExpected } from '../unit/fixtures';
+import { MessageType } from '../../src/shared/protocol';
+import { assertClose, loadExpected } from '../support/fixtures';
 import { analyzeFixture, EXPECTED_FIELD, showAnalysis } from './analysisFixtures';
 import { canvasColorCount, canvasInk, ensureWebviewBundle, launchBrowser, LIGHT_THEME, openWebview, resultsDir } from './harness';
 
@@ -219,7 +219,7 @@ describe('dashboard webview', () => {
     const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { analyzePaths } = await import('../../src/core/engine/analyze');
-    const { fixturePath } = await import('../unit/fixtures');
+    const { fixturePath } = await import('../support/fixtures');
     const lines = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
     const partial = join(mkdtempSync(join(tmpdir(), 'ol-live-')), 'stats.jsonl');
     writeFileSync(partial, lines.filter((l) => (JSON.parse(l) as { step: number }).step <= 60).join('\n') + '\n');

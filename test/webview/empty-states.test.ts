@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { analyzePaths } from '../../src/core/engine/analyze';
-import { MessageType } from '../../src/protocol';
-import { fixturePath, loadExpected } from '../unit/fixtures';
+import { MessageType } from '../../src/shared/protocol';
+import { fixturePath, loadExpected } from '../support/fixtures';
 import { analyzeFixture, showAnalysis } from './analysisFixtures';
 import { canvasInk, ensureWebviewBundle, launchBrowser, LIGHT_THEME, openWebview, resultsDir } from './harness';
 

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { renderWebviewHtml } from '../../src/extension/webviewHtml';
 import { toWire } from '../../src/extension/wire';
-import type { ToWebviewMessage } from '../../src/protocol';
+import type { ToWebviewMessage } from '../../src/shared/protocol';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const RESULTS = join(ROOT, 'test-results', 'webview');

@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { buildExplainData } from '../../src/extension/explainData';
 import { buildReportHtml } from '../../src/extension/report';
-import { MessageType } from '../../src/protocol';
-import { assertClose, loadExpected } from '../unit/fixtures';
+import { MessageType } from '../../src/shared/protocol';
+import { assertClose, loadExpected } from '../support/fixtures';
 import { analyzeFixture, SETTINGS, showAnalysis } from './analysisFixtures';
 import { canvasInk, ensureWebviewBundle, launchBrowser, openWebview, resultsDir, ROOT } from './harness';
 

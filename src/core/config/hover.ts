@@ -1,5 +1,5 @@
 // Hover text for a position in a scanned config: on an lr, a scale, or an eps. Pure (no vscode).
-import { DEFAULT_THRESHOLDS, type Thresholds } from '../types';
+import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
 import { explainCommandArgs, explainLearningRate, type ExplainCommandArgs } from './explain';
 import { fmtNum, fmtPct } from './format';
 import { FP16_MIN_SUBNORMAL, optimizerFamilyOf, scaleFor, toFloat16 } from './rules';

@@ -1,6 +1,6 @@
 // Rules over a config scan (issue 5 "Findings"): the same ids as the run analysis, in CLI JSON,
 // Problems and hovers.
-import { DEFAULT_THRESHOLDS, type Thresholds } from '../types';
+import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
 import { fmtNum, fmtPct } from './format';
 import type { ConfigFinding, ConfigLearningRate, ConfigScale, ConfigScan, LinkedScale, OptimizerFamily } from './types';
 import { LATE_UPDATE_RMS } from './explain';

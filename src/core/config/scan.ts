@@ -1,7 +1,7 @@
 // Scan one training-config text: learning rates, scales, optimizer facts, with source ranges.
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ReaderError } from '../types';
+import { ReaderError } from '../errors';
 import { annotationsIn, classifyEntries } from './classify';
 import { notAConfigByName, configLanguageOf } from './languages';
 import { LineIndex } from './positions';

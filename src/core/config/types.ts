@@ -1,5 +1,5 @@
 // Types of the training-config scanner (issue 5). Pure data: no vscode, no DOM.
-import type { Severity } from '../types';
+import type { Severity } from '../rules/types';
 
 export type ConfigLanguage = 'yaml' | 'json' | 'jsonc' | 'toml' | 'python' | 'shell';
 

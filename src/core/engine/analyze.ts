@@ -1,28 +1,16 @@
-import { readInputs } from '../discover';
+import { AnalysisError } from '../errors';
+import { readInputs } from '../readers/discover';
 import { evaluateRunRules } from '../rules/runRules';
-import {
-  DEFAULT_THRESHOLDS,
-  SERIES_FIGURES,
-  type AnalysisResult,
-  type AnalyzeOptions,
-  type FigureName,
-  type LayerFigures,
-  type LayerSeries,
-  type LayerStats,
-  type NonFiniteObservation,
-  type OptimizerHyper,
-  type RunAnalysis,
-  type RunData,
-  type TensorRef,
-  type TensorRole,
-  type Thresholds,
-  type UpdateDistribution,
-} from '../types';
+import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
+import { SERIES_FIGURES, type LayerSeries } from '../../shared/series';
+import type { AnalysisResult, AnalyzeOptions, RunAnalysis } from '../analysis';
+import type { FigureName, LayerFigures, NonFiniteObservation, OptimizerHyper, RunData, TensorRef, TensorRole } from '../run/types';
+import type { LayerStats, UpdateDistribution } from './types';
 import { replayAdam } from './replay';
 import { computeAllTensorFigures } from './parallel';
 import { U_HISTOGRAM_EDGES, type AdamStepHyper, type LayerTensorSet } from './tensorStats';
 import { VERSION } from '../version';
-export { mergeRunData } from './merge';
+export { mergeRunData } from '../run/merge';
 
 // The engine: merges what the readers found (tensor snapshots, logged scalars, histograms) into
 // figures per layer and step, computes what tensors allow (one fused pass per layer and step), and
@@ -367,13 +355,6 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
     issues: data.issues,
   };
   return { result, series, globals: data.globals, distributions, thresholds };
-}
-
-export class AnalysisError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AnalysisError';
-  }
 }
 
 function summarizeSteps(steps: number[]): string {

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DTYPE_BYTES } from '../readers/tensorData';
-import { ReaderError } from '../types';
+import { DTYPE_BYTES } from '../io/tensorData';
+import { ReaderError } from '../errors';
 import type { StatsRequest, StatsResponse } from './statsWorker';
 import { computeTensorFigures, type AdamStepHyper, type LayerTensorSet, type TensorFigures } from './tensorStats';
 

@@ -1,5 +1,5 @@
-import { TensorChunkReader } from '../readers/tensorData';
-import type { TensorRef } from '../types';
+import { TensorChunkReader } from '../io/tensorData';
+import type { TensorRef } from '../run/types';
 import { U_HISTOGRAM_BINS, U_HISTOGRAM_RANGE } from './tensorStats';
 
 // Adam's state replayed from a complete gradient history (steps 1..T of one layer), for inputs that

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { ReaderError } from '../types';
+import { ReaderError } from '../errors';
 import { computeTensorFigures, type AdamStepHyper, type LayerTensorSet } from './tensorStats';
 
 // A worker thread of the tensor-statistics pool (parallel.ts): reduces one layer's tensors per request.

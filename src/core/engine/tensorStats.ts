@@ -1,5 +1,6 @@
-import { TensorChunkReader, type FloatChunk } from '../readers/tensorData';
-import { ReaderError, type TensorRef } from '../types';
+import { TensorChunkReader, type FloatChunk } from '../io/tensorData';
+import { ReaderError } from '../errors';
+import type { TensorRef } from '../run/types';
 
 // The fused tensor-statistics pass: every tensor of one layer at one step is read once, chunk by chunk
 // in lockstep, and all figures are accumulated in float64 from the float32 (or wider) values:

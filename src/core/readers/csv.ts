@@ -7,10 +7,11 @@
 // is reported with its 1-based file line and skipped.
 
 import { StringDecoder } from 'node:string_decoder';
-import type { FigureName, ReadOptions, Reader, RunData } from '../types';
-import { ReaderError } from '../types';
-import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '../tags';
-import { openForStreaming } from './fileBytes';
+import type { FigureName, RunData } from '../run/types';
+import type { ReadOptions, Reader } from './reader';
+import { ReaderError } from '../errors';
+import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '../run/scalarTags';
+import { openForStreaming } from '../io/fileBytes';
 import { LAYER_KEYS, ScalarRecordSink, toNumber, toShape, toStep, wideNumelLayer } from './scalarRecords';
 
 export const CSV_FORMAT = 'csv';

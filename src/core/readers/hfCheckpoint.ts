@@ -1,7 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
-import { stepFromName } from '../roles';
-import { ReaderError, type ReadIssue, type RunData, type TensorRef } from '../types';
+import { stepFromName } from '../run/tensorKeys';
+import { ReaderError } from '../errors';
+import type { ReadIssue, RunData, TensorRef } from '../run/types';
 import { readTrainerState } from './hfTrainerState';
 import { readSafetensors, readSafetensorsIndex } from './safetensors';
 import {

@@ -8,9 +8,10 @@
 // Python writes NaN / Infinity for a diverged run; those are accepted and reported as non-finite.
 
 import { promises as fsp } from 'node:fs';
-import type { ReadOptions, Reader, RunData } from '../types';
-import { ReaderError } from '../types';
-import { fsError } from './fileBytes';
+import type { ReadOptions, Reader } from './reader';
+import type { RunData } from '../run/types';
+import { ReaderError } from '../errors';
+import { fsError } from '../io/fileBytes';
 import { parseJsonTolerant, ScalarRecordSink, toStep } from './scalarRecords';
 
 export const HF_TRAINER_STATE_FORMAT = 'hf-trainer-state';

@@ -1,4 +1,5 @@
-import type { Reader, RunData } from '../types';
+import type { Reader } from './reader';
+import type { RunData } from '../run/types';
 import { csvReader } from './csv';
 import { readHfCheckpointFolder } from './hfCheckpoint';
 import { hfTrainerStateReader } from './hfTrainerState';

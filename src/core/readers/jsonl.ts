@@ -6,10 +6,11 @@
 // A malformed line is a ReadIssue with its 1-based line number; reading continues.
 
 import { promises as fsp } from 'node:fs';
-import type { ReadOptions, Reader, RunData } from '../types';
-import { ReaderError } from '../types';
-import { STEP_KEYS } from '../tags';
-import { fsError } from './fileBytes';
+import type { ReadOptions, Reader } from './reader';
+import type { RunData } from '../run/types';
+import { ReaderError } from '../errors';
+import { STEP_KEYS } from '../run/scalarTags';
+import { fsError } from '../io/fileBytes';
 import { MAX_LINE_BYTES, parseJsonTolerant, ScalarRecordSink, scanLines, type TextLine } from './scalarRecords';
 
 export const JSONL_FORMAT = 'jsonl';

@@ -1,6 +1,8 @@
-import { classifyTensorKey, stepFromName } from '../roles';
-import { ReaderError, emptyRunData, type Dtype, type ReadOptions, type Reader, type RunData, type TensorRef } from '../types';
-import { dataView, withFile } from './fileBytes';
+import { classifyTensorKey, stepFromName } from '../run/tensorKeys';
+import { ReaderError } from '../errors';
+import { emptyRunData, type Dtype, type RunData, type TensorRef } from '../run/types';
+import type { ReadOptions, Reader } from './reader';
+import { dataView, withFile } from '../io/fileBytes';
 
 // NumPy .npy: magic \x93NUMPY, u8 major, u8 minor, header length (u16 LE for v1, u32 LE for v2/v3),
 // then a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } padded with

@@ -1,17 +1,10 @@
-import { SNAPSHOT_SCALAR_KEYS, classifyTensorKey } from '../roles';
-import {
-  ReaderError,
-  emptyRunData,
-  type ReadIssue,
-  type ReadOptions,
-  type Reader,
-  type RunData,
-  type TensorRef,
-  type TensorSnapshot,
-} from '../types';
-import { FileBytes, withFile } from './fileBytes';
+import { SNAPSHOT_SCALAR_KEYS, classifyTensorKey } from '../run/tensorKeys';
+import { ReaderError } from '../errors';
+import { emptyRunData, type ReadIssue, type RunData, type TensorRef, type TensorSnapshot } from '../run/types';
+import type { ReadOptions, Reader } from './reader';
+import { FileBytes, withFile } from '../io/fileBytes';
 import { MAX_NPY_HEADER, decodeNpyScalar, fortranStrides, npyHeaderLength, parseNpyHeader, stepFromFilePath, type NpyHeader } from './npy';
-import { inflatePrefix, openZipFile, type ZipEntry } from './zip';
+import { inflatePrefix, openZipFile, type ZipEntry } from '../io/zip';
 
 // NumPy .npz: a zip of `<key>.npy` members, stored (numpy.savez, zip64 extras) or deflated
 // (numpy.savez_compressed). Stored members become TensorRefs at the member's absolute data offset;

@@ -1,4 +1,4 @@
-import { ReaderError } from '../types';
+import { ReaderError } from '../errors';
 import { appendAll } from '../arrays';
 
 // A safe allow-list unpickler: an interpreter over pickle opcodes (protocols 0-5, the subset that

@@ -1,17 +1,10 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { classifyTensorKey } from '../roles';
-import {
-  ReaderError,
-  emptyRunData,
-  type Dtype,
-  type ReadIssue,
-  type ReadOptions,
-  type Reader,
-  type RunData,
-  type TensorRef,
-} from '../types';
-import { FileBytes, dataView, fsError, withFile } from './fileBytes';
+import { classifyTensorKey } from '../run/tensorKeys';
+import { ReaderError } from '../errors';
+import { emptyRunData, type Dtype, type ReadIssue, type RunData, type TensorRef } from '../run/types';
+import type { ReadOptions, Reader } from './reader';
+import { FileBytes, dataView, fsError, withFile } from '../io/fileBytes';
 import { fillLayers } from './npz';
 import { stepFromFilePath } from './npy';
 

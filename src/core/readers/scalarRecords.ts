@@ -2,10 +2,10 @@
 // tolerant JSON for Python's bare NaN/Infinity tokens, a bounded line splitter over a file handle,
 // and a sink that turns (step, key, value) into LayerObservation / GlobalObservation / NonFinite / issues.
 
-import type { FigureName, GlobalObservation, LayerObservation, NonFiniteObservation, ReadIssue, RunData } from '../types';
-import { emptyRunData } from '../types';
-import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../tags';
-import { openForStreaming } from './fileBytes';
+import type { FigureName, GlobalObservation, LayerObservation, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
+import { emptyRunData } from '../run/types';
+import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
+import { openForStreaming } from '../io/fileBytes';
 
 // ---- tolerant JSON -------------------------------------------------------------------------------
 

@@ -20,15 +20,15 @@ import type {
   NonFiniteObservation,
   GlobalObservation,
   ReadIssue,
-  ReadOptions,
-  Reader,
   RunData,
   TensorRole,
-} from '../types';
-import { ReaderError, emptyRunData } from '../types';
-import { classifyHistogramTag, classifyScalarTag } from '../tags';
-import { crc32c as crc32cImported, maskCrc32c as maskCrc32cImported } from './crc32c';
-import { fsError, openForStreaming } from './fileBytes';
+} from '../run/types';
+import type { ReadOptions, Reader } from './reader';
+import { ReaderError } from '../errors';
+import { emptyRunData } from '../run/types';
+import { classifyHistogramTag, classifyScalarTag } from '../run/scalarTags';
+import { crc32c as crc32cImported, maskCrc32c as maskCrc32cImported } from '../io/crc32c';
+import { fsError, openForStreaming } from '../io/fileBytes';
 import { ProtoReader, ProtoWriter, ProtobufError } from './protobuf';
 
 // Hot-loop names as module-local bindings: CommonJS transpilers (tsx, esbuild's cjs output) turn

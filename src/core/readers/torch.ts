@@ -1,20 +1,19 @@
 import { basename } from 'node:path';
-import { stepFromName } from '../roles';
+import { stepFromName } from '../run/tensorKeys';
+import { ReaderError } from '../errors';
 import {
-  ReaderError,
   emptyRunData,
   type Dtype,
   type OptimizerHyper,
   type ParamGroupHyper,
   type ReadIssue,
-  type ReadOptions,
-  type Reader,
   type RunData,
   type TensorRef,
   type TensorRole,
   type TensorSnapshot,
-} from '../types';
-import { FileBytes, withFile } from './fileBytes';
+} from '../run/types';
+import type { ReadOptions, Reader } from './reader';
+import { FileBytes, withFile } from '../io/fileBytes';
 import { stepFromFilePath } from './npy';
 import {
   PyDict,
@@ -26,7 +25,7 @@ import {
   type PickleValue,
   type TorchDtype,
 } from './pickle';
-import { openZipFile, readZipEntryFrom, type ZipArchive, type ZipEntry } from './zip';
+import { openZipFile, readZipEntryFrom, type ZipArchive, type ZipEntry } from '../io/zip';
 
 // torch.save zip checkpoints (.pt .pth .bin .ckpt): the pickle is interpreted by the allow-list
 // unpickler (pickle.ts), tensors become TensorRefs into the stored `<prefix>/data/<key>` members

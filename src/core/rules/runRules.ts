@@ -1,4 +1,6 @@
-import type { Finding, LayerStats, NonFiniteObservation, Thresholds } from '../types';
+import type { Finding, Thresholds } from './types';
+import type { LayerStats } from '../engine/types';
+import type { NonFiniteObservation } from '../run/types';
 
 // Findings on a run's figures. One stable id per kind of finding; the same ids appear in the CLI's
 // JSON, the Problems panel and the dashboard. Thresholds are options (README "Findings").

@@ -1,0 +1,51 @@
+import type { GlobalObservation, ParamGroupHyper, ReadIssue } from './run/types';
+import type { LayerStats, UpdateDistribution } from './engine/types';
+import type { Finding, Thresholds } from './rules/types';
+import type { LayerSeries } from '../shared/series';
+
+// The pipeline's result: what the CLI prints (`--json`) and the dashboard shows.
+
+/** The `--json` contract of `optimizer-lens analyze` (README "CLI"). */
+export interface AnalysisResult {
+  tool: 'optimizer-lens';
+  version: string;
+  inputs: { path: string; format: string }[];
+  optimizer: {
+    type: string | null;
+    lr: number | null;
+    betas: [number, number] | null;
+    eps: number | null;
+    weightDecay: number | null;
+    source: string;
+    /** Per-group values where the input states parameter groups (e.g. AdamW decay on some groups only). */
+    paramGroups?: ParamGroupHyper[];
+  };
+  step: number | null;
+  steps: number[];
+  layers: LayerStats[];
+  findings: Finding[];
+  /** Reader problems that did not stop the analysis. */
+  issues: ReadIssue[];
+}
+
+export interface AnalyzeOptions {
+  /** Report this step (default: the last step with figures). */
+  step?: number;
+  lr?: number;
+  optimizer?: 'adam' | 'adamw' | 'sgd';
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  thresholds?: Partial<Thresholds>;
+  signal?: AbortSignal;
+  onProgress?: (fraction: number, message: string) => void;
+}
+
+/** Everything the dashboard shows: the CLI JSON contract plus series over steps. */
+export interface RunAnalysis {
+  result: AnalysisResult;
+  series: LayerSeries[];
+  globals: GlobalObservation[];
+  distributions: UpdateDistribution[];
+  thresholds: Thresholds;
+}

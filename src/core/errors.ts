@@ -1,0 +1,44 @@
+// The errors core throws. A ReaderError carries its location as data ({ path, line?, offset?, reason })
+// and formats it once (`message`); callers that need the parts read the fields, never the text.
+
+/** Where in a file: a 1-based line (text formats) or a byte offset (binary formats). */
+export interface FileLocation {
+  line?: number;
+  offset?: number;
+}
+
+/** Error type every reader throws for unreadable input: names the file and the position. */
+export class ReaderError extends Error {
+  readonly path: string;
+  readonly line?: number;
+  readonly offset?: number;
+  /** What is wrong, without the path or position (those are fields). */
+  readonly reason: string;
+  constructor(path: string, reason: string, where: FileLocation = {}) {
+    super(formatLocated(path, reason, where));
+    this.name = 'ReaderError';
+    this.path = path;
+    this.line = where.line;
+    this.offset = where.offset;
+    this.reason = reason;
+  }
+
+  /** The same error at another path (e.g. a zip member's reader error reported against the archive). */
+  static from(e: ReaderError, changes: { path?: string; reason?: string; where?: FileLocation } = {}): ReaderError {
+    return new ReaderError(changes.path ?? e.path, changes.reason ?? e.reason, changes.where ?? { line: e.line, offset: e.offset });
+  }
+}
+
+/** `path:line: reason` or `path (byte offset N): reason` — the one place a location is written into text. */
+export function formatLocated(path: string, reason: string, where: FileLocation = {}): string {
+  const at = where.line !== undefined ? `:${where.line}` : where.offset !== undefined ? ` (byte offset ${where.offset})` : '';
+  return `${path}${at}: ${reason}`;
+}
+
+/** The analysis cannot answer what was asked (e.g. `--step N` names a step without figures). */
+export class AnalysisError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AnalysisError';
+  }
+}

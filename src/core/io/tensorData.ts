@@ -1,0 +1,248 @@
+import { closeSync, fstatSync, openSync, readSync, createReadStream } from 'node:fs';
+import { createInflateRaw, inflateRawSync } from 'node:zlib';
+import { ReaderError } from '../errors';
+import type { Dtype, TensorRef } from '../run/types';
+
+// Streams a TensorRef's elements as float chunks, reading the file by offset with one reused buffer:
+// peak memory is one chunk per open tensor whatever the tensor's size. F16 and BF16 are widened to
+// float32 through 65,536-entry tables (exact); F32 and F64 are returned as views, no conversion.
+
+export type FloatChunk = Float32Array | Float64Array;
+
+/** Deflate streams up to this many compressed bytes are inflated in one synchronous call. */
+const SMALL_DEFLATE = 1 << 20;
+
+export const DTYPE_BYTES: Record<Dtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
+
+let f16Table: Float32Array | undefined;
+let bf16Table: Float32Array | undefined;
+
+function halfTable(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) {
+      const sign = h & 0x8000 ? -1 : 1;
+      const exp = (h >> 10) & 0x1f;
+      const frac = h & 0x3ff;
+      let v: number;
+      if (exp === 0) v = frac * 2 ** -24;
+      else if (exp === 31) v = frac ? NaN : Infinity;
+      else v = (1 + frac / 1024) * 2 ** (exp - 15);
+      f16Table[h] = sign * v;
+    }
+  }
+  return f16Table;
+}
+
+function bfloat16Table(): Float32Array {
+  if (!bf16Table) {
+    bf16Table = new Float32Array(65536);
+    const u32 = new Uint32Array(bf16Table.buffer);
+    for (let h = 0; h < 65536; h++) u32[h] = h << 16;
+  }
+  return bf16Table;
+}
+
+/** Refuse layouts the streaming kernel cannot walk in order. */
+function checkContiguous(ref: TensorRef): void {
+  if (!ref.strides) return;
+  let expected = 1;
+  for (let d = ref.shape.length - 1; d >= 0; d--) {
+    if (ref.shape[d] !== 1 && ref.strides[d] !== expected) {
+      throw new ReaderError(
+        ref.source.path,
+        `tensor '${ref.key}' is not contiguous (shape [${ref.shape}], strides [${ref.strides}]); save it with .contiguous() first`,
+        { offset: ref.source.offset },
+      );
+    }
+    expected *= ref.shape[d];
+  }
+}
+
+/**
+ * Sequential reader of one tensor's elements. `next()` returns the next chunk (at most `chunkElements`
+ * elements) as floats, or null at the end. The returned array is a view over a reused buffer: it is valid
+ * until the next call.
+ */
+export class TensorChunkReader {
+  readonly ref: TensorRef;
+  private readonly itemSize: number;
+  private readonly chunkElements: number;
+  private position = 0; // elements delivered
+  private fd: number | null = null;
+  private readonly raw: Uint8Array;
+  private readonly widened: Float32Array | null;
+  private inflater: AsyncIterator<Buffer> | null = null;
+  private inflated: Buffer = Buffer.alloc(0);
+  private skipLeft = 0;
+
+  constructor(ref: TensorRef, chunkElements = 1 << 18) {
+    checkContiguous(ref);
+    this.ref = ref;
+    this.itemSize = DTYPE_BYTES[ref.dtype];
+    if (!this.itemSize) throw new ReaderError(ref.source.path, `unsupported dtype ${ref.dtype} for tensor '${ref.key}'`);
+    this.chunkElements = Math.max(1, Math.min(chunkElements, ref.numel || 1));
+    // An ArrayBuffer of our own keeps typed-array views aligned.
+    this.raw = new Uint8Array(new ArrayBuffer(this.chunkElements * this.itemSize));
+    this.widened = this.itemSize === 2 ? new Float32Array(this.chunkElements) : null;
+    const byteLength = ref.numel * this.itemSize;
+    if (ref.source.compression === 'none') {
+      const start = ref.source.offset + (ref.elementOffset ?? 0) * this.itemSize;
+      const fd = this.open();
+      const size = fstatSync(fd).size;
+      if (start < 0 || start + byteLength > size) {
+        this.close();
+        throw new ReaderError(ref.source.path, `tensor '${ref.key}' needs bytes ${start}..${start + byteLength} but the file has ${size}`, {
+          offset: start,
+        });
+      }
+    } else {
+      this.skipLeft = ref.source.skipInflated ?? 0;
+    }
+  }
+
+  private open(): number {
+    if (this.fd === null) {
+      try {
+        this.fd = openSync(this.ref.source.path, 'r');
+      } catch (e) {
+        throw new ReaderError(this.ref.source.path, `cannot open: ${(e as Error).message}`);
+      }
+    }
+    return this.fd;
+  }
+
+  get remaining(): number {
+    return this.ref.numel - this.position;
+  }
+
+  async next(): Promise<FloatChunk | null> {
+    const n = Math.min(this.chunkElements, this.ref.numel - this.position);
+    if (n <= 0) {
+      this.close();
+      return null;
+    }
+    const bytes = n * this.itemSize;
+    if (this.ref.source.compression === 'none') this.readStored(bytes);
+    else await this.readInflated(bytes);
+    this.position += n;
+    return this.view(n);
+  }
+
+  private readStored(bytes: number): void {
+    const fd = this.open();
+    const start = this.ref.source.offset + ((this.ref.elementOffset ?? 0) + this.position) * this.itemSize;
+    let got = 0;
+    while (got < bytes) {
+      const r = readSync(fd, this.raw, got, bytes - got, start + got);
+      if (r <= 0) {
+        throw new ReaderError(this.ref.source.path, `unexpected end of file in tensor '${this.ref.key}'`, {
+          offset: start + got,
+        });
+      }
+      got += r;
+    }
+  }
+
+  private async readInflated(bytes: number): Promise<void> {
+    const src = this.ref.source;
+    if (!this.inflater && this.position === 0 && this.inflated.length === 0 && src.storedLength <= SMALL_DEFLATE) {
+      // Small members (most npz arrays): one synchronous inflate, bounded by the tensor's own size.
+      const compressed = new Uint8Array(src.storedLength);
+      const fd = this.open();
+      if (readSync(fd, compressed, 0, src.storedLength, src.offset) !== src.storedLength) {
+        throw new ReaderError(src.path, `unexpected end of file in the deflate stream of '${this.ref.key}'`, { offset: src.offset });
+      }
+      const want = (src.skipInflated ?? 0) + this.ref.numel * this.itemSize;
+      try {
+        this.inflated = inflateRawSync(compressed, { maxOutputLength: Math.max(1, want), finishFlush: 2 /* Z_SYNC_FLUSH */ });
+      } catch (e) {
+        throw new ReaderError(src.path, `corrupt deflate stream in '${this.ref.key}': ${(e as Error).message}`, { offset: src.offset });
+      }
+      this.inflater = (async function* () {})();
+    }
+    if (!this.inflater) {
+      if (src.storedLength <= 0) throw new ReaderError(src.path, `empty deflate stream for '${this.ref.key}'`, { offset: src.offset });
+      const stream = createReadStream(src.path, { start: src.offset, end: src.offset + src.storedLength - 1, highWaterMark: 1 << 20 });
+      const inflate = createInflateRaw({ chunkSize: 1 << 20 });
+      stream.on('error', (e) => inflate.destroy(e));
+      this.inflater = stream.pipe(inflate)[Symbol.asyncIterator]();
+    }
+    let filled = 0;
+    const take = (): void => {
+      if (this.skipLeft > 0) {
+        const s = Math.min(this.skipLeft, this.inflated.length);
+        this.inflated = this.inflated.subarray(s);
+        this.skipLeft -= s;
+      }
+      const t = Math.min(bytes - filled, this.inflated.length);
+      if (t > 0) {
+        this.raw.set(this.inflated.subarray(0, t), filled);
+        this.inflated = this.inflated.subarray(t);
+        filled += t;
+      }
+    };
+    take();
+    while (filled < bytes) {
+      let r: IteratorResult<Buffer>;
+      try {
+        r = await this.inflater.next();
+      } catch (e) {
+        throw new ReaderError(src.path, `corrupt deflate stream in '${this.ref.key}': ${(e as Error).message}`, { offset: src.offset });
+      }
+      if (r.done) {
+        throw new ReaderError(src.path, `deflate stream of '${this.ref.key}' ended early`, { offset: src.offset });
+      }
+      this.inflated = r.value;
+      take();
+    }
+  }
+
+  private view(n: number): FloatChunk {
+    const buf = this.raw.buffer;
+    switch (this.ref.dtype) {
+      case 'F32':
+        return new Float32Array(buf, 0, n);
+      case 'F64':
+        return new Float64Array(buf, 0, n);
+      case 'F16':
+      case 'BF16': {
+        const table = this.ref.dtype === 'F16' ? halfTable() : bfloat16Table();
+        const src = new Uint16Array(buf, 0, n);
+        const out = this.widened!;
+        for (let i = 0; i < n; i++) out[i] = table[src[i]];
+        return out.subarray(0, n);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.fd !== null) {
+      closeSync(this.fd);
+      this.fd = null;
+    }
+    if (this.inflater) {
+      void this.inflater.return?.();
+      this.inflater = null;
+    }
+  }
+}
+
+/** Read a whole tensor as float64 (for small tensors, tests and scalars). */
+export async function readTensorValues(ref: TensorRef): Promise<Float64Array> {
+  if (ref.numel > 256 * 1024 * 1024) {
+    throw new ReaderError(ref.source.path, `tensor '${ref.key}' has ${ref.numel} elements: too large to read whole; use TensorChunkReader`);
+  }
+  const out = new Float64Array(ref.numel);
+  const reader = new TensorChunkReader(ref);
+  try {
+    let at = 0;
+    for (let chunk = await reader.next(); chunk; chunk = await reader.next()) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+  } finally {
+    reader.close();
+  }
+  return out;
+}

@@ -1,0 +1,181 @@
+// Messages between the extension host and the dashboard webview (shared by both bundles).
+// Shape after microsoft/vscode-hexeditor's protocol: one enum with a "to webview" and a
+// "from webview" region, one interface per message, one union per direction.
+// Handshake: the webview posts Ready once its script runs; the host answers with the view's data.
+// Only types and constants here: this file is compiled into the host (Node) and the webview (DOM).
+
+import type { RunAnalysis } from '../core/analysis';
+import type { Thresholds } from '../core/rules/types';
+import type { PackedSeries } from './packing';
+
+export enum MessageType {
+  // #region to webview
+  /** A run's analysis for the dashboard (answer to Ready, and again after a live-tail update). */
+  ShowAnalysis = 'showAnalysis',
+  /** Several runs side by side (Compare Runs…). */
+  ShowCompare = 'showCompare',
+  /** The Explain Learning Rate view. */
+  ShowExplain = 'showExplain',
+  /** Analysis failed or was cancelled. */
+  ShowError = 'showError',
+  /** Select a step (e.g. from a command); the webview selects it like a click on a finding. */
+  SelectStep = 'selectStep',
+  // #endregion
+
+  // #region from webview
+  /** The webview script is running and listening. */
+  Ready = 'ready',
+  /** The user asked for the logging snippet (from the lr-without-scale banner). */
+  InsertLoggingSnippet = 'insertLoggingSnippet',
+  /** The user asked to export the report. */
+  ExportReport = 'exportReport',
+  /** Open a file the analysis read (from an issue or an input link). */
+  OpenFile = 'openFile',
+  /** Explain the learning rate with these numbers (from the Explain view's inputs). */
+  ExplainRequest = 'explainRequest',
+  // #endregion
+}
+
+/**
+ * What a webview panel (not a custom editor) shows, kept in the webview's state so the panel can be
+ * restored after a window reload (registerWebviewPanelSerializer re-runs it).
+ */
+export type PanelSource =
+  | { kind: 'analyze'; paths: string[]; title: string }
+  | { kind: 'compare'; paths: string[] }
+  | { kind: 'explain'; lr: number; scale: number | null };
+
+/** Settings the dashboard needs besides the analysis. */
+export interface DashboardSettings {
+  thresholds: Thresholds;
+  /** `optimizerLens.targetRelativeStep`. */
+  targetRelativeStep: number;
+  /** `optimizerLens.defaults.eps`, shown in the equivalence view when the run does not state eps. */
+  defaultEps: number;
+}
+
+// ---- to webview ---------------------------------------------------------------------------------
+
+export interface ShowAnalysisMessage {
+  type: MessageType.ShowAnalysis;
+  /** Title shown above the dashboard (file or folder name). */
+  title: string;
+  analysis: RunAnalysis;
+  settings: DashboardSettings;
+  /** True when this is a live-tail update of a run already shown (keep the user's selection). */
+  update?: boolean;
+  /** True when the opened file is watched for growth. */
+  live?: boolean;
+  /** Steps in the run before thinning for the dashboard (analysis.result.steps lists those shown). */
+  totalSteps?: number;
+  source?: PanelSource;
+  /** What the inputs hold beyond the analysis (the header says where the optimizer figures came from). */
+  facts?: InputFacts;
+  /** On the wire the series travel packed (analysis.series is then empty); the webview unpacks them. */
+  packedSeries?: PackedSeries;
+}
+
+/** Facts about the inputs the worker saw while reading (names only; no numbers). */
+export interface InputFacts {
+  /** Optimizer-state tensor roles present in the inputs, e.g. exp_avg, exp_avg_sq, momentum_buffer. */
+  stateRoles: string[];
+  /** Hyper-parameters taken from the extension's settings because no input states them. */
+  fromSettings: string[];
+}
+
+export interface CompareRun {
+  label: string;
+  analysis: RunAnalysis;
+}
+
+export interface ShowCompareMessage {
+  type: MessageType.ShowCompare;
+  title: string;
+  runs: CompareRun[];
+  settings: DashboardSettings;
+  source?: PanelSource;
+}
+
+/** What the Explain Learning Rate view shows (computed in the host). */
+export interface ExplainData {
+  lr: number;
+  /** Parameter RMS (init scale) the lr is meant for; null when unknown. */
+  scale: number | null;
+  optimizer: 'adam' | 'adamw' | 'sgd' | null;
+  eps: number | null;
+  /** lr / scale: Adam's relative step per step while RMS(u) ≈ 1 (early training); null without scale. */
+  relativeStep: number | null;
+  /** The same relative step with another scale: (lr·k, scale·k, eps·k). */
+  equivalentPairs: { lr: number; scale: number; eps: number | null }[];
+  targetRelativeStep: number;
+  /** lr that gives the target relative step at this scale; null without scale. */
+  lrForTarget: number | null;
+  /** Explanation text (Markdown) when core's explainLearningRate provides it. */
+  markdown?: string;
+  /** Where lr and scale came from ("input", a config file name, ...). */
+  source: string;
+}
+
+export interface ShowExplainMessage {
+  type: MessageType.ShowExplain;
+  explain: ExplainData;
+  source?: PanelSource;
+}
+
+export interface ShowErrorMessage {
+  type: MessageType.ShowError;
+  title: string;
+  message: string;
+  cancelled?: boolean;
+}
+
+export interface SelectStepMessage {
+  type: MessageType.SelectStep;
+  step: number;
+  layer?: string | null;
+}
+
+// ---- from webview -------------------------------------------------------------------------------
+
+export interface ReadyMessage {
+  type: MessageType.Ready;
+}
+
+export interface InsertLoggingSnippetMessage {
+  type: MessageType.InsertLoggingSnippet;
+}
+
+export interface ExportReportMessage {
+  type: MessageType.ExportReport;
+}
+
+export interface OpenFileMessage {
+  type: MessageType.OpenFile;
+  path: string;
+  line?: number;
+}
+
+export interface ExplainRequestMessage {
+  type: MessageType.ExplainRequest;
+  lr: number;
+  scale: number | null;
+}
+
+export type ToWebviewMessage = ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage | SelectStepMessage;
+
+export type FromWebviewMessage = ReadyMessage | InsertLoggingSnippetMessage | ExportReportMessage | OpenFileMessage | ExplainRequestMessage;
+
+/** What the webview keeps in vscode.setState (restored after hide/show and reload). */
+export interface WebviewState {
+  step?: number | null;
+  sortField?: string | null;
+  sortDir?: 'asc' | 'desc';
+  scrollY?: number;
+  distributionLayer?: string | null;
+  highlightedLayer?: string | null;
+  /** Panels only: what to re-open after a window reload. */
+  source?: PanelSource;
+}
+
+/** The id of the JSON data element of an exported report (the webview reads it when there is no host). */
+export const REPORT_DATA_ELEMENT_ID = 'optimizer-lens-report-data';

@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { main } from '../../src/cli/main';
+import { fixturePath, loadExpected } from '../support/fixtures';
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
+  return { code, out, err };
+}
+
+const ADAM = ['--betas', '0.9,0.999', '--eps', '1e-8'];
+
+test('analyze --json prints the documented contract with PyTorch-exact figures', async () => {
+  const r = await cli('analyze', fixturePath('adam_base', 'tensors', 'step_000060.npz'), '--json', ...ADAM, '--optimizer', 'adam');
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.deepEqual(Object.keys(j).slice(0, 8), ['tool', 'version', 'inputs', 'optimizer', 'step', 'steps', 'layers', 'findings']);
+  assert.equal(j.tool, 'optimizer-lens');
+  assert.deepEqual(j.inputs, [{ path: fixturePath('adam_base', 'tensors', 'step_000060.npz'), format: 'npz' }]);
+  assert.deepEqual(Object.keys(j.optimizer), ['type', 'lr', 'betas', 'eps', 'weightDecay', 'source']);
+  assert.equal(j.optimizer.type, 'adam');
+  assert.equal(j.optimizer.lr, 3e-4);
+  assert.equal(j.step, 60);
+  const exp = loadExpected('adam_base').steps['60'];
+  const head = j.layers.find((l: { name: string }) => l.name === 'head.weight');
+  for (const k of [
+    'name',
+    'shape',
+    'numel',
+    'paramRms',
+    'gradRms',
+    'updateRms',
+    'relStep',
+    'adamUpdateRms',
+    'relStepPredicted',
+    'epsDominatedFraction',
+  ]) {
+    assert.ok(k in head, `layer field ${k}`);
+  }
+  assert.deepEqual(head.shape, [40, 32]);
+  assert.equal(head.numel, 1280);
+  assert.ok(Math.abs(head.adamUpdateRms / exp['head.weight'].adam_u_rms! - 1) < 1e-9);
+  for (const f of j.findings) for (const k of ['rule', 'severity', 'layer', 'step', 'message', 'evidence']) assert.ok(k in f);
+});
+
+test('table output lists every layer and the findings', async () => {
+  const r = await cli('analyze', fixturePath('adam_base', 'tensors', 'step_000120.npz'), ...ADAM);
+  assert.equal(r.code, 0);
+  for (const l of ['pos_embed', 'embed.weight', 'blocks.0.attn.qkv.weight', 'head.weight'])
+    assert.match(r.out, new RegExp(`^${l.replace(/\./g, '\\.')}\\s`, 'm'));
+  assert.match(r.out, /relative-step-high \[pos_embed\]/);
+});
+
+test('exit codes: 1 when --fail-on trips, 2 on bad usage and unreadable input', async () => {
+  const p = fixturePath('adam_base', 'tensors', 'step_000120.npz');
+  assert.equal((await cli('analyze', p, ...ADAM, '--fail-on', 'warning')).code, 1);
+  assert.equal((await cli('analyze', p, ...ADAM, '--fail-on', 'error')).code, 0);
+  const usage = await cli('analyze', p, '--betas', 'nope');
+  assert.equal(usage.code, 2);
+  assert.match(usage.err, /--betas needs two numbers/);
+  assert.equal((await cli('analyze')).code, 2);
+  assert.equal((await cli('frobnicate')).code, 2);
+  const missing = await cli('analyze', fixturePath('no_such_run'));
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /no_such_run: no such file or folder/);
+  const unknown = await cli('analyze', fixturePath('README.md'));
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /README\.md: not a format Optimizer Lens reads/);
+});
+
+test('bad input: malformed JSONL is reported with file and line, partial data kept, exit 2', async () => {
+  const r = await cli('analyze', fixturePath('bad', 'malformed.jsonl'), '--json');
+  assert.equal(r.code, 2);
+  const j = JSON.parse(r.out);
+  assert.ok(j.issues.some((i: { line?: number; path: string }) => i.line === 7 && i.path.endsWith('malformed.jsonl')));
+  assert.ok(j.findings.some((f: { rule: string }) => f.rule === 'non-finite'));
+});
+
+test('a log with a learning rate but no parameter scale warns lr-without-scale', async () => {
+  const r = await cli('analyze', fixturePath('adam_base', 'train_log.jsonl'), '--json');
+  const j = JSON.parse(r.out);
+  const f = j.findings.find((x: { rule: string }) => x.rule === 'lr-without-scale');
+  assert.ok(f, 'lr-without-scale finding');
+  assert.equal(f.severity, 'warning');
+  assert.match(f.message, /lr\/\|w\|/);
+});
+
+test(
+  'the installed bin runs (npx optimizer-lens)',
+  { skip: !existsSync(resolve(__dirname, '..', '..', 'dist', 'cli.js')) && 'dist/ not built (npm run build)' },
+  () => {
+    const bin = join(resolve(__dirname, '..', '..'), 'bin', 'optimizer-lens.js');
+    const r = spawnSync(process.execPath, [bin, 'analyze', fixturePath('adam_base', 'tensors', 'step_000001.npz'), '--json', ...ADAM], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).step, 1);
+    const bad = spawnSync(process.execPath, [bin, 'analyze', '--step'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+  },
+);
+
+test('parameter groups (HF decay / no-decay split) appear per group in JSON and in the table', async () => {
+  const dir = fixturePath('adamw_wd0.05', 'checkpoint-120');
+  const j = JSON.parse((await cli('analyze', dir, '--json')).out);
+  assert.equal(j.optimizer.type, 'adamw');
+  assert.equal(j.optimizer.weightDecay, null, 'groups differ: no single weight decay');
+  const decayed = j.optimizer.paramGroups.find((g: { weightDecay: number }) => g.weightDecay === 0.05);
+  assert.deepEqual([...decayed.layers].sort(), [
+    'blocks.0.attn.proj.weight',
+    'blocks.0.attn.qkv.weight',
+    'blocks.0.mlp.fc.weight',
+    'blocks.0.mlp.proj.weight',
+    'embed.weight',
+    'head.weight',
+    'pos_embed',
+  ]);
+  const table = (await cli('analyze', dir)).out;
+  assert.match(table, /weight decay per group 0\.0500 \(7 layers\), 0 \(7 layers\)/);
+});

@@ -1,0 +1,568 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, after } from 'node:test';
+import type { LayerObservation, RunData } from '../../../src/core/run/types';
+import { ReaderError } from '../../../src/core/errors';
+import { readJsonl, jsonlReader, JsonlTail } from '../../../src/core/readers/jsonl';
+import { readCsv, csvReader, CsvParser, type CsvRecord } from '../../../src/core/readers/csv';
+import { readTrainerState, hfTrainerStateReader } from '../../../src/core/readers/hfTrainerState';
+import { scanLines, type TextLine } from '../../../src/core/readers/scalarRecords';
+import { assertClose, fixturePath, loadExpected, RUNS, type Expected } from '../../support/fixtures';
+
+const tmp = mkdtempSync(join(tmpdir(), 'ol-readers-logs-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function stepsOf(e: Expected): number[] {
+  return Object.keys(e.steps).map(Number);
+}
+
+function observationIndex(data: RunData): Map<string, LayerObservation> {
+  const m = new Map<string, LayerObservation>();
+  for (const o of data.observations) {
+    assert.ok(!m.has(`${o.step}|${o.layer}`), `one observation per (step, layer): ${o.step} ${o.layer}`);
+    m.set(`${o.step}|${o.layer}`, o);
+  }
+  return m;
+}
+
+/** The five figures of the brief, plus norms where the file has them, against expected.json. */
+function checkLayers(data: RunData, run: string, rel: number, source: 'jsonl' | 'csv'): number {
+  const e = loadExpected(run);
+  const idx = observationIndex(data);
+  const sgd = e.optimizer.toLowerCase().startsWith('sgd');
+  let checked = 0;
+  for (const step of stepsOf(e)) {
+    for (const [layer, x] of Object.entries(e.steps[String(step)])) {
+      if (layer === 'global') continue;
+      const o = idx.get(`${step}|${layer}`);
+      assert.ok(o, `${run} ${source}: observation for step ${step} layer ${layer}`);
+      const f = o.figures;
+      const what = `${run} ${source} step ${step} ${layer}`;
+      assertClose(f.paramRms, x.param_rms, rel, `${what} paramRms`);
+      assertClose(f.gradRms, x.grad_rms, rel, `${what} gradRms`);
+      assertClose(f.updateRms, x.update_rms, rel, `${what} updateRms`);
+      // rel_step: null in JSONL and inf in CSV for zero-initialised parameters at t=1 → absent either way.
+      assertClose(f.relStep, x.rel_step, rel, `${what} relStep`);
+      if (x.rel_step === null) assert.equal(f.relStep, undefined, `${what}: no relStep invented`);
+      if (sgd) {
+        assert.equal(f.adamUpdateRms, undefined, `${what}: SGD has no adam_u`);
+        assertClose(f.momentumBufferRms, x.momentum_buffer_rms, rel, `${what} momentumBufferRms`);
+      } else {
+        assertClose(f.adamUpdateRms, x.adam_u_rms, rel, `${what} adamUpdateRms`);
+      }
+      if (source === 'jsonl') {
+        assertClose(f.paramNorm, x.param_norm, rel, `${what} paramNorm`);
+        assertClose(f.gradNorm, x.grad_norm, rel, `${what} gradNorm`);
+        assertClose(f.updateNorm, x.update_norm, rel, `${what} updateNorm`);
+        assertClose(f.epsDominatedFraction, x.eps_dominated_frac ?? null, rel, `${what} epsDominatedFraction`);
+        assertClose(f.relStepPredicted, x.pred_rel_step ?? null, rel, `${what} relStepPredicted`);
+        assertClose(f.sqrtVHatRms, x.sqrt_v_hat_rms ?? null, rel, `${what} sqrtVHatRms`);
+        assert.equal(o.numel, x.numel, `${what} numel`);
+        assert.equal(
+          o.shape!.reduce((a, b) => a * b, 1),
+          x.numel,
+          `${what} shape`,
+        );
+      } else {
+        // The wide CSV has no norms: nothing is invented.
+        assert.equal(f.paramNorm, undefined);
+        assert.equal(o.numel, undefined);
+      }
+      checked++;
+    }
+  }
+  return checked;
+}
+
+describe('JSONL stats.jsonl (long form) against expected.json', () => {
+  for (const run of RUNS) {
+    const path = fixturePath(run, 'stats.jsonl');
+    if (!existsSync(path)) continue; // the light run has none
+    it(run, async () => {
+      const data = await readJsonl(path);
+      assert.deepEqual(data.inputs, [{ path, format: 'jsonl' }]);
+      assert.equal(data.issues.length, 0, JSON.stringify(data.issues));
+      assert.equal(data.nonFinite.length, 0);
+      assert.equal(data.observations.length, 120 * 14);
+      const checked = checkLayers(data, run, 1e-12, 'jsonl');
+      assert.equal(checked, 4 * 14);
+      // named_parameters() order and shapes from config.json
+      const config = JSON.parse(readFileSync(fixturePath(run, 'config.json'), 'utf8'));
+      const order: string[] = config.param_order ?? config.parameter_order ?? Object.keys(config.param_shapes ?? {});
+      if (order.length) assert.deepEqual(data.layerOrder, order);
+      assert.equal(data.layerOrder[0], 'pos_embed');
+      assert.deepEqual(data.layerShapes['pos_embed'], [16, 32]);
+      assert.deepEqual(data.layerShapes['blocks.0.attn.qkv.weight'], [96, 32]);
+      // lr is per record in the long form: a layer figure there
+      const o = data.observations.find((x) => x.step === 60 && x.layer === 'head.weight')!;
+      assert.equal(o.figures.lr, loadExpected(run).hyper.lr);
+    });
+  }
+});
+
+describe('CSV history_wide.csv (W&B wide export) against expected.json', () => {
+  for (const run of RUNS) {
+    it(run, async () => {
+      const path = fixturePath(run, 'history_wide.csv');
+      const data = await readCsv(path);
+      assert.deepEqual(data.inputs, [{ path, format: 'csv' }]);
+      assert.equal(data.nonFinite.length, 0, 'inf in rel_step columns is a division by zero, not a non-finite value');
+      // the only issue: the documented inf ratios of the five zero-initialised parameters at t=1
+      assert.equal(data.issues.length, 1, JSON.stringify(data.issues));
+      assert.match(data.issues[0].message, /^5 ratio value\(s\) \(rel_step\) are inf/);
+      assert.equal(data.issues[0].line, 2);
+      // The CSV holds Python repr() doubles (17 significant digits): the numbers round-trip exactly.
+      checkLayers(data, run, 0, 'csv');
+      assert.equal(new Set(data.layerOrder).size, 14);
+      // lr_over_param_rms and sqrt_v_hat_median columns are not figures: nothing else was mapped.
+      for (const o of data.observations) {
+        for (const k of Object.keys(o.figures)) {
+          assert.ok(['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'momentumBufferRms'].includes(k), k);
+        }
+      }
+      const e = loadExpected(run);
+      for (const step of stepsOf(e)) {
+        const g = data.globals.find((x) => x.step === step)!;
+        assertClose(g.values.loss, e.steps[String(step)].global.loss, 0, `${run} csv loss @${step}`);
+        assertClose(g.values.lr, e.steps[String(step)].global.lr, 0, `${run} csv lr @${step}`);
+        assertClose(g.values.gradNorm, e.steps[String(step)].global.grad_norm_total, 0, `${run} csv grad_norm @${step}`);
+      }
+      // eval/acc is empty except every 10 steps: empty cells are absent
+      assert.equal(data.globals.filter((g) => g.values.evalAcc !== undefined).length, 12);
+      assert.equal(data.globals.find((g) => g.step === 7)!.values.evalAcc, undefined);
+    });
+  }
+});
+
+describe('JSONL train_log.jsonl (per-step globals) against expected.json', () => {
+  for (const run of RUNS) {
+    it(run, async () => {
+      const data = await readJsonl(fixturePath(run, 'train_log.jsonl'));
+      assert.equal(data.observations.length, 0);
+      assert.equal(data.globals.length, 120);
+      assert.deepEqual(
+        data.globals.map((g) => g.step),
+        Array.from({ length: 120 }, (_, i) => i + 1),
+      );
+      const e = loadExpected(run);
+      for (const step of stepsOf(e)) {
+        const g = data.globals.find((x) => x.step === step)!;
+        const x = e.steps[String(step)].global;
+        assertClose(g.values.loss, x.loss, 1e-12, `${run} loss @${step}`);
+        assertClose(g.values.lr, x.lr, 1e-12, `${run} lr @${step}`);
+        assertClose(g.values.gradNorm, x.grad_norm_total, 1e-12, `${run} grad_norm_total @${step}`);
+        assertClose(g.values.paramNorm, x.param_norm_total, 1e-12, `${run} param_norm_total @${step}`);
+        assertClose(g.values.updateNorm, x.update_norm_total, 1e-12, `${run} update_norm_total @${step}`);
+        assertClose(g.values.lossScale, x.loss_scale, 0, `${run} loss_scale @${step}`);
+      }
+    });
+  }
+});
+
+describe('HF trainer_state.json', () => {
+  const path = fixturePath('adamw_wd0.05', 'checkpoint-120', 'trainer_state.json');
+  it('checkpoint-120: 12 log entries with learning_rate 3e-4, global_step 120', async () => {
+    const s = await readTrainerState(path);
+    assert.equal(s.globalStep, 120);
+    assert.equal(s.entries, 12);
+    assert.equal(s.data.globals.length, 12);
+    assert.deepEqual(
+      s.data.globals.map((g) => g.step),
+      [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120],
+    );
+    for (const g of s.data.globals) assert.equal(g.values.lr, 3e-4);
+    assert.equal(s.data.observations.length, 0, 'no per-layer figures in trainer_state.json');
+    assert.equal(s.data.issues.length, 0);
+    assert.deepEqual(s.data.inputs, [{ path, format: 'hf-trainer-state' }]);
+  });
+  it('grad_norm is the step gradient norm and loss the rounded 10-step mean (cross-check with train_log.jsonl)', async () => {
+    const s = await readTrainerState(path);
+    const log = await readJsonl(fixturePath('adamw_wd0.05', 'train_log.jsonl'));
+    const byStep = new Map(log.globals.map((g) => [g.step, g.values]));
+    for (const g of s.data.globals) {
+      assert.equal(g.values.gradNorm, byStep.get(g.step)!.gradNorm);
+      let sum = 0;
+      for (let t = g.step - 9; t <= g.step; t++) sum += byStep.get(t)!.loss;
+      assertClose(g.values.loss, Math.round((sum / 10) * 1e4) / 1e4, 1e-12, `loss @${g.step}`);
+      assert.ok(g.values.epoch > 0);
+    }
+  });
+  it('checkpoint-60 and the Reader interface', async () => {
+    const p60 = fixturePath('adamw_wd0.05', 'checkpoint-60', 'trainer_state.json');
+    assert.ok(hfTrainerStateReader.detect(p60, new Uint8Array()));
+    assert.ok(!hfTrainerStateReader.detect(fixturePath('adamw_wd0.05', 'config.json'), new Uint8Array()));
+    const d = await hfTrainerStateReader.read(p60);
+    assert.deepEqual(
+      d.globals.map((g) => g.step),
+      [10, 20, 30, 40, 50, 60],
+    );
+    assert.equal((await readTrainerState(p60)).globalStep, 60);
+  });
+  it('NaN grad_norm (a diverged run) is non-finite, the summary entry is skipped, bad JSON names the line', async () => {
+    const p = join(tmp, 'trainer_state.json');
+    writeFileSync(
+      p,
+      '{\n  "global_step": 3,\n  "log_history": [\n    {"step": 1, "loss": 2.5, "learning_rate": 1e-5, "grad_norm": NaN},\n' +
+        '    {"step": 2, "loss": 2.4, "learning_rate": 2e-5, "grad_norm": 0.5},\n' +
+        '    {"step": 3, "train_loss": 2.45, "train_runtime": 10.0, "total_flos": 1.0}\n  ]\n}\n',
+    );
+    const s = await readTrainerState(p);
+    assert.deepEqual(
+      s.data.globals.map((g) => [g.step, g.values.gradNorm ?? null, g.values.loss]),
+      [
+        [1, null, 2.5],
+        [2, 0.5, 2.4],
+      ],
+    );
+    assert.equal(s.data.nonFinite.length, 1);
+    assert.equal(s.data.nonFinite[0].step, 1);
+    assert.match(s.data.nonFinite[0].what, /grad_norm/);
+    writeFileSync(p, '{\n  "global_step": 3,\n  "log_history": [\n    {"step": 1,, "loss": 2.5}\n  ]\n}\n');
+    await assert.rejects(readTrainerState(p), (err: unknown) => err instanceof ReaderError && err.line === 4);
+    writeFileSync(p, '{"global_step": 3}');
+    await assert.rejects(readTrainerState(p), /no log_history/);
+  });
+});
+
+describe('bad files (bad/README.md)', () => {
+  it('malformed.jsonl: line 7 parse error reported and skipped, line 13 NaN loss non-finite', async () => {
+    const path = fixturePath('bad', 'malformed.jsonl');
+    const data = await readJsonl(path);
+    assert.equal(data.globals.length, 19);
+    assert.ok(!data.globals.some((g) => g.step === 7));
+    const errors = data.issues.filter((i) => i.severity === 'error');
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].line, 7);
+    assert.equal(errors[0].path, path);
+    assert.match(errors[0].message, /line 7: invalid JSON/);
+    assert.deepEqual(data.nonFinite, [{ path, step: 13, layer: null, what: 'loss', count: 1, line: 13 }]);
+    const g13 = data.globals.find((g) => g.step === 13)!;
+    assert.equal(g13.values.loss, undefined, 'NaN is never stored as a value');
+    assert.equal(g13.values.gradNorm, 1.0447394980314617, 'the rest of line 13 is kept');
+    for (const g of data.globals) for (const v of Object.values(g.values)) assert.ok(Number.isFinite(v));
+  });
+  it('ragged.csv: "line 12 has 4 fields, header has 7", row skipped', async () => {
+    const path = fixturePath('bad', 'ragged.csv');
+    const data = await readCsv(path);
+    assert.equal(data.issues.length, 1);
+    assert.equal(data.issues[0].line, 12);
+    assert.equal(data.issues[0].severity, 'error');
+    assert.match(data.issues[0].message, /line 12 has 4 fields, header has 7/);
+    assert.equal(data.globals.length, 19);
+    assert.ok(!data.globals.some((g) => g.step === 11));
+    assert.ok(!data.observations.some((o) => o.step === 11));
+    assert.deepEqual(data.layerOrder, ['embed.weight']);
+    // intact rows equal adam_base
+    const e = loadExpected('adam_base');
+    const o1 = data.observations.find((o) => o.step === 1)!;
+    assert.equal(o1.figures.paramRms, e.steps['1']['embed.weight'].param_rms);
+    assert.equal(o1.figures.adamUpdateRms, e.steps['1']['embed.weight'].adam_u_rms);
+  });
+  it('missing and empty files are ReaderErrors naming the file', async () => {
+    const missing = join(tmp, 'nope.jsonl');
+    await assert.rejects(readJsonl(missing), (err: unknown) => err instanceof ReaderError && err.path === missing);
+    await assert.rejects(readCsv(join(tmp, 'nope.csv')), ReaderError);
+    const empty = join(tmp, 'empty.jsonl');
+    writeFileSync(empty, '');
+    await assert.rejects(readJsonl(empty), /empty file/);
+    const garbage = join(tmp, 'garbage.jsonl');
+    writeFileSync(garbage, 'not json\n{"no_step": 1}\n');
+    await assert.rejects(readJsonl(garbage), (err: unknown) => err instanceof ReaderError && err.line === 1);
+    const noStep = join(tmp, 'nostep.csv');
+    writeFileSync(noStep, 'a,b\n1,2\n');
+    await assert.rejects(readCsv(noStep), /no step column/);
+  });
+});
+
+describe('JSONL details', () => {
+  it('NaN/Infinity tokens outside strings only; inf rel_step undefined; NaN figure non-finite; null absent', async () => {
+    const p = join(tmp, 'tokens.jsonl');
+    writeFileSync(
+      p,
+      [
+        '{"step": 1, "layer": "a.weight", "note": "NaN, Infinity: -Infinity", "param_rms": 0.0, "rel_step": Infinity, "grad_rms": NaN, "update_rms": null, "adam_u_rms": 0.5}',
+        '{"step": 2, "layer": "a.weight", "param_rms": 1e-3, "rel_step": -Infinity,"grad_rms":2.5e-1}',
+        '{"step": 2, "param_rms/b.bias": 3.0, "train/loss": 1.25, "lr_over_param_rms/b.bias": 9, "_runtime": 4}',
+        '[1, 2]',
+        '{"step": "x", "loss": 1}',
+      ].join('\r\n') + '\r\n',
+    );
+    const d = await readJsonl(p);
+    const a1 = d.observations.find((o) => o.step === 1 && o.layer === 'a.weight')!;
+    assert.deepEqual(a1.figures, { paramRms: 0, adamUpdateRms: 0.5 });
+    const a2 = d.observations.find((o) => o.step === 2 && o.layer === 'a.weight')!;
+    assert.deepEqual(a2.figures, { paramRms: 1e-3, gradRms: 0.25 });
+    const b2 = d.observations.find((o) => o.step === 2 && o.layer === 'b.bias')!;
+    assert.deepEqual(b2.figures, { paramRms: 3 });
+    assert.deepEqual(d.globals, [{ step: 2, values: { loss: 1.25 } }]);
+    assert.deepEqual(
+      d.nonFinite.map((n) => [n.step, n.layer, n.what, n.line]),
+      [
+        [1, 'a.weight', 'grad_rms', 1],
+        [2, 'a.weight', 'rel_step', 2],
+      ],
+    );
+    assert.deepEqual(d.layerOrder, ['a.weight', 'b.bias']);
+    const lines = d.issues.map((i) => i.line);
+    assert.ok(lines.includes(1), 'inf ratio summary names line 1');
+    assert.ok(lines.includes(4) && lines.includes(5), JSON.stringify(d.issues));
+  });
+
+  it('wide JSONL and CSV: numel/<layer> is put on the observation, norms stay norms', async () => {
+    const p = join(tmp, 'wide.jsonl');
+    writeFileSync(p, '{"step": 3, "grad_norm/fc.weight": 2.0, "numel/fc.weight": 64, "param_norm/fc.weight": 8.0}\n');
+    const d = await readJsonl(p);
+    assert.deepEqual(d.observations, [{ step: 3, layer: 'fc.weight', figures: { gradNorm: 2, paramNorm: 8 }, numel: 64 }]);
+    const c = join(tmp, 'wide.csv');
+    writeFileSync(c, '_step,numel/fc.weight,grad_norm/fc.weight\n3,64,2.0\n');
+    const dc = await readCsv(c);
+    assert.deepEqual(dc.observations, [{ step: 3, layer: 'fc.weight', figures: { gradNorm: 2 }, numel: 64 }]);
+  });
+
+  it('nested objects are flattened with "/", W&B histogram objects skipped, a UTF-8 BOM is ignored', async () => {
+    const p = join(tmp, 'nested.jsonl');
+    writeFileSync(
+      p,
+      '\uFEFF{"_step": 4, "train": {"loss": 1.5, "lr": 0.001}, "param_rms": {"fc.weight": 0.02}, ' +
+        '"gradients/fc.weight": {"_type": "histogram", "values": [1, 2], "bins": [0, 1, 2]}}\n',
+    );
+    const d = await readJsonl(p);
+    assert.deepEqual(d.issues, []);
+    assert.deepEqual(d.globals, [{ step: 4, values: { loss: 1.5, lr: 0.001 } }]);
+    assert.deepEqual(d.observations, [{ step: 4, layer: 'fc.weight', figures: { paramRms: 0.02 } }]);
+  });
+
+  it('detect by name', () => {
+    assert.ok(jsonlReader.detect('/x/stats.jsonl', new Uint8Array()));
+    assert.ok(jsonlReader.detect('/x/metrics.ndjson', new Uint8Array()));
+    assert.ok(jsonlReader.detect('/x/train.log', new TextEncoder().encode('  {"step": 1}')));
+    assert.ok(!jsonlReader.detect('/x/train.log', new TextEncoder().encode('epoch 1 loss 2')));
+    assert.ok(!jsonlReader.detect('/x/trainer_state.json', new TextEncoder().encode('{')));
+    assert.ok(csvReader.detect('/x/history_wide.csv', new Uint8Array()));
+    assert.ok(!csvReader.detect('/x/history.jsonl', new Uint8Array()));
+  });
+
+  it('onProgress reaches 1 and an aborted signal stops the read', async () => {
+    const fractions: number[] = [];
+    await readJsonl(fixturePath('adam_base', 'stats.jsonl'), { onProgress: (f) => fractions.push(f) });
+    assert.equal(fractions.at(-1), 1);
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(readJsonl(fixturePath('adam_base', 'stats.jsonl'), { signal: ac.signal }));
+    await assert.rejects(readCsv(fixturePath('adam_base', 'history_wide.csv'), { signal: ac.signal }));
+  });
+});
+
+describe('line scanning across chunk boundaries', () => {
+  it('every line intact with tiny chunks; over-long lines reported by line and skipped; partial tail', async () => {
+    const p = join(tmp, 'lines.txt');
+    const lines = Array.from({ length: 200 }, (_, i) => 'x'.repeat((i * 7) % 23) + `#${i}`);
+    lines[50] = 'y'.repeat(70); // over the 64-byte limit below
+    lines[120] = lines[120] + '\r'; // CRLF line end
+    lines[199] = 'z'.repeat(90); // over-long and last, without a newline
+    writeFileSync(p, lines.join('\n'));
+    for (const chunkBytes of [1, 5, 16, 64, 1000]) {
+      const got: TextLine[] = [];
+      const tooLong: number[] = [];
+      const r = await scanLines(
+        p,
+        { includeLastPartial: true, chunkBytes, maxLineBytes: 64, onTooLong: (line) => tooLong.push(line) },
+        (l) => got.push(l),
+      );
+      assert.deepEqual(tooLong, [51, 200], `chunk ${chunkBytes}`);
+      assert.deepEqual(
+        got.map((l) => l.text),
+        lines.filter((_, i) => i !== 50 && i !== 199).map((l) => l.replace(/\r$/, '')),
+        `chunk ${chunkBytes}`,
+      );
+      assert.equal(got[0].line, 1);
+      assert.equal(got.at(-1)!.line, 199);
+      assert.equal(r.lines, 200);
+      const tail = await scanLines(p, { includeLastPartial: false, chunkBytes, maxLineBytes: 64 }, () => undefined);
+      assert.equal(tail.partialBytes, 90, 'the unterminated last line is left for later');
+      assert.equal(tail.lines, 199);
+    }
+  });
+});
+
+describe('JsonlTail', () => {
+  it('returns only appended complete lines; a partial last line waits', async () => {
+    const p = join(tmp, 'live.jsonl');
+    writeFileSync(p, '{"step": 1, "loss": 3.0}\n{"step": 2, "loss": 2.9}\n');
+    const tail = new JsonlTail(p);
+    let d = await tail.readNew();
+    assert.deepEqual(
+      d.globals.map((g) => [g.step, g.values.loss]),
+      [
+        [1, 3.0],
+        [2, 2.9],
+      ],
+    );
+    d = await tail.readNew();
+    assert.equal(d.globals.length, 0, 'nothing new');
+    appendFileSync(p, '{"step": 3, "loss": 2.');
+    d = await tail.readNew();
+    assert.equal(d.globals.length, 0, 'the partial line waits');
+    assert.equal(d.issues.length, 0, 'a partial line is not a parse error');
+    const before = tail.position;
+    appendFileSync(p, '8}\n{"step": 4, "loss": NaN}\n{"step": 5, "lo');
+    d = await tail.readNew();
+    assert.deepEqual(
+      d.globals.map((g) => [g.step, g.values.loss]),
+      [[3, 2.8]],
+    );
+    assert.deepEqual(
+      d.nonFinite.map((n) => [n.step, n.what, n.line]),
+      [[4, 'loss', 4]],
+      'line numbers continue across calls',
+    );
+    assert.ok(tail.position > before);
+    appendFileSync(p, 'ss": 2.7}\nbroken\n');
+    d = await tail.readNew();
+    assert.deepEqual(
+      d.globals.map((g) => [g.step, g.values.loss]),
+      [[5, 2.7]],
+    );
+    assert.equal(d.issues.length, 1);
+    assert.equal(d.issues[0].line, 6);
+    // rewritten (shorter) file: start over and say so
+    writeFileSync(p, '{"step": 1, "loss": 1.0}\n');
+    d = await tail.readNew();
+    assert.deepEqual(
+      d.globals.map((g) => [g.step, g.values.loss]),
+      [[1, 1.0]],
+    );
+    assert.match(d.issues[0].message, /shrank|replaced/);
+    // replaced by rename with a longer file: a new inode, start over
+    const next = join(tmp, 'live.next.jsonl');
+    writeFileSync(next, '{"step": 1, "loss": 5.0}\n{"step": 2, "loss": 4.0}\n{"step": 3, "loss": 3.0}\n');
+    renameSync(next, p);
+    d = await tail.readNew();
+    assert.deepEqual(
+      d.globals.map((g) => [g.step, g.values.loss]),
+      [
+        [1, 5.0],
+        [2, 4.0],
+        [3, 3.0],
+      ],
+    );
+    assert.match(d.issues[0].message, /replaced/);
+  });
+
+  it('long form lines appended one at a time', async () => {
+    const p = join(tmp, 'live-stats.jsonl');
+    const src = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').split('\n').slice(0, 28);
+    writeFileSync(p, '');
+    const tail = new JsonlTail(p);
+    let total = 0;
+    for (const line of src) {
+      const half = Math.floor(line.length / 2);
+      appendFileSync(p, line.slice(0, half));
+      total += (await tail.readNew()).observations.length;
+      appendFileSync(p, line.slice(half) + '\n');
+      const d = await tail.readNew();
+      assert.equal(d.observations.length, 1);
+      total += 1;
+    }
+    assert.equal(total, 28);
+  });
+});
+
+describe('CSV details', () => {
+  it('RFC 4180: quoted fields with commas, doubled quotes and newlines; CRLF; line numbers after a multi-line field', async () => {
+    const p = join(tmp, 'long.csv');
+    writeFileSync(
+      p,
+      'step,layer,param_rms,rel_step,note,shape,numel\r\n' +
+        '1,"enc.layers.0,weird",0.5,inf,"say ""hi""","[2, 3]",6\r\n' +
+        '1,b,0.25,0.01,"multi\r\nline\nnote",,\r\n' +
+        '2,b,nan,,x\r\n' +
+        '2,b,0.3,-inf,"",,\r\n' +
+        '3,b,0.3,0.02,"unterminated\r\n',
+    );
+    const d = await readCsv(p);
+    assert.deepEqual(d.layerOrder, ['enc.layers.0,weird', 'b']);
+    const w = d.observations.find((o) => o.layer === 'enc.layers.0,weird')!;
+    assert.deepEqual(w.figures, { paramRms: 0.5 });
+    assert.deepEqual(w.shape, [2, 3]);
+    assert.equal(w.numel, 6);
+    assert.deepEqual(d.layerShapes, { 'enc.layers.0,weird': [2, 3] });
+    assert.deepEqual(d.observations.find((o) => o.layer === 'b' && o.step === 1)!.figures, { paramRms: 0.25, relStep: 0.01 });
+    // the quoted field of the record starting on line 3 spans lines 3..5, so the ragged row is file line 6
+    const ragged = d.issues.find((i) => /fields/.test(i.message))!;
+    assert.equal(ragged.line, 6);
+    assert.match(ragged.message, /line 6 has 5 fields, header has 7/);
+    assert.deepEqual(d.observations.find((o) => o.layer === 'b' && o.step === 2)!.figures, { paramRms: 0.3 });
+    assert.deepEqual(
+      d.nonFinite.map((n) => [n.step, n.layer, n.what, n.line]),
+      [[2, 'b', 'rel_step', 7]],
+    );
+    const unterminated = d.issues.find((i) => /unterminated/.test(i.message))!;
+    assert.equal(unterminated.line, 8);
+    assert.ok(!d.observations.some((o) => o.step === 3));
+  });
+
+  it('CsvParser: same records and lines whether fed whole or one character at a time', () => {
+    const text = 'a,"b,1","c\r\nd"\r\n\r\n"e""f",,\rlone,cr\n"x"y,z\n"q\nr",s';
+    const parse = (pieces: string[]) => {
+      const recs: CsvRecord[] = [];
+      const problems: [number, string][] = [];
+      const p = new CsvParser(
+        (r) => recs.push(r),
+        (line, m) => problems.push([line, m]),
+      );
+      for (const piece of pieces) p.push(piece);
+      p.end();
+      return { recs, problems };
+    };
+    const whole = parse([text]);
+    assert.deepEqual(whole.recs, [
+      { fields: ['a', 'b,1', 'c\r\nd'], line: 1 },
+      { fields: ['e"f', '', ''], line: 4 },
+      { fields: ['lone', 'cr'], line: 5 },
+      { fields: ['xy', 'z'], line: 6 },
+      { fields: ['q\nr', 's'], line: 7 },
+    ]);
+    assert.equal(whole.problems.length, 1);
+    assert.equal(whole.problems[0][0], 6);
+    assert.match(whole.problems[0][1], /after a closing quote/);
+    assert.deepEqual(parse([...text]), whole);
+    assert.deepEqual(parse([text.slice(0, 17), text.slice(17, 18), text.slice(18)]), whole);
+  });
+
+  it('W&B UI export: Step column, "<run> - <metric>" headers, __MIN/__MAX skipped', async () => {
+    const p = join(tmp, 'wandb_ui.csv');
+    writeFileSync(
+      p,
+      'Step,run-a - train/loss,run-a - train/loss__MIN,run-a - train/loss__MAX,run-a - grad_rms/h.weight\n' +
+        '1,2.0,1.0,3.0,0.1\n2,,,,0.2\n',
+    );
+    const d = await readCsv(p);
+    assert.deepEqual(d.globals, [{ step: 1, values: { loss: 2 } }]);
+    assert.deepEqual(
+      d.observations.map((o) => [o.step, o.layer, o.figures.gradRms]),
+      [
+        [1, 'h.weight', 0.1],
+        [2, 'h.weight', 0.2],
+      ],
+    );
+  });
+
+  it('Composer / Lightning / OLMo columns become norms, never RMS', async () => {
+    const p = join(tmp, 'composer.csv');
+    writeFileSync(
+      p,
+      '_step,l2_norm/grad/fc.weight,l2_norm/moment/fc.weight,grad_2.0_norm/fc.weight,optim/param/fc.weight.norm,optim/param/fc.weight.max,l2_norm/grad/global,lr-AdamW\n' +
+        '5,1.5,9,1.5,4.0,7,2.5,1e-4\n',
+    );
+    const d = await readCsv(p);
+    assert.deepEqual(
+      d.observations.map((o) => o.figures),
+      [{ gradNorm: 1.5, paramNorm: 4.0 }],
+    );
+    assert.equal(d.observations[0].numel, undefined, 'no numel stated, none invented');
+    assert.deepEqual(d.globals, [{ step: 5, values: { gradNorm: 2.5, lr: 1e-4 } }]);
+  });
+});

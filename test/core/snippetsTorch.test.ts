@@ -1,0 +1,445 @@
+// The logging snippets, run for real: /usr/bin/python3 trains a tiny model with each snippet variant
+// (test/python/train_tiny.py) and writes, next to the snippet's JSONL, the ground truth computed directly
+// in float64 from copies of param before/after, grad and the optimizer state. Here we check the log
+// against that truth, then read it back with the JSONL reader and with the CLI and check again.
+// Skipped (with the reason) when /usr/bin/python3 cannot import torch: scripts/ensure-torch.sh installs it.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { assertClose } from '../support/fixtures';
+import { readJsonl } from '../../src/core/readers/jsonl';
+import type { AnalysisResult } from '../../src/core/analysis';
+import type { LayerFigures } from '../../src/core/run/types';
+
+const REPO = resolve(__dirname, '..', '..');
+const PYTHON = '/usr/bin/python3';
+// The snippet reduces in float64 like the direct computation: they agree to ~1e-15; the brief asks 1e-6.
+const REL = 1e-12;
+
+const torchProbe = spawnSync(
+  PYTHON,
+  ['-c', 'import torch; print(torch.__version__); print(hasattr(torch.optim.Optimizer, "register_step_pre_hook"))'],
+  {
+    encoding: 'utf8',
+  },
+);
+const TORCH_SKIP: string | false =
+  torchProbe.status === 0
+    ? false
+    : `torch is not importable by ${PYTHON} (run scripts/ensure-torch.sh): ${(torchProbe.stderr || '').trim().split('\n').pop()}`;
+const HAS_STEP_HOOKS = torchProbe.status === 0 && torchProbe.stdout.trim().split('\n')[1] === 'True';
+
+type Optimizer = 'adam' | 'adamw' | 'sgd';
+type Variant = 'plain' | 'attach' | 'hf' | 'hf-old' | 'lightning';
+
+interface TruthLayer {
+  shape: number[];
+  numel: number;
+  lr: number;
+  param_rms: number;
+  grad_rms: number;
+  update_rms: number;
+  rel_step: number | null;
+  adam_u_rms: number | null;
+  eps_dominated_frac: number | null;
+  decay_rms?: number;
+  momentum_buffer_rms?: number;
+}
+
+interface Truth {
+  torch: string;
+  optimizer: Optimizer;
+  variant: Variant;
+  shim: boolean;
+  logged_steps: number[];
+  steps: Record<string, Record<string, TruthLayer>>;
+  checks: Record<string, { torch_form_max_rel_err: number; eps_before_bias_correction_min_rel_err: number }>;
+}
+
+interface Run {
+  log: string;
+  logText: string;
+  truth: Truth;
+}
+
+const WORK = TORCH_SKIP ? '' : mkdtempSync(join(tmpdir(), 'optimizer-lens-snippets-'));
+const runs = new Map<string, Run>();
+after(() => {
+  if (WORK) rmSync(WORK, { recursive: true, force: true });
+});
+
+/** Train once per (optimizer, variant, extra arguments); later calls reuse the files. */
+function train(optimizer: Optimizer, variant: Variant, extra: string[] = []): Run {
+  const key = [optimizer, variant, ...extra.map((a) => a.replace(/^--/, ''))].join('-');
+  const cached = runs.get(key);
+  if (cached) return cached;
+  const log = join(WORK, `${key}.jsonl`);
+  const truthPath = join(WORK, `${key}.truth.json`);
+  const r = spawnSync(
+    PYTHON,
+    [
+      join(REPO, 'test', 'python', 'train_tiny.py'),
+      '--optimizer',
+      optimizer,
+      '--variant',
+      variant,
+      '--log',
+      log,
+      '--truth',
+      truthPath,
+      '--steps',
+      '30',
+      '--every',
+      '5',
+      ...extra,
+    ],
+    { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
+  );
+  assert.equal(r.status, 0, `train_tiny.py ${key} failed:\n${r.stderr}`);
+  const run: Run = {
+    log,
+    logText: readFileSync(log, 'utf8'),
+    truth: JSON.parse(readFileSync(truthPath, 'utf8').replace(/\bNaN\b/g, 'null')) as Truth,
+  }; // (--nan-grad-at runs only)
+  runs.set(key, run);
+  return run;
+}
+
+const LOG_FIELDS = [
+  'lr',
+  'param_rms',
+  'grad_rms',
+  'update_rms',
+  'rel_step',
+  'adam_u_rms',
+  'eps_dominated_frac',
+  'decay_rms',
+  'momentum_buffer_rms',
+] as const;
+const FIGURE_OF: Record<(typeof LOG_FIELDS)[number], keyof LayerFigures> = {
+  lr: 'lr',
+  param_rms: 'paramRms',
+  grad_rms: 'gradRms',
+  update_rms: 'updateRms',
+  rel_step: 'relStep',
+  adam_u_rms: 'adamUpdateRms',
+  eps_dominated_frac: 'epsDominatedFraction',
+  decay_rms: 'decayRms',
+  momentum_buffer_rms: 'momentumBufferRms',
+};
+
+const COMBOS: [Optimizer, Variant][] = [
+  ['adam', 'plain'],
+  ['adamw', 'plain'],
+  ['sgd', 'plain'],
+  ['adam', 'hf'],
+  ['adamw', 'hf'],
+  ['sgd', 'hf'],
+  ['adam', 'lightning'],
+  ['adamw', 'lightning'],
+  ['sgd', 'lightning'],
+];
+
+function checkLogAgainstTruth(run: Run, what: string): void {
+  const { logText, truth } = run;
+  const records = logText
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const steps = [...new Set(records.map((r) => r.step as number))];
+  assert.deepEqual(steps, truth.logged_steps, 'logged steps: 1 and every 5th');
+  assert.deepEqual(truth.logged_steps, [1, 5, 10, 15, 20, 25, 30]);
+  for (const step of steps) {
+    const expected = truth.steps[String(step)];
+    const lines = records.filter((r) => r.step === step);
+    // one line per parameter that had a gradient, in param_groups order; never the unused or frozen ones
+    assert.deepEqual(
+      lines.map((r) => r.layer),
+      Object.keys(expected),
+      `layers at step ${step}`,
+    );
+    assert.ok(!lines.some((r) => /unused|frozen/.test(String(r.layer))));
+    for (const r of lines) {
+      const e = expected[r.layer as string];
+      const where = `${what} step ${step} ${r.layer}`;
+      assert.deepEqual(r.shape, e.shape, `${where} shape`);
+      assert.equal(r.numel, e.numel, `${where} numel`);
+      for (const field of LOG_FIELDS) {
+        if (!(field in e)) {
+          assert.ok(!(field in r) || r[field] === null, `${where} ${field} should be absent, got ${String(r[field])}`);
+          continue;
+        }
+        assertClose(r[field] as number | null, e[field], REL, `${where} ${field}`);
+      }
+    }
+  }
+}
+
+for (const [optimizer, variant] of COMBOS) {
+  test(`${variant} snippet with ${optimizer}: every logged figure equals the direct float64 computation`, { skip: TORCH_SKIP }, () => {
+    const run = train(optimizer, variant);
+    checkLogAgainstTruth(run, `${optimizer}/${variant}`);
+    const { truth } = run;
+    // each line names the optimizer and its group's hyper-parameters (train_tiny.py's settings)
+    for (const line of run.logText.trim().split('\n')) {
+      const r = JSON.parse(line) as Record<string, unknown>;
+      const where = `${optimizer}/${variant} ${String(r.layer)}`;
+      if (optimizer === 'adam') {
+        assert.deepEqual([r.optimizer, r.betas, r.eps, r.weight_decay], ['Adam', [0.9, 0.999], 1e-4, 0], where);
+      } else if (optimizer === 'adamw') {
+        const decay = String(r.layer).endsWith('weight') ? 0.1 : 0;
+        assert.deepEqual([r.optimizer, r.betas, r.eps, r.weight_decay], ['AdamW', [0.8, 0.99], 1e-4, decay], where);
+      } else {
+        assert.deepEqual([r.optimizer, r.momentum, r.weight_decay, r.betas, r.eps], ['SGD', 0.9, 0, undefined, undefined], where);
+      }
+    }
+    // the data exercises what it should: a zero-initialised bias (rel_step null at step 1),
+    // Adam's eps-dominated embedding rows (ids never used), a changing lr (LambdaLR)
+    const first = truth.steps['1'];
+    const fc1Bias = Object.keys(first).find((k) => k.endsWith('fc1.bias'))!;
+    assert.equal(first[fc1Bias].rel_step, null);
+    const lrs = new Set(Object.values(truth.steps).map((layers) => Object.values(layers)[0].lr));
+    assert.ok(lrs.size > 20, 'lr changes every step');
+    if (optimizer !== 'sgd') {
+      const embed = Object.keys(first).find((k) => k.endsWith('embed.weight'))!;
+      assert.ok(first[embed].eps_dominated_frac! >= 8 / 24, 'unused embedding rows are eps-dominated');
+      assert.ok(Object.values(first).some((l) => l.eps_dominated_frac === 0));
+    } else {
+      assert.ok(Object.values(first).every((l) => l.adam_u_rms === null && (l.momentum_buffer_rms ?? 0) > 0));
+    }
+  });
+}
+
+test('chunked reductions (chunks of 100 elements, tensors of 768 and 1024) give the same figures', { skip: TORCH_SKIP }, () => {
+  const chunked = train('adam', 'plain', ['--chunk', '100']);
+  checkLogAgainstTruth(chunked, 'adam/plain chunk=100');
+  assert.ok(Object.values(chunked.truth.steps['1']).some((l) => l.numel > 700));
+});
+
+test('Adam with amsgrad: u uses max_exp_avg_sq as torch does', { skip: TORCH_SKIP }, () => {
+  const run = train('adam', 'plain', ['--amsgrad']);
+  checkLogAgainstTruth(run, 'adam(amsgrad)/plain');
+  for (const c of Object.values(run.truth.checks)) assert.ok(c.torch_form_max_rel_err < 1e-4);
+  assert.notEqual(run.logText, train('adam', 'plain').logText);
+});
+
+test(
+  "Adam's normalized update in the log is torch's exact form: update = -lr·m̂/(√v̂+ε), ε after bias correction",
+  { skip: TORCH_SKIP },
+  () => {
+    const { truth } = train('adam', 'plain');
+    const checkedSteps = Object.keys(truth.checks);
+    assert.equal(checkedSteps.length, 30);
+    for (const step of checkedSteps) {
+      const c = truth.checks[step];
+      // torch's update vs -lr*u: only float32 rounding of the stored parameters
+      assert.ok(c.torch_form_max_rel_err < 1e-4, `step ${step}: torch form off by ${c.torch_form_max_rel_err}`);
+      // the other placement of eps (HF's old AdamW, some papers) is visibly different at eps=1e-4
+      assert.ok(c.eps_before_bias_correction_min_rel_err > 1e-3, `step ${step}: other eps placement indistinguishable`);
+    }
+  },
+);
+
+test('the HF callback and the plain loop write identical bytes for the same training', { skip: TORCH_SKIP }, () => {
+  for (const optimizer of ['adam', 'adamw', 'sgd'] as const) {
+    const plain = train(optimizer, 'plain');
+    const hf = train(optimizer, 'hf');
+    assert.ok(plain.logText.length > 1000);
+    assert.equal(hf.logText, plain.logText, optimizer);
+  }
+  // and the Lightning run (gradient accumulation, module prefix) names layers as its module does
+  const lightning = train('adam', 'lightning');
+  assert.match(lightning.logText, /"layer": "model\.fc1\.weight"/);
+});
+
+test(
+  'HF callback under a transformers without on_pre_optimizer_step (< 4.45): step hooks on torch >= 2.0, else a clear error',
+  { skip: TORCH_SKIP },
+  () => {
+    if (HAS_STEP_HOOKS) {
+      assert.equal(train('adam', 'hf-old').logText, train('adam', 'plain').logText);
+      return;
+    }
+    const r = spawnSync(
+      PYTHON,
+      [
+        join(REPO, 'test', 'python', 'train_tiny.py'),
+        '--variant',
+        'hf-old',
+        '--log',
+        join(WORK, 'old.jsonl'),
+        '--truth',
+        join(WORK, 'old.json'),
+      ],
+      { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
+    );
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /RuntimeError: OptimizerLensCallback needs transformers >= 4\.45 or torch >= 2\.0/);
+    assert.ok(!existsSync(join(WORK, 'old.jsonl')), 'nothing logged');
+  },
+);
+
+test('HF callback logs every logging_steps, also when logging_steps is a fraction of max_steps', { skip: TORCH_SKIP }, () => {
+  const program = `
+import importlib.util, sys, types, torch
+shim = types.ModuleType("transformers")
+class TrainerCallback:
+    def on_pre_optimizer_step(self, *args, **kwargs): pass
+shim.TrainerCallback = TrainerCallback
+sys.modules["transformers"] = shim
+spec = importlib.util.spec_from_file_location("snippet", sys.argv[1])
+snippet = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(snippet)
+net = torch.nn.Linear(2, 2)
+for logging_steps, every in ((0.1, None), (25, None), (25, 7)):
+    callback = snippet.OptimizerLensCallback(sys.argv[2], every=every)
+    state = types.SimpleNamespace(max_steps=1000, global_step=0, is_world_process_zero=True)
+    callback.on_train_begin(types.SimpleNamespace(logging_steps=logging_steps), state, None, model=net,
+                            optimizer=torch.optim.Adam(net.parameters()))
+    print(callback.lens.every)
+`;
+  const r = spawnSync(PYTHON, ['-c', program, join(REPO, 'snippets', 'optimizer_lens_hf_callback.py'), join(WORK, 'steps.jsonl')], {
+    encoding: 'utf8',
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['100', '25', '7']);
+});
+
+test('a new run starts the log afresh; append=True (resuming) adds to it', { skip: TORCH_SKIP }, () => {
+  const single = train('adam', 'plain').logText;
+  const log = join(WORK, 'rerun.jsonl');
+  const run = (...extra: string[]) => {
+    const r = spawnSync(
+      PYTHON,
+      [join(REPO, 'test', 'python', 'train_tiny.py'), '--keep-log', '--log', log, '--truth', join(WORK, 'rerun.json'), ...extra],
+      { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(log, 'utf8');
+  };
+  run();
+  assert.equal(run(), single, 'second run replaced the first');
+  assert.equal(run('--append'), single + single, 'append=True kept the first');
+});
+
+test(
+  'attach() (torch >= 2.0 optimizer step hooks) logs the same as explicit calls',
+  { skip: TORCH_SKIP || (!HAS_STEP_HOOKS && 'this torch has no optimizer step hooks (torch < 2.0)') },
+  () => {
+    assert.equal(train('adam', 'attach').logText, train('adam', 'plain').logText);
+  },
+);
+
+for (const [optimizer, variant] of [
+  ['adam', 'plain'],
+  ['adamw', 'lightning'],
+  ['sgd', 'plain'],
+] as [Optimizer, Variant][]) {
+  test(`the JSONL reader reads the ${variant}/${optimizer} log back with the same figures`, { skip: TORCH_SKIP }, async () => {
+    const { log, truth } = train(optimizer, variant);
+    const data = await readJsonl(log);
+    assert.deepEqual(data.issues, []);
+    assert.deepEqual(data.nonFinite, []);
+    let compared = 0;
+    for (const [stepKey, layers] of Object.entries(truth.steps)) {
+      const step = Number(stepKey);
+      const observations = data.observations.filter((o) => o.step === step);
+      if (!truth.logged_steps.includes(step)) {
+        assert.equal(observations.length, 0, `step ${step} was not logged`);
+        continue;
+      }
+      assert.deepEqual(
+        observations.map((o) => o.layer),
+        Object.keys(layers),
+      );
+      for (const o of observations) {
+        const e = layers[o.layer];
+        assert.equal(o.numel, e.numel);
+        assert.deepEqual(data.layerShapes[o.layer], e.shape);
+        for (const field of LOG_FIELDS) {
+          if (!(field in e)) continue;
+          const got = o.figures[FIGURE_OF[field]];
+          assertClose(got ?? null, e[field], REL, `reader ${optimizer}/${variant} step ${step} ${o.layer} ${field}`);
+          compared++;
+        }
+      }
+    }
+    assert.ok(compared > 300, `compared ${compared} figures`);
+  });
+}
+
+test(
+  'a NaN gradient is written as NaN (not hidden) and the reader reports it as non-finite on its line',
+  { skip: TORCH_SKIP },
+  async () => {
+    const { log, logText } = train('adam', 'plain', ['--nan-grad-at', '10']);
+    const lines = logText.split('\n');
+    const lineIndex = lines.findIndex((l) => l.includes('"step": 10,') && l.includes('"layer": "fc1.weight"'));
+    assert.ok(lineIndex >= 0);
+    assert.match(lines[lineIndex], /"grad_rms": NaN/);
+    // the steps before are untouched: step 5 equals the clean run's
+    const clean = train('adam', 'plain').logText.split('\n');
+    assert.deepEqual(
+      lines.filter((l) => l.includes('"step": 5,')),
+      clean.filter((l) => l.includes('"step": 5,')),
+    );
+    const data = await readJsonl(log);
+    const flagged = data.nonFinite.filter((n) => n.step === 10 && n.layer === 'fc1.weight');
+    assert.ok(
+      flagged.some((n) => n.what === 'grad_rms' && n.line === lineIndex + 1),
+      JSON.stringify(flagged),
+    );
+    const observation = data.observations.find((o) => o.step === 10 && o.layer === 'fc1.weight');
+    assert.ok(observation && observation.figures.gradRms === undefined && observation.figures.paramRms! > 0);
+  },
+);
+
+const CLI = join(REPO, 'bin', 'optimizer-lens.js');
+const CLI_SKIP = TORCH_SKIP || (!existsSync(join(REPO, 'dist', 'cli.js')) && 'dist/cli.js not built (npm run build)');
+
+for (const [optimizer, variant] of [
+  ['adam', 'plain'],
+  ['adamw', 'hf'],
+  ['sgd', 'lightning'],
+] as [Optimizer, Variant][]) {
+  test(
+    `the CLI analyzes the ${variant}/${optimizer} log: per-layer figures at every logged step equal the direct computation`,
+    { skip: CLI_SKIP },
+    () => {
+      const { log, truth } = train(optimizer, variant);
+      for (const step of [undefined, ...truth.logged_steps]) {
+        const args = [CLI, 'analyze', log, '--json', ...(step === undefined ? [] : ['--step', String(step)])];
+        const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(r.status, 0, `optimizer-lens ${args.slice(1).join(' ')}:\n${r.stderr}`);
+        const result = JSON.parse(r.stdout) as AnalysisResult;
+        const reported = step ?? 30; // default: the last step with figures
+        assert.equal(result.step, reported);
+        assert.deepEqual(result.steps, truth.logged_steps);
+        const layers = truth.steps[String(reported)];
+        assert.deepEqual(
+          result.layers.map((l) => l.name),
+          Object.keys(layers),
+        );
+        for (const l of result.layers) {
+          const e = layers[l.name];
+          const where = `CLI ${optimizer}/${variant} step ${reported} ${l.name}`;
+          assert.equal(l.numel, e.numel);
+          assert.deepEqual(l.shape, e.shape);
+          assertClose(l.paramRms, e.param_rms, REL, `${where} paramRms`);
+          assertClose(l.gradRms, e.grad_rms, REL, `${where} gradRms`);
+          assertClose(l.updateRms, e.update_rms, REL, `${where} updateRms`);
+          assertClose(l.relStep, e.rel_step, REL, `${where} relStep`);
+          assertClose(l.adamUpdateRms, e.adam_u_rms, REL, `${where} adamUpdateRms`);
+          assertClose(l.epsDominatedFraction, e.eps_dominated_frac, REL, `${where} epsDominatedFraction`);
+          if (e.momentum_buffer_rms !== undefined)
+            assertClose(l.momentumBufferRms, e.momentum_buffer_rms, REL, `${where} momentumBufferRms`);
+          if (e.decay_rms !== undefined) assertClose(l.decayRms, e.decay_rms, REL, `${where} decayRms`);
+        }
+      }
+    },
+  );
+}

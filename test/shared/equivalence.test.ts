@@ -1,0 +1,55 @@
+// The equivalence arithmetic of the dashboard and Explain Learning Rate (src/shared/equivalence.ts)
+// against the fixtures: adam_reparam_k8 IS adam_base with k = 8 (lr×8, ε÷8, parameters ×8).
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { equivalentPairs, explainNumbers, lrForTarget } from '../../src/shared/equivalence';
+import { assertClose, loadExpected } from '../support/fixtures';
+
+describe('equivalent (lr, scale, eps)', () => {
+  it('maps adam_base onto adam_reparam_k8 with k = 8, layer by layer, with the same relative step', () => {
+    const base = loadExpected('adam_base');
+    const k8 = loadExpected('adam_reparam_k8');
+    for (const step of ['1', '60', '120']) {
+      for (const [layer, b] of Object.entries(base.steps[step])) {
+        if (layer === 'global' || !(b.param_rms > 0)) continue;
+        const [pair] = equivalentPairs(base.hyper.lr, b.param_rms, base.hyper.eps!, 'adam', [8]);
+        const other = k8.steps[step][layer];
+        assertClose(pair.lr, k8.hyper.lr, 1e-15, `lr ${layer}@${step}`);
+        assertClose(pair.eps, k8.hyper.eps!, 1e-15, `eps ${layer}@${step}`);
+        assertClose(pair.scale, other.param_rms, 1e-12, `scale ${layer}@${step}`);
+        assertClose(other.rel_step, b.rel_step, 1e-6, `relative step ${layer}@${step}`);
+      }
+    }
+  });
+
+  it('SGD needs lr·k² and has no eps', () => {
+    const [pair] = equivalentPairs(0.1, 0.02, null, 'sgd', [8]);
+    assertClose(pair.lr, 6.4, 1e-15, 'lr·k²');
+    assert.equal(pair.eps, null);
+  });
+
+  it('lr for a target relative step: measured relative step is proportional to lr at fixed u', () => {
+    const base = loadExpected('adam_base');
+    const l = base.steps['120']['embed.weight'];
+    const t = lrForTarget(
+      { name: 'embed.weight', paramRms: l.param_rms, adamUpdateRms: l.adam_u_rms!, relStep: l.rel_step },
+      3e-4,
+      1e-3,
+      'adam',
+    );
+    assert.equal(t.basis, 'measured');
+    assertClose(t.lr, (3e-4 * 1e-3) / l.rel_step!, 1e-12, 'lr');
+    // Without the run's lr: target·RMS(p)/RMS(u); that predicts the same lr up to update_pred_rel_err.
+    const u = lrForTarget({ name: 'embed.weight', paramRms: l.param_rms, adamUpdateRms: l.adam_u_rms!, relStep: null }, null, 1e-3, 'adam');
+    assert.equal(u.basis, 'rms-u');
+    assertClose(u.lr, t.lr, 1e-4, 'rms-u basis agrees with measured');
+  });
+
+  it('explains (3e-4, 0.02): relative step 0.015, lr 2e-5 for 1e-3; nothing without a scale', () => {
+    const x = explainNumbers(3e-4, 0.02, 1e-8, 'adam', 1e-3);
+    assertClose(x.relativeStep, 0.015, 1e-12, 'relative step');
+    assertClose(x.lrForTarget, 2e-5, 1e-12, 'lr for target');
+    assert.deepEqual(explainNumbers(3e-4, null, 1e-8, 'adam', 1e-3), { relativeStep: null, equivalentPairs: [], lrForTarget: null });
+  });
+});

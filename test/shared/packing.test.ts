@@ -1,0 +1,40 @@
+// Series packing for the host → webview messages (src/shared/packing.ts, src/extension/wire.ts).
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { analyzePaths } from '../../src/core/engine/analyze';
+import { toWire } from '../../src/extension/wire';
+import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
+import { MessageType, type ShowAnalysisMessage } from '../../src/shared/protocol';
+import { packSeries, unpackSeries } from '../../src/shared/packing';
+import { fixturePath } from '../support/fixtures';
+
+describe('series packing', () => {
+  it('round-trips the adam_base series exactly, nulls included, in two exact-length ArrayBuffers', async () => {
+    const analysis = await analyzePaths([fixturePath('adam_base', 'stats.jsonl')]);
+    const packed = packSeries(analysis.series);
+    const points = analysis.series.reduce((n, s) => n + s.steps.length, 0);
+    assert.equal(packed.steps.byteLength, points * 8);
+    assert.equal(packed.values.byteLength, points * 8 * 7);
+    const back = unpackSeries(packed);
+    assert.deepEqual(
+      back,
+      analysis.series.map((s) => ({ layer: s.layer, steps: s.steps, figures: s.figures })),
+    );
+    // pos_embed's relative step at step 1 is null (zero-initialised) and stays null.
+    const pos = back.find((s) => s.layer === 'pos_embed')!;
+    assert.equal(pos.figures.relStep[pos.steps.indexOf(1)], null);
+    // The wire message is much smaller as JSON than the plain one.
+    const message: ShowAnalysisMessage = {
+      type: MessageType.ShowAnalysis,
+      title: 't',
+      analysis,
+      settings: { thresholds: DEFAULT_THRESHOLDS, targetRelativeStep: 1e-3, defaultEps: 1e-8 },
+    };
+    const wire = toWire(message) as ShowAnalysisMessage;
+    assert.equal(wire.analysis.series.length, 0);
+    assert.ok(wire.packedSeries);
+    const jsonBytes = (m: unknown) => JSON.stringify(m, (_k, v) => (v instanceof ArrayBuffer ? `<${v.byteLength}>` : v)).length;
+    assert.ok(jsonBytes(wire) + packed.steps.byteLength + packed.values.byteLength < jsonBytes(message), 'packed is smaller');
+  });
+});
