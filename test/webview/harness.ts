@@ -79,7 +79,8 @@ export const LIGHT_THEME: Record<string, string> = {
 /** Build dist/webview.js when it is missing or older than a webview source (same options as esbuild.config.mjs). */
 export async function ensureWebviewBundle(): Promise<string> {
   const out = join(ROOT, 'dist', 'webview.js');
-  const sources = [join(ROOT, 'src', 'protocol.ts'), ...readdirSync(join(ROOT, 'webview')).map((f) => join(ROOT, 'webview', f))];
+  const dirs = [join(ROOT, 'src', 'shared'), join(ROOT, 'webview')];
+  const sources = dirs.flatMap((d) => readdirSync(d, { recursive: true, encoding: 'utf8' }).map((f) => join(d, f)));
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
   if (!existsSync(out) || statSync(out).mtimeMs < newest) {
     const esbuild = await import('esbuild');
