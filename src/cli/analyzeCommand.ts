@@ -1,6 +1,6 @@
 import { analyzePaths } from '../core/engine/analyze';
 import { AnalysisError } from '../core/errors';
-import { ReaderError } from '../core/errors';
+import { formatLocated, ReaderError } from '../core/errors';
 import type { AnalysisResult, AnalyzeOptions } from '../core/analysis';
 import type { Finding, Thresholds } from '../core/rules/types';
 import type { LayerStats } from '../core/engine/types';
@@ -183,8 +183,7 @@ export function renderTable(result: AnalysisResult): string {
     lines.push('');
     lines.push(`Reading problems (${result.issues.length}):`);
     for (const i of result.issues.slice(0, 30)) {
-      const at = i.line !== undefined ? `:${i.line}` : i.offset !== undefined ? ` @${i.offset}` : '';
-      lines.push(`  ${i.severity}: ${i.message.startsWith(i.path) ? i.message : `${i.path}${at}: ${i.message}`}`);
+      lines.push(`  ${i.severity}: ${formatLocated(i.path, i.message, i)}`);
     }
     if (result.issues.length > 30) lines.push(`  … and ${result.issues.length - 30} more`);
   }

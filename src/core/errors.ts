@@ -1,3 +1,5 @@
+import type { ReadIssue } from './run/types';
+
 // The errors core throws. A ReaderError carries its location as data ({ path, line?, offset?, reason })
 // and formats it once (`message`); callers that need the parts read the fields, never the text.
 
@@ -29,10 +31,32 @@ export class ReaderError extends Error {
   }
 }
 
+/** The allow-list unpickler refused a global by name (nothing was imported or called). */
+export class DisallowedGlobalError extends ReaderError {
+  constructor(
+    path: string,
+    reason: string,
+    where: FileLocation,
+    /** `module.name` as the pickle stated it. */
+    readonly global: string,
+  ) {
+    super(path, reason, where);
+    this.name = 'DisallowedGlobalError';
+  }
+}
+
 /** `path:line: reason` or `path (byte offset N): reason` — the one place a location is written into text. */
 export function formatLocated(path: string, reason: string, where: FileLocation = {}): string {
   const at = where.line !== undefined ? `:${where.line}` : where.offset !== undefined ? ` (byte offset ${where.offset})` : '';
   return `${path}${at}: ${reason}`;
+}
+
+/** A problem met while reading, as the run keeps it: the error's location as fields, its reason as the message. */
+export function issueFromError(e: ReaderError, severity: 'error' | 'warning' = 'error'): ReadIssue {
+  const issue: ReadIssue = { severity, path: e.path, message: e.reason };
+  if (e.line !== undefined) issue.line = e.line;
+  if (e.offset !== undefined) issue.offset = e.offset;
+  return issue;
 }
 
 /** The analysis cannot answer what was asked (e.g. `--step N` names a step without figures). */

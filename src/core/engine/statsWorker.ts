@@ -24,7 +24,7 @@ parentPort?.on('message', (req: StatsRequest) => {
         id: req.id,
         ok: false,
         readerError: r,
-        message: r ? e.message.slice(e.path.length + 2) : String((e as Error)?.message ?? e),
+        message: r ? e.reason : String((e as Error)?.message ?? e),
         path: r ? e.path : undefined,
         line: r ? e.line : undefined,
         offset: r ? e.offset : undefined,

@@ -72,26 +72,15 @@ export async function openZipFile(file: FileBytes): Promise<ZipArchive> {
     directoryError = err;
   }
   // No usable end record / central directory: recover complete members from their local headers.
-  const problems: ZipProblem[] = [{ offset: directoryError.offset ?? 0, message: stripPath(directoryError) }];
+  const problems: ZipProblem[] = [{ offset: directoryError.offset ?? 0, message: directoryError.reason }];
   const entries = await scanLocalHeaders(file, problems);
   if (entries.length === 0) {
     const scanNote = problems.length > 1 ? `; ${problems[problems.length - 1].message}` : '';
-    throw new ReaderError(path, `not a readable zip archive: ${stripPath(directoryError)}${scanNote}`, {
+    throw new ReaderError(path, `not a readable zip archive: ${directoryError.reason}${scanNote}`, {
       offset: directoryError.offset ?? 0,
     });
   }
   return { path, size: file.size, entries, truncated: true, problems };
-}
-
-function stripPath(err: ReaderError): string {
-  // ReaderError's message is "<path>[ (byte offset N)]: <reason>"; keep the reason.
-  const prefix = err.path;
-  let m = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-  m = m
-    .replace(/^ \(byte offset \d+\)/, '')
-    .replace(/^:\d+/, '')
-    .replace(/^: /, '');
-  return m;
 }
 
 interface EndRecord {

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { mergeRunData } from '../run/merge';
 import { FOLDER_READERS, READERS } from './index';
 import { stepFromName } from '../run/tensorKeys';
-import { ReaderError } from '../errors';
+import { issueFromError, ReaderError } from '../errors';
 import { emptyRunData, type RunData } from '../run/types';
 import type { AnalyzeOptions } from '../analysis';
 import type { Reader } from './reader';
@@ -219,7 +219,7 @@ export async function readInputs(paths: string[], options: AnalyzeOptions = {}):
       parts.push(await job.run(options));
     } catch (e) {
       if (job.explicit || !(e instanceof ReaderError)) throw e;
-      parts.push({ ...emptyRunData(), issues: [{ severity: 'error', path: e.path, line: e.line, offset: e.offset, message: e.message }] });
+      parts.push({ ...emptyRunData(), issues: [issueFromError(e)] });
     }
   }
   return mergeRunData(parts);

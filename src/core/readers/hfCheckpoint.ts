@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { stepFromName } from '../run/tensorKeys';
-import { ReaderError } from '../errors';
+import { issueFromError, ReaderError } from '../errors';
 import type { ReadIssue, RunData, TensorRef } from '../run/types';
 import { readTrainerState } from './hfTrainerState';
 import { readSafetensors, readSafetensorsIndex } from './safetensors';
@@ -129,7 +129,7 @@ export async function readHfCheckpointFolder(dir: string, options: TorchReadOpti
       inputs.push(...trainer.data.inputs);
     } catch (err) {
       if (!(err instanceof ReaderError)) throw err;
-      issues.push({ severity: 'warning', path, message: err.message });
+      issues.push(issueFromError(err, 'warning'));
     }
   }
   const folderStep = stepFromName(basename(dir));

@@ -55,7 +55,7 @@ async function readNpzFile(file: FileBytes, options: ReadOptions): Promise<RunDa
         severity: 'error',
         path,
         offset: err.offset ?? entry.localHeaderOffset,
-        message: `member '${entry.name}' skipped: ${reason(err)}`,
+        message: `member '${entry.name}' skipped: ${err.reason}`,
       });
     }
     options.onProgress?.((i + 1) / n);
@@ -94,11 +94,6 @@ export function fillLayers(run: RunData, tensors: TensorRef[]): void {
       });
     }
   }
-}
-
-function reason(err: ReaderError): string {
-  const i = err.message.indexOf(': ');
-  return err.message.startsWith(err.path) && i >= 0 ? err.message.slice(i + 2) : err.message;
 }
 
 async function readMember(
@@ -240,7 +235,7 @@ async function deflatedHeader(file: FileBytes, entry: ZipEntry): Promise<NpyHead
   } catch (err) {
     if (err instanceof ReaderError) {
       // Positions inside the inflated header are not file offsets; point at the member instead.
-      throw new ReaderError(path, `${reason(err)} (in the inflated header${err.offset !== undefined ? ` at byte ${err.offset}` : ''})`, {
+      throw new ReaderError(path, `${err.reason} (in the inflated header${err.offset !== undefined ? ` at byte ${err.offset}` : ''})`, {
         offset: entry.dataOffset,
       });
     }

@@ -1,4 +1,4 @@
-import { ReaderError } from '../errors';
+import { DisallowedGlobalError, ReaderError } from '../errors';
 import { appendAll } from '../arrays';
 
 // A safe allow-list unpickler: an interpreter over pickle opcodes (protocols 0-5, the subset that
@@ -383,6 +383,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
   const fail: (message: string, at?: number) => never = (message, at = opStart) => {
     throw new ReaderError(path, `${message} (${where}byte ${at})`, base !== undefined ? { offset: base + at } : { offset: at });
   };
+  const refuse: (message: string, global: string) => never = (message, global) => {
+    throw new DisallowedGlobalError(path, `${message} (${where}byte ${opStart})`, { offset: (base ?? 0) + opStart }, global);
+  };
   const ctx: CallContext = { fail: (m) => fail(m), offset: 0 };
 
   const need = (len: number, what: string): void => {
@@ -477,7 +480,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): PickleVal
     const spec = ALLOWED_GLOBALS.get(q);
     if (!spec) {
       const shown = q.length > 120 ? `${q.slice(0, 120)}…` : q;
-      fail(`disallowed global '${shown}' (${NEVER_EXECUTES}; only tensor, storage and dict constructors are accepted)`);
+      refuse(`disallowed global '${shown}' (${NEVER_EXECUTES}; only tensor, storage and dict constructors are accepted)`, q);
     }
     return new PyGlobal(module, name, spec);
   };

@@ -24,7 +24,7 @@ import type {
   TensorRole,
 } from '../run/types';
 import type { ReadOptions, Reader } from './reader';
-import { ReaderError } from '../errors';
+import { issueFromError, ReaderError } from '../errors';
 import { emptyRunData } from '../run/types';
 import { classifyHistogramTag, classifyScalarTag } from '../run/scalarTags';
 import { crc32c as crc32cImported, maskCrc32c as maskCrc32cImported } from '../io/crc32c';
@@ -177,7 +177,7 @@ export async function scanRecords(
         severity: 'error',
         path,
         offset,
-        message: `length CRC mismatch in record at byte offset ${offset}: framing lost, the remaining ${fileSize - offset} bytes are not read`,
+        message: `length CRC mismatch in this record: framing lost, the remaining ${fileSize - offset} bytes are not read`,
       });
       return { endOffset: offset, truncatedAt: null, fatal: true, records, skipped };
     }
@@ -217,7 +217,7 @@ export async function scanRecords(
         severity: 'warning',
         path,
         offset,
-        message: `record at byte offset ${offset} holds ${len} bytes (more than ${maxRecord}): skipped${maskCrc32c(crc) !== stored ? ' (and its data CRC does not match)' : ''}`,
+        message: `record holds ${len} bytes (more than ${maxRecord}): skipped${maskCrc32c(crc) !== stored ? ' (and its data CRC does not match)' : ''}`,
       });
       continue;
     }
@@ -231,7 +231,7 @@ export async function scanRecords(
         severity: 'warning',
         path,
         offset,
-        message: `data CRC mismatch in record at byte offset ${offset}: record skipped`,
+        message: `data CRC mismatch in this record: record skipped`,
       });
     } else {
       records++;
@@ -861,7 +861,7 @@ export class RunDataBuilder implements EventVisitor {
         severity: 'warning',
         path: this.path,
         offset,
-        message: `histogram ${tag} at step ${step} (record at byte offset ${offset}) has num ${h.num} and sum_squares ${h.sumSquares}: ignored`,
+        message: `histogram ${tag} at step ${step} has num ${h.num} and sum_squares ${h.sumSquares}: ignored`,
       });
       return;
     }
@@ -939,7 +939,7 @@ async function scanStream(
         severity: 'warning',
         path,
         offset,
-        message: `malformed event in record at byte offset ${offset} (${err.message} at payload byte ${err.at - start}): record skipped`,
+        message: `malformed event in this record (${err.message} at payload byte ${err.at - start}): record skipped`,
       });
     }
   };
@@ -1068,7 +1068,7 @@ export async function readTfeventsFolder(dir: string, options: ReadOptions = {})
     } catch (err) {
       if (!(err instanceof ReaderError)) throw err;
       merged.inputs.push({ path: f, format: TFEVENTS_FORMAT });
-      merged.issues.push({ severity: 'error', path: f, offset: err.offset, message: err.message });
+      merged.issues.push(issueFromError(err));
       continue;
     }
     usable++;

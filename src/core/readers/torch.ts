@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { stepFromName } from '../run/tensorKeys';
-import { ReaderError } from '../errors';
+import { DisallowedGlobalError, ReaderError } from '../errors';
 import {
   emptyRunData,
   type Dtype,
@@ -131,12 +131,12 @@ async function refuseNonZip(file: FileBytes, head: Uint8Array): Promise<never> {
     try {
       first = unpickle(bytes, { path });
     } catch (e) {
-      if (e instanceof ReaderError && /disallowed global/.test(e.message)) {
-        throw new ReaderError(path, `${stripPath(e)}; the file is also not a torch.save zip archive (bare pickle)`, { offset: e.offset });
+      if (e instanceof DisallowedGlobalError) {
+        throw new ReaderError(path, `${e.reason}; the file is also not a torch.save zip archive (bare pickle)`, { offset: e.offset });
       }
       throw new ReaderError(
         path,
-        `not a torch.save zip archive; ${LEGACY_MESSAGE} (the leading pickle is unreadable: ${e instanceof ReaderError ? stripPath(e) : String(e)})`,
+        `not a torch.save zip archive; ${LEGACY_MESSAGE} (the leading pickle is unreadable: ${e instanceof ReaderError ? e.reason : String(e)})`,
         { offset: 0 },
       );
     }
@@ -150,15 +150,6 @@ async function refuseNonZip(file: FileBytes, head: Uint8Array): Promise<never> {
     );
   }
   throw new ReaderError(path, 'not a torch.save checkpoint: neither a zip archive nor a pickle', { offset: 0 });
-}
-
-function stripPath(e: ReaderError): string {
-  return e.message.startsWith(e.path)
-    ? e.message
-        .slice(e.path.length)
-        .replace(/^ \(byte offset \d+\)/, '')
-        .replace(/^: /, '')
-    : e.message;
 }
 
 // ---- Recognising structures ----------------------------------------------------------------------

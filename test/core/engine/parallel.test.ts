@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { computeAllTensorFigures, type TensorJob } from '../../../src/core/engine/parallel';
 import { readNpz } from '../../../src/core/readers/npz';
 import { ReaderError } from '../../../src/core/errors';
 import { fixturePath } from '../../support/fixtures';
+import type { TensorRef } from '../../../src/core/run/types';
 
 async function jobs(): Promise<TensorJob[]> {
   const data = await readNpz(fixturePath('adam_base', 'tensors', 'step_000120.npz'));
@@ -48,4 +52,40 @@ test('a reader error inside a worker comes back as a ReaderError naming the file
     computeAllTensorFigures(j, { workers: 2, minBytes: 0 }),
     (e: unknown) => e instanceof ReaderError && /no_such_file\.npz/.test(e.message),
   );
+});
+
+test('a reader error with a byte offset reads the same from a worker as from the calling thread: the position once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-pool-'));
+  try {
+    // A raw float32 tensor whose file ends 4,096 bytes in, though the tensor needs 16,384.
+    const path = join(dir, 'short.bin');
+    writeFileSync(path, Buffer.alloc(4096));
+    const ref: TensorRef = {
+      layer: 'w',
+      role: 'param',
+      key: 'w',
+      dtype: 'F32',
+      shape: [4096],
+      numel: 4096,
+      source: { path, offset: 0, storedLength: 4096, compression: 'none' },
+    };
+    const job: TensorJob = { set: { layer: 'w', step: 1, paramSaved: ref }, hyper: null };
+    const errorOf = async (p: Promise<unknown>): Promise<ReaderError> => {
+      try {
+        await p;
+      } catch (e) {
+        assert.ok(e instanceof ReaderError, String(e));
+        return e;
+      }
+      throw new Error('expected a ReaderError');
+    };
+    const sequential = await errorOf(computeAllTensorFigures([job, job]));
+    const pooled = await errorOf(computeAllTensorFigures([job, job], { workers: 2, minBytes: 0 }));
+    assert.equal(pooled.message, sequential.message);
+    assert.deepEqual([pooled.path, pooled.offset, pooled.reason], [sequential.path, sequential.offset, sequential.reason]);
+    assert.equal(pooled.message.split('byte offset').length - 1, 1, pooled.message);
+    assert.doesNotMatch(pooled.reason, /byte offset/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

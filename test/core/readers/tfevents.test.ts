@@ -285,7 +285,8 @@ test('bad/tb_bad_crc: data CRC mismatch at byte offset 952 reported; the other 3
   assert.equal(issue.severity, 'warning');
   assert.equal(issue.offset, 952);
   assert.equal(issue.path, path);
-  assert.match(issue.message, /data CRC mismatch in record at byte offset 952/);
+  assert.match(issue.message, /^data CRC mismatch in this record/);
+  assert.doesNotMatch(issue.message, /952/, 'the offset is a field, not repeated in the text');
   const steps = run.globals.map((g) => g.step);
   assert.equal(steps.length, 39);
   assert.ok(!steps.includes(20));
@@ -329,7 +330,8 @@ test('a bad length CRC is fatal from there on: error naming the offset, earlier 
     assert.equal(run.issues.length, 1, JSON.stringify(run.issues));
     const err = run.issues.find((i) => i.severity === 'error')!;
     assert.equal(err.offset, off);
-    assert.match(err.message, new RegExp(`length CRC mismatch in record at byte offset ${off}`));
+    assert.match(err.message, /^length CRC mismatch in this record: framing lost/);
+    assert.doesNotMatch(err.message, /byte offset/);
     assert.deepEqual(
       run.globals.map((g) => g.step),
       [1, 2, 3, 4, 5, 6, 7, 8, 9],
@@ -376,7 +378,8 @@ test('a record with a good CRC but malformed protobuf is skipped with a warning 
     const badOffset = parts[0]!.length + parts[1]!.length;
     assert.equal(run.issues.length, 1);
     assert.equal(run.issues[0]!.offset, badOffset);
-    assert.match(run.issues[0]!.message, new RegExp(`malformed event in record at byte offset ${badOffset}`));
+    assert.match(run.issues[0]!.message, /^malformed event in this record/);
+    assert.doesNotMatch(run.issues[0]!.message, /byte offset/);
     assert.deepEqual(
       run.globals.map((g) => [g.step, g.values.loss]),
       [
@@ -648,10 +651,7 @@ test('records larger than the in-memory limit are CRC-checked in a stream and sk
   );
   assert.equal(run.issues.length, 1);
   assert.equal(run.issues[0]!.offset, bigOffset);
-  assert.match(
-    run.issues[0]!.message,
-    new RegExp(`record at byte offset ${bigOffset} holds ${big.length} bytes \\(more than 1000\\): skipped$`),
-  );
+  assert.match(run.issues[0]!.message, new RegExp(`^record holds ${big.length} bytes \\(more than 1000\\): skipped$`));
   // Its data CRC is still checked while streaming.
   bytes[bigOffset + 12 + 5000]! ^= 1;
   const bad = await readTfeventsBytes(bytes, EVENTS, { maxRecordBytes: 1000, chunkBytes: 256 });
