@@ -40,13 +40,14 @@ export async function computeAllTensorFigures(
   jobs: TensorJob[],
   options: { signal?: AbortSignal; onDone?: (done: number, job: TensorJob) => void; workers?: number; minBytes?: number } = {},
 ): Promise<TensorFigures[]> {
+  options.signal?.throwIfAborted();
   const total = jobs.reduce((s, j) => s + jobBytes(j), 0);
   const file = workerFile();
   const wanted = Math.min(options.workers ?? Math.min(4, availableParallelism()), jobs.length);
   if (total < (options.minBytes ?? PARALLEL_MIN_BYTES) || wanted < 2 || file === null) {
     const out: TensorFigures[] = [];
     for (const j of jobs) {
-      if (options.signal?.aborted) throw new Error('cancelled');
+      options.signal?.throwIfAborted();
       out.push(await computeTensorFigures(j.set, j.hyper));
       options.onDone?.(out.length, j);
     }
@@ -67,7 +68,7 @@ export async function computeAllTensorFigures(
           reject(e);
         }
       };
-      const onAbort = (): void => fail(new Error('cancelled'));
+      const onAbort = (): void => fail(options.signal!.reason);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const feed = (w: Worker): void => {
         if (failed) return;

@@ -212,7 +212,7 @@ export async function readInputs(paths: string[], options: AnalyzeOptions = {}):
   }
   const parts: RunData[] = [];
   for (let i = 0; i < jobs.length; i++) {
-    if (options.signal?.aborted) throw new Error('cancelled');
+    options.signal?.throwIfAborted();
     const job = jobs[i];
     options.onProgress?.(i / jobs.length, `reading ${job.label}`);
     try {

@@ -142,7 +142,7 @@ export async function scanRecords(
       if (bytesRead === 0) break;
       have += bytesRead;
     }
-    if (options.signal?.aborted) options.signal.throwIfAborted();
+    options.signal?.throwIfAborted();
     if (options.onProgress) {
       const f = (bufStart + have - startOffset) / total;
       if (f - lastProgress >= 0.01 || f >= 1) {

@@ -89,3 +89,15 @@ test('a reader error with a byte offset reads the same from a worker as from the
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('cancellation is the AbortSignal: an aborted signal stops the sequential and the pooled pass with its reason', async () => {
+  const j = await jobs();
+  const controller = new AbortController();
+  controller.abort();
+  for (const opts of [{}, { workers: 2, minBytes: 0 }]) {
+    await assert.rejects(
+      computeAllTensorFigures(j, { ...opts, signal: controller.signal }),
+      (e: unknown) => (e as Error).name === 'AbortError',
+    );
+  }
+});
