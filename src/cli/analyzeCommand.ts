@@ -1,4 +1,4 @@
-import { analyzePaths } from '../core/engine/analyze';
+import { analyzePaths } from '../core/analysis';
 import { AnalysisError } from '../core/errors';
 import { formatLocated, ReaderError } from '../core/errors';
 import type { AnalysisResult, AnalyzeOptions } from '../core/analysis';

@@ -101,7 +101,7 @@ function parsePositive(flag: string, v: string | undefined): number {
 }
 
 async function linkedScale(run: string): Promise<LinkedScale> {
-  const { analyzePaths } = await import('../core/engine/analyze');
+  const { analyzePaths } = await import('../core/analysis');
   const a = await analyzePaths([run]);
   return { path: run, step: a.result.step, layers: a.result.layers.map((l) => ({ name: l.name, paramRms: l.paramRms })) };
 }

@@ -6,7 +6,8 @@
 
 import { parentPort } from 'node:worker_threads';
 import { basename } from 'node:path';
-import { analyzeRunData, mergeRunData } from '../core/engine/analyze';
+import { analyzeRunData } from '../core/analysis';
+import { mergeRunData } from '../core/run/merge';
 import { readInputs } from '../core/readers/discover';
 import { JsonlTail } from '../core/readers/jsonl';
 import { TfeventsTail, isTfeventsName } from '../core/readers/tfevents';

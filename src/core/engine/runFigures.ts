@@ -1,21 +1,17 @@
 import { AnalysisError } from '../errors';
-import { readInputs } from '../readers/discover';
-import { evaluateRunRules } from '../rules/runRules';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
 import { SERIES_FIGURES, type LayerSeries } from '../../shared/series';
-import type { AnalysisResult, AnalyzeOptions, RunAnalysis } from '../analysis';
-import type { FigureName, LayerFigures, NonFiniteObservation, OptimizerHyper, RunData, TensorRef, TensorRole } from '../run/types';
+import type { AnalyzeOptions } from '../analysis';
+import type { FigureName, NonFiniteObservation, OptimizerHyper, RunData, TensorRef, TensorRole } from '../run/types';
 import type { LayerStats, UpdateDistribution } from './types';
 import { replayAdam } from './replay';
 import { computeAllTensorFigures } from './parallel';
 import { U_HISTOGRAM_EDGES, type AdamStepHyper, type LayerTensorSet } from './tensorStats';
-import { VERSION } from '../version';
-export { mergeRunData } from '../run/merge';
 
-// The engine: merges what the readers found (tensor snapshots, logged scalars, histograms) into
-// figures per layer and step, computes what tensors allow (one fused pass per layer and step), and
-// evaluates the rules. Precedence for a figure: tensors > histograms (exact) > logs; a figure no input
-// supports stays null.
+// The engine: turns the run data it is given (tensor snapshots, logged scalars, histograms) into figures
+// per layer and step, computing what tensors allow (one fused pass per layer and step). Precedence for a
+// figure: tensors > histograms (exact) > logs; a figure no input supports stays null. It reads nothing
+// but tensor bytes (through core/io) and evaluates no rules: core/analysis.ts composes the pipeline.
 
 type Figures = { [K in FigureName]?: number | null };
 
@@ -115,13 +111,24 @@ function indexSnapshots(data: RunData): Map<number, Map<string, { roles: RoleMap
   return byStep;
 }
 
-/** Analyze files and folders: read them (streamed), merge, compute, evaluate rules. */
-export async function analyzePaths(paths: string[], options: AnalyzeOptions = {}): Promise<RunAnalysis> {
-  const data = await readInputs(paths, options);
-  return analyzeRunData(data, options);
+/** What the engine computes from a run: the resolved hyper-parameters and the figures per layer and step. */
+export interface RunFigures {
+  hyper: OptimizerHyper;
+  /** The report step (the last with figures, or the one asked for); null when no step has figures. */
+  step: number | null;
+  /** Steps with figures, ascending. */
+  steps: number[];
+  /** Per-layer figures at the report step. */
+  layers: LayerStats[];
+  series: LayerSeries[];
+  distributions: UpdateDistribution[];
+  nonFinite: NonFiniteObservation[];
+  /** Some layer has a parameter scale at some step. */
+  anyParamScale: boolean;
+  thresholds: Thresholds;
 }
 
-export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}): Promise<RunAnalysis> {
+export async function computeRunFigures(data: RunData, options: AnalyzeOptions = {}): Promise<RunFigures> {
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...(options.thresholds ?? {}) };
   const hyper = resolveHyper(data, options);
   const cells = new Map<number, Map<string, Cell>>();
@@ -325,36 +332,7 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
     });
 
   const anyParamScale = [...cells.values()].some((m) => [...m.values()].some((c) => c.figures.paramRms != null));
-  const findings = evaluateRunRules({
-    step,
-    layers,
-    thresholds,
-    lr: hyper.lr,
-    anyParamScale,
-    eps: hyper.eps,
-    nonFinite,
-  });
-
-  const result: AnalysisResult = {
-    tool: 'optimizer-lens',
-    version: VERSION,
-    inputs: data.inputs,
-    optimizer: {
-      type: hyper.type,
-      lr: hyper.lr,
-      betas: hyper.betas,
-      eps: hyper.eps,
-      weightDecay: hyper.weightDecay,
-      source: hyper.source,
-      ...(data.paramGroups?.length ? { paramGroups: data.paramGroups } : {}),
-    },
-    step,
-    steps,
-    layers,
-    findings,
-    issues: data.issues,
-  };
-  return { result, series, globals: data.globals, distributions, thresholds };
+  return { hyper, step, steps, layers, series, distributions, nonFinite, anyParamScale, thresholds };
 }
 
 function summarizeSteps(steps: number[]): string {
@@ -435,5 +413,3 @@ async function replayWhereStateMissing(
     }
   }
 }
-
-export type { LayerFigures };
