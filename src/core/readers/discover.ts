@@ -2,7 +2,6 @@ import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { mergeRunData } from '../run/merge';
 import { FOLDER_READERS, READERS } from './index';
-import { stepFromName } from '../run/tensorKeys';
 import { issueFromError, ReaderError } from '../errors';
 import { emptyRunData, type RunData } from '../run/types';
 import type { AnalyzeOptions } from '../analysis';
@@ -224,5 +223,3 @@ export async function readInputs(paths: string[], options: AnalyzeOptions = {}):
   }
   return mergeRunData(parts);
 }
-
-export { stepFromName };

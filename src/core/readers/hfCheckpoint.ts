@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
-import { stepFromName } from '../run/tensorKeys';
+import { stepFromName } from '../run/stepNames';
 import { issueFromError, ReaderError } from '../errors';
 import type { ReadIssue, RunData, TensorRef } from '../run/types';
 import { readTrainerState } from './hfTrainerState';

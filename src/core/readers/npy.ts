@@ -1,4 +1,5 @@
-import { classifyTensorKey, stepFromName } from '../run/tensorKeys';
+import { classifyTensorKey } from '../run/tensorKeys';
+import { stepFromFilePath } from '../run/stepNames';
 import { ReaderError } from '../errors';
 import { emptyRunData, type Dtype, type RunData, type TensorRef } from '../run/types';
 import type { ReadOptions, Reader } from './reader';
@@ -379,21 +380,6 @@ class PyLiteralParser {
 }
 
 // ---- The .npy reader ----------------------------------------------------------------------------
-
-/**
- * The step a tensor file's path states: its base name (step_000010.npz), else its folder
- * (checkpoint-60/model.safetensors). Shard names (model-00001-of-00002.safetensors) state no step in
- * their numbers, so only the folder counts for them.
- */
-export function stepFromFilePath(path: string): number | null {
-  const parts = path.split(/[\\/]/).filter(Boolean);
-  const base = parts.pop() ?? path;
-  const parent = parts.pop();
-  const shard = /-\d+-of-\d+\.[A-Za-z]+$/.test(base);
-  const own = shard ? null : stepFromName(base);
-  if (own !== null) return own;
-  return parent !== undefined ? stepFromName(parent) : null;
-}
 
 /** The array key of a standalone .npy: its base name without the extension. */
 export function npyKeyFromPath(path: string): string {

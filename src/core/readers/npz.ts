@@ -3,7 +3,9 @@ import { ReaderError } from '../errors';
 import { emptyRunData, type ReadIssue, type RunData, type TensorRef, type TensorSnapshot } from '../run/types';
 import type { ReadOptions, Reader } from './reader';
 import { FileBytes, withFile } from '../io/fileBytes';
-import { MAX_NPY_HEADER, decodeNpyScalar, fortranStrides, npyHeaderLength, parseNpyHeader, stepFromFilePath, type NpyHeader } from './npy';
+import { MAX_NPY_HEADER, decodeNpyScalar, fortranStrides, npyHeaderLength, parseNpyHeader, type NpyHeader } from './npy';
+import { stepFromFilePath } from '../run/stepNames';
+import { fillLayers } from '../run/tensorLayers';
 import { inflatePrefix, openZipFile, type ZipEntry } from '../io/zip';
 
 // NumPy .npz: a zip of `<key>.npy` members, stored (numpy.savez, zip64 extras) or deflated
@@ -76,24 +78,6 @@ async function readNpzFile(file: FileBytes, options: ReadOptions): Promise<RunDa
   if (scalars.lr !== undefined && Number.isFinite(scalars.lr)) run.hyper.lr = scalars.lr;
   fillLayers(run, tensors);
   return run;
-}
-
-/** Fill layerOrder (first seen) and layerShapes; report a layer whose tensors disagree in shape. */
-export function fillLayers(run: RunData, tensors: TensorRef[]): void {
-  for (const t of tensors) {
-    const known = run.layerShapes[t.layer];
-    if (!known) {
-      run.layerOrder.push(t.layer);
-      run.layerShapes[t.layer] = t.shape;
-    } else if (known.length !== t.shape.length || known.some((d, i) => d !== t.shape[i])) {
-      run.issues.push({
-        severity: 'warning',
-        path: t.source.path,
-        offset: t.source.offset,
-        message: `tensor '${t.key}' has shape [${t.shape.join(', ')}] but layer '${t.layer}' has shape [${known.join(', ')}] elsewhere`,
-      });
-    }
-  }
 }
 
 async function readMember(

@@ -5,8 +5,8 @@ import { ReaderError } from '../errors';
 import { emptyRunData, type Dtype, type ReadIssue, type RunData, type TensorRef } from '../run/types';
 import type { ReadOptions, Reader } from './reader';
 import { FileBytes, dataView, fsError, withFile } from '../io/fileBytes';
-import { fillLayers } from './npz';
-import { stepFromFilePath } from './npy';
+import { fillLayers } from '../run/tensorLayers';
+import { stepFromFilePath } from '../run/stepNames';
 
 // safetensors: u64 LE header length N, N bytes of UTF-8 JSON {name: {dtype, shape, data_offsets:
 // [begin, end]}, "__metadata__": {str: str}}, then the byte buffer (offsets relative to its start).

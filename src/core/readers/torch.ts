@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { stepFromName } from '../run/tensorKeys';
+import { stepFromFilePath, stepFromName } from '../run/stepNames';
 import { DisallowedGlobalError, ReaderError } from '../errors';
 import {
   emptyRunData,
@@ -14,7 +14,6 @@ import {
 } from '../run/types';
 import type { ReadOptions, Reader } from './reader';
 import { FileBytes, withFile } from '../io/fileBytes';
-import { stepFromFilePath } from './npy';
 import {
   PyDict,
   TORCH_DTYPE_BYTES,

@@ -43,15 +43,3 @@ export function classifyTensorKey(key: string): { layer: string; role: TensorRol
 
 /** Keys that are metadata scalars, not tensors of a layer (npz `step`, `lr`). */
 export const SNAPSHOT_SCALAR_KEYS = new Set(['step', 'lr', 'global_step', 'epoch']);
-
-/** Step number from a file or folder name: step_000010.npz, checkpoint-60, model_step000120.pt, epoch=1-step=120.ckpt. */
-export function stepFromName(name: string): number | null {
-  const base = name.split(/[\\/]/).filter(Boolean).pop() ?? name;
-  // Shard numbers are not steps: model-00001-of-00002.safetensors.
-  if (/\d+-of-\d+/.test(base)) return null;
-  const m =
-    /(?:^|[^a-z])step[_=-]?(\d+)/i.exec(base) ??
-    /^checkpoint-(\d+)$/.exec(base) ??
-    /(?:^|[_-])(\d+)\.(?:npz|npy|safetensors|pt|pth|bin|ckpt)$/.exec(base);
-  return m ? Number(m[1]) : null;
-}

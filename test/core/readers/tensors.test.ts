@@ -407,7 +407,7 @@ test('detect: by magic and name', () => {
 });
 
 test('step from the path: base name, else the folder; shard numbers are not steps', async () => {
-  const { stepFromFilePath } = await import('../../../src/core/readers/npy');
+  const { stepFromFilePath } = await import('../../../src/core/run/stepNames');
   assert.equal(stepFromFilePath('/runs/a/tensors/step_000060.npz'), 60);
   assert.equal(stepFromFilePath('/runs/a/checkpoint-60/model.safetensors'), 60);
   assert.equal(stepFromFilePath('/runs/a/checkpoint-60/model-00001-of-00002.safetensors'), 60);
