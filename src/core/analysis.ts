@@ -1,6 +1,6 @@
 import type { GlobalObservation, ParamGroupHyper, ReadIssue, RunData } from './run/types';
 import type { LayerStats, UpdateDistribution } from './engine/types';
-import type { Finding, Thresholds } from './rules/types';
+import { DEFAULT_THRESHOLDS, type Finding, type Thresholds } from './rules/types';
 import type { LayerSeries } from '../shared/series';
 import { readInputs } from './readers/discover';
 import { computeRunFigures } from './engine/runFigures';
@@ -19,7 +19,8 @@ export async function analyzePaths(paths: string[], options: AnalyzeOptions = {}
 /** Analyze run data already read (e.g. a followed log after its appended bytes were merged in). */
 export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}): Promise<RunAnalysis> {
   const figures = await computeRunFigures(data, options);
-  const { hyper, step, steps, layers, series, distributions, nonFinite, anyParamScale, thresholds } = figures;
+  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...(options.thresholds ?? {}) };
+  const { hyper, step, steps, layers, series, distributions, nonFinite, anyParamScale } = figures;
   const findings = evaluateRunRules({ step, layers, thresholds, lr: hyper.lr, anyParamScale, eps: hyper.eps, nonFinite });
   const result: AnalysisResult = {
     tool: 'optimizer-lens',

@@ -1,5 +1,4 @@
 import { AnalysisError } from '../errors';
-import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
 import { SERIES_FIGURES, type LayerSeries } from '../../shared/series';
 import type { AnalyzeOptions } from '../analysis';
 import type { FigureName, NonFiniteObservation, OptimizerHyper, RunData, TensorRef, TensorRole } from '../run/types';
@@ -125,11 +124,9 @@ export interface RunFigures {
   nonFinite: NonFiniteObservation[];
   /** Some layer has a parameter scale at some step. */
   anyParamScale: boolean;
-  thresholds: Thresholds;
 }
 
 export async function computeRunFigures(data: RunData, options: AnalyzeOptions = {}): Promise<RunFigures> {
-  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...(options.thresholds ?? {}) };
   const hyper = resolveHyper(data, options);
   const cells = new Map<number, Map<string, Cell>>();
   const cellOf = (step: number, layer: string): Cell => {
@@ -332,7 +329,7 @@ export async function computeRunFigures(data: RunData, options: AnalyzeOptions =
     });
 
   const anyParamScale = [...cells.values()].some((m) => [...m.values()].some((c) => c.figures.paramRms != null));
-  return { hyper, step, steps, layers, series, distributions, nonFinite, anyParamScale, thresholds };
+  return { hyper, step, steps, layers, series, distributions, nonFinite, anyParamScale };
 }
 
 function summarizeSteps(steps: number[]): string {

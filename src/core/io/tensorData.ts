@@ -1,9 +1,9 @@
 import { closeSync, fstatSync, openSync, readSync, createReadStream } from 'node:fs';
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import { ReaderError } from '../errors';
-import type { Dtype, TensorRef } from '../run/types';
+import type { Dtype, TensorBytes } from './tensorBytes';
 
-// Streams a TensorRef's elements as float chunks, reading the file by offset with one reused buffer:
+// Streams a tensor's elements as float chunks, reading the file by offset with one reused buffer:
 // peak memory is one chunk per open tensor whatever the tensor's size. F16 and BF16 are widened to
 // float32 through 65,536-entry tables (exact); F32 and F64 are returned as views, no conversion.
 
@@ -44,7 +44,7 @@ function bfloat16Table(): Float32Array {
 }
 
 /** Refuse layouts the streaming kernel cannot walk in order. */
-function checkContiguous(ref: TensorRef): void {
+function checkContiguous(ref: TensorBytes): void {
   if (!ref.strides) return;
   let expected = 1;
   for (let d = ref.shape.length - 1; d >= 0; d--) {
@@ -65,7 +65,7 @@ function checkContiguous(ref: TensorRef): void {
  * until the next call.
  */
 export class TensorChunkReader {
-  readonly ref: TensorRef;
+  readonly ref: TensorBytes;
   private readonly itemSize: number;
   private readonly chunkElements: number;
   private position = 0; // elements delivered
@@ -76,7 +76,7 @@ export class TensorChunkReader {
   private inflated: Buffer = Buffer.alloc(0);
   private skipLeft = 0;
 
-  constructor(ref: TensorRef, chunkElements = 1 << 18) {
+  constructor(ref: TensorBytes, chunkElements = 1 << 18) {
     checkContiguous(ref);
     this.ref = ref;
     this.itemSize = DTYPE_BYTES[ref.dtype];
@@ -229,7 +229,7 @@ export class TensorChunkReader {
 }
 
 /** Read a whole tensor as float64 (for small tensors, tests and scalars). */
-export async function readTensorValues(ref: TensorRef): Promise<Float64Array> {
+export async function readTensorValues(ref: TensorBytes): Promise<Float64Array> {
   if (ref.numel > 256 * 1024 * 1024) {
     throw new ReaderError(ref.source.path, `tensor '${ref.key}' has ${ref.numel} elements: too large to read whole; use TensorChunkReader`);
   }

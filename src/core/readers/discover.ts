@@ -4,7 +4,6 @@ import { mergeRunData } from '../run/merge';
 import { FOLDER_READERS, READERS } from './index';
 import { issueFromError, ReaderError } from '../errors';
 import { emptyRunData, type RunData } from '../run/types';
-import type { AnalyzeOptions } from '../analysis';
 import type { Reader } from './reader';
 
 // Finds what can be read in files and run folders, reads each with its reader, and merges the results.
@@ -58,11 +57,17 @@ function walk(dir: string, depth: number, out: string[]): void {
   }
 }
 
+/** What reading a set of inputs takes: cancellation and progress (the pipeline's options are a superset). */
+export interface ReadInputsOptions {
+  signal?: AbortSignal;
+  onProgress?: (fraction: number, message: string) => void;
+}
+
 interface Job {
   label: string;
   paths: string[];
   explicit: boolean;
-  run: (options: AnalyzeOptions) => Promise<RunData>;
+  run: (options: ReadInputsOptions) => Promise<RunData>;
   rank: number;
 }
 
@@ -192,7 +197,7 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
   return { jobs, unreadable };
 }
 
-function readOptions(o: AnalyzeOptions): { signal?: AbortSignal } {
+function readOptions(o: ReadInputsOptions): { signal?: AbortSignal } {
   return o.signal ? { signal: o.signal } : {};
 }
 
@@ -204,7 +209,7 @@ function rankOf(format: string): number {
   return 3;
 }
 
-export async function readInputs(paths: string[], options: AnalyzeOptions = {}): Promise<RunData> {
+export async function readInputs(paths: string[], options: ReadInputsOptions = {}): Promise<RunData> {
   const { jobs, unreadable } = planInputs(paths);
   if (unreadable.length) {
     throw new ReaderError(unreadable[0], 'no readable logs, tensors, checkpoints or event files in this folder');

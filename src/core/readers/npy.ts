@@ -1,7 +1,8 @@
 import { classifyTensorKey } from '../run/tensorKeys';
 import { stepFromFilePath } from '../run/stepNames';
 import { ReaderError } from '../errors';
-import { emptyRunData, type Dtype, type RunData, type TensorRef } from '../run/types';
+import { emptyRunData, type RunData, type TensorRef } from '../run/types';
+import type { Dtype } from '../io/tensorBytes';
 import type { ReadOptions, Reader } from './reader';
 import { dataView, withFile } from '../io/fileBytes';
 

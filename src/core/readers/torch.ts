@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
 import { stepFromFilePath, stepFromName } from '../run/stepNames';
 import { DisallowedGlobalError, ReaderError } from '../errors';
+import type { Dtype } from '../io/tensorBytes';
 import {
   emptyRunData,
-  type Dtype,
   type OptimizerHyper,
   type ParamGroupHyper,
   type ReadIssue,

@@ -2,8 +2,7 @@
 //   file ──io──▶ bytes ──reader──▶ RunData ──engine──▶ figures per layer and step ──rules──▶ findings
 // A reader knows bytes, not statistics; the engine knows statistics, not formats.
 
-/** Element types a tensor reader can hand to the stats kernel. */
-export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16';
+import type { TensorBytes } from '../io/tensorBytes';
 
 /**
  * What a tensor is, relative to optimizer step t (the t-th optimizer.step()).
@@ -16,38 +15,11 @@ export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16';
 export type TensorRole =
   'param' | 'param_before' | 'param_after' | 'grad' | 'exp_avg' | 'exp_avg_sq' | 'max_exp_avg_sq' | 'momentum_buffer';
 
-/** Where a tensor's bytes are: read by offset, never loaded whole. */
-export interface ByteSource {
-  /** Absolute or CLI-relative file path. */
-  path: string;
-  /** Byte offset of the first element (of the compressed stream for 'deflate'). */
-  offset: number;
-  /** Bytes stored at `offset` (compressed size for 'deflate'). */
-  storedLength: number;
-  /** 'none': raw little-endian elements; 'deflate': a raw deflate stream (zip method 8). */
-  compression: 'none' | 'deflate';
-  /** 'deflate' only: decompressed bytes to skip before the first element (an npz member's npy header). */
-  skipInflated?: number;
-}
-
-/** One tensor found in a file, described but not read. */
-export interface TensorRef {
+/** One tensor found in a file, described but not read: where its bytes are, and which layer and role it is. */
+export interface TensorRef extends TensorBytes {
   /** Layer name as in model.named_parameters() (prefixes like `param/` and suffixes like `.grad` removed). */
   layer: string;
   role: TensorRole;
-  /** The key exactly as stored in the file (for messages). */
-  key: string;
-  dtype: Dtype;
-  shape: number[];
-  numel: number;
-  source: ByteSource;
-  /**
-   * Element strides (in elements) when the tensor is not C-contiguous; absent for contiguous data.
-   * The stats kernel refuses non-contiguous refs unless they are a contiguous slice.
-   */
-  strides?: number[];
-  /** Element offset into `source` (torch storages: storage_offset). Default 0. */
-  elementOffset?: number;
 }
 
 /** A set of tensors that belong to one optimizer step (a snapshot file, or a checkpoint). */
