@@ -76,7 +76,7 @@ function violations(area: string, forbidden: string[], opts: { allowTypeOnly?: b
 
 test('the import scan sees the project (a rule over no edges would pass vacuously)', () => {
   assert.ok(ALL.length > 300, `${ALL.length} imports`);
-  assert.ok(ALL.some((e) => e.from === 'src/core/analysis.ts' && e.to === 'src/core/engine/runFigures.ts'));
+  assert.ok(ALL.some((e) => e.from === 'src/core/pipeline.ts' && e.to === 'src/core/engine/runFigures.ts'));
   assert.ok(ALL.some((e) => e.from.startsWith('webview/') && e.to === 'src/shared/protocol.ts'));
 });
 
@@ -112,7 +112,7 @@ test('data flows one way through core: io → readers → run → engine → rul
     engine: 'src/core/engine/',
     rules: 'src/core/rules/',
     config: 'src/core/config/',
-    pipeline: 'src/core/analysis.ts',
+    pipeline: 'src/core/pipeline.ts',
   };
   // io knows bytes: no reader, engine, rule or config scanner.
   assert.deepEqual(

@@ -19,7 +19,7 @@ import {
   type Plugin,
   type ScatterDataPoint,
 } from 'chart.js';
-import { formatNumber } from './format';
+import { formatNumber } from '../src/shared/format';
 import { withAlpha, type ThemeColors } from './theme';
 
 Chart.register(

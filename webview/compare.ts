@@ -3,7 +3,8 @@
 import type { ShowCompareMessage } from '../src/shared/protocol';
 import { GroupedBarChart } from './charts';
 import { optimizerName } from './dashboard';
-import { escapeHtml, formatNumber, rawValue } from './format';
+import { escapeHtml, rawValue } from './format';
+import { formatNumber } from '../src/shared/format';
 import type { ThemeColors } from './theme';
 
 export class CompareView {

@@ -9,7 +9,8 @@ import type { SeriesFigure } from '../src/shared/series';
 import type { DashboardSettings, InputFacts, ShowAnalysisMessage, WebviewState } from '../src/shared/protocol';
 import { HistogramChart, LayerLineChart, logPoints } from './charts';
 import { equivalentPairs, lrForTarget, median, normalizeOptimizer } from '../src/shared/equivalence';
-import { escapeHtml, formatFraction, formatNumber, rawValue } from './format';
+import { escapeHtml, rawValue } from './format';
+import { formatPercent, formatNumber } from '../src/shared/format';
 import type { ThemeColors } from './theme';
 
 export const TABLE_FIELDS = [
@@ -429,7 +430,7 @@ ${this.issuesHtml()}
             else if (v < t.relativeStepLow) cls += ' low';
           }
           if (f === 'epsDominatedFraction' && v !== null && v > t.epsDominatedFraction) cls += ' high';
-          const text = f === 'epsDominatedFraction' ? formatFraction(v) : formatNumber(v);
+          const text = f === 'epsDominatedFraction' ? formatPercent(v) : formatNumber(v);
           const prov = row.provenance?.[f];
           return `<td data-field="${f}" data-value="${rawValue(v)}" class="${cls}"${prov ? ` title="from ${escapeHtml(prov)}"` : ''}>${text}</td>`;
         }).join('');

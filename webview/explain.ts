@@ -2,7 +2,8 @@
 
 import type { ExplainData } from '../src/shared/protocol';
 import { optimizerName } from './dashboard';
-import { escapeHtml, formatNumber, rawValue, renderMarkdown } from './format';
+import { escapeHtml, rawValue, renderMarkdown } from './format';
+import { formatNumber } from '../src/shared/format';
 
 export class ExplainView {
   constructor(

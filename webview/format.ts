@@ -1,29 +1,5 @@
-// Number formatting for the dashboard: figures span many decades, so 3 significant digits,
-// exponent notation outside [1e-3, 1e4). null (the input does not say) shows as an em dash.
-
-export const ABSENT = '—';
-
-export function formatNumber(value: number | null | undefined, digits = 3): string {
-  if (value === null || value === undefined) return ABSENT;
-  if (Number.isNaN(value)) return 'NaN';
-  if (!Number.isFinite(value)) return value > 0 ? '∞' : '−∞';
-  if (value === 0) return '0';
-  const abs = Math.abs(value);
-  if (abs >= 1e-3 && abs < 1e4) return stripZeros(value.toPrecision(digits));
-  const [mantissa, exponent] = value.toExponential(digits - 1).split('e');
-  return `${stripZeros(mantissa)}e${exponent.replace('+', '')}`;
-}
-
-/** A fraction in [0, 1] as a percentage ("20%", "6.25%"). */
-export function formatFraction(value: number | null | undefined): string {
-  if (value === null || value === undefined) return ABSENT;
-  if (!Number.isFinite(value)) return formatNumber(value);
-  return `${stripZeros((value * 100).toPrecision(3))}%`;
-}
-
-function stripZeros(text: string): string {
-  return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
-}
+// Text helpers of the webview: raw values for data attributes, HTML escaping, a safe Markdown subset.
+// Numbers are formatted by src/shared/format.ts (one formatter for every surface).
 
 /** Raw number for a data-value attribute: exact round-trip text, '' for null. */
 export function rawValue(value: number | null | undefined): string {

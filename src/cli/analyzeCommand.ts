@@ -1,5 +1,6 @@
-import { analyzePaths } from '../core/analysis';
+import { analyzePaths } from '../core/pipeline';
 import { AnalysisError } from '../core/errors';
+import { formatNumber, formatPercent } from '../shared/format';
 import { formatLocated, ReaderError } from '../core/errors';
 import type { AnalysisResult, AnalyzeOptions } from '../core/analysis';
 import type { Finding, Thresholds } from '../core/rules/types';
@@ -123,24 +124,16 @@ export function parseAnalyzeArgs(argv: string[]): ParsedAnalyzeArgs {
   return { paths, json, failOn, options };
 }
 
-export function fmtNum(x: number | null | undefined): string {
-  if (x === null || x === undefined) return '—';
-  if (x === 0) return '0';
-  if (!Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  return a >= 1e-3 && a < 1e4 ? x.toPrecision(3) : x.toExponential(2);
-}
-
 const COLUMNS: [string, (l: LayerStats) => string][] = [
   ['layer', (l) => l.name],
   ['shape', (l) => (l.shape ? `[${l.shape.join(',')}]` : '—')],
-  ['param RMS', (l) => fmtNum(l.paramRms)],
-  ['grad RMS', (l) => fmtNum(l.gradRms)],
-  ['RMS(u)', (l) => fmtNum(l.adamUpdateRms)],
-  ['update RMS', (l) => fmtNum(l.updateRms)],
-  ['rel. step', (l) => fmtNum(l.relStep)],
-  ['predicted', (l) => fmtNum(l.relStepPredicted)],
-  ['ε-dominated', (l) => (l.epsDominatedFraction === null ? '—' : `${(l.epsDominatedFraction * 100).toFixed(1)}%`)],
+  ['param RMS', (l) => formatNumber(l.paramRms)],
+  ['grad RMS', (l) => formatNumber(l.gradRms)],
+  ['RMS(u)', (l) => formatNumber(l.adamUpdateRms)],
+  ['update RMS', (l) => formatNumber(l.updateRms)],
+  ['rel. step', (l) => formatNumber(l.relStep)],
+  ['predicted', (l) => formatNumber(l.relStepPredicted)],
+  ['ε-dominated', (l) => formatPercent(l.epsDominatedFraction)],
 ];
 
 export function renderTable(result: AnalysisResult): string {
@@ -151,11 +144,11 @@ export function renderTable(result: AnalysisResult): string {
   if (result.inputs.length > 12) lines.push(`  … and ${result.inputs.length - 12} more`);
   const groups = o.paramGroups ?? [];
   const perGroup = (pick: (g: (typeof groups)[number]) => number | null): string =>
-    groups.map((g) => `${fmtNum(pick(g))} (${g.layers.length} layer${g.layers.length === 1 ? '' : 's'})`).join(', ');
-  const wd = o.weightDecay === null && groups.length > 1 ? `per group ${perGroup((g) => g.weightDecay)}` : fmtNum(o.weightDecay);
-  const lr = o.lr === null && groups.length > 1 ? `per group ${perGroup((g) => g.lr)}` : fmtNum(o.lr);
+    groups.map((g) => `${formatNumber(pick(g))} (${g.layers.length} layer${g.layers.length === 1 ? '' : 's'})`).join(', ');
+  const wd = o.weightDecay === null && groups.length > 1 ? `per group ${perGroup((g) => g.weightDecay)}` : formatNumber(o.weightDecay);
+  const lr = o.lr === null && groups.length > 1 ? `per group ${perGroup((g) => g.lr)}` : formatNumber(o.lr);
   lines.push(
-    `Optimizer: ${o.type ?? 'unknown'}  lr ${lr}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${fmtNum(o.eps)}  weight decay ${wd}  (from ${o.source})`,
+    `Optimizer: ${o.type ?? 'unknown'}  lr ${lr}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${formatNumber(o.eps)}  weight decay ${wd}  (from ${o.source})`,
   );
   lines.push(
     `Step ${result.step ?? '—'} of ${result.steps.length} step${result.steps.length === 1 ? '' : 's'} with figures${result.steps.length ? ` (${result.steps[0]}–${result.steps[result.steps.length - 1]})` : ''}`,

@@ -1,10 +1,9 @@
 // `optimizer-lens lint FILE... [--json] [--fail-on error|warning]`: learning rates, scales and findings of
-// training configs (issue 5). Exit codes: 0 ok, 1 --fail-on tripped, 2 unreadable input or bad usage.
+// training configs. Exit codes: 0 ok, 1 --fail-on tripped, 2 unreadable input or bad usage.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   configLanguageOf,
-  fmtNum,
   notAConfigByName,
   lintConfig,
   scanConfigFile,
@@ -13,6 +12,7 @@ import {
   type LinkedScale,
 } from '../core/config';
 import { ReaderError } from '../core/errors';
+import { formatNumber } from '../shared/format';
 import type { Severity, Thresholds } from '../core/rules/types';
 
 export interface LintIo {
@@ -101,7 +101,7 @@ function parsePositive(flag: string, v: string | undefined): number {
 }
 
 async function linkedScale(run: string): Promise<LinkedScale> {
-  const { analyzePaths } = await import('../core/analysis');
+  const { analyzePaths } = await import('../core/pipeline');
   const a = await analyzePaths([run]);
   return { path: run, step: a.result.step, layers: a.result.layers.map((l) => ({ name: l.name, paramRms: l.paramRms })) };
 }
@@ -183,9 +183,9 @@ export async function runLint(argv: string[], io: LintIo): Promise<number> {
         textOut.push(p, `  skipped: ${scan.skipped}`, '');
       } else if (!json) {
         textOut.push(p);
-        const lrText = fileJson.learningRates.map((l) => `${l.key} = ${fmtNum(l.value)} (${l.line}:${l.column})`).join(', ');
+        const lrText = fileJson.learningRates.map((l) => `${l.key} = ${formatNumber(l.value)} (${l.line}:${l.column})`).join(', ');
         textOut.push(`  learning rates: ${lrText || 'none'}`);
-        const scText = fileJson.scales.map((s) => `${s.key} = ${fmtNum(s.value)} (${s.line}:${s.column})`).join(', ');
+        const scText = fileJson.scales.map((s) => `${s.key} = ${formatNumber(s.value)} (${s.line}:${s.column})`).join(', ');
         textOut.push(`  scales: ${scText || (linked ? `linked ${link}` : 'none stated')}`);
         for (const f of fileJson.findings)
           textOut.push(`  ${`${f.line}:${f.column}`.padEnd(7)} ${f.severity.padEnd(7)} ${f.rule.padEnd(19)} ${f.message}`);

@@ -1,48 +1,10 @@
-import type { GlobalObservation, ParamGroupHyper, ReadIssue, RunData } from './run/types';
+import type { GlobalObservation, ParamGroupHyper, ReadIssue } from './run/types';
 import type { LayerStats, UpdateDistribution } from './engine/types';
-import { DEFAULT_THRESHOLDS, type Finding, type Thresholds } from './rules/types';
+import type { Finding, Thresholds } from './rules/types';
 import type { LayerSeries } from '../shared/series';
-import { readInputs } from './readers/discover';
-import { computeRunFigures } from './engine/runFigures';
-import { evaluateRunRules } from './rules/runRules';
-import { VERSION } from './version';
 
-// The pipeline, one direction: files ──readers──▶ RunData ──engine──▶ figures ──rules──▶ findings,
-// assembled into what the CLI prints (`--json`) and the dashboard shows.
-
-/** Analyze files and folders: read them (streamed), merge, compute, evaluate rules. */
-export async function analyzePaths(paths: string[], options: AnalyzeOptions = {}): Promise<RunAnalysis> {
-  const data = await readInputs(paths, options);
-  return analyzeRunData(data, options);
-}
-
-/** Analyze run data already read (e.g. a followed log after its appended bytes were merged in). */
-export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}): Promise<RunAnalysis> {
-  const figures = await computeRunFigures(data, options);
-  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...(options.thresholds ?? {}) };
-  const { hyper, step, steps, layers, series, distributions, nonFinite, anyParamScale } = figures;
-  const findings = evaluateRunRules({ step, layers, thresholds, lr: hyper.lr, anyParamScale, eps: hyper.eps, nonFinite });
-  const result: AnalysisResult = {
-    tool: 'optimizer-lens',
-    version: VERSION,
-    inputs: data.inputs,
-    optimizer: {
-      type: hyper.type,
-      lr: hyper.lr,
-      betas: hyper.betas,
-      eps: hyper.eps,
-      weightDecay: hyper.weightDecay,
-      source: hyper.source,
-      ...(data.paramGroups?.length ? { paramGroups: data.paramGroups } : {}),
-    },
-    step,
-    steps,
-    layers,
-    findings,
-    issues: data.issues,
-  };
-  return { result, series, globals: data.globals, distributions, thresholds };
-}
+// What the pipeline (pipeline.ts) produces: the CLI's `--json` contract and what the dashboard shows.
+// Types only: the webview and the protocol import them.
 
 /** The `--json` contract of `optimizer-lens analyze` (README "CLI"). */
 export interface AnalysisResult {

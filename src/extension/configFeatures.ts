@@ -155,7 +155,7 @@ class ConfigFeatures implements vscode.HoverProvider, vscode.CodeActionProvider 
 
   private async analyzeRun(path: string): Promise<void> {
     try {
-      const { analyzePaths } = await import('../core/analysis');
+      const { analyzePaths } = await import('../core/pipeline');
       const a = await analyzePaths([path]);
       this.runs.set(path, {
         state: 'done',

@@ -6,7 +6,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { basename } from 'node:path';
-import { analyzeRunData } from '../core/analysis';
+import { analyzeRunData } from '../core/pipeline';
 import { mergeRunData } from '../core/run/merge';
 import { readInputs } from '../core/readers/discover';
 import { JsonlTail } from '../core/readers/jsonl';

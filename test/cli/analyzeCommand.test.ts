@@ -121,5 +121,5 @@ test('parameter groups (HF decay / no-decay split) appear per group in JSON and 
     'pos_embed',
   ]);
   const table = (await cli('analyze', dir)).out;
-  assert.match(table, /weight decay per group 0\.0500 \(7 layers\), 0 \(7 layers\)/);
+  assert.match(table, /weight decay per group 0\.05 \(7 layers\), 0 \(7 layers\)/);
 });

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { analyzePaths } from '../../src/core/analysis';
+import { analyzePaths } from '../../src/core/pipeline';
 import type { RunAnalysis } from '../../src/core/analysis';
 import { decimateAnalysis } from '../../src/extension/decimate';
 import { fixturePath } from '../support/fixtures';

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { analyzePaths } from '../../src/core/analysis';
+import { analyzePaths } from '../../src/core/pipeline';
 import { toWire } from '../../src/extension/wire';
 import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
 import { MessageType, type ShowAnalysisMessage } from '../../src/shared/protocol';

@@ -1,6 +1,6 @@
 // Analyses of the real fixture runs for the webview tests, made by the real engine (src/core/engine).
 
-import { analyzePaths } from '../../src/core/analysis';
+import { analyzePaths } from '../../src/core/pipeline';
 import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
 import type { RunAnalysis } from '../../src/core/analysis';
 import { MessageType, type DashboardSettings, type ShowAnalysisMessage } from '../../src/shared/protocol';

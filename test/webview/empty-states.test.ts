@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { analyzePaths } from '../../src/core/analysis';
+import { analyzePaths } from '../../src/core/pipeline';
 import { MessageType } from '../../src/shared/protocol';
 import { fixturePath, loadExpected } from '../support/fixtures';
 import { analyzeFixture, showAnalysis } from './analysisFixtures';

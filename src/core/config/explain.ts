@@ -1,6 +1,6 @@
 // "Explain Learning Rate": what an (lr, parameter scale) pair means under Adam, as structured data and
 // compact Markdown. Shared by the CLI, the config hover and the Explain Learning Rate view.
-import { fmtNum, fmtPct } from './format';
+import { formatNumber, formatPercent } from '../../shared/format';
 import type { OptimizerFamily } from './types';
 
 /** Later in training RMS(u) of Adam's normalized update is typically this fraction of 1 (the first-step value). */
@@ -74,35 +74,35 @@ export function explainLearningRate(input: ExplainInput): Explanation {
   const md: string[] = [];
   if (sgd) {
     md.push(
-      `**lr = ${fmtNum(lr)}** (SGD-like optimizer): the step is lr × gradient (× momentum), so lr is **not** a step size; the relative step depends on the gradient scale. Rescaling weights by k needs lr × k² to stay equivalent.`,
+      `**lr = ${formatNumber(lr)}** (SGD-like optimizer): the step is lr × gradient (× momentum), so lr is **not** a step size; the relative step depends on the gradient scale. Rescaling weights by k needs lr × k² to stay equivalent.`,
     );
-    if (scale) md.push(`Parameter scale ${fmtNum(scale)}${input.scaleSource ? ` (${input.scaleSource})` : ''}.`);
+    if (scale) md.push(`Parameter scale ${formatNumber(scale)}${input.scaleSource ? ` (${input.scaleSource})` : ''}.`);
   } else {
     md.push(
-      `**lr = ${fmtNum(lr)}** under Adam: each weight moves by ≈ **${fmtNum(lr)}** per step (|u| ≈ 1 early on), whatever the weight's size.`,
+      `**lr = ${formatNumber(lr)}** under Adam: each weight moves by ≈ **${formatNumber(lr)}** per step (|u| ≈ 1 early on), whatever the weight's size.`,
     );
     if (scale && relativeStep !== null && relativeStepLater) {
       md.push(
-        `Relative step lr/scale = **${fmtNum(relativeStep)}** (${fmtPct(relativeStep)} of the weights per step) for scale ${fmtNum(scale)}${input.scaleSource ? ` (${input.scaleSource})` : ''}; later in training RMS(u) is ${LATE_UPDATE_RMS[0]}–${LATE_UPDATE_RMS[1]} of 1, so ≈ ${fmtNum(relativeStepLater[0])}–${fmtNum(relativeStepLater[1])}.`,
+        `Relative step lr/scale = **${formatNumber(relativeStep)}** (${formatPercent(relativeStep)} of the weights per step) for scale ${formatNumber(scale)}${input.scaleSource ? ` (${input.scaleSource})` : ''}; later in training RMS(u) is ${LATE_UPDATE_RMS[0]}–${LATE_UPDATE_RMS[1]} of 1, so ≈ ${formatNumber(relativeStepLater[0])}–${formatNumber(relativeStepLater[1])}.`,
       );
       if (layers.length > 1) {
         const hi = layers[0];
         const lo = layers[layers.length - 1];
         md.push(
-          `Per layer (linked run): ${fmtNum(hi.relativeStep)} (${hi.name}, RMS ${fmtNum(hi.paramRms)}) … ${fmtNum(lo.relativeStep)} (${lo.name}, RMS ${fmtNum(lo.paramRms)}).`,
+          `Per layer (linked run): ${formatNumber(hi.relativeStep)} (${hi.name}, RMS ${formatNumber(hi.paramRms)}) … ${formatNumber(lo.relativeStep)} (${lo.name}, RMS ${formatNumber(lo.paramRms)}).`,
         );
       }
       const pair = (q: { lr: number; scale: number; eps: number | null }) =>
-        `(lr ${fmtNum(q.lr)}, scale ${fmtNum(q.scale)}${q.eps !== null ? `, eps ${fmtNum(q.eps)}` : ''})`;
+        `(lr ${formatNumber(q.lr)}, scale ${formatNumber(q.scale)}${q.eps !== null ? `, eps ${formatNumber(q.eps)}` : ''})`;
       const down = equivalents.find((q) => q.factor < 1)!;
       const up = equivalents.find((q) => q.factor > 1)!;
       md.push(
         `Equivalent under Adam: ${pair(down)} ↔ ${pair({ lr, scale, eps })} ↔ ${pair(up)}${eps === null ? ' (eps divided by the same factor as lr)' : ''}.`,
       );
-      md.push(`For a relative step of ${fmtNum(target)}: lr ≈ **${fmtNum(lrForTarget)}**.`);
+      md.push(`For a relative step of ${formatNumber(target)}: lr ≈ **${formatNumber(lrForTarget)}**.`);
     } else {
       md.push(
-        `Relative step unknown: no parameter scale is stated or linked. At scale 0.02 it would be ${fmtNum(lr / 0.02)}; at scale 1, ${fmtNum(lr)}.`,
+        `Relative step unknown: no parameter scale is stated or linked. At scale 0.02 it would be ${formatNumber(lr / 0.02)}; at scale 1, ${formatNumber(lr)}.`,
       );
     }
   }

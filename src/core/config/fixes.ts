@@ -1,6 +1,6 @@
 // Quick fixes as pure text edits (unit-testable without VS Code); the extension turns them into CodeActions.
 import { basename, dirname, join } from 'node:path';
-import { fmtNum } from './format';
+import { formatNumber } from '../../shared/format';
 import { LineIndex } from './positions';
 import { SIBLING_SCALE_FILE } from './scan';
 import type { ConfigFinding, ConfigLanguage, ConfigScan, QuickFix, TextEdit } from './types';
@@ -12,7 +12,7 @@ export const PLACEHOLDER_SCALE = 0.02;
 
 /** A number literal valid in the language; YAML gets a dot and a signed exponent (a float under YAML 1.1 and 1.2). */
 export function numberLiteral(x: number, language: ConfigLanguage): string {
-  const s = fmtNum(x, 3);
+  const s = formatNumber(x, 3);
   if (language !== 'yaml') return s;
   const m = /^(-?)(\d+)(\.\d+)?(?:e([-+]?)(\d+))?$/.exec(s);
   if (!m) return s;
@@ -52,7 +52,7 @@ export function quickFixesFor(text: string, scan: ConfigScan, finding: ConfigFin
   switch (finding.rule) {
     case 'lr-without-scale': {
       const scale = ctx.linkedScale && ctx.linkedScale > 0 ? ctx.linkedScale : PLACEHOLDER_SCALE;
-      const scaleText = fmtNum(scale, 3);
+      const scaleText = formatNumber(scale, 3);
       if (scan.language === 'json') {
         // Strict JSON has no comments (json.load would fail): state the scale in a sibling file.
         const path = join(dirname(scan.path), SIBLING_SCALE_FILE);
@@ -87,7 +87,7 @@ export function quickFixesFor(text: string, scan: ConfigScan, finding: ConfigFin
         const lr = target * scale;
         const lit = numberLiteral(lr, scan.language);
         fixes.push({
-          title: `Set lr to ${lit} (relative step ${fmtNum(target)} at scale ${fmtNum(scale)})`,
+          title: `Set lr to ${lit} (relative step ${formatNumber(target)} at scale ${formatNumber(scale)})`,
           rule: finding.rule,
           edits: [{ start: finding.range.start, end: finding.range.end, newText: lit }],
         });

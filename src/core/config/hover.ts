@@ -1,7 +1,7 @@
 // Hover text for a position in a scanned config: on an lr, a scale, or an eps. Pure (no vscode).
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
 import { explainCommandArgs, explainLearningRate, type ExplainCommandArgs } from './explain';
-import { fmtNum, fmtPct } from './format';
+import { formatNumber, formatPercent } from '../../shared/format';
 import { FP16_MIN_SUBNORMAL, optimizerFamilyOf, scaleFor, toFloat16 } from './rules';
 import type { ConfigLearningRate, ConfigNumber, ConfigScale, ConfigScan, LinkedScale, SourceRange } from './types';
 
@@ -81,13 +81,13 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
       const peak = scan.learningRates.find((x) => x.role === 'peak');
       if (peak)
         parts.push(
-          `The peak lr ${fmtNum(peak.value)} (\`${peak.key}\`, line ${peak.range.line}) sets the step size of interest; this floor is ${fmtNum(lr.value / peak.value)} of it.`,
+          `The peak lr ${formatNumber(peak.value)} (\`${peak.key}\`, line ${peak.range.line}) sets the step size of interest; this floor is ${formatNumber(lr.value / peak.value)} of it.`,
         );
     }
     parts.push(ex.markdown);
     if (ex.relativeStep !== null && (ex.relativeStep > th.relativeStepHigh || ex.relativeStep < th.relativeStepLow)) {
       parts.push(
-        `⚠ outside the band ${fmtNum(th.relativeStepLow)}–${fmtNum(th.relativeStepHigh)} (relative-step-${ex.relativeStep > th.relativeStepHigh ? 'high' : 'low'}).`,
+        `⚠ outside the band ${formatNumber(th.relativeStepLow)}–${formatNumber(th.relativeStepHigh)} (relative-step-${ex.relativeStep > th.relativeStepHigh ? 'high' : 'low'}).`,
       );
     }
     const args: ExplainCommandArgs = {
@@ -104,7 +104,7 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
   if (hit.kind === 'scale') {
     const s = hit.item;
     const parts = [
-      `**Optimizer Lens** · parameter scale \`${s.key}\` = ${fmtNum(s.value)}${s.source === 'annotation' ? ' (annotation)' : ''}`,
+      `**Optimizer Lens** · parameter scale \`${s.key}\` = ${formatNumber(s.value)}${s.source === 'annotation' ? ' (annotation)' : ''}`,
     ];
     const allPeaks = scan.learningRates.filter((x) => x.role === 'peak');
     // The lrs this scale is used for (an annotation on or above an lr's line is that lr's only).
@@ -126,8 +126,8 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
       const rel = lr.value / s.value;
       parts.push(
         family === 'sgd'
-          ? `\`${lr.key}\` = ${fmtNum(lr.value)} (line ${lr.range.line}): SGD-like, lr is not a step size.`
-          : `\`${lr.key}\` = ${fmtNum(lr.value)} (line ${lr.range.line}) → relative step lr/scale = **${fmtNum(rel)}** (${fmtPct(rel)} per step at the start; ≈ ${fmtNum(rel * 0.2)}–${fmtNum(rel * 0.45)} later). For ${fmtNum(options.targetRelativeStep ?? 1e-3)}: lr ≈ ${fmtNum((options.targetRelativeStep ?? 1e-3) * s.value)}.`,
+          ? `\`${lr.key}\` = ${formatNumber(lr.value)} (line ${lr.range.line}): SGD-like, lr is not a step size.`
+          : `\`${lr.key}\` = ${formatNumber(lr.value)} (line ${lr.range.line}) → relative step lr/scale = **${formatNumber(rel)}** (${formatPercent(rel)} per step at the start; ≈ ${formatNumber(rel * 0.2)}–${formatNumber(rel * 0.45)} later). For ${formatNumber(options.targetRelativeStep ?? 1e-3)}: lr ≈ ${formatNumber((options.targetRelativeStep ?? 1e-3) * s.value)}.`,
       );
     }
     const first = peaks[0];
@@ -146,16 +146,18 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
   }
   // eps
   const e = hit.item;
-  const parts = [`**Optimizer Lens** · \`${e.key}\` = ${fmtNum(e.value)}`];
-  parts.push(`ε is added to √v̂ in u = m̂/(√v̂+ε): it dominates where gradients are below ~${fmtNum(e.value)} and shrinks those updates.`);
+  const parts = [`**Optimizer Lens** · \`${e.key}\` = ${formatNumber(e.value)}`];
+  parts.push(
+    `ε is added to √v̂ in u = m̂/(√v̂+ε): it dominates where gradients are below ~${formatNumber(e.value)} and shrinks those updates.`,
+  );
   const trueHalf = scan.precision.find((p) => p.mode === 'fp16-true');
   const mixed = scan.precision.find((p) => p.mode === 'fp16-mixed');
   if (trueHalf) {
     const inHalf = toFloat16(e.value);
     parts.push(
       e.value < FP16_MIN_SUBNORMAL
-        ? `⚠ True half precision (\`${trueHalf.key}\`, line ${trueHalf.range.line}): float16's smallest subnormal is 2^-24 ≈ 5.96e-8, so this eps becomes ${inHalf === 0 ? '0' : fmtNum(inHalf)} in float16.`
-        : `True half precision (\`${trueHalf.key}\`, line ${trueHalf.range.line}): in float16 this eps is ${fmtNum(inHalf)}.`,
+        ? `⚠ True half precision (\`${trueHalf.key}\`, line ${trueHalf.range.line}): float16's smallest subnormal is 2^-24 ≈ 5.96e-8, so this eps becomes ${inHalf === 0 ? '0' : formatNumber(inHalf)} in float16.`
+        : `True half precision (\`${trueHalf.key}\`, line ${trueHalf.range.line}): in float16 this eps is ${formatNumber(inHalf)}.`,
     );
   } else if (mixed) {
     parts.push(

@@ -24,7 +24,6 @@ export {
 } from './explain';
 export { quickFixesFor, applyEdits, numberLiteral, FP16_SAFE_EPS, PLACEHOLDER_SCALE, type FixContext } from './fixes';
 export { configHover, findAt, type ConfigHover } from './hover';
-export { fmtNum, fmtPct } from './format';
 export { LineIndex } from './positions';
 export { ANNOTATION_RE, LR_PEAK_KEYS, LR_FLOOR_KEYS, SCALE_KEYS } from './classify';
 export { rescanAfterEdit, diffRegion } from './incremental';

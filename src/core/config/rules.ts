@@ -1,7 +1,7 @@
 // Rules over a config scan (issue 5 "Findings"): the same ids as the run analysis, in CLI JSON,
 // Problems and hovers.
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
-import { fmtNum, fmtPct } from './format';
+import { formatNumber, formatPercent } from '../../shared/format';
 import type { ConfigFinding, ConfigLearningRate, ConfigScale, ConfigScan, LinkedScale, OptimizerFamily } from './types';
 import { LATE_UPDATE_RMS } from './explain';
 
@@ -117,7 +117,7 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
         rule: 'yaml-float-string',
         severity: 'info',
         range: f.range,
-        message: `${f.key}: ${f.raw} is read as ${fmtNum(f.value)} here (${scan.yamlLoader.hint === 'hydra' ? 'Hydra/OmegaConf' : 'Lightning CLI'} resolves it as a float; evidence: ${scan.yamlLoader.evidence}), but YAML 1.1 loaders such as PyYAML's yaml.safe_load return the string '${f.raw}'. ${fixed} is a float everywhere.`,
+        message: `${f.key}: ${f.raw} is read as ${formatNumber(f.value)} here (${scan.yamlLoader.hint === 'hydra' ? 'Hydra/OmegaConf' : 'Lightning CLI'} resolves it as a float; evidence: ${scan.yamlLoader.evidence}), but YAML 1.1 loaders such as PyYAML's yaml.safe_load return the string '${f.raw}'. ${fixed} is a float everywhere.`,
         evidence: { key: f.key, raw: f.raw, value: f.value, replacement: fixed, loader: scan.yamlLoader.hint },
       });
     } else {
@@ -152,7 +152,7 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
           rule: 'lr-without-scale',
           severity: 'warning',
           range: lr.range,
-          message: `${lr.key} = ${fmtNum(lr.value)} without a parameter scale: under Adam each weight moves by ≈ ${fmtNum(lr.value)} per step whatever its size, so the relative step is unknown (${fmtNum(lr.value / 0.02)} at scale 0.02, ${fmtNum(lr.value)} at scale 1). State the scale (# optimizer-lens: param-scale=…) or link a log or checkpoint.`,
+          message: `${lr.key} = ${formatNumber(lr.value)} without a parameter scale: under Adam each weight moves by ≈ ${formatNumber(lr.value)} per step whatever its size, so the relative step is unknown (${formatNumber(lr.value / 0.02)} at scale 0.02, ${formatNumber(lr.value)} at scale 1). State the scale (# optimizer-lens: param-scale=…) or link a log or checkpoint.`,
           evidence: { key: lr.key, lr: lr.value },
         });
         continue;
@@ -165,16 +165,16 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
       const linkedName = options.linked ? options.linked.path.split(/[\\/]/).filter(Boolean).pop() : '';
       const scaleText = (r: { name: string | null; rel: number }, n: number, side: string) =>
         r.name
-          ? `layer ${r.name}'s RMS ${fmtNum(lr.value / r.rel)} (linked ${linkedName}${options.linked?.step !== null && options.linked?.step !== undefined ? ` at step ${options.linked.step}` : ''}${n > 1 ? `; ${n - 1} more layer${n > 2 ? 's' : ''} ${side}` : ''})`
-          : `scale ${fmtNum(choice.value)} (${choice.source})`;
-      const later = (r: number) => `${fmtNum(r * LATE_UPDATE_RMS[0])}–${fmtNum(r * LATE_UPDATE_RMS[1])}`;
+          ? `layer ${r.name}'s RMS ${formatNumber(lr.value / r.rel)} (linked ${linkedName}${options.linked?.step !== null && options.linked?.step !== undefined ? ` at step ${options.linked.step}` : ''}${n > 1 ? `; ${n - 1} more layer${n > 2 ? 's' : ''} ${side}` : ''})`
+          : `scale ${formatNumber(choice.value)} (${choice.source})`;
+      const later = (r: number) => `${formatNumber(r * LATE_UPDATE_RMS[0])}–${formatNumber(r * LATE_UPDATE_RMS[1])}`;
       if (maxRel.rel > th.relativeStepHigh) {
         const n = rels.filter((r) => r.rel > th.relativeStepHigh).length;
         out.push({
           rule: 'relative-step-high',
           severity: 'warning',
           range: lr.range,
-          message: `${lr.key} = ${fmtNum(lr.value)} with ${scaleText(maxRel, n, 'above')}: relative step lr/scale = ${fmtNum(maxRel.rel)} (${fmtPct(maxRel.rel)} per step) > ${fmtNum(th.relativeStepHigh)}; later in training RMS(u) 0.2–0.45 gives ≈ ${later(maxRel.rel)}.`,
+          message: `${lr.key} = ${formatNumber(lr.value)} with ${scaleText(maxRel, n, 'above')}: relative step lr/scale = ${formatNumber(maxRel.rel)} (${formatPercent(maxRel.rel)} per step) > ${formatNumber(th.relativeStepHigh)}; later in training RMS(u) 0.2–0.45 gives ≈ ${later(maxRel.rel)}.`,
           evidence: {
             key: lr.key,
             lr: lr.value,
@@ -192,7 +192,7 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
           rule: 'relative-step-low',
           severity: 'warning',
           range: lr.range,
-          message: `${lr.key} = ${fmtNum(lr.value)} with ${scaleText(minRel, n, 'below')}: relative step lr/scale = ${fmtNum(minRel.rel)} < ${fmtNum(th.relativeStepLow)}; the weights barely move (and later RMS(u) 0.2–0.45 makes it ≈ ${later(minRel.rel)}).`,
+          message: `${lr.key} = ${formatNumber(lr.value)} with ${scaleText(minRel, n, 'below')}: relative step lr/scale = ${formatNumber(minRel.rel)} < ${formatNumber(th.relativeStepLow)}; the weights barely move (and later RMS(u) 0.2–0.45 makes it ≈ ${later(minRel.rel)}).`,
           evidence: {
             key: lr.key,
             lr: lr.value,
@@ -216,7 +216,7 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
         rule: 'eps-underflow-fp16',
         severity: 'warning',
         range: e.range,
-        message: `${e.key} = ${fmtNum(e.value)} is below float16's smallest subnormal 2^-24 ≈ 5.96e-8, and the optimizer runs in true half precision (${trueHalf.key}${trueHalf.key.includes('(') ? '' : ` = ${trueHalf.raw}`}, line ${trueHalf.range.line}): in float16 eps becomes ${inHalf === 0 ? '0' : fmtNum(inHalf)}, so √v̂ + ε can be 0. Use eps ≥ 1e-7 (or keep fp32 master weights).`,
+        message: `${e.key} = ${formatNumber(e.value)} is below float16's smallest subnormal 2^-24 ≈ 5.96e-8, and the optimizer runs in true half precision (${trueHalf.key}${trueHalf.key.includes('(') ? '' : ` = ${trueHalf.raw}`}, line ${trueHalf.range.line}): in float16 eps becomes ${inHalf === 0 ? '0' : formatNumber(inHalf)}, so √v̂ + ε can be 0. Use eps ≥ 1e-7 (or keep fp32 master weights).`,
         evidence: { key: e.key, eps: e.value, epsInFloat16: inHalf, precision: trueHalf.key, precisionLine: trueHalf.range.line },
       });
     }

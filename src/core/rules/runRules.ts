@@ -1,3 +1,4 @@
+import { formatNumber } from '../../shared/format';
 import type { Finding, Thresholds } from './types';
 import type { LayerStats } from '../engine/types';
 import type { NonFiniteObservation } from '../run/types';
@@ -28,7 +29,7 @@ export interface RunRuleContext {
   nonFinite: NonFiniteObservation[];
 }
 
-const fmt = (x: number): string => (x === 0 ? '0' : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? x.toPrecision(3) : x.toExponential(2));
+const fmt = formatNumber;
 
 export function evaluateRunRules(ctx: RunRuleContext): Finding[] {
   const findings: Finding[] = [];

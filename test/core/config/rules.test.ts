@@ -106,7 +106,7 @@ test('annotation comment states the scale (YAML, TOML, Python, JSONC, shell); th
     );
     assert.deepEqual(ids(s), [], path); // 2e-4 / 0.05 = 4e-3: in band
     const h = configHover(s, text.indexOf('2') === -1 ? 0 : s.learningRates[0].range.start);
-    assert.ok(h && h.markdown.includes('Relative step lr/scale = **4e-3**'), `${path}: ${h?.markdown}`);
+    assert.ok(h && h.markdown.includes('Relative step lr/scale = **0.004**'), `${path}: ${h?.markdown}`);
     // Remove the annotation → lr-without-scale; the quick fix puts it back.
     assert.ok(ids(scanConfigText(bare, path)).includes('lr-without-scale'), `${path}: bare has no scale`);
     const fixed = fixAndRescan(bare, path, 'lr-without-scale');
@@ -245,8 +245,8 @@ test('hover on an lr: absolute step, relative step with caveat, equivalent pairs
     'Relative step lr/scale = **0.015**',
     'initializer_range in config.json',
     'later in training RMS(u) is 0.2–0.45 of 1',
-    '(lr 3e-5, scale 2e-3, eps 1e-7) ↔ (lr 3e-4, scale 0.02, eps 1e-8) ↔ (lr 3e-3, scale 0.2, eps 1e-9)',
-    'For a relative step of 1e-3: lr ≈ **2e-5**',
+    '(lr 3e-5, scale 0.002, eps 1e-7) ↔ (lr 3e-4, scale 0.02, eps 1e-8) ↔ (lr 0.003, scale 0.2, eps 1e-9)',
+    'For a relative step of 0.001: lr ≈ **2e-5**',
     'command:optimizerLens.explainLearningRate?',
   ]) {
     assert.ok(h.markdown.includes(frag), `hover has "${frag}":\n${h.markdown}`);

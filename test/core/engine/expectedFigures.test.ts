@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzePaths } from '../../../src/core/analysis';
+import { analyzePaths } from '../../../src/core/pipeline';
 import type { AnalyzeOptions } from '../../../src/core/analysis';
 import type { LayerStats } from '../../../src/core/engine/types';
 import { assertClose, fixturePath, loadExpected, type Expected, type ExpectedLayer } from '../../support/fixtures';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyzePaths } from '../../../src/core/analysis';
+import { analyzePaths } from '../../../src/core/pipeline';
 import { replayAdam } from '../../../src/core/engine/replay';
 import { readNpz } from '../../../src/core/readers/npz';
 import { readTensorValues } from '../../../src/core/io/tensorData';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyzePaths } from '../../../src/core/analysis';
+import { analyzePaths } from '../../../src/core/pipeline';
 
 // A long run logs hundreds of thousands of (step, layer) records; merging and analysing them must not
 // depend on spreading arrays into call arguments (RangeError past ~100k items).
