@@ -2,6 +2,7 @@ import type { GlobalObservation, ParamGroupHyper, ReadIssue } from './run/types'
 import type { LayerStats, UpdateDistribution } from './engine/types';
 import type { Finding, Thresholds } from './rules/types';
 import type { LayerSeries } from '../shared/series';
+import type { OptimizerKind } from '../shared/optimizers';
 
 // What the pipeline (pipeline.ts) produces: the CLI's `--json` contract and what the dashboard shows.
 // Types only: the webview and the protocol import them.
@@ -33,7 +34,7 @@ export interface AnalyzeOptions {
   /** Report this step (default: the last step with figures). */
   step?: number;
   lr?: number;
-  optimizer?: 'adam' | 'adamw' | 'sgd';
+  optimizer?: OptimizerKind;
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;

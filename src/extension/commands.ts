@@ -13,6 +13,7 @@ import { CANDIDATE_EXCLUDE, CANDIDATE_GLOB, dashboardViewTypeFor, opensInDashboa
 export { opensInDashboardEditor } from './runFiles';
 import { readAnalyzeOptions, readDashboardSettings } from './settings';
 import { activeDashboardWebview, DashboardWebview, type WebviewHandlers } from './webviewHost';
+import type { OptimizerKind } from '../shared/optimizers';
 
 type UriLike = vscode.Uri | string;
 
@@ -217,7 +218,7 @@ export class Commands {
     let lr = num(parsed?.lr);
     let scale = parsed && 'scale' in parsed ? num(parsed.scale) : null;
     let source = 'input';
-    let optimizer: 'adam' | 'adamw' | 'sgd' | 'other' | null = null;
+    let optimizer: OptimizerKind | 'other' | null = null;
     let eps: number | null = null;
     if (lr === null) {
       const fromConfig = await this.learningRateFromActiveConfig();
@@ -248,7 +249,7 @@ export class Commands {
   private async explainInPanel(
     lr: number,
     scale: number | null,
-    optimizer: 'adam' | 'adamw' | 'sgd' | 'other' | null,
+    optimizer: OptimizerKind | 'other' | null,
     eps: number | null,
     from: string,
     panel?: vscode.WebviewPanel,
@@ -412,7 +413,7 @@ export class Commands {
     lr: number;
     scale: number | null;
     source: string;
-    optimizer: 'adam' | 'adamw' | 'sgd' | 'other' | null;
+    optimizer: OptimizerKind | 'other' | null;
     eps: number | null;
   } | null> {
     const editor = vscode.window.activeTextEditor;

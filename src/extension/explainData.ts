@@ -4,7 +4,8 @@
 
 import { explainLearningRate } from '../core/config/explain';
 import type { ExplainData } from '../shared/protocol';
-import { explainNumbers, type OptimizerKind } from '../shared/equivalence';
+import { explainNumbers } from '../shared/equivalence';
+import type { OptimizerKind } from '../shared/optimizers';
 
 export interface ExplainArgs {
   lr: number;
@@ -17,7 +18,7 @@ export interface ExplainArgs {
 
 export function buildExplainData(args: ExplainArgs, targetRelativeStep: number): ExplainData {
   const scale = args.scale !== undefined && args.scale !== null && args.scale > 0 && Number.isFinite(args.scale) ? args.scale : null;
-  const optimizer: OptimizerKind = args.optimizer === 'other' || args.optimizer === undefined ? null : args.optimizer;
+  const optimizer: OptimizerKind | null = args.optimizer === 'other' || args.optimizer === undefined ? null : args.optimizer;
   const family = args.optimizer === undefined || args.optimizer === null ? 'adam' : args.optimizer;
   const eps = args.eps ?? null;
   const numbers = explainNumbers(args.lr, scale, eps, optimizer ?? 'adam', targetRelativeStep);

@@ -8,7 +8,7 @@
 // triples (lr·k, scale·k, ε/k) share one relative step. For SGD (update lr·g, gradient of p' is g/k)
 // the same relative step needs lr·k².
 
-export type OptimizerKind = 'adam' | 'adamw' | 'sgd' | null;
+import { isOptimizerKind, optimizerKindFromName, type OptimizerKind } from './optimizers';
 
 export interface EquivalentPair {
   k: number;
@@ -19,17 +19,15 @@ export interface EquivalentPair {
 
 export const EQUIVALENCE_FACTORS = [0.1, 0.5, 1, 2, 10];
 
-export function normalizeOptimizer(type: string | null | undefined): OptimizerKind {
-  const t = (type ?? '').toLowerCase();
-  if (t === 'adam' || t === 'adamw' || t === 'sgd') return t;
-  return null;
+export function normalizeOptimizer(type: string | null | undefined): OptimizerKind | null {
+  return isOptimizerKind(type) ? type : optimizerKindFromName(type);
 }
 
 export function equivalentPairs(
   lr: number,
   scale: number,
   eps: number | null,
-  optimizer: OptimizerKind,
+  optimizer: OptimizerKind | null,
   factors: number[] = EQUIVALENCE_FACTORS,
 ): EquivalentPair[] {
   return factors.map((k) => ({
@@ -62,7 +60,7 @@ export function lrForTarget(
   layer: { name: string; paramRms: number | null; adamUpdateRms: number | null; relStep: number | null },
   runLr: number | null,
   target: number,
-  optimizer: OptimizerKind,
+  optimizer: OptimizerKind | null,
 ): LayerTargetLr {
   const out: LayerTargetLr = {
     layer: layer.name,
@@ -104,7 +102,7 @@ export function explainNumbers(
   lr: number,
   scale: number | null,
   eps: number | null,
-  optimizer: OptimizerKind,
+  optimizer: OptimizerKind | null,
   target: number,
 ): ExplainNumbers {
   if (scale === null || !(scale > 0) || !Number.isFinite(scale)) {

@@ -7,6 +7,7 @@
 import type { RunAnalysis } from '../core/analysis';
 import type { Thresholds } from '../core/rules/types';
 import type { PackedSeries } from './packing';
+import type { OptimizerKind } from './optimizers';
 
 export enum MessageType {
   // #region to webview
@@ -101,7 +102,7 @@ export interface ExplainData {
   lr: number;
   /** Parameter RMS (init scale) the lr is meant for; null when unknown. */
   scale: number | null;
-  optimizer: 'adam' | 'adamw' | 'sgd' | null;
+  optimizer: OptimizerKind | null;
   eps: number | null;
   /** lr / scale: Adam's relative step per step while RMS(u) ≈ 1 (early training); null without scale. */
   relativeStep: number | null;

@@ -1,5 +1,6 @@
 // Types of the training-config scanner (issue 5). Pure data: no vscode, no DOM.
 import type { Severity } from '../rules/types';
+import type { OptimizerKind } from '../../shared/optimizers';
 
 export type ConfigLanguage = 'yaml' | 'json' | 'jsonc' | 'toml' | 'python' | 'shell';
 
@@ -64,7 +65,8 @@ export interface ConfigScale {
   path?: string;
 }
 
-export type OptimizerFamily = 'adam' | 'adamw' | 'sgd' | 'other';
+/** The optimizer a config names: a known kind, or 'other' (named, but not one Optimizer Lens knows). */
+export type OptimizerFamily = OptimizerKind | 'other';
 
 export interface ConfigOptimizer {
   /** The name as written ('AdamW', 'adamw_torch', 'torch.optim.SGD'). */

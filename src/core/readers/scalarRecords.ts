@@ -6,6 +6,7 @@ import type { FigureName, GlobalObservation, LayerObservation, NonFiniteObservat
 import { emptyRunData } from '../run/types';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
+import { optimizerKindFromName, type OptimizerKind } from '../../shared/optimizers';
 
 // ---- tolerant JSON -------------------------------------------------------------------------------
 
@@ -462,14 +463,14 @@ export class ScalarRecordSink {
 
   private readonly hyperByLayer = new Map<
     string,
-    { type: 'adam' | 'adamw' | 'sgd' | null; betas: [number, number] | null; eps: number | null; weightDecay: number | null }
+    { type: OptimizerKind | null; betas: [number, number] | null; eps: number | null; weightDecay: number | null }
   >();
 
   /** Optimizer hyper-parameters stated per line (our logging snippet writes optimizer, betas, eps, weight_decay). */
   private noteHyper(layer: string, rec: Record<string, unknown>): void {
     if (this.hyperByLayer.has(layer)) return;
     const name = typeof rec.optimizer === 'string' ? rec.optimizer.toLowerCase() : null;
-    const type: 'adam' | 'adamw' | 'sgd' | null = name === 'adam' || name === 'adamw' || name === 'sgd' ? name : null;
+    const type = optimizerKindFromName(name);
     const b = rec.betas;
     const betas =
       Array.isArray(b) && b.length === 2 && b.every((x) => typeof x === 'number' && Number.isFinite(x))

@@ -3,6 +3,7 @@
 // A reader knows bytes, not statistics; the engine knows statistics, not formats.
 
 import type { TensorBytes } from '../io/tensorBytes';
+import type { OptimizerKind } from '../../shared/optimizers';
 
 /**
  * What a tensor is, relative to optimizer step t (the t-th optimizer.step()).
@@ -35,7 +36,7 @@ export interface TensorSnapshot {
 
 /** Hyper-parameters of the optimizer, as far as an input states them. */
 export interface OptimizerHyper {
-  type: 'adam' | 'adamw' | 'sgd' | null;
+  type: OptimizerKind | null;
   lr: number | null;
   betas: [number, number] | null;
   eps: number | null;

@@ -1,0 +1,119 @@
+// The one list of optimizer kinds every part of Optimizer Lens names: the run model (what a checkpoint or
+// log states), the engine (how it normalizes the update), the config scanner (what a config names), the
+// CLI and the webview (what they print). Names from the wild — torch class names, HF `optim` values,
+// DeepSpeed `type`, Lightning `lr-<Optimizer>` columns, our snippet's `optimizer` field — map here.
+
+export const OPTIMIZER_KINDS = [
+  'adam',
+  'adamw',
+  'nadam',
+  'radam',
+  'adamax',
+  'adagrad',
+  'rmsprop',
+  'sgd',
+  'lion',
+  'adafactor',
+  'lamb',
+  'lars',
+  'muon',
+] as const;
+
+export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
+
+/** How the optimizer normalizes its update, which decides what its lr means. */
+export type UpdateNormalization =
+  /** Adam family: u = m̂/(√v̂+ε) has RMS ≲ 1 whatever the gradient's scale; lr ≈ absolute step per weight. */
+  | 'second-moment'
+  /** Lion: sign(·), every element moves by exactly lr. */
+  | 'sign'
+  /** LAMB / LARS: a per-layer trust ratio makes lr a relative step. */
+  | 'trust-ratio'
+  /** Muon: an orthogonalized update whose RMS follows from the weight's shape. */
+  | 'orthogonalized'
+  /** Adafactor: factored second moment, update clipped by its RMS, lr often relative to RMS(w). */
+  | 'factored'
+  /** SGD: the step is lr × gradient, so it scales with the gradient (no normalization). */
+  | 'none';
+
+export const OPTIMIZER_NORMALIZATION: Readonly<Record<OptimizerKind, UpdateNormalization>> = {
+  adam: 'second-moment',
+  adamw: 'second-moment',
+  nadam: 'second-moment',
+  radam: 'second-moment',
+  adamax: 'second-moment',
+  adagrad: 'second-moment',
+  rmsprop: 'second-moment',
+  sgd: 'none',
+  lion: 'sign',
+  adafactor: 'factored',
+  lamb: 'trust-ratio',
+  lars: 'trust-ratio',
+  muon: 'orthogonalized',
+};
+
+export const OPTIMIZER_LABELS: Readonly<Record<OptimizerKind, string>> = {
+  adam: 'Adam',
+  adamw: 'AdamW',
+  nadam: 'NAdam',
+  radam: 'RAdam',
+  adamax: 'Adamax',
+  adagrad: 'Adagrad',
+  rmsprop: 'RMSprop',
+  sgd: 'SGD',
+  lion: 'Lion',
+  adafactor: 'Adafactor',
+  lamb: 'LAMB',
+  lars: 'LARS',
+  muon: 'Muon',
+};
+
+export function isOptimizerKind(x: unknown): x is OptimizerKind {
+  return typeof x === 'string' && (OPTIMIZER_KINDS as readonly string[]).includes(x);
+}
+
+/** Display name of an optimizer kind (null: the input does not say). */
+export function optimizerLabel(kind: OptimizerKind | null | undefined): string | null {
+  return kind ? OPTIMIZER_LABELS[kind] : null;
+}
+
+// A name as written in the wild, lower-cased, word by word, to its kind. Checked in order: the first
+// pattern that matches a word wins (so 'adamw8bit' is AdamW, 'lamb' before 'adam').
+const NAME_PATTERNS: [RegExp, OptimizerKind][] = [
+  [/^(?:paged)?lion/, 'lion'],
+  [/lion(?:8bit|32bit)?$/, 'lion'],
+  [/muon/, 'muon'],
+  [/adafactor/, 'adafactor'],
+  [/lamb/, 'lamb'],
+  [/lars/, 'lars'],
+  [/nadam/, 'nadam'],
+  [/radam/, 'radam'],
+  [/adamax/, 'adamax'],
+  [/adagrad/, 'adagrad'],
+  [/rmsprop/, 'rmsprop'],
+  [/adamw/, 'adamw'],
+  [/adam/, 'adam'],
+  [/(?:^|fused|nesterov)sgd|^sgd|momentum$/, 'sgd'],
+];
+
+/**
+ * The kind a name states: torch class names (`torch.optim.AdamW`), HF `optim` values (`adamw_torch_fused`,
+ * `adamw_bnb_8bit`, `paged_adamw_32bit`, `lion_32bit`, `adafactor`), DeepSpeed types (`Lamb`, `FusedAdam`,
+ * `DeepSpeedCPUAdam`, `OneBitAdam`), bitsandbytes classes (`AdamW8bit`), Lightning `lr-AdamW` columns.
+ * null for a name that is not an optimizer this list knows (the caller says so; nothing is assumed).
+ */
+export function optimizerKindFromName(name: string | null | undefined): OptimizerKind | null {
+  if (!name) return null;
+  const last = name.split(/[.:/]/).filter(Boolean).pop() ?? name;
+  // Per separator-delimited word ('lr-AdamW' → lr, adamw): squashing the whole name would read 'lradamw' as RAdam.
+  for (const word of last.toLowerCase().split(/[^a-z0-9]+/)) {
+    if (!word) continue;
+    for (const [re, kind] of NAME_PATTERNS) if (re.test(word)) return kind;
+  }
+  return null;
+}
+
+/** True when the name is an 8-bit (blockwise-quantized state) variant: bitsandbytes, HF `*_8bit`. */
+export function isEightBitOptimizerName(name: string | null | undefined): boolean {
+  return !!name && /8\s*bit/i.test(name.replace(/[_-]/g, ''));
+}
