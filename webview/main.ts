@@ -82,9 +82,6 @@ function handle(message: ToWebviewMessage): void {
       show('explain');
       explain.render(message.explain);
       break;
-    case MessageType.SelectStep:
-      dashboard.selectStep(message.step, message.layer);
-      break;
     case MessageType.ShowError:
       show('error');
       root.innerHTML = `<div class="banner ${message.cancelled ? 'info' : 'error'}" id="error-banner" role="alert"><div class="banner-icon" aria-hidden="true">${

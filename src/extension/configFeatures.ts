@@ -1,4 +1,4 @@
-// Hover, Problems and quick fixes on training configs (issue 5). The work is in src/core/config; this file
+// Hover, Problems and quick fixes on training configs. The work is in src/core/config; this file
 // adapts it to VS Code. Diagnostics lifecycle as in vscode-markdownlint: one DiagnosticCollection, lint open
 // documents on activation and open, debounce on change (one timer per document), clear on close, re-lint on
 // configuration change.

@@ -32,7 +32,7 @@ export function deactivate(): void {
   // Workers and watchers are disposed with their documents and panels.
 }
 
-/** Helper E's hover/diagnostics/quick fixes on training configs (src/extension/configFeatures.ts). */
+/** Hover, Problems and quick fixes on training configs (src/extension/configFeatures.ts). */
 function registerConfigFeaturesIfPresent(context: vscode.ExtensionContext): void {
   try {
     // A require inside try/catch: esbuild bundles the module when it exists and leaves a runtime

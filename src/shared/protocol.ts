@@ -19,8 +19,6 @@ export enum MessageType {
   ShowExplain = 'showExplain',
   /** Analysis failed or was cancelled. */
   ShowError = 'showError',
-  /** Select a step (e.g. from a command); the webview selects it like a click on a finding. */
-  SelectStep = 'selectStep',
   // #endregion
 
   // #region from webview
@@ -130,12 +128,6 @@ export interface ShowErrorMessage {
   cancelled?: boolean;
 }
 
-export interface SelectStepMessage {
-  type: MessageType.SelectStep;
-  step: number;
-  layer?: string | null;
-}
-
 // ---- from webview -------------------------------------------------------------------------------
 
 export interface ReadyMessage {
@@ -162,7 +154,7 @@ export interface ExplainRequestMessage {
   scale: number | null;
 }
 
-export type ToWebviewMessage = ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage | SelectStepMessage;
+export type ToWebviewMessage = ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage;
 
 export type FromWebviewMessage = ReadyMessage | InsertLoggingSnippetMessage | ExportReportMessage | OpenFileMessage | ExplainRequestMessage;
 

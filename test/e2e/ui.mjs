@@ -278,7 +278,7 @@ test(
   { required: true },
 );
 
-// --- configs (issue 5): hover, Problems, quick fix in the real editor -------------------------------
+// --- configs: hover, Problems, quick fix in the real editor -------------------------------
 
 /** Text of every row of the Problems panel (its list is virtualized: filter it to the file of interest first). */
 async function problemRows(page) {
@@ -429,7 +429,7 @@ test('config hover link "Explain Learning Rate" opens the explain view for that 
   assert.equal(await wv.locator('#explain-no-scale').count(), 1, 'no "scale not stated" banner in the explain view');
 });
 
-// --- dashboards (issue 4); after the config tests, so those see an extension not yet activated by a dashboard
+// --- dashboards; after the config tests, so those see an extension not yet activated by a dashboard
 
 test('custom editor: adam_base step_000120.safetensors table matches expected.json', async (env) => {
   await quickOpen(env, 'adam_base/tensors/step_000120.safetensors');

@@ -1,4 +1,4 @@
-// Apply an edit to a previous YAML scan without re-parsing the file (the hover after an edit, issue 5: under
+// Apply an edit to a previous YAML scan without re-parsing the file (the hover after an edit: under
 // 10 ms on a 2,000-line YAML where a full parse takes 30–70 ms).
 //
 // Only one kind of edit takes this path: the net difference between the previous text and the new one lies on

@@ -1,4 +1,4 @@
-// Public API of the training-config scanner (issue 5).
+// Public API of the training-config scanner.
 export * from './types';
 export {
   scanConfigText,

@@ -1,5 +1,5 @@
 // Which files the config scanner reads, by name and VS Code language id. No parser imports: the extension
-// decides with this module whether a document is a config before it loads the scanners (issue 5, activation).
+// decides with this module whether a document is a config before it loads the scanners (activation).
 import { basename, extname } from 'node:path';
 import type { ConfigLanguage } from './types';
 

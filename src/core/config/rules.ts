@@ -1,4 +1,4 @@
-// Rules over a config scan (issue 5 "Findings"): the same ids as the run analysis, in CLI JSON,
+// Rules over a config scan (README "Findings"): the same ids as the run analysis, in CLI JSON,
 // Problems and hovers.
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
 import { formatNumber, formatPercent } from '../../shared/format';

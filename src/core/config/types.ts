@@ -1,4 +1,4 @@
-// Types of the training-config scanner (issue 5). Pure data: no vscode, no DOM.
+// Types of the training-config scanner. Pure data: no vscode, no DOM.
 import type { Severity } from '../rules/types';
 import type { OptimizerKind } from '../../shared/optimizers';
 

@@ -1,6 +1,6 @@
 import type { TensorRole } from './types';
 
-// Tensor roles are recognised by key (issue "Core engine"): `param/`, `params/`, `param_before/`,
+// Tensor roles are recognised by key (README "Readers"): `param/`, `params/`, `param_before/`,
 // `param_after/`, `weight/`, `grad/`, `grads/`, `exp_avg/`, `exp_avg_sq/` (and momentum_buffer/,
 // max_exp_avg_sq/) prefixes; `<layer>.grad`, `<layer>.exp_avg`, ... suffixes; plain `<layer>` keys
 // are parameters.

@@ -1,4 +1,4 @@
-// Follow-ups from the real VS Code run (task E2): training logs are not configs, annotation reach.
+// Training logs are not configs, annotation reach.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -13,7 +13,7 @@ import { ReaderError } from '../../../src/core/errors';
 import type { RunData } from '../../../src/core/run/types';
 import { fixturePath } from '../../support/fixtures';
 
-// Seeded mutation fuzzing of the binary tensor readers (issue: ≥ 10,000 mutated files per reader per
+// Seeded mutation fuzzing of the binary tensor readers (≥ 10,000 mutated files per reader per
 // CI run, zero crashes, hangs or untyped exceptions). Each iteration writes one mutated file to a
 // reused temp path, reads it, and reads back every described tensor of ≤ 1e6 elements: every outcome
 // must be success or a ReaderError. Failures are collected with the seed and mutation so they replay.

@@ -201,7 +201,7 @@ test('insertLoggingSnippet inserts a per-layer logging snippet into the active P
 });
 const SNIPPET_ID = process.env.E2E_SNIPPET_ID || 'plain-loop';
 
-// --- configs (issue 5): Problems, hover, quick fix, on a private copy of finetune.yaml ----------------
+// --- configs: Problems, hover, quick fix, on a private copy of finetune.yaml ----------------
 const LR_LINE = 15; // 0-based: finetune.yaml line 16 `  lr: 1e-4`
 
 test('finetune.yaml: lr-without-scale diagnostic on line 16, hover explains the relative step', async () => {
