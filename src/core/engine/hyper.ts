@@ -1,0 +1,57 @@
+import type { AnalyzeOptions } from '../analysis';
+import type { OptimizerHyper, RunData } from '../run/types';
+import type { AdamStepHyper } from './tensorStats';
+
+// Hyper-parameters as the engine uses them: what the options (CLI flags, settings) override, what the
+// inputs state, and per layer the layer's parameter group. Nothing is defaulted: unknown stays null.
+
+/** Hyper-parameters after options, inputs and logged values are combined: every field resolved (null = unknown). */
+export type ResolvedHyper = OptimizerHyper;
+
+export function resolveHyper(data: RunData, options: AnalyzeOptions): ResolvedHyper {
+  const h = data.hyper;
+  const fromOpt =
+    options.lr !== undefined || options.betas || options.eps !== undefined || options.weightDecay !== undefined || options.optimizer;
+  const fromData = h.lr != null || h.betas != null || h.eps != null || h.type != null;
+  let lr = options.lr ?? h.lr ?? null;
+  if (lr === null) {
+    // A logged global lr (last value) is a learning rate the run states.
+    for (let i = data.globals.length - 1; i >= 0 && lr === null; i--) {
+      const v = data.globals[i].values.lr;
+      if (v !== undefined && Number.isFinite(v)) lr = v;
+    }
+    for (let i = data.observations.length - 1; i >= 0 && lr === null; i--) {
+      const v = data.observations[i].figures.lr;
+      if (v !== undefined && v !== null && Number.isFinite(v)) lr = v;
+    }
+  }
+  return {
+    type: options.optimizer ?? h.type ?? null,
+    lr,
+    betas: options.betas ?? h.betas ?? null,
+    eps: options.eps ?? h.eps ?? null,
+    weightDecay: options.weightDecay ?? h.weightDecay ?? null,
+    source: fromOpt && fromData ? 'mixed' : fromOpt ? 'cli' : (h.source ?? (lr !== null ? 'log' : 'none')),
+  };
+}
+
+/** Per-layer hyper-parameters: the layer's parameter group where the input states groups. */
+export function layerHyper(
+  data: RunData,
+  hyper: ResolvedHyper,
+  options: AnalyzeOptions,
+  layer: string,
+  snapshotLr: number | undefined,
+): AdamStepHyper {
+  const group = data.paramGroups?.find((g) => g.layers.includes(layer));
+  const lr = options.lr ?? snapshotLr ?? group?.lr ?? hyper.lr;
+  const betas = options.betas ?? group?.betas ?? hyper.betas;
+  return {
+    lr: lr ?? null,
+    beta1: betas ? betas[0] : null,
+    beta2: betas ? betas[1] : null,
+    eps: options.eps ?? group?.eps ?? hyper.eps,
+    weightDecay: options.weightDecay ?? group?.weightDecay ?? hyper.weightDecay,
+    decoupled: hyper.type === 'adamw',
+  };
+}
