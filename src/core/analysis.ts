@@ -44,8 +44,31 @@ export interface AnalyzeOptions {
 }
 
 /** Everything the dashboard shows: the CLI JSON contract plus series over steps. */
+/** The learning rate over the run, as the inputs state it (logged lr, or per-checkpoint lr). */
+export interface LrSchedule {
+  peak: number;
+  peakStep: number;
+  first: number;
+  firstStep: number;
+  last: number;
+  lastStep: number;
+  /** Number of steps at which the lr is known. */
+  points: number;
+}
+
+/** The whole run at a glance (the dashboard header, the CLI's first lines). */
+export interface RunSummary {
+  /** First and last step with figures, and how many. */
+  steps: { first: number; last: number; count: number } | null;
+  lrSchedule: LrSchedule | null;
+  /** The last step where every layer that has figures anywhere has its relative step (the default report step). */
+  lastFullStep: number | null;
+}
+
 export interface RunAnalysis {
   result: AnalysisResult;
+  /** The whole run at a glance; absent in analyses made before it existed (exported reports). */
+  summary?: RunSummary;
   series: LayerSeries[];
   globals: GlobalObservation[];
   distributions: UpdateDistribution[];

@@ -5,10 +5,18 @@ export type Severity = 'error' | 'warning' | 'info';
 export interface Finding {
   rule: string;
   severity: Severity;
+  /** The one layer the finding is about; null for run-wide findings and for groups of layers (see `layers`). */
   layer: string | null;
+  /** The step it was seen at (the first of `steps` for a finding over time); null when not tied to a step. */
   step: number | null;
   message: string;
   evidence: Record<string, unknown>;
+  /** A grouped finding: every layer it holds for, in layer order (one finding per rule and cause, not one per layer). */
+  layers?: string[];
+  /** A finding over time: the steps it holds at (first, last, and how many steps with figures in between). */
+  steps?: { first: number; last: number; count: number };
+  /** Why it holds, when a cause is known: 'lr-decayed' (only where the schedule has driven the lr to ~0), … */
+  cause?: string;
 }
 
 /** Thresholds of the rules (README "Findings"); each is a setting in the extension and a CLI option. */
