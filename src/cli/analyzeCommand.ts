@@ -150,9 +150,13 @@ export function renderTable(result: AnalysisResult): string {
   lines.push(
     `Optimizer: ${o.type ?? 'unknown'}  lr ${lr}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${formatNumber(o.eps)}  weight decay ${wd}  (from ${o.source})`,
   );
-  lines.push(
-    `Step ${result.step ?? '—'} of ${result.steps.length} step${result.steps.length === 1 ? '' : 's'} with figures${result.steps.length ? ` (${result.steps[0]}–${result.steps[result.steps.length - 1]})` : ''}`,
-  );
+  if (result.step === null && result.layers.length) {
+    lines.push('Step unknown: the input states no optimizer step (--step N places it)');
+  } else {
+    lines.push(
+      `Step ${result.step ?? '—'} of ${result.steps.length} step${result.steps.length === 1 ? '' : 's'} with figures${result.steps.length ? ` (${result.steps[0]}–${result.steps[result.steps.length - 1]})` : ''}`,
+    );
+  }
   lines.push('');
   const rows = result.layers.map((l) => COLUMNS.map(([, f]) => f(l)));
   const header = COLUMNS.map(([h]) => h);

@@ -5,7 +5,7 @@ import type { FigureName, NonFiniteObservation, OptimizerHyper, RunData } from '
 import type { LayerStats, UpdateDistribution } from './types';
 import { FigureGrid } from './figureGrid';
 import { resolveHyper } from './hyper';
-import { applyTensorPhase } from './tensorPhase';
+import { applyTensorPhase, UNKNOWN_STEP } from './tensorPhase';
 import { applyHistograms, applyLoggedScalars } from './logPhase';
 import { applyDerivedFigures } from './derivedPhase';
 
@@ -44,11 +44,13 @@ export async function computeRunFigures(data: RunData, options: AnalyzeOptions =
 
   const steps = stepsWithFigures(grid);
   const step = reportStep(steps, options.step);
+  // Tensors of no stated step: their figures are the report when nothing else has a step.
+  const unknownStepOnly = step === null && grid.cells.has(UNKNOWN_STEP);
   return {
     hyper,
     step,
     steps,
-    layers: grid.statsAt(step),
+    layers: grid.statsAt(unknownStepOnly ? UNKNOWN_STEP : step),
     series: seriesOf(grid, steps),
     distributions,
     nonFinite,
@@ -59,6 +61,7 @@ export async function computeRunFigures(data: RunData, options: AnalyzeOptions =
 /** Steps where some layer has a figure the charts plot. */
 function stepsWithFigures(grid: FigureGrid): number[] {
   return [...grid.cells.keys()]
+    .filter((s) => s !== UNKNOWN_STEP)
     .filter((s) => [...grid.cells.get(s)!.values()].some((c) => SERIES_FIGURES.some((k) => c.figures[k as FigureName] != null)))
     .sort((a, b) => a - b);
 }

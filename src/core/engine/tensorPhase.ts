@@ -14,20 +14,33 @@ import { U_HISTOGRAM_EDGES, type LayerTensorSet } from './tensorStats';
 type RoleMap = Partial<Record<TensorRole, TensorRef>>;
 export type SnapshotIndex = Map<number, Map<string, { roles: RoleMap; lr?: number }>>;
 
+/**
+ * The grid key of tensors whose optimizer step no input states (a bare `model.safetensors`). They are analyzed
+ * there — parameter scale and what needs no step — and reported as "step unknown" when the run has no
+ * numbered step; `--step N` places them at step N instead.
+ */
+export const UNKNOWN_STEP = -1;
+
 /** Tensor roles per (step, layer), with 'param' resolved: the parameter a gradient was taken at is param_before. */
-export function indexSnapshots(data: RunData): SnapshotIndex {
+export function indexSnapshots(data: RunData, options: AnalyzeOptions = {}): SnapshotIndex {
   const byStep: SnapshotIndex = new Map();
+  const numbered = data.snapshots.some((s) => s.step !== null);
   for (const snap of data.snapshots) {
-    if (snap.step === null) {
-      data.issues.push({
-        severity: 'warning',
-        path: snap.path,
-        message: 'the optimizer step of this snapshot is unknown (not in the file or its name): its tensors are not used',
-      });
-      continue;
+    let step = snap.step;
+    if (step === null) {
+      if (options.step !== undefined) step = options.step;
+      else if (numbered) {
+        data.issues.push({
+          severity: 'warning',
+          path: snap.path,
+          message:
+            'the optimizer step of this snapshot is unknown (not in the file or its name) while other inputs have steps: its tensors are not used (pass --step N to place them)',
+        });
+        continue;
+      } else step = UNKNOWN_STEP;
     }
-    let layers = byStep.get(snap.step);
-    if (!layers) byStep.set(snap.step, (layers = new Map()));
+    let layers = byStep.get(step);
+    if (!layers) byStep.set(step, (layers = new Map()));
     const withGrad = new Set(snap.tensors.filter((t) => t.role === 'grad').map((t) => t.layer));
     for (const t of snap.tensors) {
       let entry = layers.get(t.layer);
@@ -54,7 +67,7 @@ function tensorWork(index: SnapshotIndex): TensorWork[] {
   for (const step of [...index.keys()].sort((a, b) => a - b)) {
     for (const [layer, entry] of index.get(step)!) {
       const r = entry.roles;
-      const set: LayerTensorSet = { layer, step };
+      const set: LayerTensorSet = { layer, step: step === UNKNOWN_STEP ? null : step };
       set.paramBefore = r.param_before;
       set.grad = r.grad;
       set.expAvg = r.exp_avg;
@@ -81,7 +94,7 @@ export async function applyTensorPhase(
   out: { nonFinite: NonFiniteObservation[]; distributions: UpdateDistribution[] },
 ): Promise<void> {
   const data = grid.data;
-  const index = indexSnapshots(data);
+  const index = indexSnapshots(data, options);
   const work = tensorWork(index);
   const hypers = work.map((w) => layerHyper(data, hyper, options, w.layer, w.lr));
   const figures = await computeAllTensorFigures(
