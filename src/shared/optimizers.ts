@@ -117,3 +117,27 @@ export function optimizerKindFromName(name: string | null | undefined): Optimize
 export function isEightBitOptimizerName(name: string | null | undefined): boolean {
   return !!name && /8\s*bit/i.test(name.replace(/[_-]/g, ''));
 }
+
+/**
+ * What a learning rate means under this optimizer, in one sentence shared by the dashboard, the CLI and the
+ * config hover. `null` (the input does not say which optimizer) gets the Adam-family reading with the
+ * caveat that it is assumed.
+ */
+export function lrMeaning(kind: OptimizerKind | null): string {
+  switch (kind === null ? null : OPTIMIZER_NORMALIZATION[kind]) {
+    case null:
+      return 'Optimizer not stated: if it is Adam-like, each weight moves by about lr × RMS(u) per step whatever the gradient’s size, so the relative step is about lr·RMS(u)/RMS(w).';
+    case 'second-moment':
+      return `Under ${OPTIMIZER_LABELS[kind!]} each weight moves by about lr × RMS(u) per step whatever the gradient’s size (RMS(u) ≈ 1 at the first steps, 0.2–0.45 later), so the relative step is about lr·RMS(u)/RMS(w).`;
+    case 'sign':
+      return 'Under Lion every element moves by exactly lr per step (a sign update), so the relative step is lr/RMS(w) (+ the decoupled decay) — its lr is typically 3–10× below AdamW’s for the same step.';
+    case 'trust-ratio':
+      return `Under ${OPTIMIZER_LABELS[kind!]} the trust ratio scales each layer’s update to ‖w‖, so lr already is a relative step per layer (‖Δw‖ ≈ lr·‖w‖ within the ratio’s clamp).`;
+    case 'orthogonalized':
+      return 'Under Muon the update is orthogonalized: its RMS follows from the weight’s shape and the scaling convention, so the relative step is lr·c(shape)/RMS(w) — its lr is not comparable to an AdamW lr beside it.';
+    case 'factored':
+      return 'Under Adafactor the update is clipped by its RMS and, with scale_parameter, multiplied by RMS(w): the effective lr is relative to the weight’s scale (with relative_step it comes from the step count, not an absolute lr).';
+    case 'none':
+      return 'Under SGD the step is lr × gradient (× momentum): lr is not a step size, the relative step depends on the gradient’s scale as well as the weight’s.';
+  }
+}

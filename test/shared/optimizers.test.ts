@@ -43,3 +43,14 @@ test('8-bit variants are told apart from their 32-bit names; every kind has a la
   assert.ok(!isEightBitOptimizerName('paged_adamw_32bit'));
   for (const k of OPTIMIZER_KINDS) assert.ok(OPTIMIZER_LABELS[k]);
 });
+
+test('lrMeaning: one sentence per normalization, never "under Adam" for SGD, Lion or Muon', async () => {
+  const { lrMeaning } = await import('../../src/shared/optimizers');
+  assert.match(lrMeaning('adamw'), /^Under AdamW each weight moves by about lr × RMS\(u\)/);
+  assert.match(lrMeaning('sgd'), /lr × gradient/);
+  assert.match(lrMeaning('lion'), /exactly lr/);
+  assert.match(lrMeaning('lamb'), /trust ratio/);
+  assert.match(lrMeaning(null), /not stated/);
+  for (const k of ['sgd', 'lion', 'muon', 'lamb', 'adafactor'] as const) assert.doesNotMatch(lrMeaning(k), /Adam\b/, k);
+  for (const k of OPTIMIZER_KINDS) assert.ok(lrMeaning(k).length > 40, k);
+});
