@@ -362,9 +362,14 @@ ${this.issuesHtml()}
     const r = this.analysis.result;
     const findingsByLayer = new Map<string, Finding[]>();
     for (const f of r.findings) {
-      if (f.layer === null) continue;
-      if (f.step !== null && f.step !== step) continue;
-      findingsByLayer.set(f.layer, [...(findingsByLayer.get(f.layer) ?? []), f]);
+      // A grouped finding flags each of its layers at the steps that layer's range covers.
+      const perLayer = (f.evidence as { perLayer?: { layer: string; first: number; last: number }[] }).perLayer;
+      const covered = perLayer
+        ? perLayer.filter((p) => step !== null && p.first <= step && step <= p.last).map((p) => p.layer)
+        : f.layer !== null && (f.step === null || f.step === step)
+          ? [f.layer]
+          : [];
+      for (const layer of covered) findingsByLayer.set(layer, [...(findingsByLayer.get(layer) ?? []), f]);
     }
     const seriesByLayer = new Map(this.analysis.series.map((s) => [s.layer, s]));
     return r.layers.map((layer) => {
@@ -471,10 +476,14 @@ ${this.issuesHtml()}
     }
     list.innerHTML = findings
       .map((f) => {
-        const where = [f.layer ? `<code>${escapeHtml(f.layer)}</code>` : 'all layers', f.step !== null ? `step ${f.step}` : '']
+        const target = findingTarget(f);
+        const where = [
+          f.layers && f.layers.length > 1 ? `${f.layers.length} layers` : target ? `<code>${escapeHtml(target)}</code>` : 'all layers',
+          f.step !== null ? `step ${f.step}` : '',
+        ]
           .filter(Boolean)
           .join(' · ');
-        return `<li data-rule="${escapeHtml(f.rule)}" data-severity="${f.severity}" data-layer="${escapeHtml(f.layer ?? '')}" data-step="${f.step ?? ''}" tabindex="0" role="button" class="sev-${f.severity}">
+        return `<li data-rule="${escapeHtml(f.rule)}" data-severity="${f.severity}" data-layer="${escapeHtml(target ?? '')}" data-step="${f.step ?? ''}" tabindex="0" role="button" class="sev-${f.severity}">
   <span class="sev-dot" aria-hidden="true"></span>
   <span class="finding-rule">${escapeHtml(f.rule)}</span>
   <span class="finding-message">${escapeHtml(f.message)}</span>
@@ -722,4 +731,10 @@ function provenanceLine(o: RunAnalysis['result']['optimizer'], p: Provenance): s
       );
   }
   return parts.length ? `${parts.join('; ')}.` : '';
+}
+
+/** The layer a click on a finding highlights: its own layer, or a grouped finding's most extreme one. */
+function findingTarget(f: Finding): string | null {
+  const worst = (f.evidence as { worst?: { layer?: unknown } }).worst;
+  return f.layer ?? (typeof worst?.layer === 'string' ? worst.layer : (f.layers?.[0] ?? null));
 }

@@ -172,7 +172,7 @@ export function renderTable(result: AnalysisResult): string {
   lines.push('');
   if (result.findings.length) {
     lines.push(`Findings (${result.findings.length}):`);
-    for (const f of result.findings) lines.push(`  ${sev(f)} ${f.rule}${f.layer ? ` [${f.layer}]` : ''}: ${f.message}`);
+    for (const f of result.findings) lines.push(`  ${sev(f)} ${f.rule}${findingWhere(f)}: ${f.message}`);
   } else {
     lines.push('Findings: none.');
   }
@@ -185,6 +185,12 @@ export function renderTable(result: AnalysisResult): string {
     if (result.issues.length > 30) lines.push(`  … and ${result.issues.length - 30} more`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** ` [layer]`, ` [3 layers]` for a grouped finding, `` for a run-wide one. */
+function findingWhere(f: Finding): string {
+  if (f.layers && f.layers.length > 1) return ` [${f.layers.length} layers]`;
+  return f.layer ? ` [${f.layer}]` : '';
 }
 
 function sev(f: Finding): string {

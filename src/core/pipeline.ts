@@ -1,5 +1,6 @@
 import type { RunData } from './run/types';
-import type { AnalysisResult, AnalyzeOptions, RunAnalysis } from './analysis';
+import type { AnalysisResult, AnalyzeOptions, RunAnalysis, RunSummary } from './analysis';
+import { lrAtFn, lrPoints, lrScheduleOf } from './lrSchedule';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './rules/types';
 import { readInputs } from './readers/discover';
 import { computeRunFigures } from './engine/runFigures';
@@ -20,7 +21,28 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
   const figures = await computeRunFigures(data, options);
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...(options.thresholds ?? {}) };
   const { hyper, step, steps, layers, series, distributions, nonFinite, anyParamScale } = figures;
-  const findings = evaluateRunRules({ step, layers, thresholds, lr: hyper.lr, anyParamScale, eps: hyper.eps, nonFinite });
+  const lr = lrPoints(data.globals, figures.lrByStep);
+  const lrSchedule = lrScheduleOf(lr);
+  const findings = evaluateRunRules({
+    step,
+    layers,
+    series,
+    thresholds,
+    optimizer: hyper.type,
+    lr: hyper.lr,
+    lrSchedule,
+    lrAt: lrAtFn(lr),
+    anyParamScale,
+    eps: hyper.eps,
+    nonFinite,
+    globals: data.globals,
+    ...(data.frozenLayers?.length ? { frozenLayers: new Set(data.frozenLayers) } : {}),
+  });
+  const summary: RunSummary = {
+    steps: steps.length ? { first: steps[0], last: steps[steps.length - 1], count: steps.length } : null,
+    lrSchedule,
+    lastFullStep: figures.lastFullStep,
+  };
   const result: AnalysisResult = {
     tool: 'optimizer-lens',
     version: VERSION,
@@ -40,5 +62,5 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
     findings,
     issues: data.issues,
   };
-  return { result, series, globals: data.globals, distributions, thresholds };
+  return { result, summary, series, globals: data.globals, distributions, thresholds };
 }

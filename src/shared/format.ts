@@ -25,6 +25,14 @@ export function formatPercent(fraction: number | null | undefined, digits = 3): 
   return `${formatNumber(fraction * 100, digits)}%`;
 }
 
+/** A step number with thousands separators: 19500 → "19,500" (steps are integers; others are formatted as numbers). */
+export function formatStep(step: number | null | undefined): string {
+  if (step === null || step === undefined) return ABSENT;
+  if (!Number.isSafeInteger(step)) return formatNumber(step);
+  const sign = step < 0 ? '-' : '';
+  return sign + String(Math.abs(step)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
 function trimZeros(text: string): string {
   return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 }

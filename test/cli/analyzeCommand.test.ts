@@ -53,7 +53,8 @@ test('table output lists every layer and the findings', async () => {
   assert.equal(r.code, 0);
   for (const l of ['pos_embed', 'embed.weight', 'blocks.0.attn.qkv.weight', 'head.weight'])
     assert.match(r.out, new RegExp(`^${l.replace(/\./g, '\\.')}\\s`, 'm'));
-  assert.match(r.out, /relative-step-high \[pos_embed\]/);
+  // One grouped finding per rule: the three layers above 1e-2 at step 120, named in its message.
+  assert.match(r.out, /relative-step-high \[3 layers\]: 3 of 14 tensors \(pos_embed, blocks\.0\.ln1\.bias, ln_f\.bias\)/);
 });
 
 test('exit codes: 1 when --fail-on trips, 2 on bad usage and unreadable input', async () => {
@@ -87,7 +88,8 @@ test('a log with a learning rate but no parameter scale warns lr-without-scale',
   const f = j.findings.find((x: { rule: string }) => x.rule === 'lr-without-scale');
   assert.ok(f, 'lr-without-scale finding');
   assert.equal(f.severity, 'warning');
-  assert.match(f.message, /lr\/\|w\|/);
+  assert.match(f.message, /^Learning rate 3e-4 is known but no parameter scale is/);
+  assert.match(f.message, /relative step of 3e-4 for weights of scale 1 but 0\.015 for weights of scale 0\.02/);
 });
 
 test(

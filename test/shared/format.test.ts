@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatNumber, formatPercent } from '../../src/shared/format';
+import { formatNumber, formatPercent, formatStep } from '../../src/shared/format';
 import { ROOT } from '../support/fixtures';
 
 test('3 significant digits, zeros trimmed, plain in [1e-3, 1e4), exponent outside', () => {
@@ -29,6 +29,7 @@ test('3 significant digits, zeros trimmed, plain in [1e-3, 1e4), exponent outsid
   assert.equal(formatPercent(0.2), '20%');
   assert.equal(formatPercent(0.015), '1.5%');
   assert.equal(formatPercent(null), '—');
+  assert.deepEqual([19500, 120, 1234567, 0, null].map(formatStep), ['19,500', '120', '1,234,567', '0', '—']);
 });
 
 test('no surface formats numbers on its own (toPrecision/toExponential/toFixed only in src/shared/format.ts)', () => {

@@ -145,8 +145,11 @@ describe('dashboard webview', () => {
 
   it('selects the step and highlights the row when a finding is clicked; sort and step survive a reload (getState)', async () => {
     const analysis = await analyzeFixture('adam_base', 'stats.jsonl');
-    const finding = analysis.result.findings.find((f) => f.layer !== null && f.step !== null);
-    assert.ok(finding, 'the adam_base analysis has a finding tied to a layer and step');
+    const found = analysis.result.findings.find((f) => f.step !== null && (f.layer !== null || f.layers?.length));
+    assert.ok(found, 'the adam_base analysis has a finding tied to layers and a step');
+    // A grouped finding highlights its most extreme layer.
+    const worst = (found.evidence as { worst?: { layer: string } }).worst;
+    const finding = { ...found, layer: found.layer ?? worst?.layer ?? found.layers![0] };
     const w = await openWebview(browser);
     await w.waitForPosted(MessageType.Ready);
     const message = showAnalysis('adam_base', analysis);

@@ -29,6 +29,10 @@ export interface RunFigures {
   nonFinite: NonFiniteObservation[];
   /** Some layer has a parameter scale at some step. */
   anyParamScale: boolean;
+  /** The last step at which every layer that has figures somewhere has figures (a growing log's last step may be partial). */
+  lastFullStep: number | null;
+  /** The learning rate per step where the figures state one (the largest over layers: per-group lrs differ), ascending steps. */
+  lrByStep: { steps: number[]; values: number[] };
 }
 
 export async function computeRunFigures(data: RunData, options: AnalyzeOptions = {}): Promise<RunFigures> {
@@ -43,7 +47,8 @@ export async function computeRunFigures(data: RunData, options: AnalyzeOptions =
   applyDerivedFigures(grid, hyper, options);
 
   const steps = stepsWithFigures(grid);
-  const step = reportStep(steps, options.step);
+  const lastFullStep = lastFullStepOf(grid, steps);
+  const step = reportStep(steps, options.step, lastFullStep);
   // Tensors of no stated step: their figures are the report when nothing else has a step.
   const unknownStepOnly = step === null && grid.cells.has(UNKNOWN_STEP);
   return {
@@ -55,7 +60,40 @@ export async function computeRunFigures(data: RunData, options: AnalyzeOptions =
     distributions,
     nonFinite,
     anyParamScale: [...grid.cells.values()].some((m) => [...m.values()].some((c) => c.figures.paramRms != null)),
+    lastFullStep,
+    lrByStep: lrByStep(grid, steps),
   };
+}
+
+/** Layers with a charted figure at a step. */
+function layersWithFigures(grid: FigureGrid, step: number): number {
+  let n = 0;
+  for (const c of grid.cells.get(step)?.values() ?? []) if (SERIES_FIGURES.some((k) => c.figures[k as FigureName] != null)) n++;
+  return n;
+}
+
+function lastFullStepOf(grid: FigureGrid, steps: number[]): number | null {
+  if (!steps.length) return null;
+  const counts = steps.map((s) => layersWithFigures(grid, s));
+  const most = Math.max(...counts);
+  for (let i = steps.length - 1; i >= 0; i--) if (counts[i] === most) return steps[i];
+  return null;
+}
+
+function lrByStep(grid: FigureGrid, steps: number[]): { steps: number[]; values: number[] } {
+  const out = { steps: [] as number[], values: [] as number[] };
+  for (const s of steps) {
+    let lr = -Infinity;
+    for (const c of grid.cells.get(s)?.values() ?? []) {
+      const v = c.figures.lr;
+      if (v !== null && v !== undefined && Number.isFinite(v) && v > lr) lr = v;
+    }
+    if (lr !== -Infinity) {
+      out.steps.push(s);
+      out.values.push(lr);
+    }
+  }
+  return out;
 }
 
 /** Steps where some layer has a figure the charts plot. */
@@ -66,9 +104,9 @@ function stepsWithFigures(grid: FigureGrid): number[] {
     .sort((a, b) => a - b);
 }
 
-/** The last step with figures, or the one asked for (which must have figures). */
-function reportStep(steps: number[], asked: number | undefined): number | null {
-  if (asked === undefined) return steps.length ? steps[steps.length - 1] : null;
+/** The last step with full figures (every layer), or the one asked for (which must have figures). */
+function reportStep(steps: number[], asked: number | undefined, lastFullStep: number | null): number | null {
+  if (asked === undefined) return lastFullStep ?? (steps.length ? steps[steps.length - 1] : null);
   if (!steps.includes(asked)) throw new AnalysisError(`step ${asked} has no figures; steps with figures: ${summarizeSteps(steps)}`);
   return asked;
 }

@@ -29,5 +29,7 @@ export function mergeRunData(parts: RunData[]): RunData {
     appendAll(out.issues, p.issues);
   }
   if (groups.length) out.paramGroups = groups;
+  const frozen = new Set(parts.flatMap((p) => p.frozenLayers ?? []));
+  if (frozen.size) out.frozenLayers = [...frozen];
   return out;
 }

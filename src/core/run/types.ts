@@ -152,6 +152,8 @@ export interface RunData {
   histograms: HistogramObservation[];
   nonFinite: NonFiniteObservation[];
   issues: ReadIssue[];
+  /** Layers the optimizer does not train (e.g. PEFT base weights, absent from the optimizer's param groups). */
+  frozenLayers?: string[];
 }
 
 export function emptyRunData(): RunData {
