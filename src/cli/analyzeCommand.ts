@@ -1,8 +1,8 @@
 import { analyzePaths } from '../core/pipeline';
 import { AnalysisError } from '../core/errors';
-import { formatNumber, formatPercent } from '../shared/format';
+import { formatNumber, formatPercent, formatStep } from '../shared/format';
 import { formatLocated, ReaderError } from '../core/errors';
-import type { AnalysisResult, AnalyzeOptions } from '../core/analysis';
+import type { AnalysisResult, AnalyzeOptions, RunSummary } from '../core/analysis';
 import type { Finding, Thresholds } from '../core/rules/types';
 import type { LayerStats } from '../core/engine/types';
 
@@ -25,7 +25,7 @@ PyTorch/HF/Lightning checkpoints and TensorBoard event files, or run folders hol
 
 Options:
   --json                 print one JSON object (the contract in the README)
-  --step N               report step N (default: the last step with figures)
+  --step N               report step N (default: the last step where every layer has figures)
   --lr X                 learning rate (overrides or supplies what the input lacks)
   --optimizer NAME       adam | adamw | sgd
   --betas B1,B2          Adam's betas, e.g. 0.9,0.999
@@ -136,7 +136,7 @@ const COLUMNS: [string, (l: LayerStats) => string][] = [
   ['ε-dominated', (l) => formatPercent(l.epsDominatedFraction)],
 ];
 
-export function renderTable(result: AnalysisResult): string {
+export function renderTable(result: AnalysisResult, summary?: RunSummary): string {
   const lines: string[] = [];
   const o = result.optimizer;
   lines.push(`Optimizer Lens ${result.version} — ${result.inputs.length} input${result.inputs.length === 1 ? '' : 's'}`);
@@ -150,6 +150,17 @@ export function renderTable(result: AnalysisResult): string {
   lines.push(
     `Optimizer: ${o.type ?? 'unknown'}  lr ${lr}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${formatNumber(o.eps)}  weight decay ${wd}  (from ${o.source})`,
   );
+  const sched = summary?.lrSchedule;
+  if (summary?.steps && summary.steps.count > 1) {
+    const lrText = !sched
+      ? ''
+      : sched.points > 1 && (sched.peak !== sched.first || sched.peak !== sched.last)
+        ? `; lr ${formatNumber(sched.first)} at step ${formatStep(sched.firstStep)}, peak ${formatNumber(sched.peak)} at step ${formatStep(sched.peakStep)}, ${formatNumber(sched.last)} at step ${formatStep(sched.lastStep)}`
+        : `; lr ${formatNumber(sched.peak)} throughout`;
+    lines.push(
+      `Run: steps ${formatStep(summary.steps.first)}–${formatStep(summary.steps.last)} (${formatStep(summary.steps.count)} with figures)${lrText}`,
+    );
+  }
   if (result.step === null && result.layers.length) {
     lines.push('Step unknown: the input states no optimizer step (--step N places it)');
   } else {
@@ -219,7 +230,11 @@ export async function runAnalyze(argv: string[], io: CliIo): Promise<number> {
     throw e;
   }
   const { result } = analysis;
-  io.stdout(parsed.json ? JSON.stringify(result, jsonReplacer, 1) + '\n' : renderTable(result));
+  io.stdout(
+    parsed.json
+      ? JSON.stringify({ ...result, summary: analysis.summary ?? null }, jsonReplacer, 1) + '\n'
+      : renderTable(result, analysis.summary),
+  );
   if (result.issues.some((i) => i.severity === 'error')) {
     if (!parsed.json)
       io.stderr(`optimizer-lens: some input could not be read completely (see "Reading problems"); what was readable is shown.\n`);

@@ -125,3 +125,12 @@ test('parameter groups (HF decay / no-decay split) appear per group in JSON and 
   const table = (await cli('analyze', dir)).out;
   assert.match(table, /weight decay per group 0\.05 \(7 layers\), 0 \(7 layers\)/);
 });
+
+test('the table opens with the run at a glance (steps, lr schedule) and --json carries the summary', async () => {
+  const r = await cli('analyze', fixturePath('adam_base'));
+  assert.match(r.out, /^Run: steps 1–120 \(120 with figures\); lr 3e-4 throughout$/m);
+  const j = JSON.parse((await cli('analyze', fixturePath('adam_base'), '--json')).out);
+  assert.deepEqual(j.summary.steps, { first: 1, last: 120, count: 120 });
+  assert.equal(j.summary.lastFullStep, 120);
+  assert.ok(Math.abs(j.summary.lrSchedule.peak / 3e-4 - 1) < 1e-7);
+});

@@ -32,7 +32,6 @@ export function scaleSpreadFindings(ctx: RunRuleContext): Finding[] {
         smallestRms: lo.paramRms,
         threshold: ctx.thresholds.scaleSpread,
       },
-      layers: [hi.name, lo.name],
     },
   ];
 }
