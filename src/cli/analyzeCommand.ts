@@ -148,7 +148,7 @@ export function renderTable(result: AnalysisResult, summary?: RunSummary): strin
   const wd = o.weightDecay === null && groups.length > 1 ? `per group ${perGroup((g) => g.weightDecay)}` : formatNumber(o.weightDecay);
   const lr = o.lr === null && groups.length > 1 ? `per group ${perGroup((g) => g.lr)}` : formatNumber(o.lr);
   lines.push(
-    `Optimizer: ${o.type ?? 'unknown'}  lr ${lr}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${formatNumber(o.eps)}  weight decay ${wd}  (from ${o.source})`,
+    `Optimizer: ${o.type ?? 'unknown'}${o.typeAssumedFrom ? ` (assumed from ${o.typeAssumedFrom})` : ''}  lr ${lr}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${formatNumber(o.eps)}  weight decay ${wd}  (from ${o.source})`,
   );
   const sched = summary?.lrSchedule;
   if (summary?.steps && summary.steps.count > 1) {

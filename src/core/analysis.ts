@@ -19,6 +19,8 @@ export interface AnalysisResult {
     eps: number | null;
     weightDecay: number | null;
     source: string;
+    /** Set when no input names the optimizer and `type` was inferred from its state: what it rests on. */
+    typeAssumedFrom?: string;
     /** Per-group values where the input states parameter groups (e.g. AdamW decay on some groups only). */
     paramGroups?: ParamGroupHyper[];
   };

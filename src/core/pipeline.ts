@@ -54,6 +54,7 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
       eps: hyper.eps,
       weightDecay: hyper.weightDecay,
       source: hyper.source,
+      ...(hyper.typeAssumedFrom ? { typeAssumedFrom: hyper.typeAssumedFrom } : {}),
       ...(data.paramGroups?.length ? { paramGroups: data.paramGroups } : {}),
     },
     step,

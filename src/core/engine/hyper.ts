@@ -1,6 +1,7 @@
 import type { AnalyzeOptions } from '../analysis';
 import type { OptimizerHyper, RunData } from '../run/types';
 import type { AdamStepHyper } from './tensorStats';
+import { inferOptimizer } from './optimizerInference';
 
 // Hyper-parameters as the engine uses them: what the options (CLI flags, settings) override, what the
 // inputs state, and per layer the layer's parameter group. Nothing is defaulted: unknown stays null.
@@ -25,8 +26,10 @@ export function resolveHyper(data: RunData, options: AnalyzeOptions): ResolvedHy
       if (v !== undefined && v !== null && Number.isFinite(v)) lr = v;
     }
   }
+  const inferred = options.optimizer || h.type ? null : inferOptimizer(data);
   return {
-    type: options.optimizer ?? h.type ?? null,
+    type: options.optimizer ?? h.type ?? inferred?.type ?? null,
+    ...(inferred ? { typeAssumedFrom: inferred.from } : {}),
     lr,
     betas: options.betas ?? h.betas ?? null,
     eps: options.eps ?? h.eps ?? null,

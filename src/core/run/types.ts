@@ -43,6 +43,8 @@ export interface OptimizerHyper {
   weightDecay: number | null;
   /** Where these came from: 'checkpoint', 'log', 'config', 'cli', 'default', 'mixed'. */
   source: string;
+  /** Set when no input names the optimizer and `type` was inferred from its state: what it rests on. */
+  typeAssumedFrom?: string;
 }
 
 /** Per-parameter-group hyper-parameters (e.g. AdamW with decay on some groups only). */

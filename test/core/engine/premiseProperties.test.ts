@@ -135,3 +135,14 @@ test('thresholds are options: relative-step-high and scale-spread follow them', 
   assert.equal(strict.result.findings.filter((f) => f.rule === 'relative-step-high' || f.rule === 'scale-spread').length, 0);
   assert.ok(def.result.findings.some((f) => f.rule === 'scale-spread'));
 });
+
+test('an SGD run is recognized from its state when no input names the optimizer, and no finding speaks of Adam', async () => {
+  for (const input of [fixturePath('sgd_momentum', 'tensors', 'step_000120.npz'), fixturePath('sgd_momentum', 'stats.jsonl')]) {
+    const a = await analyzePaths([input]);
+    assert.equal(a.result.optimizer.type, 'sgd', input);
+    assert.match(a.result.optimizer.typeAssumedFrom ?? '', /momentum buffer|momentum_buffer/);
+    for (const f of a.result.findings) assert.doesNotMatch(f.message, /\bAdam\b/, `${input}: ${f.rule}`);
+  }
+  const adam = await analyzePaths([fixturePath('adam_base', 'tensors', 'step_000120.npz')]);
+  assert.equal(adam.result.optimizer.type, null, 'Adam state alone does not say Adam or AdamW: not assumed');
+});
