@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { ReaderError } from '../../../src/core/errors';
 import { torchPersistentLoad, unpickle } from '../../../src/core/readers/pickle';
-import { readTorchCheckpoint } from '../../../src/core/readers/torch';
+import { readTorchCheckpoint } from '../../../src/core/readers/torch/reader';
 import { readTensorValues } from '../../../src/core/io/tensorData';
 import { fixturePath } from '../../support/fixtures';
 
