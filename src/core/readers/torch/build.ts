@@ -1,7 +1,7 @@
 import { stepFromFilePath } from '../../run/stepNames';
 import { emptyRunData, type RunData, type TensorRef, type TensorRole, type TensorSnapshot } from '../../run/types';
 import { withFile } from '../../io/fileBytes';
-import { PyDict, TorchTensor } from '../pickle';
+import { PyDict, TorchTensor } from '../pickle/values';
 import type { LoadedTorchFile } from './load';
 import type { ModelPart } from './structure';
 import { asNumber } from './structure';

@@ -1,7 +1,9 @@
 import { DisallowedGlobalError, ReaderError } from '../../errors';
 import { FileBytes, withFile } from '../../io/fileBytes';
 import { openZipFile, readZipEntryFrom, type ZipArchive, type ZipEntry } from '../../io/zip';
-import { summarize, torchPersistentLoad, unpickle, type PickleValue } from '../pickle';
+import { summarize, type PickleValue } from '../pickle/values';
+import { torchPersistentLoad } from '../pickle/torchAllowList';
+import { unpickle } from '../pickle/machine';
 
 // Loading a torch.save file: the zip container (`<prefix>/data.pkl`, `<prefix>/data/<key>`), its
 // byte order, and the pickle interpreted by the allow-list unpickler. Tensors stay descriptions of

@@ -1,7 +1,7 @@
 import { ReaderError } from '../../errors';
 import type { ReadIssue, TensorRole } from '../../run/types';
 import type { ReadOptions } from '../reader';
-import { PyDict, TorchTensor, summarize, type PickleValue } from '../pickle';
+import { PyDict, TorchTensor, summarize, type PickleValue } from '../pickle/values';
 import { asNumber } from './structure';
 
 // An optimizer state dict's integer ids mapped to parameter names: by `param_names` when saved, else

@@ -1,5 +1,5 @@
 import { ReaderError } from '../../errors';
-import { PyDict, TorchTensor, summarize, type PickleValue } from '../pickle';
+import { PyDict, TorchTensor, summarize, type PickleValue } from '../pickle/values';
 
 // Recognising what torch.save stored: a model state dict, an optimizer state dict, a combined
 // {'model', 'optimizer', 'step'} dict, a Lightning checkpoint; prefixes (DDP `module.`, Lightning's

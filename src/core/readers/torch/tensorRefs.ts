@@ -1,7 +1,7 @@
 import type { Dtype } from '../../io/tensorBytes';
 import type { FileBytes } from '../../io/fileBytes';
 import type { ReadIssue, TensorRef, TensorRole } from '../../run/types';
-import { TORCH_DTYPE_BYTES, TorchTensor, type TorchDtype } from '../pickle';
+import { TORCH_DTYPE_BYTES, TorchTensor, type TorchDtype } from '../pickle/values';
 import type { LoadedTorchFile } from './load';
 import type { ModelPart, ModelTensor } from './structure';
 
