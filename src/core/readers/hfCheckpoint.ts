@@ -5,15 +5,11 @@ import { issueFromError, ReaderError } from '../errors';
 import type { ReadIssue, RunData, TensorRef } from '../run/types';
 import { readTrainerState } from './hfTrainerState';
 import { readSafetensors, readSafetensorsIndex } from './safetensors';
-import {
-  TORCH_FORMAT,
-  buildRunData,
-  findCheckpointParts,
-  loadTorchFile,
-  type ModelSource,
-  type OptimizerSource,
-  type TorchReadOptions,
-} from './torch';
+import { TORCH_FORMAT } from './torch/reader';
+import { buildRunData, type ModelSource, type OptimizerSource } from './torch/build';
+import { findCheckpointParts } from './torch/structure';
+import { loadTorchFile } from './torch/load';
+import type { TorchReadOptions } from './torch/optimizerIds';
 import { appendAll } from '../arrays';
 
 // A Hugging Face Trainer `checkpoint-N/` folder: the model (pytorch_model.bin, model.safetensors, or

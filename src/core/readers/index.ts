@@ -8,7 +8,7 @@ import { npyReader } from './npy';
 import { npzReader } from './npz';
 import { safetensorsReader } from './safetensors';
 import { tfeventsReader } from './tfevents';
-import { readCheckpointPair, torchReader } from './torch';
+import { readCheckpointPair, torchReader } from './torch/reader';
 
 // Every format reader, behind one interface. Detection by name and magic bytes (first 64 bytes).
 export const READERS: Reader[] = [

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { RunData, TensorRef, TensorRole } from '../../../src/core/run/types';
 import { readTensorValues } from '../../../src/core/io/tensorData';
 import { isHfCheckpointFolder, readHfCheckpointFolder } from '../../../src/core/readers/hfCheckpoint';
-import { readTorchCheckpoint } from '../../../src/core/readers/torch';
+import { readTorchCheckpoint } from '../../../src/core/readers/torch/reader';
 import { assertClose, fixturePath, loadExpected } from '../../support/fixtures';
 
 // Hugging Face Trainer checkpoint-N/ folders of the adamw_wd0.05 run (two param groups, no

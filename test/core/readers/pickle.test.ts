@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReaderError } from '../../../src/core/errors';
-import { ALLOWED_GLOBALS, PyBytes, PyDict, PySet, isTuple, unpickle, type PickleValue } from '../../../src/core/readers/pickle';
+import { PyBytes, PyDict, PySet, isTuple, type PickleValue } from '../../../src/core/readers/pickle/values';
+import { ALLOWED_GLOBALS } from '../../../src/core/readers/pickle/torchAllowList';
+import { unpickle } from '../../../src/core/readers/pickle/machine';
 
 // The allow-list unpickler on hand-checked pickles. The hex strings were produced by CPython's
 // pickle.dumps (protocols 2, 4, 5) of

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { ReaderError } from '../../../src/core/errors';
 import type { RunData, TensorRef, TensorRole } from '../../../src/core/run/types';
 import { readTensorValues } from '../../../src/core/io/tensorData';
-import { LEGACY_MESSAGE, readCheckpointPair, readTorchCheckpoint, torchReader } from '../../../src/core/readers/torch';
+import { readCheckpointPair, readTorchCheckpoint, torchReader } from '../../../src/core/readers/torch/reader';
+import { LEGACY_MESSAGE } from '../../../src/core/readers/torch/load';
 import { assertClose, fixturePath, loadExpected } from '../../support/fixtures';
 
 // Every figure below is computed from the checkpoint's bytes (read by offset through the TensorRefs)

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { ReaderError } from '../../../src/core/errors';
-import { torchPersistentLoad, unpickle } from '../../../src/core/readers/pickle';
-import { readTorchCheckpoint } from '../../../src/core/readers/torch';
+import { torchPersistentLoad } from '../../../src/core/readers/pickle/torchAllowList';
+import { unpickle } from '../../../src/core/readers/pickle/machine';
+import { readTorchCheckpoint } from '../../../src/core/readers/torch/reader';
 import { readTensorValues } from '../../../src/core/io/tensorData';
 import { fixturePath } from '../../support/fixtures';
 

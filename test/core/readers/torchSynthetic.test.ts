@@ -7,7 +7,7 @@ import * as zlib from 'node:zlib';
 import { ReaderError } from '../../../src/core/errors';
 import type { RunData, TensorRef } from '../../../src/core/run/types';
 import { readTensorValues } from '../../../src/core/io/tensorData';
-import { readTorchCheckpoint } from '../../../src/core/readers/torch';
+import { readTorchCheckpoint } from '../../../src/core/readers/torch/reader';
 
 // Checkpoints the fixtures do not cover (dtypes, views, param_names, tied weights, prefixes,
 // big-endian, python-int steps), written here byte by byte: a protocol-2 pickle the way torch.save

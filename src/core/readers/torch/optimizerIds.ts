@@ -1,0 +1,320 @@
+import { ReaderError } from '../../errors';
+import type { ReadIssue, TensorRole } from '../../run/types';
+import type { ReadOptions } from '../reader';
+import { PyDict, TorchTensor, summarize, type PickleValue } from '../pickle/values';
+import { asNumber } from './structure';
+
+// An optimizer state dict's integer ids mapped to parameter names: by `param_names` when saved, else
+// by position (one group, every shape checked), by shapes that occur once, or by the one interleaving
+// of the groups consistent with named_parameters() order (warned).
+
+/** Options of the checkpoint readers beyond the common ReadOptions. */
+export interface TorchReadOptions extends ReadOptions {
+  /**
+   * Multi-group optimizer state without `param_names`: the ids that shapes alone cannot determine are
+   * mapped by assuming each param group lists its parameters in named_parameters() order (true of
+   * groups built by filtering named_parameters(), as Hugging Face Trainer, timm and most code do; false
+   * of groups built from name-sorted lists), and only when that assumption yields exactly one
+   * assignment. A warning lists every id mapped this way. Default true; false maps only what is
+   * certain (param_names, the single-group positional mapping, shapes that occur once) and names the
+   * rest in the warning.
+   */
+  assumeGroupOrder?: boolean;
+}
+
+// ---- Optimizer state: ids → names ----------------------------------------------------------------
+
+export interface ParsedGroup {
+  ids: number[];
+  names: string[] | null;
+  lr: number | null;
+  betas: [number, number] | null;
+  eps: number | null;
+  weightDecay: number | null;
+  momentum: number | null;
+  raw: PyDict;
+}
+
+export interface ParsedOptimizer {
+  groups: ParsedGroup[];
+  /** State per id: role → tensor, plus the step value holder. */
+  state: Map<number, { tensors: Map<TensorRole, TorchTensor>; step: PickleValue | undefined; keys: string[] }>;
+}
+
+const STATE_ROLES: [string, TensorRole][] = [
+  ['exp_avg', 'exp_avg'],
+  ['exp_avg_sq', 'exp_avg_sq'],
+  ['max_exp_avg_sq', 'max_exp_avg_sq'],
+  ['momentum_buffer', 'momentum_buffer'],
+];
+
+export function parseOptimizer(osd: PyDict, path: string, issues: ReadIssue[]): ParsedOptimizer {
+  const groupsRaw = osd.get('param_groups');
+  if (!Array.isArray(groupsRaw)) throw new ReaderError(path, `optimizer 'param_groups' is ${summarize(groupsRaw ?? null, 1)}, not a list`);
+  const groups: ParsedGroup[] = [];
+  groupsRaw.forEach((g, gi) => {
+    if (!(g instanceof PyDict)) {
+      issues.push({ severity: 'warning', path, message: `optimizer param_groups[${gi}] is not a dict; skipped` });
+      return;
+    }
+    const paramsRaw = g.get('params');
+    const ids: number[] = [];
+    if (Array.isArray(paramsRaw))
+      for (const p of paramsRaw) {
+        const x = asNumber(p);
+        if (x !== null && Number.isInteger(x)) ids.push(x);
+      }
+    const namesRaw = g.get('param_names');
+    const names =
+      Array.isArray(namesRaw) && namesRaw.length === ids.length && namesRaw.every((x) => typeof x === 'string')
+        ? (namesRaw as string[])
+        : null;
+    const betasRaw = g.get('betas');
+    let betas: [number, number] | null = null;
+    if (Array.isArray(betasRaw) && betasRaw.length === 2) {
+      const b1 = asNumber(betasRaw[0]);
+      const b2 = asNumber(betasRaw[1]);
+      if (b1 !== null && b2 !== null) betas = [b1, b2];
+    }
+    groups.push({
+      ids,
+      names,
+      lr: asNumber(g.get('lr')),
+      betas,
+      eps: asNumber(g.get('eps')),
+      weightDecay: asNumber(g.get('weight_decay')),
+      momentum: asNumber(g.get('momentum')),
+      raw: g,
+    });
+  });
+  const state = new Map<number, { tensors: Map<TensorRole, TorchTensor>; step: PickleValue | undefined; keys: string[] }>();
+  const stateRaw = osd.get('state');
+  if (stateRaw instanceof PyDict) {
+    for (const [k, v] of stateRaw.map) {
+      const id = typeof k === 'string' && /^\d+$/.test(k) ? Number(k) : asNumber(k as PickleValue);
+      if (id === null || !(v instanceof PyDict)) continue;
+      const tensors = new Map<TensorRole, TorchTensor>();
+      for (const [name, role] of STATE_ROLES) {
+        const t = v.get(name);
+        if (t instanceof TorchTensor) tensors.set(role, t);
+      }
+      state.set(id, { tensors, step: v.get('step'), keys: v.keys().map(String) });
+    }
+  }
+  return { groups, state };
+}
+
+export function shapeKey(s: number[]): string {
+  return s.join('x');
+}
+
+function stateShape(opt: ParsedOptimizer, id: number): number[] | null {
+  const s = opt.state.get(id);
+  if (!s) return null;
+  for (const t of s.tensors.values()) if (t.shape.length > 0 || t.numel > 1) return t.shape;
+  // 0-d parameters have 0-d state tensors
+  for (const t of s.tensors.values()) return t.shape;
+  return null;
+}
+
+export interface IdMapping {
+  /** id → parameter name, for what could be mapped. */
+  names: Map<number, string>;
+  /** How: 'param_names', 'positional', 'shape', 'group-order' per id. */
+  how: Map<number, string>;
+  /** Ids that could not be mapped. */
+  unmapped: number[];
+}
+
+/**
+ * Map optimizer state ids to parameter names. `params` is the model's parameters in named_parameters()
+ * order (buffers and tied aliases removed). See TorchReadOptions.assumeGroupOrder.
+ */
+export function mapOptimizerIds(
+  opt: ParsedOptimizer,
+  params: { name: string; shape: number[] }[],
+  path: string,
+  issues: ReadIssue[],
+  options: { assumeGroupOrder?: boolean; orderKnown?: boolean } = {},
+): IdMapping {
+  const orderKnown = options.orderKnown ?? true;
+  const names = new Map<number, string>();
+  const how = new Map<number, string>();
+  const allIds = opt.groups.flatMap((g) => g.ids);
+  const shapeOf = (id: number) => stateShape(opt, id);
+  const same = (a: number[] | null, b: number[]) => a === null || shapeKey(a) === shapeKey(b);
+
+  if (opt.groups.length > 0 && opt.groups.every((g) => g.names)) {
+    const byName = new Map(params.map((p) => [p.name, p] as const));
+    const bad: string[] = [];
+    for (const g of opt.groups) {
+      g.ids.forEach((id, i) => {
+        const name = g.names![i];
+        const p = byName.get(name);
+        if (params.length > 0 && p && !same(shapeOf(id), p.shape)) bad.push(name);
+        names.set(id, name);
+        how.set(id, 'param_names');
+      });
+    }
+    if (bad.length)
+      issues.push({
+        severity: 'warning',
+        path,
+        message: `optimizer state shapes differ from the model's for ${bad.join(', ')} (param_names used as stated)`,
+      });
+    return { names, how, unmapped: allIds.filter((id) => !names.has(id)) };
+  }
+  if (params.length === 0) return { names, how, unmapped: allIds };
+
+  // 1. Positional: the k-th id over all groups ↔ the k-th named parameter, every shape checked.
+  if (orderKnown && allIds.length === params.length && allIds.every((id, k) => same(shapeOf(id), params[k].shape))) {
+    const known = allIds.filter((id) => shapeOf(id) !== null).length;
+    const ambiguousOrder = opt.groups.length > 1;
+    if (!ambiguousOrder || positionalIsForced(opt, params)) {
+      allIds.forEach((id, k) => {
+        names.set(id, params[k].name);
+        how.set(id, 'positional');
+      });
+      if (known < allIds.length) {
+        issues.push({
+          severity: 'warning',
+          path,
+          message: `${allIds.length - known} optimizer ids have no state; mapped by position only`,
+        });
+      }
+      return { names, how, unmapped: [] };
+    }
+  }
+
+  // 2. Shapes that occur exactly once among the parameters and once among the state ids are certain.
+  const paramsByShape = new Map<string, string[]>();
+  for (const p of params) paramsByShape.set(shapeKey(p.shape), [...(paramsByShape.get(shapeKey(p.shape)) ?? []), p.name]);
+  const idsByShape = new Map<string, number[]>();
+  for (const id of allIds) {
+    const s = shapeOf(id);
+    if (s) idsByShape.set(shapeKey(s), [...(idsByShape.get(shapeKey(s)) ?? []), id]);
+  }
+  for (const [sk, ids] of idsByShape) {
+    const ps = paramsByShape.get(sk) ?? [];
+    if (ids.length === 1 && ps.length === 1) {
+      names.set(ids[0], ps[0]);
+      how.set(ids[0], 'shape');
+    }
+  }
+  const unmappedBefore = allIds.filter((id) => !names.has(id) && opt.state.has(id));
+
+  // 3. Order-preserving interleaving of the groups (each group in named_parameters() order).
+  const solution: Interleaving = orderKnown && allIds.length === params.length ? solveGroupInterleaving(opt, params) : { count: 0 };
+  if (unmappedBefore.length > 0 && (options.assumeGroupOrder ?? true) && solution.count === 1) {
+    for (const [id, name] of solution.assignment) {
+      if (!names.has(id)) {
+        names.set(id, name);
+        how.set(id, 'group-order');
+      }
+    }
+    issues.push({
+      severity: 'warning',
+      path,
+      message:
+        `ambiguous optimizer-state mapping: ${opt.groups.length} param groups without param_names; ` +
+        `${unmappedBefore.length} state ids mapped by assuming each group lists its parameters in named_parameters() order ` +
+        `(the only assignment consistent with the shapes): ${unmappedBefore.map((id) => `${id}→${names.get(id)}`).join(', ')}. ` +
+        `This is wrong if the groups were built from name-sorted lists; save param_names in the param groups to make the mapping certain.`,
+    });
+  } else if (unmappedBefore.length > 0) {
+    const layers = [
+      ...new Set(
+        unmappedBefore
+          .map((id) => shapeOf(id))
+          .filter((s): s is number[] => s !== null)
+          .flatMap((s) => paramsByShape.get(shapeKey(s)) ?? []),
+      ),
+    ];
+    const hint =
+      solution.count === 1
+        ? ' (assuming each group lists its parameters in named_parameters() order would determine them uniquely; assumeGroupOrder is off)'
+        : solution.count === 2
+          ? ' (even assuming named_parameters() order within each group, several assignments fit)'
+          : '';
+    issues.push({
+      severity: 'warning',
+      path,
+      message:
+        `ambiguous optimizer-state mapping: ${allIds.length} state ids in ${opt.groups.length} param group(s), ${params.length} model parameters, no param_names; ` +
+        `mapped ${names.size} by unique shape; ${unmappedBefore.length} ids (${unmappedBefore.join(', ')}) share shapes with several parameters ` +
+        `(${layers.join(', ')}) and are left unmapped${hint}${orderKnown ? '' : ' (the model file does not record parameter order)'}. ` +
+        `Save param_names in the param groups to make the mapping certain.`,
+    });
+  }
+  return { names, how, unmapped: allIds.filter((id) => !names.has(id)) };
+}
+
+/** With several groups, the positional mapping is only forced if it is the only interleaving that fits. */
+function positionalIsForced(opt: ParsedOptimizer, params: { name: string; shape: number[] }[]): boolean {
+  const s = solveGroupInterleaving(opt, params);
+  return s.count === 1;
+}
+
+type Interleaving = { count: 0 } | { count: 1; assignment: Map<number, string> } | { count: 2 };
+
+/**
+ * Count (up to 2) the ways to split the named parameters into the groups so that each group's ids
+ * follow named_parameters() order and every id's state shape equals its parameter's shape.
+ */
+export function solveGroupInterleaving(opt: ParsedOptimizer, params: { name: string; shape: number[] }[]): Interleaving {
+  const groups = opt.groups.map((g) => g.ids.map((id) => ({ id, shape: stateShape(opt, id) })));
+  const n = params.length;
+  if (groups.reduce((a, g) => a + g.length, 0) !== n || n > 20000) return { count: 0 };
+  const pshape = params.map((p) => shapeKey(p.shape));
+  const gshape = groups.map((g) => g.map((x) => (x.shape ? shapeKey(x.shape) : null)));
+  const memo = new Map<string, number>();
+  const budget = 500000;
+  const pos = groups.map(() => 0);
+  // Iterative depth-first search with memoised counts (capped at 2).
+  const count = (i: number): number => {
+    if (i === n) return 1;
+    const key = pos.join(',');
+    const m = memo.get(key);
+    if (m !== undefined) return m;
+    if (memo.size > budget) return 2; // too many states: treat as undetermined
+    let c = 0;
+    for (let g = 0; g < groups.length && c < 2; g++) {
+      const p = pos[g];
+      if (p >= groups[g].length) continue;
+      const s = gshape[g][p];
+      if (s !== null && s !== pshape[i]) continue;
+      pos[g]++;
+      c += count(i + 1);
+      pos[g]--;
+    }
+    c = Math.min(c, 2);
+    memo.set(key, c);
+    return c;
+  };
+  let total: number;
+  try {
+    total = count(0);
+  } catch {
+    return { count: 2 }; // recursion too deep: undetermined
+  }
+  if (total === 0) return { count: 0 };
+  if (total >= 2) return { count: 2 };
+  // Walk the unique solution.
+  const assignment = new Map<number, string>();
+  pos.fill(0);
+  for (let i = 0; i < n; i++) {
+    for (let g = 0; g < groups.length; g++) {
+      const p = pos[g];
+      if (p >= groups[g].length) continue;
+      const s = gshape[g][p];
+      if (s !== null && s !== pshape[i]) continue;
+      pos[g]++;
+      if (count(i + 1) === 1) {
+        assignment.set(groups[g][p].id, params[i].name);
+        break;
+      }
+      pos[g]--;
+    }
+  }
+  return { count: 1, assignment };
+}
