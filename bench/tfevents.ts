@@ -11,7 +11,9 @@ import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { crc32c, maskCrc32c } from '../src/core/io/crc32c';
-import { EventDecoder, readTfeventsFile, scanRecords } from '../src/core/readers/tfevents';
+import { scanRecords } from '../src/core/readers/tfevents/framing';
+import { EventDecoder } from '../src/core/readers/tfevents/events';
+import { readTfeventsFile } from '../src/core/readers/tfevents/reader';
 import type { ReadIssue } from '../src/core/run/types';
 
 export interface TfeventsBenchResult {

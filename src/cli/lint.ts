@@ -1,7 +1,7 @@
 // `optimizer-lens lint FILE... [--json] [--fail-on error|warning]`: learning rates, scales and findings of
 // training configs. Exit codes: 0 ok, 1 --fail-on tripped, 2 unreadable input or bad usage.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { walkFiles } from '../core/io/walk';
 import {
   configLanguageOf,
   notAConfigByName,
@@ -74,24 +74,10 @@ export function lintFileJson(path: string, scan: ConfigScan, findings: ConfigFin
 
 const SKIP_DIRS = new Set(['node_modules', '.git', '__pycache__', '.venv', 'venv', 'dist', 'out']);
 
-function expand(path: string, depth = 0): string[] {
-  const st = statSync(path);
-  if (!st.isDirectory()) return [path];
-  if (depth >= 3) return [];
-  const out: string[] = [];
-  for (const name of readdirSync(path).sort()) {
-    if (SKIP_DIRS.has(name) || name.startsWith('.')) continue;
-    const p = join(path, name);
-    let s;
-    try {
-      s = statSync(p);
-    } catch {
-      continue;
-    }
-    if (s.isDirectory()) out.push(...expand(p, depth + 1));
-    else if (configLanguageOf(p) && !notAConfigByName(p)) out.push(p); // trainer_state.json: a log, not a config
-  }
-  return out;
+function expand(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  // trainer_state.json: a log, not a config
+  return walkFiles(path, { maxDepth: 2, skipDirs: SKIP_DIRS, include: (p) => !!configLanguageOf(p) && !notAConfigByName(p) }).files;
 }
 
 function parsePositive(flag: string, v: string | undefined): number {

@@ -1,4 +1,5 @@
-import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
+import { openSync, readSync, closeSync, statSync } from 'node:fs';
+import { walkFiles } from '../io/walk';
 import { basename, dirname, join } from 'node:path';
 import { mergeRunData } from '../run/merge';
 import { FOLDER_READERS, READERS } from './index';
@@ -33,28 +34,6 @@ export function detectReader(path: string): Reader | undefined {
     return undefined;
   }
   return READERS.find((r) => r.detect(path, h));
-}
-
-function walk(dir: string, depth: number, out: string[]): void {
-  if (depth > MAX_DEPTH || out.length >= MAX_FILES) return;
-  let names: string[];
-  try {
-    names = readdirSync(dir).sort();
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    if (n.startsWith('.') || SKIP_DIRS.has(n)) continue;
-    const p = join(dir, n);
-    let st;
-    try {
-      st = statSync(p);
-    } catch {
-      continue;
-    }
-    if (st.isDirectory()) walk(p, depth + 1, out);
-    else if (st.isFile()) out.push(p);
-  }
 }
 
 /** What reading a set of inputs takes: cancellation and progress (the pipeline's options are a superset). */
@@ -144,8 +123,7 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
       });
       continue;
     }
-    const files: string[] = [];
-    walk(input, 0, files);
+    const { files } = walkFiles(input, { maxDepth: MAX_DEPTH, maxFiles: MAX_FILES, skipDirs: SKIP_DIRS });
     const byDir = new Map<string, string[]>();
     for (const f of files) {
       const d = dirname(f);

@@ -7,7 +7,7 @@ import { jsonlReader } from './jsonl';
 import { npyReader } from './npy';
 import { npzReader } from './npz';
 import { safetensorsReader } from './safetensors';
-import { tfeventsReader } from './tfevents';
+import { tfeventsReader } from './tfevents/reader';
 import { readCheckpointPair, torchReader } from './torch/reader';
 
 // Every format reader, behind one interface. Detection by name and magic bytes (first 64 bytes).

@@ -5,12 +5,11 @@
 // Python's bare NaN / Infinity / -Infinity tokens are accepted and reported as non-finite values.
 // A malformed line is a ReadIssue with its 1-based line number; reading continues.
 
-import { promises as fsp } from 'node:fs';
 import type { ReadOptions, Reader } from './reader';
 import type { RunData } from '../run/types';
 import { ReaderError } from '../errors';
 import { STEP_KEYS } from '../run/scalarTags';
-import { fsError } from '../io/fileBytes';
+import { GrowingFile } from '../io/growingFile';
 import { MAX_LINE_BYTES, parseJsonTolerant, ScalarRecordSink, scanLines, type TextLine } from './scalarRecords';
 
 export const JSONL_FORMAT = 'jsonl';
@@ -73,49 +72,38 @@ export const jsonlReader: Reader = {
 
 /**
  * Live tail of a growing JSONL file: each `readNew()` returns only the complete lines appended since the
- * previous call (a last line without its newline waits for the next call). If the file shrinks or is replaced
- * (a new inode: rotated, rewritten by rename) the tail starts over from the beginning and says so in `issues`.
+ * previous call (a last line without its newline waits for the next call). The offset, truncation and
+ * replacement are the shared growing-file mechanism (io/growingFile.ts): a file that shrank or was replaced
+ * is read again from the start, and `issues` say so.
  */
 export class JsonlTail {
-  private offset = 0;
+  private readonly file: GrowingFile;
   private nextLine = 1;
-  private ino: number | null = null;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.file = new GrowingFile(path);
+  }
 
   /** Byte offset just past the last complete line consumed so far. */
   get position(): number {
-    return this.offset;
+    return this.file.position;
   }
 
-  async readNew(options: ReadOptions = {}): Promise<RunData> {
-    const sink = new ScalarRecordSink(this.path, JSONL_FORMAT);
-    let size: number;
-    let ino: number;
-    try {
-      const st = await fsp.stat(this.path);
-      size = st.size;
-      ino = st.ino;
-    } catch (err) {
-      throw fsError(this.path, err);
-    }
-    if (this.ino !== null && ino !== this.ino && this.offset > 0) {
-      sink.issue('restart', 'warning', 'file was replaced; reading it again from the start');
-      this.offset = 0;
-      this.nextLine = 1;
-    } else if (size < this.offset) {
-      sink.issue('restart', 'warning', `file shrank from ${this.offset} to ${size} bytes; reading it again from the start`);
-      this.offset = 0;
-      this.nextLine = 1;
-    }
-    this.ino = ino;
-    const scan = await scanLines(
-      this.path,
-      { start: this.offset, firstLine: this.nextLine, includeLastPartial: false, signal: options.signal, onTooLong: tooLong(sink) },
-      (l) => handleLine(sink, l),
-    );
-    this.offset = scan.end;
-    this.nextLine += scan.lines;
-    return sink.finish();
+  readNew(options: ReadOptions = {}): Promise<RunData> {
+    return this.file.follow(async (w) => {
+      const sink = new ScalarRecordSink(this.path, JSONL_FORMAT);
+      if (w.restart !== null) {
+        sink.issue('restart', 'warning', w.restart);
+        this.nextLine = 1;
+      }
+      if (!w.exists || w.size === w.start) return { result: sink.finish(), end: w.start };
+      const scan = await scanLines(
+        this.path,
+        { start: w.start, firstLine: this.nextLine, includeLastPartial: false, signal: options.signal, onTooLong: tooLong(sink) },
+        (l) => handleLine(sink, l),
+      );
+      this.nextLine += scan.lines;
+      return { result: sink.finish(), end: scan.end };
+    });
   }
 }

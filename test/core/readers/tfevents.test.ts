@@ -5,20 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturePath, loadExpected, assertClose } from '../../support/fixtures';
 import { crc32c, maskCrc32c, maskedCrc32c } from '../../../src/core/io/crc32c';
-import { ProtoReader, ProtoWriter, ProtobufError } from '../../../src/core/readers/protobuf';
+import { ProtoReader, ProtobufError } from '../../../src/core/readers/protobuf';
+import { ProtoWriter } from '../../support/protoWriter';
 import {
-  TfeventsTail,
   encodeFileVersionEvent,
   encodeHistogramEvent,
   encodeScalarEvent,
   encodeTensorScalarEvent,
   encodeTf2HistogramEvent,
   frameRecord,
-  histogramRms,
-  readTfeventsBytes,
-  readTfeventsFile,
-  tfeventsReader,
-} from '../../../src/core/readers/tfevents';
+} from '../../support/tfeventsWriter';
+import { histogramRms } from '../../../src/core/readers/tfevents/runData';
+import { readTfeventsBytes, readTfeventsFile, tfeventsReader } from '../../../src/core/readers/tfevents/reader';
+import { TfeventsTail } from '../../../src/core/readers/tfevents/tail';
 import { ReaderError } from '../../../src/core/errors';
 import type { FigureName, RunData } from '../../../src/core/run/types';
 

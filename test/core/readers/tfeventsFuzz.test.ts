@@ -14,8 +14,8 @@ import {
   encodeTensorScalarEvent,
   encodeTf2HistogramEvent,
   frameRecord,
-  readTfeventsBytes,
-} from '../../../src/core/readers/tfevents';
+} from '../../support/tfeventsWriter';
+import { readTfeventsBytes } from '../../../src/core/readers/tfevents/reader';
 import { ReaderError } from '../../../src/core/errors';
 import type { RunData } from '../../../src/core/run/types';
 
