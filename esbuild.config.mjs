@@ -2,6 +2,7 @@
 // esbuild does not type-check: `npm run build` runs tsc --noEmit first.
 import * as esbuild from 'esbuild';
 import { existsSync } from 'node:fs';
+import { embedSnippets } from './build/embedSnippets.mjs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -25,6 +26,7 @@ if (nodeEntries.length) {
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
+    plugins: [embedSnippets], // snippets/*.py as text (loader '.py': 'text'), not read from disk
   });
 }
 if (existsSync('webview/main.ts')) {

@@ -1,16 +1,19 @@
 // The logging snippets, run for real: /usr/bin/python3 trains a tiny model with each snippet variant
 // (test/python/train_tiny.py) and writes, next to the snippet's JSONL, the ground truth computed directly
-// in float64 from copies of param before/after, grad and the optimizer state. Here we check the log
-// against that truth, then read it back with the JSONL reader and with the CLI and check again.
+// in float64 from copies of param before/after, grad and the optimizer state. The snippet it loads is the
+// composed paste, the exact text Insert Logging Snippet inserts (LOGGING_SNIPPETS), written to a scratch
+// folder where nothing of ours is importable. Here we check the log against that truth, then read it back
+// with the JSONL reader and with the CLI and check again.
 // Skipped (with the reason) when /usr/bin/python3 cannot import torch: scripts/ensure-torch.sh installs it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { assertClose } from '../support/fixtures';
 import { readJsonl } from '../../src/core/readers/jsonl';
+import { loggingSnippet, type LoggingSnippetId } from '../../src/core/snippets';
 import type { AnalysisResult } from '../../src/core/analysis';
 import type { LayerFigures } from '../../src/core/run/types';
 
@@ -71,9 +74,32 @@ after(() => {
   if (WORK) rmSync(WORK, { recursive: true, force: true });
 });
 
-/** Train once per (optimizer, variant, extra arguments); later calls reuse the files. */
-function train(optimizer: Optimizer, variant: Variant, extra: string[] = []): Run {
-  const key = [optimizer, variant, ...extra.map((a) => a.replace(/^--/, ''))].join('-');
+const PASTE_OF: Record<Variant, LoggingSnippetId> = {
+  plain: 'plain-loop',
+  attach: 'plain-loop',
+  hf: 'hf-trainer-callback',
+  'hf-old': 'hf-trainer-callback',
+  lightning: 'lightning-callback',
+};
+
+/** The composed paste of a snippet, as the command inserts it, in the scratch folder (outside the repository). */
+function pastePath(id: LoggingSnippetId): string {
+  const path = join(WORK, `paste-${id}.py`);
+  if (!existsSync(path)) writeFileSync(path, loggingSnippet(id).code);
+  return path;
+}
+
+/** train_tiny.py's arguments that load the variant's composed paste. */
+function pasteArgs(variant: Variant): string[] {
+  return ['--snippet', pastePath(PASTE_OF[variant])];
+}
+
+/**
+ * Train once per (optimizer, variant, extra arguments); later calls reuse the files. The snippet is the
+ * composed paste; `modular` loads the repository's snippets/*.py modules instead (adapter + core import).
+ */
+function train(optimizer: Optimizer, variant: Variant, extra: string[] = [], modular = false): Run {
+  const key = [optimizer, variant, ...extra.map((a) => a.replace(/^--/, '')), ...(modular ? ['modular'] : [])].join('-');
   const cached = runs.get(key);
   if (cached) return cached;
   const log = join(WORK, `${key}.jsonl`);
@@ -94,9 +120,10 @@ function train(optimizer: Optimizer, variant: Variant, extra: string[] = []): Ru
       '30',
       '--every',
       '5',
+      ...(modular ? [] : pasteArgs(variant)),
       ...extra,
     ],
-    { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
+    { encoding: 'utf8', cwd: WORK, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
   );
   assert.equal(r.status, 0, `train_tiny.py ${key} failed:\n${r.stderr}`);
   const run: Run = {
@@ -273,8 +300,9 @@ test(
         join(WORK, 'old.jsonl'),
         '--truth',
         join(WORK, 'old.json'),
+        ...pasteArgs('hf-old'),
       ],
-      { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
+      { encoding: 'utf8', cwd: WORK, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
     );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /RuntimeError: OptimizerLensCallback needs transformers >= 4\.45 or torch >= 2\.0/);
@@ -301,8 +329,9 @@ for logging_steps, every in ((0.1, None), (25, None), (25, 7)):
                             optimizer=torch.optim.Adam(net.parameters()))
     print(callback.lens.every)
 `;
-  const r = spawnSync(PYTHON, ['-c', program, join(REPO, 'snippets', 'optimizer_lens_hf_callback.py'), join(WORK, 'steps.jsonl')], {
+  const r = spawnSync(PYTHON, ['-c', program, pastePath('hf-trainer-callback'), join(WORK, 'steps.jsonl')], {
     encoding: 'utf8',
+    cwd: WORK,
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
   });
   assert.equal(r.status, 0, r.stderr);
@@ -315,8 +344,17 @@ test('a new run starts the log afresh; append=True (resuming) adds to it', { ski
   const run = (...extra: string[]) => {
     const r = spawnSync(
       PYTHON,
-      [join(REPO, 'test', 'python', 'train_tiny.py'), '--keep-log', '--log', log, '--truth', join(WORK, 'rerun.json'), ...extra],
-      { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
+      [
+        join(REPO, 'test', 'python', 'train_tiny.py'),
+        '--keep-log',
+        '--log',
+        log,
+        '--truth',
+        join(WORK, 'rerun.json'),
+        ...pasteArgs('plain'),
+        ...extra,
+      ],
+      { encoding: 'utf8', cwd: WORK, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 300_000 },
     );
     assert.equal(r.status, 0, r.stderr);
     return readFileSync(log, 'utf8');
@@ -325,6 +363,64 @@ test('a new run starts the log afresh; append=True (resuming) adds to it', { ski
   assert.equal(run(), single, 'second run replaced the first');
   assert.equal(run('--append'), single + single, 'append=True kept the first');
 });
+
+test(
+  "the repository's snippets/*.py modules (adapter importing the core) log the same bytes as the composed paste",
+  { skip: TORCH_SKIP },
+  () => {
+    for (const [optimizer, variant] of [
+      ['adamw', 'plain'],
+      ['adam', 'hf'],
+    ] as [Optimizer, Variant][]) {
+      const paste = train(optimizer, variant);
+      assert.ok(paste.logText.length > 1000);
+      assert.equal(train(optimizer, variant, [], true).logText, paste.logText, `${optimizer}/${variant}`);
+    }
+  },
+);
+
+test(
+  'the plain-loop paste runs on its own as a script: python -I, nothing of ours on the path, its usage comment followed',
+  { skip: TORCH_SKIP },
+  () => {
+    const folder = mkdtempSync(join(WORK, 'standalone-'));
+    const script = join(folder, 'train.py');
+    const usage = `
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+lens = OptimizerLensLogger(model, optimizer, "optimizer_lens.jsonl", every=2)
+for step in range(4):
+    loss = model(torch.randn(16, 4)).pow(2).mean()
+    loss.backward()
+    lens.before_step()
+    optimizer.step()
+    lens.after_step()
+    optimizer.zero_grad()
+lens.close()
+import sys
+print(sorted(name for name in sys.modules if "optimizer_lens" in name))
+`;
+    writeFileSync(script, loggingSnippet('plain-loop').code + usage);
+    const r = spawnSync(PYTHON, ['-I', script], { encoding: 'utf8', cwd: folder, timeout: 300_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '[]', 'nothing of ours was imported');
+    const lines = readFileSync(join(folder, 'optimizer_lens.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      lines.map((l) => [l.step, l.layer]),
+      [1, 2, 4].flatMap((step) => ['0.weight', '0.bias', '2.weight', '2.bias'].map((layer) => [step, layer])),
+    );
+    for (const l of lines) {
+      assert.equal(l.optimizer, 'AdamW');
+      for (const field of ['param_rms', 'grad_rms', 'update_rms', 'adam_u_rms', 'decay_rms']) {
+        assert.ok(typeof l[field] === 'number' && (l[field] as number) > 0, `${String(l.layer)} ${field}`);
+      }
+    }
+  },
+);
 
 test(
   'attach() (torch >= 2.0 optimizer step hooks) logs the same as explicit calls',

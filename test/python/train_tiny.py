@@ -1,8 +1,11 @@
 """Train a tiny model with an Optimizer Lens logging snippet and write the ground truth next to it.
 
     /usr/bin/python3 test/python/train_tiny.py --optimizer adam --variant plain \
-        --log /tmp/lens.jsonl --truth /tmp/truth.json [--steps 30] [--every 5]
+        --log /tmp/lens.jsonl --truth /tmp/truth.json [--steps 30] [--every 5] [--snippet paste.py]
 
+--snippet FILE       the composed paste (the exact text Insert Logging Snippet inserts), loaded with nothing
+                     of ours importable; without it, the variant's snippets/*.py adapter is imported with
+                     snippets/ on sys.path (it imports optimizer_lens_core.py)
 --variant plain      snippets/optimizer_lens_plain_loop.py, before_step()/after_step() by hand
 --variant attach     the same with attach() (torch >= 2.0 optimizer step hooks)
 --variant hf         snippets/optimizer_lens_hf_callback.py driven the way transformers' Trainer calls
@@ -150,7 +153,7 @@ class GroundTruth:
         self._before = None
 
 
-def load_snippet(variant):
+def load_snippet(variant, path=None):
     if variant == "hf-old":  # a transformers before 4.45: no on_pre_optimizer_step event
         shim = types.ModuleType("transformers")
 
@@ -198,10 +201,16 @@ def load_snippet(variant):
         file = "optimizer_lens_lightning_callback.py"
     else:
         file = "optimizer_lens_plain_loop.py"
-    spec = importlib.util.spec_from_file_location("optimizer_lens_snippet", os.path.join(SNIPPETS, file))
+    if path is None:  # the repository's files: the adapter imports optimizer_lens_core from snippets/
+        sys.path.insert(0, SNIPPETS)
+        path = os.path.join(SNIPPETS, file)
+    spec = importlib.util.spec_from_file_location("optimizer_lens_snippet", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    core = sys.modules.get("optimizer_lens_core")
+    if path != os.path.join(SNIPPETS, file) and core is not None:
+        raise SystemExit("the paste imported optimizer_lens_core: it is not self-contained")
+    return module, core or module
 
 
 class OptimizerWrapper:
@@ -221,6 +230,7 @@ class OptimizerWrapper:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
+    ap.add_argument("--snippet", help="the composed paste to load instead of the snippets/*.py modules")
     ap.add_argument("--variant", choices=["plain", "attach", "hf", "hf-old", "lightning"], default="plain")
     ap.add_argument("--log", required=True)
     ap.add_argument("--truth", required=True)
@@ -237,9 +247,9 @@ def main():
     torch.manual_seed(8675309)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    snippet = load_snippet(args.variant)
+    snippet, core = load_snippet(args.variant, args.snippet)
     if args.chunk:
-        snippet._Scratch.CHUNK = args.chunk
+        core._Scratch.CHUNK = args.chunk
     if os.path.exists(args.log) and not args.keep_log:
         os.remove(args.log)
 
