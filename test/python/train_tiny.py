@@ -14,10 +14,16 @@
 --variant hf-old     the same as a transformers < 4.45 Trainer calls it (no optimizer-step events)
 --variant lightning  snippets/optimizer_lens_lightning_callback.py driven the way Lightning calls its
                      callbacks, with gradient accumulation over 2 batches (stand-in Callback when absent)
+--optimizer          torch's adam, adamw, sgd (momentum), rmsprop (momentum, centered, coupled decay), or
+                     lion / adafactor: reference implementations below (lion-pytorch's and transformers'
+                     update rules and state keys; neither library is installable here)
 
 The ground truth is computed independently of the snippet at every step, from float64 copies of
 param before/after, grad and the optimizer state, with the definitions of test/fixtures/README.md:
-u = m_hat / (sqrt(v_hat) + eps), m_hat = exp_avg / (1 - beta1**t), v_hat = exp_avg_sq / (1 - beta2**t).
+u = m_hat / (sqrt(v_hat) + eps), m_hat = exp_avg / (1 - beta1**t), v_hat = exp_avg_sq / (1 - beta2**t);
+the direction d = (before - after - decoupled decay) / lr with the decay each optimizer here applies, and,
+to check that definition, the direction the optimizer itself used (u, the momentum buffer, Lion's sign,
+Adafactor's clipped update) at float32 precision.
 """
 import argparse
 import importlib.util
@@ -72,17 +78,114 @@ def batch_for(step, batch_size=32):
     return ids, (3 * ids + 1) % USED_IDS
 
 
+class Lion(torch.optim.Optimizer):
+    """Lion (Chen et al. 2023) with lion-pytorch's state ('exp_avg' only) and group keys (lr, betas,
+    weight_decay): decoupled decay p *= 1 - lr*wd first, then p -= lr * sign(b1*m + (1-b1)*g), then
+    m = b2*m + (1-b2)*g. Records the sign it applied (the direction) for the ground truth."""
+
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+        self.applied = {}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["exp_avg"] = torch.zeros_like(p)
+                m = state["exp_avg"]
+                p.mul_(1 - group["lr"] * group["weight_decay"])
+                direction = (m * beta1 + p.grad * (1 - beta1)).sign()
+                p.add_(direction, alpha=-group["lr"])
+                m.mul_(beta2).add_(p.grad, alpha=1 - beta2)
+                self.applied[p] = (direction.double(), group["lr"])
+
+
+class Adafactor(torch.optim.Optimizer):
+    """Adafactor (Shazeer & Stern 2018) as transformers implements it, with its group keys and state keys
+    (step, RMS, exp_avg_sq_row/col or exp_avg_sq); beta1=None. The lr of a step comes from the step count
+    and the parameter's RMS (relative_step, scale_parameter) as a float32 tensor, like transformers'; the
+    update is g / sqrt(V_hat) clipped to RMS <= clip_threshold, times that lr; decoupled decay uses it too.
+    Records the clipped update (the direction) and the lr it applied for the ground truth."""
+
+    def __init__(self, params, lr=None, eps=(1e-30, 1e-3), clip_threshold=1.0, decay_rate=-0.8, beta1=None,
+                 weight_decay=0.0, scale_parameter=True, relative_step=True, warmup_init=False):
+        super().__init__(params, dict(lr=lr, eps=eps, clip_threshold=clip_threshold, decay_rate=decay_rate,
+                                      beta1=beta1, weight_decay=weight_decay, scale_parameter=scale_parameter,
+                                      relative_step=relative_step, warmup_init=warmup_init))
+        self.applied = {}
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            eps1, eps2 = group["eps"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                state = self.state[p]
+                factored = g.dim() >= 2
+                if not state:
+                    state["step"], state["RMS"] = 0, 0
+                    if factored:
+                        state["exp_avg_sq_row"] = torch.zeros(g.shape[:-1])
+                        state["exp_avg_sq_col"] = torch.zeros(g.shape[:-2] + g.shape[-1:])
+                    else:
+                        state["exp_avg_sq"] = torch.zeros_like(g)
+                state["step"] += 1
+                t = state["step"]
+                state["RMS"] = p.norm(2) / p.numel() ** 0.5
+                rel = group["lr"]
+                if group["relative_step"]:
+                    rel = min(1e-6 * t if group["warmup_init"] else 1e-2, 1.0 / math.sqrt(t))
+                lr = (max(eps2, state["RMS"]) if group["scale_parameter"] else 1.0) * rel
+                lr = float(lr)  # the float32 product, as the step applies it
+                weight = 1.0 - t ** group["decay_rate"]
+                squared = g * g + eps1
+                if factored:
+                    row, col = state["exp_avg_sq_row"], state["exp_avg_sq_col"]
+                    row.mul_(weight).add_(squared.mean(dim=-1), alpha=1 - weight)
+                    col.mul_(weight).add_(squared.mean(dim=-2), alpha=1 - weight)
+                    inv_sqrt = (row / row.mean(dim=-1, keepdim=True)).rsqrt().unsqueeze(-1) * col.unsqueeze(-2).rsqrt()
+                else:
+                    v = state["exp_avg_sq"]
+                    v.mul_(weight).add_(squared, alpha=1 - weight)
+                    inv_sqrt = v.rsqrt()
+                update = g * inv_sqrt
+                update.div_((update.norm(2) / update.numel() ** 0.5 / group["clip_threshold"]).clamp(min=1.0))
+                self.applied[p] = (update.double(), lr)
+                if group["weight_decay"]:
+                    p.mul_(1 - group["weight_decay"] * lr)
+                p.add_(update, alpha=-lr)
+
+
+# the decay each optimizer here applies outside its direction: p *= 1 - (lr of the decay) * wd
+DECOUPLED = ("adamw", "lion", "adafactor")
+
+
 def make_optimizer(name, root, eps, amsgrad=False):
     trainable = [(n, p) for n, p in root.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trainable if n.endswith("weight")]
+    no_decay = [p for n, p in trainable if not n.endswith("weight")]
     if name == "adam":
         return torch.optim.Adam([p for _, p in trainable], lr=1e-2, betas=(0.9, 0.999), eps=eps, amsgrad=amsgrad)
     if name == "adamw":
-        decay = [p for n, p in trainable if n.endswith("weight")]
-        no_decay = [p for n, p in trainable if not n.endswith("weight")]
         return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                                  lr=1e-2, betas=(0.8, 0.99), eps=eps)
     if name == "sgd":
         return torch.optim.SGD([p for _, p in trainable], lr=0.05, momentum=0.9)
+    if name == "rmsprop":  # weight decay is added to the gradient: part of the direction
+        return torch.optim.RMSprop([p for _, p in trainable], lr=1e-3, alpha=0.9, eps=1e-6, momentum=0.9,
+                                   centered=True, weight_decay=0.01)
+    if name == "lion":
+        return Lion([{"params": decay, "weight_decay": 0.5}, {"params": no_decay, "weight_decay": 0.0}],
+                    lr=2e-3, betas=(0.9, 0.99))
+    if name == "adafactor":
+        return Adafactor([p for _, p in trainable], weight_decay=0.05)
     raise SystemExit("unknown optimizer " + name)
 
 
@@ -107,12 +210,13 @@ class GroundTruth:
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                lr = group["lr"]
                 self._before.append((p, group, p.detach().double().clone(), p.grad.detach().double().clone(),
-                                     float(group["lr"])))
+                                     None if lr is None else float(lr)))
 
     def after(self, step):
         layers = {}
-        torch_form_err, other_form_err = [], []
+        torch_form_err, other_form_err, direction_err = [], [], []
         for p, group, before, grad, lr in self._before:
             after = p.detach().double()
             update = after - before
@@ -123,6 +227,18 @@ class GroundTruth:
                    "rel_step": update_rms / param_rms if param_rms > 0 else None,
                    "adam_u_rms": None, "eps_dominated_frac": None}
             st = self.optimizer.state[p]
+            direction_lr = lr
+            own_direction = None  # what the optimizer itself moved along, from its state or its record
+            if self.kind in ("lion", "adafactor"):
+                own_direction, direction_lr = self.optimizer.applied.pop(p)
+            if self.kind == "adafactor":
+                fig["effective_lr"] = direction_lr
+            if self.kind in DECOUPLED:
+                c = direction_lr * group["weight_decay"]
+                fig["decay_rms"] = c * param_rms
+            else:
+                c = 0.0
+            fig["direction_rms"] = rms64((before * (1 - c) - after) / direction_lr)
             if self.kind in ("adam", "adamw"):
                 t = float(st["step"])
                 beta1, beta2 = group["betas"]
@@ -131,11 +247,10 @@ class GroundTruth:
                 second = st["max_exp_avg_sq"] if group.get("amsgrad") else st["exp_avg_sq"]
                 v_hat = second.double() / (1 - beta2 ** t)
                 u = m_hat / (v_hat.sqrt() + eps)
+                own_direction = u
                 fig["adam_u_rms"] = rms64(u)
                 fig["eps_dominated_frac"] = (v_hat.sqrt() < eps).double().mean().item()
-                if self.kind == "adamw":
-                    fig["decay_rms"] = lr * group["weight_decay"] * param_rms
-                else:
+                if self.kind == "adam":
                     # torch's update is exactly -lr*u with eps after bias correction (up to float32
                     # rounding); eps before bias correction (sqrt(v)+eps, then lr*sqrt(bc2)/bc1) is not.
                     u_other = (st["exp_avg"].double() / (second.double().sqrt() + eps)) \
@@ -143,13 +258,17 @@ class GroundTruth:
                     scale = max(update_rms, 1e-30)
                     torch_form_err.append(rms64(update + lr * u) / scale)
                     other_form_err.append(rms64(update + lr * u_other) / scale)
-            if self.kind == "sgd":
-                fig["momentum_buffer_rms"] = rms64(st["momentum_buffer"].double())
+            if self.kind in ("sgd", "rmsprop"):
+                own_direction = st["momentum_buffer"].double()
+                fig["momentum_buffer_rms"] = rms64(own_direction)
+            own_rms = rms64(own_direction)
+            direction_err.append(abs(fig["direction_rms"] - own_rms) / own_rms if own_rms else fig["direction_rms"])
             layers[self.names[id(p)]] = fig
         self.steps[step] = layers
+        self.checks[step] = {"direction_vs_optimizer_max_rel_err": max(direction_err)}
         if torch_form_err:
-            self.checks[step] = {"torch_form_max_rel_err": max(torch_form_err),
-                                 "eps_before_bias_correction_min_rel_err": min(other_form_err)}
+            self.checks[step].update({"torch_form_max_rel_err": max(torch_form_err),
+                                      "eps_before_bias_correction_min_rel_err": min(other_form_err)})
         self._before = None
 
 
@@ -229,7 +348,7 @@ class OptimizerWrapper:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam")
+    ap.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop", "lion", "adafactor"], default="adam")
     ap.add_argument("--snippet", help="the composed paste to load instead of the snippets/*.py modules")
     ap.add_argument("--variant", choices=["plain", "attach", "hf", "hf-old", "lightning"], default="plain")
     ap.add_argument("--log", required=True)
@@ -256,7 +375,10 @@ def main():
     net = Tiny()
     root = Wrapped(net) if args.variant == "lightning" else net
     optimizer = make_optimizer(args.optimizer, root, args.eps, args.amsgrad)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0 / (1.0 + 0.1 * k))
+    if args.optimizer == "adafactor":  # relative_step: no lr to schedule, the optimizer's own lr changes
+        scheduler = types.SimpleNamespace(step=lambda: None)
+    else:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1.0 / (1.0 + 0.1 * k))
     truth = GroundTruth(root, optimizer, args.optimizer)
     loss_fn = nn.CrossEntropyLoss()
     accumulate = 2 if args.variant == "lightning" else 1

@@ -23,7 +23,7 @@ const CATALOG: { id: LoggingSnippetId; adapter: SnippetFile; label: string; desc
     adapter: 'optimizer_lens_plain_loop.py',
     label: 'PyTorch: plain training loop',
     description:
-      'OptimizerLensLogger: call before_step() / after_step() around optimizer.step(); writes per-layer param_rms, grad_rms, update_rms, rel_step, adam_u_rms, eps_dominated_frac and lr as JSONL every N steps.',
+      'OptimizerLensLogger: call before_step() / after_step() around optimizer.step(); writes per-layer param_rms, grad_rms, update_rms, rel_step, direction_rms (any optimizer), adam_u_rms, eps_dominated_frac, lr and the optimizer class as JSONL every N steps.',
   },
   {
     id: 'hf-trainer-callback',
