@@ -1,7 +1,8 @@
 """Cost of the Optimizer Lens logging snippet per logged step (CPU), on the tiny test model and on a
-~10M-parameter MLP, with Adam.
+~10M-parameter MLP, with Adam and with AdamW (whose decoupled decay the snippet takes out of the
+direction: one more pass over each chunk).
 
-    /usr/bin/python3 test/python/bench_overhead.py [--repeats 20]
+    /usr/bin/python3 test/python/bench_overhead.py [--repeats 20] [--snippet paste.py]
 
 For each model: the median time of one training step without the snippet, of optimizer.step() alone,
 and the extra time before_step() + after_step() add on a logged step (including writing the JSONL) and
@@ -20,9 +21,6 @@ from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-spec = importlib.util.spec_from_file_location("lens", os.path.join(REPO, "snippets", "optimizer_lens_plain_loop.py"))
-lens_module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(lens_module)
 sys.path.insert(0, HERE)
 from train_tiny import Tiny, USED_IDS  # noqa: E402
 
@@ -32,11 +30,18 @@ def mlp10m():
                          nn.Linear(2048, 1024), nn.GELU(), nn.Linear(1024, 1024), nn.GELU(), nn.Linear(1024, 512))
 
 
-def measure(name, model, make_batch, loss_of, repeats):
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+def load_logger(path):
+    spec = importlib.util.spec_from_file_location("lens", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.OptimizerLensLogger
+
+
+def measure(name, model, make_batch, loss_of, repeats, Logger, optimizer_class=torch.optim.Adam):
+    optimizer = optimizer_class(model.parameters(), lr=1e-4)
     path = os.path.join(tempfile.mkdtemp(), "lens.jsonl")
-    logged = lens_module.OptimizerLensLogger(model, optimizer, path, every=1)
-    never = lens_module.OptimizerLensLogger(model, optimizer, path + ".never", every=10 ** 9, log_first_step=False)
+    logged = Logger(model, optimizer, path, every=1)
+    never = Logger(model, optimizer, path + ".never", every=10 ** 9, log_first_step=False)
     batch = make_batch()
     plain_step, opt_step, logged_extra, unlogged_extra = [], [], [], []
 
@@ -79,24 +84,28 @@ def measure(name, model, make_batch, loss_of, repeats):
     tensors = sum(1 for _ in model.parameters())
     ms = lambda xs: statistics.median(xs) * 1e3  # noqa: E731
     amortized = (ms(logged_extra) + 99 * ms(unlogged_extra)) / (100 * ms(plain_step))
-    print("%-8s %10d params %3d tensors | train step %8.2f ms | optimizer.step %7.2f ms | "
+    print("%-8s %-5s %10d params %3d tensors | train step %8.2f ms | optimizer.step %7.2f ms | "
           "snippet on a logged step %7.2f ms (%.0f%% of a train step) | on other steps %.4f ms | "
           "every=100: +%.2f%% training time"
-          % (name, params, tensors, ms(plain_step), ms(opt_step), ms(logged_extra),
+          % (name, type(optimizer).__name__, params, tensors, ms(plain_step), ms(opt_step), ms(logged_extra),
              100 * ms(logged_extra) / ms(plain_step), ms(unlogged_extra), 100 * amortized))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--snippet", default=os.path.join(REPO, "snippets", "optimizer_lens_core.py"),
+                    help="the logger to measure: the core (default) or a pasted snippet, e.g. an older one")
     args = ap.parse_args()
+    Logger = load_logger(args.snippet)
     torch.manual_seed(0)
     print("torch %s, %d threads" % (torch.__version__, torch.get_num_threads()))
     loss_fn = nn.CrossEntropyLoss()
     measure("tiny", Tiny(), lambda: (torch.randint(0, USED_IDS, (32,)), torch.randint(0, USED_IDS, (32,))),
-            lambda m, b: loss_fn(m(b[0]), b[1]), args.repeats)
-    measure("mlp-10M", mlp10m(), lambda: (torch.randn(64, 1024), torch.randint(0, 512, (64,))),
-            lambda m, b: loss_fn(m(b[0]), b[1]), args.repeats)
+            lambda m, b: loss_fn(m(b[0]), b[1]), args.repeats, Logger)
+    for optimizer_class in (torch.optim.Adam, torch.optim.AdamW):
+        measure("mlp-10M", mlp10m(), lambda: (torch.randn(64, 1024), torch.randint(0, 512, (64,))),
+                lambda m, b: loss_fn(m(b[0]), b[1]), args.repeats, Logger, optimizer_class)
 
 
 if __name__ == "__main__":
