@@ -1,8 +1,13 @@
-// Shell launch scripts (Megatron-style `--lr 3.0e-4` flags): a shell word tokenizer with quotes,
-// backslash escapes and backslash-newline continuations. Nothing is expanded or executed; a quoted
-// variable assignment (GPT_ARGS="…") is split into words the way its unquoted use ($GPT_ARGS) would split it.
+// Shell launch scripts (Megatron-style `--lr 3.0e-4` flags): a shell word tokenizer with quotes, backslash
+// escapes, backslash-newline continuations and array assignments `ARGS=( … )`. Nothing is expanded or executed.
+// A quoted variable assignment (GPT_ARGS="…") or an array is split into words the way its unquoted use
+// ($GPT_ARGS, ${ARGS[@]}) would split it. Variables are followed, not expanded: `--lr $LR`, `${LR}`,
+// `"${LR:-3e-4}"` take their value from the last `LR=…` / `export LR=…` before the use (or the default), and
+// the value's position is the assignment's; the flag keeps the use as a second place to hover.
+import { CONFIG_BUDGETS } from './bounds';
+import { lrKey } from './lrKeys';
 import type { LineIndex } from './positions';
-import type { ConfigComment, RawEntry } from './types';
+import type { ConfigComment, RawEntry, ScanIssue, SourceRange, UnresolvedEntry } from './types';
 
 interface Word {
   /** The word after quote removal. */
@@ -23,6 +28,7 @@ export function shellWords(text: string): { words: Word[][]; comments: { start: 
   const n = text.length;
   const isBlank = (c: string) => c === ' ' || c === '\t';
   const isOp = (c: string) => c === ';' || c === '&' || c === '|' || c === '(' || c === ')' || c === '<' || c === '>';
+  let inArray = false; // inside NAME=( … ): newlines do not end the command
   while (i < n) {
     const c = text[i];
     if (isBlank(c) || c === '\r') {
@@ -31,6 +37,14 @@ export function shellWords(text: string): { words: Word[][]; comments: { start: 
     }
     if (c === '\\' && text[i + 1] === '\n') {
       i += 2;
+      continue;
+    }
+    if (inArray && (c === '\n' || c === ')')) {
+      if (c === ')') {
+        inArray = false;
+        commands.push([]);
+      }
+      i++;
       continue;
     }
     if (c === '\n' || isOp(c)) {
@@ -89,8 +103,24 @@ export function shellWords(text: string): { words: Word[][]; comments: { start: 
     }
     w.end = Math.min(i, n);
     commands[commands.length - 1].push(w);
+    // NAME=( starts an array assignment: its elements are words of this command until ')'.
+    if (!inArray && text[i] === '(' && /^[A-Za-z_][A-Za-z0-9_]*\+?=$/.test(w.text) && !w.quoted.some(Boolean)) {
+      inArray = true;
+      i++;
+    }
   }
   return { words: commands.filter((c) => c.length), comments };
+}
+
+function slice(w: Word, from: number, to = w.text.length): Word {
+  const at = w.at.slice(from, to);
+  return {
+    text: w.text.slice(from, to),
+    at,
+    quoted: w.quoted.slice(from, to),
+    start: at[0] ?? w.end,
+    end: at.length ? at[at.length - 1] + 1 : w.end,
+  };
 }
 
 /** Split a word's characters at blanks/newlines (IFS), keeping source offsets. */
@@ -114,17 +144,143 @@ function splitFields(w: Word, from: number): Word[] {
   return out;
 }
 
+const ASSIGN = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/;
+const DECLARE = new Set(['export', 'local', 'declare', 'readonly', 'typeset']);
+/** `$LR`, `${LR}`, `${LR:-3e-4}`, `${1:-2e-5}`, `${LR-3e-4}`, `${LR:=3e-4}`. */
+const VAR_REF = /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*|\d+)(?:(:?[-=])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*|\d))$/;
+
+interface Assignment {
+  name: string;
+  at: number;
+  value: Word;
+}
+
+type Resolved = { word: Word; via: string } | { deps: string[] };
+
 export function scanShell(text: string, idx: LineIndex) {
   const entries: RawEntry[] = [];
+  const unresolved: UnresolvedEntry[] = [];
   const comments: ConfigComment[] = [];
+  const issues: ScanIssue[] = [];
   const { words, comments: cs } = shellWords(text);
   for (const c of cs) comments.push({ text: text.slice(c.start, c.end), range: idx.range(c.start, c.end) });
+  const wordRange = (w: Word): SourceRange => idx.range(w.at[0] ?? w.start, (w.at[w.text.length - 1] ?? w.end - 1) + 1);
+  let full = false;
+  const push = (e: RawEntry) => {
+    if (entries.length < CONFIG_BUDGETS.maxEntries) entries.push(e);
+    else if (!full) {
+      full = true;
+      issues.push({
+        severity: 'warning',
+        line: e.valueRange.line,
+        column: e.valueRange.column,
+        message: `more than ${CONFIG_BUDGETS.maxEntries} values: the rest of the file is not read`,
+      });
+    }
+  };
+
+  // Variables: every NAME=value at the start of a command (after export/local/declare), in source order.
+  const assignments = new Map<string, Assignment[]>();
   for (const cmd of words) {
+    for (let k = 0; k < cmd.length; k++) {
+      const w = cmd[k];
+      if (k === 0 || DECLARE.has(cmd[k - 1].text) || ASSIGN.test(cmd[k - 1].text) || /^-[a-zA-Z]+$/.test(cmd[k - 1].text)) {
+        if (DECLARE.has(w.text) || /^-[a-zA-Z]+$/.test(w.text)) continue;
+        const m = ASSIGN.exec(w.text);
+        if (!m || w.quoted.slice(0, m[0].length).some(Boolean)) break;
+        const list = assignments.get(m[1]) ?? [];
+        list.push({ name: m[1], at: w.start, value: slice(w, m[0].length) });
+        assignments.set(m[1], list);
+        continue;
+      }
+      break;
+    }
+  }
+  const lastBefore = (name: string, at: number): Assignment | null => {
+    const list = assignments.get(name);
+    if (!list) return null;
+    let lo = 0;
+    let hi = list.length - 1;
+    let best: Assignment | null = null;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].at < at) {
+        best = list[mid];
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  };
+  const line = (at: number) => idx.position(at).line;
+  /** Follow `$X` / `${X:-d}` to a literal word (bounded chain). */
+  const resolve = (w: Word, useAt: number, depth: number): Resolved => {
+    const m = VAR_REF.exec(w.text);
+    if (!m) return { word: w, via: '' };
+    if (depth >= CONFIG_BUDGETS.maxVariableDepth) return { deps: [m[1] ?? m[4]] };
+    const name = m[1] ?? m[4];
+    const op = m[2];
+    const def = m[3];
+    const a = /^\d+$/.test(name) ? null : lastBefore(name, useAt);
+    const useDefault = def !== undefined && (!a || (op?.startsWith(':') && a.value.text === ''));
+    if (a && !useDefault) {
+      const r = resolve(a.value, a.at, depth + 1);
+      if ('deps' in r) return r;
+      return { word: r.word, via: `${w.text}: ${name}=${a.value.text} (line ${line(a.at)})${r.via ? `; ${r.via}` : ''}` };
+    }
+    if (def !== undefined) {
+      const from = w.text.indexOf(def, w.text.indexOf(name) + name.length);
+      const dw = slice(w, from, from + def.length);
+      const r = resolve(dw, useAt, depth + 1);
+      if ('deps' in r) return r;
+      const why = /^\d+$/.test(name) ? `the script's argument $${name} may override it` : `unless ${name} is set in the environment`;
+      return { word: r.word, via: `${w.text}: the default ${def} (${why})` };
+    }
+    return { deps: [name] };
+  };
+
+  // Each assignment is a setting too (INIT_STD=0.02, Actor_Lr=9.65e-6); `LR=${LR:-3e-4}` reads its default.
+  for (const a of [...assignments.values()].flat().sort((x, y) => x.at - y.at)) {
+    if (!a.value.text || /\s/.test(a.value.text)) continue;
+    const r = resolve(a.value, a.at, 0);
+    if ('deps' in r) continue;
+    const range = wordRange(r.word);
+    const e: RawEntry = {
+      path: [a.name],
+      value: r.word.text,
+      raw: text.slice(range.start, range.end),
+      valueRange: range,
+      keyRange: idx.range(a.at, a.at + a.name.length),
+      context: 'assign',
+    };
+    if (r.word !== a.value) e.via = r.via;
+    push(e);
+  }
+
+  const flagEntry = (flag: string, keyRange: SourceRange, v: Word) => {
+    const r = resolve(v, v.start, 0);
+    if ('deps' in r) {
+      if (lrKey(flag) && unresolved.length < CONFIG_BUDGETS.maxPerKind)
+        unresolved.push({ path: [flag], raw: v.text, dependsOn: r.deps, valueRange: wordRange(v), keyRange });
+      return;
+    }
+    const vr = wordRange(r.word);
+    const e: RawEntry = { path: [flag], value: r.word.text, raw: text.slice(vr.start, vr.end), valueRange: vr, keyRange, context: 'flag' };
+    if (r.word !== v) {
+      e.useRange = wordRange(v);
+      e.via = r.via;
+    }
+    push(e);
+  };
+
+  for (const cmd of words) {
+    if (full) break;
     // Flatten: assignment values (NAME=…) split into fields; other words as they are.
     const flat: Word[] = [];
     for (const w of cmd) {
-      const m = /^[A-Za-z_][A-Za-z0-9_]*=/.exec(w.text);
+      const m = ASSIGN.exec(w.text);
       if (m && !w.quoted.slice(0, m[0].length).some(Boolean)) flat.push(...splitFields(w, m[0].length));
+      else if (w.quoted.some(Boolean) && /\s/.test(w.text) && /^--[A-Za-z]/.test(w.text))
+        flat.push(...splitFields(w, 0)); // "--fp8-format hybrid" in an array
       else flat.push(w);
     }
     for (let k = 0; k < flat.length; k++) {
@@ -133,38 +289,19 @@ export function scanShell(text: string, idx: LineIndex) {
       const eq = w.text.indexOf('=');
       if (eq > 0) {
         const flag = w.text.slice(0, eq);
-        const value = w.text.slice(eq + 1);
-        if (!value) continue;
-        const vs = w.at[eq + 1];
-        const ve = w.at[w.text.length - 1] + 1;
-        entries.push({
-          path: [flag],
-          value,
-          raw: text.slice(vs, ve),
-          valueRange: idx.range(vs, ve),
-          keyRange: idx.range(w.at[0], w.at[eq - 1] + 1),
-          context: 'flag',
-        });
+        if (eq + 1 >= w.text.length) continue;
+        flagEntry(flag, idx.range(w.at[0], w.at[eq - 1] + 1), slice(w, eq + 1));
         continue;
       }
       const next = flat[k + 1];
       const keyRange = idx.range(w.at[0], w.at[w.text.length - 1] + 1);
       if (next && (!next.text.startsWith('-') || /^-[\d.]/.test(next.text))) {
-        const vs = next.at[0];
-        const ve = next.at[next.text.length - 1] + 1;
-        entries.push({
-          path: [w.text],
-          value: next.text,
-          raw: text.slice(vs, ve),
-          valueRange: idx.range(vs, ve),
-          keyRange,
-          context: 'flag',
-        });
+        flagEntry(w.text, keyRange, next);
         k++;
       } else {
-        entries.push({ path: [w.text], value: true, raw: w.text, valueRange: keyRange, keyRange, context: 'flag' });
+        push({ path: [w.text], value: true, raw: w.text, valueRange: keyRange, keyRange, context: 'flag' });
       }
     }
   }
-  return { entries, comments };
+  return { entries, unresolved, comments, issues };
 }
