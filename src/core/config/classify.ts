@@ -422,8 +422,11 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
         keyRange: e.keyRange,
         ...(e.useRange ? { useRanges: [e.useRange] } : {}),
       };
-      const group = lk.group ?? (e.groupName && (lk.role === 'main' || lk.role === 'group') ? e.groupName : undefined);
-      const role = lk.role === 'main' && e.groupName ? 'group' : lk.role;
+      // A param group: a Python dict with 'params', or an item of a list with a 'name' (axolotl lr_groups, named param_groups).
+      const named = parents.length && isIndex(parents[parents.length - 1]) ? sibling(parents, 'name') : undefined;
+      const groupName = e.groupName ?? (typeof named?.value === 'string' ? named.value : undefined);
+      const group = lk.group ?? (groupName && (lk.role === 'main' || lk.role === 'group') ? groupName : undefined);
+      const role = lk.role === 'main' && groupName ? 'group' : lk.role;
       const label = role === 'group' && !lk.group && group ? `param group \`${group}\` lr` : lk.label;
       if (num && num.value >= 0) {
         lrs.push({
@@ -579,6 +582,12 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
       continue;
     }
     const defs = list.filter((l) => !l.useRanges?.length);
+    // A chain of uses (`lr = config["lr"]`, then `AdamW(lr=lr)`): the optimizer's argument is the setting.
+    const inCtor = uses.filter((u) => u.ctorStart !== undefined);
+    if (inCtor.length) {
+      for (const u of uses) if (u.ctorStart === undefined) defs.push(u);
+      uses.splice(0, uses.length, ...inCtor);
+    }
     for (const u of uses) {
       const other = defs.find((d) => d.key !== u.key);
       if (other && !u.note?.includes(other.key)) u.note = u.note ? `${u.note}; also \`${other.key}\`` : `also \`${other.key}\``;

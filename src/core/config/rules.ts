@@ -189,18 +189,18 @@ export function stepVerdicts(
         : 'any scale';
   const who = `${lr.key} = ${formatNumber(lr.value)}${lr.role === 'group' ? ` (${lr.label})` : ''}`;
   const band = reading.step.kind === 'adam-band';
-  // High: the Adam family warns on the later estimate and gives the step-1 bound as info; the others are exact.
-  const highOf = (e: StepEstimate) => (band ? e.later![1] : e.first);
+  // High. The Adam family warns when the whole later band (RMS(u) 0.2–0.45) is above the threshold; when only
+  // the step-1 bound (RMS(u) ≈ 1) or part of the band is, it is an info that gives both numbers. The others are exact.
+  const highOf = (e: StepEstimate) => (band ? e.later![0] : e.first);
   const hi = est.reduce((a, b) => (highOf(b) > highOf(a) || (highOf(b) === highOf(a) && b.first > a.first) ? b : a));
   const nHigh = est.filter((e) => highOf(e) > th.relativeStepHigh).length;
-  const scaleFor = hi.scale;
-  if (band && hi.later![1] > th.relativeStepHigh) {
+  if (band && hi.later![0] > th.relativeStepHigh) {
     out.push({
       rule: 'relative-step-high',
       severity: 'warning',
       estimate: hi,
       layers: nHigh,
-      lrForTarget: lrForTargetStep(reading, scaleFor, target),
+      lrForTarget: lrForTargetStep(reading, hi.scale, target),
       message: `${who} with ${at(hi, nHigh, 'above')}: later in training (RMS(u) ${LATE_UPDATE_RMS[0]}–${LATE_UPDATE_RMS[1]}) the relative step is ≈ ${range2(hi.later!)} per step, above ${formatNumber(th.relativeStepHigh)}; at step 1 (RMS(u) ≈ 1) lr/scale = ${formatNumber(hi.first)} (${formatPercent(hi.first)}).`,
     });
   } else if (band) {
@@ -213,7 +213,7 @@ export function stepVerdicts(
         estimate: b,
         layers: n,
         lrForTarget: lrForTargetStep(reading, b.scale, target),
-        message: `${who} with ${at(b, n, 'above')}: lr/scale = ${formatNumber(b.first)} is the step-1 bound (RMS(u) ≈ 1), above ${formatNumber(th.relativeStepHigh)}; later in training RMS(u) ${LATE_UPDATE_RMS[0]}–${LATE_UPDATE_RMS[1]} gives ≈ ${range2(b.later!)}, within it.`,
+        message: `${who} with ${at(b, n, 'above')}: lr/scale = ${formatNumber(b.first)} is the step-1 bound (RMS(u) ≈ 1), above ${formatNumber(th.relativeStepHigh)}; later in training RMS(u) ${LATE_UPDATE_RMS[0]}–${LATE_UPDATE_RMS[1]} gives ≈ ${range2(b.later!)}, ${b.later![1] > th.relativeStepHigh ? `above ${formatNumber(th.relativeStepHigh)} only at the upper end` : 'below it'}.`,
       });
   } else if (hi.first > th.relativeStepHigh) {
     const exact = reading.step.kind === 'over-scale' ? reading.step.exact : reading.step.kind === 'relative' && reading.step.exact;
@@ -264,7 +264,7 @@ export function withoutScaleMessage(lr: ConfigLearningRate, reading: LrReading):
         : `${under} each weight moves by ≈ ${formatNumber(lr.value)} × RMS(u) per step whatever its size`;
   return {
     severity: 'warning',
-    message: `${who} without a parameter scale: ${what}, so the relative step is unknown (${formatNumber(lr.value / 0.02)} at scale 0.02, ${formatNumber(lr.value)} at scale 1${step === 'adam-band' ? ', at step 1' : ''}). ${fix}`,
+    message: `${who} without a parameter scale: ${what}, so the relative step is unknown (${step === 'adam-band' ? 'at step 1: ' : ''}${formatNumber(lr.value / 0.02)} at scale 0.02, ${formatNumber(lr.value)} at scale 1). ${fix}`,
   };
 }
 

@@ -27,9 +27,10 @@ export interface PythonFrontEnd {
 /** An expression that depends on a name the file does not state. */
 const DEP = Symbol('depends');
 
+/** A node's children without comments (a comment inside a list or a call is not an item or an argument). */
 function children(n: SyntaxNode): SyntaxNode[] {
   const out: SyntaxNode[] = [];
-  for (let c = n.firstChild; c; c = c.nextSibling) out.push(c);
+  for (let c = n.firstChild; c; c = c.nextSibling) if (c.name !== 'Comment') out.push(c);
   return out;
 }
 
@@ -103,9 +104,17 @@ export function scanPython(original: string, idx: LineIndex): PythonFrontEnd {
   const constants = new Map<string, Constant>();
   const argDefaults = new Map<string, Constant & { flag: string }>();
   let full = false;
+  /** Entries by the first name of their path (the variable they are assigned under). */
+  const byRoot = new Map<string, RawEntry[]>();
   const push = (e: RawEntry) => {
-    if (out.entries.length < CONFIG_BUDGETS.maxEntries) out.entries.push(e);
-    else if (!full) {
+    if (out.entries.length < CONFIG_BUDGETS.maxEntries) {
+      out.entries.push(e);
+      if (e.context === 'assign' || e.context === 'mapping') {
+        const list = byRoot.get(e.path[0]);
+        if (list) list.push(e);
+        else byRoot.set(e.path[0], [e]);
+      }
+    } else if (!full) {
       full = true;
       out.issues.push({
         severity: 'warning',
@@ -127,8 +136,13 @@ export function scanPython(original: string, idx: LineIndex): PythonFrontEnd {
       }
       if (cur.name !== 'MemberExpression') return null;
       const last = cur.lastChild;
-      if (!last || last.name !== 'PropertyName') return null;
-      parts.push(text(last));
+      if (last?.name === ']') {
+        // config["lr"]: a dict constant's key, read as config.lr.
+        const key = last.prevSibling?.name === 'String' ? pythonString(text(last.prevSibling)) : null;
+        if (key === null || last.prevSibling?.prevSibling?.name !== '[') return null;
+        parts.push(key);
+      } else if (last?.name === 'PropertyName') parts.push(text(last));
+      else return null;
       cur = cur.firstChild;
     }
     return null;
@@ -230,13 +244,17 @@ export function scanPython(original: string, idx: LineIndex): PythonFrontEnd {
   };
 
   /** Record a value under a path (an entry, a constant for later folding, or an unresolved lr). */
-  const emit = (valueNode: SyntaxNode, ctx: Ctx) => {
+  /** Values that need a name not (yet) stated: folded again after the walk (a function can read a constant defined below it). */
+  const later: { node: SyntaxNode; ctx: Ctx }[] = [];
+  const emit = (valueNode: SyntaxNode, ctx: Ctx, final = false) => {
     if (!ctx.path.length) return;
     const f = fold(valueNode);
     const key = ctx.path[ctx.path.length - 1];
     if (f === null) return;
     if (f.kind === 'deps') {
-      if (lrKey(key) && out.unresolved.length < CONFIG_BUDGETS.maxPerKind)
+      if (!final) {
+        if (later.length < CONFIG_BUDGETS.maxEntries) later.push({ node: valueNode, ctx });
+      } else if (lrKey(key) && out.unresolved.length < CONFIG_BUDGETS.maxPerKind)
         out.unresolved.push({
           path: ctx.path,
           raw: text(valueNode),
@@ -257,7 +275,11 @@ export function scanPython(original: string, idx: LineIndex): PythonFrontEnd {
       valueRange = f.ref.range;
       raw = f.ref.raw;
       useRange = r(valueNode);
-      via = f.ref.via ?? `${literalRaw} = ${f.ref.raw} (line ${f.ref.range.line})`;
+      via = f.ref.via
+        ? f.ref.via.startsWith(literalRaw)
+          ? f.ref.via
+          : `${literalRaw} = ${f.ref.via}`
+        : `${literalRaw} = ${f.ref.raw} (line ${f.ref.range.line})`;
     } else if (typeof f.value === 'number' && !isPlainNumber(valueNode)) {
       const names = f.refs.map((x) => `${x.name} = ${formatNumber(x.value)} (line ${x.line})`).join(', ');
       via = `${literalRaw}${names ? ` with ${names}` : ''} = ${formatNumber(f.value)}`;
@@ -445,6 +467,9 @@ export function scanPython(original: string, idx: LineIndex): PythonFrontEnd {
     }
     if (isOptimizer) {
       out.optimizerCalls.push({ start: n.from, end: n.to, callee });
+      // Param groups assigned to a name first (`adam_params = [dict(params=…, lr=…)]; Adam(adam_params)`) are this call's.
+      const first = positional[0];
+      if (first?.name === 'VariableName') for (const e of byRoot.get(text(first)) ?? []) e.ctorStart ??= n.from;
       push({
         path: ['optimizer'],
         value: callee,
@@ -456,9 +481,10 @@ export function scanPython(original: string, idx: LineIndex): PythonFrontEnd {
       });
       const octx = (o: Partial<Ctx>): Ctx => deeper({ ...o, context: 'optimizer-ctor', callee, ctorStart: n.from });
       for (const k of keywords) walk(k.value, octx({ path: [last, text(k.name)], keyRange: r(k.name) }));
-      // Param groups: a list of dicts as the first argument.
+      // Param groups: a list of dicts as the first argument; torch.optim's second positional argument is lr.
       positional.forEach((p, i) => {
         if (p.name === 'ArrayExpression' || p.name === 'TupleExpression') walk(p, octx({ path: [last, String(i)], keyRange: undefined }));
+        else if (i === 1 && !keywords.some((k) => text(k.name) === 'lr')) walk(p, octx({ path: [last, 'lr'], keyRange: undefined }));
       });
       return;
     }
@@ -483,9 +509,6 @@ export function scanPython(original: string, idx: LineIndex): PythonFrontEnd {
         return;
       }
       switch (n.name) {
-        case 'Comment':
-          out.comments.push({ text: src.slice(n.from, n.to), range: idx.range(n.from, n.to) });
-          return;
         case 'AssignStatement': {
           const cs = children(n);
           // target [TypeDef] = value   (one target; chained or tuple targets are skipped)
@@ -504,6 +527,15 @@ export function scanPython(original: string, idx: LineIndex): PythonFrontEnd {
         default:
           return;
       }
+    },
+  });
+  // Late binding: once every constant of the file is known, fold what needed one (in source order, so a chain
+  // `lr = config["lr"]` → `AdamW(lr=lr)` resolves in one round); what still needs an unknown name is unresolved.
+  for (const { node, ctx } of later) emit(node, ctx, true);
+  // Comments anywhere, also inside the statements walked above (an annotation inside a dict(...) call).
+  tree.iterate({
+    enter: (ref) => {
+      if (ref.name === 'Comment') out.comments.push({ text: src.slice(ref.from, ref.to), range: idx.range(ref.from, ref.to) });
     },
   });
   out.issues = capIssues(out.issues);
