@@ -21,13 +21,17 @@ export const CONFIG_BUDGETS = {
   /** Most syntax nodes of one constant expression folded (`5e-4 * 1024 / 512`). */
   maxFoldNodes: 64,
   /** Most key/value entries read from one file. */
-  maxEntries: 50_000,
+  maxEntries: 20_000,
   /** Most learning rates, scales, optimizers, … of one kind kept per file (then "… and N more"). */
   maxPerKind: 1_000,
+  /** Longest list whose items keep their own positions (a piecewise schedule's peak is one of them). */
+  maxListItems: 1_024,
   /** Most findings reported per file (then "… and N more"). */
   maxFindings: 1_000,
   /** Most parse issues reported per file (then "… and N more"). */
   maxIssues: 50,
+  /** Most words read from one shell script (a launch script has hundreds). */
+  maxShellWords: 100_000,
   /** Deepest chain of shell variables followed (`LR=$BASE_LR`, `BASE_LR=${X:-3e-4}` …). */
   maxVariableDepth: 8,
 } as const;
@@ -314,8 +318,9 @@ export function boundPython(text: string, idx: LineIndex): BoundedPython {
   let depth = 0;
   let stmtStart = 0;
   let deepAt = -1;
+  let content = false; // the statement has something besides blanks (a blanked statement is not re-cut)
   const endStatement = (end: number) => {
-    const long = end - stmtStart > CONFIG_BUDGETS.maxExpressionBytes;
+    const long = content && end - stmtStart > CONFIG_BUDGETS.maxExpressionBytes;
     if (long || deepAt >= 0) {
       const p = idx.position(stmtStart);
       issues.push({
@@ -335,6 +340,7 @@ export function boundPython(text: string, idx: LineIndex): BoundedPython {
     }
     stmtStart = end + 1;
     deepAt = -1;
+    content = false;
   };
   let i = 0;
   while (i < n) {
@@ -344,6 +350,7 @@ export function boundPython(text: string, idx: LineIndex): BoundedPython {
       i = e < 0 ? n : e;
       continue;
     }
+    if (c !== 32 && c !== 9 && c !== 13 && c !== 10) content = true;
     if (c === 39 || c === 34) {
       // A prefix (r, b, f, u, rb, …) is part of the string; a backslash escapes the next character in every form.
       i = text.startsWith(c === 34 ? '"""' : "'''", i) ? skipTriple(text, i, c, true) : skipQuoted(text, i, c, true, true);

@@ -273,6 +273,17 @@ function dataTables(entries: RawEntry[]): string | null {
   return `data, not a config: ${best.values} of ${entries.length} values are in '${name}', a table of ${best.items} records with the same keys`;
 }
 
+/** Index of the largest value (a loop: a spread of a long list overflows the call stack). */
+function argmax(xs: number[]): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
+  return best;
+}
+
+/** Schedule values kept with an lr (the hover lists them). */
+const MAX_SCHEDULE = 64;
+const scheduleRest = (xs: number[], peak: number) => xs.filter((_, i) => i !== peak).slice(0, MAX_SCHEDULE);
+
 /** An lr being classified: with the call it belongs to and the constants it was computed from. */
 type Pending = ConfigLearningRate & { path?: string[]; ctorStart?: number; refs?: string[] };
 
@@ -393,6 +404,7 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
   }
   const sibling = (parents: string[], key: string) => siblings.get(parents.join(SEP))?.get(key);
   const lrs: Pending[] = [];
+  let moreLrs = 0;
   const lr0 = new Map<string, number>(); // parent path → Ultralytics lr0
   for (const e of kept) {
     const last = e.path[e.path.length - 1];
@@ -408,6 +420,11 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
     const inOtherCall = e.context === 'call-keyword';
 
     const lk = lrKey(last);
+    if (lk && !inSearch && lrs.length >= 2 * CONFIG_BUDGETS.maxPerKind) {
+      // Past the budget only counted (kept lrs are deduplicated below, so twice the budget is read).
+      moreLrs++;
+      continue;
+    }
     if (lk && !inSearch) {
       const noteOf = () =>
         e.via ??
@@ -446,7 +463,7 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
       }
       // A list: fairseq `lr: [0.0005]` (per-epoch values): the peak is the lr, the rest its schedule.
       if (Array.isArray(e.value) && e.value.length && e.value.every((x) => Number.isFinite(x) && x >= 0)) {
-        const peak = e.value.indexOf(Math.max(...e.value));
+        const peak = argmax(e.value);
         lrs.push({
           ...base,
           role,
@@ -455,7 +472,7 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
           value: e.value[peak],
           raw: e.itemRanges?.[peak] ? String(e.value[peak]) : e.raw,
           range: e.itemRanges?.[peak] ?? e.valueRange,
-          schedule: { values: e.value.filter((_, i) => i !== peak) },
+          schedule: { values: scheduleRest(e.value, peak) },
           note: `the peak of the list ${e.raw.replace(/\s+/g, ' ').slice(0, 60)}`,
           path: e.path,
           ctorStart: e.ctorStart,
@@ -468,7 +485,7 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
     if (key === 'values' && Array.isArray(e.value) && e.value.length && parents.some((p) => lrKey(p)) && !inSearch) {
       const boundaries = sibling(parents, 'boundaries');
       if (boundaries && Array.isArray(boundaries.value)) {
-        const peak = e.value.indexOf(Math.max(...e.value));
+        const peak = argmax(e.value);
         lrs.push({
           key: dotted,
           role: 'main',
@@ -477,7 +494,7 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
           raw: String(e.value[peak]),
           range: e.itemRanges?.[peak] ?? e.valueRange,
           keyRange: e.keyRange,
-          schedule: { values: e.value.filter((_, i) => i !== peak), boundaries: boundaries.value },
+          schedule: { values: scheduleRest(e.value, peak), boundaries: boundaries.value.slice(0, MAX_SCHEDULE) },
           path: e.path,
           note: `the peak of the piecewise values ${e.raw.replace(/\s+/g, ' ').slice(0, 60)} (boundaries ${boundaries.raw.replace(/\s+/g, ' ').slice(0, 40)})`,
         });
@@ -676,13 +693,22 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
     });
   }
 
-  capKinds(out);
+  capKinds(out, moreLrs);
   return out;
 }
 
 /** Keep at most maxPerKind of each list, with an issue saying how many more there were. */
-function capKinds(out: Classified): void {
+function capKinds(out: Classified, moreLrs: number): void {
   const max = CONFIG_BUDGETS.maxPerKind;
+  if (moreLrs && out.learningRates.length <= max) {
+    const at = out.learningRates[out.learningRates.length - 1].range;
+    out.issues.push({
+      severity: 'warning',
+      line: at.line,
+      column: at.column,
+      message: `… and ${moreLrs} more learning rates (the first ${out.learningRates.length} are listed)`,
+    });
+  }
   const lists: [string, { range: SourceRange }[], (k: never[]) => void][] = [
     ['learning rates', out.learningRates, (k) => (out.learningRates = k)],
     ['scales', out.scales, (k) => (out.scales = k)],
@@ -700,7 +726,7 @@ function capKinds(out: Classified): void {
       severity: 'warning',
       line: at.line,
       column: at.column,
-      message: `… and ${list.length - max} more ${what} (the first ${max} are listed)`,
+      message: `… and ${list.length - max + (what === 'learning rates' ? moreLrs : 0)} more ${what} (the first ${max} are listed)`,
     });
     set(list.slice(0, max) as never[]);
   }

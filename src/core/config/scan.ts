@@ -87,7 +87,16 @@ export function scanConfigState(text: string, path: string, language?: ConfigLan
       }
       entries = y.entries;
       comments = y.comments;
-      scan.yamlFloatStrings = y.floatStrings;
+      scan.yamlFloatStrings = y.floatStrings.slice(0, CONFIG_BUDGETS.maxPerKind);
+      if (y.floatStrings.length > CONFIG_BUDGETS.maxPerKind) {
+        const at = y.floatStrings[CONFIG_BUDGETS.maxPerKind].range;
+        scan.issues.push({
+          severity: 'warning',
+          line: at.line,
+          column: at.column,
+          message: `… and ${y.floatStrings.length - CONFIG_BUDGETS.maxPerKind} more YAML 1.1 float strings (the first ${CONFIG_BUDGETS.maxPerKind} are listed)`,
+        });
+      }
       scan.yamlLoader = y.loader;
       scan.issues.push(...y.issues);
       break;

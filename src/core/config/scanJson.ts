@@ -70,7 +70,7 @@ export function scanJson(original: string, idx: LineIndex) {
             valueRange: r(node),
             keyRange: keyNode ? r(keyNode) : undefined,
             context: 'mapping',
-            itemRanges: items.map(r),
+            itemRanges: items.length <= CONFIG_BUDGETS.maxListItems ? items.map(r) : undefined,
           });
           return;
         }

@@ -291,7 +291,11 @@ export function scanPython(original: string, idx: LineIndex): PythonFrontEnd {
     if (via) e.via = via;
     if (useRange) e.useRange = useRange;
     if (f.refs.length) e.refs = f.refs.map((x) => x.name);
-    if (Array.isArray(f.value) && (valueNode.name === 'ArrayExpression' || valueNode.name === 'TupleExpression'))
+    if (
+      Array.isArray(f.value) &&
+      f.value.length <= CONFIG_BUDGETS.maxListItems &&
+      (valueNode.name === 'ArrayExpression' || valueNode.name === 'TupleExpression')
+    )
       e.itemRanges = children(valueNode)
         .filter((c) => !['(', ')', '[', ']', ','].includes(c.name))
         .map(r);

@@ -12,18 +12,29 @@ import type { ConfigComment, RawEntry, ScanIssue, SourceRange, UnresolvedEntry }
 interface Word {
   /** The word after quote removal. */
   text: string;
-  /** Source offset of each character of `text`. */
-  at: number[];
+  /**
+   * Source offset of each character of `text`; absent for a plain word (no quotes, no escapes), whose characters
+   * are the source's from `start` on (most words are: no per-character arrays to allocate).
+   */
+  at?: number[];
   /** Source offsets of the word as written. */
   start: number;
   end: number;
-  /** Per character: was it inside quotes (for splitting assignment values). */
-  quoted: boolean[];
+  /** Per character: was it inside quotes (for splitting assignment values); absent: none was. */
+  quoted?: boolean[];
 }
 
-export function shellWords(text: string): { words: Word[][]; comments: { start: number; end: number }[] } {
+const posAt = (w: Word, k: number) => (w.at ? w.at[k] : w.start + k);
+const quotedIn = (w: Word, from = 0, to = w.text.length) => !!w.quoted && w.quoted.slice(from, to).some(Boolean);
+
+export function shellWords(
+  text: string,
+  maxWords: number = CONFIG_BUDGETS.maxShellWords,
+): { words: Word[][]; comments: { start: number; end: number }[]; truncatedAt: number | null } {
   const commands: Word[][] = [[]];
   const comments: { start: number; end: number }[] = [];
+  let count = 0;
+  let truncatedAt: number | null = null;
   let i = 0;
   const n = text.length;
   const isBlank = (c: string) => c === ' ' || c === '\t';
@@ -59,65 +70,88 @@ export function shellWords(text: string): { words: Word[][]; comments: { start: 
       i = end;
       continue;
     }
-    const w: Word = { text: '', at: [], start: i, end: i, quoted: [] };
-    const push = (ch: string, at: number, quoted: boolean) => {
-      w.text += ch;
-      w.at.push(at);
-      w.quoted.push(quoted);
-    };
-    while (i < n) {
-      const d = text[i];
-      if (isBlank(d) || d === '\n' || d === '\r' || isOp(d)) break;
-      if (d === '\\') {
-        if (text[i + 1] === '\n') {
+    if (++count > maxWords) {
+      truncatedAt = i;
+      break;
+    }
+    // Plain words (no quote, no backslash) are a slice of the source.
+    let plainEnd = i;
+    while (plainEnd < n) {
+      const d = text[plainEnd];
+      if (isBlank(d) || d === '\n' || d === '\r' || isOp(d) || d === '\\' || d === "'" || d === '"') break;
+      plainEnd++;
+    }
+    const w: Word = { text: text.slice(i, plainEnd), start: i, end: plainEnd };
+    i = plainEnd;
+    const pd = text[i];
+    if (i < n && (pd === '\\' || pd === "'" || pd === '"')) {
+      // Quotes or escapes: per-character offsets from here on.
+      w.at = Array.from({ length: w.text.length }, (_, k) => w.start + k);
+      w.quoted = Array.from({ length: w.text.length }, () => false);
+      const at = w.at;
+      const quoted = w.quoted;
+      const chars: string[] = [w.text];
+      const push = (ch: string, pos: number, q: boolean) => {
+        chars.push(ch);
+        at.push(pos);
+        quoted.push(q);
+      };
+      while (i < n) {
+        const d = text[i];
+        if (isBlank(d) || d === '\n' || d === '\r' || isOp(d)) break;
+        if (d === '\\') {
+          if (text[i + 1] === '\n') {
+            i += 2;
+            continue;
+          }
+          if (i + 1 < n) push(text[i + 1], i + 1, true);
           i += 2;
           continue;
         }
-        if (i + 1 < n) push(text[i + 1], i + 1, true);
-        i += 2;
-        continue;
-      }
-      if (d === "'") {
-        const e = text.indexOf("'", i + 1);
-        const end = e < 0 ? n : e;
-        for (let k = i + 1; k < end; k++) push(text[k], k, true);
-        i = end + 1;
-        continue;
-      }
-      if (d === '"') {
-        let k = i + 1;
-        while (k < n && text[k] !== '"') {
-          if (text[k] === '\\' && k + 1 < n && '"\\$`\n'.includes(text[k + 1])) {
-            if (text[k + 1] !== '\n') push(text[k + 1], k + 1, true);
-            k += 2;
-            continue;
-          }
-          push(text[k], k, true);
-          k++;
+        if (d === "'") {
+          const e = text.indexOf("'", i + 1);
+          const end = e < 0 ? n : e;
+          for (let k = i + 1; k < end; k++) push(text[k], k, true);
+          i = end + 1;
+          continue;
         }
-        i = k + 1;
-        continue;
+        if (d === '"') {
+          let k = i + 1;
+          while (k < n && text[k] !== '"') {
+            if (text[k] === '\\' && k + 1 < n && '"\\$`\n'.includes(text[k + 1])) {
+              if (text[k + 1] !== '\n') push(text[k + 1], k + 1, true);
+              k += 2;
+              continue;
+            }
+            push(text[k], k, true);
+            k++;
+          }
+          i = k + 1;
+          continue;
+        }
+        push(d, i, false);
+        i++;
       }
-      push(d, i, false);
-      i++;
+      w.text = chars.join('');
     }
     w.end = Math.min(i, n);
     commands[commands.length - 1].push(w);
     // NAME=( starts an array assignment: its elements are words of this command until ')'.
-    if (!inArray && text[i] === '(' && /^[A-Za-z_][A-Za-z0-9_]*\+?=$/.test(w.text) && !w.quoted.some(Boolean)) {
+    if (!inArray && text[i] === '(' && /^[A-Za-z_][A-Za-z0-9_]*\+?=$/.test(w.text) && !quotedIn(w)) {
       inArray = true;
       i++;
     }
   }
-  return { words: commands.filter((c) => c.length), comments };
+  return { words: commands.filter((c) => c.length), comments, truncatedAt };
 }
 
 function slice(w: Word, from: number, to = w.text.length): Word {
+  if (!w.at) return { text: w.text.slice(from, to), start: w.start + from, end: w.start + Math.max(from, to) };
   const at = w.at.slice(from, to);
   return {
     text: w.text.slice(from, to),
     at,
-    quoted: w.quoted.slice(from, to),
+    quoted: w.quoted!.slice(from, to),
     start: at[0] ?? w.end,
     end: at.length ? at[at.length - 1] + 1 : w.end,
   };
@@ -126,21 +160,16 @@ function slice(w: Word, from: number, to = w.text.length): Word {
 /** Split a word's characters at blanks/newlines (IFS), keeping source offsets. */
 function splitFields(w: Word, from: number): Word[] {
   const out: Word[] = [];
-  let cur: Word | null = null;
-  for (let k = from; k < w.text.length; k++) {
+  let a = -1;
+  for (let k = from; k <= w.text.length; k++) {
     const ch = w.text[k];
-    if (ch === ' ' || ch === '\t' || ch === '\n') {
-      if (cur) out.push(cur);
-      cur = null;
-      continue;
+    const blank = k === w.text.length || ch === ' ' || ch === '\t' || ch === '\n';
+    if (!blank && a < 0) a = k;
+    else if (blank && a >= 0) {
+      out.push(slice(w, a, k));
+      a = -1;
     }
-    if (!cur) cur = { text: '', at: [], start: w.at[k], end: w.at[k] + 1, quoted: [] };
-    cur.text += ch;
-    cur.at.push(w.at[k]);
-    cur.quoted.push(w.quoted[k]);
-    cur.end = w.at[k] + 1;
   }
-  if (cur) out.push(cur);
   return out;
 }
 
@@ -162,9 +191,19 @@ export function scanShell(text: string, idx: LineIndex) {
   const unresolved: UnresolvedEntry[] = [];
   const comments: ConfigComment[] = [];
   const issues: ScanIssue[] = [];
-  const { words, comments: cs } = shellWords(text);
+  const { words, comments: cs, truncatedAt } = shellWords(text);
   for (const c of cs) comments.push({ text: text.slice(c.start, c.end), range: idx.range(c.start, c.end) });
-  const wordRange = (w: Word): SourceRange => idx.range(w.at[0] ?? w.start, (w.at[w.text.length - 1] ?? w.end - 1) + 1);
+  if (truncatedAt !== null) {
+    const p = idx.position(truncatedAt);
+    issues.push({
+      severity: 'warning',
+      line: p.line,
+      column: p.column,
+      message: `more than ${CONFIG_BUDGETS.maxShellWords} words: the rest of the script is not read`,
+    });
+  }
+  const wordRange = (w: Word): SourceRange =>
+    w.text.length ? idx.range(posAt(w, 0), posAt(w, w.text.length - 1) + 1) : idx.range(w.start, w.end);
   let full = false;
   const push = (e: RawEntry) => {
     if (entries.length < CONFIG_BUDGETS.maxEntries) entries.push(e);
@@ -187,7 +226,7 @@ export function scanShell(text: string, idx: LineIndex) {
       if (k === 0 || DECLARE.has(cmd[k - 1].text) || ASSIGN.test(cmd[k - 1].text) || /^-[a-zA-Z]+$/.test(cmd[k - 1].text)) {
         if (DECLARE.has(w.text) || /^-[a-zA-Z]+$/.test(w.text)) continue;
         const m = ASSIGN.exec(w.text);
-        if (!m || w.quoted.slice(0, m[0].length).some(Boolean)) break;
+        if (!m || quotedIn(w, 0, m[0].length)) break;
         const list = assignments.get(m[1]) ?? [];
         list.push({ name: m[1], at: w.start, value: slice(w, m[0].length) });
         assignments.set(m[1], list);
@@ -278,23 +317,23 @@ export function scanShell(text: string, idx: LineIndex) {
     const flat: Word[] = [];
     for (const w of cmd) {
       const m = ASSIGN.exec(w.text);
-      if (m && !w.quoted.slice(0, m[0].length).some(Boolean)) flat.push(...splitFields(w, m[0].length));
-      else if (w.quoted.some(Boolean) && /\s/.test(w.text) && /^--[A-Za-z]/.test(w.text))
-        flat.push(...splitFields(w, 0)); // "--fp8-format hybrid" in an array
+      if (m && !quotedIn(w, 0, m[0].length)) for (const x of splitFields(w, m[0].length)) flat.push(x);
+      else if (quotedIn(w) && /\s/.test(w.text) && /^--[A-Za-z]/.test(w.text))
+        for (const x of splitFields(w, 0)) flat.push(x); // "--fp8-format hybrid" in an array
       else flat.push(w);
     }
-    for (let k = 0; k < flat.length; k++) {
+    for (let k = 0; k < flat.length && !full; k++) {
       const w = flat[k];
       if (!/^--[A-Za-z]/.test(w.text)) continue;
       const eq = w.text.indexOf('=');
       if (eq > 0) {
         const flag = w.text.slice(0, eq);
         if (eq + 1 >= w.text.length) continue;
-        flagEntry(flag, idx.range(w.at[0], w.at[eq - 1] + 1), slice(w, eq + 1));
+        flagEntry(flag, idx.range(posAt(w, 0), posAt(w, eq - 1) + 1), slice(w, eq + 1));
         continue;
       }
       const next = flat[k + 1];
-      const keyRange = idx.range(w.at[0], w.at[w.text.length - 1] + 1);
+      const keyRange = idx.range(posAt(w, 0), posAt(w, w.text.length - 1) + 1);
       if (next && (!next.text.startsWith('-') || /^-[\d.]/.test(next.text))) {
         flagEntry(w.text, keyRange, next);
         k++;

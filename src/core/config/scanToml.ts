@@ -59,7 +59,7 @@ export function scanToml(original: string, idx: LineIndex) {
           valueRange: r(v),
           keyRange,
           context: 'mapping',
-          itemRanges: v.elements.map(r),
+          itemRanges: v.elements.length <= CONFIG_BUDGETS.maxListItems ? v.elements.map(r) : undefined,
         });
       } else v.elements.forEach((e, i) => visitValue(e, [...path, String(i)], undefined, depth + 1));
     } else if (v.type === 'TOMLInlineTable') {

@@ -115,7 +115,7 @@ export function scanYaml(original: string, idx: LineIndex): YamlFrontEnd {
           valueRange: range(node),
           keyRange,
           context: 'mapping',
-          itemRanges: items.map((i) => range(i as YamlNode)),
+          itemRanges: items.length <= CONFIG_BUDGETS.maxListItems ? items.map((i) => range(i as YamlNode)) : undefined,
         });
         return;
       }
