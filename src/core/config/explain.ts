@@ -188,13 +188,21 @@ export function explainLearningRate(input: ExplainInput): Explanation {
   };
 }
 
+/**
+ * Muon's per-weight step (the update's RMS) for a d×d weight under the two scaling conventions in use: an
+ * orthogonal d×d matrix has RMS 1/√d; max(1, rows/cols)^0.5 leaves that for a square weight, 0.2·√max(rows, cols)
+ * makes it 0.2 (matched to AdamW's typical update RMS).
+ */
+export function muonSteps(lr: number, d: number): { kellerJordan: number; matchedAdamW: number } {
+  return { kellerJordan: lr / Math.sqrt(d), matchedAdamW: 0.2 * lr };
+}
+
 /** Muon: the update's RMS per shape under the two scaling conventions in use, for a d×d weight when d is stated. */
 function muonText(lr: number, scale: number | null, scaleSource: string | undefined, width: ExplainInput['width']): string[] {
   const out: string[] = [];
   if (width) {
     const d = width.value;
-    const kj = lr / Math.sqrt(d); // max(1, rows/cols)^0.5 / √max(rows, cols) for a square weight
-    const moon = 0.2 * lr; // 0.2·√max(rows, cols) × RMS of an orthogonal d×d matrix (1/√d)
+    const { kellerJordan: kj, matchedAdamW: moon } = muonSteps(lr, d);
     out.push(
       `For a ${d}×${d} weight (\`${width.key}\`, line ${width.line}): with the max(1, rows/cols)^0.5 scaling each weight moves by ≈ ${formatNumber(kj)} per step${scale ? ` (relative step ${formatNumber(kj / scale)} at ${formatNumber(scale)}${scaleSource ? `, ${scaleSource}` : ''})` : ''}; with 0.2·√max(rows, cols) (matched to AdamW's RMS) by ≈ ${formatNumber(moon)}${scale ? ` (relative step ${formatNumber(moon / scale)})` : ''}. Which one the run uses is the Muon implementation's choice; the config does not say.`,
     );

@@ -2,7 +2,7 @@
 // or an eps. Pure (no vscode). The relative-step verdicts are the lint's own (rules.stepVerdicts): hover and
 // Problems say the same thing.
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
-import { explainCommandArgs, explainLearningRate, type ExplainCommandArgs } from './explain';
+import { explainCommandArgs, explainLearningRate, muonSteps, type ExplainCommandArgs } from './explain';
 import { formatNumber, formatPercent } from '../../shared/format';
 import { FP16_MIN_SUBNORMAL, isStepLr, LOADER_NAMES, scaleFor, stepEstimates, stepVerdicts, toFloat16, type ScaleChoice } from './rules';
 import { readingFor, type LrReading } from './reading';
@@ -71,7 +71,7 @@ function scheduleText(lr: ConfigLearningRate, scan: ConfigScan): string[] {
   if (lr.schedule) {
     const b = lr.schedule.boundaries;
     out.push(
-      `Schedule: peak ${formatNumber(lr.value)}, then ${lr.schedule.values.map((v) => formatNumber(v)).join(', ') || '—'}${b ? ` (boundaries ${b.map((x) => formatNumber(x)).join(', ')})` : ''}; the findings are about the peak.`,
+      `Schedule: peak ${formatNumber(lr.value)}, then ${lr.schedule.values.map((v) => formatNumber(v)).join(', ') || '—'}${b ? ` (boundaries ${b.map((x) => formatNumber(x, 8)).join(', ')})` : ''}; the findings are about the peak.`,
     );
   }
   if (lr.role === 'main')
@@ -89,16 +89,22 @@ function otherOptimizerLines(lr: ConfigLearningRate, reading: LrReading, scan: C
   const others = scan.learningRates.filter((x) => x !== lr && isStepLr(x)).map((x) => ({ x, r: readingFor(x, scan) }));
   const differ = others.filter(({ r }) => r.family !== reading.family).slice(0, 3);
   if (!differ.length) return [];
+  const width = scan.widths[0];
   const lines = differ.map(({ x, r }) => {
     const choice = scaleFor(x, scan, options.linked);
     const est = stepEstimates(x.value, r, choice)?.[0];
-    const rel = !est
-      ? r.step.kind === 'muon'
-        ? 'relative step lr·c(shape)/scale'
-        : 'relative step not computable'
-      : est.later
+    let rel: string;
+    if (est)
+      rel = est.later
         ? `relative step ${formatNumber(est.first)} at step 1, ≈ ${formatNumber(est.later[0])}–${formatNumber(est.later[1])} later`
         : `relative step ${formatNumber(est.first)}`;
+    else if (r.step.kind === 'muon' && width) {
+      const m = muonSteps(x.value, width.value);
+      const of = (v: number) => `${formatNumber(v)}${choice ? ` (relative ${formatNumber(v / choice.value)})` : ''}`;
+      rel = `per-weight step for a ${width.value}×${width.value} weight ≈ ${of(m.kellerJordan)} with max(1, rows/cols)^0.5, ${of(m.matchedAdamW)} with 0.2·√max(rows, cols)`;
+    } else if (r.needsScale && !choice)
+      rel = `relative step needs the parameter scale (at scale 0.02: ${formatNumber(x.value / 0.02)}${r.step.kind === 'adam-band' ? ' at step 1' : ''})`;
+    else rel = r.step.kind === 'muon' ? 'relative step lr·c(shape)/scale' : 'relative step not computable';
     return `\`${x.key}\` = ${formatNumber(x.value)} (${r.label ?? 'optimizer not named'}, line ${x.range.line}): ${rel}`;
   });
   return [`Other optimizers here — their lrs are not comparable by value: ${lines.join('; ')}.`];
