@@ -6,9 +6,9 @@
 // and u stays the same only with ε' = ε/k; with lr' = k·lr the training is exactly the same
 // (test/fixtures adam_reparam_k8: lr 8·3e-4, ε 1e-8/8, parameters bit for bit 8× adam_base's): the
 // triples (lr·k, scale·k, ε/k) share one relative step. For SGD (update lr·g, gradient of p' is g/k)
-// the same relative step needs lr·k².
+// the same relative step needs lr·k²; under a trust ratio (LAMB, LARS) lr stays (see lrScaling).
 
-import { isOptimizerKind, optimizerKindFromName, type OptimizerKind } from './optimizers';
+import { isOptimizerKind, optimizerKindFromName, OPTIMIZER_NORMALIZATION, type OptimizerKind } from './optimizers';
 
 export interface EquivalentPair {
   k: number;
@@ -23,6 +23,20 @@ export function normalizeOptimizer(type: string | null | undefined): OptimizerKi
   return isOptimizerKind(type) ? type : optimizerKindFromName(type);
 }
 
+/**
+ * How lr and ε change when the weights are stored ×k and training stays the same, by how the optimizer
+ * normalizes its update: SGD (the step is lr·g, g shrinks by k) needs lr·k²; a trust ratio (LAMB, LARS) already
+ * scales the step to ‖w‖, so lr stays; the others step by ≈ lr per weight, so lr·k. ε is rescaled (÷k) where it
+ * is added to a gradient-scaled denominator (Adam family, LAMB); Lion and Muon have no such ε.
+ * `null` (not stated) is read as Adam-like, as everywhere else.
+ */
+export function lrScaling(optimizer: OptimizerKind | null): { lrPower: 0 | 1 | 2; epsScales: boolean } {
+  const n = optimizer === null ? 'second-moment' : OPTIMIZER_NORMALIZATION[optimizer];
+  if (n === 'none') return { lrPower: 2, epsScales: false };
+  if (n === 'trust-ratio') return { lrPower: 0, epsScales: optimizer === 'lamb' };
+  return { lrPower: 1, epsScales: n === 'second-moment' };
+}
+
 export function equivalentPairs(
   lr: number,
   scale: number,
@@ -30,11 +44,12 @@ export function equivalentPairs(
   optimizer: OptimizerKind | null,
   factors: number[] = EQUIVALENCE_FACTORS,
 ): EquivalentPair[] {
+  const { lrPower, epsScales } = lrScaling(optimizer);
   return factors.map((k) => ({
     k,
-    lr: optimizer === 'sgd' ? lr * k * k : lr * k,
+    lr: lr * k ** lrPower,
     scale: scale * k,
-    eps: optimizer === 'sgd' || eps === null ? null : eps / k,
+    eps: !epsScales || eps === null ? null : eps / k,
   }));
 }
 

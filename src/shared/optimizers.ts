@@ -86,6 +86,7 @@ const NAME_PATTERNS: [RegExp, OptimizerKind][] = [
   [/adafactor/, 'adafactor'],
   [/lamb/, 'lamb'],
   [/lars/, 'lars'],
+  [/larc/, 'lars'],
   [/nadam/, 'nadam'],
   [/radam/, 'radam'],
   [/adamax/, 'adamax'],
@@ -93,8 +94,13 @@ const NAME_PATTERNS: [RegExp, OptimizerKind][] = [
   [/rmsprop/, 'rmsprop'],
   [/adamw/, 'adamw'],
   [/adam/, 'adam'],
-  [/(?:^|fused|nesterov)sgd|^sgd|momentum$/, 'sgd'],
+  [/amsgrad/, 'adam'],
+  [/(?:^|fused|nesterov)sgd|^sgd|^asgd$|momentum$/, 'sgd'],
 ];
+
+// Names that contain a kind's name but are not that optimizer: D-Adaptation and Prodigy estimate the step size
+// themselves (their lr is a multiplier, typically 1.0), so reading 'DAdaptAdam' as Adam would misstate its lr.
+const LOOKALIKE_NAMES = /^(?:dadapt|prodigy)/;
 
 /**
  * The kind a name states: torch class names (`torch.optim.AdamW`), HF `optim` values (`adamw_torch_fused`,
@@ -108,6 +114,7 @@ export function optimizerKindFromName(name: string | null | undefined): Optimize
   // Per separator-delimited word ('lr-AdamW' → lr, adamw): squashing the whole name would read 'lradamw' as RAdam.
   for (const word of last.toLowerCase().split(/[^a-z0-9]+/)) {
     if (!word) continue;
+    if (LOOKALIKE_NAMES.test(word)) return null;
     for (const [re, kind] of NAME_PATTERNS) if (re.test(word)) return kind;
   }
   return null;

@@ -29,6 +29,16 @@ describe('equivalent (lr, scale, eps)', () => {
     assert.equal(pair.eps, null);
   });
 
+  it('LAMB keeps lr (the trust ratio scales the step to ‖w‖); Lion scales lr by k and has no eps', () => {
+    const [lamb] = equivalentPairs(1e-3, 0.02, 1e-6, 'lamb', [8]);
+    assert.deepEqual([lamb.lr, lamb.scale, lamb.eps], [1e-3, 0.16, 1e-6 / 8]);
+    const [lion] = equivalentPairs(1e-4, 0.02, 1e-8, 'lion', [8]);
+    assertClose(lion.lr, 8e-4, 1e-15, 'lion lr·k');
+    assert.equal(lion.eps, null);
+    const [unstated] = equivalentPairs(3e-4, 0.02, 1e-8, null, [10]);
+    assertClose(unstated.eps, 1e-9, 1e-15, 'not stated: Adam-like');
+  });
+
   it('lr for a target relative step: measured relative step is proportional to lr at fixed u', () => {
     const base = loadExpected('adam_base');
     const l = base.steps['120']['embed.weight'];

@@ -32,6 +32,17 @@ test('names as torch, HF Trainer, DeepSpeed, bitsandbytes and Lightning write th
     ['LARS', 'lars'],
     ['lr-AdamW', 'adamw'],
     ['Shampoo', null],
+    ['LARC', 'lars'],
+    ['ASGD', 'sgd'],
+    ['amsgrad', 'adam'],
+    ['fused_adam', 'adam'],
+    ['OneBitLamb', 'lamb'],
+    ['adamw_8bit', 'adamw'],
+    ['galore_adamw_8bit', 'adamw'],
+    ['Adadelta', null],
+    ['DAdaptAdam', null],
+    ['prodigy', null],
+    ['scale_by_adafactor', 'adafactor'],
     ['', null],
   ];
   for (const [name, kind] of cases) assert.equal(optimizerKindFromName(name), kind, name);

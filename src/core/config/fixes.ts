@@ -81,13 +81,15 @@ export function quickFixesFor(text: string, scan: ConfigScan, finding: ConfigFin
     }
     case 'relative-step-high':
     case 'relative-step-low': {
-      const scale = Number(finding.evidence.scale);
+      // The lr the rule computed under the lr's own optimizer for the default target 1e-3 (Adam family: later steps
+      // at most the target); every reading is linear in the target, so another target scales it.
       const target = ctx.targetRelativeStep && ctx.targetRelativeStep > 0 ? ctx.targetRelativeStep : 1e-3;
-      if (scale > 0) {
-        const lr = target * scale;
+      const lr = Number(finding.evidence.lrForTarget) * (target / 1e-3);
+      const scale = finding.evidence.scale === null ? null : Number(finding.evidence.scale);
+      if (lr > 0 && Number.isFinite(lr)) {
         const lit = numberLiteral(lr, scan.language);
         fixes.push({
-          title: `Set lr to ${lit} (relative step ${formatNumber(target)} at scale ${formatNumber(scale)})`,
+          title: `Set lr to ${lit} (relative step ≤ ${formatNumber(target)}${scale && scale > 0 ? ` at scale ${formatNumber(scale)}` : ''})`,
           rule: finding.rule,
           edits: [{ start: finding.range.start, end: finding.range.end, newText: lit }],
         });

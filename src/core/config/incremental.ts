@@ -129,6 +129,7 @@ export function rescanAfterEdit(prev: ScanState, text: string): ScanState | null
       context: e.context,
     };
     if (e.callee !== undefined) m.callee = e.callee;
+    if (e.itemRanges) m.itemRanges = e.itemRanges.map(moved);
     return m;
   });
   const comments = prev.comments.map((c) => (c.range.end <= valueStart ? c : { text: c.text, range: moved(c.range) }));

@@ -11,7 +11,20 @@ export {
   LOG_HISTORY_KEY,
 } from './scan';
 export { configLanguageOf, configLanguageOfId, notAConfigByName, TRAINING_LOG_NAMES } from './languages';
-export { lintConfig, scaleFor, optimizerFamilyOf, toFloat16, FP16_MIN_SUBNORMAL, type ConfigLintOptions, type ScaleChoice } from './rules';
+export {
+  lintConfig,
+  scaleFor,
+  optimizerFamilyOf,
+  toFloat16,
+  FP16_MIN_SUBNORMAL,
+  stepVerdicts,
+  stepEstimates,
+  type ConfigLintOptions,
+  type ScaleChoice,
+} from './rules';
+export { readingFor, readingOf, type LrReading, type StepModel } from './reading';
+export { CONFIG_BUDGETS } from './bounds';
+export { lrKey, keyWords, NOT_LR_KEYS } from './lrKeys';
 export {
   explainLearningRate,
   explainCommandArgs,
@@ -25,6 +38,6 @@ export {
 export { quickFixesFor, applyEdits, numberLiteral, FP16_SAFE_EPS, PLACEHOLDER_SCALE, type FixContext } from './fixes';
 export { configHover, findAt, type ConfigHover } from './hover';
 export { LineIndex } from './positions';
-export { ANNOTATION_RE, LR_PEAK_KEYS, LR_FLOOR_KEYS, SCALE_KEYS } from './classify';
+export { ANNOTATION_RE, SCALE_KEYS } from './classify';
 export { rescanAfterEdit, diffRegion } from './incremental';
 export { EXPLAIN_COMMAND } from './hover';

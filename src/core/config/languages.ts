@@ -53,9 +53,17 @@ export function configLanguageOfId(languageId: string, path: string): ConfigLang
  */
 export const TRAINING_LOG_NAMES = new Set(['trainer_state.json']);
 
+/**
+ * JSON files next to a model that are data, not settings (tokenizer vocabularies and merges, the weight map of a
+ * sharded checkpoint): tens of thousands of entries and never a learning rate.
+ */
+const MODEL_DATA_NAMES = new Set(['tokenizer.json', 'vocab.json', 'added_tokens.json', 'special_tokens_map.json', 'merges.json']);
+
 /** Why a path is not read as a config although its extension is one (null: it is read). */
 export function notAConfigByName(path: string): string | null {
   const name = basename(path).toLowerCase();
   if (TRAINING_LOG_NAMES.has(name)) return `${basename(path)} is a training log (Hugging Face Trainer state), not a config`;
+  if (MODEL_DATA_NAMES.has(name)) return `${basename(path)} is tokenizer data, not a config`;
+  if (name.endsWith('.index.json')) return `${basename(path)} is the weight map of a sharded checkpoint, not a config`;
   return null;
 }

@@ -1,9 +1,14 @@
 // Rules over a config scan (README "Findings"): the same ids as the run analysis, in CLI JSON,
 // Problems and hovers.
-import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
+import { DEFAULT_THRESHOLDS, type Severity, type Thresholds } from '../rules/types';
 import { formatNumber, formatPercent } from '../../shared/format';
-import type { ConfigFinding, ConfigLearningRate, ConfigScale, ConfigScan, LinkedScale, OptimizerFamily } from './types';
-import { LATE_UPDATE_RMS } from './explain';
+import { lrForTarget } from '../../shared/equivalence';
+import { lrMeaning } from '../../shared/optimizers';
+import { LATE_UPDATE_RMS, readingFor, type LrReading } from './reading';
+import type { ConfigFinding, ConfigLearningRate, ConfigScale, ConfigScan, LinkedScale } from './types';
+
+/** Target relative step per optimizer step when none is configured (optimizerLens.targetRelativeStep). */
+export const DEFAULT_TARGET_RELATIVE_STEP = 1e-3;
 
 /** Smallest positive float16 (subnormal): 2^-24 ≈ 5.96e-8. Below half of it a value rounds to 0. */
 export const FP16_MIN_SUBNORMAL = 2 ** -24;
@@ -68,14 +73,29 @@ export function annotationIsNear(scale: ConfigScale, lr: ConfigLearningRate): bo
   return scale.source === 'annotation' && (scale.range.line === lr.range.line || scale.range.line === lr.range.line - 1);
 }
 
+/** Lines an annotation on which belongs to one lr (its line or the line above), once per scan. */
+const nearCache = new WeakMap<ConfigScan, Set<number>>();
+function nearLines(scan: ConfigScan): Set<number> {
+  let s = nearCache.get(scan);
+  if (!s) {
+    s = new Set();
+    for (const l of scan.learningRates) {
+      s.add(l.range.line);
+      s.add(l.range.line - 1);
+    }
+    nearCache.set(scan, s);
+  }
+  return s;
+}
+
 /**
  * The scale that goes with a learning rate: an annotation on the lr's line or the line above (that lr only),
  * else a linked run (measured per layer), else a file-wide annotation (one that is on or above no lr's line),
  * a stated init scale, an init call, a sibling file.
  */
 export function scaleFor(lr: ConfigLearningRate, scan: ConfigScan, linked?: LinkedScale | null): ScaleChoice | null {
-  const near = scan.scales.find((s) => annotationIsNear(s, lr));
-  if (near) return { value: near.value, source: describeScale(near), scale: near };
+  const own = scan.scales.find((s) => annotationIsNear(s, lr));
+  if (own) return { value: own.value, source: describeScale(own), scale: own };
   if (linked) {
     const layers = linked.layers.filter((l): l is { name: string; paramRms: number } => typeof l.paramRms === 'number' && l.paramRms > 0);
     if (layers.length) {
@@ -89,7 +109,8 @@ export function scaleFor(lr: ConfigLearningRate, scan: ConfigScan, linked?: Link
       };
     }
   }
-  const fileWide = (s: ConfigScale) => s.source !== 'annotation' || !scan.learningRates.some((l) => annotationIsNear(s, l));
+  const near = nearLines(scan);
+  const fileWide = (s: ConfigScale) => s.source !== 'annotation' || !near.has(s.range.line);
   for (const source of ['annotation', 'stated', 'init-call', 'sibling'] as const) {
     const s = scan.scales.find((x) => x.source === source && fileWide(x));
     if (s) return { value: s.value, source: describeScale(s), scale: s };
@@ -97,14 +118,158 @@ export function scaleFor(lr: ConfigLearningRate, scan: ConfigScan, linked?: Link
   return null;
 }
 
-/** The optimizer family the file states (null when not stated or mixed families). */
-export function optimizerFamilyOf(scan: ConfigScan): OptimizerFamily | null {
-  const fams = new Set(scan.optimizers.map((o) => o.family));
-  if (fams.size === 0) return null;
-  if (fams.size === 1) return [...fams][0];
-  if ([...fams].every((f) => f === 'sgd')) return 'sgd';
-  return [...fams].find((f) => f === 'adamw' || f === 'adam') ?? null;
+export { optimizerFamilyOf } from './reading';
+
+/** A relative-step estimate for one scale (or one layer of a linked run). */
+export interface StepEstimate {
+  layer: string | null;
+  scale: number | null;
+  /** Adam family: the step-1 bound lr/scale (RMS(u) ≈ 1); Lion: exact; trust ratio: lr × factor. */
+  first: number;
+  /** Adam family: LATE_UPDATE_RMS × first; null where there is no such band. */
+  later: [number, number] | null;
 }
+
+/** The relative steps an lr gives under its optimizer, per layer of a linked run or for the one scale; null: not computable. */
+export function stepEstimates(lr: number, reading: LrReading, choice: ScaleChoice | null): StepEstimate[] | null {
+  const step = reading.step;
+  if (step.kind === 'relative')
+    return step.factor === null ? null : [{ layer: null, scale: choice?.value ?? null, first: lr * step.factor, later: null }];
+  if ((step.kind !== 'adam-band' && step.kind !== 'over-scale') || !choice) return null;
+  const scales = choice.layers ? choice.layers.map((l) => ({ layer: l.name, scale: l.paramRms })) : [{ layer: null, scale: choice.value }];
+  return scales.map(({ layer, scale }) => {
+    const first = lr / scale;
+    return { layer, scale, first, later: step.kind === 'adam-band' ? [first * LATE_UPDATE_RMS[0], first * LATE_UPDATE_RMS[1]] : null };
+  });
+}
+
+/** A relative-step verdict: the finding the config lint reports and the hover repeats (one computation, one text). */
+export interface StepVerdict {
+  rule: 'relative-step-high' | 'relative-step-low';
+  severity: Severity;
+  message: string;
+  estimate: StepEstimate;
+  /** Layers beyond the threshold (linked run). */
+  layers: number;
+  /** lr for the target relative step under the same reading (the set-lr quick fix). */
+  lrForTarget: number | null;
+}
+
+const range2 = (r: [number, number]) => `${formatNumber(r[0])}–${formatNumber(r[1])}`;
+
+/** lr that gives `target` under this reading: Adam family by the later band's upper end (then the whole band is at or below it). */
+export function lrForTargetStep(reading: LrReading, scale: number | null, target: number): number | null {
+  const step = reading.step;
+  const kind = reading.family === null || reading.family === 'other' ? null : reading.family;
+  if (step.kind === 'relative') return step.factor ? target / step.factor : null;
+  if (scale === null || !(scale > 0)) return null;
+  if (step.kind === 'adam-band')
+    return lrForTarget({ name: '', paramRms: scale, adamUpdateRms: LATE_UPDATE_RMS[1], relStep: null }, null, target, kind).lr;
+  if (step.kind === 'over-scale') return lrForTarget({ name: '', paramRms: scale, adamUpdateRms: 1, relStep: null }, null, target, kind).lr;
+  return null;
+}
+
+export function stepVerdicts(
+  lr: ConfigLearningRate,
+  reading: LrReading,
+  choice: ScaleChoice | null,
+  th: Thresholds,
+  linked: LinkedScale | null | undefined,
+  target = DEFAULT_TARGET_RELATIVE_STEP,
+): StepVerdict[] {
+  const est = stepEstimates(lr.value, reading, choice);
+  if (!est?.length) return [];
+  const out: StepVerdict[] = [];
+  const linkedName = linked ? linked.path.split(/[\\/]/).filter(Boolean).pop() : '';
+  const at = (e: StepEstimate, n: number, side: string) =>
+    e.layer
+      ? `layer ${e.layer}'s RMS ${formatNumber(e.scale)} (linked ${linkedName}${linked?.step !== null && linked?.step !== undefined ? ` at step ${linked.step}` : ''}${n > 1 ? `; ${n - 1} more layer${n > 2 ? 's' : ''} ${side}` : ''})`
+      : choice
+        ? `scale ${formatNumber(choice.value)} (${choice.source})`
+        : 'any scale';
+  const who = `${lr.key} = ${formatNumber(lr.value)}${lr.role === 'group' ? ` (${lr.label})` : ''}`;
+  const band = reading.step.kind === 'adam-band';
+  // High. The Adam family warns when the whole later band (RMS(u) 0.2–0.45) is above the threshold; when only
+  // the step-1 bound (RMS(u) ≈ 1) or part of the band is, it is an info that gives both numbers. The others are exact.
+  const highOf = (e: StepEstimate) => (band ? e.later![0] : e.first);
+  const hi = est.reduce((a, b) => (highOf(b) > highOf(a) || (highOf(b) === highOf(a) && b.first > a.first) ? b : a));
+  const nHigh = est.filter((e) => highOf(e) > th.relativeStepHigh).length;
+  if (band && hi.later![0] > th.relativeStepHigh) {
+    out.push({
+      rule: 'relative-step-high',
+      severity: 'warning',
+      estimate: hi,
+      layers: nHigh,
+      lrForTarget: lrForTargetStep(reading, hi.scale, target),
+      message: `${who} with ${at(hi, nHigh, 'above')}: later in training (RMS(u) ${LATE_UPDATE_RMS[0]}–${LATE_UPDATE_RMS[1]}) the relative step is ≈ ${range2(hi.later!)} per step, above ${formatNumber(th.relativeStepHigh)}; at step 1 (RMS(u) ≈ 1) lr/scale = ${formatNumber(hi.first)} (${formatPercent(hi.first)}).`,
+    });
+  } else if (band) {
+    const b = est.reduce((a, x) => (x.first > a.first ? x : a));
+    const n = est.filter((e) => e.first > th.relativeStepHigh).length;
+    if (b.first > th.relativeStepHigh)
+      out.push({
+        rule: 'relative-step-high',
+        severity: 'info',
+        estimate: b,
+        layers: n,
+        lrForTarget: lrForTargetStep(reading, b.scale, target),
+        message: `${who} with ${at(b, n, 'above')}: lr/scale = ${formatNumber(b.first)} is the step-1 bound (RMS(u) ≈ 1), above ${formatNumber(th.relativeStepHigh)}; later in training RMS(u) ${LATE_UPDATE_RMS[0]}–${LATE_UPDATE_RMS[1]} gives ≈ ${range2(b.later!)}, ${b.later![1] > th.relativeStepHigh ? `above ${formatNumber(th.relativeStepHigh)} only at the upper end` : 'below it'}.`,
+      });
+  } else if (hi.first > th.relativeStepHigh) {
+    const exact = reading.step.kind === 'over-scale' ? reading.step.exact : reading.step.kind === 'relative' && reading.step.exact;
+    const how =
+      reading.step.kind === 'relative'
+        ? `${reading.label}'s relative step is ${reading.step.factor === 1 ? 'lr' : `lr × ${formatNumber(reading.step.factor)}`}`
+        : `${reading.label}'s relative step is ${exact ? '' : 'at most '}lr/scale`;
+    out.push({
+      rule: 'relative-step-high',
+      severity: 'warning',
+      estimate: hi,
+      layers: nHigh,
+      lrForTarget: lrForTargetStep(reading, hi.scale, target),
+      message: `${who}${reading.step.kind === 'relative' ? '' : ` with ${at(hi, nHigh, 'above')}`}: ${how} = ${formatNumber(hi.first)} (${formatPercent(hi.first)} per step), above ${formatNumber(th.relativeStepHigh)}.`,
+    });
+  }
+  const lo = est.reduce((a, b) => (b.first < a.first ? b : a));
+  const nLow = est.filter((e) => e.first < th.relativeStepLow).length;
+  if (lr.value > 0 && lo.first < th.relativeStepLow)
+    out.push({
+      rule: 'relative-step-low',
+      severity: 'warning',
+      estimate: lo,
+      layers: nLow,
+      lrForTarget: lrForTargetStep(reading, lo.scale, target),
+      message: `${who} with ${at(lo, nLow, 'below')}: relative step ${band ? 'at most ' : ''}${formatNumber(lo.first)} per step${band ? ' (the step-1 bound; later RMS(u) makes it smaller)' : ''}, below ${formatNumber(th.relativeStepLow)}: the weights barely move.`,
+    });
+  return out;
+}
+
+/** lr-without-scale, in the words of the lr's optimizer (null: the rule does not apply to it). */
+export function withoutScaleMessage(lr: ConfigLearningRate, reading: LrReading): { severity: Severity; message: string } | null {
+  const who = `${lr.key} = ${formatNumber(lr.value)}${lr.role === 'group' ? ` (${lr.label})` : ''}`;
+  const fix = 'State the scale (# optimizer-lens: param-scale=…) or link a log or checkpoint.';
+  if (reading.family === 'other')
+    return {
+      severity: 'info',
+      message: `${who} without a parameter scale, for ${reading.label}, an optimizer Optimizer Lens does not know: if it normalizes its update like Adam, lr is an absolute step per weight and the relative step needs the scale; if not, lr is not a step size. ${fix}`,
+    };
+  if (!reading.needsScale) return null;
+  const step = reading.step.kind;
+  const under = reading.assumed ? 'if the optimizer is Adam-like (the config does not name it)' : `under ${reading.label}`;
+  const what =
+    step === 'over-scale'
+      ? `${under} each weight moves by ${reading.step.kind === 'over-scale' && reading.step.exact ? 'exactly' : 'at most'} ${formatNumber(lr.value)} per step whatever its size`
+      : step === 'muon'
+        ? `${under} the update's RMS is lr × c(shape), the same whatever the weight's size`
+        : `${under} each weight moves by ≈ ${formatNumber(lr.value)} × RMS(u) per step whatever its size`;
+  return {
+    severity: 'warning',
+    message: `${who} without a parameter scale: ${what}, so the relative step is unknown (${step === 'adam-band' ? 'at step 1: ' : ''}${formatNumber(lr.value / 0.02)} at scale 0.02, ${formatNumber(lr.value)} at scale 1). ${fix}`,
+  };
+}
+
+/** Roles whose lr sets the step size (the findings are about these). */
+export const isStepLr = (lr: ConfigLearningRate) => (lr.role === 'main' || lr.role === 'group') && !lr.feeds;
 
 export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): ConfigFinding[] {
   const th = { ...DEFAULT_THRESHOLDS, ...(options.thresholds ?? {}) };
@@ -117,7 +282,7 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
         rule: 'yaml-float-string',
         severity: 'info',
         range: f.range,
-        message: `${f.key}: ${f.raw} is read as ${formatNumber(f.value)} here (${scan.yamlLoader.hint === 'hydra' ? 'Hydra/OmegaConf' : 'Lightning CLI'} resolves it as a float; evidence: ${scan.yamlLoader.evidence}), but YAML 1.1 loaders such as PyYAML's yaml.safe_load return the string '${f.raw}'. ${fixed} is a float everywhere.`,
+        message: `${f.key}: ${f.raw} is read as ${formatNumber(f.value)} here (${LOADER_NAMES[scan.yamlLoader.hint]}; evidence: ${scan.yamlLoader.evidence}), but YAML 1.1 loaders such as PyYAML's yaml.safe_load return the string '${f.raw}'. ${fixed} is a float everywhere.`,
         evidence: { key: f.key, raw: f.raw, value: f.value, replacement: fixed, loader: scan.yamlLoader.hint },
       });
     } else {
@@ -125,85 +290,59 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
         rule: 'yaml-float-string',
         severity: 'warning',
         range: f.range,
-        message: `${f.key}: ${f.raw} is the string '${f.raw}' for YAML 1.1 loaders such as PyYAML's yaml.safe_load (YAML 1.2 reads the float ${f.value}); write ${fixed}.`,
+        message: `${f.key}: ${f.raw} is the string '${f.raw}' for YAML 1.1 loaders such as PyYAML's yaml.safe_load (YAML 1.2 reads the float ${formatNumber(f.value)}); write ${fixed}.`,
         evidence: { key: f.key, raw: f.raw, value: f.value, replacement: fixed },
       });
     }
   }
 
-  const family = optimizerFamilyOf(scan);
   for (const o of scan.optimizers) {
     if (o.family !== 'sgd') continue;
     out.push({
       rule: 'not-adam',
       severity: 'info',
       range: o.range,
-      message: `${o.name} is SGD-like: its lr is not a step size (the step is lr × gradient, with momentum), so the Adam reading lr ≈ step per weight does not apply; rescaling weights by k needs lr × k².`,
+      message: `${o.name} is SGD-like: ${lrMeaning('sgd')} Rescaling the weights by k keeps training the same only with lr × k².`,
       evidence: { optimizer: o.name, key: o.key },
     });
   }
 
-  if (family !== 'sgd') {
-    for (const lr of scan.learningRates) {
-      if (lr.role !== 'peak') continue;
-      const choice = scaleFor(lr, scan, options.linked);
-      if (!choice) {
+  for (const lr of scan.learningRates) {
+    if (!isStepLr(lr)) continue;
+    const reading = readingFor(lr, scan);
+    if (reading.family === 'sgd') continue;
+    const choice = scaleFor(lr, scan, options.linked);
+    if (!choice && reading.step.kind !== 'relative') {
+      const m = withoutScaleMessage(lr, reading);
+      if (m)
         out.push({
           rule: 'lr-without-scale',
-          severity: 'warning',
+          severity: m.severity,
           range: lr.range,
-          message: `${lr.key} = ${formatNumber(lr.value)} without a parameter scale: under Adam each weight moves by ≈ ${formatNumber(lr.value)} per step whatever its size, so the relative step is unknown (${formatNumber(lr.value / 0.02)} at scale 0.02, ${formatNumber(lr.value)} at scale 1). State the scale (# optimizer-lens: param-scale=…) or link a log or checkpoint.`,
-          evidence: { key: lr.key, lr: lr.value },
+          message: m.message,
+          evidence: { key: lr.key, lr: lr.value, optimizer: reading.label },
         });
-        continue;
-      }
-      const rels = choice.layers
-        ? choice.layers.map((l) => ({ name: l.name, rel: lr.value / l.paramRms }))
-        : [{ name: null as string | null, rel: lr.value / choice.value }];
-      const maxRel = rels.reduce((a, b) => (b.rel > a.rel ? b : a));
-      const minRel = rels.reduce((a, b) => (b.rel < a.rel ? b : a));
-      const linkedName = options.linked ? options.linked.path.split(/[\\/]/).filter(Boolean).pop() : '';
-      const scaleText = (r: { name: string | null; rel: number }, n: number, side: string) =>
-        r.name
-          ? `layer ${r.name}'s RMS ${formatNumber(lr.value / r.rel)} (linked ${linkedName}${options.linked?.step !== null && options.linked?.step !== undefined ? ` at step ${options.linked.step}` : ''}${n > 1 ? `; ${n - 1} more layer${n > 2 ? 's' : ''} ${side}` : ''})`
-          : `scale ${formatNumber(choice.value)} (${choice.source})`;
-      const later = (r: number) => `${formatNumber(r * LATE_UPDATE_RMS[0])}–${formatNumber(r * LATE_UPDATE_RMS[1])}`;
-      if (maxRel.rel > th.relativeStepHigh) {
-        const n = rels.filter((r) => r.rel > th.relativeStepHigh).length;
-        out.push({
-          rule: 'relative-step-high',
-          severity: 'warning',
-          range: lr.range,
-          message: `${lr.key} = ${formatNumber(lr.value)} with ${scaleText(maxRel, n, 'above')}: relative step lr/scale = ${formatNumber(maxRel.rel)} (${formatPercent(maxRel.rel)} per step) > ${formatNumber(th.relativeStepHigh)}; later in training RMS(u) 0.2–0.45 gives ≈ ${later(maxRel.rel)}.`,
-          evidence: {
-            key: lr.key,
-            lr: lr.value,
-            scale: choice.value,
-            relativeStep: maxRel.rel,
-            threshold: th.relativeStepHigh,
-            layer: maxRel.name,
-            layersAbove: n,
-          },
-        });
-      }
-      if (minRel.rel < th.relativeStepLow) {
-        const n = rels.filter((r) => r.rel < th.relativeStepLow).length;
-        out.push({
-          rule: 'relative-step-low',
-          severity: 'warning',
-          range: lr.range,
-          message: `${lr.key} = ${formatNumber(lr.value)} with ${scaleText(minRel, n, 'below')}: relative step lr/scale = ${formatNumber(minRel.rel)} < ${formatNumber(th.relativeStepLow)}; the weights barely move (and later RMS(u) 0.2–0.45 makes it ≈ ${later(minRel.rel)}).`,
-          evidence: {
-            key: lr.key,
-            lr: lr.value,
-            scale: choice.value,
-            relativeStep: minRel.rel,
-            threshold: th.relativeStepLow,
-            layer: minRel.name,
-            layersBelow: n,
-          },
-        });
-      }
+      continue;
+    }
+    for (const v of stepVerdicts(lr, reading, choice, th, options.linked)) {
+      out.push({
+        rule: v.rule,
+        severity: v.severity,
+        range: lr.range,
+        message: v.message,
+        evidence: {
+          key: lr.key,
+          lr: lr.value,
+          scale: v.estimate.scale,
+          relativeStep: v.estimate.first,
+          relativeStepLater: v.estimate.later,
+          threshold: v.rule === 'relative-step-high' ? th.relativeStepHigh : th.relativeStepLow,
+          layer: v.estimate.layer,
+          [v.rule === 'relative-step-high' ? 'layersAbove' : 'layersBelow']: v.layers,
+          lrForTarget: v.lrForTarget,
+          optimizer: reading.label,
+        },
+      });
     }
   }
 
@@ -224,3 +363,11 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
   out.sort((a, b) => a.range.start - b.range.start || a.rule.localeCompare(b.rule));
   return out;
 }
+
+/** How a loader that resolves '1e-4' to a float is named in messages. */
+export const LOADER_NAMES: Record<NonNullable<ConfigScan['yamlLoader']>['hint'], string> = {
+  hydra: 'Hydra/OmegaConf resolves it as a float',
+  'lightning-cli': 'Lightning CLI resolves it as a float',
+  yacs: "yacs' merge_from_file literal_evals the string",
+  axolotl: 'axolotl converts it with float()',
+};

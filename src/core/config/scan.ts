@@ -23,10 +23,19 @@ const scanYaml: YamlFront['scanYaml'] = (text, idx) => loadYamlFront().scanYaml(
 const scanPython: PythonFront['scanPython'] = (text, idx) => (pythonFront ??= require('./scanPython') as PythonFront).scanPython(text, idx);
 const scanToml: TomlFront['scanToml'] = (text, idx) => (tomlFront ??= require('./scanToml') as TomlFront).scanToml(text, idx);
 /* eslint-enable @typescript-eslint/no-require-imports */
-import { emptyConfigScan, type ConfigComment, type ConfigLanguage, type ConfigScale, type ConfigScan, type RawEntry } from './types';
+import {
+  emptyConfigScan,
+  type ConfigComment,
+  type ConfigLanguage,
+  type ConfigScale,
+  type ConfigScan,
+  type RawEntry,
+  type UnresolvedEntry,
+} from './types';
+import { capIssues, CONFIG_BUDGETS } from './bounds';
 
 /** Biggest config file read (configs are small; this bounds memory on a mistaken path). */
-export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+export const MAX_CONFIG_BYTES = CONFIG_BUDGETS.maxBytes;
 
 export { configLanguageOf, configLanguageOfId, notAConfigByName } from './languages';
 
@@ -55,10 +64,20 @@ export function scanConfigState(text: string, path: string, language?: ConfigLan
     scan.skipped = byName;
     return { text, scan, entries: [], comments: [] };
   }
+  if (text.length > MAX_CONFIG_BYTES) {
+    scan.issues.push({
+      severity: 'error',
+      line: 1,
+      column: 1,
+      message: `${text.length} characters; configs above ${MAX_CONFIG_BYTES} bytes are not scanned`,
+    });
+    return { text, scan, entries: [], comments: [] };
+  }
   let entries: RawEntry[] = [];
   let comments: ConfigComment[] = [];
   let halfCasts: { start: number; end: number; what: string }[] = [];
   let optimizerCalls: { start: number }[] = [];
+  let unresolved: UnresolvedEntry[] = [];
   switch (lang) {
     case 'yaml': {
       const y = scanYaml(text, idx);
@@ -68,7 +87,16 @@ export function scanConfigState(text: string, path: string, language?: ConfigLan
       }
       entries = y.entries;
       comments = y.comments;
-      scan.yamlFloatStrings = y.floatStrings;
+      scan.yamlFloatStrings = y.floatStrings.slice(0, CONFIG_BUDGETS.maxPerKind);
+      if (y.floatStrings.length > CONFIG_BUDGETS.maxPerKind) {
+        const at = y.floatStrings[CONFIG_BUDGETS.maxPerKind].range;
+        scan.issues.push({
+          severity: 'warning',
+          line: at.line,
+          column: at.column,
+          message: `… and ${y.floatStrings.length - CONFIG_BUDGETS.maxPerKind} more YAML 1.1 float strings (the first ${CONFIG_BUDGETS.maxPerKind} are listed)`,
+        });
+      }
       scan.yamlLoader = y.loader;
       scan.issues.push(...y.issues);
       break;
@@ -98,6 +126,7 @@ export function scanConfigState(text: string, path: string, language?: ConfigLan
       comments = p.comments;
       halfCasts = p.halfCasts;
       optimizerCalls = p.optimizerCalls;
+      unresolved = p.unresolved;
       scan.issues.push(...p.issues);
       break;
     }
@@ -105,10 +134,12 @@ export function scanConfigState(text: string, path: string, language?: ConfigLan
       const s = scanShell(text, idx);
       entries = s.entries;
       comments = s.comments;
+      unresolved = s.unresolved;
+      scan.issues.push(...s.issues);
       break;
     }
   }
-  finishScan(scan, text, idx, entries, comments, halfCasts, optimizerCalls);
+  finishScan(scan, text, idx, entries, comments, halfCasts, optimizerCalls, unresolved);
   return { text, scan, entries, comments };
 }
 
@@ -121,9 +152,19 @@ export function finishScan(
   comments: ConfigComment[],
   halfCasts: { start: number; end: number; what: string }[] = [],
   optimizerCalls: { start: number }[] = [],
+  unresolved: UnresolvedEntry[] = [],
 ): void {
-  const c = classifyEntries(entries);
+  const c = classifyEntries(entries, unresolved);
+  if (c.dataFile) {
+    scan.skipped = c.dataFile;
+    return;
+  }
   scan.learningRates = c.learningRates;
+  scan.unresolved = c.unresolved;
+  scan.schedules = c.schedules;
+  scan.widths = c.widths;
+  scan.loadedWeights = c.loadedWeights;
+  scan.issues = capIssues([...scan.issues, ...c.issues], CONFIG_BUDGETS.maxIssues + 8);
   scan.scales = c.scales;
   scan.optimizers = c.optimizers;
   scan.eps = c.eps;
@@ -131,12 +172,12 @@ export function finishScan(
   scan.weightDecay = c.weightDecay;
   scan.precision = c.precision;
   // Python: a model cast to float16 before the optimizer is built → the optimizer runs in true half precision.
-  const firstOpt = optimizerCalls.length ? Math.min(...optimizerCalls.map((o) => o.start)) : Infinity;
+  const firstOpt = optimizerCalls.reduce((m, o) => Math.min(m, o.start), Infinity);
   for (const h of halfCasts) {
     if (h.start < firstOpt)
       scan.precision.push({ mode: 'fp16-true', key: h.what, raw: text.slice(h.start, h.end), range: idx.range(h.start, h.end) });
   }
-  scan.annotations = annotationsIn(comments, (a, b) => idx.range(a, b));
+  scan.annotations = annotationsIn(comments, (a, b) => idx.range(a, b)).slice(0, CONFIG_BUDGETS.maxPerKind);
   for (const a of scan.annotations)
     scan.scales.push({ key: 'optimizer-lens: param-scale', value: a.value, source: 'annotation', raw: a.raw, range: a.range });
   const byLine = (x: { range: { start: number } }, y: { range: { start: number } }) => x.range.start - y.range.start;

@@ -1,12 +1,28 @@
 // TOML front end: toml-eslint-parser's AST (ranges) and its comment list.
 import { parseTOML, type AST } from 'toml-eslint-parser';
+import { boundNesting, CONFIG_BUDGETS } from './bounds';
 import type { LineIndex } from './positions';
-import type { ConfigComment, RawEntry } from './types';
+import type { ConfigComment, RawEntry, ScanIssue } from './types';
 
-export function scanToml(text: string, idx: LineIndex) {
+export function scanToml(original: string, idx: LineIndex) {
   const entries: RawEntry[] = [];
   const comments: ConfigComment[] = [];
-  const issues: { severity: 'error' | 'warning'; line: number; column: number; message: string }[] = [];
+  const bounded = boundNesting(original, 'toml', idx);
+  const text = bounded.text;
+  const issues: ScanIssue[] = [...bounded.issues];
+  let full = false;
+  const push = (e: RawEntry) => {
+    if (entries.length < CONFIG_BUDGETS.maxEntries) entries.push(e);
+    else if (!full) {
+      full = true;
+      issues.push({
+        severity: 'warning',
+        line: e.valueRange.line,
+        column: e.valueRange.column,
+        message: `more than ${CONFIG_BUDGETS.maxEntries} values: the rest of the file is not read`,
+      });
+    }
+  };
   let program: AST.TOMLProgram;
   try {
     program = parseTOML(text);
@@ -23,25 +39,27 @@ export function scanToml(text: string, idx: LineIndex) {
     const path = [...prefix, ...keyParts(kv.key)];
     visitValue(kv.value, path, r(kv.key), depth);
   };
+  // Nesting is bounded above; the depth guard is a second line of defence.
   const visitValue = (v: AST.TOMLContentNode, path: string[], keyRange: RawEntry['keyRange'], depth: number): void => {
-    if (depth > 64) return;
+    if (depth > CONFIG_BUDGETS.maxNesting + 2 || full || bounded.cutAt.has(v.range[0])) return;
     const raw = text.slice(v.range[0], v.range[1]);
     if (v.type === 'TOMLValue') {
       let value: RawEntry['value'];
       if (v.kind === 'integer' || v.kind === 'float') value = v.value;
       else if (v.kind === 'string' || v.kind === 'boolean') value = v.value;
       else value = raw;
-      entries.push({ path, value, raw, valueRange: r(v), keyRange, context: 'mapping' });
+      push({ path, value, raw, valueRange: r(v), keyRange, context: 'mapping' });
     } else if (v.type === 'TOMLArray') {
       const nums = v.elements.every((e) => e.type === 'TOMLValue' && (e.kind === 'integer' || e.kind === 'float'));
       if (nums && v.elements.length > 0) {
-        entries.push({
+        push({
           path,
           value: v.elements.map((e) => Number((e as AST.TOMLNumberValue).value)),
           raw,
           valueRange: r(v),
           keyRange,
           context: 'mapping',
+          itemRanges: v.elements.length <= CONFIG_BUDGETS.maxListItems ? v.elements.map(r) : undefined,
         });
       } else v.elements.forEach((e, i) => visitValue(e, [...path, String(i)], undefined, depth + 1));
     } else if (v.type === 'TOMLInlineTable') {

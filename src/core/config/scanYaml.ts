@@ -4,16 +4,22 @@ import { isScalar as isScalarNode, parseDocument } from 'yaml';
 
 /** The parts of the yaml package the edit path (incremental.ts) uses, loaded with this module. */
 export const yaml = { isScalar: isScalarNode, parseDocument };
+import { boundYamlNesting, capIssues, CONFIG_BUDGETS } from './bounds';
 import type { LineIndex } from './positions';
-import type { ConfigComment, RawEntry, YamlFloatString, YamlLoaderHint } from './types';
+import type { ConfigComment, RawEntry, ScanIssue, YamlFloatString, YamlLoaderHint } from './types';
 
 export interface YamlFrontEnd {
   entries: RawEntry[];
   comments: ConfigComment[];
   floatStrings: YamlFloatString[];
   loader: { hint: YamlLoaderHint; evidence: string } | null;
-  issues: { severity: 'error' | 'warning'; line: number; column: number; message: string }[];
+  issues: ScanIssue[];
 }
+
+// yacs / detectron2 YAML: upper-case sections merged into a CfgNode (merge_from_file literal_evals each string).
+const YACS_SECTIONS = new Set(['MODEL', 'TRAIN', 'SOLVER', 'DATA', 'DATASETS', 'INPUT', 'TEST', 'AUG', 'DATALOADER', 'OUTPUT_DIR']);
+// axolotl: its config schema's characteristic top-level keys (pydantic converts '2e-5' to a float).
+const AXOLOTL_KEYS = ['micro_batch_size', 'sequence_len', 'adapter', 'lora_r', 'datasets', 'gradient_accumulation_steps'];
 
 // PyYAML's implicit resolvers (YAML 1.1): what yaml.safe_load turns into a float or an int.
 const PYYAML_FLOAT =
@@ -33,8 +39,23 @@ export function isYamlFloatString(value: unknown, type: string | undefined, raw:
 /** Keys and values that are loader evidence (Hydra, Lightning CLI): an edit to them needs a full scan. */
 export const YAML_LOADER_KEYS = new Set(['_target_', 'class_path', 'init_args', 'defaults']);
 
-export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
-  const out: YamlFrontEnd = { entries: [], comments: [], floatStrings: [], loader: null, issues: [] };
+export function scanYaml(original: string, idx: LineIndex): YamlFrontEnd {
+  const bounded = boundYamlNesting(original, idx);
+  const text = bounded.text;
+  const out: YamlFrontEnd = { entries: [], comments: [], floatStrings: [], loader: null, issues: [...bounded.issues] };
+  let full = false;
+  const push = (e: RawEntry) => {
+    if (out.entries.length < CONFIG_BUDGETS.maxEntries) out.entries.push(e);
+    else if (!full) {
+      full = true;
+      out.issues.push({
+        severity: 'warning',
+        line: e.valueRange.line,
+        column: e.valueRange.column,
+        message: `more than ${CONFIG_BUDGETS.maxEntries} values: the rest of the file is not read`,
+      });
+    }
+  };
   // Comments: lexer tokens concatenate to the source, except one-character control tokens (doc/scalar markers).
   let off = 0;
   for (const tok of new Lexer().lex(text)) {
@@ -46,9 +67,9 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
   const parsed = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: false, strict: false });
   const docs = Array.isArray(parsed) ? parsed : [];
   for (const doc of docs) {
-    for (const e of doc.errors) {
+    for (const e of doc.errors.slice(0, CONFIG_BUDGETS.maxIssues + 1)) {
       const p = idx.position(e.pos[0]);
-      out.issues.push({ severity: 'error', line: p.line, column: p.column, message: e.message.split('\n')[0] });
+      out.issues.push({ severity: 'error', line: p.line, column: p.column, message: `YAML: ${e.message.split('\n')[0]}` });
     }
   }
   let loader: YamlFrontEnd['loader'] = null;
@@ -66,8 +87,10 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
     return text.slice(r[0], r[1]);
   };
 
+  // Nesting is bounded above; the depth guard is a second line of defence.
   const visitValue = (node: unknown, path: string[], keyRange: RawEntry['keyRange'], depth: number): void => {
-    if (depth > 64 || node === null || node === undefined) return;
+    if (depth > CONFIG_BUDGETS.maxNesting + 2 || full || node === null || node === undefined) return;
+    if (isScalar(node) && node.range && bounded.cutAt.has(node.range[0])) return;
     if (isScalar(node)) {
       const v = node.value;
       const raw = rawOf(node);
@@ -78,20 +101,21 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
       else return;
       if (isYamlFloatString(value, node.type, raw))
         out.floatStrings.push({ key: path.join('.'), raw: raw.trim(), value, range: range(node) });
-      out.entries.push({ path, value, raw, valueRange: range(node), keyRange, context: 'mapping' });
+      push({ path, value, raw, valueRange: range(node), keyRange, context: 'mapping' });
       return;
     }
     if (isSeq(node)) {
       const items = node.items;
       if (items.length > 0 && items.every((i) => isScalar(i) && typeof i.value === 'number')) {
         for (const i of items) visitValue(i, [...path, '[]'], undefined, depth + 1); // float-string check per item
-        out.entries.push({
+        push({
           path,
           value: items.map((i) => (isScalar(i) ? Number(i.value) : NaN)),
           raw: rawOf(node),
           valueRange: range(node),
           keyRange,
           context: 'mapping',
+          itemRanges: items.length <= CONFIG_BUDGETS.maxListItems ? items.map((i) => range(i as YamlNode)) : undefined,
         });
         return;
       }
@@ -113,14 +137,25 @@ export function scanYaml(text: string, idx: LineIndex): YamlFrontEnd {
     }
   };
   for (const doc of docs) visitValue(doc.contents, [], undefined, 0);
-  // Lightning CLI layout: top-level trainer: and model: sections.
+  // Layouts of loaders that convert numeric strings: LightningCLI (top-level trainer: and model:), yacs (upper-case
+  // sections), axolotl (base_model with its training keys).
   for (const doc of docs) {
     if (loader || !isMap(doc.contents)) continue;
     const keys = new Set(doc.contents.items.map((p) => (isPair(p) && isScalar(p.key) ? String(p.key.value) : '')));
     if (keys.has('trainer') && keys.has('model'))
       setLoader('lightning-cli', "top-level 'trainer:' and 'model:' sections (LightningCLI layout)");
+    const upper = [...keys].filter((k) => k !== '' && k === k.toUpperCase() && /[A-Z]/.test(k));
+    const sections = upper.filter((k) => YACS_SECTIONS.has(k));
+    if (keys.has('_BASE_') || (sections.length >= 1 && upper.length === keys.size))
+      setLoader(
+        'yacs',
+        `upper-case sections ${(keys.has('_BASE_') ? ['_BASE_', ...sections] : sections).slice(0, 3).join(', ')} (a yacs CfgNode config)`,
+      );
+    const ax = AXOLOTL_KEYS.filter((k) => keys.has(k));
+    if (keys.has('base_model') && ax.length >= 2) setLoader('axolotl', `'base_model' with '${ax[0]}' and '${ax[1]}' (an axolotl config)`);
   }
   out.loader = loader;
+  out.issues = capIssues(out.issues);
   // Array items were visited with a '[]' path for the float-string check only: drop those entries.
   out.entries = out.entries.filter((e) => e.path[e.path.length - 1] !== '[]');
   for (const f of out.floatStrings) if (f.key.endsWith('.[]')) f.key = f.key.slice(0, -3);

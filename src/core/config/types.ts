@@ -30,6 +30,39 @@ export interface RawEntry {
   context: 'mapping' | 'assign' | 'call-keyword' | 'optimizer-ctor' | 'init-call' | 'argparse' | 'flag';
   /** Python calls: the dotted callee (e.g. 'torch.optim.AdamW'). */
   callee?: string;
+  /** Number lists: the range of each item (a piecewise schedule's peak is one of them). */
+  itemRanges?: SourceRange[];
+  /** Where the value is used when it is written elsewhere (a shell `--lr $LR` whose value is `LR=2e-5`). */
+  useRange?: SourceRange;
+  /** How the value was obtained when it is not a literal at its position ('LR=2e-5 (line 3)', '5e-4 × 1024 / 512'). */
+  via?: string;
+  /** Python: offset of the optimizer constructor call the entry is an argument of (its param groups included). */
+  ctorStart?: number;
+  /** Python dict literal or dict() of a param group: the group's name (its 'name' or the 'params' expression). */
+  groupName?: string;
+  /** Python: the constants a folded value was computed from (`base_lr`, `batch_size`). */
+  refs?: string[];
+}
+
+/** An lr-like setting whose value is not a constant this file states ('depends on X'). */
+export interface UnresolvedEntry {
+  path: string[];
+  /** The expression as written. */
+  raw: string;
+  /** Names the value depends on that this file does not state as constants. */
+  dependsOn: string[];
+  valueRange: SourceRange;
+  keyRange?: SourceRange;
+  useRange?: SourceRange;
+  ctorStart?: number;
+}
+
+/** A problem in the text (a parse error, a bound reached); the scan keeps what it could read. */
+export interface ScanIssue {
+  severity: 'error' | 'warning';
+  line: number;
+  column: number;
+  message: string;
 }
 
 export interface ConfigComment {
@@ -37,18 +70,55 @@ export interface ConfigComment {
   range: SourceRange;
 }
 
-export type LrRole = 'peak' | 'floor';
+/**
+ * What a learning rate is: the main lr (the peak of its schedule), a parameter group's lr (`text_encoder_lr`,
+ * Megatron `--decoupled-lr`, a Python param-group dict), the lr a warmup starts from, or the floor a schedule
+ * decays to. Findings about the step size are about main and group lrs.
+ */
+export type LrRole = 'main' | 'group' | 'warmup-start' | 'floor';
 
 export interface ConfigLearningRate {
   /** Dotted key as written ('optimizer.params.lr', 'learning_rate', '--lr', 'AdamW.lr'). */
   key: string;
   value: number;
   role: LrRole;
+  /** The parameter group for role 'group' ('text encoder', 'embedding/output (decoupled)', 'actor'). */
+  group?: string;
+  /** How hover and Problems name it: 'lr', 'text-encoder lr', 'embedding/output lr (decoupled)', 'warmup start lr'. */
+  label: string;
   raw: string;
   range: SourceRange;
   keyRange?: SourceRange;
-  /** Set when the value is a string that was read as a number (YAML 1.1 '1e-4', shell flags, quoted values). */
+  /** Where else the hover shows it (the `$LR` in a shell flag whose value is the assignment `LR=…`). */
+  useRanges?: SourceRange[];
+  /** Set when the value is not a plain number at its position: a string read as a number, a shell variable, folded arithmetic. */
   note?: string;
+  /** A list or piecewise value: the peak is `value`, the rest of the schedule here (boundaries when stated). */
+  schedule?: { values: number[]; boundaries?: number[] };
+  /** Index into the scan's optimizers of the optimizer this lr belongs to (by key path, call or name); absent: file-wide. */
+  optimizer?: number;
+  /** Set when another lr is computed from this one (`lr = base_lr * batch_size / 256`): that lr's key; no step findings here. */
+  feeds?: string;
+}
+
+/** An lr-like setting this file computes from names it does not state (hover: 'depends on X'). */
+export interface ConfigUnresolvedLr {
+  key: string;
+  role: LrRole;
+  label: string;
+  raw: string;
+  dependsOn: string[];
+  range: SourceRange;
+  keyRange?: SourceRange;
+  useRanges?: SourceRange[];
+}
+
+/** A step schedule stated next to the lr: MultiStepLR milestones with gamma, detectron SOLVER.STEPS with GAMMA. */
+export interface ConfigSchedule {
+  key: string;
+  milestones: number[];
+  gamma: number;
+  range: SourceRange;
 }
 
 export type ScaleSource = 'stated' | 'init-call' | 'annotation' | 'sibling' | 'linked';
@@ -71,9 +141,30 @@ export type OptimizerFamily = OptimizerKind | 'other';
 export interface ConfigOptimizer {
   /** The name as written ('AdamW', 'adamw_torch', 'torch.optim.SGD'). */
   name: string;
+  /** The kind (optimizerKindFromName), or 'other' for a name Optimizer Lens does not know. */
   family: OptimizerFamily;
   key: string;
   range: SourceRange;
+  /** 8-bit state (bitsandbytes, HF `*_8bit`): dequantized, the update is the 32-bit optimizer's. */
+  eightBit?: boolean;
+  /**
+   * Where the name comes from: an HF TrainingArguments `optim` value or `adafactor` flag (the Trainer's own
+   * settings apply), a Python constructor call, or a config's optimizer name.
+   */
+  source: 'hf-optim' | 'ctor' | 'name';
+  /** Key path of the section the optimizer is named in (its lr and options live there); [] for file level. */
+  scope: string[];
+  /** Python constructor: the call's start offset (its keywords and param groups belong to it). */
+  ctorStart?: number;
+  /** Options stated with it that change what lr means. */
+  options: {
+    amsgrad?: boolean;
+    relativeStep?: boolean;
+    scaleParameter?: boolean;
+    warmupInit?: boolean;
+    /** LARS trust coefficient η (‖Δw‖ = lr·η·‖w‖). */
+    trustCoefficient?: number;
+  };
 }
 
 export type PrecisionMode = 'fp16-true' | 'fp16-mixed' | 'bf16-true' | 'bf16-mixed' | 'fp32';
@@ -107,8 +198,11 @@ export interface YamlFloatString {
   range: SourceRange;
 }
 
-/** Loaders that resolve '1e-4' as a float although the file is YAML (their own resolver). */
-export type YamlLoaderHint = 'hydra' | 'lightning-cli';
+/**
+ * Loaders that turn '1e-4' into a float although the file is YAML: Hydra/OmegaConf and Lightning CLI (their own
+ * resolvers), yacs CfgNode (merge_from_file literal_evals strings), axolotl (pydantic converts numeric strings).
+ */
+export type YamlLoaderHint = 'hydra' | 'lightning-cli' | 'yacs' | 'axolotl';
 
 export interface ConfigScan {
   path: string;
@@ -125,8 +219,19 @@ export interface ConfigScan {
   yamlLoader: { hint: YamlLoaderHint; evidence: string } | null;
   /** `# optimizer-lens: param-scale=…` annotations (also in `scales`, with source 'annotation'). */
   annotations: { value: number; range: SourceRange; raw: string }[];
-  /** Text problems (parse errors); the scan keeps what it could read. */
-  issues: { severity: 'error' | 'warning'; line: number; column: number; message: string }[];
+  /** lr-like settings computed from names the file does not state. */
+  unresolved: ConfigUnresolvedLr[];
+  /** Step schedules (milestones × gamma) of the main lr. */
+  schedules: ConfigSchedule[];
+  /** Model widths stated (n_embd, hidden_size, d_model …): the shape Muon's update RMS follows from. */
+  widths: ConfigNumber[];
+  /**
+   * Evidence that training starts from loaded weights (a fine-tune or resume: model_name_or_path, init_from,
+   * pretrained checkpoint): a stated init scale is then the scale at initialization, not the current one.
+   */
+  loadedWeights: { key: string; raw: string; range: SourceRange } | null;
+  /** Text problems (parse errors, bounds reached); the scan keeps what it could read. */
+  issues: ScanIssue[];
   /** Line count of the text (for bounds). */
   lineCount: number;
   /**
@@ -151,6 +256,10 @@ export function emptyConfigScan(path: string, language: ConfigLanguage, lineCoun
     yamlFloatStrings: [],
     yamlLoader: null,
     annotations: [],
+    unresolved: [],
+    schedules: [],
+    widths: [],
+    loadedWeights: null,
     issues: [],
     lineCount,
   };

@@ -138,7 +138,7 @@ test("annotation reach: the quick fix's annotation above train.lr (finetune.yaml
   );
   // Hover on the annotation: it lists train.lr only and says so.
   const h = configHover(s2, s2.scales[0].range.start)!;
-  assert.match(h.markdown, /`train\.lr` = 1e-4 \(line 17\)/);
+  assert.match(h.markdown, /`train\.lr` = 1e-4 \(line 17, AdamW\)/);
   assert.doesNotMatch(h.markdown, /lora\.lr/);
   assert.match(h.markdown, /line below only/);
   // The fix on lora.lr then gives lora.lr its own annotation (trailing comment lines are kept).

@@ -86,7 +86,10 @@ test('not-adam: SGD in Python and YAML is info, and no Adam claims (no lr-withou
   const y = scanConfigText('optimizer:\n  type: SGD\n  lr: 0.1\n', 'sgd.yaml');
   assert.deepEqual(ids(y), ['not-adam']);
   const h = configHover(s, py.indexOf('0.1'));
-  assert.ok(h && h.markdown.includes('not** a step size'));
+  assert.ok(h && h.markdown.includes('lr is not a step size'), h?.markdown);
+  assert.doesNotMatch(h.markdown, /under Adam|each weight moves by/i);
+  assert.match(lintConfig(s)[0].message, /lr × k²/);
+  assert.doesNotMatch(lintConfig(s)[0].message, /under Adam/i);
 });
 
 test('annotation comment states the scale (YAML, TOML, Python, JSONC, shell); the add-annotation fix removes lr-without-scale', () => {
@@ -106,7 +109,7 @@ test('annotation comment states the scale (YAML, TOML, Python, JSONC, shell); th
     );
     assert.deepEqual(ids(s), [], path); // 2e-4 / 0.05 = 4e-3: in band
     const h = configHover(s, text.indexOf('2') === -1 ? 0 : s.learningRates[0].range.start);
-    assert.ok(h && h.markdown.includes('Relative step lr/scale = **0.004**'), `${path}: ${h?.markdown}`);
+    assert.ok(h && h.markdown.includes('lr/scale = **0.004**'), `${path}: ${h?.markdown}`);
     // Remove the annotation → lr-without-scale; the quick fix puts it back.
     assert.ok(ids(scanConfigText(bare, path)).includes('lr-without-scale'), `${path}: bare has no scale`);
     const fixed = fixAndRescan(bare, path, 'lr-without-scale');
@@ -132,14 +135,30 @@ test('strict JSON: the annotation fix writes optimizer-lens.json next to the fil
   assert.deepEqual(ids(after), []); // 2e-4 / 0.02 = 0.01: not above 1e-2
 });
 
-test('relative-step-high / -low from lr/scale, thresholds configurable; the set-lr fix targets 1e-3', () => {
-  const hi = 'init_std: 0.02\nlr: 5.0e-4\n'; // 0.025
-  assert.deepEqual(ids(scanConfigText(hi, 'h.yaml')), ['relative-step-high']);
+test('relative-step-high / -low from lr/scale, thresholds configurable; the set-lr fix targets 1e-3 later in training', () => {
+  const hi = 'init_std: 0.02\nlr: 1.2e-3\n'; // 0.06 at step 1, 0.012–0.027 later: the whole later band is above 1e-2
+  const f = lintConfig(scanConfigText(hi, 'h.yaml'));
+  assert.deepEqual(
+    f.map((x) => [x.rule, x.severity]),
+    [['relative-step-high', 'warning']],
+  );
+  assert.match(
+    f[0].message,
+    /later in training \(RMS\(u\) 0\.2–0\.45\) the relative step is ≈ 0\.012–0\.027 per step, above 0\.01; at step 1 \(RMS\(u\) ≈ 1\) lr\/scale = 0\.06/,
+  );
+  // 0.025 at step 1, 0.005–0.01125 later: straddles 1e-2, an info that says so.
+  const mid = lintConfig(scanConfigText('init_std: 0.02\nlr: 5.0e-4\n', 'm.yaml'));
+  assert.deepEqual(
+    mid.map((x) => [x.rule, x.severity]),
+    [['relative-step-high', 'info']],
+  );
+  assert.match(mid[0].message, /≈ 0\.005–0\.0113, above 0\.01 only at the upper end/);
   const lo = 'init_std: 0.02\nlr: 1.0e-7\n'; // 5e-6
   assert.deepEqual(ids(scanConfigText(lo, 'l.yaml')), ['relative-step-low']);
-  assert.deepEqual(ids(scanConfigText(hi, 'h.yaml'), { thresholds: { relativeStepHigh: 0.05 } }), []);
+  assert.deepEqual(ids(scanConfigText(hi, 'h.yaml'), { thresholds: { relativeStepHigh: 0.07 } }), []);
+  // The fix's lr makes the later band's upper end the target: 1e-3 · 0.02 / 0.45.
   const fixed = fixAndRescan(hi, 'h.yaml', 'relative-step-high');
-  assert.ok(fixed.text.includes('lr: 2.0e-5'), fixed.text);
+  assert.ok(fixed.text.includes('lr: 4.44e-5'), fixed.text);
   assert.deepEqual(fixed.rules, []);
   // nn.init std in Python is a scale too.
   const py = 'nn.init.normal_(self.w, mean=0.0, std=0.002)\nopt = torch.optim.AdamW(params, lr=3e-4, betas=(0.9, 0.95))\n';
@@ -211,7 +230,7 @@ test('yaml-float-string: warning for plain YAML; info for Hydra/OmegaConf and Li
   assert.equal(lintConfig(l).find((f) => f.rule === 'yaml-float-string')?.severity, 'info');
 });
 
-test('Python forms: argparse default, dict(lr=…), dict literal, class attribute, unary minus; expressions are not evaluated', () => {
+test('Python forms: argparse default, dict(lr=…), param-group dict literal, class attribute, constant arithmetic folded, negative values are not lrs', () => {
   const py = [
     "p.add_argument('--lr', type=float, default=3e-4)",
     'cfg = dict(lr=1e-3, weight_decay=0.1)',
@@ -224,14 +243,17 @@ test('Python forms: argparse default, dict(lr=…), dict literal, class attribut
   ].join('\n');
   const s = scanConfigText(py, 'f.py');
   assert.deepEqual(
-    s.learningRates.map((l) => [l.key, l.value, l.range.line]),
+    s.learningRates.map((l) => [l.key, l.value, l.role, l.range.line]),
     [
-      ['lr', 3e-4, 1],
-      ['dict.lr', 1e-3, 2],
-      ['lr', 2e-3, 3],
-      ['learning_rate', 5e-4, 5],
+      ['lr', 3e-4, 'main', 1],
+      ['cfg.lr', 1e-3, 'main', 2],
+      ['groups.0.lr', 2e-3, 'group', 3],
+      ['learning_rate', 5e-4, 'main', 5],
+      ['base_lr', 2e-3, 'main', 6],
     ],
   );
+  assert.equal(s.learningRates[2].label, 'param group `a` lr');
+  assert.equal(s.learningRates[4].note, '1e-3 * 2 = 0.002');
 });
 
 test('hover on an lr: absolute step, relative step with caveat, equivalent pairs, lr for the target, Explain link', () => {
@@ -241,12 +263,14 @@ test('hover on an lr: absolute step, relative step with caveat, equivalent pairs
   const h = configHover(s, text.indexOf('0.0003') + 2);
   assert.ok(h);
   for (const frag of [
-    'each weight moves by ≈ **3e-4** per step',
-    'Relative step lr/scale = **0.015**',
+    'At step 1 (RMS(u) ≈ 1) each weight moves by ≈ **3e-4** per step, ≈ 6e-5–1.35e-4 later',
+    'the relative step is lr/scale = **0.015**',
     'initializer_range in config.json',
-    'later in training RMS(u) is 0.2–0.45 of 1',
-    '(lr 3e-5, scale 0.002, eps 1e-7) ↔ (lr 3e-4, scale 0.02, eps 1e-8) ↔ (lr 0.003, scale 0.2, eps 1e-9)',
-    'For a relative step of 0.001: lr ≈ **2e-5**',
+    'later in training RMS(u) is 0.2–0.45 of 1, so ≈ 0.003–0.00675',
+    'weights ×10 with lr ×10 and ε ÷10 → (lr 0.003, scale 0.2, eps 1e-9); weights ÷10 with lr ÷10 and ε ×10 → (lr 3e-5, scale 0.002, eps 1e-7)',
+    'For a relative step of 0.001 later in training (RMS(u) 0.45–0.2): lr ≈ **4.44e-5–1e-4**; at step 1 (RMS(u) ≈ 1): 2e-5',
+    // The hover's verdict is the lint's: the step-1 bound 0.015 is an info, the later estimate is within the band.
+    'ℹ relative-step-high (info)',
     'command:optimizerLens.explainLearningRate?',
   ]) {
     assert.ok(h.markdown.includes(frag), `hover has "${frag}":\n${h.markdown}`);
@@ -290,7 +314,9 @@ test('explainLearningRate: Adam equivalence (lr×k, scale×k, eps/k) agrees with
   // Same relative step for both runs.
   const e8 = explainLearningRate({ lr: k8.hyper.lr, scale: s8 });
   assert.ok(Math.abs(e8.relativeStep! - ex.relativeStep!) / ex.relativeStep! < 1e-6);
-  assert.ok(Math.abs(ex.lrForTarget! - 1e-3 * s0) < 1e-15);
+  // lr for the target later in training (RMS(u) 0.45 … 0.2); the step-1 figure is target·scale.
+  assert.ok(Math.abs(ex.lrForTarget! - (1e-3 * s0) / 0.45) < 1e-15);
+  assert.ok(Math.abs(ex.lrForTargetRange![1] - (1e-3 * s0) / 0.2) < 1e-15);
   const sgd = explainLearningRate({ lr: 0.1, scale: 0.02, optimizer: 'sgd' });
   assert.equal(sgd.relativeStep, null);
   assert.equal(sgd.equivalents[0].lr, 0.1 * 100);
@@ -338,7 +364,7 @@ test('YAML with several documents: every document is read; hover on a floor and 
   assert.deepEqual(
     s.learningRates.map((l) => [l.key, l.role, l.range.line]),
     [
-      ['optimizer.lr', 'peak', 5],
+      ['optimizer.lr', 'main', 5],
       ['scheduler.eta_min', 'floor', 7],
     ],
   );
@@ -348,12 +374,10 @@ test('YAML with several documents: every document is read; hover on a floor and 
   );
   assert.deepEqual(ids(s), []); // 1e-4 / 0.01 = 1e-2: not above
   const floor = configHover(s, y.indexOf('1.0e-6'));
-  assert.ok(
-    floor && floor.markdown.includes('floor of the schedule') && floor.markdown.includes('this floor is 0.01 of it'),
-    floor?.markdown,
-  );
+  assert.ok(floor && floor.markdown.includes('— schedule floor') && floor.markdown.includes('this is 0.01 of it'), floor?.markdown);
   const sc = configHover(s, y.indexOf('init_std'));
   assert.ok(sc && sc.markdown.includes('relative step lr/scale = **0.01**'), sc?.markdown);
+  assert.ok(sc.markdown.includes('For 0.001 later in training: lr ≈ 2.22e-5–5e-5'), sc.markdown);
   assert.deepEqual([sc.explainArgs?.lr, sc.explainArgs?.scale], [1e-4, 0.01]);
 });
 
