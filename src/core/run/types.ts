@@ -32,6 +32,10 @@ export interface TensorSnapshot {
   path: string;
   /** Scalars stored next to the tensors (e.g. npz `lr`, safetensors metadata, optimizer param_groups). */
   scalars?: Record<string, number>;
+  /** The optimizer's hyper-parameters as this snapshot's own checkpoint states them (its lr at its step). */
+  hyper?: Partial<OptimizerHyper>;
+  /** Per-group hyper-parameters of this snapshot's checkpoint, when its optimizer has groups. */
+  paramGroups?: ParamGroupHyper[];
 }
 
 /** Hyper-parameters of the optimizer, as far as an input states them. */
@@ -43,6 +47,8 @@ export interface OptimizerHyper {
   weightDecay: number | null;
   /** Where these came from: 'checkpoint', 'log', 'config', 'cli', 'default', 'mixed'. */
   source: string;
+  /** AMSGrad (`amsgrad: True` in torch Adam/AdamW param groups): v̂ is max_exp_avg_sq, not exp_avg_sq. */
+  amsgrad?: boolean | null;
 }
 
 /** Per-parameter-group hyper-parameters (e.g. AdamW with decay on some groups only). */
@@ -52,6 +58,7 @@ export interface ParamGroupHyper {
   betas: [number, number] | null;
   eps: number | null;
   weightDecay: number | null;
+  amsgrad?: boolean | null;
 }
 
 /**
@@ -123,6 +130,8 @@ export interface ReadIssue {
   line?: number;
   /** Byte offset for binary formats. */
   offset?: number;
+  /** The tensor the problem is about (its key as stored), when it is about one tensor. */
+  tensor?: string;
   message: string;
 }
 

@@ -2,7 +2,8 @@ import type { OptimizerHyper, ParamGroupHyper, ReadIssue } from '../../run/types
 import type { IdMapping, ParsedOptimizer } from './optimizerIds';
 
 // The optimizer's type and hyper-parameters from its state dict: Adam/AdamW/SGD recognised by state
-// and group keys (what was assumed is said), lr/betas/eps/weight decay per group and where uniform.
+// and group keys (what was assumed is said), lr/betas/eps/weight decay/amsgrad per group and where
+// uniform.
 
 export function optimizerHyper(
   opt: ParsedOptimizer,
@@ -61,12 +62,17 @@ export function optimizerHyper(
     weightDecay: uniform(opt.groups.map((g) => g.weightDecay)),
     source: 'checkpoint',
   };
+  // AMSGrad: stated per group by torch's Adam/AdamW; a max_exp_avg_sq in the state says so too.
+  const stated = opt.groups.some((g) => g.amsgrad !== null);
+  if (stated) hyper.amsgrad = uniform(opt.groups.map((g) => g.amsgrad));
+  else if (keys.has('max_exp_avg_sq')) hyper.amsgrad = true;
   const groups: ParamGroupHyper[] = opt.groups.map((g) => ({
     layers: g.ids.map((id) => mapping.names.get(id)).filter((x): x is string => x !== undefined),
     lr: g.lr,
     betas: type === 'sgd' ? null : g.betas,
     eps: type === 'sgd' ? null : g.eps,
     weightDecay: g.weightDecay,
+    ...(stated ? { amsgrad: g.amsgrad } : {}),
   }));
   if (opt.groups.length > 1 && (hyper.lr === null || hyper.weightDecay === null || hyper.eps === null)) {
     issues.push({
