@@ -19,7 +19,8 @@ import { appendAll } from '../arrays';
 // optimizer.pt, scheduler.pt (the lr schedule), training_args.bin (the configured hyper-parameters) and
 // trainer_state.json, merged into one TensorSnapshot (model parameters as param_after of step N, Adam
 // state by parameter name) plus the trainer's logged globals (loss, learning rate, grad norm per logging
-// step). rng_state.pth holds nothing to analyze. A file that cannot be read is an issue; the rest is read.
+// step). rng_state.pth holds nothing to analyze. A file that cannot be read is an issue (a warning for the
+// side files, which never make the input unreadable); the rest is read.
 
 export const HF_CHECKPOINT_FORMAT = 'hf-checkpoint';
 
@@ -55,12 +56,12 @@ export async function readHfCheckpointFolder(dir: string, options: TorchReadOpti
   const inputs: { path: string; format: string }[] = [];
   options.signal?.throwIfAborted();
   /** Read one file of the folder; a ReaderError becomes an issue and the rest of the folder is still read. */
-  const attempt = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
+  const attempt = async <T>(fn: () => Promise<T>, severity: 'error' | 'warning' = 'error'): Promise<T | undefined> => {
     try {
       return await fn();
     } catch (err) {
       if (!(err instanceof ReaderError)) throw err;
-      issues.push(issueFromError(err));
+      issues.push(issueFromError(err, severity));
       return undefined;
     }
   };
@@ -170,7 +171,7 @@ export async function readHfCheckpointFolder(dir: string, options: TorchReadOpti
         argsHyper = trainingArgsHyper(parts.trainingArgs);
         inputs.push({ path, format: TORCH_FORMAT });
       }
-    });
+    }, 'warning');
   }
 
   // trainer_state.json: the step the checkpoint was saved at, and the logged globals.
@@ -206,19 +207,13 @@ export async function readHfCheckpointFolder(dir: string, options: TorchReadOpti
     format: HF_CHECKPOINT_FORMAT,
     inputs,
     decoupledHint: HF_DECOUPLED_HINT,
+    statedType: argsHyper?.type === 'adam' || argsHyper?.type === 'adamw' ? argsHyper.type : undefined,
     options,
   });
   run.issues.unshift(...issues);
-  // The optimizer's own groups state the hyper-parameters; training_args fills what they do not.
-  if (argsHyper) {
-    for (const [k, v] of Object.entries(argsHyper) as [keyof OptimizerHyper, unknown][]) {
-      if (k === 'source') continue;
-      if (run.hyper[k] === undefined || run.hyper[k] === null) {
-        (run.hyper as Record<string, unknown>)[k] = v;
-        run.hyper.source = run.hyper.source && run.hyper.source !== 'config' ? 'mixed' : 'config';
-      }
-    }
-  }
+  // The optimizer's groups state the hyper-parameters as used (a null there means the groups differ);
+  // without an optimizer.pt, the training arguments say what was configured.
+  if (argsHyper && !optimizer) run.hyper = { ...argsHyper };
   if (trainer) {
     appendAll(run.globals, trainer.data.globals);
     appendAll(run.observations, trainer.data.observations);

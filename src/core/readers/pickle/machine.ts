@@ -132,7 +132,7 @@ export function unpickleAt(bytes: Uint8Array, options: UnpickleOptions): { value
   const container = (): void => {
     if (++containers > budgets.maxContainers) fail(`more than ${budgets.maxContainers} containers (budget)`);
   };
-  const ctx: CallContext = { fail: (m) => fail(m), offset: 0, chargeItems, depth: 0 };
+  const ctx: CallContext = { fail: (m) => fail(m), offset: 0, chargeItems, depth: 0, placeholder: (type, args) => placeholder(type, args) };
 
   const need = (len: number, what: string): void => {
     if (!Number.isSafeInteger(len) || len < 0) fail(`${what}: invalid length ${len}`);
@@ -245,7 +245,7 @@ export function unpickleAt(bytes: Uint8Array, options: UnpickleOptions): { value
     return intValue(BigInt(t));
   };
   const resolveGlobal = (module: string, name: string): PyGlobal | PyClassRef => {
-    const c = classifyGlobal(module, name);
+    const c = classifyGlobal(module, name, placeholderMode);
     if (c.kind === 'allowed') return new PyGlobal(module, name, c.spec);
     if (c.kind === 'unknown' && placeholderMode) return new PyClassRef(module, name);
     return refuse(module, name);

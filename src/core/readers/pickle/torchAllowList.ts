@@ -1,6 +1,7 @@
 import { appendAll } from '../../arrays';
 import {
   PyBytes,
+  PyClassRef,
   PyDict,
   PyGlobal,
   PySet,
@@ -29,8 +30,9 @@ import {
 // 3. Anything else: in 'refuse' mode (the default) refused by name like (2); in 'placeholder' mode (the
 //    checkpoint readers) an inert PyClassRef — instantiating it gives a PyObject that records the class
 //    name and its data (a loss module or an sklearn encoder in Lightning's hyper_parameters, numpy arrays
-//    in an RNG state). Refusal in (2) is a signal, not the protection: no mode ever calls a class or
-//    function the file names.
+//    in an RNG state). In that mode `getattr(<placeholder class>, '<name>')`, Python's pickle of an enum
+//    member by name, is read as that member (ENUM_MEMBER) and nothing else. Refusal in (2) is a signal,
+//    not the protection: no mode ever calls a class or function the file names.
 
 function intArg(v: PickleValue | undefined, what: string, ctx: CallContext): number {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
@@ -301,13 +303,32 @@ const REFUSED_NAMES = new Set(
     ]),
 );
 
+/**
+ * `getattr(cls, name)` as Python ≥ 3.11 pickles an enum member by name (`OptimizerNames.ADAMW_TORCH` in
+ * a TrainingArguments): with a placeholder class and a string, the member as an inert placeholder of its
+ * class (args: [name]); nothing is looked up. Anything else is refused — the attribute of a real object
+ * is how exploit chains reach a callable.
+ */
+const ENUM_MEMBER: GlobalSpec = {
+  call: (args, ctx) => {
+    const [cls, name] = args;
+    if (args.length !== 2 || !(cls instanceof PyClassRef) || typeof name !== 'string') {
+      ctx.fail(`getattr is read only as an enum member (a class and a name), not on ${describe(cls)}`);
+    }
+    return ctx.placeholder((cls as PyClassRef).qualified, [name as string]);
+  },
+};
+
 /** How the interpreter treats a global a pickle names (see the file comment). */
 export type GlobalClass = { kind: 'allowed'; spec: GlobalSpec } | { kind: 'refused' } | { kind: 'unknown' };
 
-export function classifyGlobal(module: string, name: string): GlobalClass {
+/** `placeholders`: the machine's 'placeholder' mode, in which getattr may name an enum member. */
+export function classifyGlobal(module: string, name: string, placeholders = false): GlobalClass {
   const qualified = `${module}.${name}`;
   const spec = ALLOWED_GLOBALS.get(qualified);
   if (spec) return { kind: 'allowed', spec };
+  if (placeholders && (qualified === 'builtins.getattr' || qualified === '__builtin__.getattr'))
+    return { kind: 'allowed', spec: ENUM_MEMBER };
   if (REFUSED_NAMES.has(qualified)) return { kind: 'refused' };
   for (const m of REFUSED_MODULES) if (module === m || module.startsWith(`${m}.`)) return { kind: 'refused' };
   return { kind: 'unknown' };

@@ -171,6 +171,8 @@ export interface CallContext {
   chargeItems(n: number): void;
   /** Nested constructor calls (`_rebuild_from_type_v2` calling a rebuild function). */
   depth: number;
+  /** An inert placeholder object of class `type` (counted like the machine's own). */
+  placeholder(type: string, args: PickleValue[]): PyObject;
 }
 
 export interface GlobalSpec {

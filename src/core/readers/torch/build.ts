@@ -50,6 +50,8 @@ export interface BuildInput {
   inputs: { path: string; format: string }[];
   /** Hint for AdamW vs Adam when no group says (e.g. HF Trainer's default optimizer). */
   decoupledHint?: string;
+  /** Adam or AdamW as another file states it (HF training_args `optim`): decides when the state cannot. */
+  statedType?: 'adam' | 'adamw';
   /**
    * Model parameters from another reader (HF model.safetensors, a PEFT adapter): `ordered` true when in
    * named_parameters() order, 'inferred' when put in that order from their names (warned), false when
@@ -231,7 +233,7 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     if (steps.size > 0) step = Math.max(...steps);
 
     // Hyper-parameters, for the run and for this checkpoint's own snapshot.
-    const { hyper, groups } = optimizerHyper(opt, mapping, file.path, issues, input.decoupledHint);
+    const { hyper, groups } = optimizerHyper(opt, mapping, file.path, issues, input.decoupledHint, input.statedType);
     run.hyper = hyper;
     run.paramGroups = groups;
     snapshotHyper = { ...hyper };
