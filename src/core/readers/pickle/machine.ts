@@ -1,4 +1,4 @@
-import { DisallowedGlobalError, ReaderError } from '../../errors';
+import { DisallowedGlobalError, ReaderError, echo } from '../../errors';
 import { appendAll } from '../../arrays';
 import {
   PyBytes,
@@ -10,7 +10,6 @@ import {
   TorchTensor,
   describe,
   dictKey,
-  echo,
   type CallContext,
   type PickleValue,
 } from './values';

@@ -1,3 +1,5 @@
+import { echo } from '../../errors';
+
 // The values the allow-list unpickler builds: plain JS data (dicts, sets, bytes, tuples as frozen
 // arrays), descriptions of torch tensors and storages, and inert placeholders for Python objects of
 // classes outside the allow-list (a name and the data the pickle gave it). Nothing here refers to
@@ -200,23 +202,6 @@ export function describe(v: PickleValue | undefined): string {
   if (v instanceof PyObject) return `object ${echo(v.type)}`;
   if (v instanceof TorchTensor) return `tensor [${v.shape}]`;
   return (v as { kind: string }).kind;
-}
-
-/** Longest text from a file echoed in a message. */
-export const MAX_ECHO = 120;
-
-/**
- * A value from a file as a message may show it: at most MAX_ECHO characters (then '…'), control
- * characters escaped (\n, \x1b, …) so a name cannot rewrite the terminal it is printed on.
- */
-export function echo(s: string, max = MAX_ECHO): string {
-  const cut = s.length > max ? s.slice(0, max) : s;
-  // eslint-disable-next-line no-control-regex
-  const safe = cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code === 10 ? '\\n' : code === 9 ? '\\t' : code === 13 ? '\\r' : `\\x${code.toString(16).padStart(2, '0')}`;
-  });
-  return s.length > max ? `${safe}…` : safe;
 }
 
 /** Longest text a tuple key becomes (longer tuple keys get a placeholder key). */

@@ -1,3 +1,4 @@
+import { echo } from '../../errors';
 import { stepFromFilePath } from '../../run/stepNames';
 import {
   emptyRunData,
@@ -11,7 +12,7 @@ import {
 } from '../../run/types';
 import { withFile } from '../../io/fileBytes';
 import { appendAll } from '../../arrays';
-import { PyDict, TorchTensor, echo } from '../pickle/values';
+import { PyDict, TorchTensor } from '../pickle/values';
 import type { LoadedTorchFile } from './torchFile';
 import type { ModelPart, ScheduleState } from './structure';
 import { asNumber } from './structure';

@@ -1,6 +1,6 @@
-import { ReaderError } from '../../errors';
+import { ReaderError, echo } from '../../errors';
 import { FileBytes, dataView, readU64 } from '../../io/fileBytes';
-import { PyDict, TORCH_DTYPE_BYTES, echo, summarize, type PickleValue, type TorchDtype } from '../pickle/values';
+import { PyDict, TORCH_DTYPE_BYTES, summarize, type PickleValue, type TorchDtype } from '../pickle/values';
 import { torchPersistentLoad } from '../pickle/torchAllowList';
 import { PickleEndError, unpickleAt, type UnpickleOptions } from '../pickle/machine';
 import { MAX_PICKLE_BYTES, bareOrLegacyError, type LoadedTorchFile, type StorageBytes } from './torchFile';

@@ -1,7 +1,7 @@
-import { ReaderError } from '../../errors';
+import { ReaderError, echo } from '../../errors';
 import { FileBytes, withFile } from '../../io/fileBytes';
 import { openZipFile, readZipEntryFrom } from '../../io/zip';
-import { echo } from '../pickle/values';
+
 import { torchPersistentLoad } from '../pickle/torchAllowList';
 import { unpickle } from '../pickle/machine';
 import { loadLegacyTorchFile } from './legacy';

@@ -1,6 +1,7 @@
+import { echo } from '../../errors';
 import { emptyRunData, type OptimizerHyper, type RunData } from '../../run/types';
 import { optimizerKindFromName } from '../../../shared/optimizers';
-import { echo } from '../pickle/values';
+
 import type { CheckpointParts, ScheduleState, TrainingArgsState } from './structure';
 
 // The files of a Hugging Face checkpoint folder that hold no tensors to analyze, read for what they say:

@@ -1,5 +1,5 @@
-import { ReaderError } from '../../errors';
-import { PyDict, PyObject, TorchTensor, echo, summarize, type PickleValue } from '../pickle/values';
+import { ReaderError, echo } from '../../errors';
+import { PyDict, PyObject, TorchTensor, summarize, type PickleValue } from '../pickle/values';
 import type { LoadedTorchFile } from './torchFile';
 
 // Recognising what torch.save stored: a model state dict, an optimizer state dict, a combined

@@ -64,7 +64,14 @@ export function tensorRef(file: LoadedTorchFile, t: TorchTensor, layer: string, 
     source:
       where.compression === 'none'
         ? { path: file.path, offset: where.offset + first, storedLength: numel * item, compression: 'none' }
-        : { path: file.path, offset: where.offset, storedLength: where.storedLength, compression: 'deflate', skipInflated: first },
+        : {
+            path: file.path,
+            offset: where.offset,
+            storedLength: where.storedLength,
+            compression: 'deflate',
+            skipInflated: first,
+            inflatedLength: where.length,
+          },
   };
 }
 
