@@ -45,6 +45,23 @@ export class DisallowedGlobalError extends ReaderError {
   }
 }
 
+/** Longest text from a file echoed in a message. */
+export const MAX_ECHO = 120;
+
+/**
+ * A value from a file as a message may show it: at most MAX_ECHO characters (then '…'), control
+ * characters escaped (\n, \x1b, …) so a name cannot rewrite the terminal it is printed on.
+ */
+export function echo(s: string, max = MAX_ECHO): string {
+  const cut = s.length > max ? s.slice(0, max) : s;
+  // eslint-disable-next-line no-control-regex
+  const safe = cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code === 10 ? '\\n' : code === 9 ? '\\t' : code === 13 ? '\\r' : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
+  return s.length > max ? `${safe}…` : safe;
+}
+
 /** `path:line: reason` or `path (byte offset N): reason` — the one place a location is written into text. */
 export function formatLocated(path: string, reason: string, where: FileLocation = {}): string {
   const at = where.line !== undefined ? `:${where.line}` : where.offset !== undefined ? ` (byte offset ${where.offset})` : '';

@@ -16,6 +16,8 @@ export interface ByteSource {
   compression: 'none' | 'deflate';
   /** 'deflate' only: decompressed bytes to skip before the first element (an npz member's npy header). */
   skipInflated?: number;
+  /** 'deflate' only: the stream's declared decompressed size (the zip directory's); output beyond it is an error. */
+  inflatedLength?: number;
 }
 
 /** A tensor's bytes in a file: dtype, shape and layout, read by offset. */

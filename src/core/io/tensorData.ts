@@ -9,8 +9,12 @@ import type { Dtype, TensorBytes } from './tensorBytes';
 
 export type FloatChunk = Float32Array | Float64Array;
 
-/** Deflate streams up to this many compressed bytes are inflated in one synchronous call. */
-const SMALL_DEFLATE = 1 << 20;
+/**
+ * A deflate stream whose declared decompressed size is at most this is inflated in one synchronous call
+ * (most npz arrays); anything larger is streamed in 1 MiB chunks. Bounded by the output, not the input:
+ * 240 KB of deflate can be 240 MB of zeros.
+ */
+export const INFLATE_WHOLE_MAX = 1 << 20;
 
 export const DTYPE_BYTES: Record<Dtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 
@@ -146,18 +150,32 @@ export class TensorChunkReader {
 
   private async readInflated(bytes: number): Promise<void> {
     const src = this.ref.source;
-    if (!this.inflater && this.position === 0 && this.inflated.length === 0 && src.storedLength <= SMALL_DEFLATE) {
-      // Small members (most npz arrays): one synchronous inflate, bounded by the tensor's own size.
+    const want = (src.skipInflated ?? 0) + this.ref.numel * this.itemSize;
+    const declared = src.inflatedLength;
+    if (declared !== undefined && want > declared) {
+      throw new ReaderError(src.path, `tensor '${this.ref.key}' needs ${want} inflated bytes, the stream declares ${declared}`, {
+        offset: src.offset,
+      });
+    }
+    const whole = declared ?? want;
+    if (!this.inflater && this.position === 0 && this.inflated.length === 0 && whole <= INFLATE_WHOLE_MAX) {
+      // Small members (most npz arrays): one synchronous inflate of at most INFLATE_WHOLE_MAX bytes.
       const compressed = new Uint8Array(src.storedLength);
       const fd = this.open();
       if (readSync(fd, compressed, 0, src.storedLength, src.offset) !== src.storedLength) {
         throw new ReaderError(src.path, `unexpected end of file in the deflate stream of '${this.ref.key}'`, { offset: src.offset });
       }
-      const want = (src.skipInflated ?? 0) + this.ref.numel * this.itemSize;
       try {
-        this.inflated = inflateRawSync(compressed, { maxOutputLength: Math.max(1, want), finishFlush: 2 /* Z_SYNC_FLUSH */ });
+        this.inflated = inflateRawSync(compressed, { maxOutputLength: Math.max(1, whole), finishFlush: 2 /* Z_SYNC_FLUSH */ });
       } catch (e) {
-        throw new ReaderError(src.path, `corrupt deflate stream in '${this.ref.key}': ${(e as Error).message}`, { offset: src.offset });
+        const tooLarge = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        throw new ReaderError(
+          src.path,
+          tooLarge
+            ? `the deflate stream of '${this.ref.key}' inflates to more than the ${whole} bytes it declares`
+            : `corrupt deflate stream in '${this.ref.key}': ${(e as Error).message}`,
+          { offset: src.offset },
+        );
       }
       this.inflater = (async function* () {})();
     }

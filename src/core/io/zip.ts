@@ -75,6 +75,16 @@ export async function openZipFile(file: FileBytes): Promise<ZipArchive> {
   const problems: ZipProblem[] = [{ offset: directoryError.offset ?? 0, message: directoryError.reason }];
   const entries = await scanLocalHeaders(file, problems);
   if (entries.length === 0) {
+    const head = await file.readUpTo(0, 4);
+    if (head.length < 4 || dataView(head).getUint32(0, true) !== SIG_LOCAL) {
+      // Not a zip from its first byte: say so there (a damaged start, or another format under a zip name).
+      const shown = [...head].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+      throw new ReaderError(
+        path,
+        `not a zip archive: it starts with ${shown || 'nothing'} where a zip starts with 50 4b 03 04, and ${directoryError.reason}`,
+        { offset: 0 },
+      );
+    }
     const scanNote = problems.length > 1 ? `; ${problems[problems.length - 1].message}` : '';
     throw new ReaderError(path, `not a readable zip archive: ${directoryError.reason}${scanNote}`, {
       offset: directoryError.offset ?? 0,

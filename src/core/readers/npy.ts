@@ -468,8 +468,9 @@ export async function readNpy(path: string, options: ReadOptions = {}): Promise<
 
 export const npyReader: Reader = {
   format: 'npy',
-  detect(_path: string, head: Uint8Array): boolean {
-    return hasNpyMagic(head);
+  // By magic, or by name: an .npy whose magic is damaged is read, and the error names the byte offset.
+  detect(path: string, head: Uint8Array): boolean {
+    return hasNpyMagic(head) || /\.npy$/i.test(path);
   },
   read: readNpy,
 };

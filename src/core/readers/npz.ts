@@ -178,7 +178,14 @@ async function readMember(
     source:
       entry.method === 0
         ? { path, offset: dataOffset, storedLength: header.dataBytes, compression: 'none' }
-        : { path, offset: entry.dataOffset, storedLength: entry.compressedSize, compression: 'deflate', skipInflated: header.headerLength },
+        : {
+            path,
+            offset: entry.dataOffset,
+            storedLength: entry.compressedSize,
+            compression: 'deflate',
+            skipInflated: header.headerLength,
+            inflatedLength: entry.uncompressedSize,
+          },
   };
   if (header.fortranOrder) {
     const strides = fortranStrides(header.shape);
@@ -227,15 +234,11 @@ async function deflatedHeader(file: FileBytes, entry: ZipEntry): Promise<NpyHead
   }
 }
 
-/** True for a zip local-header magic (`PK\x03\x04`) or an empty-archive end record (`PK\x05\x06`). */
-export function hasZipMagic(head: Uint8Array): boolean {
-  return head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
-}
-
 export const npzReader: Reader = {
   format: NPZ_FORMAT,
-  detect(path: string, head: Uint8Array): boolean {
-    return /\.npz$/i.test(path) && hasZipMagic(head);
+  // By name: an .npz whose first bytes are wrong is read, and the zip reader names the byte offset.
+  detect(path: string): boolean {
+    return /\.npz$/i.test(path);
   },
   read: readNpz,
 };

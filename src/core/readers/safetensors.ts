@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { classifyTensorKey } from '../run/tensorKeys';
-import { ReaderError } from '../errors';
+import { ReaderError, echo } from '../errors';
 import { emptyRunData, type ReadIssue, type RunData, type TensorRef } from '../run/types';
 import type { Dtype } from '../io/tensorBytes';
 import type { ReadOptions, Reader } from './reader';
@@ -132,15 +132,46 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
 
     const tensors: TensorRef[] = [];
     const skipped = new Map<string, string[]>();
+    const spans: Span[] = [];
     const entries = Object.entries(header.json).filter(([k]) => k !== '__metadata__');
     for (const [key, info] of entries) {
       options.signal?.throwIfAborted();
-      const problem = describeEntry(key, info, header, path, tensors, skipped);
-      if (problem) issues.push({ severity: 'error', ...at, message: `tensor '${key}' skipped: ${problem}` });
+      const problem = describeEntry(key, info, header, path, spans);
+      if (problem) issues.push({ severity: 'error', ...at, tensor: key, message: `tensor '${echo(key)}' skipped: ${problem}` });
+    }
+    // Tensors whose bytes overlap another's are errors (the reference implementation refuses such files):
+    // both are skipped, the rest is read.
+    for (const [a, b] of overlaps(spans)) {
+      for (const [x, y] of [
+        [a, b],
+        [b, a],
+      ]) {
+        if (x.overlapped) continue;
+        x.overlapped = true;
+        issues.push({
+          severity: 'error',
+          ...at,
+          tensor: x.key,
+          message: `tensor '${echo(x.key)}' skipped: its data_offsets [${x.begin}, ${x.end}] overlap those of '${echo(y.key)}' [${y.begin}, ${y.end}]`,
+        });
+      }
+    }
+    for (const sp of spans) {
+      if (sp.overlapped) continue;
+      if (sp.ref) tensors.push(sp.ref);
+      else {
+        const list = skipped.get(sp.dtype) ?? [];
+        list.push(sp.key);
+        skipped.set(sp.dtype, list);
+      }
     }
     if (skipped.size > 0) {
       const parts = [...skipped].map(
-        ([dt, keys]) => `${dt} (${keys.length}: ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', …' : ''})`,
+        ([dt, keys]) =>
+          `${dt} (${keys.length}: ${keys
+            .slice(0, 5)
+            .map((k) => echo(k, 60))
+            .join(', ')}${keys.length > 5 ? ', …' : ''})`,
       );
       issues.push({ severity: 'warning', ...at, message: `tensors of dtypes that are not float parameters skipped: ${parts.join('; ')}` });
     }
@@ -167,22 +198,39 @@ function parseNumber(s: string): number | null {
   return Number.isFinite(v) ? v : null;
 }
 
-/** Validate one header entry; push a TensorRef or record a skipped dtype. Returns a problem or null. */
-function describeEntry(
-  key: string,
-  info: unknown,
-  header: SafetensorsHeader,
-  path: string,
-  tensors: TensorRef[],
-  skipped: Map<string, string[]>,
-): string | null {
+/** One header entry's byte range in the buffer, and its TensorRef (null: a dtype that is not a float tensor). */
+interface Span {
+  key: string;
+  dtype: string;
+  begin: number;
+  end: number;
+  ref: TensorRef | null;
+  overlapped?: boolean;
+}
+
+/** Pairs of spans whose byte ranges share a byte (empty ranges share none); O(n log n). */
+function overlaps(spans: Span[]): [Span, Span][] {
+  const sorted = spans.filter((s) => s.end > s.begin).sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const out: [Span, Span][] = [];
+  let reach: Span | null = null; // the span reaching furthest so far
+  for (const s of sorted) {
+    if (reach && s.begin < reach.end) out.push([reach, s]);
+    if (!reach || s.end > reach.end) reach = s;
+  }
+  return out;
+}
+
+/** Validate one header entry; add its span (with a TensorRef for float dtypes). Returns a problem or null. */
+function describeEntry(key: string, info: unknown, header: SafetensorsHeader, path: string, spans: Span[]): string | null {
   if (info === null || typeof info !== 'object' || Array.isArray(info)) return 'entry is not an object';
   const { dtype, shape, data_offsets: offsets } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (typeof dtype !== 'string') return 'dtype missing';
   if (!Array.isArray(shape)) return 'shape missing';
+  if (shape.length > 64) return `shape of ${shape.length} dimensions`;
   let numel = 1;
   for (const d of shape) {
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) return `shape entry ${JSON.stringify(d)} is not a non-negative integer`;
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
+      return `shape entry ${echo(JSON.stringify(d), 40)} is not a non-negative integer`;
     numel *= d;
   }
   if (!Number.isSafeInteger(numel)) return `shape [${shape.join(', ')}] has too many elements`;
@@ -196,29 +244,33 @@ function describeEntry(
     begin < 0 ||
     end < begin
   ) {
-    return `data_offsets ${JSON.stringify(offsets)} are not increasing non-negative integers`;
+    return `data_offsets ${echo(JSON.stringify(offsets), 60)} are not increasing non-negative integers`;
   }
   if (end > header.bufferSize) return `data_offsets [${begin}, ${end}] lie outside the ${header.bufferSize}-byte buffer`;
   const itemSize = SAFETENSORS_DTYPE_BYTES[dtype];
-  if (itemSize === undefined) return `unknown dtype ${JSON.stringify(dtype)}`;
+  if (itemSize === undefined) return `unknown dtype ${echo(JSON.stringify(dtype), 40)}`;
   if (end - begin !== numel * itemSize) {
     return `data_offsets [${begin}, ${end}] span ${end - begin} bytes, shape [${shape.join(', ')}] of ${dtype} needs ${numel * itemSize}`;
   }
   if (!TENSOR_DTYPES.has(dtype)) {
-    const list = skipped.get(dtype) ?? [];
-    list.push(key);
-    skipped.set(dtype, list);
+    spans.push({ key, dtype, begin, end, ref: null });
     return null;
   }
   const { layer, role } = classifyTensorKey(key);
-  tensors.push({
-    layer,
-    role,
+  spans.push({
     key,
-    dtype: dtype as Dtype,
-    shape: shape as number[],
-    numel,
-    source: { path, offset: header.bufferOffset + begin, storedLength: end - begin, compression: 'none' },
+    dtype,
+    begin,
+    end,
+    ref: {
+      layer,
+      role,
+      key,
+      dtype: dtype as Dtype,
+      shape: shape as number[],
+      numel,
+      source: { path, offset: header.bufferOffset + begin, storedLength: end - begin, compression: 'none' },
+    },
   });
   return null;
 }
@@ -271,21 +323,26 @@ export async function readSafetensorsIndex(indexPath: string): Promise<Safetenso
   const weightMap: Record<string, string> = {};
   const issues: ReadIssue[] = [];
   const refused = new Set<string>();
+  // Linear in the number of entries (80,000-shard indexes exist): a Set, not a list search.
+  const shardSet = new Set<string>();
   for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
     if (typeof file !== 'string' || file === '') {
-      issues.push({ severity: 'warning', path: indexPath, message: `weight_map entry '${name}' is not a file name; ignored` });
+      issues.push({ severity: 'warning', path: indexPath, message: `weight_map entry '${echo(name)}' is not a file name; ignored` });
       continue;
     }
     const norm = normalize(file);
     if (isAbsolute(file) || norm === '..' || norm.startsWith('..' + sep) || norm.startsWith('../')) {
       if (!refused.has(file)) {
         refused.add(file);
-        issues.push({ severity: 'error', path: indexPath, message: `shard '${file}' lies outside the index's folder; refused` });
+        issues.push({ severity: 'error', path: indexPath, message: `shard '${echo(file)}' lies outside the index's folder; refused` });
       }
       continue;
     }
     const resolved = join(dir, norm);
-    if (!shards.includes(resolved)) shards.push(resolved);
+    if (!shardSet.has(resolved)) {
+      shardSet.add(resolved);
+      shards.push(resolved);
+    }
     weightMap[name] = resolved;
   }
   const meta = (json as Record<string, unknown>).metadata;
@@ -297,17 +354,11 @@ export async function readSafetensorsIndex(indexPath: string): Promise<Safetenso
   };
 }
 
-/** Plausible safetensors start: a u64 length whose high bytes are zero, then '{'. */
-export function hasSafetensorsHead(head: Uint8Array): boolean {
-  if (head.length < 9) return false;
-  const v = dataView(head);
-  return v.getUint32(4, true) === 0 && v.getUint32(0, true) >= 2 && head[8] === 0x7b;
-}
-
 export const safetensorsReader: Reader = {
   format: SAFETENSORS_FORMAT,
-  detect(path: string, head: Uint8Array): boolean {
-    return /\.safetensors$/i.test(path) && hasSafetensorsHead(head);
+  // By name: a .safetensors file whose first bytes are wrong is read, and the reader names the byte offset.
+  detect(path: string): boolean {
+    return /\.safetensors$/i.test(path);
   },
   read: readSafetensors,
 };

@@ -32,6 +32,10 @@ export interface TensorSnapshot {
   path: string;
   /** Scalars stored next to the tensors (e.g. npz `lr`, safetensors metadata, optimizer param_groups). */
   scalars?: Record<string, number>;
+  /** The optimizer's hyper-parameters as this snapshot's own checkpoint states them (its lr at its step). */
+  hyper?: Partial<OptimizerHyper>;
+  /** Per-group hyper-parameters of this snapshot's checkpoint, when its optimizer has groups. */
+  paramGroups?: ParamGroupHyper[];
 }
 
 /** Hyper-parameters of the optimizer, as far as an input states them. */
@@ -45,6 +49,8 @@ export interface OptimizerHyper {
   source: string;
   /** Set when no input names the optimizer and `type` was inferred from its state: what it rests on. */
   typeAssumedFrom?: string;
+  /** AMSGrad (`amsgrad: True` in torch Adam/AdamW param groups): v̂ is max_exp_avg_sq, not exp_avg_sq. */
+  amsgrad?: boolean | null;
 }
 
 /** Per-parameter-group hyper-parameters (e.g. AdamW with decay on some groups only). */
@@ -54,6 +60,7 @@ export interface ParamGroupHyper {
   betas: [number, number] | null;
   eps: number | null;
   weightDecay: number | null;
+  amsgrad?: boolean | null;
 }
 
 /**
@@ -125,6 +132,8 @@ export interface ReadIssue {
   line?: number;
   /** Byte offset for binary formats. */
   offset?: number;
+  /** The tensor the problem is about (its key as stored), when it is about one tensor. */
+  tensor?: string;
   message: string;
 }
 

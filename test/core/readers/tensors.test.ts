@@ -11,6 +11,7 @@ import { readTensorValues } from '../../../src/core/io/tensorData';
 import { ReaderError } from '../../../src/core/errors';
 import type { RunData, TensorRef, TensorRole } from '../../../src/core/run/types';
 import { assertClose, fixturePath, loadExpected } from '../../support/fixtures';
+import { npyZeros } from '../../support/hostileBinary';
 
 const config = JSON.parse(readFileSync(fixturePath('adam_base', 'config.json'), 'utf8')) as {
   param_order: string[];
@@ -402,8 +403,46 @@ test('detect: by magic and name', () => {
   assert.equal(npzReader.detect(pt, head(pt)), false); // a zip, but not named .npz
   assert.equal(npzReader.detect(st, head(st)), false);
   assert.equal(safetensorsReader.detect(st, head(st)), true);
-  assert.equal(safetensorsReader.detect(npz.replace('.npz', '.safetensors'), head(npz)), false);
+  // By name alone for .safetensors/.npz/.npy: a file whose first bytes are damaged is read and the reader
+  // names the offset (detection by magic would drop it as "not a format").
+  assert.equal(safetensorsReader.detect(npz.replace('.npz', '.safetensors'), head(npz)), true);
+  assert.equal(npyReader.detect('x.npy', Uint8Array.from([0, 0, 0])), true);
   assert.equal(npyReader.detect('x.bin', head(npz)), false);
+});
+
+test('damaged leading bytes of .npy, .safetensors and .npz: an error naming the byte offset', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-lead-'));
+  try {
+    const cases: [string, Uint8Array, number, RegExp][] = [];
+    const npy = Uint8Array.from(readFileSync(fixturePath('adam_base', 'tensors', 'step_000001.npz'))); // any bytes
+    const goodNpy = npyZeros(2);
+    const badNpy = Uint8Array.from(goodNpy);
+    badNpy[3] = 0x00; // \x93NU\0PY
+    cases.push(['bad.npy', badNpy, 3, /magic \\x93NUMPY missing/]);
+    const st = Uint8Array.from(readFileSync(fixturePath('adam_base', 'tensors', 'step_000001.safetensors')));
+    const badSt = Uint8Array.from(st);
+    badSt[8] = 0x5b; // '[' instead of '{'
+    cases.push(['bad.safetensors', badSt, 8, /header does not start with '\{'/]);
+    const badLen = Uint8Array.from(st);
+    badLen[7] = 0x7f;
+    cases.push(['len.safetensors', badLen, 0, /header length \d+ exceeds/]);
+    const garbage = Uint8Array.from(npy.subarray(0, 4096)).fill(0x20);
+    cases.push(['garbage.npz', garbage, 0, /not a zip archive: it starts with 20 20 20 20/]);
+    for (const [name, bytes, offset, pattern] of cases) {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      const reader = [npyReader, safetensorsReader, npzReader].find((r) => r.detect(path, bytes.subarray(0, 64)));
+      assert.ok(reader, name);
+      await assert.rejects(reader.read(path), (e: unknown) => {
+        assert.ok(e instanceof ReaderError, String(e));
+        assert.match(e.reason, pattern);
+        assert.equal(e.offset, offset, `${name}: ${e.message}`);
+        return true;
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('step from the path: base name, else the folder; shard numbers are not steps', async () => {
@@ -448,6 +487,61 @@ test('npz: a damaged central directory falls back to the local headers and says 
     assert.ok(issue);
     assert.match(issue.message, /^damaged archive: central directory entry 4 of 72: bad signature; recovered 72 of \? members/);
     await checkAdamSnapshot(run, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('safetensors: tensors whose data_offsets overlap are errors on both; a tensor beside them is read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-st-'));
+  try {
+    const buffer = Buffer.from(new Float32Array([1, 2, 3, 4, 5]).buffer);
+    const header = {
+      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+      c: { dtype: 'F32', shape: [2], data_offsets: [12, 20] },
+      empty: { dtype: 'F32', shape: [0], data_offsets: [4, 4] },
+      // an integer tensor overlapping c: both have their bytes claimed twice
+      n: { dtype: 'I32', shape: [1], data_offsets: [16, 20] },
+    };
+    const path = join(dir, 'model.safetensors');
+    writeFileSync(path, safetensorsBytes(header, buffer));
+    const run = await readSafetensors(path);
+    assert.deepEqual(
+      run.snapshots[0].tensors.map((t) => t.key),
+      ['empty'],
+    );
+    const errs = run.issues.filter((i) => i.severity === 'error');
+    assert.deepEqual(errs.map((i) => i.tensor).sort(), ['a', 'b', 'c', 'n']);
+    assert.match(errs.find((i) => i.tensor === 'a')!.message, /data_offsets \[0, 8\] overlap those of 'b' \[4, 12\]/);
+    assert.ok(errs.every((i) => i.offset === 8));
+    // without the overlapping ones, the same file reads every tensor
+    const ok = join(dir, 'ok.safetensors');
+    writeFileSync(ok, safetensorsBytes({ a: header.a, c: header.c }, buffer));
+    const r2 = await readSafetensors(ok);
+    assert.deepEqual(await Promise.all(r2.snapshots[0].tensors.map(async (t) => [...(await readTensorValues(t))])), [
+      [1, 2],
+      [4, 5],
+    ]);
+    assert.deepEqual(r2.issues, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sharded index with 80,000 shards: every shard once, in order of first appearance, names resolved next to the index', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-idx-'));
+  try {
+    const weightMap: Record<string, string> = {};
+    for (let i = 0; i < 160_000; i++) weightMap[`layers.${i}.weight`] = `model-${String(i >> 1).padStart(5, '0')}-of-80000.safetensors`;
+    const path = join(dir, 'model.safetensors.index.json');
+    writeFileSync(path, JSON.stringify({ metadata: { total_size: 1 }, weight_map: weightMap }));
+    const index = await readSafetensorsIndex(path);
+    assert.equal(index.shards.length, 80_000);
+    assert.equal(index.shards[0], join(dir, 'model-00000-of-80000.safetensors'));
+    assert.equal(index.shards[79_999], join(dir, 'model-79999-of-80000.safetensors'));
+    assert.equal(index.weightMap['layers.3.weight'], join(dir, 'model-00001-of-80000.safetensors'));
+    assert.deepEqual(index.issues, []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

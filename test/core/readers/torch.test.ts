@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReaderError } from '../../../src/core/errors';
+import { DisallowedGlobalError, ReaderError } from '../../../src/core/errors';
 import type { RunData, TensorRef, TensorRole } from '../../../src/core/run/types';
 import { readTensorValues } from '../../../src/core/io/tensorData';
 import { readCheckpointPair, readTorchCheckpoint, torchReader } from '../../../src/core/readers/torch/reader';
-import { LEGACY_MESSAGE } from '../../../src/core/readers/torch/load';
 import { assertClose, fixturePath, loadExpected } from '../../support/fixtures';
 
 // Every figure below is computed from the checkpoint's bytes (read by offset through the TensorRefs)
@@ -65,7 +64,17 @@ test('adam_base model + optimizer pair at step 120: every layer, hyper-parameter
   assert.equal(run.snapshots[0].step, 120);
   assert.deepEqual(run.layerOrder, PARAM_ORDER);
   assert.deepEqual(run.layerShapes['blocks.0.attn.qkv.weight'], [96, 32]);
-  assert.deepEqual(run.hyper, { type: 'adam', lr: 3e-4, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, source: 'checkpoint' });
+  assert.deepEqual(run.hyper, {
+    type: 'adam',
+    lr: 3e-4,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay: 0,
+    source: 'checkpoint',
+    amsgrad: false,
+  });
+  // The snapshot carries its own checkpoint's hyper-parameters (the lr at its step).
+  assert.deepEqual(run.snapshots[0].hyper, run.hyper);
   assert.equal(run.paramGroups?.length, 1);
   assert.deepEqual(run.paramGroups?.[0].layers, PARAM_ORDER);
   assert.deepEqual(run.issues, []);
@@ -105,7 +114,15 @@ test("adam_reparam_k8 Lightning .ckpt: 'model.' prefix stripped, eps 1.25e-9, lr
   assert.equal(run.snapshots[0].step, 120);
   assert.equal(run.snapshots[0].scalars?.epoch, 1);
   assert.equal(run.snapshots[0].scalars?.['hyper_parameters.reparam_k'], 8);
-  assert.deepEqual(run.hyper, { type: 'adam', lr: 2.4e-3, betas: [0.9, 0.999], eps: 1.25e-9, weightDecay: 0, source: 'checkpoint' });
+  assert.deepEqual(run.hyper, {
+    type: 'adam',
+    lr: 2.4e-3,
+    betas: [0.9, 0.999],
+    eps: 1.25e-9,
+    weightDecay: 0,
+    source: 'checkpoint',
+    amsgrad: false,
+  });
   await checkAgainstExpected(run, 'adam_reparam_k8', 120, 'adam');
 });
 
@@ -214,25 +231,33 @@ test('unsafe pickles are refused naming the global; nothing is executed', async 
   });
   await assert.rejects(readTorchCheckpoint(fixturePath('bad', 'unsafe_global_os_system.pt')), (e: unknown) => {
     assert.ok(e instanceof ReaderError);
+    assert.ok(e instanceof DisallowedGlobalError && e.global === 'os.system');
     assert.match(e.message, /disallowed global 'os\.system'/);
-    assert.match(e.message, /not a torch\.save zip archive/);
+    assert.match(e.message, /not a torch\.save checkpoint \(a bare pickle/);
     assert.equal(e.offset, 2);
     return true;
   });
 });
 
-test('legacy (pre-1.6) torch.save stream is refused with the re-save advice', async () => {
+test('a legacy stream cut after its first pickles, and a file that is neither zip nor pickle: errors with the offset', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ol-torch-'));
   const legacy = join(dir, 'legacy.pt');
-  // pickle of the magic number 0x1950a86a20f9469cfc6c (LONG1, 10 bytes), then a protocol-version pickle
+  // pickle of the magic number 0x1950a86a20f9469cfc6c (LONG1, 10 bytes), then a protocol-version pickle, then nothing
   writeFileSync(legacy, Buffer.from('80028a0a6cfc9c46f9206aa850192e80024de9032e', 'hex'));
-  await assert.rejects(readTorchCheckpoint(legacy), (e: unknown) => e instanceof ReaderError && e.message.includes(LEGACY_MESSAGE));
+  await assert.rejects(readTorchCheckpoint(legacy), (e: unknown) => {
+    assert.ok(e instanceof ReaderError);
+    assert.match(e.reason, /pickle ended without STOP/);
+    assert.equal(e.offset, 21);
+    return true;
+  });
   const text = join(dir, 'notes.pt');
   writeFileSync(text, 'hello');
-  await assert.rejects(
-    readTorchCheckpoint(text),
-    (e: unknown) => e instanceof ReaderError && /neither a zip archive nor a pickle/.test(e.message),
-  );
+  await assert.rejects(readTorchCheckpoint(text), (e: unknown) => {
+    assert.ok(e instanceof ReaderError);
+    assert.match(e.reason, /neither a zip archive \(50 4b 03 04\) nor a pickle stream \(80 02…\) but 68 65 6c 6c/);
+    assert.equal(e.offset, 0);
+    return true;
+  });
 });
 
 test('detect: by extension and magic bytes', () => {
@@ -243,6 +268,8 @@ test('detect: by extension and magic bytes', () => {
   assert.ok(torchReader.detect('x.pth', Uint8Array.from([0x80, 0x02, 0x8a])));
   assert.ok(!torchReader.detect('x.npz', zip));
   assert.ok(!torchReader.detect('x.bin', Uint8Array.from([1, 2, 3, 4])));
+  // .pt/.pth/.ckpt are torch's own: read whatever they start with, so a corrupt first byte is reported at its offset.
+  assert.ok(torchReader.detect('x.pt', Uint8Array.from([1, 2, 3, 4])));
 });
 
 test('pytorch_model.bin alone inside checkpoint-N/: step from the folder name', async () => {

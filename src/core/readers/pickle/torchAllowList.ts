@@ -1,12 +1,14 @@
 import { appendAll } from '../../arrays';
 import {
   PyBytes,
+  PyClassRef,
   PyDict,
   PyGlobal,
   PySet,
   TorchTensor,
   describe,
   dictKey,
+  isTuple,
   summarize,
   type CallContext,
   type GlobalSpec,
@@ -15,9 +17,22 @@ import {
   type TorchStorage,
 } from './values';
 
-// The allow-list: every global a pickle may name, each a data constructor implemented here (a tensor
-// descriptor, an ordered dict, a set, bytes); like torch.load(weights_only=True). Nothing here imports
-// or calls Python code.
+// What a pickle's globals may mean. Nothing here imports or calls Python code; a security review of the
+// checkpoint readers is a review of this file and of the interpreter (machine.ts), which resolves every
+// GLOBAL / STACK_GLOBAL / INST name through `classifyGlobal` below and nothing else.
+//
+// 1. ALLOWED_GLOBALS: data constructors implemented here in TypeScript (a tensor descriptor, an ordered
+//    dict, a set, bytes, storage and dtype tags), the names torch.load(weights_only=True) accepts. Only
+//    these build tensors.
+// 2. REFUSED: names whose only use in a pickle is running code (eval, exec, os.system, subprocess, import
+//    machinery, torch.load, …). A file naming one is hostile: it is refused by name with its offset
+//    (DisallowedGlobalError), in every mode.
+// 3. Anything else: in 'refuse' mode (the default) refused by name like (2); in 'placeholder' mode (the
+//    checkpoint readers) an inert PyClassRef — instantiating it gives a PyObject that records the class
+//    name and its data (a loss module or an sklearn encoder in Lightning's hyper_parameters, numpy arrays
+//    in an RNG state). In that mode `getattr(<placeholder class>, '<name>')`, Python's pickle of an enum
+//    member by name, is read as that member (ENUM_MEMBER) and nothing else. Refusal in (2) is a signal,
+//    not the protection: no mode ever calls a class or function the file names.
 
 function intArg(v: PickleValue | undefined, what: string, ctx: CallContext): number {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
@@ -44,24 +59,25 @@ function rebuildTensorV2(args: PickleValue[], ctx: CallContext): PickleValue {
   const stride = intTuple(args[3], 'stride', ctx);
   if (shape.length !== stride.length) ctx.fail(`_rebuild_tensor_v2: size has ${shape.length} dims but stride ${stride.length}`);
   if (shape.length > 64) ctx.fail(`_rebuild_tensor_v2: ${shape.length} dimensions`);
-  if (offset < 0 || shape.some((s) => s < 0) || stride.some((s) => s < 0)) {
-    ctx.fail(`_rebuild_tensor_v2: negative offset, size or stride (offset ${offset}, size [${shape}], stride [${stride}])`);
-  }
-  // The largest element index the view touches must lie inside the storage.
-  let numel = 1;
-  let last = offset;
-  for (let d = 0; d < shape.length; d++) {
-    numel *= shape[d];
-    last += (shape[d] - 1) * stride[d];
-  }
-  if (!Number.isSafeInteger(numel) || !Number.isSafeInteger(last)) ctx.fail(`_rebuild_tensor_v2: size [${shape}] overflows`);
-  if (numel > 0 && last >= storage.numel) {
-    ctx.fail(
-      `tensor view (offset ${offset}, size [${shape}], stride [${stride}]) reaches element ${last} of storage '${storage.key}' which has ${storage.numel}`,
-    );
-  }
   const requiresGrad = args[4] === true;
-  return new TorchTensor(storage, offset, shape, stride, requiresGrad, ctx.offset);
+  // A view the storage cannot hold is one unreadable tensor (an issue on it), not an unreadable file.
+  let problem: string | undefined;
+  if (offset < 0 || shape.some((s) => s < 0) || stride.some((s) => s < 0)) {
+    problem = `negative offset, size or stride (offset ${offset}, size [${shape}], stride [${stride}])`;
+  } else {
+    // The largest element index the view touches must lie inside the storage.
+    let numel = 1;
+    let last = offset;
+    for (let d = 0; d < shape.length; d++) {
+      numel *= shape[d];
+      last += (shape[d] - 1) * stride[d];
+    }
+    if (!Number.isSafeInteger(numel) || !Number.isSafeInteger(last)) problem = `size [${shape}] overflows`;
+    else if (numel > 0 && last >= storage.numel) {
+      problem = `view (offset ${offset}, size [${shape}], stride [${stride}]) reaches element ${last} of storage '${storage.key}' which has ${storage.numel}`;
+    }
+  }
+  return new TorchTensor(storage, offset, shape, stride, requiresGrad, ctx.offset, problem);
 }
 
 function rebuildParameter(args: PickleValue[], ctx: CallContext): PickleValue {
@@ -71,17 +87,36 @@ function rebuildParameter(args: PickleValue[], ctx: CallContext): PickleValue {
   return data;
 }
 
+/** Nested constructor calls: torch nests one (`_rebuild_from_type_v2` → `_rebuild_tensor_v2`). */
+const MAX_CALL_DEPTH = 4;
+
 function rebuildFromTypeV2(args: PickleValue[], ctx: CallContext): PickleValue {
   // torch._tensor._rebuild_from_type_v2(func, new_type, args, state): allowed only when func is an
-  // allowed rebuild function and new_type is torch.Tensor / torch.nn.Parameter (as weights_only does).
+  // allowed tensor-rebuild function and new_type is torch.Tensor / torch.nn.Parameter (as weights_only
+  // does). func may not be _rebuild_from_type_v2 itself, and args must be a tuple: a list can contain
+  // itself, and a self-referencing call would recurse without end.
   const [func, newType, fargs] = args;
-  if (!(func instanceof PyGlobal) || !func.spec.call) ctx.fail(`_rebuild_from_type_v2: function is not an allowed global`);
+  if (!(func instanceof PyGlobal) || !REBUILD_FUNCTIONS.has(func.qualified) || !func.spec.call) {
+    ctx.fail(`_rebuild_from_type_v2: function ${describe(func)} is not an allowed tensor-rebuild function`);
+  }
   if (!(newType instanceof PyGlobal) || !TENSOR_TYPES.has(newType.qualified)) {
     ctx.fail(`_rebuild_from_type_v2: type ${describe(newType)} is not torch.Tensor or torch.nn.Parameter`);
   }
-  if (!Array.isArray(fargs)) ctx.fail(`_rebuild_from_type_v2: arguments are not a tuple`);
-  return func.spec.call(fargs, ctx);
+  if (!isTuple(fargs)) ctx.fail(`_rebuild_from_type_v2: arguments are ${describe(fargs)}, not a tuple`);
+  if (ctx.depth >= MAX_CALL_DEPTH) ctx.fail(`_rebuild_from_type_v2: constructor calls nested more than ${MAX_CALL_DEPTH} deep`);
+  ctx.depth++;
+  try {
+    return func.spec.call(fargs as PickleValue[], ctx);
+  } finally {
+    ctx.depth--;
+  }
 }
+
+const REBUILD_FUNCTIONS = new Set([
+  'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_parameter',
+  'torch._utils._rebuild_parameter_with_state',
+]);
 
 const TENSOR_TYPES = new Set(['torch.Tensor', 'torch.nn.parameter.Parameter']);
 
@@ -91,13 +126,15 @@ function ordered(args: PickleValue[], ctx: CallContext): PickleValue {
   // OrderedDict(iterable of pairs)
   const src = args[0];
   if (src instanceof PyDict) {
+    ctx.chargeItems(src.size);
     for (const [k, v] of src.map) d.map.set(k, v);
     return d;
   }
   if (!Array.isArray(src)) ctx.fail(`OrderedDict argument is not a list of pairs`);
+  ctx.chargeItems(src.length);
   for (const pair of src) {
     if (!Array.isArray(pair) || pair.length !== 2) ctx.fail(`OrderedDict argument is not a list of pairs`);
-    d.map.set(dictKey(pair[0], ctx), pair[1]);
+    d.map.set(dictKey(pair[0]), pair[1]);
   }
   return d;
 }
@@ -108,6 +145,7 @@ function makeSet(frozen: boolean) {
     if (args.length === 0) return s;
     const src = args[0];
     if (!Array.isArray(src)) return ctx.fail(`${frozen ? 'frozenset' : 'set'} argument is not a list`);
+    ctx.chargeItems(src.length);
     appendAll(s.items, src);
     return s;
   };
@@ -187,6 +225,114 @@ export const ALLOWED_GLOBALS: ReadonlyMap<string, GlobalSpec> = (() => {
 
 /** The notice every refusal carries. */
 export const NEVER_EXECUTES = 'Optimizer Lens never executes code from a checkpoint';
+
+/** Modules whose every name is refused: process, file system, network, import and code machinery. */
+const REFUSED_MODULES = [
+  'os',
+  'posix',
+  'nt',
+  'subprocess',
+  'sys',
+  'importlib',
+  'imp',
+  'runpy',
+  'pickle',
+  '_pickle',
+  'cPickle',
+  'marshal',
+  'shelve',
+  'dill',
+  'shutil',
+  'socket',
+  'ctypes',
+  'pty',
+  'code',
+  'codeop',
+  'webbrowser',
+  'commands',
+  'multiprocessing',
+  'signal',
+  'pdb',
+  'timeit',
+  'torch.hub',
+  'torch.jit',
+  'torch.ops',
+  'torch._C',
+  'torch.package',
+  'torch.serialization',
+  'torch._dynamo',
+  'numpy.testing',
+];
+
+/** Single names refused: builtins that evaluate, import, reach attributes or open files; loaders. */
+const REFUSED_NAMES = new Set(
+  [
+    'eval',
+    'exec',
+    'execfile',
+    'compile',
+    '__import__',
+    'getattr',
+    'setattr',
+    'delattr',
+    'globals',
+    'locals',
+    'vars',
+    'open',
+    'input',
+    'breakpoint',
+    'apply',
+    'help',
+    'memoryview',
+  ]
+    .flatMap((n) => [`builtins.${n}`, `__builtin__.${n}`])
+    .concat([
+      'torch.load',
+      'torch.save',
+      'numpy.load',
+      'numpy.lib.npyio.load',
+      'operator.attrgetter',
+      'operator.methodcaller',
+      'operator.itemgetter',
+      'functools.reduce',
+      'types.FunctionType',
+      'types.CodeType',
+      'types.LambdaType',
+      'types.MethodType',
+      'types.ModuleType',
+    ]),
+);
+
+/**
+ * `getattr(cls, name)` as Python ≥ 3.11 pickles an enum member by name (`OptimizerNames.ADAMW_TORCH` in
+ * a TrainingArguments): with a placeholder class and a string, the member as an inert placeholder of its
+ * class (args: [name]); nothing is looked up. Anything else is refused — the attribute of a real object
+ * is how exploit chains reach a callable.
+ */
+const ENUM_MEMBER: GlobalSpec = {
+  call: (args, ctx) => {
+    const [cls, name] = args;
+    if (args.length !== 2 || !(cls instanceof PyClassRef) || typeof name !== 'string') {
+      ctx.fail(`getattr is read only as an enum member (a class and a name), not on ${describe(cls)}`);
+    }
+    return ctx.placeholder((cls as PyClassRef).qualified, [name as string]);
+  },
+};
+
+/** How the interpreter treats a global a pickle names (see the file comment). */
+export type GlobalClass = { kind: 'allowed'; spec: GlobalSpec } | { kind: 'refused' } | { kind: 'unknown' };
+
+/** `placeholders`: the machine's 'placeholder' mode, in which getattr may name an enum member. */
+export function classifyGlobal(module: string, name: string, placeholders = false): GlobalClass {
+  const qualified = `${module}.${name}`;
+  const spec = ALLOWED_GLOBALS.get(qualified);
+  if (spec) return { kind: 'allowed', spec };
+  if (placeholders && (qualified === 'builtins.getattr' || qualified === '__builtin__.getattr'))
+    return { kind: 'allowed', spec: ENUM_MEMBER };
+  if (REFUSED_NAMES.has(qualified)) return { kind: 'refused' };
+  for (const m of REFUSED_MODULES) if (module === m || module.startsWith(`${m}.`)) return { kind: 'refused' };
+  return { kind: 'unknown' };
+}
 
 /** The torch persistent-id shape: ('storage', StorageType, key, location, numel) → TorchStorage. */
 export function torchPersistentLoad(pid: PickleValue, fail: (message: string) => never): TorchStorage {

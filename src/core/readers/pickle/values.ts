@@ -1,5 +1,9 @@
+import { echo } from '../../errors';
+
 // The values the allow-list unpickler builds: plain JS data (dicts, sets, bytes, tuples as frozen
-// arrays) and descriptions of torch tensors and storages. Nothing here refers to Python code.
+// arrays), descriptions of torch tensors and storages, and inert placeholders for Python objects of
+// classes outside the allow-list (a name and the data the pickle gave it). Nothing here refers to
+// Python code. Values may be shared and even cyclic (pickles can be): walk them with a depth bound.
 
 /** A Python dict / OrderedDict. Keys are kept as JS primitives (str, int, float, bool, None). */
 export class PyDict {
@@ -44,6 +48,38 @@ export class PyGlobal {
   }
 }
 
+/**
+ * A global outside the allow-list, named but never imported: instantiating it (REDUCE, NEWOBJ, INST,
+ * OBJ) gives a PyObject that only records its class name and data.
+ */
+export class PyClassRef {
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
+  get qualified(): string {
+    return `${this.module}.${this.name}`;
+  }
+}
+
+/**
+ * An inert placeholder for a Python object whose class is not on the allow-list (a loss module, an
+ * sklearn encoder, a user class in Lightning's hyper_parameters; numpy arrays in an RNG state). It
+ * keeps the constructor arguments, the BUILD state and any dict/list items the pickle added, as data.
+ */
+export class PyObject {
+  state: PickleValue = null;
+  /** Items added by SETITEM(S) (dict subclasses: Lightning's AttributeDict, defaultdict, …). */
+  dictItems: PyDict | null = null;
+  /** Items added by APPEND(S) (list subclasses). */
+  listItems: PickleValue[] | null = null;
+  constructor(
+    /** `module.name` of the class (or function) the pickle named. */
+    readonly type: string,
+    readonly args: PickleValue[],
+  ) {}
+}
+
 /** torch storage dtypes (from `torch.FloatStorage`, …, or a `torch.float32` dtype object). */
 export type TorchDtype =
   'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool' | 'complex64' | 'complex128';
@@ -72,6 +108,8 @@ export interface TorchStorage {
   location: string;
   /** Number of elements in the storage. */
   numel: number;
+  /** A view of the stored storage `key` starting at this element (legacy streams of torch < 1.0). */
+  elementOffset?: number;
 }
 
 /** A tensor as `_rebuild_tensor_v2` describes it: a view into a storage. Nothing is read. */
@@ -86,6 +124,8 @@ export class TorchTensor {
     readonly requiresGrad: boolean,
     /** Byte offset of the REDUCE that built it, in the pickle (for messages). */
     readonly pickleOffset: number,
+    /** Why the view cannot be read (it reaches outside its storage, …); the tensor gets an issue. */
+    readonly problem?: string,
   ) {}
   get numel(): number {
     return this.shape.reduce((a, b) => a * b, 1);
@@ -114,18 +154,27 @@ export type PickleValue =
   | PyDict
   | PySet
   | PyGlobal
+  | PyClassRef
+  | PyObject
   | TorchTensor
   | TorchStorage
-  | { kind: 'dtype'; dtype: TorchDtype }
-  | { kind: 'object'; type: string; args: PickleValue[]; state: PickleValue };
+  | { kind: 'dtype'; dtype: TorchDtype };
 
 export function isTuple(v: PickleValue | undefined): boolean {
   return Array.isArray(v) && Object.isFrozen(v);
 }
 
+/** What an allowed constructor may use: fail at the opcode's offset, and charge items to the budgets. */
 export interface CallContext {
   fail(message: string): never;
+  /** Byte offset of the REDUCE/NEWOBJ being run. */
   offset: number;
+  /** Charge `n` container items to the machine's budget (copies made by OrderedDict(pairs), set(list)). */
+  chargeItems(n: number): void;
+  /** Nested constructor calls (`_rebuild_from_type_v2` calling a rebuild function). */
+  depth: number;
+  /** An inert placeholder object of class `type` (counted like the machine's own). */
+  placeholder(type: string, args: PickleValue[]): PyObject;
 }
 
 export interface GlobalSpec {
@@ -141,7 +190,7 @@ export interface GlobalSpec {
 export function describe(v: PickleValue | undefined): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'None';
-  if (typeof v === 'string') return v.length > 40 ? `str '${v.slice(0, 40)}…'` : `str '${v}'`;
+  if (typeof v === 'string') return `str '${echo(v, 40)}'`;
   if (typeof v === 'number' || typeof v === 'bigint') return `number ${v}`;
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (Array.isArray(v)) return isTuple(v) ? `tuple of ${v.length}` : `list of ${v.length}`;
@@ -149,31 +198,45 @@ export function describe(v: PickleValue | undefined): string {
   if (v instanceof PySet) return 'set';
   if (v instanceof PyBytes) return `bytes of ${v.bytes.length}`;
   if (v instanceof PyGlobal) return `global ${v.qualified}`;
+  if (v instanceof PyClassRef) return `global ${echo(v.qualified)}`;
+  if (v instanceof PyObject) return `object ${echo(v.type)}`;
   if (v instanceof TorchTensor) return `tensor [${v.shape}]`;
   return (v as { kind: string }).kind;
 }
 
-export function dictKey(k: PickleValue, ctx: { fail(m: string): never }): PickleKey {
+/** Longest text a tuple key becomes (longer tuple keys get a placeholder key). */
+const MAX_TUPLE_KEY = 1024;
+let placeholderKeys = 0;
+
+/**
+ * A Python dict key as a JS map key: primitives as they are, a short tuple of strings/numbers as its
+ * text, anything else (an object, a long tuple) as a unique placeholder string naming what it was —
+ * such keys are never looked up, and a file cannot make a key of unbounded length.
+ */
+export function dictKey(k: PickleValue): PickleKey {
   if (k === null || typeof k === 'string' || typeof k === 'number' || typeof k === 'bigint' || typeof k === 'boolean') return k;
-  if (Array.isArray(k) && isTuple(k) && k.every((x) => typeof x === 'string' || typeof x === 'number')) {
-    return `(${k.map((x) => JSON.stringify(x)).join(', ')})`;
+  if (Array.isArray(k) && isTuple(k) && k.length <= 64 && k.every((x) => typeof x === 'string' || typeof x === 'number')) {
+    let len = 0;
+    for (const x of k) len += typeof x === 'string' ? x.length + 4 : 24;
+    if (len <= MAX_TUPLE_KEY) return `(${k.map((x) => JSON.stringify(x)).join(', ')})`;
   }
-  ctx.fail(`unsupported dict key (${describe(k)})`);
+  return `<key ${describe(k)} #${++placeholderKeys}>`;
 }
 
-/** A printable summary of a value (for messages and debugging); bounded in depth and size. */
+/** A printable summary of a value (for messages and debugging); bounded in depth and size, cycle-safe. */
 export function summarize(v: PickleValue, depth = 2): string {
   if (depth <= 0) return describe(v);
   if (v instanceof PyDict) {
-    const keys = v
-      .keys()
-      .slice(0, 8)
-      .map((k) => `${String(k)}: ${summarize(v.get(k)!, depth - 1)}`);
+    const keys: string[] = [];
+    for (const [k, x] of v.map) {
+      if (keys.length === 8) break;
+      keys.push(`${echo(String(k), 40)}: ${summarize(x, depth - 1)}`);
+    }
     return `{${keys.join(', ')}${v.size > 8 ? ', …' : ''}}`;
   }
   if (Array.isArray(v)) {
     const items = v.slice(0, 8).map((x) => summarize(x, depth - 1));
-    return isTuple(v) ? `(${items.join(', ')})` : `[${items.join(', ')}${v.length > 8 ? ', …' : ''}]`;
+    return isTuple(v) ? `(${items.join(', ')}${v.length > 8 ? ', …' : ''})` : `[${items.join(', ')}${v.length > 8 ? ', …' : ''}]`;
   }
   return describe(v);
 }

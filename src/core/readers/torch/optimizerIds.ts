@@ -3,10 +3,12 @@ import type { ReadIssue, TensorRole } from '../../run/types';
 import type { ReadOptions } from '../reader';
 import { PyDict, TorchTensor, summarize, type PickleValue } from '../pickle/values';
 import { asNumber } from './structure';
+import { STATE_ROLES } from './stateRoles';
 
 // An optimizer state dict's integer ids mapped to parameter names: by `param_names` when saved, else
-// by position (one group, every shape checked), by shapes that occur once, or by the one interleaving
-// of the groups consistent with named_parameters() order (warned).
+// by position (one group, every shape checked), by shapes that occur once, or by the one order-preserving
+// assignment consistent with named_parameters() order (warned) — skipping the parameters a subset
+// optimizer does not hold, which are then known to be frozen.
 
 /** Options of the checkpoint readers beyond the common ReadOptions. */
 export interface TorchReadOptions extends ReadOptions {
@@ -22,7 +24,7 @@ export interface TorchReadOptions extends ReadOptions {
   assumeGroupOrder?: boolean;
 }
 
-// ---- Optimizer state: ids → names ----------------------------------------------------------------
+// ---- The state dict, parsed ----------------------------------------------------------------------
 
 export interface ParsedGroup {
   ids: number[];
@@ -32,6 +34,8 @@ export interface ParsedGroup {
   eps: number | null;
   weightDecay: number | null;
   momentum: number | null;
+  /** `amsgrad` as the group states it (torch Adam/AdamW), null when absent. */
+  amsgrad: boolean | null;
   raw: PyDict;
 }
 
@@ -40,13 +44,6 @@ export interface ParsedOptimizer {
   /** State per id: role → tensor, plus the step value holder. */
   state: Map<number, { tensors: Map<TensorRole, TorchTensor>; step: PickleValue | undefined; keys: string[] }>;
 }
-
-const STATE_ROLES: [string, TensorRole][] = [
-  ['exp_avg', 'exp_avg'],
-  ['exp_avg_sq', 'exp_avg_sq'],
-  ['max_exp_avg_sq', 'max_exp_avg_sq'],
-  ['momentum_buffer', 'momentum_buffer'],
-];
 
 export function parseOptimizer(osd: PyDict, path: string, issues: ReadIssue[]): ParsedOptimizer {
   const groupsRaw = osd.get('param_groups');
@@ -76,6 +73,7 @@ export function parseOptimizer(osd: PyDict, path: string, issues: ReadIssue[]): 
       const b2 = asNumber(betasRaw[1]);
       if (b1 !== null && b2 !== null) betas = [b1, b2];
     }
+    const amsgrad = g.get('amsgrad');
     groups.push({
       ids,
       names,
@@ -84,6 +82,7 @@ export function parseOptimizer(osd: PyDict, path: string, issues: ReadIssue[]): 
       eps: asNumber(g.get('eps')),
       weightDecay: asNumber(g.get('weight_decay')),
       momentum: asNumber(g.get('momentum')),
+      amsgrad: typeof amsgrad === 'boolean' ? amsgrad : null,
       raw: g,
     });
   });
@@ -117,18 +116,27 @@ function stateShape(opt: ParsedOptimizer, id: number): number[] | null {
   return null;
 }
 
+// ---- Ids → names ---------------------------------------------------------------------------------
+
 export interface IdMapping {
   /** id → parameter name, for what could be mapped. */
   names: Map<number, string>;
-  /** How: 'param_names', 'positional', 'shape', 'group-order' per id. */
+  /** How: 'param_names', 'positional', 'shape', 'group-order', 'group-position' per id. */
   how: Map<number, string>;
   /** Ids that could not be mapped. */
   unmapped: number[];
+  /**
+   * Parameters the optimizer certainly does not hold (frozen: PEFT base weights, a frozen backbone):
+   * every id is mapped and these names are left over. Empty when the mapping is incomplete.
+   */
+  frozen: string[];
 }
 
 /**
  * Map optimizer state ids to parameter names. `params` is the model's parameters in named_parameters()
- * order (buffers and tied aliases removed). See TorchReadOptions.assumeGroupOrder.
+ * order (buffers and tied aliases removed) when `orderKnown` (a torch state dict; an order inferred from
+ * the names for a PEFT adapter), else in an unknown order (safetensors sorts by name). See
+ * TorchReadOptions.assumeGroupOrder.
  */
 export function mapOptimizerIds(
   opt: ParsedOptimizer,
@@ -143,6 +151,12 @@ export function mapOptimizerIds(
   const allIds = opt.groups.flatMap((g) => g.ids);
   const shapeOf = (id: number) => stateShape(opt, id);
   const same = (a: number[] | null, b: number[]) => a === null || shapeKey(a) === shapeKey(b);
+  const result = (frozenOk: boolean): IdMapping => {
+    const unmapped = allIds.filter((id) => !names.has(id));
+    const used = new Set(names.values());
+    const frozen = frozenOk && unmapped.length === 0 ? params.filter((p) => !used.has(p.name)).map((p) => p.name) : [];
+    return { names, how, unmapped, frozen };
+  };
 
   if (opt.groups.length > 0 && opt.groups.every((g) => g.names)) {
     const byName = new Map(params.map((p) => [p.name, p] as const));
@@ -162,15 +176,14 @@ export function mapOptimizerIds(
         path,
         message: `optimizer state shapes differ from the model's for ${bad.join(', ')} (param_names used as stated)`,
       });
-    return { names, how, unmapped: allIds.filter((id) => !names.has(id)) };
+    return result(params.length > 0);
   }
-  if (params.length === 0) return { names, how, unmapped: allIds };
+  if (params.length === 0) return result(false);
 
   // 1. Positional: the k-th id over all groups ↔ the k-th named parameter, every shape checked.
   if (orderKnown && allIds.length === params.length && allIds.every((id, k) => same(shapeOf(id), params[k].shape))) {
     const known = allIds.filter((id) => shapeOf(id) !== null).length;
-    const ambiguousOrder = opt.groups.length > 1;
-    if (!ambiguousOrder || positionalIsForced(opt, params)) {
+    if (opt.groups.length === 1 || solveGroupOrder(opt, params, 0).count === 1) {
       allIds.forEach((id, k) => {
         names.set(id, params[k].name);
         how.set(id, 'positional');
@@ -182,17 +195,26 @@ export function mapOptimizerIds(
           message: `${allIds.length - known} optimizer ids have no state; mapped by position only`,
         });
       }
-      return { names, how, unmapped: [] };
+      return result(true);
     }
   }
 
   // 2. Shapes that occur exactly once among the parameters and once among the state ids are certain.
   const paramsByShape = new Map<string, string[]>();
-  for (const p of params) paramsByShape.set(shapeKey(p.shape), [...(paramsByShape.get(shapeKey(p.shape)) ?? []), p.name]);
+  for (const p of params) {
+    const k = shapeKey(p.shape);
+    const list = paramsByShape.get(k);
+    if (list) list.push(p.name);
+    else paramsByShape.set(k, [p.name]);
+  }
   const idsByShape = new Map<string, number[]>();
   for (const id of allIds) {
     const s = shapeOf(id);
-    if (s) idsByShape.set(shapeKey(s), [...(idsByShape.get(shapeKey(s)) ?? []), id]);
+    if (!s) continue;
+    const k = shapeKey(s);
+    const list = idsByShape.get(k);
+    if (list) list.push(id);
+    else idsByShape.set(k, [id]);
   }
   for (const [sk, ids] of idsByShape) {
     const ps = paramsByShape.get(sk) ?? [];
@@ -203,24 +225,37 @@ export function mapOptimizerIds(
   }
   const unmappedBefore = allIds.filter((id) => !names.has(id) && opt.state.has(id));
 
-  // 3. Order-preserving interleaving of the groups (each group in named_parameters() order).
-  const solution: Interleaving = orderKnown && allIds.length === params.length ? solveGroupInterleaving(opt, params) : { count: 0 };
-  if (unmappedBefore.length > 0 && (options.assumeGroupOrder ?? true) && solution.count === 1) {
+  // 3. Order-preserving: each group lists its parameters in named_parameters() order; parameters the
+  //    optimizer does not hold (fewer ids than parameters) are skipped as frozen.
+  const skips = params.length - allIds.length;
+  const solution: OrderSolution = orderKnown && skips >= 0 ? solveGroupOrder(opt, params, skips) : { count: 0 };
+  const single = opt.groups.length === 1;
+  const apply = unmappedBefore.length > 0 || (skips > 0 && names.size < allIds.length);
+  if (apply && (single || (options.assumeGroupOrder ?? true)) && solution.count === 1) {
+    const guessed: number[] = [];
     for (const [id, name] of solution.assignment) {
       if (!names.has(id)) {
         names.set(id, name);
         how.set(id, 'group-order');
+        if (opt.state.has(id)) guessed.push(id);
       }
     }
+    const out = result(true);
+    const frozenNote =
+      out.frozen.length > 0
+        ? `; ${out.frozen.length} parameters are not in the optimizer (frozen): ${out.frozen.slice(0, 8).join(', ')}${out.frozen.length > 8 ? ', …' : ''}`
+        : '';
     issues.push({
       severity: 'warning',
       path,
-      message:
-        `ambiguous optimizer-state mapping: ${opt.groups.length} param groups without param_names; ` +
-        `${unmappedBefore.length} state ids mapped by assuming each group lists its parameters in named_parameters() order ` +
-        `(the only assignment consistent with the shapes): ${unmappedBefore.map((id) => `${id}→${names.get(id)}`).join(', ')}. ` +
-        `This is wrong if the groups were built from name-sorted lists; save param_names in the param groups to make the mapping certain.`,
+      message: single
+        ? `the optimizer holds ${allIds.length} of the ${params.length} parameters and no param_names: ids mapped by assuming it lists them in named_parameters() order (the only assignment consistent with the shapes)${frozenNote}`
+        : `ambiguous optimizer-state mapping: ${opt.groups.length} param groups without param_names; ` +
+          `${guessed.length} state ids mapped by assuming each group lists its parameters in named_parameters() order ` +
+          `(the only assignment consistent with the shapes): ${guessed.map((id) => `${id}→${names.get(id)}`).join(', ')}${frozenNote}. ` +
+          `This is wrong if the groups were built from name-sorted lists; save param_names in the param groups to make the mapping certain.`,
     });
+    return out;
   } else if (unmappedBefore.length > 0) {
     const layers = [
       ...new Set(
@@ -246,75 +281,71 @@ export function mapOptimizerIds(
         `Save param_names in the param groups to make the mapping certain.`,
     });
   }
-  return { names, how, unmapped: allIds.filter((id) => !names.has(id)) };
+  return result(true);
 }
 
-/** With several groups, the positional mapping is only forced if it is the only interleaving that fits. */
-function positionalIsForced(opt: ParsedOptimizer, params: { name: string; shape: number[] }[]): boolean {
-  const s = solveGroupInterleaving(opt, params);
-  return s.count === 1;
-}
+type OrderSolution = { count: 0 } | { count: 1; assignment: Map<number, string> } | { count: 2 };
 
-type Interleaving = { count: 0 } | { count: 1; assignment: Map<number, string> } | { count: 2 };
+/** Search states (positions in the groups per parameter) beyond which the order is left undetermined. */
+const MAX_ORDER_STATES = 500_000;
 
 /**
- * Count (up to 2) the ways to split the named parameters into the groups so that each group's ids
- * follow named_parameters() order and every id's state shape equals its parameter's shape.
+ * Count (up to 2) the ways to assign the named parameters, in order, to the groups' ids so that each
+ * group's ids follow named_parameters() order, every id's state shape equals its parameter's shape, and
+ * exactly `skips` parameters are held by no id. Iterative over the parameters (no recursion), with the
+ * reachable states of each step kept in a map; beyond MAX_ORDER_STATES the order counts as undetermined.
  */
-export function solveGroupInterleaving(opt: ParsedOptimizer, params: { name: string; shape: number[] }[]): Interleaving {
+export function solveGroupOrder(opt: ParsedOptimizer, params: { name: string; shape: number[] }[], skips: number): OrderSolution {
   const groups = opt.groups.map((g) => g.ids.map((id) => ({ id, shape: stateShape(opt, id) })));
   const n = params.length;
-  if (groups.reduce((a, g) => a + g.length, 0) !== n || n > 20000) return { count: 0 };
+  if (groups.reduce((a, g) => a + g.length, 0) + skips !== n || skips < 0) return { count: 0 };
   const pshape = params.map((p) => shapeKey(p.shape));
   const gshape = groups.map((g) => g.map((x) => (x.shape ? shapeKey(x.shape) : null)));
-  const memo = new Map<string, number>();
-  const budget = 500000;
-  const pos = groups.map(() => 0);
-  // Iterative depth-first search with memoised counts (capped at 2).
-  const count = (i: number): number => {
-    if (i === n) return 1;
-    const key = pos.join(',');
-    const m = memo.get(key);
-    if (m !== undefined) return m;
-    if (memo.size > budget) return 2; // too many states: treat as undetermined
-    let c = 0;
-    for (let g = 0; g < groups.length && c < 2; g++) {
-      const p = pos[g];
-      if (p >= groups[g].length) continue;
-      const s = gshape[g][p];
-      if (s !== null && s !== pshape[i]) continue;
-      pos[g]++;
-      c += count(i + 1);
-      pos[g]--;
-    }
-    c = Math.min(c, 2);
-    memo.set(key, c);
-    return c;
-  };
-  let total: number;
-  try {
-    total = count(0);
-  } catch {
-    return { count: 2 }; // recursion too deep: undetermined
+  interface Node {
+    pos: number[];
+    count: number;
+    /** The state this one was first reached from, and which group moved (-1: the parameter was skipped). */
+    prev: Node | null;
+    move: number;
   }
-  if (total === 0) return { count: 0 };
-  if (total >= 2) return { count: 2 };
-  // Walk the unique solution.
-  const assignment = new Map<number, string>();
-  pos.fill(0);
+  let layer = new Map<string, Node>([['', { pos: groups.map(() => 0), count: 1, prev: null, move: -1 }]]);
+  let states = 1;
   for (let i = 0; i < n; i++) {
-    for (let g = 0; g < groups.length; g++) {
-      const p = pos[g];
-      if (p >= groups[g].length) continue;
-      const s = gshape[g][p];
-      if (s !== null && s !== pshape[i]) continue;
-      pos[g]++;
-      if (count(i + 1) === 1) {
-        assignment.set(groups[g][p].id, params[i].name);
-        break;
+    const next = new Map<string, Node>();
+    const reach = (from: Node, pos: number[], move: number) => {
+      const key = pos.join(',');
+      const node = next.get(key);
+      if (node) node.count = Math.min(2, node.count + from.count);
+      else {
+        next.set(key, { pos, count: from.count, prev: from, move });
+        states++;
       }
-      pos[g]--;
+    };
+    for (const node of layer.values()) {
+      const used = node.pos.reduce((a, b) => a + b, 0);
+      for (let g = 0; g < groups.length; g++) {
+        const p = node.pos[g];
+        if (p >= groups[g].length) continue;
+        const s = gshape[g][p];
+        if (s !== null && s !== pshape[i]) continue;
+        const pos = node.pos.slice();
+        pos[g]++;
+        reach(node, pos, g);
+      }
+      if (i - used < skips) reach(node, node.pos, -1);
     }
+    if (states > MAX_ORDER_STATES) return { count: 2 };
+    layer = next;
+    if (layer.size === 0) return { count: 0 };
+  }
+  const end = layer.get(groups.map((g) => g.length).join(','));
+  if (!end) return { count: 0 };
+  if (end.count >= 2) return { count: 2 };
+  // The unique solution: walk back through the first predecessors (each has count 1 on this path).
+  const assignment = new Map<number, string>();
+  let node: Node | null = end;
+  for (let i = n - 1; node && node.prev; i--, node = node.prev) {
+    if (node.move >= 0) assignment.set(groups[node.move][node.pos[node.move] - 1].id, params[i].name);
   }
   return { count: 1, assignment };
 }

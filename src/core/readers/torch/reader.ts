@@ -3,16 +3,17 @@ import { stepFromName } from '../../run/stepNames';
 import { ReaderError } from '../../errors';
 import type { ReadIssue, RunData } from '../../run/types';
 import type { ReadOptions, Reader } from '../reader';
-import { ZIP_MAGIC, loadTorchFile, startsWith } from './load';
+import { ZIP_MAGIC, hasPickleHead, loadTorchFile, startsWith } from './load';
+import { sideFileRun } from './sideFiles';
 import { findCheckpointParts } from './structure';
 import { buildRunData } from './build';
 import type { TorchReadOptions } from './optimizerIds';
 
-// torch.save zip checkpoints (.pt .pth .bin .ckpt): the pickle is interpreted by the allow-list
-// unpickler (pickle.ts), tensors become TensorRefs into the stored `<prefix>/data/<key>` members
-// (read later by offset, never copied here), and the structures torch, Lightning and Hugging Face
-// write are recognised: model state dicts, optimizer state dicts (state ids mapped to parameter
-// names), combined dicts and Lightning checkpoints.
+// torch.save checkpoints (.pt .pth .bin .ckpt; zip or legacy stream): the pickle is interpreted by the
+// allow-list unpickler (pickle/), tensors become TensorRefs into the stored storages (read later by
+// offset, never copied here), and the structures torch, Lightning and Hugging Face write are recognised:
+// model state dicts, optimizer state dicts (state ids mapped to parameter names), combined dicts,
+// Lightning checkpoints, and the side files of an HF checkpoint (scheduler, RNG state, training args).
 
 export const TORCH_FORMAT = 'torch';
 
@@ -23,7 +24,12 @@ export async function readTorchCheckpoint(path: string, options: TorchReadOption
   options.signal?.throwIfAborted();
   const file = await loadTorchFile(path);
   options.signal?.throwIfAborted();
-  const parts = findCheckpointParts(file.root, path);
+  const parts = findCheckpointParts(file);
+  const side = sideFileRun(path, TORCH_FORMAT, parts);
+  if (side) {
+    options.onProgress?.(1);
+    return side;
+  }
   const withOptimizer = parts.optimizer !== undefined;
   return buildRunData({
     models: parts.model ? [{ file, part: parts.model }] : [],
@@ -33,6 +39,7 @@ export async function readTorchCheckpoint(path: string, options: TorchReadOption
     statedStep: parts.statedStep,
     namePath: path,
     scalars: parts.scalars,
+    schedule: parts.schedule,
     modelRole: withOptimizer ? 'param_after' : 'param',
     format: TORCH_FORMAT,
     inputs: [{ path, format: TORCH_FORMAT }],
@@ -47,10 +54,12 @@ export async function readTorchCheckpoint(path: string, options: TorchReadOption
 export async function readCheckpointPair(modelPath: string, optimizerPath: string, options: TorchReadOptions = {}): Promise<RunData> {
   const mfile = await loadTorchFile(modelPath);
   const ofile = await loadTorchFile(optimizerPath);
-  const mparts = findCheckpointParts(mfile.root, modelPath);
-  const oparts = findCheckpointParts(ofile.root, optimizerPath);
-  if (!mparts.model) throw new ReaderError(modelPath, 'no model state dict in the model file');
-  if (!oparts.optimizer) throw new ReaderError(optimizerPath, 'no optimizer state dict in the optimizer file');
+  const mparts = findCheckpointParts(mfile);
+  const oparts = findCheckpointParts(ofile);
+  if (!mparts.model) throw new ReaderError(modelPath, 'no model state dict in the model file', { offset: mfile.pickleOffset });
+  if (!oparts.optimizer) {
+    throw new ReaderError(optimizerPath, 'no optimizer state dict in the optimizer file', { offset: ofile.pickleOffset });
+  }
   const issues: ReadIssue[] = [];
   const ms = stepFromName(modelPath);
   const os = stepFromName(optimizerPath);
@@ -63,6 +72,7 @@ export async function readCheckpointPair(modelPath: string, optimizerPath: strin
     statedStep: oparts.statedStep ?? mparts.statedStep,
     namePath: optimizerPath,
     scalars: { ...mparts.scalars, ...oparts.scalars },
+    schedule: oparts.schedule ?? mparts.schedule,
     modelRole: 'param_after',
     format: TORCH_FORMAT,
     inputs: [
@@ -79,11 +89,16 @@ export function isTorchCheckpointName(path: string): boolean {
   return /\.(pt|pth|bin|ckpt|tar)$/i.test(basename(path));
 }
 
+/** Extensions only torch.save writes: such a file is read (and a wrong first byte reported at its offset) whatever it starts with. */
+const TORCH_ONLY_NAME = /\.(pt|pth|ckpt)$/i;
+
 export const torchReader: Reader = {
   format: TORCH_FORMAT,
   detect(path: string, head: Uint8Array): boolean {
+    if (TORCH_ONLY_NAME.test(path)) return true;
+    // .bin and .tar are also other tools' formats: only with a zip or pickle start.
     if (!isTorchCheckpointName(path)) return false;
-    return startsWith(head, ZIP_MAGIC) || (head.length >= 2 && head[0] === 0x80 && head[1] <= 5);
+    return startsWith(head, ZIP_MAGIC) || hasPickleHead(head);
   },
   read(path: string, options?: ReadOptions): Promise<RunData> {
     return readTorchCheckpoint(path, options);

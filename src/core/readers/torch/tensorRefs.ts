@@ -2,7 +2,7 @@ import type { Dtype } from '../../io/tensorBytes';
 import type { FileBytes } from '../../io/fileBytes';
 import type { ReadIssue, TensorRef, TensorRole } from '../../run/types';
 import { TORCH_DTYPE_BYTES, TorchTensor, type TorchDtype } from '../pickle/values';
-import type { LoadedTorchFile } from './load';
+import type { LoadedTorchFile } from './torchFile';
 import type { ModelPart, ModelTensor } from './structure';
 
 // Tensors of a loaded torch.save file as TensorRefs (file, offset, dtype, shape; no bytes read), the
@@ -13,21 +13,48 @@ import type { ModelPart, ModelTensor } from './structure';
 export const FLOAT_DTYPES: Partial<Record<TorchDtype, Dtype>> = { float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16' };
 
 /**
- * Describe a tensor of a loaded file as a TensorRef (no bytes read). Returns a reason string when the
- * tensor cannot be used (non-float dtype, missing storage).
+ * How a tensor's elements lie in its storage: 'C' (contiguous), a permutation of the dimensions for a
+ * dense view in another order (a transposed weight: the same elements in memory order, `perm:1,0`), or
+ * null for a view with gaps or repeats (a strided slice, an expanded tensor).
+ */
+export function tensorLayout(t: TorchTensor): string | null {
+  if (t.isContiguous) return 'C';
+  const dims = t.shape.map((_, d) => d).filter((d) => t.shape[d] !== 1);
+  dims.sort((a, b) => t.stride[b] - t.stride[a]);
+  let expected = 1;
+  for (let k = dims.length - 1; k >= 0; k--) {
+    if (t.stride[dims[k]] !== expected) return null;
+    expected *= t.shape[dims[k]];
+  }
+  return `perm:${dims.join(',')}`;
+}
+
+/**
+ * Describe a tensor of a loaded file as a TensorRef (no bytes read). Returns the reason when the tensor
+ * cannot be used (non-float dtype, missing or short storage, a view with gaps, no elements): the caller
+ * makes it an issue on that tensor and keeps the others. A dense view in another dimension order is
+ * described in memory order (the engine's statistics are per element; the caller checks that every
+ * tensor of the layer shares the order).
  */
 export function tensorRef(file: LoadedTorchFile, t: TorchTensor, layer: string, role: TensorRole, key: string): TensorRef | string {
   const dtype = FLOAT_DTYPES[t.storage.dtype];
   if (!dtype) return `dtype ${t.storage.dtype}`;
-  const entry = file.entries.get(`${file.prefix}data/${t.storage.key}`);
-  if (!entry) return `storage '${t.storage.key}' missing from the archive`;
+  if (t.problem) return t.problem;
+  const where = file.storages.get(t.storage.key);
+  if (!where) return `storage '${t.storage.key}' missing from the ${file.container === 'zip' ? 'archive' : 'file'}`;
+  if (where.problem) return `storage '${t.storage.key}': ${where.problem}`;
   const item = TORCH_DTYPE_BYTES[t.storage.dtype];
-  const storageBytes = t.storage.numel * item;
-  if (entry.uncompressedSize < storageBytes) {
-    return `storage '${t.storage.key}' has ${entry.uncompressedSize} bytes, ${storageBytes} expected`;
-  }
+  const storageBytes = ((t.storage.elementOffset ?? 0) + t.storage.numel) * item;
+  if (where.length < storageBytes) return `storage '${t.storage.key}' has ${where.length} bytes, ${storageBytes} expected`;
   const numel = t.numel;
-  const ref: TensorRef = {
+  if (numel === 0) return `no elements (shape [${t.shape}])`;
+  const layout = tensorLayout(t);
+  if (layout === null) {
+    return `not contiguous (shape [${t.shape}], strides [${t.stride}]): a view with gaps or repeated elements; save it with .contiguous()`;
+  }
+  // First element in memory order: for a dense permuted view, the lowest index it touches is its offset.
+  const first = ((t.storage.elementOffset ?? 0) + t.storageOffset) * item;
+  return {
     layer,
     role,
     key,
@@ -35,40 +62,28 @@ export function tensorRef(file: LoadedTorchFile, t: TorchTensor, layer: string, 
     shape: [...t.shape],
     numel,
     source:
-      entry.method === 0
-        ? {
+      where.compression === 'none'
+        ? { path: file.path, offset: where.offset + first, storedLength: numel * item, compression: 'none' }
+        : {
             path: file.path,
-            offset: entry.dataOffset + t.storageOffset * item,
-            storedLength: storageBytes - t.storageOffset * item,
-            compression: 'none',
-          }
-        : entry.method === 8
-          ? {
-              path: file.path,
-              offset: entry.dataOffset,
-              storedLength: entry.compressedSize,
-              compression: 'deflate',
-              skipInflated: t.storageOffset * item,
-            }
-          : { path: file.path, offset: entry.dataOffset, storedLength: 0, compression: 'none' },
+            offset: where.offset,
+            storedLength: where.storedLength,
+            compression: 'deflate',
+            skipInflated: first,
+            inflatedLength: where.length,
+          },
   };
-  if (entry.method !== 0 && entry.method !== 8) return `storage '${t.storage.key}' uses zip method ${entry.method}`;
-  if (t.isContiguous) {
-    if (entry.method === 0) ref.source.storedLength = numel * item;
-  } else {
-    ref.strides = [...t.stride];
-  }
-  return ref;
 }
 
 /** Read a 0-d (or one-element) tensor's value: float32/64, float16/bfloat16 or int64/32 (e.g. Adam's `step`). */
 export async function readScalarTensor(file: LoadedTorchFile, fh: FileBytes, t: TorchTensor): Promise<number | null> {
-  if (t.numel !== 1) return null;
-  const entry = file.entries.get(`${file.prefix}data/${t.storage.key}`);
-  if (!entry || entry.method !== 0) return null;
+  if (t.numel !== 1 || t.problem) return null;
+  const where = file.storages.get(t.storage.key);
+  if (!where || where.problem || where.compression !== 'none') return null;
   const item = TORCH_DTYPE_BYTES[t.storage.dtype];
-  if ((t.storageOffset + 1) * item > entry.uncompressedSize) return null;
-  const b = await fh.read(entry.dataOffset + t.storageOffset * item, item);
+  const at = ((t.storage.elementOffset ?? 0) + t.storageOffset) * item;
+  if (at + item > where.length) return null;
+  const b = await fh.read(where.offset + at, item);
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   switch (t.storage.dtype) {
     case 'float32':
