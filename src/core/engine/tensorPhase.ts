@@ -278,8 +278,9 @@ export async function applyTensorPhase(
     }
   }
   tally.flush(data.issues);
-  // Adam replayed from a complete gradient history where the optimizer state is missing.
-  if (hyper.type !== 'sgd') await replayWhereStateMissing(grid, index, hyper, options, out.distributions);
+  // Adam replayed from a complete gradient history where the optimizer state is missing (Adam's rule only).
+  if (hyper.type === null || hyper.type === 'adam' || hyper.type === 'adamw')
+    await replayWhereStateMissing(grid, index, hyper, options, out.distributions);
 }
 
 async function replayWhereStateMissing(
@@ -302,6 +303,8 @@ async function replayWhereStateMissing(
     }
   }
   for (const [layer, byStep] of gradsByLayer) {
+    const kind = grid.optimizerOf.get(layer);
+    if (kind !== undefined && kind !== 'adam' && kind !== 'adamw') continue;
     let last = 0;
     while (byStep.has(last + 1)) last++;
     if (last === 0) continue;

@@ -5,6 +5,7 @@ import type { DirectionSpec } from './optimizers/spec';
 import type { DirectionKernel, SecondMomentCounts } from './optimizers/kernel';
 import { makeKernel, wholeRoles } from './optimizers/index';
 import { bitsandbytesRoles, dequantize, inferBlockSize } from './optimizers/bitsandbytes';
+import { measuredDirectionRms } from './optimizers/measured';
 
 // The fused tensor-statistics pass: every tensor of one layer at one step is read once, chunk by chunk in lockstep,
 // and all figures are accumulated in float64 from the float32 (or wider) values: parameter, gradient and update RMS,
@@ -285,7 +286,8 @@ async function pass(
           const ref = set.state?.[from as OptimizerStateRole];
           if (!ref || !has(from)) continue;
           aliases.set(target, from);
-          if (ref.dtype !== 'U8') continue;
+          // 8-bit codes come with their map and per-block absmax (float32 state has neither).
+          if (!set.state?.[`qmap${k}` as OptimizerStateRole] && ref.dtype !== 'U8') continue;
           const qmap = await readWhole(`qmap${k}`, set.state?.[`qmap${k}` as OptimizerStateRole]);
           const absmax = await readWhole(`absmax${k}`, set.state?.[`absmax${k}` as OptimizerStateRole]);
           const block = absmax ? inferBlockSize(numel, absmax.length) : null;
@@ -320,22 +322,14 @@ async function pass(
   const nonFinite = new Map<string, { count: number; firstIndex: number }>();
   let diffSq = 0;
   let earlierSq = 0;
-  let measuredSq = 0;
   const dirAcc = { dd: 0, dp: 0 };
-  const counts: SecondMomentCounts = { zero: 0, eps: 0, vHat: 0 };
+  const counts: SecondMomentCounts = { zero: 0, eps: 0, vHat: 0, undetermined: 0 };
   const hist = kernel?.histogram ? new Float64Array(U_HISTOGRAM_BINS * SUB) : null;
   const scratch = kernel ? new Float64Array(Math.min(chunkElements, Math.max(1, numel))) : null;
   const decoded = new Map<string, Float64Array>();
   for (const from of decoders.keys()) decoded.set(from, new Float64Array(Math.min(chunkElements, Math.max(1, numel))));
-  // The measured direction (p_before − p_after)/lr with the decay removed, where the rule's lr and decay are known.
-  const lr = spec?.lr ?? null;
-  const lrWd =
-    spec && spec.decay !== 'coupled' && spec.weightDecay !== null && lr !== null
-      ? lr * spec.weightDecay
-      : spec?.decay === 'coupled'
-        ? 0
-        : null;
-  const measure = spec !== null && lr !== null && lr > 0 && lrWd !== null && has('param_after') && set.paramBefore !== undefined;
+  // Σ(p − p_after)·p, for the measured direction (p_before − p_after)/lr with the decay removed.
+  let diffDotP = 0;
 
   try {
     for (const s of streams) {
@@ -381,14 +375,10 @@ async function pass(
       const pe = chunks.get('param_earlier');
       if (p && pa) diffSq += sumSquaredDiff(pa, p);
       if (p && pe) earlierSq += sumSquaredDiff(p, pe);
-      if (measure && p && pa) {
+      if (spec && p && pa && set.paramBefore) {
         let m = 0;
-        const keep = spec!.decay === 'after' ? 1 / (1 - lrWd!) : 1 - lrWd!;
-        for (let i = 0; i < n; i++) {
-          const x = spec!.decay === 'after' ? p[i] - pa[i] * keep : p[i] * keep - pa[i];
-          m += x * x;
-        }
-        measuredSq += m;
+        for (let i = 0; i < n; i++) m += (p[i] - pa[i]) * p[i];
+        diffDotP += m;
       }
       if (kernel) {
         const state: Record<string, FloatChunk | undefined> = {};
@@ -434,6 +424,11 @@ async function pass(
       gg: sums.get('grad') ?? null,
     });
     if (r.unknown) unknown = r.unknown;
+    if (counts.undetermined > 0) {
+      unknown = `${spec!.label}: ${counts.undetermined} of ${numel} elements have a second moment of 0 but a first moment that is not 0, so the saved state does not determine their update${spec!.bitsandbytes ? ' (8-bit quantization rounded v to 0; the step used the float32 moments)' : ''}`;
+      r.scale = null;
+      r.alpha = null;
+    }
     if (r.scale !== null) {
       directionRms = r.directionRms ?? Math.abs(r.scale) * rms(dirAcc.dd);
       directionSource = 'state';
@@ -456,9 +451,9 @@ async function pass(
       );
     }
   }
-  if (directionRms === null && measure && sums.has('param_after')) {
-    directionRms = rms(measuredSq) / lr!;
-    directionSource = 'measured';
+  if (directionRms === null && spec && set.paramBefore && has('param') && has('param_after')) {
+    directionRms = measuredDirectionRms(spec, { n: numel, dd: diffSq, dp: diffDotP, pp: pp! });
+    if (directionRms !== null) directionSource = 'measured';
   }
   const second = kernel?.secondMoment === true;
   return {

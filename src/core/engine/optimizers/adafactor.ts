@@ -49,6 +49,8 @@ export function adafactorKernel(spec: DirectionSpec, ctx: AdafactorContext): Dir
         };
       rmsW = rmsOf(s.pp, s.n);
     }
+    // transformers keeps RMS as a float32 tensor: where it is the scale, lr_t is a float32 product.
+    if (hf && a.stateRms !== null && a.stateRms > a.eps2) return Math.fround(rmsW * Math.fround(rho));
     return Math.max(a.eps2, rmsW) * rho;
   };
 

@@ -6,7 +6,8 @@ import { decayTerms, type DirectionKernel, type UnknownDirection } from './kerne
 // (torch takes the running maximum of the raw v and bias-corrects that). ε is added after the bias correction;
 // with `epsOnRaw` (transformers' AdamW, Moonlight) to the raw √V: d = m̂·√(1 − β2ᵗ)/(√V + ε).
 // Elements whose V is exactly 0 never received a gradient: their d is 0 (m is 0 too), and they are counted apart
-// from the ε-dominated ones.
+// from the ε-dominated ones. Where V is 0 but m is not (bitsandbytes' 8-bit v quantized to its zero code), the saved
+// state does not determine d: such elements make the direction unknown.
 
 export function adamKernel(spec: DirectionSpec): DirectionKernel | UnknownDirection {
   const { beta1, beta2, eps, t } = spec;
@@ -33,18 +34,25 @@ export function adamKernel(spec: DirectionSpec): DirectionKernel | UnknownDirect
       let zero = 0;
       let epsN = 0;
       let vHat = 0;
+      let undetermined = 0;
       for (let i = 0; i < v.n; i++) {
         const V = s[i];
         const vh = V * invBc2;
         const root = Math.sqrt(vh);
         out[i] = onRaw ? (m[i] * invBc1 * sqrtBc2) / (Math.sqrt(V) + eps) : (m[i] * invBc1) / (root + eps);
         vHat += vh;
-        if (V === 0) zero++;
-        else if ((onRaw ? Math.sqrt(V) : root) < eps) epsN++;
+        if (V === 0) {
+          if (m[i] === 0) zero++;
+          else {
+            undetermined++;
+            out[i] = 0;
+          }
+        } else if ((onRaw ? Math.sqrt(V) : root) < eps) epsN++;
       }
       c.zero += zero;
       c.eps += epsN;
       c.vHat += vHat;
+      c.undetermined += undetermined;
     },
     finalize() {
       return { scale: 1, ...decayTerms(spec, spec.lr) };

@@ -25,6 +25,11 @@ export interface SecondMomentCounts {
   eps: number;
   /** Σ v̂ (Adam family: for RMS(√v̂)). */
   vHat: number;
+  /**
+   * Elements whose second moment is 0 while the first is not: their d is not determined by the saved state
+   * (bitsandbytes' 8-bit v quantized to its zero code while m was not). Their d̃ is set to 0.
+   */
+  undetermined: number;
 }
 
 /** The layer's sums after the pass. */

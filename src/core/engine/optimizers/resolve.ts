@@ -217,6 +217,10 @@ export function resolveDirectionSpec(inp: SpecInput): ResolvedSpec {
       } else if (scaling === null && moonlight) {
         scaling = 'match_rms_adamw';
         scalingStated = true;
+      } else if (scaling === null && has('use_muon')) {
+        // Keller Jordan's MuonWithAuxAdam layout (use_muon per group): his code scales by √max(1, rows/cols).
+        scaling = 'original';
+        scalingStated = true;
       }
       if (scaling === null) {
         scaling = 'original';
