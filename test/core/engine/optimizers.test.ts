@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readNpz } from '../../../src/core/readers/npz';
 import { mergeRunData } from '../../../src/core/run/merge';
-import { analyzeRunData } from '../../../src/core/pipeline';
+import { analyzePaths, analyzeRunData } from '../../../src/core/pipeline';
+import { readTensorValues } from '../../../src/core/io/tensorData';
 import type { AnalyzeOptions } from '../../../src/core/analysis';
 import type { LayerStats } from '../../../src/core/engine/types';
 import type { OptimizerOptionValue, ParamGroupHyper, RunData } from '../../../src/core/run/types';
@@ -144,61 +145,66 @@ async function analyze(run: string, step: string, options: AnalyzeOptions = {}, 
 
 const REL = 1e-9;
 
+/** Every layer's figures at a step against the fixture's ground truth. */
+function checkLayers(run: string, step: string, result: Awaited<ReturnType<typeof analyzeRunData>>['result']): void {
+  const want = loadRun(run).steps[step].layers;
+  // A checkpoint's model also holds parameters the optimizer does not train (torch Muon's run freezes the biases):
+  // they have a scale and no direction.
+  const trained = result.layers.filter((l) => l.name in want);
+  assert.deepEqual(trained.map((l) => l.name).sort(), Object.keys(want).sort(), `${run} step ${step}: layers`);
+  for (const l of result.layers.filter((x) => !(x.name in want))) assert.equal(l.directionRms, null, `${run} ${l.name} is not trained`);
+  for (const l of trained) {
+    const w = want[l.name];
+    const what = `${run} step ${step} ${l.name}`;
+    assert.equal(l.optimizer, w.kind === 'muon_aux' ? 'adamw' : KIND[run], `${what}: the rule applied`);
+    if (w.undetermined) {
+      // 8-bit: v quantized to 0 where m is not — the saved state does not determine d there.
+      assert.match(l.provenance!.directionRms, /measured/, `${what}: ${w.undetermined} undetermined elements, d measured instead`);
+      assert.equal(l.relStepPredicted, null, what);
+      assert.ok(
+        result.issues.some((i) => new RegExp(`${w.undetermined} of ${l.numel} elements have a second moment of 0`).test(i.message)),
+        what,
+      );
+      continue;
+    }
+    assertClose(l.directionRms ?? null, w.direction_rms, REL, `${what} directionRms`);
+    assertClose(l.relStep, w.rel_step, 1e-12, `${what} relStep (measured)`);
+    assertClose(l.relStepPredicted, w.pred_rel_step, REL, `${what} relStepPredicted`);
+    if (w.adam_u_rms !== undefined) assertClose(l.adamUpdateRms, w.adam_u_rms, REL, `${what} adamUpdateRms`);
+    else assert.equal(l.adamUpdateRms, null, `${what}: no Adam u for ${w.kind}`);
+    if (w.zero_v_frac !== undefined) assertClose(l.zeroSecondMomentFraction ?? null, w.zero_v_frac, REL, `${what} zero second moment`);
+    if (w.eps_dominated_frac !== undefined) assertClose(l.epsDominatedFraction, w.eps_dominated_frac, REL, `${what} ε-dominated`);
+    if (w.trust_ratio !== undefined) assertClose(l.trustRatio ?? null, w.trust_ratio, REL, `${what} trust ratio`);
+    if (w.effective_lr !== undefined) assertClose(l.effectiveLr ?? null, w.effective_lr, REL, `${what} effective lr`);
+    if (w.update_clip !== undefined) assertClose(l.updateClip ?? null, w.update_clip, REL, `${what} update clip`);
+    // The premise, optimizer by optimizer: the measured relative step is the predicted one, to the float32
+    // rounding of the stored step (f32_bound) and float32 arithmetic (1e-6 relative).
+    if (w.rel_step === null || l.relStepPredicted === null || l.relStep === null) continue;
+    const gap = Math.abs(l.relStep - l.relStepPredicted);
+    if (run === 'adamw8bit') {
+      // The step used the float32 moments; the checkpoint holds them 8-bit quantized.
+      const quant = Math.abs(w.pred_rel_step! - w.pred_rel_step_used!);
+      assert.ok(
+        gap <= quant + w.f32_bound! + 1e-6 * l.relStepPredicted,
+        `${what}: measured ${l.relStep} vs predicted ${l.relStepPredicted}`,
+      );
+      assert.ok(quant < 1e-3 * l.relStepPredicted, `${what}: 8-bit quantization moves the prediction by ${quant}`);
+    } else if (run === 'muon_bf16') {
+      // Newton–Schulz ran in bfloat16 (8 bits of mantissa, and each of the 5 iterations amplifies small singular
+      // values' rounding by up to a = 3.4): the float64 prediction is within 5% of the step taken.
+      assert.ok(gap <= 0.05 * l.relStepPredicted, `${what}: measured ${l.relStep} vs predicted ${l.relStepPredicted}`);
+    } else {
+      assert.ok(
+        gap <= w.f32_bound! + 1e-6 * l.relStepPredicted,
+        `${what}: measured ${l.relStep} vs predicted ${l.relStepPredicted} (gap ${gap}, float32 bound ${w.f32_bound})`,
+      );
+    }
+  }
+}
+
 for (const run of RUNS) {
   test(`${run}: d, the predicted step and the measured step per layer, at every saved step`, async () => {
-    const exp = loadRun(run);
-    for (const step of Object.keys(exp.steps)) {
-      const { result } = await analyze(run, step);
-      const want = exp.steps[step].layers;
-      assert.deepEqual(result.layers.map((l) => l.name).sort(), Object.keys(want).sort(), `${run} step ${step}: layers`);
-      for (const l of result.layers) {
-        const w = want[l.name];
-        const what = `${run} step ${step} ${l.name}`;
-        assert.equal(l.optimizer, w.kind === 'muon_aux' ? 'adamw' : KIND[run], `${what}: the rule applied`);
-        if (w.undetermined) {
-          // 8-bit: v quantized to 0 where m is not — the saved state does not determine d there.
-          assert.match(l.provenance!.directionRms, /measured/, `${what}: ${w.undetermined} undetermined elements, d measured instead`);
-          assert.equal(l.relStepPredicted, null, what);
-          assert.ok(
-            result.issues.some((i) => new RegExp(`${w.undetermined} of ${l.numel} elements have a second moment of 0`).test(i.message)),
-            what,
-          );
-          continue;
-        }
-        assertClose(l.directionRms ?? null, w.direction_rms, REL, `${what} directionRms`);
-        assertClose(l.relStep, w.rel_step, 1e-12, `${what} relStep (measured)`);
-        assertClose(l.relStepPredicted, w.pred_rel_step, REL, `${what} relStepPredicted`);
-        if (w.adam_u_rms !== undefined) assertClose(l.adamUpdateRms, w.adam_u_rms, REL, `${what} adamUpdateRms`);
-        else assert.equal(l.adamUpdateRms, null, `${what}: no Adam u for ${w.kind}`);
-        if (w.zero_v_frac !== undefined) assertClose(l.zeroSecondMomentFraction ?? null, w.zero_v_frac, REL, `${what} zero second moment`);
-        if (w.eps_dominated_frac !== undefined) assertClose(l.epsDominatedFraction, w.eps_dominated_frac, REL, `${what} ε-dominated`);
-        if (w.trust_ratio !== undefined) assertClose(l.trustRatio ?? null, w.trust_ratio, REL, `${what} trust ratio`);
-        if (w.effective_lr !== undefined) assertClose(l.effectiveLr ?? null, w.effective_lr, REL, `${what} effective lr`);
-        if (w.update_clip !== undefined) assertClose(l.updateClip ?? null, w.update_clip, REL, `${what} update clip`);
-        // The premise, optimizer by optimizer: the measured relative step is the predicted one, to the float32
-        // rounding of the stored step (f32_bound) and float32 arithmetic (1e-6 relative).
-        if (w.rel_step === null || l.relStepPredicted === null || l.relStep === null) continue;
-        const gap = Math.abs(l.relStep - l.relStepPredicted);
-        if (run === 'adamw8bit') {
-          // The step used the float32 moments; the checkpoint holds them 8-bit quantized.
-          const quant = Math.abs(w.pred_rel_step! - w.pred_rel_step_used!);
-          assert.ok(
-            gap <= quant + w.f32_bound! + 1e-6 * l.relStepPredicted,
-            `${what}: measured ${l.relStep} vs predicted ${l.relStepPredicted}`,
-          );
-          assert.ok(quant < 1e-3 * l.relStepPredicted, `${what}: 8-bit quantization moves the prediction by ${quant}`);
-        } else if (run === 'muon_bf16') {
-          // Newton–Schulz ran in bfloat16 (8 bits of mantissa, and each of the 5 iterations amplifies small singular
-          // values' rounding by up to a = 3.4): the float64 prediction is within 5% of the step taken.
-          assert.ok(gap <= 0.05 * l.relStepPredicted, `${what}: measured ${l.relStep} vs predicted ${l.relStepPredicted}`);
-        } else {
-          assert.ok(
-            gap <= w.f32_bound! + 1e-6 * l.relStepPredicted,
-            `${what}: measured ${l.relStep} vs predicted ${l.relStepPredicted} (gap ${gap}, float32 bound ${w.f32_bound})`,
-          );
-        }
-      }
-    }
+    for (const step of Object.keys(loadRun(run).steps)) checkLayers(run, step, (await analyze(run, step)).result);
   });
 }
 
@@ -323,4 +329,89 @@ test('RAdam: d is m̂ while the rectification term is undefined (t ≤ 5), recti
   for (const l of late) assert.notEqual(l.epsDominatedFraction, null, `${l.name}: rectified`);
   assert.equal((exp.steps['2'].layers['fc1.weight'] as unknown as { rectified: boolean }).rectified, false);
   assert.equal((exp.steps['10'].layers['fc1.weight'] as unknown as { rectified: boolean }).rectified, true);
+});
+
+// The same figures through the checkpoint reader: the state dict as each library saves it (torch.save of
+// {'model', 'optimizer', 'step'}), beside the tensor dump holding the parameter before the step and the gradient.
+for (const run of RUNS) {
+  test(`${run}: the checkpoint the library saves, read and recognized, gives the same figures`, async () => {
+    const exp = loadRun(run);
+    for (const step of run === 'adamw8bit' ? ['1', '10'] : ['10']) {
+      const file = `step_${step.padStart(6, '0')}`;
+      // torch.optim.Adam with weight decay saves what AdamW saves: the flag says which (the assumption is tested below).
+      const options: AnalyzeOptions = run === 'adam' ? { optimizer: 'adam', step: Number(step) } : { step: Number(step) };
+      const { result } = await analyzePaths(
+        [fixturePath(`optim_${run}`, 'ckpt', `${file}.pt`), fixturePath(`optim_${run}`, 'tensors', `${file}.npz`)],
+        options,
+      );
+      assert.equal(result.optimizer.type, KIND[run], `${run}: recognized from state and group keys (${exp.optimizer_class})`);
+      checkLayers(run, step, result);
+    }
+  });
+}
+
+test('what the state dict leaves ambiguous is said: Adam with weight decay vs AdamW, RAdam’s layout, bitsandbytes’ 2-state layout', async () => {
+  const cases: [string, RegExp][] = [
+    ['adam', /cannot tell torch\.optim\.Adam .* from AdamW .*: assumed AdamW/],
+    ['radam', /read as torch\.optim\.RAdam/],
+    ['adamw8bit', /bitsandbytes 2-state layout .* read as AdamW/],
+  ];
+  for (const [run, phrase] of cases) {
+    const { result } = await analyzePaths([fixturePath(`optim_${run}`, 'ckpt', 'step_000010.pt')]);
+    assert.ok(
+      result.issues.some((i) => phrase.test(i.message)),
+      `${run}: ${result.issues.map((i) => i.message).join(' | ')}`,
+    );
+  }
+  // Where the layout is one optimizer's own, nothing is assumed.
+  for (const run of [
+    'nadam',
+    'adamax',
+    'adagrad',
+    'rmsprop',
+    'lion',
+    'adafactor_hf',
+    'adafactor_torch',
+    'lamb',
+    'lars',
+    'muon',
+    'muon_torch',
+  ]) {
+    const { result } = await analyzePaths([fixturePath(`optim_${run}`, 'ckpt', 'step_000010.pt')]);
+    assert.equal(result.optimizer.type, KIND[run], run);
+    assert.ok(!result.issues.some((i) => /assumed|read as/.test(i.message)), `${run}: ${result.issues.map((i) => i.message).join(' | ')}`);
+  }
+});
+
+test('consecutive checkpoints measure the update: exactly at steps 1 → 2, as a mean per step over 2 → 10', async () => {
+  const exp = loadRun('adamw');
+  const { result, series } = await analyzePaths([fixturePath('optim_adamw', 'ckpt')]);
+  const at = (step: number, layer: string) => {
+    const s = series.find((x) => x.layer === layer)!;
+    const i = s.steps.indexOf(step);
+    return { relStep: s.figures.relStep[i], relStepPredicted: s.figures.relStepPredicted[i] };
+  };
+  for (const layer of ['fc1.weight', 'fc2.weight']) {
+    // Step 2: the checkpoint of step 1 holds the parameter step 2 consumed — the exact measured update and the
+    // prediction from step 2's state with it.
+    const w2 = exp.steps['2'].layers[layer];
+    assertClose(at(2, layer).relStep, w2.rel_step, 1e-12, `${layer} step 2 measured`);
+    assertClose(at(2, layer).relStepPredicted, w2.pred_rel_step, REL, `${layer} step 2 predicted`);
+  }
+  // Step 10: 8 steps after the checkpoint of step 2, a mean per step, said so.
+  const fc1 = result.layers.find((l) => l.name === 'fc1.weight')!;
+  assert.equal(result.step, 10);
+  assert.match(fc1.provenance!.relStep, /checkpoints at steps 2 and 10: the net change over 8 steps ÷ 8, a mean per step/);
+  const p2 = await readNpz(fixturePath('optim_adamw', 'tensors', 'step_000002.npz'));
+  const p10 = await readNpz(fixturePath('optim_adamw', 'tensors', 'step_000010.npz'));
+  const ref = (d: RunData, role: string) => d.snapshots[0].tensors.find((t) => t.layer === 'fc1.weight' && t.role === role)!;
+  const a = await readTensorValues(ref(p2, 'param_after'));
+  const b = await readTensorValues(ref(p10, 'param_after'));
+  let dd = 0;
+  let aa = 0;
+  for (let i = 0; i < a.length; i++) {
+    dd += (b[i] - a[i]) ** 2;
+    aa += a[i] ** 2;
+  }
+  assertClose(fc1.relStep, Math.sqrt(dd / aa) / 8, 1e-12, 'RMS(p10 − p2)/(8·RMS(p2))');
 });

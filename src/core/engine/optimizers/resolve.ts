@@ -33,6 +33,9 @@ export function resolveDirectionSpec(inp: SpecInput): ResolvedSpec {
   const { data, hyper, options, layer, roles } = inp;
   const assumptions: string[] = [];
   const group = inp.snapshotGroups?.find((g) => g.layers.includes(layer)) ?? data.paramGroups?.find((g) => g.layers.includes(layer));
+  // A parameter the stated groups do not list and that has no state is not trained by this optimizer (frozen).
+  const stateRoles = [...roles].filter((r) => r !== 'grad');
+  if (!group && stateRoles.length === 0 && (inp.snapshotGroups?.length || data.paramGroups?.length)) return { spec: null, assumptions };
   const opts: Record<string, OptimizerOptionValue> = { ...(data.hyper.options ?? {}), ...(group?.options ?? {}) };
   const has = (k: string): boolean => k in opts;
   let kind: OptimizerKind | null = options.optimizer ?? group?.kind ?? hyper.type ?? null;

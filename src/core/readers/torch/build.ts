@@ -1,5 +1,13 @@
 import { stepFromFilePath } from '../../run/stepNames';
-import { emptyRunData, type RunData, type TensorRef, type TensorRole, type TensorSnapshot } from '../../run/types';
+import {
+  AUXILIARY_STATE_ROLES,
+  emptyRunData,
+  type ParamGroupHyper,
+  type RunData,
+  type TensorRef,
+  type TensorRole,
+  type TensorSnapshot,
+} from '../../run/types';
 import { withFile } from '../../io/fileBytes';
 import { PyDict, TorchTensor } from '../pickle/values';
 import type { LoadedTorchFile } from './load';
@@ -100,6 +108,8 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
 
   // Optimizer state.
   let step: number | null = null;
+  let snapshotGroups: ParamGroupHyper[] | undefined;
+  const layerState: Record<string, Record<string, number>> = {};
   if (input.optimizer) {
     const { file, osd } = input.optimizer;
     const opt = parseOptimizer(osd, file.path, issues);
@@ -128,7 +138,19 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
       );
     }
     const steps = new Set<number>();
+    const groupScalars = new Map<TorchTensor, number>();
     await withFile(file.path, async (fh) => {
+      // One-element tensors in the groups (torch 2.x tensor lr/betas, timm LAMB's group step).
+      for (const g of opt.groups) {
+        for (const v of g.raw.map.values()) {
+          for (const t of Array.isArray(v) ? v : [v]) {
+            if (t instanceof TorchTensor && t.numel === 1) {
+              const x = await readScalarTensor(file, fh, t);
+              if (x !== null) groupScalars.set(t, x);
+            }
+          }
+        }
+      }
       for (const [id, st] of opt.state) {
         const s = st.step;
         const v = s instanceof TorchTensor ? await readScalarTensor(file, fh, s) : asNumber(s ?? null);
@@ -138,9 +160,21 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
           if (haveModel) continue; // reported by the mapping warning
           layer = `state.${id}`;
         }
+        // The parameter's scalar state (its own step, NAdam's mu_product, Adafactor's RMS) for its update rule.
+        const own: Record<string, number> = {};
+        for (const [k, x] of st.scalars) {
+          const n = x instanceof TorchTensor ? await readScalarTensor(file, fh, x) : asNumber(x);
+          if (n !== null && Number.isFinite(n)) own[k] = n;
+        }
+        if (Object.keys(own).length) layerState[layer] = own;
         for (const [role, t] of st.tensors) {
           const key = `${input.optimizer!.where ? input.optimizer!.where + '.' : ''}state.${id}.${role}`;
-          if (haveModel && run.layerShapes[layer] && shapeKey(run.layerShapes[layer]) !== shapeKey(t.shape)) {
+          if (
+            haveModel &&
+            run.layerShapes[layer] &&
+            !AUXILIARY_STATE_ROLES.has(role) &&
+            shapeKey(run.layerShapes[layer]) !== shapeKey(t.shape)
+          ) {
             issues.push({
               severity: 'warning',
               path: file.path,
@@ -154,7 +188,7 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
             continue;
           }
           tensors.push(ref);
-          if (!haveModel && !(layer in run.layerShapes)) {
+          if (!haveModel && !(layer in run.layerShapes) && !AUXILIARY_STATE_ROLES.has(role)) {
             run.layerOrder.push(layer);
             run.layerShapes[layer] = [...t.shape];
           }
@@ -174,9 +208,15 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     if (steps.size > 0) step = Math.max(...steps);
 
     // Hyper-parameters.
-    const { hyper, groups } = optimizerHyper(opt, mapping, file.path, issues, input.decoupledHint);
+    const { hyper, groups } = optimizerHyper(opt, mapping, file.path, issues, input.decoupledHint, groupScalars);
     run.hyper = hyper;
     run.paramGroups = groups;
+    snapshotGroups = groups;
+    if (step === null) {
+      // timm's LAMB counts steps per group, not per parameter.
+      const groupSteps = groups.map((g) => g.options?.step).filter((x): x is number => typeof x === 'number');
+      if (groupSteps.length) step = Math.max(...groupSteps);
+    }
     opt.groups.forEach((g, gi) => {
       for (const [k, v] of g.raw.map) {
         const x = asNumber(v);
@@ -207,7 +247,14 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
   if (step === null) step = stepFromFilePath(input.namePath);
   if (step !== null) scalars.step = step;
 
-  const snapshot: TensorSnapshot = { step, tensors, path: input.namePath, scalars };
+  const snapshot: TensorSnapshot = {
+    step,
+    tensors,
+    path: input.namePath,
+    scalars,
+    ...(snapshotGroups ? { paramGroups: snapshotGroups } : {}),
+    ...(Object.keys(layerState).length ? { layerState } : {}),
+  };
   run.snapshots.push(snapshot);
   return run;
 }

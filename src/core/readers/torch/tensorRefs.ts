@@ -17,7 +17,9 @@ export const FLOAT_DTYPES: Partial<Record<TorchDtype, Dtype>> = { float32: 'F32'
  * tensor cannot be used (non-float dtype, missing storage).
  */
 export function tensorRef(file: LoadedTorchFile, t: TorchTensor, layer: string, role: TensorRole, key: string): TensorRef | string {
-  const dtype = FLOAT_DTYPES[t.storage.dtype];
+  // bitsandbytes' 8-bit optimizer state is uint8 codes; every other tensor the engine reads is float.
+  const dtype =
+    FLOAT_DTYPES[t.storage.dtype] ?? (t.storage.dtype === 'uint8' && (role === 'state1' || role === 'state2') ? 'U8' : undefined);
   if (!dtype) return `dtype ${t.storage.dtype}`;
   const entry = file.entries.get(`${file.prefix}data/${t.storage.key}`);
   if (!entry) return `storage '${t.storage.key}' missing from the archive`;
