@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { computeTensorFigures } from '../src/core/engine/tensorStats';
+import { adamDirectionSpec } from '../src/core/engine/optimizers/spec';
 import { readCsv } from '../src/core/readers/csv';
 import { readJsonl } from '../src/core/readers/jsonl';
 import { readSafetensors } from '../src/core/readers/safetensors';
@@ -206,8 +207,14 @@ async function benchKernel(): Promise<void> {
   const refs = data.snapshots[0].tensors;
   const layer = refs[0].layer;
   const get = (role: string) => refs.find((r) => r.layer === layer && r.role === role);
-  const set = { layer, step: 100, paramBefore: get('param'), grad: get('grad'), expAvg: get('exp_avg'), expAvgSq: get('exp_avg_sq') };
-  const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false };
+  const set = {
+    layer,
+    step: 100,
+    paramBefore: get('param'),
+    grad: get('grad'),
+    state: { exp_avg: get('exp_avg'), exp_avg_sq: get('exp_avg_sq') },
+  };
+  const hyper = adamDirectionSpec({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 100 });
   await computeTensorFigures(set, hyper);
   const t0 = process.hrtime.bigint();
   const f = await computeTensorFigures(set, hyper);

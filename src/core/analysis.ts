@@ -2,7 +2,7 @@ import type { GlobalObservation, ParamGroupHyper, ReadIssue } from './run/types'
 import type { LayerStats, UpdateDistribution } from './engine/types';
 import type { Finding, Thresholds } from './rules/types';
 import type { LayerSeries } from '../shared/series';
-import type { OptimizerKind } from '../shared/optimizers';
+import type { MuonScaling, OptimizerKind } from '../shared/optimizers';
 
 // What the pipeline (pipeline.ts) produces: the CLI's `--json` contract and what the dashboard shows.
 // Types only: the webview and the protocol import them.
@@ -40,6 +40,11 @@ export interface AnalyzeOptions {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /**
+   * Muon's shape scaling where the input does not state it (torch's `adjust_lr_fn`, Moonlight's layout); when neither
+   * states it, `original` is assumed and an issue says so.
+   */
+  muonScaling?: MuonScaling;
   thresholds?: Partial<Thresholds>;
   signal?: AbortSignal;
   onProgress?: (fraction: number, message: string) => void;

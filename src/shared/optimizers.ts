@@ -148,3 +148,20 @@ export function lrMeaning(kind: OptimizerKind | null): string {
       return 'Under SGD the step is lr × gradient (× momentum): lr is not a step size, the relative step depends on the gradient’s scale as well as the weight’s.';
   }
 }
+
+/**
+ * Muon's shape scaling of the orthogonalized update O (d = c·O): `original` (Keller Jordan's Muon and torch.optim.Muon's
+ * default) c = √max(1, rows/cols); `match_rms_adamw` (Moonshot's Moonlight, torch's `adjust_lr_fn="match_rms_adamw"`)
+ * c = 0.2·√max(rows, cols), which gives RMS(d) ≈ 0.2 like AdamW's update.
+ */
+export const MUON_SCALINGS = ['original', 'match_rms_adamw'] as const;
+export type MuonScaling = (typeof MUON_SCALINGS)[number];
+
+export function isMuonScaling(x: unknown): x is MuonScaling {
+  return typeof x === 'string' && (MUON_SCALINGS as readonly string[]).includes(x);
+}
+
+/** The factor c of d = c·O for a rows × cols weight under a scaling convention. */
+export function muonScaleFactor(scaling: MuonScaling, rows: number, cols: number): number {
+  return scaling === 'original' ? Math.sqrt(Math.max(1, rows / cols)) : 0.2 * Math.sqrt(Math.max(rows, cols));
+}

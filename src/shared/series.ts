@@ -10,6 +10,7 @@ export const SERIES_FIGURES = [
   'adamUpdateRms',
   'relStepPredicted',
   'epsDominatedFraction',
+  'directionRms',
 ] as const;
 export type SeriesFigure = (typeof SERIES_FIGURES)[number];
 

@@ -7,6 +7,7 @@ import { toWire } from '../../src/extension/wire';
 import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
 import { MessageType, type ShowAnalysisMessage } from '../../src/shared/protocol';
 import { packSeries, unpackSeries } from '../../src/shared/packing';
+import { SERIES_FIGURES } from '../../src/shared/series';
 import { fixturePath } from '../support/fixtures';
 
 describe('series packing', () => {
@@ -15,7 +16,7 @@ describe('series packing', () => {
     const packed = packSeries(analysis.series);
     const points = analysis.series.reduce((n, s) => n + s.steps.length, 0);
     assert.equal(packed.steps.byteLength, points * 8);
-    assert.equal(packed.values.byteLength, points * 8 * 7);
+    assert.equal(packed.values.byteLength, points * 8 * SERIES_FIGURES.length);
     const back = unpackSeries(packed);
     assert.deepEqual(
       back,

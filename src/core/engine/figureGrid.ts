@@ -1,4 +1,5 @@
 import type { FigureName, RunData } from '../run/types';
+import type { OptimizerKind } from '../../shared/optimizers';
 import type { LayerStats } from './types';
 
 // The engine's working state: one cell of figures (with where each came from) per (step, layer), the
@@ -17,6 +18,8 @@ export class FigureGrid {
   readonly cells = new Map<number, Map<string, Cell>>();
   readonly layerOrder: string[];
   readonly numelOf = new Map<string, number>();
+  /** The update rule the tensor phase applied per layer (Muon's AdamW groups differ from the run's kind). */
+  readonly optimizerOf = new Map<string, OptimizerKind>();
   // Called once per observation (hundreds of thousands in a long log): a Set, not a scan of the order.
   private readonly knownLayers: Set<string>;
 
@@ -57,7 +60,7 @@ export class FigureGrid {
     if (!atStep) return [];
     return this.layerOrder
       .filter((l) => atStep.has(l))
-      .map((l) => toLayerStats(l, atStep.get(l)!, this.data.layerShapes[l] ?? null, this.numelOf.get(l) ?? null));
+      .map((l) => toLayerStats(l, atStep.get(l)!, this.data.layerShapes[l] ?? null, this.numelOf.get(l) ?? null, this.optimizerOf.get(l)));
   }
 }
 
@@ -65,7 +68,13 @@ export function numelOfShape(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function toLayerStats(name: string, c: Cell, shape: number[] | null, numel: number | null): LayerStats {
+function toLayerStats(
+  name: string,
+  c: Cell,
+  shape: number[] | null,
+  numel: number | null,
+  optimizer: OptimizerKind | undefined,
+): LayerStats {
   const g = (k: FigureName): number | null => {
     const v = c.figures[k];
     return v === undefined ? null : v;
@@ -84,6 +93,12 @@ function toLayerStats(name: string, c: Cell, shape: number[] | null, numel: numb
     decayRms: g('decayRms'),
     sqrtVHatRms: g('sqrtVHatRms'),
     momentumBufferRms: g('momentumBufferRms'),
+    directionRms: g('directionRms'),
+    zeroSecondMomentFraction: g('zeroSecondMomentFraction'),
+    trustRatio: g('trustRatio'),
+    effectiveLr: g('effectiveLr'),
+    updateClip: g('updateClip'),
+    ...(optimizer ? { optimizer } : {}),
     provenance: c.provenance,
   };
 }

@@ -1,10 +1,20 @@
 import type { AnalyzeOptions } from '../analysis';
 import type { OptimizerHyper, RunData } from '../run/types';
-import type { AdamStepHyper } from './tensorStats';
 import { inferOptimizer } from './optimizerInference';
 
 // Hyper-parameters as the engine uses them: what the options (CLI flags, settings) override, what the
 // inputs state, and per layer the layer's parameter group. Nothing is defaulted: unknown stays null.
+
+/** What the Adam figures of logged scalars and the replay need; null fields make the figures that need them null. */
+export interface AdamStepHyper {
+  lr: number | null;
+  beta1: number | null;
+  beta2: number | null;
+  eps: number | null;
+  weightDecay: number | null;
+  /** AdamW's decoupled decay (p ← p·(1 − lr·wd) − lr·u); Adam's weight decay is inside the gradient. */
+  decoupled: boolean;
+}
 
 /** Hyper-parameters after options, inputs and logged values are combined: every field resolved (null = unknown). */
 export type ResolvedHyper = OptimizerHyper;

@@ -17,7 +17,8 @@ export function inferOptimizer(data: RunData): InferredOptimizer | null {
   for (const s of data.snapshots) {
     for (const t of s.tensors) {
       if (t.role === 'momentum_buffer') momentum = true;
-      else if (t.role === 'exp_avg_sq' || t.role === 'max_exp_avg_sq' || t.role === 'exp_avg') secondMoment = true;
+      // Any other optimizer state (Adam's moments, RMSprop's square_avg, Adagrad's sum, 8-bit state, …) is not SGD's.
+      else if (t.role !== 'param' && t.role !== 'param_before' && t.role !== 'param_after' && t.role !== 'grad') secondMoment = true;
     }
   }
   let loggedMomentum = false;

@@ -9,7 +9,9 @@ import { U_HISTOGRAM_BINS, U_HISTOGRAM_RANGE } from './tensorStats';
 export interface ReplayedAdamFigures {
   step: number;
   adamUpdateRms: number;
+  /** Share of elements with 0 < √v̂ < ε (elements whose v is exactly 0 never had a gradient: zeroSecondMomentFraction). */
   epsDominatedFraction: number;
+  zeroSecondMomentFraction: number;
   sqrtVHatRms: number;
   uHistogram: number[];
   /** u itself at this step (only when requested, for tests and distributions). */
@@ -55,6 +57,7 @@ export async function replayAdam(
     let uSq = 0;
     let vSum = 0;
     let epsCount = 0;
+    let zeroCount = 0;
     const hist = new Array<number>(U_HISTOGRAM_BINS).fill(0);
     const lo = U_HISTOGRAM_RANGE[0];
     const scale = U_HISTOGRAM_BINS / (U_HISTOGRAM_RANGE[1] - U_HISTOGRAM_RANGE[0]);
@@ -66,7 +69,8 @@ export async function replayAdam(
       if (u) u[i] = ui;
       uSq += ui * ui;
       vSum += vHat;
-      if (sq < eps) epsCount++;
+      if (v[i] === 0) zeroCount++;
+      else if (sq < eps) epsCount++;
       const bin = Math.min(U_HISTOGRAM_BINS - 1, Math.max(0, ((ui - lo) * scale) | 0));
       hist[bin]++;
     }
@@ -74,6 +78,7 @@ export async function replayAdam(
       step: t,
       adamUpdateRms: Math.sqrt(uSq / numel),
       epsDominatedFraction: epsCount / numel,
+      zeroSecondMomentFraction: zeroCount / numel,
       sqrtVHatRms: Math.sqrt(vSum / numel),
       uHistogram: hist,
       u,

@@ -1,37 +1,45 @@
-import { TensorChunkReader, type FloatChunk } from '../io/tensorData';
+import { readTensorValues, TensorChunkReader, type FloatChunk } from '../io/tensorData';
 import { ReaderError } from '../errors';
-import type { TensorRef } from '../run/types';
+import { AUXILIARY_STATE_ROLES, type OptimizerStateRole, type TensorRef } from '../run/types';
+import type { DirectionSpec } from './optimizers/spec';
+import type { DirectionKernel, SecondMomentCounts } from './optimizers/kernel';
+import { makeKernel, wholeRoles } from './optimizers/index';
+import { bitsandbytesRoles, dequantize, inferBlockSize } from './optimizers/bitsandbytes';
+import { measuredDirectionRms } from './optimizers/measured';
 
-// The fused tensor-statistics pass: every tensor of one layer at one step is read once, chunk by chunk
-// in lockstep, and all figures are accumulated in float64 from the float32 (or wider) values:
-// parameter, gradient and update RMS, Adam's normalized update u = m̂/(√v̂+ε) exactly as torch
-// computes it (ε added after bias correction), the predicted step, ε-dominance, and a histogram of u.
+// The fused tensor-statistics pass: every tensor of one layer at one step is read once, chunk by chunk in lockstep,
+// and all figures are accumulated in float64 from the float32 (or wider) values: parameter, gradient and update RMS,
+// the optimizer's normalized direction d rebuilt from its saved state by the layer's update rule
+// (engine/optimizers/), the predicted step, ε-dominance and zero second moments, and a histogram of d.
+// A tensor that cannot be read (a short file, a size that does not fit the layer) is dropped with an issue and the
+// pass runs again without it: the figures that need it are null, the others are kept.
 
 /** The tensors of one layer that step t consumed and left. Any may be missing. */
 export interface LayerTensorSet {
   layer: string;
   step: number | null;
+  /** The parameter's shape (Adafactor's factoring and Muon's matrix need it; else the tensors' own). */
+  shape?: number[];
   /** The parameter step t consumed. */
   paramBefore?: TensorRef;
   /** The parameter step t left (for the measured update). */
   paramAfter?: TensorRef;
   /** A saved parameter whose timing is "after step t" (checkpoints): the scale when paramBefore is missing. */
   paramSaved?: TensorRef;
+  /** The parameter saved `stepsSpanned` steps before paramSaved (consecutive checkpoints): the net change over them. */
+  paramEarlier?: TensorRef;
+  stepsSpanned?: number;
   grad?: TensorRef;
-  expAvg?: TensorRef;
-  expAvgSq?: TensorRef;
-  momentumBuffer?: TensorRef;
+  /** Optimizer state after step t, by role. */
+  state?: Partial<Record<OptimizerStateRole, TensorRef>>;
 }
 
-/** What the Adam figures need; null fields make the figures that need them null. */
-export interface AdamStepHyper {
-  lr: number | null;
-  beta1: number | null;
-  beta2: number | null;
-  eps: number | null;
-  weightDecay: number | null;
-  /** AdamW's decoupled decay (p ← p·(1 − lr·wd) − lr·u); Adam's weight decay is inside the gradient. */
-  decoupled: boolean;
+/** A tensor of the set that could not be used: the figures that need it are null. */
+export interface TensorIssue {
+  what: string;
+  path: string;
+  offset?: number;
+  message: string;
 }
 
 export interface TensorFigures {
@@ -44,17 +52,34 @@ export interface TensorFigures {
   gradNorm: number | null;
   updateRms: number | null;
   updateNorm: number | null;
+  /** RMS(p_saved − p_earlier) over `stepsSpanned` steps, and RMS(p_earlier). */
+  spanUpdateRms: number | null;
+  earlierParamRms: number | null;
+  /** Adam's u = m̂/(√v̂+ε) (Adam, AdamW, AMSGrad, 8-bit Adam): = directionRms there. */
   adamUpdateRms: number | null;
-  /** RMS(lr·u [+ lr·wd·p]), the predicted update; divided by paramRms by the engine. */
+  /** RMS of the normalized direction d (update ÷ lr, decoupled decay excluded). */
+  directionRms: number | null;
+  /** 'state': rebuilt from the optimizer state by the update rule; 'measured': (p_before − p_after)/lr, decay removed. */
+  directionSource: 'state' | 'measured' | null;
+  /** The rule applied (provenance wording). */
+  directionLabel: string | null;
+  /** RMS(lr·d + decay), the predicted update; divided by paramRms by the engine. */
   predictedUpdateRms: number | null;
   epsDominatedFraction: number | null;
+  zeroSecondMomentFraction: number | null;
   sqrtVHatRms: number | null;
   expAvgRms: number | null;
   decayRms: number | null;
   momentumBufferRms: number | null;
+  trustRatio: number | null;
+  effectiveLr: number | null;
+  updateClip: number | null;
   nonFinite: { what: string; count: number; firstIndex: number }[];
-  /** Histogram of u over U_HISTOGRAM_EDGES (values outside go to the end bins). */
+  /** Histogram of d over U_HISTOGRAM_EDGES (values outside go to the end bins); Adam: of u. */
   uHistogram: number[] | null;
+  /** Why the direction or the prediction is unknown (null when both are known or no rule applies). */
+  unknown: string | null;
+  issues: TensorIssue[];
 }
 
 export const U_HISTOGRAM_BINS = 60;
@@ -101,151 +126,239 @@ function countNonFinite(a: FloatChunk): { count: number; first: number } {
   return { count, first };
 }
 
-interface AdamAccumulator {
-  uSq: number;
-  epsCount: number;
-  mSq: number;
-  sqrtVSq: number;
-  predSq: number;
-  decaySq: number;
-  hist: Float64Array;
-}
-
-// The histogram is counted in four interleaved sub-histograms (bin·4 + i mod 4): consecutive u values
-// often fall in the same bin, and one counter would make every increment wait for the previous one.
+// The histogram is counted in four interleaved sub-histograms (bin·4 + i mod 4): consecutive values often fall in
+// the same bin, and one counter would make every increment wait for the previous one.
 const SUB = 4;
+const H_SCALE = U_HISTOGRAM_BINS / (U_HISTOGRAM_RANGE[1] - U_HISTOGRAM_RANGE[0]);
+const H_SHIFT = -U_HISTOGRAM_RANGE[0] * H_SCALE;
+const H_TOP = U_HISTOGRAM_BINS - 0.5;
 
-/** One pass over a chunk of exp_avg and exp_avg_sq: u, ε-dominance, histogram, predicted step lr·u. */
-function adamChunk(m: FloatChunk, v: FloatChunk, invBc1: number, invBc2: number, eps: number, lr: number, acc: AdamAccumulator): void {
-  let uSq = 0;
-  let epsCount = 0;
-  let mSq = 0;
-  let vHatSum = 0;
-  const hist = acc.hist;
-  const scale = U_HISTOGRAM_BINS / (U_HISTOGRAM_RANGE[1] - U_HISTOGRAM_RANGE[0]);
-  const shift = -U_HISTOGRAM_RANGE[0] * scale;
-  const top = U_HISTOGRAM_BINS - 0.5;
-  const n = m.length;
-  for (let i = 0; i < n; i++) {
-    const mi = m[i];
-    const vHat = v[i] * invBc2;
-    const sqrtVHat = Math.sqrt(vHat);
-    const u = (mi * invBc1) / (sqrtVHat + eps);
-    uSq += u * u;
-    mSq += mi * mi;
-    vHatSum += vHat;
-    epsCount += sqrtVHat < eps ? 1 : 0;
-    let b = u * scale + shift;
-    b = b < 0 ? 0 : b > top ? top : b;
-    hist[((b | 0) << 2) | (i & 3)]++;
-  }
-  acc.uSq += uSq;
-  acc.epsCount += epsCount;
-  acc.mSq += mSq;
-  acc.sqrtVSq += vHatSum;
-  acc.predSq += lr * lr * uSq;
-}
-
-/** AdamW: the predicted step lr·u + lr·wd·p needs the parameter, element by element. */
-function decoupledDecayChunk(
-  m: FloatChunk,
-  v: FloatChunk,
-  p: FloatChunk,
-  invBc1: number,
-  invBc2: number,
-  eps: number,
-  lr: number,
-  lrWd: number,
-  acc: AdamAccumulator,
+/** Σd², Σd·p and the histogram of one chunk of d̃. */
+function accumulateDirection(
+  d: Float64Array,
+  n: number,
+  p: FloatChunk | null,
+  hist: Float64Array | null,
+  acc: { dd: number; dp: number },
 ): void {
-  let predSq = 0;
-  let decaySq = 0;
-  for (let i = 0; i < m.length; i++) {
-    const u = (m[i] * invBc1) / (Math.sqrt(v[i] * invBc2) + eps);
-    const decay = lrWd * p[i];
-    const pred = lr * u + decay;
-    predSq += pred * pred;
-    decaySq += decay * decay;
+  let dd = 0;
+  let dp = 0;
+  if (p) {
+    for (let i = 0; i < n; i++) {
+      const x = d[i];
+      dd += x * x;
+      dp += x * p[i];
+    }
+  } else {
+    for (let i = 0; i < n; i++) dd += d[i] * d[i];
   }
-  acc.predSq += predSq;
-  acc.decaySq += decaySq;
+  if (hist) {
+    for (let i = 0; i < n; i++) {
+      let b = d[i] * H_SCALE + H_SHIFT;
+      b = b < 0 ? 0 : b > H_TOP ? H_TOP : b;
+      hist[((b | 0) << 2) | (i & 3)]++;
+    }
+  }
+  acc.dd += dd;
+  acc.dp += dp;
 }
 
-const rms = (sumSq: number, n: number): number => (n > 0 ? Math.sqrt(sumSq / n) : 0);
+/** A stream failed mid-pass: the pass is run again without it. */
+class StreamFailure extends Error {
+  constructor(
+    readonly what: string,
+    readonly failure: unknown,
+  ) {
+    super(String((failure as Error)?.message ?? failure));
+  }
+}
+
+function issueOf(what: string, ref: TensorRef | undefined, e: unknown): TensorIssue {
+  if (e instanceof ReaderError) return { what, path: e.path, offset: e.offset, message: e.reason };
+  return { what, path: ref?.source.path ?? '', message: String((e as Error)?.message ?? e) };
+}
+
+const DTYPE_EPS: Record<string, number> = { F32: 2 ** -23, F64: 2 ** -52, F16: 2 ** -10, BF16: 2 ** -7, U8: 2 ** -23 };
 
 /**
- * Reduce one layer's tensors at one step in a single fused pass. Throws ReaderError when the tensors of
- * the set disagree in size or a file cannot be read.
+ * Reduce one layer's tensors at one step in a single fused pass. A tensor that cannot be read is dropped with an
+ * issue (in `issues`) and the figures that need it are null; only a set with no tensors at all is an error.
  */
 export async function computeTensorFigures(
   set: LayerTensorSet,
-  hyper: AdamStepHyper | null,
+  spec: DirectionSpec | null,
   chunkElements = 1 << 16,
 ): Promise<TensorFigures> {
+  const issues: TensorIssue[] = [];
+  const excluded = new Set<string>();
+  for (;;) {
+    try {
+      return await pass(set, spec, chunkElements, issues, excluded);
+    } catch (e) {
+      if (!(e instanceof StreamFailure) || excluded.has(e.what)) throw e instanceof StreamFailure ? e.failure : e;
+      issues.push(issueOf(e.what, refOf(set, e.what), e.failure));
+      excluded.add(e.what);
+    }
+  }
+}
+
+function refOf(set: LayerTensorSet, what: string): TensorRef | undefined {
+  switch (what) {
+    case 'param':
+      return set.paramBefore ?? set.paramSaved;
+    case 'param_after':
+      return set.paramAfter;
+    case 'param_earlier':
+      return set.paramEarlier;
+    case 'grad':
+      return set.grad;
+    default:
+      return set.state?.[what as OptimizerStateRole];
+  }
+}
+
+interface Stream {
+  what: string;
+  ref: TensorRef;
+  reader?: TensorChunkReader;
+}
+
+async function pass(
+  set: LayerTensorSet,
+  spec: DirectionSpec | null,
+  chunkElements: number,
+  issues: TensorIssue[],
+  excluded: Set<string>,
+): Promise<TensorFigures> {
   const param = set.paramBefore ?? set.paramSaved;
-  const named: [string, TensorRef | undefined][] = [
+  const candidates: [string, TensorRef | undefined][] = [
     ['param', param],
-    ['grad', set.grad],
     ['param_after', set.paramBefore ? set.paramAfter : undefined],
-    ['exp_avg', set.expAvg],
-    ['exp_avg_sq', set.expAvgSq],
-    ['momentum_buffer', set.momentumBuffer],
+    ['param_earlier', !set.paramBefore && set.paramSaved ? set.paramEarlier : undefined],
+    ['grad', set.grad],
   ];
-  const present = named.filter((e): e is [string, TensorRef] => e[1] !== undefined);
-  if (present.length === 0) throw new Error(`no tensors for layer ${set.layer}`);
-  const numel = present[0][1].numel;
+  for (const [role, ref] of Object.entries(set.state ?? {}) as [OptimizerStateRole, TensorRef][]) {
+    if (!AUXILIARY_STATE_ROLES.has(role)) candidates.push([role, ref]);
+  }
+  const present = candidates.filter((e): e is [string, TensorRef] => e[1] !== undefined && !excluded.has(e[0]));
+  const allRefs = candidates.filter((e) => e[1] !== undefined);
+  if (allRefs.length === 0 && Object.keys(set.state ?? {}).length === 0) throw new Error(`no tensors for layer ${set.layer}`);
+  const numel = (param ?? allRefs[0]?.[1] ?? Object.values(set.state ?? {})[0])!.numel;
+  const streams: Stream[] = [];
   for (const [what, ref] of present) {
     if (ref.numel !== numel) {
-      throw new ReaderError(ref.source.path, `layer '${set.layer}': ${what} has ${ref.numel} elements but ${present[0][0]} has ${numel}`);
+      issues.push({
+        what,
+        path: ref.source.path,
+        message: `layer '${set.layer}': ${what} '${ref.key}' has ${ref.numel} elements but the layer has ${numel}; not used`,
+      });
+      excluded.add(what);
+      continue;
+    }
+    streams.push({ what, ref });
+  }
+  const has = (w: string): boolean => streams.some((s) => s.what === w);
+  const shape = set.shape ?? param?.shape ?? set.grad?.shape ?? [numel];
+
+  // The update rule, with what it reads whole and the state it streams (8-bit codes dequantized into their role).
+  let kernel: DirectionKernel | null = null;
+  let unknown: string | null = null;
+  const decoders = new Map<string, { from: string; qmap: Float64Array; absmax: Float64Array; block: number }>();
+  const aliases = new Map<string, string>(); // kernel role → stream
+  if (spec) {
+    const readWhole = async (role: string, ref: TensorRef | undefined): Promise<Float64Array | undefined> => {
+      if (!ref || excluded.has(role)) return undefined;
+      try {
+        return await readTensorValues(ref);
+      } catch (e) {
+        issues.push(issueOf(role, ref, e));
+        excluded.add(role);
+        return undefined;
+      }
+    };
+    if (spec.bitsandbytes) {
+      const roles = bitsandbytesRoles(spec.kind);
+      if (!roles) unknown = `${spec.label}: bitsandbytes' state layout for this optimizer is not rebuilt`;
+      else {
+        for (const [k, target] of [['1', roles.state1] as const, ['2', roles.state2] as const]) {
+          if (!target) continue;
+          const from = `state${k}`;
+          const ref = set.state?.[from as OptimizerStateRole];
+          if (!ref || !has(from)) continue;
+          aliases.set(target, from);
+          // 8-bit codes come with their map and per-block absmax (float32 state has neither).
+          if (!set.state?.[`qmap${k}` as OptimizerStateRole] && ref.dtype !== 'U8') continue;
+          const qmap = await readWhole(`qmap${k}`, set.state?.[`qmap${k}` as OptimizerStateRole]);
+          const absmax = await readWhole(`absmax${k}`, set.state?.[`absmax${k}` as OptimizerStateRole]);
+          const block = absmax ? inferBlockSize(numel, absmax.length) : null;
+          if (!qmap || qmap.length !== 256 || !absmax || block === null) {
+            unknown = `${spec.label}: ${from} holds 8-bit codes but its quantization map (qmap${k}, 256 entries) or per-block absmax${k} is missing or does not fit`;
+            aliases.delete(target);
+            continue;
+          }
+          decoders.set(from, { from, qmap, absmax, block });
+        }
+      }
+    }
+    const whole: Record<string, Float64Array | undefined> = {};
+    if (unknown === null) {
+      for (const role of wholeRoles(spec, shape, has('grad'))) {
+        whole[role] = await readWhole(role, role === 'grad' ? set.grad : set.state?.[role as OptimizerStateRole]);
+      }
+      const k = makeKernel(spec, { shape, hasGrad: has('grad'), whole, dtypeEps: DTYPE_EPS[param?.dtype ?? 'F32'] ?? 2 ** -23 });
+      if ('unknown' in k) unknown = k.unknown;
+      else {
+        const missing = k.state.filter((r) => !has(aliases.get(r) ?? r));
+        if (missing.length) unknown = `${spec.label}: the input has no ${missing.join(', ')} for this layer`;
+        else if (k.needsGrad && !has('grad'))
+          unknown = `${spec.label}: d needs the gradient the step consumed (the saved state is after the step), and the input has none`;
+        else if (k.needsParam && !has('param')) unknown = `${spec.label}: d needs the parameter the step consumed, and the input has none`;
+        else kernel = k;
+      }
     }
   }
 
-  const t = set.step;
-  const adamReady =
-    set.expAvg !== undefined &&
-    set.expAvgSq !== undefined &&
-    hyper !== null &&
-    hyper.beta1 !== null &&
-    hyper.beta2 !== null &&
-    hyper.eps !== null &&
-    t !== null &&
-    t >= 1;
-  const invBc1 = adamReady ? 1 / (1 - Math.pow(hyper!.beta1!, t!)) : 0;
-  const invBc2 = adamReady ? 1 / (1 - Math.pow(hyper!.beta2!, t!)) : 0;
-  const eps = adamReady ? hyper!.eps! : 0;
-  const lr = hyper?.lr ?? null;
-  const wd = hyper?.weightDecay ?? null;
-  const predictionReady = adamReady && lr !== null && (!hyper!.decoupled || (wd !== null && param !== undefined));
-  const lrWd = predictionReady && hyper!.decoupled ? lr! * wd! : 0;
-  const useParamInAdam = predictionReady && hyper!.decoupled && lrWd !== 0;
-
-  const readers = new Map<string, TensorChunkReader>();
   const sums = new Map<string, number>();
   const nonFinite = new Map<string, { count: number; firstIndex: number }>();
   let diffSq = 0;
-  const acc: AdamAccumulator = {
-    uSq: 0,
-    epsCount: 0,
-    mSq: 0,
-    sqrtVSq: 0,
-    predSq: 0,
-    decaySq: 0,
-    hist: new Float64Array(U_HISTOGRAM_BINS * SUB),
-  };
+  let earlierSq = 0;
+  const dirAcc = { dd: 0, dp: 0 };
+  const counts: SecondMomentCounts = { zero: 0, eps: 0, vHat: 0, undetermined: 0 };
+  const hist = kernel?.histogram ? new Float64Array(U_HISTOGRAM_BINS * SUB) : null;
+  const scratch = kernel ? new Float64Array(Math.min(chunkElements, Math.max(1, numel))) : null;
+  const decoded = new Map<string, Float64Array>();
+  for (const from of decoders.keys()) decoded.set(from, new Float64Array(Math.min(chunkElements, Math.max(1, numel))));
+  // Σ(p − p_after)·p, for the measured direction (p_before − p_after)/lr with the decay removed.
+  let diffDotP = 0;
+
   try {
-    for (const [what, ref] of present) {
-      readers.set(what, new TensorChunkReader(ref, chunkElements));
-      sums.set(what, 0);
+    for (const s of streams) {
+      try {
+        s.reader = new TensorChunkReader(s.ref, chunkElements);
+      } catch (e) {
+        throw new StreamFailure(s.what, e);
+      }
+      sums.set(s.what, 0);
     }
     let offset = 0;
-    while (offset < numel) {
-      const chunks = new Map<string, FloatChunk>();
-      for (const [what, reader] of readers) {
-        const c = await reader.next();
-        if (!c) throw new ReaderError(reader.ref.source.path, `tensor '${reader.ref.key}' ended early`);
-        chunks.set(what, c);
+    const chunks = new Map<string, FloatChunk>();
+    while (offset < numel && streams.length > 0) {
+      chunks.clear();
+      for (const s of streams) {
+        let c: FloatChunk | null;
+        try {
+          c = await s.reader!.next();
+        } catch (e) {
+          throw new StreamFailure(s.what, e);
+        }
+        if (!c) throw new StreamFailure(s.what, new ReaderError(s.ref.source.path, `tensor '${s.ref.key}' ended early`));
+        chunks.set(s.what, c);
       }
+      const n = chunks.values().next().value!.length;
+      for (const [from, dec] of decoders)
+        chunks.set(`decoded:${from}`, dequantize(chunks.get(from)!, n, offset, dec.qmap, dec.absmax, dec.block, decoded.get(from)!));
       for (const [what, c] of chunks) {
+        if (what.startsWith('decoded:') || decoders.has(what)) continue;
         const s = sumSquares(c);
         if (!Number.isFinite(s)) {
           const nf = countNonFinite(c);
@@ -257,53 +370,120 @@ export async function computeTensorFigures(
         }
         sums.set(what, sums.get(what)! + s);
       }
-      const p = chunks.get('param');
+      const p = chunks.get('param') ?? null;
       const pa = chunks.get('param_after');
+      const pe = chunks.get('param_earlier');
       if (p && pa) diffSq += sumSquaredDiff(pa, p);
-      if (adamReady) {
-        const m = chunks.get('exp_avg')!;
-        const v = chunks.get('exp_avg_sq')!;
-        if (useParamInAdam) {
-          // lr·u + lr·wd·p does not follow from RMS(u): a second loop over the chunk (still in cache).
-          const before = acc.predSq;
-          adamChunk(m, v, invBc1, invBc2, eps, 0, acc);
-          acc.predSq = before;
-          decoupledDecayChunk(m, v, p!, invBc1, invBc2, eps, lr!, lrWd, acc);
-        } else {
-          adamChunk(m, v, invBc1, invBc2, eps, predictionReady ? lr! : 0, acc);
-        }
+      if (p && pe) earlierSq += sumSquaredDiff(p, pe);
+      if (spec && p && pa && set.paramBefore) {
+        let m = 0;
+        for (let i = 0; i < n; i++) m += (p[i] - pa[i]) * p[i];
+        diffDotP += m;
       }
-      offset += chunks.values().next().value!.length;
+      if (kernel) {
+        const state: Record<string, FloatChunk | undefined> = {};
+        for (const r of kernel.state) {
+          const from = aliases.get(r) ?? r;
+          state[r] = decoders.has(from) ? chunks.get(`decoded:${from}`) : chunks.get(from);
+        }
+        kernel.chunk({ offset, n, p, g: chunks.get('grad') ?? null, state }, scratch!, counts);
+        accumulateDirection(scratch!, n, p, hist, dirAcc);
+      }
+      // State roles served by a decoder are summed as the values they hold (exp_avg's RMS of 8-bit Adam).
+      for (const [target, from] of aliases) {
+        const c = decoders.has(from) ? chunks.get(`decoded:${from}`)! : null;
+        if (c) sums.set(target, (sums.get(target) ?? 0) + sumSquares(c));
+      }
+      offset += n;
     }
   } finally {
-    for (const r of readers.values()) r.close();
+    for (const s of streams) s.reader?.close();
   }
+  for (const [target, from] of aliases) if (!decoders.has(from) && sums.has(from)) sums.set(target, sums.get(from)!);
 
-  const has = (w: string): boolean => sums.has(w);
-  const rmsOf = (w: string): number | null => (has(w) ? rms(sums.get(w)!, numel) : null);
-  const normOf = (w: string): number | null => (has(w) ? Math.sqrt(sums.get(w)!) : null);
+  const rms = (sumSq: number): number => (numel > 0 ? Math.sqrt(sumSq / numel) : 0);
+  const rmsOf = (w: string): number | null => (sums.has(w) ? rms(sums.get(w)!) : null);
+  const normOf = (w: string): number | null => (sums.has(w) ? Math.sqrt(sums.get(w)!) : null);
+  const pp = sums.has('param') ? sums.get('param')! : null;
+
+  let directionRms: number | null = null;
+  let directionSource: TensorFigures['directionSource'] = null;
+  let predicted: number | null = null;
+  let decayRms: number | null = null;
+  let trustRatio: number | null = null;
+  let effectiveLr: number | null = null;
+  let updateClip: number | null = null;
+  let histogram: number[] | null = null;
+  if (kernel) {
+    const r = kernel.finalize({
+      n: numel,
+      dd: dirAcc.dd,
+      dp: dirAcc.dp,
+      pp,
+      paramIsBefore: set.paramBefore !== undefined && has('param'),
+      gg: sums.get('grad') ?? null,
+    });
+    if (r.unknown) unknown = r.unknown;
+    if (counts.undetermined > 0) {
+      unknown = `${spec!.label}: ${counts.undetermined} of ${numel} elements have a second moment of 0 but a first moment that is not 0, so the saved state does not determine their update${spec!.bitsandbytes ? ' (8-bit quantization rounded v to 0; the step used the float32 moments)' : ''}`;
+      r.scale = null;
+      r.alpha = null;
+    }
+    if (r.scale !== null) {
+      directionRms = r.directionRms ?? Math.abs(r.scale) * rms(dirAcc.dd);
+      directionSource = 'state';
+    }
+    trustRatio = r.trustRatio ?? null;
+    effectiveLr = r.effectiveLr ?? null;
+    updateClip = r.updateClip ?? null;
+    if (r.alpha !== null && (r.beta === 0 || pp !== null)) {
+      const { alpha, beta } = r;
+      const sq = alpha * alpha * dirAcc.dd + 2 * alpha * beta * dirAcc.dp + beta * beta * (pp ?? 0);
+      predicted = rms(Math.max(0, sq));
+      decayRms = beta === 0 ? 0 : Math.abs(beta) * rms(pp!);
+    } else if (r.alpha !== null && unknown === null) {
+      unknown = `${spec!.label}: the decoupled decay's share of the step needs the parameter, and the input has none`;
+    }
+    if (hist && r.scale === 1) {
+      histogram = Array.from(
+        { length: U_HISTOGRAM_BINS },
+        (_, b) => hist[b * SUB] + hist[b * SUB + 1] + hist[b * SUB + 2] + hist[b * SUB + 3],
+      );
+    }
+  }
+  if (directionRms === null && spec && set.paramBefore && has('param') && has('param_after')) {
+    directionRms = measuredDirectionRms(spec, { n: numel, dd: diffSq, dp: diffDotP, pp: pp! });
+    if (directionRms !== null) directionSource = 'measured';
+  }
+  const second = kernel?.secondMoment === true;
   return {
     numel,
     paramRms: rmsOf('param'),
     paramNorm: normOf('param'),
-    paramTiming: set.paramBefore ? 'before' : set.paramSaved ? 'saved' : null,
+    paramTiming: !has('param') ? null : set.paramBefore ? 'before' : 'saved',
     gradRms: rmsOf('grad'),
     gradNorm: normOf('grad'),
-    updateRms: has('param_after') && has('param') ? rms(diffSq, numel) : null,
+    updateRms: has('param_after') && has('param') ? rms(diffSq) : null,
     updateNorm: has('param_after') && has('param') ? Math.sqrt(diffSq) : null,
-    adamUpdateRms: adamReady ? rms(acc.uSq, numel) : null,
-    predictedUpdateRms: predictionReady ? rms(acc.predSq, numel) : null,
-    epsDominatedFraction: adamReady && numel > 0 ? acc.epsCount / numel : null,
-    sqrtVHatRms: adamReady ? rms(acc.sqrtVSq, numel) : null,
+    spanUpdateRms: has('param_earlier') && has('param') ? rms(earlierSq) : null,
+    earlierParamRms: rmsOf('param_earlier'),
+    adamUpdateRms: kernel?.adamU && directionSource === 'state' ? directionRms : null,
+    directionRms,
+    directionSource,
+    directionLabel: spec?.label ?? null,
+    predictedUpdateRms: predicted,
+    epsDominatedFraction: second && numel > 0 ? counts.eps / numel : null,
+    zeroSecondMomentFraction: second && numel > 0 ? counts.zero / numel : null,
+    sqrtVHatRms: second ? rms(counts.vHat) : null,
     expAvgRms: rmsOf('exp_avg'),
-    decayRms: predictionReady ? (hyper!.decoupled ? rms(acc.decaySq, numel) : 0) : null,
+    decayRms,
     momentumBufferRms: rmsOf('momentum_buffer'),
+    trustRatio,
+    effectiveLr,
+    updateClip,
     nonFinite: [...nonFinite].map(([what, v]) => ({ what, ...v })),
-    uHistogram: adamReady
-      ? Array.from(
-          { length: U_HISTOGRAM_BINS },
-          (_, b) => acc.hist[b * SUB] + acc.hist[b * SUB + 1] + acc.hist[b * SUB + 2] + acc.hist[b * SUB + 3],
-        )
-      : null,
+    uHistogram: histogram,
+    unknown,
+    issues,
   };
 }

@@ -1,5 +1,7 @@
 // What the engine computes from a run: figures per layer at a step, and the u distributions.
 
+import type { OptimizerKind } from '../../shared/optimizers';
+
 export interface LayerStats {
   name: string;
   shape: number[] | null;
@@ -15,6 +17,18 @@ export interface LayerStats {
   decayRms?: number | null;
   sqrtVHatRms?: number | null;
   momentumBufferRms?: number | null;
+  /** RMS of the optimizer's normalized direction d (update ÷ lr, decoupled decay excluded); Adam: = adamUpdateRms. */
+  directionRms?: number | null;
+  /** Share of elements whose second moment is exactly 0 (never received a gradient); not in epsDominatedFraction. */
+  zeroSecondMomentFraction?: number | null;
+  /** LAMB / LARS: the trust ratio applied to this layer's update. */
+  trustRatio?: number | null;
+  /** The lr applied to d where it is not the group's (Adafactor's relative/scaled step size, Adagrad's decayed lr). */
+  effectiveLr?: number | null;
+  /** Adafactor: the update-clipping divisor max(1, RMS(U)/clip_threshold). */
+  updateClip?: number | null;
+  /** The update rule applied to this layer (Muon's AdamW groups are 'adamw'). */
+  optimizer?: OptimizerKind;
   /** Where each figure came from (e.g. {paramRms: 'tensors', gradRms: 'log'}). */
   provenance?: Record<string, string>;
 }

@@ -1,8 +1,8 @@
 // What io needs to stream a tensor's elements: where its bytes are and how they are laid out. The run
 // model's TensorRef adds which layer and role the tensor is.
 
-/** Element types a tensor reader can hand to the stats kernel. */
-export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16';
+/** Element types a tensor reader can hand to the stats kernel (U8: bitsandbytes' 8-bit optimizer-state codes). */
+export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'U8';
 
 /** Where a tensor's bytes are: read by offset, never loaded whole. */
 export interface ByteSource {

@@ -5,7 +5,8 @@ import type { Dtype, TensorBytes } from './tensorBytes';
 
 // Streams a tensor's elements as float chunks, reading the file by offset with one reused buffer:
 // peak memory is one chunk per open tensor whatever the tensor's size. F16 and BF16 are widened to
-// float32 through 65,536-entry tables (exact); F32 and F64 are returned as views, no conversion.
+// float32 through 65,536-entry tables (exact); U8 (8-bit codes) to float32 (exact); F32 and F64 are returned as
+// views, no conversion.
 
 export type FloatChunk = Float32Array | Float64Array;
 
@@ -16,7 +17,7 @@ export type FloatChunk = Float32Array | Float64Array;
  */
 export const INFLATE_WHOLE_MAX = 1 << 20;
 
-export const DTYPE_BYTES: Record<Dtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
+export const DTYPE_BYTES: Record<Dtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, U8: 1 };
 
 let f16Table: Float32Array | undefined;
 let bf16Table: Float32Array | undefined;
@@ -88,7 +89,7 @@ export class TensorChunkReader {
     this.chunkElements = Math.max(1, Math.min(chunkElements, ref.numel || 1));
     // An ArrayBuffer of our own keeps typed-array views aligned.
     this.raw = new Uint8Array(new ArrayBuffer(this.chunkElements * this.itemSize));
-    this.widened = this.itemSize === 2 ? new Float32Array(this.chunkElements) : null;
+    this.widened = this.itemSize < 4 ? new Float32Array(this.chunkElements) : null;
     const byteLength = ref.numel * this.itemSize;
     if (ref.source.compression === 'none') {
       const start = ref.source.offset + (ref.elementOffset ?? 0) * this.itemSize;
@@ -230,6 +231,11 @@ export class TensorChunkReader {
         const out = this.widened!;
         for (let i = 0; i < n; i++) out[i] = table[src[i]];
         return out.subarray(0, n);
+      }
+      case 'U8': {
+        const out = this.widened!.subarray(0, n);
+        out.set(new Uint8Array(buf, 0, n));
+        return out;
       }
     }
   }

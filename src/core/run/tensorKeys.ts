@@ -1,9 +1,10 @@
-import type { TensorRole } from './types';
+import { OPTIMIZER_STATE_ROLES, type TensorRole } from './types';
 
 // Tensor roles are recognised by key (README "Readers"): `param/`, `params/`, `param_before/`,
-// `param_after/`, `weight/`, `grad/`, `grads/`, `exp_avg/`, `exp_avg_sq/` (and momentum_buffer/,
-// max_exp_avg_sq/) prefixes; `<layer>.grad`, `<layer>.exp_avg`, ... suffixes; plain `<layer>` keys
-// are parameters.
+// `param_after/`, `weight/`, `grad/`, `grads/` prefixes and one `<state>/` prefix per optimizer-state role
+// (`exp_avg/`, `exp_avg_sq/`, `max_exp_avg_sq/`, `momentum_buffer/`, `exp_inf/`, `sum/`, `square_avg/`,
+// `grad_avg/`, `exp_avg_sq_row/`, `exp_avg_sq_col/`, `state1/`, `state2/`, `absmax1/`, `absmax2/`, `qmap1/`,
+// `qmap2/`); `<layer>.grad`, `<layer>.<state>` suffixes; plain `<layer>` keys are parameters.
 
 const PREFIX_ROLES: [string, TensorRole][] = [
   ['param_before/', 'param_before'],
@@ -16,19 +17,10 @@ const PREFIX_ROLES: [string, TensorRole][] = [
   ['grads/', 'grad'],
   ['grad/', 'grad'],
   ['gradients/', 'grad'],
-  ['exp_avg_sq/', 'exp_avg_sq'],
-  ['exp_avg/', 'exp_avg'],
-  ['max_exp_avg_sq/', 'max_exp_avg_sq'],
-  ['momentum_buffer/', 'momentum_buffer'],
+  ...OPTIMIZER_STATE_ROLES.map((r): [string, TensorRole] => [`${r}/`, r]),
 ];
 
-const SUFFIX_ROLES: [string, TensorRole][] = [
-  ['.grad', 'grad'],
-  ['.exp_avg_sq', 'exp_avg_sq'],
-  ['.exp_avg', 'exp_avg'],
-  ['.max_exp_avg_sq', 'max_exp_avg_sq'],
-  ['.momentum_buffer', 'momentum_buffer'],
-];
+const SUFFIX_ROLES: [string, TensorRole][] = [['.grad', 'grad'], ...OPTIMIZER_STATE_ROLES.map((r): [string, TensorRole] => [`.${r}`, r])];
 
 /** Split a stored tensor key into (layer, role). */
 export function classifyTensorKey(key: string): { layer: string; role: TensorRole } {

@@ -11,10 +11,64 @@ import type { OptimizerKind } from '../../shared/optimizers';
  * - param: a parameter whose timing is not stated (plain `<layer>` keys, model state dicts).
  *   In a checkpoint saved after step t it is param_after of step t.
  * - grad: the gradient step t consumed.
- * - exp_avg / exp_avg_sq / max_exp_avg_sq / momentum_buffer: optimizer state after step t.
+ * - the others: optimizer state after step t, named as torch and the libraries save it (see
+ *   OPTIMIZER_STATE_ROLES): Adam's exp_avg / exp_avg_sq / max_exp_avg_sq (AMSGrad), SGD's and Muon's
+ *   momentum_buffer, Adamax's exp_inf, Adagrad's sum, RMSprop's square_avg / grad_avg, Adafactor's factored
+ *   exp_avg_sq_row / exp_avg_sq_col (torch's row_var / col_var), bitsandbytes' state1 / state2 (8-bit codes
+ *   or float32) with their per-block absmax1 / absmax2 and 256-entry quantization maps qmap1 / qmap2.
  */
 export type TensorRole =
-  'param' | 'param_before' | 'param_after' | 'grad' | 'exp_avg' | 'exp_avg_sq' | 'max_exp_avg_sq' | 'momentum_buffer';
+  | 'param'
+  | 'param_before'
+  | 'param_after'
+  | 'grad'
+  | 'exp_avg'
+  | 'exp_avg_sq'
+  | 'max_exp_avg_sq'
+  | 'momentum_buffer'
+  | 'exp_inf'
+  | 'sum'
+  | 'square_avg'
+  | 'grad_avg'
+  | 'exp_avg_sq_row'
+  | 'exp_avg_sq_col'
+  | 'state1'
+  | 'state2'
+  | 'absmax1'
+  | 'absmax2'
+  | 'qmap1'
+  | 'qmap2';
+
+/** The optimizer-state roles (everything but parameters and gradients). */
+export const OPTIMIZER_STATE_ROLES = [
+  'exp_avg',
+  'exp_avg_sq',
+  'max_exp_avg_sq',
+  'momentum_buffer',
+  'exp_inf',
+  'sum',
+  'square_avg',
+  'grad_avg',
+  'exp_avg_sq_row',
+  'exp_avg_sq_col',
+  'state1',
+  'state2',
+  'absmax1',
+  'absmax2',
+  'qmap1',
+  'qmap2',
+] as const satisfies readonly TensorRole[];
+export type OptimizerStateRole = (typeof OPTIMIZER_STATE_ROLES)[number];
+
+/** State roles whose shape is not the parameter's (factored moments, quantization blocks and maps). */
+export const AUXILIARY_STATE_ROLES: ReadonlySet<TensorRole> = new Set([
+  'exp_avg_sq_row',
+  'exp_avg_sq_col',
+  'absmax1',
+  'absmax2',
+  'qmap1',
+  'qmap2',
+]);
 
 /** One tensor found in a file, described but not read: where its bytes are, and which layer and role it is. */
 export interface TensorRef extends TensorBytes {
@@ -34,9 +88,20 @@ export interface TensorSnapshot {
   scalars?: Record<string, number>;
   /** The optimizer's hyper-parameters as this snapshot's own checkpoint states them (its lr at its step). */
   hyper?: Partial<OptimizerHyper>;
-  /** Per-group hyper-parameters of this snapshot's checkpoint, when its optimizer has groups. */
+  /**
+   * The optimizer's parameter groups as this snapshot states them (a checkpoint's param_groups at its step);
+   * preferred over RunData.paramGroups for this snapshot's tensors.
+   */
   paramGroups?: ParamGroupHyper[];
+  /**
+   * Per-layer scalar optimizer state at this snapshot: `step` (the parameter's own step count), NAdam's
+   * `mu_product`, HF Adafactor's `RMS` (RMS of the parameter the step consumed), …
+   */
+  layerState?: Record<string, Record<string, number>>;
 }
+
+/** A param-group setting as the input states it (numbers, flags, names, tuples such as Adafactor's eps pair). */
+export type OptimizerOptionValue = number | boolean | string | null | (number | null)[];
 
 /** Hyper-parameters of the optimizer, as far as an input states them. */
 export interface OptimizerHyper {
@@ -51,6 +116,11 @@ export interface OptimizerHyper {
   typeAssumedFrom?: string;
   /** AMSGrad (`amsgrad: True` in torch Adam/AdamW param groups): v̂ is max_exp_avg_sq, not exp_avg_sq. */
   amsgrad?: boolean | null;
+  /**
+   * The other settings the input states, by their names in the optimizer (amsgrad, momentum, nesterov, centered,
+   * scale_parameter, relative_step, clip_threshold, adjust_lr_fn, …), where they are the same for every group.
+   */
+  options?: Record<string, OptimizerOptionValue>;
 }
 
 /** Per-parameter-group hyper-parameters (e.g. AdamW with decay on some groups only). */
@@ -61,6 +131,10 @@ export interface ParamGroupHyper {
   eps: number | null;
   weightDecay: number | null;
   amsgrad?: boolean | null;
+  /** This group's optimizer where it differs by group (Muon's groups with `use_muon: False` are AdamW). */
+  kind?: OptimizerKind | null;
+  /** The group's other settings by their names in the optimizer (see OptimizerHyper.options). */
+  options?: Record<string, OptimizerOptionValue>;
 }
 
 /**
@@ -84,6 +158,16 @@ export interface LayerFigures {
   decayRms: number | null;
   momentumBufferRms: number | null;
   lr: number | null;
+  /** RMS of the optimizer's normalized direction d (update ÷ lr, decoupled decay excluded); Adam: = adamUpdateRms. */
+  directionRms: number | null;
+  /** Share of elements whose second moment is exactly 0 (never received a gradient): their update is 0. */
+  zeroSecondMomentFraction: number | null;
+  /** LAMB / LARS: the trust ratio the step applied to this layer. */
+  trustRatio: number | null;
+  /** The lr the step applied to d where it is not the group's lr (Adafactor's relative/scaled lr, Adagrad's decay). */
+  effectiveLr: number | null;
+  /** Adafactor: the divisor of the update clipping, max(1, RMS(U)/clip_threshold) (1 = not clipped). */
+  updateClip: number | null;
 }
 
 export type FigureName = keyof LayerFigures;

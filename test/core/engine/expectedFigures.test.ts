@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { analyzePaths } from '../../../src/core/pipeline';
 import type { AnalyzeOptions } from '../../../src/core/analysis';
 import type { LayerStats } from '../../../src/core/engine/types';
+import { readNpz } from '../../../src/core/readers/npz';
+import { readTensorValues } from '../../../src/core/io/tensorData';
 import { assertClose, fixturePath, loadExpected, type Expected, type ExpectedLayer } from '../../support/fixtures';
 
 // Every per-layer figure of expected.json (PyTorch ground truth), reproduced by the engine from the
@@ -20,11 +22,34 @@ function hyperOptions(exp: Expected): AnalyzeOptions {
   };
 }
 
+/**
+ * Per layer, the share of elements whose exp_avg_sq is exactly 0 in a fixture's npz (elements that never received a
+ * gradient). expected.json's eps_dominated_frac counts them as √v̂ < ε; the engine reports them apart
+ * (zeroSecondMomentFraction) and leaves them out of epsDominatedFraction.
+ */
+export async function zeroSecondMoment(run: string, step: string): Promise<Map<string, number>> {
+  const data = await readNpz(fixturePath(run, 'tensors', `step_${step.padStart(6, '0')}.npz`));
+  const out = new Map<string, number>();
+  for (const t of data.snapshots[0].tensors) {
+    if (t.role !== 'exp_avg_sq') continue;
+    const v = await readTensorValues(t);
+    out.set(t.layer, v.filter((x) => x === 0).length / v.length);
+  }
+  return out;
+}
+
+/** expected.json's row with eps_dominated_frac split into the two shares the engine reports. */
+export function withZeroSplit(want: ExpectedLayer, zero: number | undefined): ExpectedLayer & { zero_v_frac: number | null } {
+  if (want.eps_dominated_frac === null || want.eps_dominated_frac === undefined || zero === undefined)
+    return { ...want, zero_v_frac: null };
+  return { ...want, eps_dominated_frac: want.eps_dominated_frac - zero, zero_v_frac: zero };
+}
+
 export function compareLayer(
   run: string,
   step: string,
   got: LayerStats,
-  want: ExpectedLayer,
+  want: ExpectedLayer & { zero_v_frac?: number | null },
   figures: (keyof LayerStats)[],
   rel = REL,
 ): void {
@@ -39,6 +64,8 @@ export function compareLayer(
     sqrtVHatRms: 'sqrt_v_hat_rms',
     decayRms: 'decay_rms',
     momentumBufferRms: 'momentum_buffer_rms',
+    zeroSecondMomentFraction: 'zero_v_frac' as keyof ExpectedLayer,
+    directionRms: 'adam_u_rms',
   };
   for (const f of figures) {
     const key = map[f]!;
@@ -56,6 +83,8 @@ const ADAM_FIGURES: (keyof LayerStats)[] = [
   'epsDominatedFraction',
   'sqrtVHatRms',
   'decayRms',
+  'zeroSecondMomentFraction',
+  'directionRms',
 ];
 const SGD_FIGURES: (keyof LayerStats)[] = ['paramRms', 'gradRms', 'updateRms', 'relStep', 'momentumBufferRms'];
 
@@ -71,8 +100,15 @@ for (const run of ['adam_base', 'adam_reparam_k8', 'adam_loss1e-10', 'adamw_wd0.
       const want = exp.steps[step];
       const layers = Object.keys(want).filter((k) => k !== 'global');
       assert.deepEqual(result.layers.map((l) => l.name).sort(), [...layers].sort());
+      const zero = exp.optimizer === 'SGD' ? new Map<string, number>() : await zeroSecondMoment(run, step);
       for (const l of result.layers) {
-        compareLayer(run, step, l, want[l.name] as ExpectedLayer, exp.optimizer === 'SGD' ? SGD_FIGURES : ADAM_FIGURES);
+        compareLayer(
+          run,
+          step,
+          l,
+          withZeroSplit(want[l.name] as ExpectedLayer, zero.get(l.name)),
+          exp.optimizer === 'SGD' ? SGD_FIGURES : ADAM_FIGURES,
+        );
         if (exp.optimizer === 'SGD') {
           assert.equal(l.adamUpdateRms, null, 'SGD has no Adam update');
           assert.equal(l.epsDominatedFraction, null);
@@ -109,6 +145,8 @@ const FORMATS: {
   figures: (keyof LayerStats)[];
   rel: number;
   options?: AnalyzeOptions;
+  /** Figures from tensors: elements with exp_avg_sq = 0 are reported apart from the ε-dominated ones. */
+  zeroSplit?: boolean;
 }[] = [
   {
     name: 'safetensors',
@@ -118,6 +156,7 @@ const FORMATS: {
     figures: ADAM_FIGURES,
     rel: REL,
     options: { betas: [0.9, 0.999], eps: 1e-8, lr: 3e-4, optimizer: 'adam' },
+    zeroSplit: true,
   },
   {
     name: 'safetensors',
@@ -127,6 +166,7 @@ const FORMATS: {
     figures: ADAM_FIGURES,
     rel: REL,
     options: { betas: [0.9, 0.999], eps: 1e-8, lr: 3e-4, optimizer: 'adam' },
+    zeroSplit: true,
   },
   {
     name: 'stats.jsonl (long-form log)',
@@ -176,6 +216,7 @@ const FORMATS: {
     figures: ['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'epsDominatedFraction'],
     rel: 1e-6,
     options: { betas: [0.9, 0.999], eps: 1e-8 },
+    zeroSplit: true,
   },
 ];
 
@@ -190,7 +231,9 @@ for (const f of FORMATS) {
       const want = exp.steps[step];
       const names = Object.keys(want).filter((k) => k !== 'global');
       assert.deepEqual(result.layers.map((l) => l.name).sort(), [...names].sort(), `layers at step ${step}`);
-      for (const l of result.layers) compareLayer(f.run, step, l, want[l.name] as ExpectedLayer, f.figures, f.rel);
+      const zero = f.zeroSplit ? await zeroSecondMoment(f.run, step) : new Map<string, number>();
+      for (const l of result.layers)
+        compareLayer(f.run, step, l, withZeroSplit(want[l.name] as ExpectedLayer, zero.get(l.name)), f.figures, f.rel);
     }
   });
 }
@@ -212,8 +255,11 @@ test('PyTorch checkpoints (model + optimizer state after step 120): saved scale,
     assert.equal(result.optimizer.eps, exp.hyper.eps);
     assert.deepEqual(result.optimizer.betas, [exp.hyper.beta1, exp.hyper.beta2]);
     assert.equal(result.layers.length, 14);
+    const zero = await zeroSecondMoment(run, '120');
     for (const l of result.layers) {
-      const want = exp.steps['120'][l.name] as ExpectedLayer;
+      const want = withZeroSplit(exp.steps['120'][l.name] as ExpectedLayer, zero.get(l.name));
+      assertClose(l.zeroSecondMomentFraction ?? null, want.zero_v_frac, REL, `${run} ${l.name} zero second moment`);
+      assertClose(l.directionRms ?? null, want.adam_u_rms!, REL, `${run} ${l.name} directionRms = RMS(u)`);
       // A checkpoint saved after step t holds the parameter step t left: its RMS is param_rms_after.
       assertClose(l.paramRms, want.param_rms_after, REL, `${run} ${l.name} paramRms (saved)`);
       assertClose(l.adamUpdateRms, want.adam_u_rms!, REL, `${run} ${l.name} adamUpdateRms`);

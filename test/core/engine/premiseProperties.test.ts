@@ -55,7 +55,13 @@ test('gradients × k leave u unchanged up to ε: exact when ε is rescaled too; 
           // ε × k as well: the same u up to float32 rounding of the scaled gradients.
           assertClose(rescaledEps[s].adamUpdateRms, plain[s].adamUpdateRms, 1e-6, `${layer} step ${s + 1} k=${k} with ε·k`);
           if (k === 1e-10) {
-            assert.equal(r[s].epsDominatedFraction, 1, `${layer}: every element ε-dominated at k=1e-10`);
+            // Every element is ε-dominated or never had a gradient (v = 0: unused embedding rows, pos_embed's last row).
+            assert.equal(r[s].epsDominatedFraction + r[s].zeroSecondMomentFraction, 1, `${layer}: every element ε-dominated at k=1e-10`);
+            assert.equal(
+              r[s].zeroSecondMomentFraction,
+              plain[s].zeroSecondMomentFraction,
+              `${layer}: the same elements never had a gradient`,
+            );
             assert.ok(r[s].adamUpdateRms < 1e-3 * plain[s].adamUpdateRms + 1e-12, `${layer}: u collapses at k=1e-10`);
           } else if (k > 1) {
             // ε's share of the denominator is ε/√v̂: at most ~1e-4 relative here (√v̂ ≳ 1e-4 where not 0).

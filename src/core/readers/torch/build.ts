@@ -1,6 +1,7 @@
 import { echo } from '../../errors';
 import { stepFromFilePath } from '../../run/stepNames';
 import {
+  AUXILIARY_STATE_ROLES,
   emptyRunData,
   type OptimizerHyper,
   type ParamGroupHyper,
@@ -163,6 +164,7 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
   let step: number | null = null;
   let snapshotHyper: Partial<OptimizerHyper> | undefined;
   let snapshotGroups: ParamGroupHyper[] | undefined;
+  const layerState: Record<string, Record<string, number>> = {};
   if (input.optimizer) {
     const { file, osd } = input.optimizer;
     if (!(input.models ?? []).some((m) => m.file === file)) noteFile(file, issues);
@@ -193,7 +195,19 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     }
     if (mapping.frozen.length > 0) run.frozenLayers = mapping.frozen;
     const steps = new Set<number>();
+    const groupScalars = new Map<TorchTensor, number>();
     await withFile(file.path, async (fh) => {
+      // One-element tensors in the groups (torch 2.x tensor lr/betas, timm LAMB's group step).
+      for (const g of opt.groups) {
+        for (const v of g.raw.map.values()) {
+          for (const t of Array.isArray(v) ? v : [v]) {
+            if (t instanceof TorchTensor && t.numel === 1) {
+              const x = await readScalarTensor(file, fh, t);
+              if (x !== null) groupScalars.set(t, x);
+            }
+          }
+        }
+      }
       for (const [id, st] of opt.state) {
         const s = st.step;
         const v = s instanceof TorchTensor ? await readScalarTensor(file, fh, s) : asNumber(s ?? null);
@@ -203,9 +217,21 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
           if (haveModel) continue; // reported by the mapping warning
           layer = `state.${id}`;
         }
+        // The parameter's scalar state (its own step, NAdam's mu_product, Adafactor's RMS) for its update rule.
+        const own: Record<string, number> = {};
+        for (const [k, x] of st.scalars) {
+          const n = x instanceof TorchTensor ? await readScalarTensor(file, fh, x) : asNumber(x);
+          if (n !== null && Number.isFinite(n)) own[k] = n;
+        }
+        if (Object.keys(own).length) layerState[layer] = own;
         for (const [role, t] of st.tensors) {
           const key = `${input.optimizer!.where ? input.optimizer!.where + '.' : ''}state.${id}.${role}`;
-          if (haveModel && run.layerShapes[layer] && shapeKey(run.layerShapes[layer]) !== shapeKey(t.shape)) {
+          if (
+            haveModel &&
+            run.layerShapes[layer] &&
+            !AUXILIARY_STATE_ROLES.has(role) &&
+            shapeKey(run.layerShapes[layer]) !== shapeKey(t.shape)
+          ) {
             issues.push({
               severity: 'warning',
               path: file.path,
@@ -214,7 +240,7 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
             });
             continue;
           }
-          if (addRef(file, t, layer, role, key) && !haveModel && !(layer in run.layerShapes)) {
+          if (addRef(file, t, layer, role, key) && !haveModel && !(layer in run.layerShapes) && !AUXILIARY_STATE_ROLES.has(role)) {
             run.layerOrder.push(layer);
             run.layerShapes[layer] = [...t.shape];
           }
@@ -234,11 +260,16 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     if (steps.size > 0) step = Math.max(...steps);
 
     // Hyper-parameters, for the run and for this checkpoint's own snapshot.
-    const { hyper, groups } = optimizerHyper(opt, mapping, file.path, issues, input.decoupledHint, input.statedType);
+    const { hyper, groups } = optimizerHyper(opt, mapping, file.path, issues, input.decoupledHint, input.statedType, groupScalars);
     run.hyper = hyper;
     run.paramGroups = groups;
     snapshotHyper = { ...hyper };
     snapshotGroups = groups;
+    if (step === null) {
+      // timm's LAMB counts steps per group, not per parameter.
+      const groupSteps = groups.map((g) => g.options?.step).filter((x): x is number => typeof x === 'number');
+      if (groupSteps.length) step = Math.max(...groupSteps);
+    }
     opt.groups.forEach((g, gi) => {
       for (const [k, v] of g.raw.map) {
         const x = asNumber(v);
@@ -268,9 +299,15 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
   if (step === null) step = stepFromFilePath(input.namePath);
   if (step !== null) scalars.step = step;
 
-  const snapshot: TensorSnapshot = { step, tensors, path: input.namePath, scalars };
-  if (snapshotHyper) snapshot.hyper = snapshotHyper;
-  if (snapshotGroups) snapshot.paramGroups = snapshotGroups;
+  const snapshot: TensorSnapshot = {
+    step,
+    tensors,
+    path: input.namePath,
+    scalars,
+    ...(snapshotHyper ? { hyper: snapshotHyper } : {}),
+    ...(snapshotGroups ? { paramGroups: snapshotGroups } : {}),
+    ...(Object.keys(layerState).length ? { layerState } : {}),
+  };
   run.snapshots.push(snapshot);
   return run;
 }

@@ -1,9 +1,9 @@
 import { ReaderError } from '../../errors';
-import type { ReadIssue, TensorRole } from '../../run/types';
+import { AUXILIARY_STATE_ROLES, type ReadIssue, type TensorRole } from '../../run/types';
 import type { ReadOptions } from '../reader';
 import { PyDict, TorchTensor, summarize, type PickleValue } from '../pickle/values';
 import { asNumber } from './structure';
-import { STATE_ROLES } from './stateRoles';
+import { BNB_NESTED_STATE_KEY, OPTIMIZER_STATE_KEYS } from '../../run/optimizerKeys';
 
 // An optimizer state dict's integer ids mapped to parameter names: by `param_names` when saved, else
 // by position (one group, every shape checked), by shapes that occur once, or by the one order-preserving
@@ -41,8 +41,14 @@ export interface ParsedGroup {
 
 export interface ParsedOptimizer {
   groups: ParsedGroup[];
-  /** State per id: role → tensor, plus the step value holder. */
-  state: Map<number, { tensors: Map<TensorRole, TorchTensor>; step: PickleValue | undefined; keys: string[] }>;
+  /**
+   * State per id: role → tensor (run/optimizerKeys.ts names the roles), the step value holder, the scalar state
+   * (0-d tensors and numbers: NAdam's mu_product, transformers Adafactor's RMS, …) and the keys as saved.
+   */
+  state: Map<
+    number,
+    { tensors: Map<TensorRole, TorchTensor>; step: PickleValue | undefined; scalars: Map<string, PickleValue>; keys: string[] }
+  >;
 }
 
 export function parseOptimizer(osd: PyDict, path: string, issues: ReadIssue[]): ParsedOptimizer {
@@ -86,18 +92,26 @@ export function parseOptimizer(osd: PyDict, path: string, issues: ReadIssue[]): 
       raw: g,
     });
   });
-  const state = new Map<number, { tensors: Map<TensorRole, TorchTensor>; step: PickleValue | undefined; keys: string[] }>();
+  const state: ParsedOptimizer['state'] = new Map();
   const stateRaw = osd.get('state');
   if (stateRaw instanceof PyDict) {
     for (const [k, v] of stateRaw.map) {
       const id = typeof k === 'string' && /^\d+$/.test(k) ? Number(k) : asNumber(k as PickleValue);
       if (id === null || !(v instanceof PyDict)) continue;
       const tensors = new Map<TensorRole, TorchTensor>();
-      for (const [name, role] of STATE_ROLES) {
-        const t = v.get(name);
-        if (t instanceof TorchTensor) tensors.set(role, t);
+      const scalars = new Map<string, PickleValue>();
+      const keys: string[] = [];
+      // bitsandbytes ≥ 0.49.2 nests its quantization state one level down.
+      const nested = v.get(BNB_NESTED_STATE_KEY);
+      const entries = [...v.map, ...(nested instanceof PyDict ? nested.map : [])];
+      for (const [name, value] of entries) {
+        if (typeof name !== 'string' || name === BNB_NESTED_STATE_KEY) continue;
+        keys.push(name);
+        const role = OPTIMIZER_STATE_KEYS[name];
+        if (value instanceof TorchTensor && role) tensors.set(role, value);
+        else if (value instanceof TorchTensor ? value.numel === 1 : asNumber(value) !== null) scalars.set(name, value);
       }
-      state.set(id, { tensors, step: v.get('step'), keys: v.keys().map(String) });
+      state.set(id, { tensors, step: v.get('step'), scalars, keys });
     }
   }
   return { groups, state };
@@ -107,12 +121,22 @@ export function shapeKey(s: number[]): string {
   return s.join('x');
 }
 
-function stateShape(opt: ParsedOptimizer, id: number): number[] | null {
+/** The parameter's shape as its state shows it (factored moments and quantization blocks are not its shape). */
+export function stateShape(opt: ParsedOptimizer, id: number): number[] | null {
   const s = opt.state.get(id);
   if (!s) return null;
-  for (const t of s.tensors.values()) if (t.shape.length > 0 || t.numel > 1) return t.shape;
+  const own = [...s.tensors].filter(([role]) => !AUXILIARY_STATE_ROLES.has(role)).map(([, t]) => t);
+  for (const t of own) if (t.shape.length > 0 || t.numel > 1) return t.shape;
   // 0-d parameters have 0-d state tensors
-  for (const t of s.tensors.values()) return t.shape;
+  for (const t of own) return t.shape;
+  // Adafactor's factored moments only: rows [..., R] (torch: [..., R, 1]) and columns [..., C] (torch: [..., 1, C]).
+  const row = s.tensors.get('exp_avg_sq_row');
+  const col = s.tensors.get('exp_avg_sq_col');
+  if (row && col && col.shape.length > 0) {
+    const n = row.shape.length;
+    const keepdim = n >= 2 && col.shape.length === n && row.shape[n - 1] === 1 && col.shape[n - 2] === 1;
+    return [...(keepdim ? row.shape.slice(0, -1) : row.shape), col.shape[col.shape.length - 1]];
+  }
   return null;
 }
 

@@ -37,7 +37,9 @@ export function tensorLayout(t: TorchTensor): string | null {
  * tensor of the layer shares the order).
  */
 export function tensorRef(file: LoadedTorchFile, t: TorchTensor, layer: string, role: TensorRole, key: string): TensorRef | string {
-  const dtype = FLOAT_DTYPES[t.storage.dtype];
+  // bitsandbytes' 8-bit optimizer state is uint8 codes; every other tensor the engine reads is float.
+  const dtype =
+    FLOAT_DTYPES[t.storage.dtype] ?? (t.storage.dtype === 'uint8' && (role === 'state1' || role === 'state2') ? 'U8' : undefined);
   if (!dtype) return `dtype ${t.storage.dtype}`;
   if (t.problem) return t.problem;
   const where = file.storages.get(t.storage.key);
