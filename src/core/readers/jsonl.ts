@@ -88,7 +88,11 @@ export class JsonlTail {
     return this.offset;
   }
 
-  async readNew(options: ReadOptions = {}): Promise<RunData> {
+  /**
+   * `maxBytes` bounds one call (complete lines up to that many bytes past the position; the rest waits for
+   * the next call), so a large file can be read in steps and analyzed as it arrives.
+   */
+  async readNew(options: ReadOptions & { maxBytes?: number } = {}): Promise<RunData> {
     const sink = new ScalarRecordSink(this.path, JSONL_FORMAT);
     let size: number;
     let ino: number;
@@ -109,11 +113,25 @@ export class JsonlTail {
       this.nextLine = 1;
     }
     this.ino = ino;
-    const scan = await scanLines(
-      this.path,
-      { start: this.offset, firstLine: this.nextLine, includeLastPartial: false, signal: options.signal, onTooLong: tooLong(sink) },
-      (l) => handleLine(sink, l),
-    );
+    // A line longer than the step: widen the step until it holds the line (a pass without one reads nothing).
+    let step = options.maxBytes;
+    let scan;
+    for (;;) {
+      scan = await scanLines(
+        this.path,
+        {
+          start: this.offset,
+          end: step !== undefined ? this.offset + step : undefined,
+          firstLine: this.nextLine,
+          includeLastPartial: false,
+          signal: options.signal,
+          onTooLong: tooLong(sink),
+        },
+        (l) => handleLine(sink, l),
+      );
+      if (step === undefined || scan.end > this.offset || this.offset + step >= size) break;
+      step *= 2;
+    }
     this.offset = scan.end;
     this.nextLine += scan.lines;
     return sink.finish();
