@@ -12,7 +12,7 @@ const common = { bundle: true, sourcemap: production ? false : 'linked', minify:
 const nodeEntries = [
   { in: 'src/cli/main.ts', out: 'cli' },
   { in: 'src/extension/extension.ts', out: 'extension' },
-  { in: 'src/extension/worker.ts', out: 'worker' },
+  { in: 'src/extension/analysis/process.ts', out: 'analysis' },
   { in: 'src/core/engine/statsWorker.ts', out: 'statsWorker' },
 ].filter((e) => existsSync(e.in));
 

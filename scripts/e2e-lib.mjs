@@ -158,11 +158,12 @@ export function freePort() {
 }
 
 /**
- * Starts code-server on 127.0.0.1:port in a new session/process group (detached = setsid), waits for /healthz.
+ * Starts code-server on 127.0.0.1:port in a new session/process group (detached = setsid), waits for /healthz;
+ * `env` is added to its environment (the extension host and its analysis processes inherit it).
  * Returns { port, pid, url(folder, payload?), stop() }. stop() kills the whole process group
  * (VS Code server, extension hosts, language servers), TERM then KILL.
  */
-export async function startServer(dirs, { port, extraArgs = [], smokeTestDriver = false, timeoutMs = 60_000 } = {}) {
+export async function startServer(dirs, { port, extraArgs = [], smokeTestDriver = false, timeoutMs = 60_000, env = {} } = {}) {
   port = port || (await freePort());
   const out = fs.openSync(dirs.log, 'a');
   const args = [
@@ -182,7 +183,7 @@ export async function startServer(dirs, { port, extraArgs = [], smokeTestDriver 
     ...(smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
     ...extraArgs,
   ];
-  const child = spawn(NODE24, args, { detached: true, stdio: ['ignore', out, out], env: { ...process.env, HOME: dirs.home } });
+  const child = spawn(NODE24, args, { detached: true, stdio: ['ignore', out, out], env: { ...process.env, ...env, HOME: dirs.home } });
   fs.closeSync(out);
   const pid = child.pid;
   let exited = null;

@@ -1,35 +1,37 @@
 // Optimizer Lens extension entry. Activation stays light: the custom editor, the commands and the
-// config features are registered here; the engine and readers load only in the analysis worker
-// (dist/worker.js), and snippets/report/explain modules on first use.
+// config features are registered here; the engine and readers run only in the analysis process
+// (dist/analysis.js, forked per analysis), and snippets/report/explain modules load on first use.
 
 import * as vscode from 'vscode';
-import { Commands, PANEL_VIEW_TYPE } from './commands';
-import type { WebviewState } from '../shared/protocol';
+import { PANEL_VIEW_TYPE, registerCommands, restorePanel } from './commands';
+import type { ToWebviewMessage, WebviewState } from '../shared/protocol';
 import { DashboardEditorProvider } from './dashboardEditor';
+import { allDashboardWebviews } from './webviewHost';
 
 export interface OptimizerLensApi {
   /** Milliseconds activate() took (reported in the README). */
   activationMs: number;
+  /** The open dashboards and what each shows now (the e2e suite waits on them without reading pixels). */
+  dashboards(): { title: string; message: ToWebviewMessage | null }[];
 }
 
 export function activate(context: vscode.ExtensionContext): OptimizerLensApi {
   const started = performance.now();
-  const commands = new Commands(context);
   context.subscriptions.push(
     ...DashboardEditorProvider.register(context),
-    ...commands.register(),
+    ...registerCommands(context),
     // Panels come back after a window reload: their webview state says what they showed.
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
-      deserializeWebviewPanel: (panel, state) => commands.restorePanel(panel, state as WebviewState | undefined),
+      deserializeWebviewPanel: (panel, state) => restorePanel(context, panel, state as WebviewState | undefined),
     }),
   );
   registerConfigFeaturesIfPresent(context);
   const activationMs = performance.now() - started;
-  return { activationMs };
+  return { activationMs, dashboards: () => allDashboardWebviews().map((v) => ({ title: v.title, message: v.message })) };
 }
 
 export function deactivate(): void {
-  // Workers and watchers are disposed with their documents and panels.
+  // Analysis processes and watchers are disposed with their documents and panels.
 }
 
 /** Hover, Problems and quick fixes on training configs (src/extension/configFeatures.ts). */

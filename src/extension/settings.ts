@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../core/rules/types';
 import type { DashboardSettings } from '../shared/protocol';
-import type { WorkerAnalyzeOptions } from './workerProtocol';
+import type { ProcessAnalyzeOptions } from './analysis/protocol';
+import { DEFAULT_LIMITS, MIN_MEMORY_LIMIT_MB, MIN_TIMEOUT_SECONDS, type AnalysisLimits } from './analysis/limits';
 
 export const SECTION = 'optimizerLens';
 
@@ -29,7 +30,7 @@ export function readDashboardSettings(): DashboardSettings {
   };
 }
 
-export function readAnalyzeOptions(): WorkerAnalyzeOptions {
+export function readAnalyzeOptions(): ProcessAnalyzeOptions {
   const config = vscode.workspace.getConfiguration(SECTION);
   const betas = config.get<unknown>('defaults.betas');
   const validBetas =
@@ -39,5 +40,15 @@ export function readAnalyzeOptions(): WorkerAnalyzeOptions {
   return {
     thresholds: readThresholds(config),
     defaults: { betas: validBetas, eps: positive(config.get('defaults.eps'), 1e-8) },
+  };
+}
+
+/** optimizerLens.analysis.*: the analysis process's heap ceiling and time limit. */
+export function readAnalysisLimits(config = vscode.workspace.getConfiguration(SECTION)): AnalysisLimits {
+  const at = (value: unknown, min: number, fallback: number) =>
+    typeof value === 'number' && Number.isFinite(value) ? Math.max(min, value) : fallback;
+  return {
+    memoryLimitMb: at(config.get('analysis.memoryLimitMb'), MIN_MEMORY_LIMIT_MB, DEFAULT_LIMITS.memoryLimitMb),
+    timeoutSeconds: at(config.get('analysis.timeoutSeconds'), MIN_TIMEOUT_SECONDS, DEFAULT_LIMITS.timeoutSeconds),
   };
 }

@@ -29,6 +29,8 @@ import {
   writeUserSettings,
 } from '../../scripts/e2e-lib.mjs';
 import { uiTests } from './ui.mjs';
+import { writeLlamaLog } from '../../scripts/llama-log.mjs';
+import { dupBombPt } from '../../scripts/hostile-files.mjs';
 
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
@@ -63,7 +65,22 @@ function makeWorkspace() {
   // the extension-host tests edit a config of their own so the UI tests see finetune.yaml untouched
   fs.cpSync(path.join(REPO, 'test/fixtures/configs'), path.join(WORKSPACE, 'exthost-configs'), { recursive: true, filter: noToml });
   fs.writeFileSync(path.join(WORKSPACE, 'scratch.py'), '# scratch file for Insert Logging Snippet\n');
+  // Containment: a real hostile checkpoint (195 KB, a pickle of 200M DUP opcodes), and two logs the analysis
+  // process is told to exhaust its limits on (EXHAUST_ENV below), whatever the readers' budgets become.
+  const hostile = path.join(WORKSPACE, 'hostile');
+  fs.mkdirSync(hostile);
+  fs.writeFileSync(path.join(hostile, 'dup-bomb.pt'), dupBombPt());
+  for (const name of ['exhaust-memory.jsonl', 'exhaust-hang.jsonl'])
+    fs.copyFileSync(path.join(WORKSPACE, 'adam_base/stats.jsonl'), path.join(hostile, name));
+  // LLM scale: a Llama-7B-shaped run, 291 tensors × 2,000 logged steps (254 MB); the last UI test appends to it.
+  fs.mkdirSync(path.join(WORKSPACE, 'llama'));
+  const t0 = Date.now();
+  const { bytes } = writeLlamaLog(path.join(WORKSPACE, 'llama/optimizer_lens.jsonl'));
+  log(`workspace: llama/optimizer_lens.jsonl ${(bytes / 1e6).toFixed(0)} MB written in ${Date.now() - t0} ms`);
 }
+
+/** The analysis process exhausts its heap ceiling / hangs on these inputs (src/extension/analysis/testHooks.ts). */
+const EXHAUST_ENV = { OPTIMIZER_LENS_TEST_EXHAUST: 'memory:exhaust-memory.jsonl,hang:exhaust-hang.jsonl' };
 
 async function launchBrowser() {
   return chromium.launch({
@@ -103,7 +120,7 @@ async function runExtHostTests(extFolder) {
   await page.exposeFunction('codeAutomationExit', (code) => done(code));
   page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
   const t0 = Date.now();
-  await page.goto(server.url(WORKSPACE, payload));
+  await page.goto(server.url(WORKSPACE, payload), { timeout: 120_000 }); // a busy machine can take long
   const timer = setTimeout(() => done('timeout'), 8 * 60_000);
   const code = await exited;
   clearTimeout(timer);
@@ -199,7 +216,7 @@ async function main() {
   const extFolder = installVsix(dirs, vsix);
   log(`installed the .vsix: ${path.relative(E2E_ROOT, extFolder)}`);
 
-  server = await startServer(dirs, { smokeTestDriver: true });
+  server = await startServer(dirs, { smokeTestDriver: true, env: EXHAUST_ENV });
   log(`code-server up on 127.0.0.1:${server.port} (pgid ${server.pid}) after ${server.startupMs} ms`);
   browser = await launchBrowser();
 

@@ -89,7 +89,11 @@ export class JsonlTail {
     return this.file.position;
   }
 
-  readNew(options: ReadOptions = {}): Promise<RunData> {
+  /**
+   * `maxBytes` bounds one call (complete lines up to that many bytes past the position; the rest waits for
+   * the next call), so a large file can be read in steps and analyzed as it arrives.
+   */
+  readNew(options: ReadOptions & { maxBytes?: number } = {}): Promise<RunData> {
     return this.file.follow(async (w) => {
       const sink = new ScalarRecordSink(this.path, JSONL_FORMAT);
       if (w.restart !== null) {
@@ -97,11 +101,25 @@ export class JsonlTail {
         this.nextLine = 1;
       }
       if (!w.exists || w.size === w.start) return { result: sink.finish(), end: w.start };
-      const scan = await scanLines(
-        this.path,
-        { start: w.start, firstLine: this.nextLine, includeLastPartial: false, signal: options.signal, onTooLong: tooLong(sink) },
-        (l) => handleLine(sink, l),
-      );
+      // A line longer than the step: widen the step until it holds the line (a pass without one reads nothing).
+      let step = options.maxBytes;
+      let scan;
+      for (;;) {
+        scan = await scanLines(
+          this.path,
+          {
+            start: w.start,
+            end: step !== undefined ? w.start + step : undefined,
+            firstLine: this.nextLine,
+            includeLastPartial: false,
+            signal: options.signal,
+            onTooLong: tooLong(sink),
+          },
+          (l) => handleLine(sink, l),
+        );
+        if (step === undefined || scan.end > w.start || w.start + step >= w.size) break;
+        step *= 2;
+      }
       this.nextLine += scan.lines;
       return { result: sink.finish(), end: scan.end };
     });

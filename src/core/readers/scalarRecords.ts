@@ -107,6 +107,8 @@ export async function scanLines(
   path: string,
   opts: {
     start?: number;
+    /** Stop at this byte offset (a bounded step of a tail); lines past it are left for the next call. */
+    end?: number;
     firstLine?: number;
     includeLastPartial: boolean;
     signal?: AbortSignal;
@@ -118,7 +120,8 @@ export async function scanLines(
   },
   onLine: (line: TextLine) => void,
 ): Promise<LineScanResult> {
-  const { handle, size } = await openForStreaming(path);
+  const { handle, size: fileSize } = await openForStreaming(path);
+  const size = opts.end !== undefined ? Math.min(fileSize, opts.end) : fileSize;
   try {
     let pos = opts.start ?? 0;
     let lineNo = opts.firstLine ?? 1;

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, after } from 'node:test';
@@ -467,6 +467,33 @@ describe('JsonlTail', () => {
       total += 1;
     }
     assert.equal(total, 28);
+  });
+
+  it('reads in bounded steps (maxBytes): the same records as one read, line numbers continuous, an over-long line read whole', async () => {
+    const p = join(tmp, 'steps.jsonl');
+    const lines = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
+    // one line longer than the step, then a bad line to check the line numbers after it
+    const long = JSON.stringify({ step: 999, layer: 'wide', param_rms: 0.5, note: 'x'.repeat(3000) });
+    writeFileSync(p, [...lines.slice(0, 40), long, 'broken', ...lines.slice(40, 80)].join('\n') + '\n');
+    const whole = await new JsonlTail(p).readNew();
+    const tail = new JsonlTail(p);
+    const parts: RunData[] = [];
+    const positions: number[] = [];
+    for (let i = 0; i < 1000 && tail.position < statSync(p).size; i++) {
+      parts.push(await tail.readNew({ maxBytes: 1000 }));
+      positions.push(tail.position);
+    }
+    assert.equal(tail.position, statSync(p).size, 'the whole file was read');
+    assert.ok(parts.length > 20, `${parts.length} steps of at most 1000 bytes (plus the long line)`);
+    for (let i = 1; i < positions.length; i++) assert.ok(positions[i] > positions[i - 1], 'every step moves on');
+    const key = (o: LayerObservation) => `${o.step}|${o.layer}|${JSON.stringify(o.figures)}`;
+    assert.deepEqual(parts.flatMap((d) => d.observations).map(key), whole.observations.map(key));
+    assert.ok(whole.observations.some((o) => o.layer === 'wide'));
+    assert.deepEqual(
+      parts.flatMap((d) => d.issues).map((i) => i.line),
+      [42],
+      'the bad line keeps its line number',
+    );
   });
 });
 

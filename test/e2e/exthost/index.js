@@ -75,6 +75,52 @@ async function closeAll() {
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 }
 
+/** The extension's API (activate()'s return value). */
+async function lens() {
+  const ext = vscode.extensions.getExtension(EXT_ID);
+  return ext.isActive ? ext.exports : ext.activate();
+}
+/** Waits for an open dashboard whose view title is `title` and whose message satisfies `ok`; returns the message. */
+async function dashboardShowing(title, ok, timeoutMs = 60_000) {
+  const api = await lens();
+  const find = () => api.dashboards().find((d) => d.title === title && d.message && ok(d.message));
+  return until(`a dashboard '${title}' showing what the test wants`, () => find()?.message, timeoutMs).catch((e) => {
+    const now = api.dashboards().map((d) => `${d.title}: ${d.message?.type} ${d.message?.title ?? ''}`);
+    throw new Error(`${e.message}; open dashboards: ${JSON.stringify(now)}`);
+  });
+}
+const isAnalysis = (m) => m.type === 'showAnalysis';
+const isError = (m) => m.type === 'showError';
+function expectedFor(run) {
+  return JSON.parse(fs.readFileSync(wsUri(run, 'expected.json').fsPath, 'utf8'));
+}
+/** Relative steps of the analysis's report layers against expected.json at `step` (1e-9 relative). */
+function assertLayersMatch(analysis, run, step) {
+  assert.equal(analysis.result.step, step, 'report step');
+  const exp = expectedFor(run).steps[String(step)];
+  const names = Object.keys(exp).filter((k) => k !== 'global');
+  assert.equal(analysis.result.layers.length, names.length, 'layer count');
+  for (const layer of analysis.result.layers) {
+    const e = exp[layer.name];
+    assert.ok(e, `unexpected layer ${layer.name}`);
+    assert.ok(
+      Math.abs(layer.relStep - e.rel_step) <= 1e-9 * Math.abs(e.rel_step),
+      `${layer.name} relStep ${layer.relStep} vs ${e.rel_step}`,
+    );
+    assert.ok(Math.abs(layer.paramRms - e.param_rms) <= 1e-9 * e.param_rms, `${layer.name} paramRms ${layer.paramRms} vs ${e.param_rms}`);
+  }
+}
+/** Sets optimizerLens.<key> in the user settings for the duration of fn. */
+async function withSetting(key, value, fn) {
+  const config = vscode.workspace.getConfiguration('optimizerLens');
+  await config.update(key, value, vscode.ConfigurationTarget.Global);
+  try {
+    return await fn();
+  } finally {
+    await vscode.workspace.getConfiguration('optimizerLens').update(key, undefined, vscode.ConfigurationTarget.Global);
+  }
+}
+
 // --------------------------------------------------------------------------------------------- tests
 
 // (Whether a YAML alone activates the extension is checked by the UI tests in a normal window: a test
@@ -124,6 +170,9 @@ test('analyzeFile(uri) opens adam_base/tensors/step_000120.safetensors in the da
     (t) => t.input instanceof vscode.TabInputCustom && t.input.uri.fsPath === uri.fsPath,
   );
   info(`analyzeFile -> ${describeTab(tab)}`);
+  const m = await dashboardShowing('step_000120.safetensors', isAnalysis);
+  assertLayersMatch(m.analysis, 'adam_base', 120);
+  assert.deepEqual(m.facts.stateRoles, ['exp_avg', 'exp_avg_sq']);
 });
 
 test('exportReport(targetUri) writes a standalone HTML report of the active dashboard', async () => {
@@ -151,6 +200,10 @@ test('analyzeFolder(uri) opens the adam_base run folder', async () => {
     (t) => t.label.includes('adam_base'),
   );
   info(`analyzeFolder -> ${describeTab(tab)}`);
+  const m = await dashboardShowing('adam_base/', isAnalysis);
+  assertLayersMatch(m.analysis, 'adam_base', 120);
+  assert.equal(m.analysis.result.steps.length, 120);
+  assert.deepEqual(m.source, { kind: 'analyze', paths: [uri.fsPath], title: 'adam_base/' });
 });
 
 test('openDashboard on the active train_log.jsonl', async () => {
@@ -163,6 +216,9 @@ test('openDashboard on the active train_log.jsonl', async () => {
     (t) => t.label.includes('train_log.jsonl'),
   );
   info(`openDashboard -> ${describeTab(tab)}`);
+  // a log is followed as it grows: the header says live
+  const m = await dashboardShowing('train_log.jsonl', (x) => isAnalysis(x) && x.live === true);
+  assert.ok(m.analysis.globals.length > 0, 'train_log.jsonl has per-step globals');
 });
 
 test('compareRuns([adam_base, adamw_wd0.05]) opens the compare view; exportReport of it', async () => {
@@ -172,6 +228,12 @@ test('compareRuns([adam_base, adamw_wd0.05]) opens the compare view; exportRepor
     (t) => /adam_base/.test(t.label) && /adamw_wd0\.05/.test(t.label),
   );
   info(`compareRuns -> ${describeTab(tab)}`);
+  const m = await dashboardShowing('Compare: adam_base vs adamw_wd0.05', (x) => x.type === 'showCompare');
+  assert.deepEqual(
+    m.runs.map((r) => r.label),
+    ['adam_base', 'adamw_wd0.05'],
+  );
+  assertLayersMatch(m.runs[0].analysis, 'adam_base', 120);
   // export the compare view too: the UI tests open both reports in a plain browser and check the numbers
   const target = wsUri('report-compare.html');
   await vscode.commands.executeCommand('optimizerLens.exportReport', target);
@@ -185,6 +247,94 @@ test('explainLearningRate({lr: 3e-4, scale: 0.02})', async () => {
     (t) => /Explain/.test(t.label),
   );
   info(`explainLearningRate -> ${describeTab(tab)}`);
+  const m = await dashboardShowing('Explain Learning Rate', (x) => x.type === 'showExplain');
+  assert.ok(Math.abs(m.explain.relativeStep - 0.015) <= 1e-15, `relative step ${m.explain.relativeStep}`);
+  assert.ok(Math.abs(m.explain.lrForTarget - 2e-5) <= 1e-18, `lr for the target ${m.explain.lrForTarget}`);
+});
+
+// --- containment: inputs that exhaust the analysis process end that process only ---------------------------
+
+/** Opens a file in the dashboard editor and waits for the error view; returns its message. */
+async function openExpectingError(rel) {
+  const uri = wsUri(...rel.split('/'));
+  await vscode.commands.executeCommand('optimizerLens.analyzeFile', uri);
+  return dashboardShowing(path.basename(rel), isError, 110_000);
+}
+/** After a failure: the next file opens normally (a fresh analysis process), with the figures of expected.json. */
+async function goodFileOpens() {
+  await vscode.commands.executeCommand('optimizerLens.analyzeFile', wsUri('adam_base', 'tensors', 'step_000120.safetensors'));
+  const m = await dashboardShowing('step_000120.safetensors', isAnalysis);
+  assertLayersMatch(m.analysis, 'adam_base', 120);
+}
+
+test('containment: a log that exhausts the heap ceiling shows "exhausted the analysis limits" with how far it got; the next file opens', async () => {
+  await closeAll();
+  await withSetting('analysis.memoryLimitMb', 128, async () => {
+    const m = await openExpectingError('hostile/exhaust-memory.jsonl');
+    assert.equal(m.title, 'exhaust-memory.jsonl exhausted the analysis limits');
+    assert.match(
+      m.message,
+      /^exhaust-memory\.jsonl exhausted the analysis limits at 25% \(reading exhaust-memory\.jsonl\) after [\d.]+ s: /,
+    );
+    assert.match(m.message, /128 MB memory ceiling \(setting optimizerLens\.analysis\.memoryLimitMb\)/);
+    await goodFileOpens();
+  });
+});
+
+test('containment: a log whose analysis hangs is stopped at optimizerLens.analysis.timeoutSeconds; the next file opens', async () => {
+  await closeAll();
+  await withSetting('analysis.timeoutSeconds', 5, async () => {
+    const m = await openExpectingError('hostile/exhaust-hang.jsonl');
+    assert.equal(m.title, 'exhaust-hang.jsonl exhausted the analysis limits');
+    assert.match(
+      m.message,
+      /at 25% \(reading exhaust-hang\.jsonl\): the analysis ran longer than 5 s \(setting optimizerLens\.analysis\.timeoutSeconds\)/,
+    );
+  });
+  await goodFileOpens();
+});
+
+test('containment: a .pt whose pickle is 200M DUP opcodes (195 KB) opens as an error, the extension host lives on, the next file opens', async () => {
+  await closeAll();
+  const t0 = Date.now();
+  const m = await withSetting('analysis.memoryLimitMb', 256, () => openExpectingError('hostile/dup-bomb.pt'));
+  info(`dup-bomb.pt: '${m.title}' after ${Date.now() - t0} ms: ${m.message}`);
+  // Contained at the ceiling (no pickle budgets), or refused by the reader's own budget: either way named.
+  assert.match(m.message, /dup-bomb\.pt/);
+  assert.ok(vscode.extensions.getExtension(EXT_ID).isActive, 'the extension (and its host) still runs');
+  await goodFileOpens();
+});
+
+// --- LLM scale: 291 tensors × 2,000 steps -------------------------------------------------------------------
+
+test('analyzeFolder(llama/): a first view of what is read while the rest is read, then the whole run of 291 tensors', async () => {
+  await closeAll();
+  const api = await lens();
+  const t0 = Date.now();
+  const seen = [];
+  let final = null;
+  const done = vscode.commands.executeCommand('optimizerLens.analyzeFolder', wsUri('llama'));
+  // poll what the panel shows: the first message, then the final one
+  await until(
+    'the llama/ dashboard to show the whole run',
+    () => {
+      const d = api.dashboards().find((x) => x.title === 'llama/');
+      const m = d?.message;
+      if (m && isAnalysis(m) && !seen.some((s) => s.title === m.title))
+        seen.push({ title: m.title, ms: Date.now() - t0, steps: m.analysis.result.steps.length });
+      if (m && isAnalysis(m) && m.title === 'llama/') final = m;
+      return final;
+    },
+    110_000,
+    50,
+  );
+  await done;
+  info(`llama/ (291 tensors × 2,000 steps, 254 MB): ${seen.map((s) => `'${s.title}' at ${s.ms} ms (${s.steps} steps)`).join(', then ')}`);
+  assert.equal(final.analysis.result.layers.length, 291);
+  assert.equal(final.totalSteps, 2000);
+  assert.equal(final.analysis.result.step, 20000);
+  assert.ok(final.live, 'a folder holding one log is followed as it grows');
+  if (seen.length > 1) assert.match(seen[0].title, /^llama\/ — reading, \d+% so far$/);
 });
 
 test('insertLoggingSnippet inserts a per-layer logging snippet into the active Python editor', async () => {

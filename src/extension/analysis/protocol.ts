@@ -1,0 +1,49 @@
+// Messages between the extension host and the analysis process (process.ts, forked as dist/analysis.js).
+// Types only. They cross a process boundary with Node's 'advanced' IPC serialization (structured clone).
+
+import type { AnalyzeOptions, RunAnalysis } from '../../core/analysis';
+import type { InputFacts } from '../../shared/protocol';
+
+/** AnalyzeOptions without what cannot cross a process (signal, callback). */
+export type ProcessAnalyzeOptions = Omit<AnalyzeOptions, 'signal' | 'onProgress'> & {
+  /** Betas/eps to use only when no input states them (settings optimizerLens.defaults.*). */
+  defaults?: { betas?: [number, number]; eps?: number };
+  /** Longest run (in steps) sent to the dashboard unthinned (default 2000; see decimate.ts). */
+  maxDashboardSteps?: number;
+  /** Bytes per bounded read of a large log: the first step (analyzed at once) and the later ones (tests use small ones). */
+  readSteps?: { first?: number; next?: number };
+};
+
+export type ToAnalysis =
+  /**
+   * Read and analyze. With `follow`, keep the data read and follow the input (one JSONL or TensorBoard
+   * file, or a folder holding only that) as it grows.
+   */
+  | { kind: 'analyze'; paths: string[]; options: ProcessAnalyzeOptions; follow?: boolean }
+  /** Read what was appended since the last read (follow mode) and answer with the new analysis. */
+  | { kind: 'tail' };
+
+/** An analysis as sent to the host: thinned for the dashboard, with what the inputs showed beyond it. */
+export interface AnalysisAnswer {
+  analysis: RunAnalysis;
+  /** Steps before thinning (analysis.result.steps lists the kept ones). */
+  totalSteps: number;
+  /** Optimizer state found and hyper-parameters filled from settings (the header says so). */
+  facts: InputFacts;
+  /** The log the process follows (it keeps the data and answers 'tail' requests), else null. */
+  followed: string | null;
+  /** A tail answer: whether new records arrived. */
+  newRecords?: boolean;
+  /**
+   * Set on a first analysis of part of the input, sent while the rest is read (a final answer follows):
+   * the share of the input's bytes read so far.
+   */
+  partial?: { fraction: number };
+}
+
+export type FromAnalysis =
+  /** `fraction` of the whole request; `message` says what is being done ("reading x.jsonl"). */
+  | { kind: 'progress'; fraction: number; message: string }
+  | ({ kind: 'answer' } & AnalysisAnswer)
+  /** The request failed (a reader's error, cancellation is a kill and sends nothing). */
+  | { kind: 'error'; message: string; name: string };

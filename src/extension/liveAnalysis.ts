@@ -1,0 +1,201 @@
+// What one dashboard shows and keeps up to date: the analysis of its inputs (a first partial view while a
+// large log is still read, then the whole), and — for a log the analysis process follows — the refresh when
+// the file grows (only the appended bytes are read). Used by the custom editor's documents and by the
+// Analyze File / Analyze Folder panels.
+
+import * as vscode from 'vscode';
+import { basename } from 'node:path';
+import { MessageType, type PanelSource, type ToWebviewMessage } from '../shared/protocol';
+import { AnalysisCancelled, AnalysisFailed, type AnalysisProcess } from './analysis/client';
+import type { AnalysisAnswer } from './analysis/protocol';
+import { analyzeWithProgress, newAnalysisProcess } from './analysis/progress';
+import { readAnalyzeOptions, readDashboardSettings } from './settings';
+
+/** A change the views re-render: `update` keeps the user's selection (a live refresh). */
+export interface LiveChange {
+  update: boolean;
+}
+
+/** Wait this long after a change event before reading (a writer appends in bursts). */
+const REFRESH_DEBOUNCE_MS = 300;
+
+export class LiveAnalysis implements vscode.Disposable {
+  answer: AnalysisAnswer | null = null;
+  error: { title: string; message: string; cancelled: boolean } | null = null;
+  /** Reading stopped after a partial view was shown (cancelled, or a limit): what is shown is a prefix. */
+  private stoppedAt: number | null = null;
+  private follower: AnalysisProcess | null = null;
+  private watcher: vscode.FileSystemWatcher | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private refreshing = false;
+  private dirty = false;
+  private disposed = false;
+  private readonly cancel = new vscode.CancellationTokenSource();
+  private readonly changed = new vscode.EventEmitter<LiveChange>();
+  /** Fires when what the views show changes (the final analysis after a partial one, a live refresh). */
+  readonly onDidChange = this.changed.event;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    readonly paths: string[],
+    /** The name the header and messages use (a file name, or "folder/"). */
+    readonly name: string,
+    /** Re-read the whole input when its file changes (a checkpoint rewritten in place); logs are followed instead. */
+    private readonly rereadOnChange: boolean,
+  ) {}
+
+  /** The input is followed as it grows (a JSONL or TensorBoard log). */
+  get live(): boolean {
+    return this.follower !== null && this.watcher !== null;
+  }
+
+  /** Resolves as soon as there is something to show: a first partial analysis, the final one, or the error. */
+  start(token?: vscode.CancellationToken): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let shown = false;
+      const show = () => {
+        if (!shown) {
+          shown = true;
+          resolve();
+        } else if (!this.disposed) this.changed.fire({ update: false });
+      };
+      analyzeWithProgress(this.extensionUri, `analyzing ${this.name}`, [{ label: this.name, paths: this.paths }], {
+        follow: true,
+        tokens: [token, this.cancel.token],
+        onPartial: (_, a) => {
+          this.answer = a;
+          show();
+        },
+      }).then(
+        ({ answers, follower }) => {
+          if (this.disposed) return follower?.dispose();
+          this.answer = answers[0];
+          this.follower = follower;
+          this.error = null;
+          this.watch();
+          show();
+        },
+        (e: unknown) => {
+          if (this.disposed) return;
+          if (this.answer?.partial) this.stoppedAt = this.answer.partial.fraction;
+          this.error = errorView(this.name, e);
+          show();
+        },
+      );
+    });
+  }
+
+  message(source?: PanelSource): ToWebviewMessage {
+    const a = this.answer;
+    if (!a) {
+      const e = this.error ?? { title: `Cannot analyze ${this.name}`, message: 'No analysis.', cancelled: false };
+      return { type: MessageType.ShowError, title: e.title, message: e.message, cancelled: e.cancelled };
+    }
+    const pct = (f: number) => `${Math.floor(f * 100)}%`;
+    let title = this.name;
+    let analysis = a.analysis;
+    if (this.stoppedAt !== null && this.error) {
+      // A prefix of the input stays on screen: say so where the reading problems are listed.
+      title = `${this.name} — ${pct(this.stoppedAt)} read`;
+      const issue = {
+        severity: 'warning' as const,
+        path: this.paths[0],
+        message: `${this.error.message} (reading stopped at ${pct(this.stoppedAt)})`,
+      };
+      analysis = { ...analysis, result: { ...analysis.result, issues: [...analysis.result.issues, issue] } };
+    } else if (a.partial) title = `${this.name} — reading, ${pct(a.partial.fraction)} so far`;
+    return {
+      type: MessageType.ShowAnalysis,
+      title,
+      analysis,
+      settings: readDashboardSettings(),
+      live: this.live,
+      totalSteps: a.totalSteps,
+      facts: a.facts,
+      ...(source ? { source } : {}),
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearTimeout(this.timer);
+    this.cancel.cancel();
+    this.cancel.dispose();
+    this.watcher?.dispose();
+    this.watcher = null;
+    this.follower?.dispose();
+    this.follower = null;
+    this.changed.dispose();
+  }
+
+  /** Watch the followed log (or, for a re-read input, the file itself) for changes. */
+  private watch(): void {
+    const file = this.answer?.followed ?? (this.rereadOnChange && this.paths.length === 1 ? this.paths[0] : null);
+    if (!file || this.watcher) return;
+    const uri = vscode.Uri.file(file);
+    this.watcher = vscode.workspace.createFileSystemWatcher(
+      new vscode.RelativePattern(vscode.Uri.joinPath(uri, '..'), basename(file)),
+      true,
+      false,
+      true,
+    );
+    this.watcher.onDidChange(() => {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.refresh(), REFRESH_DEBOUNCE_MS);
+    });
+  }
+
+  /**
+   * Read what changed: the appended bytes through the follower, or the whole input again in a new process.
+   * Changes that arrive while a refresh runs are read right after it (never dropped).
+   */
+  async refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.dirty = true;
+      return;
+    }
+    this.refreshing = true;
+    try {
+      do {
+        this.dirty = false;
+        let answer: AnalysisAnswer;
+        if (this.follower?.alive) answer = await this.follower.tail();
+        else {
+          // Not followed, or the follower ended (a limit): analyze again in a fresh process.
+          this.follower?.dispose();
+          this.follower = null;
+          const proc = newAnalysisProcess(this.extensionUri);
+          try {
+            answer = await proc.analyze(this.paths, readAnalyzeOptions(), this.answer?.followed != null);
+          } catch (e) {
+            proc.dispose();
+            throw e;
+          }
+          if (answer.followed) this.follower = proc;
+          else proc.dispose();
+        }
+        if (this.disposed) return;
+        if (answer.newRecords === false) continue;
+        this.answer = answer;
+        this.error = null;
+        this.stoppedAt = null;
+        this.changed.fire({ update: true });
+      } while (this.dirty && !this.disposed);
+    } catch (e) {
+      // Keep showing the last good analysis; a half-written file is normal while training writes it.
+      if (!(e instanceof AnalysisCancelled))
+        console.warn(`Optimizer Lens: re-reading ${this.paths.join(', ')} failed: ${(e as Error).message}`);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+}
+
+/** The error view of a failed or cancelled analysis. */
+export function errorView(name: string, e: unknown): { title: string; message: string; cancelled: boolean } {
+  if (e instanceof AnalysisCancelled)
+    return { title: 'Analysis cancelled', message: `The analysis of ${name} was cancelled.`, cancelled: true };
+  if (e instanceof AnalysisFailed) return { title: e.title, message: e.message, cancelled: false };
+  return { title: `Cannot analyze ${name}`, message: (e as Error)?.message ?? String(e), cancelled: false };
+}
