@@ -76,6 +76,19 @@ function groupLrLabel(group: string): string {
  * main lr; `lrf` (its final lr as a fraction of lr0) is not a rate and is read with lr0 by the classifier.
  */
 export function lrKey(key: string): LrKey | null {
+  let v = memo.get(key);
+  if (v === undefined) {
+    v = classify(key);
+    if (memo.size >= 20_000) memo.clear();
+    memo.set(key, v);
+  }
+  return v;
+}
+// Keys repeat within a file and across the re-scans of a document being edited: each is classified once (the
+// results are shared, so callers copy what they change).
+const memo = new Map<string, LrKey | null>();
+
+function classify(key: string): LrKey | null {
   const words = keyWords(key);
   const n = words.length;
   if (!n) return null;
