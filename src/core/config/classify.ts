@@ -92,6 +92,7 @@ const OPTION_KEYS = new Set([
   'trust_coefficient',
   'trust_coef',
   'eeta',
+  'eta',
   'optim_args',
 ]);
 /** Path words of hyper-parameter searches: a list there is a search range, not a schedule. */
@@ -670,13 +671,15 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
     }
   }
   unique.sort((a, b) => a.range.start - b.range.start);
-  // An lr another lr is computed from (`lr = base_lr * batch_size / 256`) is that lr's input.
+  // A main lr another main lr is computed from (`lr = base_lr * batch_size / 256`) is that lr's input. A floor, a
+  // warmup start or a group's lr computed from the main lr (`min_lr = lr / 10`, `head_lr = lr * 10`) leaves it in use.
   const byKey = new Map(unique.map((l) => [l.key, l]));
   for (const l of unique)
-    for (const ref of l.refs ?? []) {
-      const m = byKey.get(ref);
-      if (m && m !== l) m.feeds = l.key;
-    }
+    if (l.role === 'main')
+      for (const ref of l.refs ?? []) {
+        const m = byKey.get(ref);
+        if (m && m !== l && m.role === 'main') m.feeds = l.key;
+      }
   // Each lr's optimizer: its call or section, else a group named by an optimizer ('muon_lr', '--adam-lr').
   const owner = ownerIndex(out.optimizers);
   for (const l of unique) {
@@ -736,6 +739,8 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
     else if (key === 'warmup_init' && b !== null) opts.warmupInit = b;
     else if ((key === 'trust_coefficient' || key === 'trust_coef' || key === 'eeta') && num && num.value > 0)
       opts.trustCoefficient = num.value;
+    // solo-learn's and mmpretrain's LARS call the trust coefficient eta (a word other optimizers use otherwise).
+    else if (key === 'eta' && out.optimizers[at].family === 'lars' && num && num.value > 0) opts.trustCoefficient = num.value;
     else if (key === 'optim_args' && typeof e.value === 'string') {
       // HF `optim_args: "scale_parameter=True,relative_step=False"`.
       for (const m of e.value.matchAll(/(\w+)\s*=\s*(\w+)/g)) {

@@ -1,7 +1,8 @@
 // Which keys are learning rates, by a rule rather than a list: a key whose last word is `lr` or `learning rate`
 // (any case; `-`, `_`, `.`, space and camelCase separate words), minus the few such words that are not rates
 // (`decay_lr: True`, `scale_lr`, …). The words before it say the role: `min`/`final`/`end` → the schedule's
-// floor, `warmup`+`init`/`start`/`min` or `warmup` alone → where the warmup starts, `base`/`max`/`peak`/`initial`
+// floor, `warmup`+`init`/`start`/`min`, `warmup` alone or with a group's name (`warmup_bias_lr`) → where the
+// warmup starts, `base`/`max`/`peak`/`initial`
 // → the main lr, anything else names a parameter group (`text_encoder_lr`, `actor_learning_rate`,
 // Megatron's `--decoupled-lr`). Keys like `lr_scheduler`, `lr_decay_style`, `lr_warmup_fraction`, `min_lr_ratio`
 // end in another word and are not rates by the same rule.
@@ -105,6 +106,9 @@ function classify(key: string): LrKey | null {
   if (warmup) {
     if (rest.some((w) => w === 'max' || w === 'peak' || w === 'target')) return { role: 'main', label: 'lr' };
     if (rest.length === 0 || rest.some((w) => WARMUP_START_WORDS.has(w))) return { role: 'warmup-start', label: 'warmup start lr' };
+    // Ultralytics' warmup_bias_lr: where the bias group's warmup starts, not a group's lr for the run.
+    const g = groupName(rest.filter((w) => !MAIN_WORDS.has(w)));
+    if (g) return { role: 'warmup-start', group: g, label: `${g} warmup start lr` };
   }
   const floor = rest.some((w) => FLOOR_WORDS.has(w));
   const named = rest.filter((w) => !MAIN_WORDS.has(w) && !FLOOR_WORDS.has(w) && !WARMUP_START_WORDS.has(w));
