@@ -57,12 +57,20 @@ export function capIssues(issues: ScanIssue[], max: number = CONFIG_BUDGETS.maxI
 
 /** Replace [start, end) by `first` (or a blank) then blanks, keeping line breaks: offsets and lines stay. */
 function blank(parts: string[], text: string, start: number, end: number, first: string): void {
-  let out = first;
-  for (let i = start + first.length; i < end; i++) {
-    const c = text.charCodeAt(i);
-    out += c === 10 || c === 13 ? text[i] : ' ';
+  parts.push(first);
+  let at = start + first.length;
+  // Runs between line breaks become one repeat() each (a per-character loop over a 7.8 MB statement took seconds).
+  while (at < end) {
+    let nl = at;
+    while (nl < end) {
+      const c = text.charCodeAt(nl);
+      if (c === 10 || c === 13) break;
+      nl++;
+    }
+    if (nl > at) parts.push(' '.repeat(nl - at));
+    if (nl < end) parts.push(text[nl]);
+    at = nl + 1;
   }
-  parts.push(out);
 }
 
 function assemble(text: string, cuts: { start: number; end: number; first: string }[]): string {

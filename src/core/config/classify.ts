@@ -27,8 +27,16 @@ export { NOT_LR_KEYS } from './lrKeys';
 
 /** Normalize a key part: lower case, leading dashes dropped, '-' → '_'. */
 export function normalizeKey(k: string): string {
-  return k.replace(/^-+/, '').toLowerCase().replace(/-/g, '_');
+  let v = normalized.get(k);
+  if (v === undefined) {
+    v = k.replace(/^-+/, '').toLowerCase().replace(/-/g, '_');
+    if (normalized.size >= 20_000) normalized.clear();
+    normalized.set(k, v);
+  }
+  return v;
 }
+// Keys repeat within a file and across the re-scans of one document (each edit): normalize each once.
+const normalized = new Map<string, string>();
 
 /** Keys that state the initial parameter scale (an init standard deviation). */
 export const SCALE_KEYS = new Set(['initializer_range', 'init_std', 'init_scale', 'weight_init_std', 'param_scale', 'init_method_std']);
@@ -74,6 +82,18 @@ const LOADED_WEIGHTS_KEYS = new Set([
   'resume_from_checkpoint',
   'finetune',
   'finetune_from',
+]);
+/** Optimizer options that change what its lr means. */
+const OPTION_KEYS = new Set([
+  'amsgrad',
+  'relative_step',
+  'scale_parameter',
+  'warmup_init',
+  'trust_coefficient',
+  'trust_coef',
+  'eeta',
+  'eta',
+  'optim_args',
 ]);
 /** Path words of hyper-parameter searches: a list there is a search range, not a schedule. */
 const SEARCH_WORDS = /(^|_)(sweep|sweeper|search|space|tune|tuning|grid|optuna|hparams_search|choices|distribution|bounds)($|_)/;
@@ -210,7 +230,7 @@ export interface Classified {
 /** Keys that number a step in a logged record ({"step": 10, "learning_rate": 3e-4, "loss": …}). */
 const RECORD_STEP_KEYS = new Set(['step', 'global_step', 'iteration', 'iter', 'epoch', 'train_step', 'trainer_step']);
 const SEP = '\u0000';
-const isIndex = (p: string) => /^\d+$/.test(p);
+const isIndex = (p: string) => p.length > 0 && p.charCodeAt(0) >= 48 && p.charCodeAt(0) <= 57 && /^\d+$/.test(p);
 
 /**
  * Array items that are per-step records: an object inside an array (path ends in an index) with a numeric
@@ -248,6 +268,7 @@ function dataTables(entries: RawEntry[]): string | null {
   // Numbered containers: their items' child keys, how many values lie beneath, whether an lr-like key does.
   const tables = new Map<string, { items: Map<string, Set<string>>; values: number; lr: boolean }>();
   for (const e of entries) {
+    if (!e.path.some(isIndex)) continue;
     const ps = prefixes(e.path);
     const lr = !!lrKey(e.path[e.path.length - 1]);
     for (let i = 1; i + 1 < e.path.length; i++) {
@@ -273,6 +294,48 @@ function dataTables(entries: RawEntry[]): string | null {
   return `data, not a config: ${best.values} of ${entries.length} values are in '${name}', a table of ${best.items} records with the same keys`;
 }
 
+/** What an lr's hover and JSON say about how its value was read (a variable, a fold, a string). */
+function noteOf(e: RawEntry, num: { value: number; fromString: boolean } | null): string | undefined {
+  if (e.via) return e.via;
+  if (num?.fromString && e.context !== 'flag' && e.context !== 'assign')
+    return `written as the string '${String(e.value).trim()}', read as ${formatNumber(num.value)}`;
+  return undefined;
+}
+
+/** An entry with what every pass asks of it, computed once. */
+interface Info {
+  e: RawEntry;
+  last: string;
+  key: string;
+  parents: string[];
+  parentJoin: string;
+  parentKey: string | null;
+  underNorm: boolean;
+  inSearch: boolean;
+}
+
+function addOptimizer(
+  out: Classified,
+  e: RawEntry,
+  name: string,
+  source: ConfigOptimizer['source'],
+  scope: string[],
+  range: SourceRange = e.valueRange,
+): void {
+  if (out.optimizers.length >= CONFIG_BUDGETS.maxPerKind) return;
+  out.optimizers.push({
+    name,
+    family: optimizerFamily(name),
+    key: e.path.join('.'),
+    range,
+    eightBit: isEightBitOptimizerName(name) || undefined,
+    source,
+    scope,
+    ctorStart: e.ctorStart,
+    options: {},
+  });
+}
+
 /** Index of the largest value (a loop: a spread of a long list overflows the call stack). */
 function argmax(xs: number[]): number {
   let best = 0;
@@ -287,38 +350,51 @@ const scheduleRest = (xs: number[], peak: number) => xs.filter((_, i) => i !== p
 /** An lr being classified: with the call it belongs to and the constants it was computed from. */
 type Pending = ConfigLearningRate & { path?: string[]; ctorStart?: number; refs?: string[] };
 
-/** Common prefix length of two key paths. */
-function common(a: string[], b: string[]): number {
-  let i = 0;
-  while (i < a.length && i < b.length && normalizeKey(a[i]) === normalizeKey(b[i])) i++;
-  return i;
-}
+/** Key of a path prefix for the owner index (normalized parts). */
+const pathKey = (parts: string[], n: number) => {
+  let k = '';
+  for (let i = 0; i < n; i++) k += `${normalizeKey(parts[i])}${SEP}`;
+  return k;
+};
 
 /**
  * The optimizer an entry belongs to: the constructor call it is an argument of, else the optimizer section whose
  * path it shares most of (its own section, or a sibling of it as in TF Model Garden's optimizer_config), when one
- * is the unique best; undefined: file level.
+ * is the unique best; undefined: file level. Indexed by section path, so each look-up walks the entry's path once.
  */
-function ownerOf(e: { path: string[]; ctorStart?: number }, optimizers: ConfigOptimizer[]): number | undefined {
-  if (e.ctorStart !== undefined) {
-    const i = optimizers.findIndex((o) => o.ctorStart === e.ctorStart);
-    if (i >= 0) return i;
-  }
-  let best = -1;
-  let bestLen = 0;
-  let tie = false;
-  const parent = e.path.slice(0, -1);
+function ownerIndex(optimizers: ConfigOptimizer[]): (e: { path: string[]; ctorStart?: number }) => number | undefined {
+  const byCtor = new Map<number, number>();
+  const byScope = new Map<string, number[]>(); // the section itself: shares all of its path
+  const byParent = new Map<string, number[]>(); // a sibling section: shares all but its last key
   optimizers.forEach((o, i) => {
-    if (o.ctorStart !== undefined || o.scope.length === 0) return;
-    const c = common(parent, o.scope);
-    if (c < o.scope.length - 1 || c === 0) return;
-    if (c > bestLen) {
-      best = i;
-      bestLen = c;
-      tie = false;
-    } else if (c === bestLen) tie = true;
+    if (o.ctorStart !== undefined) {
+      if (!byCtor.has(o.ctorStart)) byCtor.set(o.ctorStart, i);
+      return;
+    }
+    if (!o.scope.length) return;
+    const add = (m: Map<string, number[]>, k: string) => (m.get(k) ?? m.set(k, []).get(k)!).push(i);
+    add(byScope, pathKey(o.scope, o.scope.length));
+    if (o.scope.length > 1) add(byParent, pathKey(o.scope, o.scope.length - 1));
   });
-  return best >= 0 && !tie ? best : undefined;
+  return (e) => {
+    if (e.ctorStart !== undefined) {
+      const i = byCtor.get(e.ctorStart);
+      if (i !== undefined) return i;
+    }
+    if (!byScope.size) return undefined;
+    // Prefix keys of the entry's section, longest last; the longest with a candidate decides.
+    const keys: string[] = [];
+    let k = '';
+    for (let i = 0; i + 1 < e.path.length; i++) keys.push((k += `${normalizeKey(e.path[i])}${SEP}`));
+    for (let n = keys.length; n >= 1; n--) {
+      const a = byScope.get(keys[n - 1]);
+      const b = byParent.get(keys[n - 1]);
+      const count = (a?.length ?? 0) + (b?.length ?? 0);
+      if (count === 1) return (a ?? b)![0];
+      if (count > 1) return undefined;
+    }
+    return undefined;
+  };
 }
 
 export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEntry[] = []): Classified {
@@ -352,69 +428,69 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
   const kept = entries.filter((e) => e.path.length > 0 && !insideRecord(e.path));
   const keyOf = (e: { path: string[] }) => e.path.join('.');
 
+  // Per entry once: its key, parents and the flags of its section (sections repeat: memoized by parent path).
+  const sections = new Map<string, { underNorm: boolean; inSearch: boolean }>();
+  const infos: Info[] = kept.map((e) => {
+    const parents = e.path.slice(0, -1);
+    const parentJoin = parents.join(SEP);
+    let sec = sections.get(parentJoin);
+    if (!sec) {
+      sec = {
+        underNorm: parents.some((p) => normalizeKey(p).includes('norm')),
+        inSearch: parents.some((p) => SEARCH_WORDS.test(normalizeKey(p))),
+      };
+      sections.set(parentJoin, sec);
+    }
+    const last = e.path[e.path.length - 1];
+    return {
+      e,
+      last,
+      key: normalizeKey(last),
+      parents,
+      parentJoin,
+      parentKey: parents.length ? normalizeKey(parents[parents.length - 1]) : null,
+      ...sec,
+    };
+  });
+
   // Optimizers first: learning rates and options are attributed to them.
   let fp16Off = false;
-  for (const e of kept) {
-    const key = normalizeKey(e.path[e.path.length - 1]);
-    const parents = e.path.slice(0, -1);
-    const parentKey = parents.length ? normalizeKey(parents[parents.length - 1]) : null;
+  for (const { e, key, parents, parentKey } of infos) {
     if (key === 'fp16' && e.value === false) fp16Off = true;
-    const add = (name: string, source: ConfigOptimizer['source'], scope: string[], range = e.valueRange) => {
-      if (out.optimizers.length >= CONFIG_BUDGETS.maxPerKind) return;
-      out.optimizers.push({
-        name,
-        family: optimizerFamily(name),
-        key: keyOf(e),
-        range,
-        eightBit: isEightBitOptimizerName(name) || undefined,
-        source,
-        scope,
-        ctorStart: e.ctorStart,
-        options: {},
-      });
-    };
     if (e.context === 'optimizer-ctor' && e.path.length === 1 && typeof e.value === 'string') {
-      add(e.value, 'ctor', []);
+      addOptimizer(out, e, e.value, 'ctor', []);
       continue;
     }
-    if (key === 'use_8bit_adam' && boolOf(e.value)) add('AdamW8bit', 'name', parents, e.keyRange ?? e.valueRange);
+    if (key === 'use_8bit_adam' && boolOf(e.value)) addOptimizer(out, e, 'AdamW8bit', 'name', parents, e.keyRange ?? e.valueRange);
     if (key === 'adafactor' && boolOf(e.value) && e.context !== 'optimizer-ctor')
-      add('adafactor', 'hf-optim', parents, e.keyRange ?? e.valueRange);
+      addOptimizer(out, e, 'adafactor', 'hf-optim', parents, e.keyRange ?? e.valueRange);
     if (typeof e.value !== 'string') continue;
     const v = e.value.trim();
     if (!/[a-z]/i.test(v) || v.includes('${') || v.includes('???') || NOT_OPTIMIZER_NAMES.has(v.toLowerCase())) continue;
     if (OPTIMIZER_NAME_KEYS.has(key) && parents.length <= 2 && e.context !== 'optimizer-ctor')
-      add(v, key === 'optim' ? 'hf-optim' : 'name', parents);
+      addOptimizer(out, e, v, key === 'optim' ? 'hf-optim' : 'name', parents);
     else if (
       OPTIMIZER_TABLE_NAME_KEYS.has(key) &&
       parentKey !== null &&
       (OPTIMIZER_SECTIONS.has(parentKey) || parentKey.endsWith('_optimizer') || parentKey.endsWith('_optim')) &&
       !/wrapper|constructor|scheduler/i.test(v)
     )
-      add(v, 'name', parents);
+      addOptimizer(out, e, v, 'name', parents);
   }
 
   /** Entries by parent path and key: siblings (boundaries beside values, gamma beside milestones) in O(1). */
   const siblings = new Map<string, Map<string, RawEntry>>();
-  for (const e of kept) {
-    const parent = e.path.slice(0, -1).join(SEP);
-    let m = siblings.get(parent);
-    if (!m) siblings.set(parent, (m = new Map()));
-    m.set(normalizeKey(e.path[e.path.length - 1]), e);
+  for (const { e, key, parentJoin } of infos) {
+    let m = siblings.get(parentJoin);
+    if (!m) siblings.set(parentJoin, (m = new Map()));
+    m.set(key, e);
   }
   const sibling = (parents: string[], key: string) => siblings.get(parents.join(SEP))?.get(key);
   const lrs: Pending[] = [];
   let moreLrs = 0;
   const lr0 = new Map<string, number>(); // parent path → Ultralytics lr0
-  for (const e of kept) {
-    const last = e.path[e.path.length - 1];
-    const key = normalizeKey(last);
-    const parents = e.path.slice(0, -1);
-    const parentKey = parents.length ? normalizeKey(parents[parents.length - 1]) : null;
-    const dotted = keyOf(e);
+  for (const { e, last, key, parents, parentKey, underNorm, inSearch } of infos) {
     const num = numericValue(e.value);
-    const underNorm = parents.some((p) => /norm/.test(normalizeKey(p)));
-    const inSearch = parents.some((p) => SEARCH_WORDS.test(normalizeKey(p)));
     // Python: keywords of calls that are neither optimizer constructors nor known config holders only count
     // for lr-like keys (TrainingArguments(learning_rate=…), dict(lr=…)).
     const inOtherCall = e.context === 'call-keyword';
@@ -426,58 +502,41 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
       continue;
     }
     if (lk && !inSearch) {
-      const noteOf = () =>
-        e.via ??
-        (num?.fromString && e.context !== 'flag' && e.context !== 'assign'
-          ? `written as the string '${String(e.value).trim()}', read as ${formatNumber(num.value)}`
-          : undefined);
-      const base = {
-        key: dotted,
-        role: lk.role,
-        label: lk.label,
-        raw: e.raw,
-        keyRange: e.keyRange,
-        ...(e.useRange ? { useRanges: [e.useRange] } : {}),
-      };
       // A param group: a Python dict with 'params', or an item of a list with a 'name' (axolotl lr_groups, named param_groups).
       const named = parents.length && isIndex(parents[parents.length - 1]) ? sibling(parents, 'name') : undefined;
       const groupName = e.groupName ?? (typeof named?.value === 'string' ? named.value : undefined);
       const group = lk.group ?? (groupName && (lk.role === 'main' || lk.role === 'group') ? groupName : undefined);
       const role = lk.role === 'main' && groupName ? 'group' : lk.role;
       const label = role === 'group' && !lk.group && group ? `param group \`${group}\` lr` : lk.label;
+      let lr: Pending | null = null;
       if (num && num.value >= 0) {
-        lrs.push({
-          ...base,
-          role,
-          label,
-          ...(group ? { group } : {}),
-          value: num.value,
-          range: e.valueRange,
-          note: noteOf(),
-          path: e.path,
-          ctorStart: e.ctorStart,
-          refs: e.refs,
-        });
+        lr = { key: keyOf(e), value: num.value, role, label, raw: e.raw, range: e.valueRange, keyRange: e.keyRange };
+        const note = noteOf(e, num);
+        if (note) lr.note = note;
+        if (e.refs) lr.refs = e.refs;
         if (key === 'lr0') lr0.set(parents.join(SEP), num.value);
-        continue;
-      }
-      // A list: fairseq `lr: [0.0005]` (per-epoch values): the peak is the lr, the rest its schedule.
-      if (Array.isArray(e.value) && e.value.length && e.value.every((x) => Number.isFinite(x) && x >= 0)) {
+      } else if (Array.isArray(e.value) && e.value.length && e.value.every((x) => Number.isFinite(x) && x >= 0)) {
+        // A list: fairseq `lr: [0.0005]` (per-epoch values): the peak is the lr, the rest its schedule.
         const peak = argmax(e.value);
-        lrs.push({
-          ...base,
+        const item = e.itemRanges?.[peak];
+        lr = {
+          key: keyOf(e),
+          value: e.value[peak],
           role,
           label,
-          ...(group ? { group } : {}),
-          value: e.value[peak],
-          raw: e.itemRanges?.[peak] ? String(e.value[peak]) : e.raw,
-          range: e.itemRanges?.[peak] ?? e.valueRange,
-          schedule: { values: scheduleRest(e.value, peak) },
-          note: `the peak of the list ${e.raw.replace(/\s+/g, ' ').slice(0, 60)}`,
-          path: e.path,
-          ctorStart: e.ctorStart,
-        });
-        continue;
+          raw: item ? String(e.value[peak]) : e.raw,
+          range: item ?? e.valueRange,
+          keyRange: e.keyRange,
+        };
+        lr.schedule = { values: scheduleRest(e.value, peak) };
+        lr.note = `the peak of the list ${e.raw.replace(/\s+/g, ' ').slice(0, 60)}`;
+      }
+      if (lr) {
+        if (group) lr.group = group;
+        if (e.useRange) lr.useRanges = [e.useRange];
+        lr.path = e.path;
+        if (e.ctorStart !== undefined) lr.ctorStart = e.ctorStart;
+        lrs.push(lr);
       }
       continue;
     }
@@ -487,7 +546,7 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
       if (boundaries && Array.isArray(boundaries.value)) {
         const peak = argmax(e.value);
         lrs.push({
-          key: dotted,
+          key: keyOf(e),
           role: 'main',
           label: 'lr (piecewise schedule: its peak)',
           value: e.value[peak],
@@ -506,68 +565,68 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
       continue;
     }
     if (SCALE_KEYS.has(key) && num && num.value > 0) {
-      out.scales.push({ key: dotted, value: num.value, source: 'stated', raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
+      out.scales.push({ key: keyOf(e), value: num.value, source: 'stated', raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
       continue;
     }
     if (key === 'std' && e.context === 'init-call' && num && num.value > 0) {
-      out.scales.push({ key: dotted, value: num.value, source: 'init-call', raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
+      out.scales.push({ key: keyOf(e), value: num.value, source: 'init-call', raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
       continue;
     }
     if (EPS_KEYS.has(key) && num && !underNorm) {
       const optimizerContext = e.context === 'optimizer-ctor' || key !== 'eps' || parents.length === 0 || parents.some(isOptimizerish);
       if (optimizerContext && (!inOtherCall || key !== 'eps')) {
-        out.eps.push({ key: dotted, value: num.value, raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
+        out.eps.push({ key: keyOf(e), value: num.value, raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
       }
       continue;
     }
     if (BETAS_KEYS.has(key)) {
       const pair = Array.isArray(e.value) ? e.value : numbersInString(e.value);
-      if (pair && pair.length === 2) out.betas.push({ key: dotted, value: [pair[0], pair[1]], range: e.valueRange });
+      if (pair && pair.length === 2) out.betas.push({ key: keyOf(e), value: [pair[0], pair[1]], range: e.valueRange });
       continue;
     }
     if (BETA1_KEYS.has(key) && num) {
       beta1.set(parents.join(SEP), out.betas.length);
-      out.betas.push({ key: dotted, value: [num.value, null], range: e.valueRange });
+      out.betas.push({ key: keyOf(e), value: [num.value, null], range: e.valueRange });
       continue;
     }
     if (BETA2_KEYS.has(key) && num) {
       const i = beta1.get(parents.join(SEP));
       const b1 = i !== undefined ? out.betas[i].value[0] : null;
       if (i !== undefined) {
-        out.betas[i] = { key: dotted, value: [b1, num.value], range: e.valueRange };
+        out.betas[i] = { key: keyOf(e), value: [b1, num.value], range: e.valueRange };
         beta1.delete(parents.join(SEP));
-      } else out.betas.push({ key: dotted, value: [null, num.value], range: e.valueRange });
+      } else out.betas.push({ key: keyOf(e), value: [null, num.value], range: e.valueRange });
       continue;
     }
     if (WD_KEYS.has(key) && num) {
-      out.weightDecay.push({ key: dotted, value: num.value, raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
+      out.weightDecay.push({ key: keyOf(e), value: num.value, raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
       continue;
     }
     if (WIDTH_KEYS.has(key) && num && Number.isInteger(num.value) && num.value >= 8) {
-      out.widths.push({ key: dotted, value: num.value, raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
+      out.widths.push({ key: keyOf(e), value: num.value, raw: e.raw, range: e.valueRange, keyRange: e.keyRange });
       continue;
     }
     if (LOADED_WEIGHTS_KEYS.has(key) && !out.loadedWeights) {
       const s = typeof e.value === 'string' ? e.value.trim() : e.value === true ? 'true' : '';
       if (s && !/^(scratch|none|null|false|''|"")$/i.test(s) && !s.includes('${'))
-        out.loadedWeights = { key: dotted, raw: e.raw, range: e.valueRange };
+        out.loadedWeights = { key: keyOf(e), raw: e.raw, range: e.valueRange };
       continue;
     }
     if ((key === 'milestones' || key === 'steps' || key === 'lr_steps') && Array.isArray(e.value) && e.value.length) {
       const gamma = sibling(parents, 'gamma');
       const gv = gamma ? numericValue(gamma.value) : null;
       if (gv && gv.value > 0 && gv.value < 1)
-        out.schedules.push({ key: dotted, milestones: e.value, gamma: gv.value, range: e.valueRange });
+        out.schedules.push({ key: keyOf(e), milestones: e.value, gamma: gv.value, range: e.valueRange });
       continue;
     }
     const mode = precisionOf(key, parentKey, e.value);
     if (mode && !(mode === 'fp16-true' && key !== 'precision' && key !== 'param_dtype' && key !== 'mixed_precision_param' && fp16Off))
-      out.precision.push({ mode, key: dotted, raw: e.raw, range: e.valueRange });
+      out.precision.push({ mode, key: keyOf(e), raw: e.raw, range: e.valueRange });
   }
 
   // Ultralytics lrf: the final lr = lr0 × lrf, a schedule floor written as a fraction.
-  for (const e of kept) {
-    if (normalizeKey(e.path[e.path.length - 1]) !== 'lrf') continue;
+  for (const { e, key } of infos) {
+    if (key !== 'lrf') continue;
     const f = numericValue(e.value);
     const base = lr0.get(e.path.slice(0, -1).join(SEP));
     if (!f || base === undefined || !(f.value >= 0 && f.value <= 1)) continue;
@@ -612,16 +671,19 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
     }
   }
   unique.sort((a, b) => a.range.start - b.range.start);
-  // An lr another lr is computed from (`lr = base_lr * batch_size / 256`) is that lr's input.
+  // A main lr another main lr is computed from (`lr = base_lr * batch_size / 256`) is that lr's input. A floor, a
+  // warmup start or a group's lr computed from the main lr (`min_lr = lr / 10`, `head_lr = lr * 10`) leaves it in use.
   const byKey = new Map(unique.map((l) => [l.key, l]));
   for (const l of unique)
-    for (const ref of l.refs ?? []) {
-      const m = byKey.get(ref);
-      if (m && m !== l) m.feeds = l.key;
-    }
-  // Group lrs named by an optimizer ('muon_lr', '--adam-lr') belong to it.
+    if (l.role === 'main')
+      for (const ref of l.refs ?? []) {
+        const m = byKey.get(ref);
+        if (m && m !== l && m.role === 'main') m.feeds = l.key;
+      }
+  // Each lr's optimizer: its call or section, else a group named by an optimizer ('muon_lr', '--adam-lr').
+  const owner = ownerIndex(out.optimizers);
   for (const l of unique) {
-    const o = ownerOf({ path: l.path ?? [l.key], ctorStart: l.ctorStart }, out.optimizers);
+    const o = owner({ path: l.path ?? [l.key], ctorStart: l.ctorStart });
     if (o !== undefined) l.optimizer = o;
     else if (l.group) {
       const kind = optimizerKindFromName(l.group.replace(/ /g, '_'));
@@ -643,29 +705,42 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
       }
     }
   }
-  out.learningRates = unique.map(({ path: _p, ctorStart: _c, refs: _r, ...l }) => {
-    if (l.note === undefined) delete l.note;
+  // The public shape, built field by field (no rest-spread and delete: this runs on every edit's re-scan).
+  out.learningRates = unique.map((p) => {
+    const l: ConfigLearningRate = {
+      key: p.key,
+      value: p.value,
+      role: p.role,
+      label: p.label,
+      raw: p.raw,
+      range: p.range,
+      keyRange: p.keyRange,
+    };
+    if (p.group !== undefined) l.group = p.group;
+    if (p.useRanges) l.useRanges = p.useRanges;
+    if (p.note !== undefined) l.note = p.note;
+    if (p.schedule) l.schedule = p.schedule;
+    if (p.optimizer !== undefined) l.optimizer = p.optimizer;
+    if (p.feeds !== undefined) l.feeds = p.feeds;
     return l;
   });
 
   // Options that change what an optimizer's lr means, stated with it.
-  for (const e of kept) {
-    const key = normalizeKey(e.path[e.path.length - 1]);
+  for (const { e, key } of infos) {
+    if (!OPTION_KEYS.has(key)) continue;
     const b = boolOf(e.value);
     const num = numericValue(e.value);
-    if (
-      !['amsgrad', 'relative_step', 'scale_parameter', 'warmup_init', 'trust_coefficient', 'trust_coef', 'eeta', 'optim_args'].includes(key)
-    )
-      continue;
-    const owner = ownerOf(e, out.optimizers) ?? (out.optimizers.length === 1 ? 0 : undefined);
-    if (owner === undefined) continue;
-    const opts = out.optimizers[owner].options;
+    const at = owner(e) ?? (out.optimizers.length === 1 ? 0 : undefined);
+    if (at === undefined) continue;
+    const opts = out.optimizers[at].options;
     if (key === 'amsgrad' && b !== null) opts.amsgrad = b;
     else if (key === 'relative_step' && b !== null) opts.relativeStep = b;
     else if (key === 'scale_parameter' && b !== null) opts.scaleParameter = b;
     else if (key === 'warmup_init' && b !== null) opts.warmupInit = b;
     else if ((key === 'trust_coefficient' || key === 'trust_coef' || key === 'eeta') && num && num.value > 0)
       opts.trustCoefficient = num.value;
+    // solo-learn's and mmpretrain's LARS call the trust coefficient eta (a word other optimizers use otherwise).
+    else if (key === 'eta' && out.optimizers[at].family === 'lars' && num && num.value > 0) opts.trustCoefficient = num.value;
     else if (key === 'optim_args' && typeof e.value === 'string') {
       // HF `optim_args: "scale_parameter=True,relative_step=False"`.
       for (const m of e.value.matchAll(/(\w+)\s*=\s*(\w+)/g)) {

@@ -86,10 +86,19 @@ export function quickFixesFor(text: string, scan: ConfigScan, finding: ConfigFin
       const target = ctx.targetRelativeStep && ctx.targetRelativeStep > 0 ? ctx.targetRelativeStep : 1e-3;
       const lr = Number(finding.evidence.lrForTarget) * (target / 1e-3);
       const scale = finding.evidence.scale === null ? null : Number(finding.evidence.scale);
-      if (lr > 0 && Number.isFinite(lr)) {
+      // An info whose own later band is at or below the threshold (a published recipe's step-1 bound) says the run
+      // is fine later: a fix cutting its lr would contradict it.
+      const later = finding.evidence.relativeStepLater;
+      const fineLater =
+        finding.rule === 'relative-step-high' &&
+        finding.severity === 'info' &&
+        Array.isArray(later) &&
+        Number(later[1]) <= Number(finding.evidence.threshold);
+      if (lr > 0 && Number.isFinite(lr) && !fineLater) {
         const lit = numberLiteral(lr, scan.language);
+        const key = typeof finding.evidence.key === 'string' ? finding.evidence.key : 'lr';
         fixes.push({
-          title: `Set lr to ${lit} (relative step ≤ ${formatNumber(target)}${scale && scale > 0 ? ` at scale ${formatNumber(scale)}` : ''})`,
+          title: `Set ${key} to ${lit} (relative step ≤ ${formatNumber(target)}${scale && scale > 0 ? ` at scale ${formatNumber(scale)}` : ''})`,
           rule: finding.rule,
           edits: [{ start: finding.range.start, end: finding.range.end, newText: lit }],
         });

@@ -142,7 +142,11 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
     };
     if (!isStepLr(lr)) {
       // A floor, a warmup start, or an input another lr is computed from: no verdicts about its step size.
-      const peak = lr.feeds ? scan.learningRates.find((x) => x.key === lr.feeds) : scan.learningRates.find((x) => x.role === 'main');
+      // A group's floor or warmup start (Megatron's --decoupled-min-lr) goes with that group's lr.
+      const peak = lr.feeds
+        ? scan.learningRates.find((x) => x.key === lr.feeds)
+        : ((lr.group !== undefined ? scan.learningRates.find((x) => x.role === 'group' && x.group === lr.group) : undefined) ??
+          scan.learningRates.find((x) => x.role === 'main'));
       if (lr.feeds && peak)
         parts.push(
           `\`${peak.key}\` (line ${peak.range.line}) is computed from it: ${formatNumber(peak.value)} is the lr the optimizer uses.`,
@@ -153,7 +157,7 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
         );
       else if (peak && peak.value > 0)
         parts.push(
-          `The ${lr.role === 'floor' ? 'schedule decays to' : 'warmup starts from'} this; the ${peak.label} ${formatNumber(peak.value)} (\`${peak.key}\`, line ${peak.range.line}) sets the step size of interest, and this is ${formatNumber(lr.value / peak.value)} of it.`,
+          `The ${lr.group !== undefined ? `${lr.group} group's ` : ''}${lr.role === 'floor' ? 'schedule decays to' : 'warmup starts from'} this; the ${peak.label} ${formatNumber(peak.value)} (\`${peak.key}\`, line ${peak.range.line}) is its peak, and this is ${lr.value <= peak.value ? `${formatNumber(lr.value / peak.value)} of it` : `${formatNumber(lr.value / peak.value)}× it`}.`,
         );
       if (lr.value > 0) {
         const est = stepEstimates(lr.value, reading, choice)?.[0];

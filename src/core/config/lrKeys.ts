@@ -1,7 +1,8 @@
 // Which keys are learning rates, by a rule rather than a list: a key whose last word is `lr` or `learning rate`
 // (any case; `-`, `_`, `.`, space and camelCase separate words), minus the few such words that are not rates
 // (`decay_lr: True`, `scale_lr`, …). The words before it say the role: `min`/`final`/`end` → the schedule's
-// floor, `warmup`+`init`/`start`/`min` or `warmup` alone → where the warmup starts, `base`/`max`/`peak`/`initial`
+// floor, `warmup`+`init`/`start`/`min`, `warmup` alone or with a group's name (`warmup_bias_lr`) → where the
+// warmup starts, `base`/`max`/`peak`/`initial`
 // → the main lr, anything else names a parameter group (`text_encoder_lr`, `actor_learning_rate`,
 // Megatron's `--decoupled-lr`). Keys like `lr_scheduler`, `lr_decay_style`, `lr_warmup_fraction`, `min_lr_ratio`
 // end in another word and are not rates by the same rule.
@@ -76,6 +77,19 @@ function groupLrLabel(group: string): string {
  * main lr; `lrf` (its final lr as a fraction of lr0) is not a rate and is read with lr0 by the classifier.
  */
 export function lrKey(key: string): LrKey | null {
+  let v = memo.get(key);
+  if (v === undefined) {
+    v = classify(key);
+    if (memo.size >= 20_000) memo.clear();
+    memo.set(key, v);
+  }
+  return v;
+}
+// Keys repeat within a file and across the re-scans of a document being edited: each is classified once (the
+// results are shared, so callers copy what they change).
+const memo = new Map<string, LrKey | null>();
+
+function classify(key: string): LrKey | null {
   const words = keyWords(key);
   const n = words.length;
   if (!n) return null;
@@ -92,6 +106,9 @@ export function lrKey(key: string): LrKey | null {
   if (warmup) {
     if (rest.some((w) => w === 'max' || w === 'peak' || w === 'target')) return { role: 'main', label: 'lr' };
     if (rest.length === 0 || rest.some((w) => WARMUP_START_WORDS.has(w))) return { role: 'warmup-start', label: 'warmup start lr' };
+    // Ultralytics' warmup_bias_lr: where the bias group's warmup starts, not a group's lr for the run.
+    const g = groupName(rest.filter((w) => !MAIN_WORDS.has(w)));
+    if (g) return { role: 'warmup-start', group: g, label: `${g} warmup start lr` };
   }
   const floor = rest.some((w) => FLOOR_WORDS.has(w));
   const named = rest.filter((w) => !MAIN_WORDS.has(w) && !FLOOR_WORDS.has(w) && !WARMUP_START_WORDS.has(w));

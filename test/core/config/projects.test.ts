@@ -3,13 +3,16 @@
 // that agrees with itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join as joinPath, relative } from 'node:path';
 import { fixturePath } from '../../support/fixtures';
 import {
+  applyEdits,
   configHover,
   keyWords,
   lintConfig,
   lrKey,
+  quickFixesFor,
   scanConfigFile,
   scanConfigText,
   type ConfigFinding,
@@ -111,6 +114,20 @@ test('lr keys by rule: last word lr / learning rate in any case and separator, t
   assert.deepEqual(lrs(scanConfigText(sh, 'd.sh')), [['--lr', 3e-4, 'main', 1]]);
   const py = 'decay_lr = True\nlr_decay_iters = 600000\nmin_lr_ratio = 0.1\nscale_lr = 1.0\nlearning_rate = 6e-4\n';
   assert.deepEqual(lrs(scanConfigText(py, 'd.py')), [['learning_rate', 6e-4, 'main', 5]]);
+  // Ultralytics' hyperparameter file: lr0 the lr, lrf its final fraction, warmup_bias_lr where the bias group's warmup
+  // starts (10× lr0, decaying to it); momentum and warmup_momentum are not lrs.
+  const ul = scanConfigFile(proj('ultralytics_hyp_sgd.yaml'));
+  assert.deepEqual(lrs(ul), [
+    ['lr0', 0.01, 'main', 18],
+    ['lrf', 1e-4, 'floor', 19],
+    ['warmup_bias_lr', 0.1, 'warmup-start', 24],
+  ]);
+  assert.deepEqual([ul.learningRates[2].group, ul.learningRates[2].label], ['bias', 'bias warmup start lr']);
+  assert.match(
+    hoverAt('ultralytics_hyp_sgd.yaml', '0.1 #'),
+    /The bias group's warmup starts from this; the lr 0\.01 \(`lr0`, line 18\) is its peak, and this is 10× it\./,
+  );
+  assert.deepEqual(rules(lintConfig(ul)), ['not-adam@13:info'], 'SGD: no step-size findings on any of the three');
   // Ultralytics: lr0 is the lr; lrf is the final lr as a fraction of lr0, a floor of lr0 × lrf.
   const u = scanConfigText('lr0: 0.01  # initial learning rate\nlrf: 0.01  # final learning rate (lr0 * lrf)\nmomentum: 0.937\n', 'u.yaml');
   assert.deepEqual(lrs(u), [
@@ -168,7 +185,13 @@ test('roles named in hover and Problems: Megatron decoupled lr, diffusers text-e
   const decoupled = lintConfig(meg).find((f) => f.range.line === 47)!;
   assert.match(decoupled.message, /^--decoupled-lr = 5e-4 \(embedding\/output lr \(decoupled\)\)/);
   assert.match(hoverAt('megatron_llama3_8b.sh', '5.0e-4'), /`--decoupled-lr` — embedding\/output lr \(decoupled\)/);
-  assert.match(hoverAt('megatron_llama3_8b.sh', '4.5e-5'), /— embedding\/output \(decoupled\) schedule floor/);
+  const decFloor = hoverAt('megatron_llama3_8b.sh', '4.5e-5');
+  assert.match(decFloor, /— embedding\/output \(decoupled\) schedule floor/);
+  assert.match(
+    decFloor,
+    /The embedding\/output \(decoupled\) group's schedule decays to this; the embedding\/output lr \(decoupled\) 5e-4 \(`--decoupled-lr`, line 47\) is its peak, and this is 0\.09 of it/,
+  );
+  assert.match(hoverAt('megatron_llama3_8b.sh', '0.00001'), /the lr 1\.5e-4 \(`--lr`, line 45\) is its peak/);
 
   const diff = scanConfigFile(proj('diffusers_dreambooth_lora_sdxl.sh'));
   assert.deepEqual(lrs(diff), [
@@ -197,10 +220,7 @@ test('roles named in hover and Problems: Megatron decoupled lr, diffusers text-e
   ]);
   const warm = hoverAt('swin_config.py', '5e-7');
   assert.match(warm, /— warmup start lr/);
-  assert.match(
-    warm,
-    /the warmup starts from this; the lr 5e-4 \(`_C\.TRAIN\.BASE_LR`, line 34\) sets the step size of interest, and this is 0\.001 of it/i,
-  );
+  assert.match(warm, /the warmup starts from this; the lr 5e-4 \(`_C\.TRAIN\.BASE_LR`, line 34\) is its peak, and this is 0\.001 of it/i);
   // Only the main lr gets findings: warmup start and floor are not step sizes to judge.
   assert.deepEqual(
     lintConfig(swin).map((f) => f.range.line),
@@ -232,6 +252,28 @@ test('Python configs parsed, never executed: attribute assignments, constant ari
   ]);
   assert.equal(lits.learningRates[1].raw, '0.', 'the literal as written');
   assert.equal(lits.learningRates[0].note, '4. * 1_000 / 2e7 = 2e-4');
+
+  // cfg.optim.lr = …: a key path under an attribute, and an lr computed from it folds with its line.
+  const cfg = scanConfigText(
+    "cfg.optim.name = 'adamw'\ncfg.optim.lr = 3e-4\ncfg.optim.min_lr = cfg.optim.lr / 10\ncfg.model.init_std = 0.02\n",
+    'cfg.py',
+  );
+  assert.deepEqual(lrs(cfg), [
+    ['cfg.optim.lr', 3e-4, 'main', 2],
+    ['cfg.optim.min_lr', 3e-4 / 10, 'floor', 3],
+  ]);
+  assert.equal(cfg.learningRates[0].feeds, undefined, 'a floor computed from the lr leaves the lr in use');
+  assert.equal(cfg.optimizers[cfg.learningRates[0].optimizer!].family, 'adamw');
+  assert.deepEqual(rules(lintConfig(cfg)), ['relative-step-high@2:info']);
+  const headFromLr = scanConfigText('lr = 3e-4\nhead_lr = lr * 10\n', 'h.py');
+  assert.deepEqual(
+    lintConfig(headFromLr).map((f) => [f.rule, f.range.line]),
+    [
+      ['lr-without-scale', 1],
+      ['lr-without-scale', 2],
+    ],
+    'both are used: the group lr computed from lr does not make lr an input',
+  );
 
   // mmpretrain's linear-scaling idiom, folded; the key is the dict path.
   const mmp = scanConfigFile(proj('mmpretrain_swin_tiny_16xb64_in1k.py'));
@@ -354,6 +396,47 @@ test('what is said per optimizer: SGD-like → not-adam without Adam wording; LA
   assert.deepEqual(rules(lf), ['relative-step-high@9:warning']);
   assert.match(lf[0].message, /LAMB's relative step is lr = 0\.011 \(1\.1% per step\), above 0\.01/);
   assert.match(hoverAt('deepspeed_bert_lamb.json', '11e-3'), /lr already is a relative step per layer/);
+
+  // LARS as solo-learn (optimizer.name, kwargs.eta) and mmpretrain (SimCLR optim_wrapper) write it: lr × η is the
+  // relative step; η unstated is said, not assumed.
+  const solo = scanConfigFile(proj('solo_learn_simclr_cifar_lars.yaml'));
+  assert.deepEqual(
+    solo.optimizers.map((o) => [o.name, o.family, o.options.trustCoefficient]),
+    [['lars', 'lars', 0.02]],
+  );
+  assert.deepEqual(lrs(solo), [
+    ['optimizer.lr', 0.4, 'main', 31],
+    ['optimizer.classifier_lr', 0.1, 'group', 32],
+  ]);
+  assert.deepEqual(rules(lintConfig(solo)), ['yaml-float-string@33:info'], 'no lr-without-scale: the trust ratio needs no scale');
+  assert.match(
+    hoverAt('solo_learn_simclr_cifar_lars.yaml', '0.4'),
+    /With η = 0\.02 the relative step is lr × η[^]*Relative step ≈ lr × 0\.02 = \*\*0\.008\*\*/,
+  );
+  assert.match(hoverAt('solo_learn_simclr_cifar_lars.yaml', '0.1'), /`optimizer\.classifier_lr` — classifier lr \(LARS/);
+  const simclr = scanConfigFile(proj('mmpretrain_simclr_resnet50_16xb256_lars.py'));
+  assert.deepEqual(lrs(simclr), [['optim_wrapper.optimizer.lr', 4.8, 'main', 35]], 'auto_scale_lr is a switch, base_batch_size no lr');
+  assert.deepEqual(lintConfig(simclr), []);
+  assert.match(
+    hoverAt('mmpretrain_simclr_resnet50_16xb256_lars.py', '4.8'),
+    /trust coefficient η \(not stated here; 0\.001 in the LARS paper\)/,
+  );
+  // Nothing about an SGD-like or trust-ratio lr speaks of Adam: not the Problems, the hover or a quick fix.
+  for (const [file, needle] of [
+    ['tf_model_garden_imagenet_resnet50_gpu.yaml', '0.8,'],
+    ['pytorch_examples_imagenet_main.py', '0.1,'],
+    ['mmdet_faster_rcnn_r50_fpn_1x_coco.py', '0.02'],
+    ['ultralytics_hyp_sgd.yaml', '0.01 #'],
+    ['deepspeed_bert_lamb.json', '11e-3'],
+    ['solo_learn_simclr_cifar_lars.yaml', '0.4'],
+    ['mmpretrain_simclr_resnet50_16xb256_lars.py', '4.8'],
+  ] as const) {
+    const s = scanConfigFile(proj(file));
+    const t = text(file);
+    const fs = lintConfig(s);
+    const said = [hoverAt(file, needle), ...fs.map((f) => f.message), ...fs.flatMap((f) => quickFixesFor(t, s, f).map((q) => q.title))];
+    for (const m of said) assert.doesNotMatch(m, /Adam|RMS\(u\)/, `${file}: ${m}`);
+  }
 
   const mnist = scanConfigFile(proj('pytorch_examples_mnist_main.py'));
   assert.deepEqual(
@@ -546,4 +629,47 @@ test('every project config: each lr on its line, the file read without issues, n
   // TF Model Garden's warmup start (0) and the optimizer in a sibling section: the lr is AdamW's.
   const vit = scanConfigFile(proj('tf_model_garden_imagenet_vitb16.yaml'));
   assert.equal(vit.optimizers[vit.learningRates[0].optimizer!].family, 'adamw');
+});
+
+/** Every project config, its folders walked (the README is no config). */
+function projectFiles(dir = proj()): string[] {
+  return readdirSync(dir)
+    .flatMap((n) => (statSync(joinPath(dir, n)).isDirectory() ? projectFiles(joinPath(dir, n)) : [joinPath(dir, n)]))
+    .filter((p) => !p.endsWith('README.md'));
+}
+
+test('quick fixes on every project config: each edit removes its finding and breaks nothing; titles name the lr they set; no fix contradicts its finding', () => {
+  let applied = 0;
+  const titles: string[] = [];
+  for (const p of projectFiles()) {
+    const s = scanConfigFile(p);
+    const t = readFileSync(p, 'utf8');
+    for (const f of lintConfig(s)) {
+      for (const q of quickFixesFor(t, s, f)) {
+        titles.push(`${relative(proj(), p)}:${f.range.line} ${q.title}`);
+        if (!q.edits.length) continue;
+        const fixed = applyEdits(t, q.edits);
+        const s2 = scanConfigText(fixed, p);
+        assert.deepEqual(s2.issues, s.issues, `${p}: ${q.title}`);
+        // The finding's line after the edit (an annotation above it moves it down by one).
+        const shift = q.edits.filter((e) => e.start <= f.range.start && e.newText.includes('\n')).length;
+        const still = lintConfig(s2).filter((g) => g.rule === f.rule && g.range.line === f.range.line + shift);
+        assert.deepEqual(still, [], `${p}: ${q.title}`);
+        applied++;
+      }
+    }
+  }
+  assert.ok(applied >= 40, `${applied} fixes applied`);
+  // The lr a set-lr fix changes is named: Megatron's decoupled lr is not "lr".
+  assert.ok(
+    titles.includes('megatron_llama3_8b.sh:47 Set --decoupled-lr to 2.98e-5 (relative step ≤ 0.001 at scale 0.0134)'),
+    titles.filter((x) => x.includes('megatron')).join('\n'),
+  );
+  assert.ok(titles.includes('deepspeed_bert_lamb.json:9 Set optimizer.params.lr to 0.001 (relative step ≤ 0.001)'));
+  // OLMo2's and Megatron's --lr infos say later steps are below the threshold: no fix cutting the published lr 9×;
+  // the decoupled lr's later band straddles it (above it at the upper end) and keeps the fix.
+  for (const at of ['olmo2_1b_stage1.yaml:35 Set', 'megatron_llama3_8b.sh:45 Set'])
+    assert.ok(!titles.some((x) => x.startsWith(at)), titles.join('\n'));
+  // A group lr's annotation fix is offered on its own line too (diffusers' text-encoder lr).
+  assert.ok(titles.includes('diffusers_dreambooth_lora_sdxl.sh:20 Add annotation: # optimizer-lens: param-scale=…'));
 });
