@@ -389,7 +389,7 @@ async function main(): Promise<void> {
   await benchContainers();
   await benchLogs();
   await benchTensorboard();
-  for (const extra of ['./torchBench', './configHover']) {
+  for (const extra of ['./torchBench', './configHover', './hostileBinary']) {
     try {
       const mod = (await import(extra)) as Record<string, unknown>;
       const fn = Object.values(mod).find((v) => typeof v === 'function' && /^bench/.test((v as { name: string }).name)) as

@@ -204,3 +204,15 @@ export function npzBomb(members: number, elements: number): Buffer {
   const one = npyZeros(elements);
   return zipArchive(Array.from({ length: members }, (_, i) => ({ name: `param/w${i}.npy`, data: one, deflate: true })));
 }
+
+/** A safetensors file of `count` float32 tensors that all claim the same 8 data bytes. */
+export function overlappingSafetensors(count: number): Buffer {
+  const header: Record<string, unknown> = {};
+  for (let i = 0; i < count; i++) header[`layers.${i}.weight`] = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const out = Buffer.alloc(8 + json.length + 8);
+  out.writeBigUInt64LE(BigInt(json.length), 0);
+  out.write(json, 8, 'latin1');
+  return out;
+}

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync, createReadStream } from 'node:fs';
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
-import { ReaderError } from '../errors';
+import { ReaderError, echo } from '../errors';
 import type { Dtype, TensorBytes } from './tensorBytes';
 
 // Streams a tensor's elements as float chunks, reading the file by offset with one reused buffer:
@@ -56,7 +56,7 @@ function checkContiguous(ref: TensorBytes): void {
     if (ref.shape[d] !== 1 && ref.strides[d] !== expected) {
       throw new ReaderError(
         ref.source.path,
-        `tensor '${ref.key}' is not contiguous (shape [${ref.shape}], strides [${ref.strides}]); save it with .contiguous() first`,
+        `tensor '${echo(ref.key)}' is not contiguous (shape [${ref.shape}], strides [${ref.strides}]); save it with .contiguous() first`,
         { offset: ref.source.offset },
       );
     }
@@ -85,7 +85,7 @@ export class TensorChunkReader {
     checkContiguous(ref);
     this.ref = ref;
     this.itemSize = DTYPE_BYTES[ref.dtype];
-    if (!this.itemSize) throw new ReaderError(ref.source.path, `unsupported dtype ${ref.dtype} for tensor '${ref.key}'`);
+    if (!this.itemSize) throw new ReaderError(ref.source.path, `unsupported dtype ${ref.dtype} for tensor '${echo(ref.key)}'`);
     this.chunkElements = Math.max(1, Math.min(chunkElements, ref.numel || 1));
     // An ArrayBuffer of our own keeps typed-array views aligned.
     this.raw = new Uint8Array(new ArrayBuffer(this.chunkElements * this.itemSize));
@@ -97,9 +97,13 @@ export class TensorChunkReader {
       const size = fstatSync(fd).size;
       if (start < 0 || start + byteLength > size) {
         this.close();
-        throw new ReaderError(ref.source.path, `tensor '${ref.key}' needs bytes ${start}..${start + byteLength} but the file has ${size}`, {
-          offset: start,
-        });
+        throw new ReaderError(
+          ref.source.path,
+          `tensor '${echo(ref.key)}' needs bytes ${start}..${start + byteLength} but the file has ${size}`,
+          {
+            offset: start,
+          },
+        );
       }
     } else {
       this.skipLeft = ref.source.skipInflated ?? 0;
@@ -141,7 +145,7 @@ export class TensorChunkReader {
     while (got < bytes) {
       const r = readSync(fd, this.raw, got, bytes - got, start + got);
       if (r <= 0) {
-        throw new ReaderError(this.ref.source.path, `unexpected end of file in tensor '${this.ref.key}'`, {
+        throw new ReaderError(this.ref.source.path, `unexpected end of file in tensor '${echo(this.ref.key)}'`, {
           offset: start + got,
         });
       }
@@ -154,7 +158,7 @@ export class TensorChunkReader {
     const want = (src.skipInflated ?? 0) + this.ref.numel * this.itemSize;
     const declared = src.inflatedLength;
     if (declared !== undefined && want > declared) {
-      throw new ReaderError(src.path, `tensor '${this.ref.key}' needs ${want} inflated bytes, the stream declares ${declared}`, {
+      throw new ReaderError(src.path, `tensor '${echo(this.ref.key)}' needs ${want} inflated bytes, the stream declares ${declared}`, {
         offset: src.offset,
       });
     }
@@ -164,7 +168,7 @@ export class TensorChunkReader {
       const compressed = new Uint8Array(src.storedLength);
       const fd = this.open();
       if (readSync(fd, compressed, 0, src.storedLength, src.offset) !== src.storedLength) {
-        throw new ReaderError(src.path, `unexpected end of file in the deflate stream of '${this.ref.key}'`, { offset: src.offset });
+        throw new ReaderError(src.path, `unexpected end of file in the deflate stream of '${echo(this.ref.key)}'`, { offset: src.offset });
       }
       try {
         this.inflated = inflateRawSync(compressed, { maxOutputLength: Math.max(1, whole), finishFlush: 2 /* Z_SYNC_FLUSH */ });
@@ -173,15 +177,16 @@ export class TensorChunkReader {
         throw new ReaderError(
           src.path,
           tooLarge
-            ? `the deflate stream of '${this.ref.key}' inflates to more than the ${whole} bytes it declares`
-            : `corrupt deflate stream in '${this.ref.key}': ${(e as Error).message}`,
+            ? `the deflate stream of '${echo(this.ref.key)}' inflates to more than the ${whole} bytes it declares`
+            : `corrupt deflate stream in '${echo(this.ref.key)}': ${(e as Error).message}`,
           { offset: src.offset },
         );
       }
       this.inflater = (async function* () {})();
     }
     if (!this.inflater) {
-      if (src.storedLength <= 0) throw new ReaderError(src.path, `empty deflate stream for '${this.ref.key}'`, { offset: src.offset });
+      if (src.storedLength <= 0)
+        throw new ReaderError(src.path, `empty deflate stream for '${echo(this.ref.key)}'`, { offset: src.offset });
       const stream = createReadStream(src.path, { start: src.offset, end: src.offset + src.storedLength - 1, highWaterMark: 1 << 20 });
       const inflate = createInflateRaw({ chunkSize: 1 << 20 });
       stream.on('error', (e) => inflate.destroy(e));
@@ -207,10 +212,12 @@ export class TensorChunkReader {
       try {
         r = await this.inflater.next();
       } catch (e) {
-        throw new ReaderError(src.path, `corrupt deflate stream in '${this.ref.key}': ${(e as Error).message}`, { offset: src.offset });
+        throw new ReaderError(src.path, `corrupt deflate stream in '${echo(this.ref.key)}': ${(e as Error).message}`, {
+          offset: src.offset,
+        });
       }
       if (r.done) {
-        throw new ReaderError(src.path, `deflate stream of '${this.ref.key}' ended early`, { offset: src.offset });
+        throw new ReaderError(src.path, `deflate stream of '${echo(this.ref.key)}' ended early`, { offset: src.offset });
       }
       this.inflated = r.value;
       take();
@@ -255,7 +262,10 @@ export class TensorChunkReader {
 /** Read a whole tensor as float64 (for small tensors, tests and scalars). */
 export async function readTensorValues(ref: TensorBytes): Promise<Float64Array> {
   if (ref.numel > 256 * 1024 * 1024) {
-    throw new ReaderError(ref.source.path, `tensor '${ref.key}' has ${ref.numel} elements: too large to read whole; use TensorChunkReader`);
+    throw new ReaderError(
+      ref.source.path,
+      `tensor '${echo(ref.key)}' has ${ref.numel} elements: too large to read whole; use TensorChunkReader`,
+    );
   }
   const out = new Float64Array(ref.numel);
   const reader = new TensorChunkReader(ref);

@@ -1,5 +1,5 @@
 import * as zlib from 'node:zlib';
-import { ReaderError } from '../errors';
+import { ReaderError, echo } from '../errors';
 import { FileBytes, MAX_RANGE_BYTES, dataView, readU64, withFile } from './fileBytes';
 
 // A zip reader that never reads a whole archive: the end record from the file's tail, the central
@@ -218,20 +218,20 @@ async function readCentralDirectory(file: FileBytes, entries: ZipEntry[], proble
         else bad = true;
       }
       if (bad) {
-        problems.push({ offset: at, message: `entry '${name}': zip64 extra field too short; skipped` });
+        problems.push({ offset: at, message: `entry '${echo(name)}': zip64 extra field too short; skipped` });
         p = varEnd;
         continue;
       }
     }
     p = varEnd;
     if (!Number.isSafeInteger(compressedSize) || !Number.isSafeInteger(uncompressedSize) || !Number.isSafeInteger(localHeaderOffset)) {
-      problems.push({ offset: at, message: `entry '${name}': size or offset beyond 2^53; skipped` });
+      problems.push({ offset: at, message: `entry '${echo(name)}': size or offset beyond 2^53; skipped` });
       continue;
     }
     if (localHeaderOffset + LOCAL_FIXED > end.cdOffset) {
       problems.push({
         offset: at,
-        message: `entry '${name}': local header offset ${localHeaderOffset} is outside the member area; skipped`,
+        message: `entry '${echo(name)}': local header offset ${localHeaderOffset} is outside the member area; skipped`,
       });
       continue;
     }
@@ -239,7 +239,7 @@ async function readCentralDirectory(file: FileBytes, entries: ZipEntry[], proble
     if (local.getUint32(0, true) !== SIG_LOCAL) {
       problems.push({
         offset: localHeaderOffset,
-        message: `entry '${name}': no local file header at offset ${localHeaderOffset}; skipped`,
+        message: `entry '${echo(name)}': no local file header at offset ${localHeaderOffset}; skipped`,
       });
       continue;
     }
@@ -247,7 +247,7 @@ async function readCentralDirectory(file: FileBytes, entries: ZipEntry[], proble
     if (dataOffset + compressedSize > end.cdOffset) {
       problems.push({
         offset: localHeaderOffset,
-        message: `entry '${name}': ${compressedSize} data bytes at offset ${dataOffset} run past the member area; skipped`,
+        message: `entry '${echo(name)}': ${compressedSize} data bytes at offset ${dataOffset} run past the member area; skipped`,
       });
       continue;
     }
@@ -317,7 +317,7 @@ async function scanLocalHeaders(file: FileBytes, problems: ZipProblem[]): Promis
       if (!d) {
         problems.push({
           offset: pos,
-          message: `member '${name}' at offset ${pos}: data descriptor not found (data cut short); recovery stopped`,
+          message: `member '${echo(name)}' at offset ${pos}: data descriptor not found (data cut short); recovery stopped`,
         });
         return entries;
       }
@@ -332,7 +332,7 @@ async function scanLocalHeaders(file: FileBytes, problems: ZipProblem[]): Promis
     if (!Number.isSafeInteger(compressedSize) || dataOffset + compressedSize > file.size) {
       problems.push({
         offset: pos,
-        message: `member '${name}' at offset ${pos}: ${compressedSize} data bytes at offset ${dataOffset} run past the end of the file (${file.size} bytes); recovery stopped`,
+        message: `member '${echo(name)}' at offset ${pos}: ${compressedSize} data bytes at offset ${dataOffset} run past the end of the file (${file.size} bytes); recovery stopped`,
       });
       return entries;
     }
@@ -396,17 +396,17 @@ export async function readZipEntry(archive: ZipArchive, entry: ZipEntry, maxByte
 export async function readZipEntryFrom(file: FileBytes, entry: ZipEntry, maxBytes?: number): Promise<Uint8Array> {
   const path = file.path;
   const where = { offset: entry.localHeaderOffset };
-  if ((entry.flags & 0x1) !== 0) throw new ReaderError(path, `member '${entry.name}' is encrypted`, where);
+  if ((entry.flags & 0x1) !== 0) throw new ReaderError(path, `member '${echo(entry.name)}' is encrypted`, where);
   const want = maxBytes === undefined ? entry.uncompressedSize : Math.min(Math.max(0, Math.floor(maxBytes)), entry.uncompressedSize);
   const whole = want === entry.uncompressedSize;
   if (want > MAX_ENTRY_READ) {
-    throw new ReaderError(path, `member '${entry.name}' (${entry.uncompressedSize} bytes) is too large to read whole`, where);
+    throw new ReaderError(path, `member '${echo(entry.name)}' (${entry.uncompressedSize} bytes) is too large to read whole`, where);
   }
   if (entry.method === 0) {
     if (entry.compressedSize !== entry.uncompressedSize) {
       throw new ReaderError(
         path,
-        `stored member '${entry.name}' has compressed size ${entry.compressedSize} but uncompressed size ${entry.uncompressedSize}`,
+        `stored member '${echo(entry.name)}' has compressed size ${entry.compressedSize} but uncompressed size ${entry.uncompressedSize}`,
         where,
       );
     }
@@ -420,7 +420,7 @@ export async function readZipEntryFrom(file: FileBytes, entry: ZipEntry, maxByte
       if (bytes.length !== entry.uncompressedSize) {
         throw new ReaderError(
           path,
-          `member '${entry.name}' inflates to ${bytes.length} bytes, the directory says ${entry.uncompressedSize}`,
+          `member '${echo(entry.name)}' inflates to ${bytes.length} bytes, the directory says ${entry.uncompressedSize}`,
           where,
         );
       }
@@ -428,13 +428,13 @@ export async function readZipEntryFrom(file: FileBytes, entry: ZipEntry, maxByte
     }
     return bytes;
   }
-  throw new ReaderError(path, `member '${entry.name}' uses unsupported compression method ${entry.method}`, where);
+  throw new ReaderError(path, `member '${echo(entry.name)}' uses unsupported compression method ${entry.method}`, where);
 }
 
 function checkCrc(path: string, entry: ZipEntry, bytes: Uint8Array): void {
   const crc = zlib.crc32(bytes) >>> 0;
   if (crc !== entry.crc32 >>> 0) {
-    throw new ReaderError(path, `member '${entry.name}': CRC-32 mismatch (stored ${hex(entry.crc32)}, computed ${hex(crc)})`, {
+    throw new ReaderError(path, `member '${echo(entry.name)}': CRC-32 mismatch (stored ${hex(entry.crc32)}, computed ${hex(crc)})`, {
       offset: entry.localHeaderOffset,
     });
   }
@@ -444,15 +444,19 @@ function hex(n: number): string {
   return '0x' + (n >>> 0).toString(16).padStart(8, '0');
 }
 
+/** Deflate cannot expand more than ~1032:1 (258-byte matches in a bit or two): the bound on any prefix's output. */
+const MAX_DEFLATE_RATIO = 1100;
+
 /**
- * Inflate the first `want` bytes of a deflated member. Reads a growing prefix of the compressed
- * stream (doubling), so only about as much as needed is read; output is bounded by the deflate ratio.
+ * Inflate the first `want` bytes of a deflated member. Inflates a growing prefix of the compressed stream
+ * (doubling), starting from the smallest prefix that could hold `want` bytes at deflate's maximum ratio:
+ * output never exceeds ~2× `want` whatever the ratio (a deflate bomb's first megabyte costs a megabyte).
  */
 export async function inflatePrefix(file: FileBytes, entry: ZipEntry, want: number): Promise<Uint8Array> {
   const path = file.path;
   const where = { offset: entry.dataOffset };
   if (want === 0) return new Uint8Array(0);
-  let take = Math.min(entry.compressedSize, Math.max(1024, Math.ceil(want / 4)));
+  let take = Math.min(entry.compressedSize, Math.max(1024, Math.ceil(want / MAX_DEFLATE_RATIO)));
   for (;;) {
     const compressed = await file.read(entry.dataOffset, take);
     const complete = take === entry.compressedSize;
@@ -460,12 +464,11 @@ export async function inflatePrefix(file: FileBytes, entry: ZipEntry, want: numb
     try {
       out = zlib.inflateRawSync(compressed, {
         finishFlush: zlib.constants.Z_SYNC_FLUSH,
-        // Deflate cannot expand more than ~1032:1; the bound stops a corrupt stream from ballooning.
-        maxOutputLength: Math.min(MAX_ENTRY_READ + 1, Math.max(want, 1100 * take + 65536)),
+        maxOutputLength: Math.min(MAX_ENTRY_READ + 1, Math.max(want, MAX_DEFLATE_RATIO * take + 65536)),
       });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      throw new ReaderError(path, `member '${entry.name}': corrupt deflate stream (${msg})`, where);
+      throw new ReaderError(path, `member '${echo(entry.name)}': corrupt deflate stream (${msg})`, where);
     }
     if (out.length >= want) return new Uint8Array(out.buffer, out.byteOffset, want);
     if (complete) return new Uint8Array(out.buffer, out.byteOffset, out.length);

@@ -1,6 +1,6 @@
 import { classifyTensorKey } from '../run/tensorKeys';
 import { stepFromFilePath } from '../run/stepNames';
-import { ReaderError } from '../errors';
+import { ReaderError, echo } from '../errors';
 import { emptyRunData, type RunData, type TensorRef } from '../run/types';
 import type { Dtype } from '../io/tensorBytes';
 import type { ReadOptions, Reader } from './reader';
@@ -418,7 +418,7 @@ export async function readNpy(path: string, options: ReadOptions = {}): Promise<
     if (header.dataBytes > available) {
       throw new ReaderError(
         path,
-        `array '${key}' (${header.descr}, shape (${header.shape.join(', ')})) needs ${header.dataBytes} data bytes, the file has ${available} after the header`,
+        `array '${key}' (${echo(header.descr, 40)}, shape (${header.shape.join(', ')})) needs ${header.dataBytes} data bytes, the file has ${available} after the header`,
         { offset: header.headerLength },
       );
     }
@@ -434,15 +434,21 @@ export async function readNpy(path: string, options: ReadOptions = {}): Promise<
     if (header.shape.length === 0) {
       const value = header.kind === 'other' ? null : decodeNpyScalar(header, await file.read(header.headerLength, header.itemSize));
       if (value === null)
-        throw new ReaderError(path, `0-d array '${key}' of dtype ${header.descr} has no usable value`, { offset: header.headerLength });
+        throw new ReaderError(path, `0-d array '${key}' of dtype ${echo(header.descr, 40)} has no usable value`, {
+          offset: header.headerLength,
+        });
       run.snapshots.push({ step, tensors: [], path, scalars: { [key]: value } });
       options.onProgress?.(1);
       return run;
     }
     if (!header.dtype) {
-      throw new ReaderError(path, `array '${key}' has dtype ${header.descr}; only little-endian float arrays (<f2, <f4, <f8) are tensors`, {
-        offset: 0,
-      });
+      throw new ReaderError(
+        path,
+        `array '${key}' has dtype ${echo(header.descr, 40)}; only little-endian float arrays (<f2, <f4, <f8) are tensors`,
+        {
+          offset: 0,
+        },
+      );
     }
     const { layer, role } = classifyTensorKey(key);
     const ref: TensorRef = {

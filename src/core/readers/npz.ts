@@ -1,5 +1,5 @@
 import { SNAPSHOT_SCALAR_KEYS, classifyTensorKey } from '../run/tensorKeys';
-import { ReaderError } from '../errors';
+import { ReaderError, echo } from '../errors';
 import { emptyRunData, type ReadIssue, type RunData, type TensorRef, type TensorSnapshot } from '../run/types';
 import type { ReadOptions, Reader } from './reader';
 import { FileBytes, withFile } from '../io/fileBytes';
@@ -57,7 +57,7 @@ async function readNpzFile(file: FileBytes, options: ReadOptions): Promise<RunDa
         severity: 'error',
         path,
         offset: err.offset ?? entry.localHeaderOffset,
-        message: `member '${entry.name}' skipped: ${err.reason}`,
+        message: `member '${echo(entry.name)}' skipped: ${err.reason}`,
       });
     }
     options.onProgress?.((i + 1) / n);
@@ -95,7 +95,7 @@ async function readMember(
         severity: 'warning',
         path,
         offset: entry.localHeaderOffset,
-        message: `member '${entry.name}' is not an .npy array; ignored`,
+        message: `member '${echo(entry.name)}' is not an .npy array; ignored`,
       });
     }
     return;
@@ -122,14 +122,19 @@ async function readMember(
   if (expected !== entry.uncompressedSize) {
     throw new ReaderError(
       path,
-      `array (${header.descr}, shape (${header.shape.join(', ')})) needs ${expected} bytes with its header, the member holds ${entry.uncompressedSize}`,
+      `array (${echo(header.descr, 40)}, shape (${header.shape.join(', ')})) needs ${expected} bytes with its header, the member holds ${entry.uncompressedSize}`,
       { offset: entry.dataOffset },
     );
   }
 
   if (header.shape.length === 0) {
     if (header.kind === 'other') {
-      issues.push({ severity: 'warning', path, offset: entry.dataOffset, message: `0-d member '${key}' of dtype ${header.descr} ignored` });
+      issues.push({
+        severity: 'warning',
+        path,
+        offset: entry.dataOffset,
+        message: `0-d member '${echo(key)}' of dtype ${echo(header.descr, 40)} ignored`,
+      });
       return;
     }
     const bytes =
@@ -138,7 +143,12 @@ async function readMember(
         : (await inflatePrefix(file, entry, header.headerLength + header.itemSize)).subarray(header.headerLength);
     const value = decodeNpyScalar(header, bytes);
     if (value === null) {
-      issues.push({ severity: 'warning', path, offset: entry.dataOffset, message: `0-d member '${key}' has a value beyond 2^53; ignored` });
+      issues.push({
+        severity: 'warning',
+        path,
+        offset: entry.dataOffset,
+        message: `0-d member '${echo(key)}' has a value beyond 2^53; ignored`,
+      });
       return;
     }
     scalars[key] = value;
@@ -151,7 +161,7 @@ async function readMember(
       severity: 'warning',
       path,
       offset: entry.dataOffset,
-      message: `member '${key}' of dtype ${header.descr} skipped${note}`,
+      message: `member '${echo(key)}' of dtype ${echo(header.descr, 40)} skipped${note}`,
     });
     return;
   }
@@ -163,7 +173,7 @@ async function readMember(
       severity: 'warning',
       path,
       offset: entry.localHeaderOffset,
-      message: `member '${key}' is a second ${role} of layer '${layer}' (first: '${prev}'); ignored`,
+      message: `member '${echo(key)}' is a second ${role} of layer '${echo(layer)}' (first: '${echo(prev)}'); ignored`,
     });
     return;
   }

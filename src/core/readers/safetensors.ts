@@ -16,6 +16,12 @@ import { stepFromFilePath } from '../run/stepNames';
 export const SAFETENSORS_FORMAT = 'safetensors';
 /** The reference implementation's header cap. */
 export const MAX_SAFETENSORS_HEADER = 100_000_000;
+/**
+ * Tensors per file. A 100 MB header can describe 1.5M tensors, and parsing 1M of them took 1.1 GB and
+ * 12–47 s; the largest real files hold tens of thousands (a consolidated DeepSeek-V3: ~90k). Counted on
+ * the raw bytes before the JSON is parsed.
+ */
+export const MAX_SAFETENSORS_TENSORS = 250_000;
 
 /** Bytes per element of every safetensors dtype (F64/F32/F16/BF16 become tensors; others are skipped). */
 export const SAFETENSORS_DTYPE_BYTES: Record<string, number> = {
@@ -64,6 +70,10 @@ export async function readSafetensorsHeader(file: FileBytes): Promise<Safetensor
   if (len < 2) throw new ReaderError(path, `header length ${len} is too short for a JSON object`, { offset: 0 });
   const raw = await file.read(8, len);
   if (raw[0] !== 0x7b) throw new ReaderError(path, `header does not start with '{' (found byte 0x${raw[0].toString(16)})`, { offset: 8 });
+  const over = nthOccurrence(raw, DATA_OFFSETS, MAX_SAFETENSORS_TENSORS + 1);
+  if (over >= 0) {
+    throw new ReaderError(path, `header describes more than ${MAX_SAFETENSORS_TENSORS} tensors (budget)`, { offset: 8 + over });
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
@@ -84,6 +94,19 @@ export async function readSafetensorsHeader(file: FileBytes): Promise<Safetensor
     throw new ReaderError(path, 'header JSON is not an object', { offset: 8 });
   }
   return { bufferOffset: 8 + len, bufferSize: file.size - 8 - len, json: json as Record<string, unknown> };
+}
+
+const DATA_OFFSETS = Buffer.from('"data_offsets"');
+
+/** Where the `n`th occurrence of `needle` starts in `bytes`, or -1 (a linear scan, no decoding). */
+function nthOccurrence(bytes: Uint8Array, needle: Uint8Array, n: number): number {
+  const hay = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = -1;
+  for (let k = 0; k < n; k++) {
+    at = hay.indexOf(needle, at + 1);
+    if (at < 0) return -1;
+  }
+  return at;
 }
 
 function firstBadUtf8(bytes: Uint8Array): number {
@@ -121,7 +144,7 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
       } else {
         for (const [k, v] of Object.entries(meta as Record<string, unknown>)) {
           if (typeof v !== 'string') {
-            issues.push({ severity: 'warning', ...at, message: `__metadata__ value of '${k}' is not a string; ignored` });
+            issues.push({ severity: 'warning', ...at, message: `__metadata__ value of '${echo(k)}' is not a string; ignored` });
             continue;
           }
           const num = parseNumber(v);
@@ -134,10 +157,21 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
     const skipped = new Map<string, string[]>();
     const spans: Span[] = [];
     const entries = Object.entries(header.json).filter(([k]) => k !== '__metadata__');
+    // Per-tensor errors are listed up to MAX_TENSOR_ISSUES, then counted (a 100 MB header can describe
+    // millions of bad tensors; one issue object each would cost more than the file).
+    let listedTensorIssues = 0;
+    let moreTensorIssues = 0;
+    const tensorIssue = (key: string, message: string): void => {
+      if (listedTensorIssues >= MAX_TENSOR_ISSUES) moreTensorIssues++;
+      else {
+        listedTensorIssues++;
+        issues.push({ severity: 'error', ...at, tensor: key, message });
+      }
+    };
     for (const [key, info] of entries) {
       options.signal?.throwIfAborted();
       const problem = describeEntry(key, info, header, path, spans);
-      if (problem) issues.push({ severity: 'error', ...at, tensor: key, message: `tensor '${echo(key)}' skipped: ${problem}` });
+      if (problem) tensorIssue(key, `tensor '${echo(key)}' skipped: ${problem}`);
     }
     // Tensors whose bytes overlap another's are errors (the reference implementation refuses such files):
     // both are skipped, the rest is read.
@@ -148,14 +182,13 @@ export async function readSafetensors(path: string, options: ReadOptions = {}): 
       ]) {
         if (x.overlapped) continue;
         x.overlapped = true;
-        issues.push({
-          severity: 'error',
-          ...at,
-          tensor: x.key,
-          message: `tensor '${echo(x.key)}' skipped: its data_offsets [${x.begin}, ${x.end}] overlap those of '${echo(y.key)}' [${y.begin}, ${y.end}]`,
-        });
+        tensorIssue(
+          x.key,
+          `tensor '${echo(x.key)}' skipped: its data_offsets [${x.begin}, ${x.end}] overlap those of '${echo(y.key)}' [${y.begin}, ${y.end}]`,
+        );
       }
     }
+    if (moreTensorIssues > 0) issues.push({ severity: 'error', ...at, message: `… and ${moreTensorIssues} more tensors skipped` });
     for (const sp of spans) {
       if (sp.overlapped) continue;
       if (sp.ref) tensors.push(sp.ref);
@@ -207,6 +240,9 @@ interface Span {
   ref: TensorRef | null;
   overlapped?: boolean;
 }
+
+/** Per-tensor issues listed per file before one line counts the rest (as the torch reader does). */
+const MAX_TENSOR_ISSUES = 20;
 
 /** Pairs of spans whose byte ranges share a byte (empty ranges share none); O(n log n). */
 function overlaps(spans: Span[]): [Span, Span][] {
@@ -323,27 +359,50 @@ export async function readSafetensorsIndex(indexPath: string): Promise<Safetenso
   const weightMap: Record<string, string> = {};
   const issues: ReadIssue[] = [];
   const refused = new Set<string>();
-  // Linear in the number of entries (80,000-shard indexes exist): a Set, not a list search.
+  // Linear in the number of entries (indexes of 80,000 shards exist): each distinct shard name resolved
+  // once (a Map), never a list search; entries that are not file names counted into one issue.
+  const resolvedByName = new Map<string, string | null>();
   const shardSet = new Set<string>();
+  const notNames: string[] = [];
+  let notNameCount = 0;
   for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
     if (typeof file !== 'string' || file === '') {
-      issues.push({ severity: 'warning', path: indexPath, message: `weight_map entry '${echo(name)}' is not a file name; ignored` });
+      if (notNames.length < 5) notNames.push(echo(name, 60));
+      notNameCount++;
       continue;
     }
-    const norm = normalize(file);
-    if (isAbsolute(file) || norm === '..' || norm.startsWith('..' + sep) || norm.startsWith('../')) {
-      if (!refused.has(file)) {
+    let resolved = resolvedByName.get(file);
+    if (resolved === undefined) {
+      const norm = normalize(file);
+      if (isAbsolute(file) || norm === '..' || norm.startsWith('..' + sep) || norm.startsWith('../')) {
+        resolved = null;
+        if (refused.size < 20)
+          issues.push({ severity: 'error', path: indexPath, message: `shard '${echo(file)}' lies outside the index's folder; refused` });
         refused.add(file);
-        issues.push({ severity: 'error', path: indexPath, message: `shard '${echo(file)}' lies outside the index's folder; refused` });
+      } else {
+        resolved = join(dir, norm);
+        if (!shardSet.has(resolved)) {
+          shardSet.add(resolved);
+          shards.push(resolved);
+        }
       }
-      continue;
+      resolvedByName.set(file, resolved);
     }
-    const resolved = join(dir, norm);
-    if (!shardSet.has(resolved)) {
-      shardSet.add(resolved);
-      shards.push(resolved);
-    }
-    weightMap[name] = resolved;
+    if (resolved !== null) weightMap[name] = resolved;
+  }
+  if (refused.size > 20) {
+    issues.push({
+      severity: 'error',
+      path: indexPath,
+      message: `… and ${refused.size - 20} more shards outside the index's folder; refused`,
+    });
+  }
+  if (notNameCount > 0) {
+    issues.push({
+      severity: 'warning',
+      path: indexPath,
+      message: `${notNameCount} weight_map entries are not file names (${notNames.join(', ')}${notNameCount > 5 ? ', …' : ''}); ignored`,
+    });
   }
   const meta = (json as Record<string, unknown>).metadata;
   return {

@@ -339,6 +339,14 @@ test('names echoed in messages are cut to 120 characters with control characters
   assert.ok(e instanceof DisallowedGlobalError && e.global.endsWith('\x1b[2J'));
 });
 
+test("protocol 0 FLOAT reads what float() reads: CPython's pickle.dumps([inf, -inf, nan, 1.5], protocol=0)", () => {
+  const v = unpickle(Uint8Array.from(Buffer.from('(lp0\nFinf\naF-inf\naFnan\naF1.5\na.', 'latin1')), { path: 'm' }) as number[];
+  assert.deepEqual(v.slice(0, 2), [Infinity, -Infinity]);
+  assert.ok(Number.isNaN(v[2]));
+  assert.equal(v[3], 1.5);
+  assert.throws(() => unpickle(Uint8Array.from(Buffer.from('Finfinite\n.', 'latin1')), { path: 'm' }), /FLOAT: not a number 'infinite'/);
+});
+
 test('protocol 0: STRING, UNICODE, text INT/LONG/FLOAT, PUT/GET, PERSID', () => {
   const text = "(S'it\\'s'\nVcaf\\u00e9\nI42\nL12345678901234567890L\nF0.25\np3\ng3\nl.";
   const v = unpickle(Uint8Array.from(Buffer.from(text, 'latin1')), { path: 'm' });

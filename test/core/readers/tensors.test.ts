@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { npzReader, readNpz } from '../../../src/core/readers/npz';
 import { npyReader, parseNpyHeader, readNpy } from '../../../src/core/readers/npy';
-import { readSafetensors, readSafetensorsIndex, safetensorsReader } from '../../../src/core/readers/safetensors';
+import { MAX_SAFETENSORS_TENSORS, readSafetensors, readSafetensorsIndex, safetensorsReader } from '../../../src/core/readers/safetensors';
 import { openZip, readZipEntry } from '../../../src/core/io/zip';
 import { readTensorValues } from '../../../src/core/io/tensorData';
 import { ReaderError } from '../../../src/core/errors';
 import type { RunData, TensorRef, TensorRole } from '../../../src/core/run/types';
 import { assertClose, fixturePath, loadExpected } from '../../support/fixtures';
-import { npyZeros } from '../../support/hostileBinary';
+import { npyZeros, overlappingSafetensors } from '../../support/hostileBinary';
 
 const config = JSON.parse(readFileSync(fixturePath('adam_base', 'config.json'), 'utf8')) as {
   param_order: string[];
@@ -524,6 +524,76 @@ test('safetensors: tensors whose data_offsets overlap are errors on both; a tens
       [4, 5],
     ]);
     assert.deepEqual(r2.issues, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('safetensors: 1,000 tensors claiming the same bytes give 20 errors and one count of the rest; the tensor beside them is read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-st-'));
+  try {
+    const header: Record<string, unknown> = {};
+    for (let i = 0; i < 1000; i++) header[`l${i}.weight`] = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
+    header['good.weight'] = { dtype: 'F32', shape: [2], data_offsets: [8, 16] };
+    const path = join(dir, 'model.safetensors');
+    writeFileSync(path, safetensorsBytes(header, Buffer.from(new Float32Array([1, 2, 3, 4]).buffer)));
+    const run = await readSafetensors(path);
+    assert.deepEqual(
+      run.snapshots[0].tensors.map((t) => t.key),
+      ['good.weight'],
+    );
+    assert.deepEqual([...(await readTensorValues(run.snapshots[0].tensors[0]))], [3, 4]);
+    const errs = run.issues.filter((i) => i.severity === 'error');
+    assert.equal(errs.filter((i) => i.tensor !== undefined).length, 20);
+    assert.deepEqual(
+      errs.filter((i) => i.tensor === undefined).map((i) => i.message),
+      ['… and 980 more tensors skipped'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('safetensors: a header describing more tensors than the budget is refused before its JSON is parsed, at the first tensor past it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-st-'));
+  try {
+    const bytes = overlappingSafetensors(MAX_SAFETENSORS_TENSORS + 1);
+    const path = join(dir, 'model.safetensors');
+    writeFileSync(path, bytes);
+    const err = await readSafetensors(path).then(
+      () => assert.fail('read'),
+      (e: unknown) => e as ReaderError,
+    );
+    assert.ok(err instanceof ReaderError);
+    assert.equal(err.reason, `header describes more than ${MAX_SAFETENSORS_TENSORS} tensors (budget)`);
+    const last = `"layers.${MAX_SAFETENSORS_TENSORS}.weight":{"dtype":"F32","shape":[2],`;
+    assert.equal(err.offset, bytes.indexOf(last) + last.length);
+    // one tensor fewer is read (every tensor overlapping: the file has no readable tensor)
+    writeFileSync(path, overlappingSafetensors(MAX_SAFETENSORS_TENSORS));
+    await assert.rejects(readSafetensors(path), /no readable tensors/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sharded index: shards outside the folder and entries that are not names are counted past the first few, not listed one by one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-idx-'));
+  try {
+    const weightMap: Record<string, unknown> = { 'ok.weight': 'model-1.safetensors' };
+    for (let i = 0; i < 30; i++) weightMap[`out${i}.weight`] = `../other-${i}.safetensors`;
+    for (let i = 0; i < 10; i++) weightMap[`bad${i}.weight`] = i % 2 ? 7 : '';
+    const path = join(dir, 'model.safetensors.index.json');
+    writeFileSync(path, JSON.stringify({ weight_map: weightMap }));
+    const idx = await readSafetensorsIndex(path);
+    assert.deepEqual(idx.shards, [join(dir, 'model-1.safetensors')]);
+    const errors = idx.issues.filter((i) => i.severity === 'error').map((i) => i.message);
+    assert.equal(errors.length, 21);
+    assert.equal(errors[0], "shard '../other-0.safetensors' lies outside the index's folder; refused");
+    assert.equal(errors[20], "… and 10 more shards outside the index's folder; refused");
+    assert.deepEqual(
+      idx.issues.filter((i) => i.severity === 'warning').map((i) => i.message),
+      ['10 weight_map entries are not file names (bad0.weight, bad1.weight, bad2.weight, bad3.weight, bad4.weight, …); ignored'],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

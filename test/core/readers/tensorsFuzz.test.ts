@@ -12,29 +12,15 @@ import { readTensorValues } from '../../../src/core/io/tensorData';
 import { ReaderError } from '../../../src/core/errors';
 import type { RunData } from '../../../src/core/run/types';
 import { fixturePath } from '../../support/fixtures';
+import { FUZZ_SCALE, fuzzCases, fuzzSeed, int, rng as prng, type Rand } from '../../support/fuzz';
 
 // Seeded mutation fuzzing of the binary tensor readers (≥ 10,000 mutated files per reader per
 // CI run, zero crashes, hangs or untyped exceptions). Each iteration writes one mutated file to a
 // reused temp path, reads it, and reads back every described tensor of ≤ 1e6 elements: every outcome
 // must be success or a ReaderError. Failures are collected with the seed and mutation so they replay.
 
-const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 10_000);
-const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
-
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Rand = () => number;
-const int = (r: Rand, n: number): number => Math.floor(r() * n);
+const ITERATIONS = fuzzCases(10_000);
+const SEED = fuzzSeed(0x5eed);
 
 /** Offsets of zip record signatures (PK..) and other length-bearing places worth corrupting. */
 function interestingOffsets(seed: Uint8Array): number[] {
@@ -296,7 +282,7 @@ function npzBytes(members: Map<string, Uint8Array>, deflate: boolean, descriptor
 
 const NPZ_MEMBERS = ['step.npy', 'lr.npy', 'param_before/ln_f.weight.npy', 'grad/ln_f.weight.npy'];
 
-test(`fuzz: npz reader over ${ITERATIONS} mutated archives (stored zip64 + deflated)`, { timeout: 120_000 }, async (t) => {
+test(`fuzz: npz reader over ${ITERATIONS} mutated archives (stored zip64 + deflated)`, { timeout: 120_000 * FUZZ_SCALE }, async (t) => {
   const members = await fixtureMembers(NPZ_MEMBERS);
   // The deflated seed holds one tensor: reading a deflate source back costs far more than a stored one.
   const small = new Map([...members].filter(([k]) => k !== 'grad/ln_f.weight.npy'));
@@ -305,30 +291,38 @@ test(`fuzz: npz reader over ${ITERATIONS} mutated archives (stored zip64 + defla
   report('npz', o, (m) => t.diagnostic(m));
 });
 
-test(`fuzz: zip directory reader over ${ITERATIONS} mutated archives (torch-style, data descriptors)`, { timeout: 120_000 }, async (t) => {
-  const members = await fixtureMembers(['param_before/ln_f.weight.npy', 'grad/ln_f.weight.npy']);
-  const seeds = [readFileSync(fixturePath('bad', 'unsafe_global_eval.pt')), npzBytes(members, false, true), npzBytes(members, true, true)];
-  let sawEntries = 0;
-  const o = await fuzz('zip', seeds, 'archive.zip', async (p) => {
-    const zip = await openZip(p);
-    for (const e of zip.entries) {
-      try {
-        const bytes = await readZipEntry(zip, e);
-        assert.equal(bytes.length, e.uncompressedSize);
-        sawEntries++;
-      } catch (err) {
-        if (!(err instanceof ReaderError)) throw err;
+test(
+  `fuzz: zip directory reader over ${ITERATIONS} mutated archives (torch-style, data descriptors)`,
+  { timeout: 120_000 * FUZZ_SCALE },
+  async (t) => {
+    const members = await fixtureMembers(['param_before/ln_f.weight.npy', 'grad/ln_f.weight.npy']);
+    const seeds = [
+      readFileSync(fixturePath('bad', 'unsafe_global_eval.pt')),
+      npzBytes(members, false, true),
+      npzBytes(members, true, true),
+    ];
+    let sawEntries = 0;
+    const o = await fuzz('zip', seeds, 'archive.zip', async (p) => {
+      const zip = await openZip(p);
+      for (const e of zip.entries) {
+        try {
+          const bytes = await readZipEntry(zip, e);
+          assert.equal(bytes.length, e.uncompressedSize);
+          sawEntries++;
+        } catch (err) {
+          if (!(err instanceof ReaderError)) throw err;
+        }
       }
-    }
-  });
-  // The zip reader yields no tensors; count read members instead.
-  t.diagnostic(`zip: ${o.ok} opened, ${o.readerErrors} ReaderErrors, ${sawEntries} members read whole (seed ${SEED})`);
-  assert.deepEqual(o.failures, []);
-  assert.equal(o.ok + o.readerErrors, ITERATIONS);
-  assert.ok(o.ok > 0 && o.readerErrors > 0 && sawEntries > 0);
-});
+    });
+    // The zip reader yields no tensors; count read members instead.
+    t.diagnostic(`zip: ${o.ok} opened, ${o.readerErrors} ReaderErrors, ${sawEntries} members read whole (seed ${SEED})`);
+    assert.deepEqual(o.failures, []);
+    assert.equal(o.ok + o.readerErrors, ITERATIONS);
+    assert.ok(o.ok > 0 && o.readerErrors > 0 && sawEntries > 0);
+  },
+);
 
-test(`fuzz: safetensors reader over ${ITERATIONS} mutated files`, { timeout: 120_000 }, async (t) => {
+test(`fuzz: safetensors reader over ${ITERATIONS} mutated files`, { timeout: 120_000 * FUZZ_SCALE }, async (t) => {
   // bad/header_too_long.safetensors with its length field repaired is a valid 2-tensor file.
   const repaired = Buffer.from(readFileSync(fixturePath('bad', 'header_too_long.safetensors')));
   repaired.writeBigUInt64LE(184n, 0);
@@ -348,7 +342,7 @@ test(`fuzz: safetensors reader over ${ITERATIONS} mutated files`, { timeout: 120
   report('safetensors', o, (m) => t.diagnostic(m));
 });
 
-test(`fuzz: npy reader over ${ITERATIONS} mutated files`, { timeout: 120_000 }, async (t) => {
+test(`fuzz: npy reader over ${ITERATIONS} mutated files`, { timeout: 120_000 * FUZZ_SCALE }, async (t) => {
   const members = await fixtureMembers(['param_before/ln_f.weight.npy', 'step.npy', 'lr.npy']);
   const seeds = [...members.values()];
   const o = await fuzz('npy', seeds, 'grad.npy', (p) => readNpy(p));

@@ -18,9 +18,10 @@ import {
 import { readTfeventsBytes } from '../../../src/core/readers/tfevents/reader';
 import { ReaderError } from '../../../src/core/errors';
 import type { RunData } from '../../../src/core/run/types';
+import { FUZZ_SCALE, fuzzCases } from '../../support/fuzz';
 
 const EVENTS = 'events.out.tfevents.1717200000.localhost';
-const CASES = Number(process.env.OL_FUZZ_CASES ?? 10_000);
+const CASES = Number(process.env.OL_FUZZ_CASES ?? fuzzCases(10_000));
 
 /** xorshift32: deterministic, seedable. */
 function rng(seed: number): () => number {
@@ -185,7 +186,7 @@ function checkRun(run: RunData, size: number): void {
   }
 }
 
-test(`fuzz: ${CASES} seeded mutations of event files give RunData or ReaderError only`, { timeout: 120_000 }, async (t) => {
+test(`fuzz: ${CASES} seeded mutations of event files give RunData or ReaderError only`, { timeout: 120_000 * FUZZ_SCALE }, async (t) => {
   const adam = readFileSync(fixturePath('adam_base', 'tb', EVENTS));
   // The first records of adam_base up to ~24 KB (a histogram record is ~10 KB) and a cut 200 KB slice,
   // the two bad/ files, and a synthetic file with TF2 tensors and histograms.

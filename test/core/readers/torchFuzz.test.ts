@@ -10,25 +10,16 @@ import { unpickle } from '../../../src/core/readers/pickle/machine';
 import { readTorchCheckpoint } from '../../../src/core/readers/torch/reader';
 import { readTensorValues } from '../../../src/core/io/tensorData';
 import { fixturePath } from '../../support/fixtures';
+import { fuzzCases, fuzzSeed, rng } from '../../support/fuzz';
 
 // Seeded mutation fuzzing of the allow-list unpickler and the torch.save reader. The only acceptable
 // outcomes are a result or a ReaderError: no RangeError/TypeError/other exception may escape, and
 // nothing may hang or allocate absurdly (every length is checked against the bytes left).
 
-const SEED = Number(process.env.FUZZ_SEED ?? 20260525);
-const PICKLE_CASES = 8000;
-const ZIP_CASES = 2400;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const SEED = fuzzSeed(20260525);
+/** `npm run fuzz` multiplies the case counts (FUZZ_SCALE). */
+const PICKLE_CASES = fuzzCases(8000);
+const ZIP_CASES = fuzzCases(2400);
 
 const FIXTURE_FILES = [
   fixturePath('adam_base', 'ckpt', 'model_step000120.pt'),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
@@ -8,6 +8,9 @@ import { ReaderError } from '../../../src/core/errors';
 import type { RunData, TensorRef } from '../../../src/core/run/types';
 import { readTensorValues } from '../../../src/core/io/tensorData';
 import { readTorchCheckpoint } from '../../../src/core/readers/torch/reader';
+import { PyDict } from '../../../src/core/readers/pickle/values';
+import { loadTorchFile } from '../../../src/core/readers/torch/load';
+import { dupPickle, torchZipOfPickle } from '../../support/hostileBinary';
 
 // Checkpoints the fixtures do not cover (dtypes, views, param_names, tied weights, prefixes,
 // big-endian, python-int steps), written here byte by byte: a protocol-2 pickle the way torch.save
@@ -582,4 +585,28 @@ test('Lightning checkpoint with two optimizers: the first is used, with a warnin
   assert.equal(run.snapshots[0].step, 5);
   assert.deepEqual(await values(ref(run, 'gen.w', 'exp_avg')), [3, 4]);
   assert.ok(run.issues.some((x) => /2 optimizers in the checkpoint; only optimizer_states\[0\] is analysed/.test(x.message)));
+});
+
+test('data.pkl is interpreted in growing windows: a DUP bomb stops at its budget in the first megabyte; a 3 MB pickle is read whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-window-'));
+  try {
+    const bomb = join(dir, 'bomb.pt');
+    writeFileSync(bomb, torchZipOfPickle(dupPickle(20_000_000)));
+    await assert.rejects(loadTorchFile(bomb), (e: unknown) => {
+      assert.ok(e instanceof ReaderError);
+      assert.match(e.reason, /more than 1000000 values on the stack \(budget\)/);
+      assert.match(e.message, /byte 1000002 of the inflated archive\/data\.pkl/);
+      return true;
+    });
+    // {'big': 'x' * 3_000_000}: the first window ends inside the string, the third holds it all.
+    const big = Buffer.alloc(3_000_000, 0x78);
+    const head = [0x80, 0x02, 0x7d, 0x8c, 3, ...Buffer.from('big'), 0x58];
+    const len = [big.length & 0xff, (big.length >> 8) & 0xff, (big.length >> 16) & 0xff, 0];
+    const ok = join(dir, 'big.pt');
+    writeFileSync(ok, torchZipOfPickle(Uint8Array.from([...head, ...len, ...big, 0x73, 0x2e])));
+    const loaded = await loadTorchFile(ok);
+    assert.equal(((loaded.root as PyDict).get('big') as string).length, 3_000_000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

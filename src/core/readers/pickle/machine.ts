@@ -462,10 +462,12 @@ export function unpickleAt(bytes: Uint8Array, options: UnpickleOptions): { value
         break;
       case 0x46: {
         // FLOAT 'F' (text)
+        // What Python's float() reads, as protocol 0 writes repr(x): digits, inf, nan.
         const s = line('FLOAT', 64).trim();
-        const v = Number(s);
-        if (s === '' || (Number.isNaN(v) && !/^[-+]?nan$/i.test(s))) fail(`FLOAT: not a number '${echo(s, 40)}'`);
-        push(Number.isNaN(v) ? NaN : v);
+        const special = /^([-+]?)(inf|infinity|nan)$/i.exec(s);
+        const v = special ? (/nan/i.test(special[2]) ? NaN : special[1] === '-' ? -Infinity : Infinity) : Number(s);
+        if (s === '' || (Number.isNaN(v) && !special)) fail(`FLOAT: not a number '${echo(s, 40)}'`);
+        push(v);
         break;
       }
       case 0x47: {

@@ -191,7 +191,7 @@ export function describe(v: PickleValue | undefined): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'None';
   if (typeof v === 'string') return `str '${echo(v, 40)}'`;
-  if (typeof v === 'number' || typeof v === 'bigint') return `number ${v}`;
+  if (typeof v === 'number' || typeof v === 'bigint') return `number ${echo(String(v), 40)}`;
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (Array.isArray(v)) return isTuple(v) ? `tuple of ${v.length}` : `list of ${v.length}`;
   if (v instanceof PyDict) return `dict of ${v.size}`;

@@ -3,9 +3,13 @@ import { FileBytes, withFile } from '../../io/fileBytes';
 import { openZipFile, readZipEntryFrom } from '../../io/zip';
 
 import { torchPersistentLoad } from '../pickle/torchAllowList';
-import { unpickle } from '../pickle/machine';
+import { PickleEndError, unpickle } from '../pickle/machine';
 import { loadLegacyTorchFile } from './legacy';
 import { MAX_PICKLE_BYTES, type LoadedTorchFile, type StorageBytes } from './torchFile';
+import type { PickleValue } from '../pickle/values';
+
+/** The first window of data.pkl the interpreter runs on; most state dicts' pickles fit in it. */
+const FIRST_PICKLE_WINDOW = 1 << 20;
 
 // Loading a torch.save file: the zip container (torch ≥ 1.6: `<prefix>/data.pkl`, `<prefix>/data/<key>`)
 // or the legacy stream (legacy.ts), and the pickle interpreted by the allow-list unpickler. Tensors stay
@@ -77,16 +81,30 @@ async function loadZip(file: FileBytes): Promise<LoadedTorchFile> {
       offset: pkl.localHeaderOffset,
     });
   }
-  const bytes = await readZipEntryFrom(file, pkl);
-  const placeholders = new Map<string, number>();
-  const root = unpickle(bytes, {
-    path,
-    member: pkl.name,
-    baseOffset: pkl.method === 0 ? pkl.dataOffset : undefined,
-    persistentLoad: torchPersistentLoad,
-    unknownGlobals: 'placeholder',
-    placeholders,
-  });
+  // The pickle is read in windows from its start that grow 4× until it fits: a pickle that crosses a
+  // budget in its first megabyte (a 195 KB file of 200M DUP opcodes) is refused without inflating the rest.
+  let window = Math.min(pkl.uncompressedSize, FIRST_PICKLE_WINDOW);
+  let placeholders: Map<string, number>;
+  let root: PickleValue;
+  for (;;) {
+    const bytes = await readZipEntryFrom(file, pkl, window);
+    placeholders = new Map<string, number>();
+    try {
+      root = unpickle(bytes, {
+        path,
+        member: pkl.name,
+        baseOffset: pkl.method === 0 ? pkl.dataOffset : undefined,
+        persistentLoad: torchPersistentLoad,
+        unknownGlobals: 'placeholder',
+        placeholders,
+      });
+      break;
+    } catch (e) {
+      if (!(e instanceof PickleEndError) || window >= pkl.uncompressedSize) throw e;
+      window = Math.min(pkl.uncompressedSize, window * 4);
+    }
+  }
+  if (window < pkl.uncompressedSize) await readZipEntryFrom(file, pkl); // the whole member once: its CRC-32
   const storages = new Map<string, StorageBytes>();
   const dataPrefix = `${prefix}data/`;
   for (const e of archive.entries) {
