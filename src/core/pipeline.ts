@@ -1,6 +1,7 @@
 import type { RunData } from './run/types';
 import type { AnalysisResult, AnalyzedRun, AnalyzeOptions, NoLayerFigures, RunAnalysis, RunSummary } from './analysis';
 import type { LayerStats } from './engine/types';
+import { SERIES_FIGURES } from '../shared/series';
 import { lrAtFn, lrPoints, lrScheduleOf } from './lrSchedule';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './rules/types';
 import { readInputs, readRuns } from './readers/discover';
@@ -35,17 +36,8 @@ export async function analyzeRuns(paths: string[], options: AnalyzeOptions = {})
 export const PER_LAYER_HINT =
   'log per-layer figures (param_rms, update_rms, rel_step, adam_u_rms per parameter) with the logging snippet (snippets/optimizer_lens_core.py; in VS Code: "Optimizer Lens: Insert Logging Snippet"), or analyze checkpoints that hold the optimizer state';
 
-const PER_LAYER_FIGURES: readonly (keyof LayerStats)[] = [
-  'paramRms',
-  'gradRms',
-  'updateRms',
-  'relStep',
-  'adamUpdateRms',
-  'relStepPredicted',
-];
-
 function noLayerFigures(data: RunData, layers: LayerStats[], hasSeries: boolean): NoLayerFigures | undefined {
-  if (hasSeries || layers.some((l) => PER_LAYER_FIGURES.some((f) => l[f] !== null && l[f] !== undefined))) return undefined;
+  if (hasSeries || layers.some((l) => SERIES_FIGURES.some((f) => l[f] !== null && l[f] !== undefined))) return undefined;
   const globals = new Set<string>();
   for (const g of data.globals) for (const k of Object.keys(g.values)) globals.add(k);
   const read = (data.seen ?? []).flatMap((s) => s.read.slice(0, 12));

@@ -228,16 +228,7 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
           input,
           `not a format Optimizer Lens reads (JSONL/CSV logs, trainer_state.json, safetensors, npy/npz, PyTorch checkpoints, TensorBoard event files): ${found.reason}`,
         );
-      const reader = found.reader;
-      jobs.push({
-        label: input,
-        paths: [input],
-        explicit: true,
-        run: (o) => reader.read(input, readOptions(o)),
-        rank: rankOf(reader.format),
-        runDir: EXPLICIT_RUN,
-        format: reader.format,
-      });
+      jobs.push(fileJob(input, found.reader, true, EXPLICIT_RUN));
       continue;
     }
     const jobsBefore = jobs.length;
@@ -293,16 +284,7 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
           if (skippedCount++ < MAX_SKIPPED_LISTED) skipped.push({ path: f, reason: found.reason });
           continue;
         }
-        const reader = found.reader;
-        jobs.push({
-          label: f,
-          paths: [f],
-          explicit: false,
-          run: (o) => reader.read(f, readOptions(o)),
-          rank: rankOf(reader.format),
-          runDir,
-          format: reader.format,
-        });
+        jobs.push(fileJob(f, found.reader, false, runDir));
       }
     }
     if (jobs.length === jobsBefore) unreadable.push(input);
@@ -310,6 +292,18 @@ export function planInputs(paths: string[]): { jobs: Job[]; unreadable: string[]
   }
   jobs.sort((a, b) => a.rank - b.rank);
   return { jobs, unreadable, skipped, skippedCount };
+}
+
+function fileJob(path: string, reader: Reader, explicit: boolean, runDir: string): Job {
+  return {
+    label: path,
+    paths: [path],
+    explicit,
+    run: (o) => reader.read(path, readOptions(o)),
+    rank: rankOf(reader.format),
+    runDir,
+    format: reader.format,
+  };
 }
 
 function readOptions(o: ReadInputsOptions): { signal?: AbortSignal } {
