@@ -1,8 +1,8 @@
-import { analyzePaths } from '../core/pipeline';
+import { analyzeRuns } from '../core/pipeline';
 import { AnalysisError } from '../core/errors';
 import { formatNumber, formatPercent, formatStep } from '../shared/format';
 import { formatLocated, ReaderError } from '../core/errors';
-import type { AnalysisResult, AnalyzeOptions, RunSummary } from '../core/analysis';
+import type { AnalysisResult, AnalyzedRun, AnalyzeOptions, RunSummary } from '../core/analysis';
 import type { Finding, Thresholds } from '../core/rules/types';
 import type { LayerStats } from '../core/engine/types';
 
@@ -10,6 +10,8 @@ import type { LayerStats } from '../core/engine/types';
 //  [--betas B1,B2] [--eps E] [--weight-decay W] [--fail-on error|warning]
 //  [--rel-step-high X] [--rel-step-low X] [--eps-dominated X] [--scale-spread X]`
 // Exit 0 on success, 1 when --fail-on trips, 2 on unreadable input or bad usage.
+// Separate runs in the inputs are reported apart: one block per run (text), a `runs` array (--json);
+// one run keeps the single-run shape.
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -140,8 +142,18 @@ export function renderTable(result: AnalysisResult, summary?: RunSummary): strin
   const lines: string[] = [];
   const o = result.optimizer;
   lines.push(`Optimizer Lens ${result.version} — ${result.inputs.length} input${result.inputs.length === 1 ? '' : 's'}`);
-  for (const i of result.inputs.slice(0, 12)) lines.push(`  ${i.format.padEnd(12)} ${i.path}`);
+  for (const i of result.inputs.slice(0, 12)) {
+    lines.push(`  ${i.format.padEnd(12)} ${i.path}`);
+    const note = result.seen?.find((s) => s.path === i.path && s.note)?.note;
+    if (note) lines.push(`  ${''.padEnd(12)} ↳ ${note}`);
+  }
   if (result.inputs.length > 12) lines.push(`  … and ${result.inputs.length - 12} more`);
+  const skipped = result.skipped ?? [];
+  if (skipped.length) {
+    lines.push(`Not read (${skipped.length}${skipped.length >= 100 ? '+' : ''}):`);
+    for (const sk of skipped.slice(0, 8)) lines.push(`  ${sk.path}: ${sk.reason}`);
+    if (skipped.length > 8) lines.push(`  … and ${skipped.length - 8} more`);
+  }
   const groups = o.paramGroups ?? [];
   const perGroup = (pick: (g: (typeof groups)[number]) => number | null): string =>
     groups.map((g) => `${formatNumber(pick(g))} (${g.layers.length} layer${g.layers.length === 1 ? '' : 's'})`).join(', ');
@@ -151,14 +163,17 @@ export function renderTable(result: AnalysisResult, summary?: RunSummary): strin
     `Optimizer: ${o.type ?? 'unknown'}${o.typeAssumedFrom ? ` (assumed from ${o.typeAssumedFrom})` : ''}  lr ${lr}  betas ${o.betas ? o.betas.join(', ') : '—'}  eps ${formatNumber(o.eps)}  weight decay ${wd}  (from ${o.source})`,
   );
   const sched = summary?.lrSchedule;
+  const byEpoch = summary?.xAxis === 'epoch';
+  const unit = byEpoch ? 'epoch' : 'step';
+  if (byEpoch) lines.push('x-axis: epoch (the logs have no step column; "step" below means epoch)');
   if (summary?.steps && summary.steps.count > 1) {
     const lrText = !sched
       ? ''
       : sched.points > 1 && (sched.peak !== sched.first || sched.peak !== sched.last)
-        ? `; lr ${formatNumber(sched.first)} at step ${formatStep(sched.firstStep)}, peak ${formatNumber(sched.peak)} at step ${formatStep(sched.peakStep)}, ${formatNumber(sched.last)} at step ${formatStep(sched.lastStep)}`
+        ? `; lr ${formatNumber(sched.first)} at ${unit} ${formatStep(sched.firstStep)}, peak ${formatNumber(sched.peak)} at ${unit} ${formatStep(sched.peakStep)}, ${formatNumber(sched.last)} at ${unit} ${formatStep(sched.lastStep)}`
         : `; lr ${formatNumber(sched.peak)} throughout`;
     lines.push(
-      `Run: steps ${formatStep(summary.steps.first)}–${formatStep(summary.steps.last)} (${formatStep(summary.steps.count)} with figures)${lrText}`,
+      `Run: ${unit}s ${formatStep(summary.steps.first)}–${formatStep(summary.steps.last)} (${formatStep(summary.steps.count)} with figures)${lrText}`,
     );
   }
   if (result.step === null && result.layers.length) {
@@ -176,7 +191,13 @@ export function renderTable(result: AnalysisResult, summary?: RunSummary): strin
   lines.push(line(header));
   lines.push(widths.map((w) => '─'.repeat(w)).join('  '));
   for (const r of rows) lines.push(line(r));
-  if (!rows.length) lines.push('(no per-layer figures at this step)');
+  const none = summary?.noLayerFigures;
+  if (none) {
+    const got = none.globals.length ? none.globals.join(', ') : 'nothing the analysis uses';
+    const from = none.read.length ? ` (from ${none.read.slice(0, 10).join(', ')}${none.read.length > 10 ? ', …' : ''})` : '';
+    lines.push(`No per-layer figures in these inputs. Read: ${got}${from}.`);
+    lines.push(`To get them: ${none.hint}.`);
+  } else if (!rows.length) lines.push('(no per-layer figures at this step)');
   lines.push('');
   lines.push('rel. step = RMS(param_after − param_before) / RMS(param_before); predicted = RMS(lr·u [+ lr·wd·p]) / RMS(param);');
   lines.push('u = m̂/(√v̂+ε) as torch computes it; ε-dominated = share of elements with √v̂ < ε.');
@@ -219,9 +240,9 @@ export async function runAnalyze(argv: string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
-  let analysis;
+  let runs: AnalyzedRun[];
   try {
-    analysis = await analyzePaths(parsed.paths, parsed.options);
+    runs = await analyzeRuns(parsed.paths, parsed.options);
   } catch (e) {
     if (e instanceof ReaderError || e instanceof AnalysisError) {
       io.stderr(`optimizer-lens: ${e.message}\n`);
@@ -229,20 +250,31 @@ export async function runAnalyze(argv: string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
-  const { result } = analysis;
-  io.stdout(
-    parsed.json
-      ? JSON.stringify({ ...result, summary: analysis.summary ?? null }, jsonReplacer, 1) + '\n'
-      : renderTable(result, analysis.summary),
-  );
-  if (result.issues.some((i) => i.severity === 'error')) {
+  const json = (r: AnalyzedRun) => ({ ...r.analysis.result, summary: r.analysis.summary ?? null });
+  if (runs.length === 1) {
+    const a = runs[0]!.analysis;
+    io.stdout(parsed.json ? JSON.stringify(json(runs[0]!), jsonReplacer, 1) + '\n' : renderTable(a.result, a.summary));
+  } else if (parsed.json) {
+    const first = runs[0]!.analysis.result;
+    const out = { tool: first.tool, version: first.version, runs: runs.map((r) => ({ run: r.label, dir: r.dir, ...json(r) })) };
+    io.stdout(JSON.stringify(out, jsonReplacer, 1) + '\n');
+  } else {
+    const blocks = runs.map(
+      (r, i) => `══ Run ${i + 1} of ${runs.length}: ${r.label} ══\n${renderTable(r.analysis.result, r.analysis.summary)}`,
+    );
+    io.stdout(
+      `${runs.length} separate runs, each analyzed on its own:\n${runs.map((r, i) => `  ${i + 1}. ${r.label}`).join('\n')}\n\n${blocks.join('\n')}`,
+    );
+  }
+  const results = runs.map((r) => r.analysis.result);
+  if (results.some((result) => result.issues.some((i) => i.severity === 'error'))) {
     if (!parsed.json)
       io.stderr(`optimizer-lens: some input could not be read completely (see "Reading problems"); what was readable is shown.\n`);
     return 2;
   }
   if (parsed.failOn) {
     const levels = parsed.failOn === 'error' ? ['error'] : ['error', 'warning'];
-    if (result.findings.some((f) => levels.includes(f.severity))) return 1;
+    if (results.some((result) => result.findings.some((f) => levels.includes(f.severity)))) return 1;
   }
   return 0;
 }

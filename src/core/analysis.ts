@@ -1,4 +1,4 @@
-import type { GlobalObservation, ParamGroupHyper, ReadIssue } from './run/types';
+import type { GlobalObservation, InputSeen, ParamGroupHyper, ReadIssue, SkippedInput } from './run/types';
 import type { LayerStats, UpdateDistribution } from './engine/types';
 import type { Finding, Thresholds } from './rules/types';
 import type { LayerSeries } from '../shared/series';
@@ -30,6 +30,10 @@ export interface AnalysisResult {
   findings: Finding[];
   /** Reader problems that did not stop the analysis. */
   issues: ReadIssue[];
+  /** What each log input was recognised as and which tags / columns / keys gave values. */
+  seen?: InputSeen[];
+  /** Files in the folders that were not read, and why. */
+  skipped?: SkippedInput[];
 }
 
 export interface AnalyzeOptions {
@@ -70,6 +74,29 @@ export interface RunSummary {
   lrSchedule: LrSchedule | null;
   /** The last step where every layer that has figures anywhere has its relative step (the default report step). */
   lastFullStep: number | null;
+  /** `epoch` when the logs' x-axis is the epoch (no step column): the "steps" are epochs. */
+  xAxis?: 'epoch';
+  /** Set when the run has no per-layer figures: what its logs gave, and what to log to get more. */
+  noLayerFigures?: NoLayerFigures;
+}
+
+/** What a run without per-layer figures did give. */
+export interface NoLayerFigures {
+  /** Whole-model values found (normalized keys: loss, lr, gradNorm, …). */
+  globals: string[];
+  /** The tags / columns / keys they were read from (first few per input). */
+  read: string[];
+  /** What to log to get per-layer figures. */
+  hint: string;
+}
+
+/** One run of several found in the inputs (separate runs are analyzed apart, never merged). */
+export interface AnalyzedRun {
+  /** The run's folder relative to the folder named, or the file(s) named. */
+  label: string;
+  /** The run's folder; null for the files named on the command line. */
+  dir: string | null;
+  analysis: RunAnalysis;
 }
 
 export interface RunAnalysis {

@@ -8,6 +8,7 @@ import type { RunAnalysis } from '../core/analysis';
 import type { Thresholds } from '../core/rules/types';
 import type { PackedSeries } from './packing';
 import type { OptimizerKind } from './optimizers';
+import type { RunRef } from '../core/run/types';
 
 export enum MessageType {
   // #region to webview
@@ -80,6 +81,11 @@ export interface InputFacts {
   stateRoles: string[];
   /** Hyper-parameters taken from the extension's settings because no input states them. */
   fromSettings: string[];
+  /**
+   * Set when the inputs hold several separate runs (shown merged, with a warning): each run's label and
+   * folder, for a picker that opens one run alone.
+   */
+  runs?: RunRef[];
 }
 
 export interface CompareRun {

@@ -2,11 +2,20 @@
 //   wide form  W&B run.history() export: `_step`, `train/loss`, `<metric>/<layer>` columns
 //              (also the W&B UI export: `Step`, `<run> - <metric>`, `… __MIN`/`… __MAX` columns skipped)
 //   long form  a `layer` column + `step` + figure columns (`param_rms`, …), optional `shape`/`numel`
+//   per epoch  an `epoch` column and no step column (Ultralytics results.csv with its space-padded
+//              headers and cells, Lightning metrics.csv variants): the epoch is the x-axis, and the
+//              input says so (`seen[].xAxis`). Ultralytics' `lr/pg0..2` are the lrs of its three
+//              parameter groups; its `args.yaml` beside results.csv names the optimizer when set.
+//   runs table a W&B runs-table export (Name, State, Runtime, … config and summary columns, one row per
+//              run): recognised and reported, not read as a series.
 // Cells: empty = absent; `inf` in a ratio column (rel_step: zero parameter RMS) = undefined;
 // other nan/inf cells are non-finite observations. A row whose field count differs from the header's
 // is reported with its 1-based file line and skipped.
 
 import { StringDecoder } from 'node:string_decoder';
+import { openSync, readSync, closeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { optimizerKindFromName } from '../../shared/optimizers';
 import type { FigureName, RunData } from '../run/types';
 import type { ReadOptions, Reader } from './reader';
 import { ReaderError } from '../errors';
@@ -199,7 +208,10 @@ type Column =
   | { kind: 'wideNumel'; layer: string };
 
 /** Column plan from the header: which column is the step, the layer, and what every other column means. */
-function planColumns(header: string[], sink: ScalarRecordSink): { columns: Column[]; longForm: boolean; stepIndex: number } {
+function planColumns(
+  header: string[],
+  sink: ScalarRecordSink,
+): { columns: Column[]; longForm: boolean; stepIndex: number; byEpoch: boolean } {
   const names = header.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h).trim());
   // W&B UI export: "<run name> - <metric>", plus "<…>__MIN" / "<…>__MAX" band columns.
   const runPrefixes = new Set<string>();
@@ -222,6 +234,7 @@ function planColumns(header: string[], sink: ScalarRecordSink): { columns: Colum
   }
   let stepIndex = names.findIndex((h) => STEP_KEYS.includes(h));
   if (stepIndex < 0) stepIndex = names.findIndex((h) => h.toLowerCase() === 'step');
+  const byEpoch = stepIndex < 0 && (stepIndex = names.findIndex((h) => h.toLowerCase() === 'epoch')) >= 0;
   const longForm = names.some((h) => LAYER_KEYS.includes(h));
   const columns: Column[] = bare.map(({ name, run }, i) => {
     if (i === stepIndex) return { kind: 'step' };
@@ -251,7 +264,42 @@ function planColumns(header: string[], sink: ScalarRecordSink): { columns: Colum
       }
     }
   }
-  return { columns, longForm, stepIndex };
+  return { columns, longForm, stepIndex, byEpoch };
+}
+
+/** A W&B runs-table export: one row per run, its header starts with the run columns the UI writes. */
+function isWandbRunsTable(header: string[]): boolean {
+  const names = new Set(header.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h).trim()));
+  return names.has('Name') && names.has('State') && (names.has('Runtime') || names.has('Created') || names.has('User'));
+}
+
+const ARGS_YAML_MAX_BYTES = 64 * 1024;
+
+/**
+ * The optimizer an Ultralytics run states in the `args.yaml` beside its results.csv (`optimizer: SGD`);
+ * null when absent, unreadable or `auto` (Ultralytics then picks SGD or AdamW by the iteration count,
+ * which the folder does not state).
+ */
+function ultralyticsOptimizer(csvPath: string): { name: string; line: number } | null {
+  if (basename(csvPath) !== 'results.csv') return null;
+  let text: string;
+  try {
+    const fd = openSync(join(dirname(csvPath), 'args.yaml'), 'r');
+    try {
+      const buf = Buffer.alloc(ARGS_YAML_MAX_BYTES);
+      text = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^optimizer:\s*['"]?([A-Za-z0-9_]+)['"]?\s*(?:#.*)?$/.exec(lines[i].replace(/\r$/, ''));
+    if (m) return m[1].toLowerCase() === 'auto' ? null : { name: m[1], line: i + 1 };
+  }
+  return null;
 }
 
 /** Read a whole CSV (or TSV) log. Throws ReaderError when it cannot be opened or holds no usable row. */
@@ -261,11 +309,21 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
   let header: string[] | null = null;
   let plan: ReturnType<typeof planColumns> | null = null;
   let rows = 0;
+  let runsTable = false;
 
   const onRecord = (r: CsvRecord) => {
+    if (runsTable) {
+      rows++;
+      return;
+    }
     if (!header) {
       header = r.fields;
+      if (isWandbRunsTable(header)) {
+        runsTable = true;
+        return;
+      }
       plan = planColumns(header, sink);
+      if (plan.byEpoch) sink.xAxis = 'epoch';
       if (plan.stepIndex < 0) {
         throw new ReaderError(path, `no step column in the header (expected one of ${STEP_KEYS.join(', ')})`, { line: r.line });
       }
@@ -283,7 +341,7 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
       sink.issue(
         'bad-step',
         'warning',
-        `line ${r.line}: step cell ${JSON.stringify(cell)} is not a non-negative integer; row skipped`,
+        `line ${r.line}: ${p.byEpoch ? 'epoch' : 'step'} cell ${JSON.stringify(cell)} is not a non-negative integer; row skipped`,
         r.line,
       );
       return;
@@ -352,6 +410,15 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
   } finally {
     await handle.close().catch(() => undefined);
   }
+  if (runsTable) return runsTableData(sink, rows);
+  if (plan && (plan as ReturnType<typeof planColumns>).byEpoch) {
+    const opt = ultralyticsOptimizer(path);
+    const kind = opt ? optimizerKindFromName(opt.name) : null;
+    if (kind) {
+      sink.data.hyper.type = kind;
+      sink.data.hyper.source = 'config';
+    }
+  }
   const data = sink.finish();
   if (!header) throw new ReaderError(path, 'empty file');
   if (sink.usableRecords === 0) {
@@ -364,6 +431,21 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
           : 'no column holds a recognised figure or global (see README "Logs" for the column names read)';
     throw new ReaderError(path, why, first?.line !== undefined ? { line: first.line } : {});
   }
+  return data;
+}
+
+/** A runs table holds no series: the input is listed with what it is, and nothing else is read. */
+function runsTableData(sink: ScalarRecordSink, rows: number): RunData {
+  const data = sink.finish();
+  data.seen = [
+    {
+      path: sink.path,
+      format: CSV_FORMAT,
+      kind: 'wandb-runs-table',
+      read: [],
+      note: `W&B runs table: ${rows} run${rows === 1 ? '' : 's'}, one row each (config and summary values), not a training series; export a run's history (run.history() or a chart's CSV) to analyze it`,
+    },
+  ];
   return data;
 }
 

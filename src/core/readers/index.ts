@@ -8,6 +8,7 @@ import { npyReader } from './npy';
 import { npzReader } from './npz';
 import { safetensorsReader } from './safetensors';
 import { tfeventsReader } from './tfevents/reader';
+import { wandbSummaryReader } from './wandbSummary';
 import { readCheckpointPair, torchReader } from './torch/reader';
 
 // Every format reader, behind one interface. Detection by name and magic bytes (first 64 bytes).
@@ -18,6 +19,7 @@ export const READERS: Reader[] = [
   torchReader,
   tfeventsReader,
   hfTrainerStateReader,
+  wandbSummaryReader,
   jsonlReader,
   csvReader,
 ];

@@ -4,6 +4,8 @@
 //   wide form     {"_step": 1, "param_rms/embed.weight": …, "train/loss": …}
 // Python's bare NaN / Infinity / -Infinity tokens are accepted and reported as non-finite values.
 // A malformed line is a ReadIssue with its 1-based line number; reading continues.
+// W&B's system-metrics stream (wandb-events.jsonl: `system.*` keys, `_runtime`, `_timestamp`, no step) is
+// recognised and reported as what it is, not read as a series; wandb-history.jsonl is read with `_step`.
 
 import type { ReadOptions, Reader } from './reader';
 import type { RunData } from '../run/types';
@@ -14,7 +16,22 @@ import { MAX_LINE_BYTES, parseJsonTolerant, ScalarRecordSink, scanLines, type Te
 
 export const JSONL_FORMAT = 'jsonl';
 
-function handleLine(sink: ScalarRecordSink, l: TextLine): void {
+/** A wandb-events.jsonl record: system metrics (GPU, CPU, memory, network) over wall time, no step. */
+function isWandbSystemRecord(record: unknown): boolean {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return false;
+  let system = 0;
+  for (const k of Object.keys(record)) {
+    if (k.startsWith('system.')) system++;
+    else if (k !== '_runtime' && k !== '_timestamp' && k !== '_wandb') return false;
+  }
+  return system > 0;
+}
+
+interface LineCounts {
+  system: number;
+}
+
+function handleLine(sink: ScalarRecordSink, l: TextLine, counts?: LineCounts): void {
   const text = (l.line === 1 ? l.text.replace(/^\uFEFF/, '') : l.text).trim();
   if (text === '') return;
   let record: unknown;
@@ -22,6 +39,10 @@ function handleLine(sink: ScalarRecordSink, l: TextLine): void {
     record = parseJsonTolerant(text);
   } catch (err) {
     sink.issue('parse', 'error', `line ${l.line}: invalid JSON (${(err as Error).message}); line skipped`, l.line);
+    return;
+  }
+  if (counts && isWandbSystemRecord(record)) {
+    counts.system++;
     return;
   }
   sink.addJsonRecord(record, l.line, STEP_KEYS);
@@ -35,12 +56,25 @@ function tooLong(sink: ScalarRecordSink) {
 /** Read a whole JSONL file. Throws ReaderError when it cannot be opened or holds no usable record. */
 export async function readJsonl(path: string, options: ReadOptions = {}): Promise<RunData> {
   const sink = new ScalarRecordSink(path, JSONL_FORMAT);
+  const counts: LineCounts = { system: 0 };
   const scan = await scanLines(
     path,
     { includeLastPartial: true, signal: options.signal, onProgress: options.onProgress, onTooLong: tooLong(sink) },
-    (l) => handleLine(sink, l),
+    (l) => handleLine(sink, l, counts),
   );
   const data = sink.finish();
+  if (sink.usableRecords === 0 && counts.system > 0) {
+    data.seen = [
+      {
+        path,
+        format: JSONL_FORMAT,
+        kind: 'wandb-system-metrics',
+        read: [],
+        note: `W&B system metrics (${counts.system} record${counts.system === 1 ? '' : 's'} of GPU/CPU/memory use over wall time), not a training series; the run's metrics are in wandb-history.jsonl or run.history()`,
+      },
+    ];
+    return data;
+  }
   if (sink.usableRecords === 0) {
     const first = data.issues.find((i) => i.severity === 'error') ?? data.issues[0];
     const why =

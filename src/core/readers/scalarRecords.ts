@@ -2,8 +2,8 @@
 // tolerant JSON for Python's bare NaN/Infinity tokens, a bounded line splitter over a file handle,
 // and a sink that turns (step, key, value) into LayerObservation / GlobalObservation / NonFinite / issues.
 
-import type { FigureName, GlobalObservation, LayerObservation, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
-import { emptyRunData } from '../run/types';
+import type { FigureName, GlobalObservation, InputSeen, LayerObservation, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
+import { emptyRunData, MAX_SEEN_NAMES } from '../run/types';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
 import { optimizerKindFromName, type OptimizerKind } from '../../shared/optimizers';
@@ -276,6 +276,10 @@ export class ScalarRecordSink {
   private infRatio = { count: 0, firstLine: 0 };
   /** Count of records that produced at least one observation or global. */
   usableRecords = 0;
+  /** Names (keys, columns) that gave a value, for the "what was read" report. */
+  private readonly namesRead = new Set<string>();
+  /** Set by a reader whose x-axis is the epoch (no step column). */
+  xAxis: InputSeen['xAxis'];
 
   constructor(
     readonly path: string,
@@ -321,6 +325,7 @@ export class ScalarRecordSink {
     }
     const obs = this.observation(step, layer);
     obs.figures[figure] = v;
+    this.noteRead(what);
     return true;
   }
 
@@ -339,7 +344,13 @@ export class ScalarRecordSink {
       this.data.globals.push(g);
     }
     g.values[key] = v;
+    this.noteRead(what);
     return true;
+  }
+
+  private noteRead(name: string): void {
+    // CSV headers may be space-padded (Ultralytics right-aligns them).
+    if (this.namesRead.size < MAX_SEEN_NAMES) this.namesRead.add(name.trim());
   }
 
   /** Apply a classified tag's value; returns true when something was stored. */
@@ -525,6 +536,9 @@ export class ScalarRecordSink {
   /** Final summaries (suppressed issues, ratio infinities); returns the RunData. */
   finish(): RunData {
     this.finishHyper();
+    const seen: InputSeen = { path: this.path, format: this.data.inputs[0]?.format ?? '', read: [...this.namesRead] };
+    if (this.xAxis) seen.xAxis = this.xAxis;
+    this.data.seen = [seen];
     if (this.infRatio.count > 0) {
       const first = this.infRatio.firstLine;
       const issue: ReadIssue = {

@@ -29,6 +29,10 @@ export function mergeRunData(parts: RunData[]): RunData {
     appendAll(out.issues, p.issues);
   }
   if (groups.length) out.paramGroups = groups;
+  const seenInputs = parts.flatMap((p) => p.seen ?? []);
+  if (seenInputs.length) out.seen = seenInputs;
+  const skipped = parts.flatMap((p) => p.skipped ?? []);
+  if (skipped.length) out.skipped = skipped;
   const frozen = new Set(parts.flatMap((p) => p.frozenLayers ?? []));
   if (frozen.size) out.frozenLayers = [...frozen];
   return out;

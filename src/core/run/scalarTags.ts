@@ -13,7 +13,8 @@
 //   Megatron          grad-norm, params-norm, learning-rate, lm loss, loss-scale (`… vs samples`: other x-axis)
 //   HF / W&B          train/loss, train/learning_rate, train/grad_norm, learning_rate, grad_norm, …
 //   histograms        gradients/<n>, parameters/<n> (W&B watch), params/<L>, grads/<L>, <L>/grad, <L>.grad,
-//                     adam_u/<L>, momentum/<L>, exp_avg/<L>, exp_avg_sq/<L>, updates/<L>
+//                     adam_u/<L>, momentum/<L>, exp_avg/<L>, exp_avg_sq/<L>, updates/<L>;
+//                     Keras dense/kernel_0, dense/kernel_0/histogram, dense/kernel/histogram
 
 import type { FigureName, TensorRole } from './types';
 
@@ -75,6 +76,7 @@ export const LAYER_METRICS: Readonly<Record<string, FigureName>> = Object.freeze
 const GLOBAL_KEYS: Readonly<Record<string, string>> = Object.freeze({
   loss: 'loss',
   train_loss: 'loss',
+  total_loss: 'loss', // detectron2 metrics.json: the sum of its loss terms, the loss it steps on
   'lm loss': 'loss',
   lr: 'lr',
   learning_rate: 'lr',
@@ -257,7 +259,26 @@ export function classifyHistogramTag(tag: string): TagMeaning {
       return { kind: 'histogram', layer: t.slice(0, -suffix.length), role, quantity };
     }
   }
-  return null;
+  return kerasWeightHistogram(t);
+}
+
+// Keras' TensorBoard callback (histogram_freq > 0) names a weight's histogram after the variable:
+//   TF1 / TF 2.0–2.4   `dense/kernel_0` (`:0` → `_0`), gradients `dense/kernel_0_grad` (TF1 write_grads)
+//   TF ≥ 2.5           `dense/kernel_0/histogram`
+//   Keras 3            `dense/kernel/histogram` (the variable's path)
+// The layer is the variable's name without the output index (`dense/kernel`). Batch-norm moving
+// statistics are variables no optimizer trains: not parameters.
+const KERAS_WEIGHT_RE =
+  /^(.+\/(?:kernel|bias|embeddings|gamma|beta|depthwise_kernel|pointwise_kernel|recurrent_kernel|alpha))(?:_0)?(_grad)?(?:\/histogram)?$/;
+
+function kerasWeightHistogram(t: string): TagMeaning {
+  const m = KERAS_WEIGHT_RE.exec(t);
+  if (!m) return null;
+  // The bare `dense/kernel` form (no `_0`, no `/histogram`) is too generic a name to claim.
+  if (!/(_0|_0_grad|\/histogram)$/.test(t)) return null;
+  return m[2]
+    ? { kind: 'histogram', layer: m[1], role: 'grad', quantity: 'grad' }
+    : { kind: 'histogram', layer: m[1], role: 'param', quantity: 'param' };
 }
 
 /** Whole-model key of a plain scalar name (`train/loss` → loss), or null. */

@@ -249,6 +249,45 @@ export interface RunData {
   issues: ReadIssue[];
   /** Layers the optimizer does not train (e.g. PEFT base weights, absent from the optimizer's param groups). */
   frozenLayers?: string[];
+  /** What each log input was recognised as and which of its tags / columns / keys gave values. */
+  seen?: InputSeen[];
+  /** Files in a folder that were not read, and why. */
+  skipped?: SkippedInput[];
+  /** Set when this RunData merges several separate runs (the single-run view): which ones. */
+  runs?: RunRef[];
+}
+
+/** One run of several found in the inputs. */
+export interface RunRef {
+  /** The run's folder relative to the folder named, or the file(s) named. */
+  label: string;
+  /** The run's folder (analyze it to see the run alone); null for the files named on the command line. */
+  dir: string | null;
+}
+
+/** What a reader recognised in one input and what of it gave values (the "what was read" report). */
+export interface InputSeen {
+  path: string;
+  format: string;
+  /**
+   * What the input is when it is not a training time series: `wandb-system-metrics` (wandb-events.jsonl),
+   * `wandb-runs-table` (a runs-table export, one row per run), `wandb-summary` (wandb-summary.json).
+   */
+  kind?: string;
+  /** `epoch` when the input's x-axis is the epoch (no step column, e.g. Ultralytics results.csv). */
+  xAxis?: 'epoch';
+  /** Tag / column / key names values were read from, in first-seen order (at most MAX_SEEN_NAMES). */
+  read: string[];
+  /** A sentence about the input (what it is, why it gives no series). */
+  note?: string;
+}
+
+/** At most this many names are kept per input in `InputSeen.read`. */
+export const MAX_SEEN_NAMES = 64;
+
+export interface SkippedInput {
+  path: string;
+  reason: string;
 }
 
 export function emptyRunData(): RunData {

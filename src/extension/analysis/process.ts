@@ -118,7 +118,7 @@ function stateRolesOf(run: RunData): string[] {
 
 async function analyze(run: RunData): Promise<RunAnalysis> {
   const { options: engine, injected } = engineOptions(options, run);
-  facts = { stateRoles: stateRolesOf(run), fromSettings: injected };
+  facts = { stateRoles: stateRolesOf(run), fromSettings: injected, ...(run.runs ? { runs: run.runs } : {}) };
   const analysis = await analyzeRunData(run, engine);
   if (injected.length) {
     // Say where the figures came from: not "cli" — the extension's settings filled what the inputs lack.

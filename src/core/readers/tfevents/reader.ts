@@ -6,7 +6,7 @@ import { promises as fsp } from 'node:fs';
 import type { RunData } from '../../run/types';
 import type { ReadOptions, Reader } from '../reader';
 import { issueFromError, ReaderError } from '../../errors';
-import { emptyRunData } from '../../run/types';
+import { emptyRunData, MAX_SEEN_NAMES } from '../../run/types';
 import { crc32c, maskCrc32c } from '../../io/crc32c';
 import { fsError, openForStreaming } from '../../io/fileBytes';
 import { walkFiles } from '../../io/walk';
@@ -128,6 +128,7 @@ function finishRun(path: string, state: StreamState, scan: ScanResult, malformed
       run.issues.push({ severity: 'warning', path, offset: 0, message: 'empty event file (no records yet)' });
     }
   }
+  run.seen = [{ path, format: TFEVENTS_FORMAT, read: state.builder.tagsRead(MAX_SEEN_NAMES) }];
   const fv = state.decoder.fileVersion;
   if (fv !== null && !fv.startsWith('brain.Event:')) {
     run.issues.push({ severity: 'warning', path, offset: 0, message: `unexpected file_version "${fv.slice(0, 40)}"` });
@@ -193,6 +194,7 @@ export async function readTfeventsFolder(dir: string, options: ReadOptions = {})
     for (const h of r.histograms) merged.histograms.push(h);
     for (const n of r.nonFinite) merged.nonFinite.push(n);
     for (const x of r.issues) merged.issues.push(x);
+    if (r.seen) (merged.seen ??= []).push(...r.seen);
   }
   if (usable === 0) throw new ReaderError(dir, `no readable event file: ${merged.issues[0]?.message ?? ''}`);
   return merged;

@@ -162,6 +162,14 @@ export class RunDataBuilder implements EventVisitor {
     (o.figures as Record<string, number | null>)[figure] = v;
   }
 
+  /** Tags that mean something to the analysis (scalars and histograms), first-seen order, at most `max`. */
+  tagsRead(max: number): string[] {
+    const out: string[] = [];
+    for (const [tag, m] of this.scalarMeaning) if (m.kind !== 'none' && out.length < max) out.push(tag);
+    for (const [tag, m] of this.histMeaning) if (m.kind !== 'none' && out.length < max) out.push(tag);
+    return out;
+  }
+
   histogram(tag: string, step: number, h: DecodedHistogram, offset = 0): void {
     let m = this.histMeaning.get(tag);
     if (m === undefined) {
