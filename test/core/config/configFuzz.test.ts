@@ -5,7 +5,7 @@
 // are handed is within the nesting and expression budgets (the pre-passes are idempotent on it), every output
 // list is within its cap, and the JSON report is linear in the input.
 //
-// FUZZ_CONFIG_CASES (default 3,000) and FUZZ_SEED choose the run; `npm run fuzz:config` runs 100,000.
+// 3,000 cases in the unit suite; `npm run fuzz` runs 25× as many (test/support/fuzz.ts: FUZZ_SCALE, FUZZ_SEED).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -20,25 +20,12 @@ import {
 import { boundNesting, boundPython, boundYamlNesting } from '../../../src/core/config/bounds';
 import { LineIndex } from '../../../src/core/config/positions';
 import { lintFileJson } from '../../../src/cli/lint';
+import { fuzzCases, fuzzSeed, int, pick, rng as prng, type Rand } from '../../support/fuzz';
 
-const CASES = Number(process.env.FUZZ_CONFIG_CASES ?? 3_000);
-const SEED = Number(process.env.FUZZ_SEED ?? 0xc0f1);
+const CASES = fuzzCases(3_000);
+const SEED = fuzzSeed(0xc0f1);
 const B = CONFIG_BUDGETS;
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Rand = () => number;
-const int = (r: Rand, n: number) => Math.floor(r() * n);
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[int(r, xs.length)];
 /** Log-uniform size in [1, max]: mostly small, sometimes large. */
 const size = (r: Rand, max: number) => Math.max(1, Math.floor(Math.exp(r() * Math.log(max))));
 
@@ -103,7 +90,7 @@ const NAMES = [
   '16-true',
 ];
 
-/** Largest case: the default run keeps `npm test` quick; `npm run fuzz:config` goes to a few hundred KB. */
+/** Largest case: the default run keeps `npm test` quick; `npm run fuzz` goes to a few hundred KB. */
 const LARGE = CASES > 10_000 ? 400_000 : 100_000;
 
 function delimiterOnly(r: Rand, f: Format): string {

@@ -352,10 +352,23 @@ test('bad input: broken YAML/TOML/JSON keep what is readable and report the line
     [1e-3],
   );
   assert.throws(() => scanConfigFile(join(tmpdir(), 'does-not-exist-ol.yaml')), ReaderError);
-  // Deeply nested input does not overflow the stack.
+  // Deeply nested input is a budget issue at the position that crossed it, and what lies beside it is still read.
   const deep = '['.repeat(5000) + ']'.repeat(5000);
-  assert.doesNotThrow(() => scanConfigText(deep, 'd.json'));
-  assert.doesNotThrow(() => scanConfigText('a:\n' + '  '.repeat(1) + '- '.repeat(2000) + '1\n', 'd.yaml'));
+  assert.deepEqual(
+    scanConfigText(deep, 'd.json').issues?.map((i) => [i.severity, i.line, i.column]),
+    [['error', 1, 129]],
+  );
+  assert.match(scanConfigText(deep, 'd.json').issues?.[0].message ?? '', /nested deeper than 128 levels/);
+  const yaml = scanConfigText('a:\n' + '  '.repeat(1) + '- '.repeat(2000) + '1\n', 'd.yaml');
+  assert.deepEqual(
+    yaml.issues?.map((i) => [i.severity, i.line, i.column]),
+    [['error', 2, 3]],
+  );
+  const beside = scanConfigText('{"lr": 0.001, "x": ' + deep + '}', 'e.json');
+  assert.deepEqual(
+    beside.learningRates.map((l) => l.value),
+    [1e-3],
+  );
 });
 
 test('YAML with several documents: every document is read; hover on a floor and on a scale key', () => {
