@@ -33,14 +33,17 @@ export function applyDerivedFigures(grid: FigureGrid, hyper: ResolvedHyper, opti
       ) {
         FigureGrid.set(c, 'relStep', f.updateRms / f.paramRms, 'derived');
       }
-      // lr·RMS(d)/RMS(w): d is Adam's u or, where a log states it, the optimizer's direction (with the lr it applied);
-      // not a d measured from the parameters, which would make the prediction the measurement.
-      const d = f.adamUpdateRms ?? (c.provenance.directionRms === 'log' ? f.directionRms : null);
-      if ((f.relStepPredicted === undefined || f.relStepPredicted === null) && d != null && f.paramRms != null && f.paramRms > 0) {
+      if (
+        (f.relStepPredicted === undefined || f.relStepPredicted === null) &&
+        f.adamUpdateRms != null &&
+        f.paramRms != null &&
+        f.paramRms > 0
+      ) {
         const lh = layerHyper(grid.data, hyper, options, layer, undefined);
-        const lr = f.effectiveLr ?? f.lr ?? lh.lr;
+        const lr = f.lr ?? lh.lr;
         const decayFree = !lh.decoupled || lh.weightDecay === 0;
-        if (lr !== null && lr !== undefined && decayFree) FigureGrid.set(c, 'relStepPredicted', (lr * d) / f.paramRms, 'derived');
+        if (lr !== null && lr !== undefined && decayFree)
+          FigureGrid.set(c, 'relStepPredicted', (lr * f.adamUpdateRms) / f.paramRms, 'derived');
       }
     }
   }

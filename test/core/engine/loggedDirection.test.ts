@@ -1,5 +1,6 @@
-// Logged direction_rms / effective_lr (long-form JSONL, one line per layer and step): the predicted relative step is
-// the applied lr × RMS(d) / RMS(w), with the effective lr where the log states one (Adafactor's relative step size).
+// Logged direction_rms / effective_lr (long-form JSONL, one line per layer and step, as our snippets write them) are
+// read as RMS(d) and the effective lr. A logged d is measured from the step ((p_before − p_after)/lr), so no
+// predicted relative step is made from it: that would only restate the measured one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzePaths } from '../../../src/core/pipeline';
 
-test('logged direction_rms and effective_lr give RMS(d) and the predicted relative step', async () => {
+test('logged direction_rms and effective_lr are RMS(d) and the effective lr; no prediction is made from a measured d', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ol-direction-'));
   try {
     const line = (o: object): string => JSON.stringify(o) + '\n';
@@ -23,11 +24,10 @@ test('logged direction_rms and effective_lr give RMS(d) and the predicted relati
     assert.equal(w.directionRms, 0.8);
     assert.equal(w.effectiveLr, 2e-4);
     assert.equal(w.provenance!.directionRms, 'log');
-    assert.ok(Math.abs(w.relStepPredicted! - (2e-4 * 0.8) / 0.05) < 1e-15);
-    // No effective lr logged: the group's lr applies.
+    assert.equal(w.relStepPredicted, null);
+    assert.equal(b.directionRms, 0.5);
     assert.equal(b.effectiveLr, null);
-    assert.ok(Math.abs(b.relStepPredicted! - (1e-3 * 0.5) / 0.01) < 1e-15);
-    assert.equal(b.provenance!.relStepPredicted, 'derived');
+    assert.equal(b.relStepPredicted, null);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
