@@ -2,14 +2,15 @@
 // Generated data goes to bench/.data/ (gitignored) and is reused between runs.
 //
 // 1. The CLI on a 1 GiB float32 safetensors snapshot (param, grad, exp_avg, exp_avg_sq of 4 layers):
-//    wall time and peak RSS of the whole process, against numpy computing the same figures
-//    (memmap + float64 accumulation) — the issue's target is ≥ 3× numpy with peak RSS < 300 MB.
-// 2. The fused tensor-stat kernel alone (GB/s), and tfjs computing RMS(u) on 16M elements vs the
-//    plain typed-array loop (the decision recorded in the README).
+//    wall and CPU time and peak RSS of the whole process, with the WebAssembly SIMD kernels and with the
+//    JavaScript loops, against the straightforward numpy script computing the same figures
+//    (bench/numpy_peer.py: memmap, float64 sums, u in float32) — target ≤ 1/3 of numpy's time, RSS < 300 MB.
+// 2. The fused pass alone on one layer (WebAssembly vs JavaScript), against reading the same bytes and a
+//    memory copy (bandwidth); tfjs computing RMS(u) on 16M elements vs the plain typed-array loop.
 // 3. Reader throughputs: npz (stored), safetensors, JSONL, CSV, TensorBoard (bench/tfevents.ts).
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { computeTensorFigures } from '../src/core/engine/tensorStats';
 import { adamDirectionSpec } from '../src/core/engine/optimizers/spec';
@@ -90,38 +91,6 @@ function writeSafetensors(path: string): void {
   spawnSync('mv', [path + '.tmp', path]);
 }
 
-const NUMPY_PEER = `
-import json, sys, time, struct
-t0 = time.perf_counter()
-import numpy as np
-path, lr, b1, b2, eps, t = sys.argv[1], 1e-3, 0.9, 0.999, 1e-8, 100
-with open(path, 'rb') as f:
-    n = struct.unpack('<Q', f.read(8))[0]
-    header = json.loads(f.read(n))
-base = 8 + n
-mm = np.memmap(path, dtype=np.uint8, mode='r')
-def tensor(key):
-    h = header[key]; a, b = h['data_offsets']
-    return mm[base + a: base + b].view(np.float32)
-t1 = time.perf_counter()
-out = {}
-bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
-for key in header:
-    if not key.startswith('param/'): continue
-    layer = key[len('param/'):]
-    p = tensor(key).astype(np.float64); g = tensor('grad/' + layer).astype(np.float64)
-    m = tensor('exp_avg/' + layer).astype(np.float64); v = tensor('exp_avg_sq/' + layer).astype(np.float64)
-    param_rms = np.sqrt(np.mean(p * p)); grad_rms = np.sqrt(np.mean(g * g))
-    sq = np.sqrt(v / bc2)
-    u = (m / bc1) / (sq + eps)
-    u_rms = np.sqrt(np.mean(u * u))
-    out[layer] = dict(paramRms=param_rms, gradRms=grad_rms, adamUpdateRms=u_rms,
-                      relStepPredicted=np.sqrt(np.mean((lr * u) ** 2)) / param_rms,
-                      epsDominatedFraction=float(np.mean(sq < eps)))
-t2 = time.perf_counter()
-print(json.dumps(dict(import_s=t1 - t0, compute_s=t2 - t1, layers={k: {a: float(b) for a, b in v.items()} for k, v in out.items()})))
-`;
-
 function hasNumpy(): boolean {
   return spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 }
@@ -138,12 +107,23 @@ function timeProcess(
   cmd: string,
   args: string[],
   env?: NodeJS.ProcessEnv,
-): { seconds: number; maxRssMb: number; stdout: string; status: number | null } {
+): { seconds: number; cpuSeconds: number; maxRssMb: number; stdout: string; status: number | null } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', cmd, ...args], { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const lines = r.stderr.trim().split('\n');
-  return { seconds, maxRssMb: Number(lines[lines.length - 1]) / 1024, stdout: r.stdout, status: r.status };
+  const [user, sys, rss] = lines[lines.length - 1].split(' ').map(Number);
+  return { seconds, cpuSeconds: user + sys, maxRssMb: rss / 1024, stdout: r.stdout, status: r.status };
+}
+
+/** The best of `n` runs (the machine is shared: the least disturbed run is the closest to the tool's own cost). */
+function bestOf<T extends { seconds: number }>(n: number, run: () => T): T {
+  let best: T | null = null;
+  for (let i = 0; i < n; i++) {
+    const r = run();
+    if (!best || r.seconds < best.seconds) best = r;
+  }
+  return best!;
 }
 
 async function benchSnapshot(): Promise<void> {
@@ -153,52 +133,62 @@ async function benchSnapshot(): Promise<void> {
   // Warm the page cache so both tools read from memory.
   spawnSync('cat', [path], { stdio: ['ignore', 'ignore', 'ignore'] });
   const cli = join(ROOT, 'bin', 'optimizer-lens.js');
-  const ours = timeProcess(process.execPath, [
-    cli,
-    'analyze',
-    path,
-    '--json',
-    '--betas',
-    '0.9,0.999',
-    '--eps',
-    '1e-8',
-    '--optimizer',
-    'adam',
-  ]);
+  const args = [cli, 'analyze', path, '--json', '--betas', '0.9,0.999', '--eps', '1e-8', '--optimizer', 'adam', '--lr', '1e-3'];
+  const runs = 3;
+  const ours = bestOf(runs, () => timeProcess(process.execPath, args));
   if (ours.status !== 0) throw new Error(`CLI failed on ${path}`);
+  const oursJs = bestOf(runs, () => timeProcess(process.execPath, args, { ...process.env, OPTIMIZER_LENS_WASM: '0' }));
   const oursJson = JSON.parse(ours.stdout);
+  const gib = size / GiB;
   report(
-    `CLI analyze ${(size / GiB).toFixed(2)} GiB safetensors: wall`,
+    `CLI analyze ${gib.toFixed(2)} GiB safetensors (WebAssembly SIMD kernels): wall`,
     `${ours.seconds.toFixed(2)} s`,
-    `${(size / GiB / ours.seconds).toFixed(2)} GiB/s`,
+    `${(gib / ours.seconds).toFixed(2)} GiB/s, CPU ${ours.cpuSeconds.toFixed(2)} s`,
+  );
+  report(
+    '  same, JavaScript loops (OPTIMIZER_LENS_WASM=0): wall',
+    `${oursJs.seconds.toFixed(2)} s`,
+    `CPU ${oursJs.cpuSeconds.toFixed(2)} s`,
   );
   report('CLI analyze: peak RSS', `${ours.maxRssMb.toFixed(0)} MB`, 'target < 300 MB');
   if (!hasNumpy()) {
     report('numpy peer', 'skipped', "python3 -c 'import numpy' failed");
     return;
   }
-  writeFileSync(join(DATA, 'numpy_peer.py'), NUMPY_PEER);
-  const np = timeProcess('python3', [join(DATA, 'numpy_peer.py'), path], numpyEnv());
-  if (np.status !== 0) {
-    report('numpy peer', 'failed', '');
-    return;
+  // The straightforward script (bench/numpy_peer.py) in its three usual spellings of a float64 sum of squares; the
+  // fastest is the peer.
+  const SPELLINGS = {
+    dtype: 'np.square(x, dtype=float64)',
+    astype: 'x.astype(float64)**2',
+    mean: 'np.mean(np.square(x), dtype=float64)',
+  } as const;
+  const peers = (['dtype', 'astype', 'mean'] as const).map((squares) => {
+    const r = bestOf(runs, () => timeProcess('python3', [join(__dirname, 'numpy_peer.py'), path, '--squares', squares], numpyEnv()));
+    if (r.status !== 0) throw new Error('numpy peer failed');
+    return { squares, ...r, json: JSON.parse(r.stdout) };
+  });
+  for (const np of peers) {
+    report(
+      `numpy (memmap, float64 sums, u in float32; ${SPELLINGS[np.squares]}): wall`,
+      `${np.seconds.toFixed(2)} s`,
+      `compute ${np.json.compute_s.toFixed(2)} s, CPU ${np.cpuSeconds.toFixed(2)} s, peak RSS ${np.maxRssMb.toFixed(0)} MB`,
+    );
   }
-  const npJson = JSON.parse(np.stdout);
-  report('numpy (memmap, float64) same figures: wall', `${np.seconds.toFixed(2)} s`, `compute ${npJson.compute_s.toFixed(2)} s`);
-  report('numpy: peak RSS', `${np.maxRssMb.toFixed(0)} MB`, '');
-  report('speed-up of the CLI over numpy (whole process)', `${(np.seconds / ours.seconds).toFixed(2)}×`, 'target ≥ 3×');
-  // Same numbers?
+  const peer = peers.reduce((a, b) => (a.seconds <= b.seconds ? a : b));
+  report('CLI wall time / numpy wall time (whole process)', `${(ours.seconds / peer.seconds).toFixed(2)}`, 'target ≤ 0.33');
+  report('CLI CPU time / numpy CPU time', `${(ours.cpuSeconds / peer.cpuSeconds).toFixed(2)}`, '');
+  // Same numbers? numpy's u is float32 (as users write it): agreement to float32 precision is the expectation.
   let worst = 0;
   for (const l of oursJson.layers) {
-    const p = npJson.layers[l.name];
-    for (const k of ['paramRms', 'gradRms', 'adamUpdateRms', 'relStepPredicted', 'epsDominatedFraction']) {
+    const p = peer.json.layers[l.name];
+    for (const k of ['paramRms', 'gradRms', 'adamUpdateRms', 'relStepPredicted', 'epsDominatedFraction', 'zeroSecondMomentFraction']) {
       const a = l[k];
       const b = p[k];
       const e = b === 0 ? Math.abs(a) : Math.abs(a - b) / Math.abs(b);
       worst = Math.max(worst, e);
     }
   }
-  report('largest relative difference CLI vs numpy', worst.toExponential(1), 'same figures');
+  report('largest relative difference CLI vs numpy', worst.toExponential(1), 'numpy computes u in float32');
 }
 
 async function benchKernel(): Promise<void> {
@@ -215,12 +205,57 @@ async function benchKernel(): Promise<void> {
     state: { exp_avg: get('exp_avg'), exp_avg_sq: get('exp_avg_sq') },
   };
   const hyper = adamDirectionSpec({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 100 });
-  await computeTensorFigures(set, hyper);
-  const t0 = process.hrtime.bigint();
-  const f = await computeTensorFigures(set, hyper);
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  const bytes = f.numel * 4 * 4;
-  report('fused kernel: one layer, 4 tensors × 16M float32', `${(bytes / GiB / s).toFixed(2)} GiB/s`, `${s.toFixed(3)} s`);
+  const bytes = 16 * 1024 * 1024 * 4 * 4;
+  const timeIt = async (): Promise<{ wall: number; cpu: number }> => {
+    let best = { wall: Infinity, cpu: Infinity };
+    for (let i = 0; i < 3; i++) {
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      await computeTensorFigures(set, hyper);
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const c = process.cpuUsage(c0);
+      if (wall < best.wall) best = { wall, cpu: (c.user + c.system) / 1e6 };
+    }
+    return best;
+  };
+  const simd = await timeIt();
+  process.env.OPTIMIZER_LENS_WASM = '0';
+  const js = await timeIt();
+  delete process.env.OPTIMIZER_LENS_WASM;
+  report(
+    'fused pass, one layer (4 × 16M float32), one thread, WebAssembly SIMD',
+    `${(bytes / GiB / simd.wall).toFixed(2)} GiB/s`,
+    `${simd.wall.toFixed(3)} s wall, ${simd.cpu.toFixed(3)} s CPU`,
+  );
+  report(
+    'fused pass, same, JavaScript loops',
+    `${(bytes / GiB / js.wall).toFixed(2)} GiB/s`,
+    `${js.wall.toFixed(3)} s wall, ${js.cpu.toFixed(3)} s CPU`,
+  );
+
+  // What the pass costs against what reading costs: the same bytes read into buffers (no arithmetic), and a
+  // memory-to-memory copy of 256 MiB (this core's bandwidth).
+  const fd = openSync(path, 'r');
+  const buf = new Uint8Array(1 << 18);
+  const r0 = process.hrtime.bigint();
+  for (const ref of [get('param'), get('grad'), get('exp_avg'), get('exp_avg_sq')]) {
+    const end = ref!.source.offset + ref!.numel * 4;
+    for (let at = ref!.source.offset; at < end; at += buf.length) readSync(fd, buf, 0, Math.min(buf.length, end - at), at);
+  }
+  closeSync(fd);
+  const readS = Number(process.hrtime.bigint() - r0) / 1e9;
+  const big = new Uint8Array(256 * 1024 * 1024);
+  const dst = new Uint8Array(big.length);
+  dst.set(big);
+  const m0 = process.hrtime.bigint();
+  dst.set(big);
+  const copyS = Number(process.hrtime.bigint() - m0) / 1e9;
+  report(
+    'reading the same 256 MiB from the page cache (readSync, 256 KiB chunks)',
+    `${(bytes / GiB / readS).toFixed(2)} GiB/s`,
+    'the pass cannot be faster than this',
+  );
+  report('memory copy, 256 MiB, one thread', `${(0.25 / copyS).toFixed(2)} GiB/s`, 'memory bandwidth of one core');
 
   // tfjs vs the typed-array loop: RMS(u) on 16M elements.
   const tf = await import('@tensorflow/tfjs');
@@ -384,11 +419,21 @@ async function benchTensorboard(): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`Optimizer Lens bench — ${new Date().toISOString()} — node ${process.version}${quick ? ' (quick)' : ''}\n`);
-  await benchSnapshot();
-  await benchKernel();
-  await benchContainers();
-  await benchLogs();
-  await benchTensorboard();
+  // `--only=snapshot,kernel` runs a subset (names: snapshot, kernel, containers, logs, tensorboard, extras).
+  const only = process.argv
+    .find((a) => a.startsWith('--only='))
+    ?.slice(7)
+    .split(',');
+  const want = (name: string): boolean => !only || only.includes(name);
+  if (want('snapshot')) await benchSnapshot();
+  if (want('kernel')) await benchKernel();
+  if (want('containers')) await benchContainers();
+  if (want('logs')) await benchLogs();
+  if (want('tensorboard')) await benchTensorboard();
+  if (!want('extras')) {
+    writeFileSync(join(DATA, 'last-bench.json'), JSON.stringify(rows, null, 1));
+    return;
+  }
   for (const extra of ['./torchBench', './configHover', './hostileBinary']) {
     try {
       const mod = (await import(extra)) as Record<string, unknown>;

@@ -387,6 +387,8 @@ ${this.issuesHtml()}
           adamUpdateRms: at('adamUpdateRms'),
           relStepPredicted: at('relStepPredicted'),
           epsDominatedFraction: at('epsDominatedFraction'),
+          directionRms: at('directionRms'),
+          zeroSecondMomentFraction: at('zeroSecondMomentFraction'),
         };
       }
       return { ...figures, findings: findingsByLayer.get(layer.name) ?? [] };

@@ -5,8 +5,9 @@ import { formatLocated, ReaderError } from '../core/errors';
 import type { AnalysisResult, AnalyzedRun, AnalyzeOptions, RunSummary } from '../core/analysis';
 import type { Finding, Thresholds } from '../core/rules/types';
 import type { LayerStats } from '../core/engine/types';
+import { isMuonScaling, isOptimizerKind, lrMeaning, MUON_SCALINGS, OPTIMIZER_KINDS } from '../shared/optimizers';
 
-// `optimizer-lens analyze PATH... [--json] [--step N] [--lr X] [--optimizer adam|adamw|sgd]
+// `optimizer-lens analyze PATH... [--json] [--step N] [--lr X] [--optimizer KIND] [--muon-scaling S]
 //  [--betas B1,B2] [--eps E] [--weight-decay W] [--fail-on error|warning]
 //  [--rel-step-high X] [--rel-step-low X] [--eps-dominated X] [--scale-spread X]`
 // Exit 0 on success, 1 when --fail-on trips, 2 on unreadable input or bad usage.
@@ -29,7 +30,11 @@ Options:
   --json                 print one JSON object (the contract in the README)
   --step N               report step N (default: the last step where every layer has figures)
   --lr X                 learning rate (overrides or supplies what the input lacks)
-  --optimizer NAME       adam | adamw | sgd
+  --optimizer NAME       ${OPTIMIZER_KINDS.join(' | ')}
+                         (where the input does not say, or says it ambiguously)
+  --muon-scaling S       Muon's shape scaling: original = √max(1, rows/cols) (Keller Jordan, torch's default),
+                         match_rms_adamw = 0.2·√max(rows, cols) (Moonlight); default: as the checkpoint states,
+                         else original, said in the output
   --betas B1,B2          Adam's betas, e.g. 0.9,0.999
   --eps E                Adam's epsilon
   --weight-decay W       weight decay
@@ -80,8 +85,14 @@ export function parseAnalyzeArgs(argv: string[]): ParsedAnalyzeArgs {
         break;
       case '--optimizer': {
         const o = value()?.toLowerCase();
-        if (o !== 'adam' && o !== 'adamw' && o !== 'sgd') throw new UsageError(`--optimizer must be adam, adamw or sgd`);
+        if (!isOptimizerKind(o)) throw new UsageError(`--optimizer must be one of ${OPTIMIZER_KINDS.join(', ')}`);
         options.optimizer = o;
+        break;
+      }
+      case '--muon-scaling': {
+        const v = value();
+        if (!isMuonScaling(v)) throw new UsageError(`--muon-scaling must be ${MUON_SCALINGS.join(' or ')}`);
+        options.muonScaling = v;
         break;
       }
       case '--betas': {
@@ -132,6 +143,7 @@ const COLUMNS: [string, (l: LayerStats) => string][] = [
   ['param RMS', (l) => formatNumber(l.paramRms)],
   ['grad RMS', (l) => formatNumber(l.gradRms)],
   ['RMS(u)', (l) => formatNumber(l.adamUpdateRms)],
+  ['RMS(d)', (l) => formatNumber(l.directionRms ?? null)],
   ['update RMS', (l) => formatNumber(l.updateRms)],
   ['rel. step', (l) => formatNumber(l.relStep)],
   ['predicted', (l) => formatNumber(l.relStepPredicted)],
@@ -199,9 +211,21 @@ export function renderTable(result: AnalysisResult, summary?: RunSummary): strin
     lines.push(`To get them: ${none.hint}.`);
   } else if (!rows.length) lines.push('(no per-layer figures at this step)');
   lines.push('');
-  lines.push('rel. step = RMS(param_after − param_before) / RMS(param_before); predicted = RMS(lr·u [+ lr·wd·p]) / RMS(param);');
-  lines.push('u = m̂/(√v̂+ε) as torch computes it; ε-dominated = share of elements with √v̂ < ε.');
+  lines.push('rel. step = RMS(param_after − param_before) / RMS(param_before); predicted = RMS(lr·d [+ lr·wd·p]) / RMS(param);');
+  lines.push('u = m̂/(√v̂+ε) as torch computes it; ε-dominated = share of elements with √v̂ < ε (v = 0 counted apart);');
+  lines.push('d = the optimizer’s normalized direction (update ÷ lr, decoupled decay excluded; Adam: d = u).');
   lines.push('');
+  const rules = directionRules(result.layers);
+  if (rules.length) {
+    lines.push('Normalized direction d, by the update rule applied:');
+    for (const r of rules) {
+      lines.push(
+        `  ${r.rule} — ${r.layers.length > 4 ? `${r.layers.slice(0, 4).join(', ')} and ${r.layers.length - 4} more` : r.layers.join(', ')}`,
+      );
+      if (r.meaning) lines.push(`    ${r.meaning}`);
+    }
+    lines.push('');
+  }
   if (result.findings.length) {
     lines.push(`Findings (${result.findings.length}):`);
     for (const f of result.findings) lines.push(`  ${sev(f)} ${f.rule}${findingWhere(f)}: ${f.message}`);
@@ -217,6 +241,23 @@ export function renderTable(result: AnalysisResult, summary?: RunSummary): strin
     if (result.issues.length > 30) lines.push(`  … and ${result.issues.length - 30} more`);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The update rule each layer's d was computed by (its provenance: the rule and, for Muon, the shape scaling and
+ * whether it was stated, set or assumed), with the layers under it and what lr means there.
+ */
+function directionRules(layers: LayerStats[]): { rule: string; layers: string[]; meaning: string | null }[] {
+  const out = new Map<string, { rule: string; layers: string[]; meaning: string | null }>();
+  for (const l of layers) {
+    const from = l.provenance?.directionRms;
+    if (!from || l.directionRms === null || l.directionRms === undefined) continue;
+    const rule = from.replace(/^tensors \((.*)\)$/, '$1');
+    const entry = out.get(rule) ?? { rule, layers: [], meaning: l.optimizer ? lrMeaning(l.optimizer) : null };
+    entry.layers.push(l.name);
+    out.set(rule, entry);
+  }
+  return [...out.values()];
 }
 
 /** ` [layer]`, ` [3 layers]` for a grouped finding, `` for a run-wide one. */

@@ -5,7 +5,7 @@ import { LINT_USAGE, runLint } from './lint';
 const USAGE = `optimizer-lens ${VERSION} — optimizer diagnostics for training runs
 
 Usage:
-  optimizer-lens analyze PATH... [--json] [--step N] [--lr X] [--optimizer adam|adamw|sgd]
+  optimizer-lens analyze PATH... [--json] [--step N] [--lr X] [--optimizer KIND] [--muon-scaling S]
                                  [--betas B1,B2] [--eps E] [--weight-decay W] [--fail-on error|warning]
   optimizer-lens lint FILE|DIR... [--json] [--fail-on error|warning] [--link RUN]
   optimizer-lens --version | --help

@@ -5,6 +5,7 @@ import { DEFAULT_THRESHOLDS, type Thresholds } from '../core/rules/types';
 import type { DashboardSettings } from '../shared/protocol';
 import type { ProcessAnalyzeOptions } from './analysis/protocol';
 import { DEFAULT_LIMITS, MIN_MEMORY_LIMIT_MB, MIN_TIMEOUT_SECONDS, type AnalysisLimits } from './analysis/limits';
+import { isMuonScaling } from '../shared/optimizers';
 
 export const SECTION = 'optimizerLens';
 
@@ -37,9 +38,12 @@ export function readAnalyzeOptions(): ProcessAnalyzeOptions {
     Array.isArray(betas) && betas.length === 2 && betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)
       ? (betas as [number, number])
       : ([0.9, 0.999] as [number, number]);
+  // `auto` (or anything else): as the checkpoint states it, else assumed with an issue saying so (the engine's rule).
+  const muonScaling = config.get<unknown>('muonScaling');
   return {
     thresholds: readThresholds(config),
     defaults: { betas: validBetas, eps: positive(config.get('defaults.eps'), 1e-8) },
+    ...(isMuonScaling(muonScaling) ? { muonScaling } : {}),
   };
 }
 

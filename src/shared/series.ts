@@ -11,6 +11,7 @@ export const SERIES_FIGURES = [
   'relStepPredicted',
   'epsDominatedFraction',
   'directionRms',
+  'zeroSecondMomentFraction',
 ] as const;
 export type SeriesFigure = (typeof SERIES_FIGURES)[number];
 

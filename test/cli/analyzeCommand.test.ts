@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { main } from '../../src/cli/main';
 import { fixturePath, loadExpected } from '../support/fixtures';
@@ -133,4 +133,35 @@ test('the table opens with the run at a glance (steps, lr schedule) and --json c
   assert.deepEqual(j.summary.steps, { first: 1, last: 120, count: 120 });
   assert.equal(j.summary.lastFullStep, 120);
   assert.ok(Math.abs(j.summary.lrSchedule.peak / 3e-4 - 1) < 1e-7);
+});
+
+test('--optimizer takes every kind Optimizer Lens knows; --muon-scaling one of the two conventions', async () => {
+  const { parseAnalyzeArgs } = await import('../../src/cli/analyzeCommand');
+  const { OPTIMIZER_KINDS, MUON_SCALINGS } = await import('../../src/shared/optimizers');
+  for (const k of OPTIMIZER_KINDS) assert.equal(parseAnalyzeArgs(['x', '--optimizer', k.toUpperCase()]).options.optimizer, k);
+  for (const s of MUON_SCALINGS) assert.equal(parseAnalyzeArgs(['x', `--muon-scaling=${s}`]).options.muonScaling, s);
+  const bad = await cli('analyze', 'x', '--optimizer', 'adamx');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--optimizer must be one of adam, adamw, .*muon/);
+  assert.match((await cli('analyze', 'x', '--muon-scaling', 'rms')).err, /--muon-scaling must be original or match_rms_adamw/);
+});
+
+test('Muon: RMS(d) per layer in the table and JSON, the shape scaling said, --muon-scaling applied', async () => {
+  const run = fixturePath('optim_muon');
+  const exp = JSON.parse(readFileSync(join(run, 'expected.json'), 'utf8'));
+  const text = await cli('analyze', run);
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, /RMS\(d\)/);
+  // Keller Jordan's layout (use_muon groups) states √max(1, rows/cols); the AdamW groups are AdamW.
+  assert.match(text.out, /^ {2}Muon \(√max\(1, rows\/cols\)\) — fc1\.weight, fc2\.weight$/m);
+  assert.match(text.out, /^ {2}AdamW — fc1\.bias, fc2\.bias$/m);
+  assert.match(text.out, /Under Muon the update is orthogonalized/);
+  const j = JSON.parse((await cli('analyze', run, '--json')).out);
+  const fc1 = j.layers.find((l: { name: string }) => l.name === 'fc1.weight');
+  assert.ok(Math.abs(fc1.directionRms / exp.steps['10'].layers['fc1.weight'].direction_rms - 1) < 1e-9);
+  const set = JSON.parse((await cli('analyze', run, '--json', '--muon-scaling', 'match_rms_adamw')).out);
+  const fc1m = set.layers.find((l: { name: string }) => l.name === 'fc1.weight');
+  assert.equal(fc1m.provenance.directionRms, 'tensors (Muon (0.2·√max(rows, cols), as set))');
+  // fc1.weight is 32 × 16: 0.2·√32 against √2.
+  assert.ok(Math.abs(fc1m.directionRms / fc1.directionRms - (0.2 * Math.sqrt(32)) / Math.sqrt(2)) < 1e-12);
 });

@@ -6,6 +6,7 @@ import type { DirectionKernel, SecondMomentCounts } from './optimizers/kernel';
 import { makeKernel, wholeRoles } from './optimizers/index';
 import { bitsandbytesRoles, dequantize, inferBlockSize } from './optimizers/bitsandbytes';
 import { measuredDirectionRms } from './optimizers/measured';
+import { statsKernels, type AdamChunkAcc } from './wasm/kernels';
 
 // The fused tensor-statistics pass: every tensor of one layer at one step is read once, chunk by chunk in lockstep,
 // and all figures are accumulated in float64 from the float32 (or wider) values: parameter, gradient and update RMS,
@@ -88,30 +89,6 @@ export const U_HISTOGRAM_EDGES: number[] = Array.from(
   { length: U_HISTOGRAM_BINS + 1 },
   (_, i) => U_HISTOGRAM_RANGE[0] + ((U_HISTOGRAM_RANGE[1] - U_HISTOGRAM_RANGE[0]) * i) / U_HISTOGRAM_BINS,
 );
-
-function sumSquares(a: FloatChunk): number {
-  let s0 = 0;
-  let s1 = 0;
-  const n = a.length;
-  let i = 0;
-  for (; i + 1 < n; i += 2) {
-    const x = a[i];
-    const y = a[i + 1];
-    s0 += x * x;
-    s1 += y * y;
-  }
-  if (i < n) s0 += a[i] * a[i];
-  return s0 + s1;
-}
-
-function sumSquaredDiff(a: FloatChunk, b: FloatChunk): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i] - b[i];
-    s += d * d;
-  }
-  return s;
-}
 
 function countNonFinite(a: FloatChunk): { count: number; first: number } {
   let count = 0;
@@ -325,16 +302,30 @@ async function pass(
   const dirAcc = { dd: 0, dp: 0 };
   const counts: SecondMomentCounts = { zero: 0, eps: 0, vHat: 0, undetermined: 0 };
   const hist = kernel?.histogram ? new Float64Array(U_HISTOGRAM_BINS * SUB) : null;
+  const kernels = statsKernels();
+  const adamAcc: AdamChunkAcc = {
+    uu: 0,
+    up: 0,
+    vh: 0,
+    zero: 0,
+    eps: 0,
+    undetermined: 0,
+    hist: hist ?? new Float64Array(U_HISTOGRAM_BINS * SUB),
+  };
   const scratch = kernel ? new Float64Array(Math.min(chunkElements, Math.max(1, numel))) : null;
   const decoded = new Map<string, Float64Array>();
   for (const from of decoders.keys()) decoded.set(from, new Float64Array(Math.min(chunkElements, Math.max(1, numel))));
   // Σ(p − p_after)·p, for the measured direction (p_before − p_after)/lr with the decay removed.
   let diffDotP = 0;
 
+  // Float32 streams are read straight into the kernels' memory (WebAssembly: no copy per chunk).
+  const f32 = streams.filter((s) => s.ref.dtype === 'F32' && s.ref.source.compression === 'none');
+  const regions = kernels.reserve(f32.length, Math.min(chunkElements, Math.max(1, numel)));
   try {
     for (const s of streams) {
       try {
-        s.reader = new TensorChunkReader(s.ref, chunkElements);
+        const r = f32.indexOf(s);
+        s.reader = new TensorChunkReader(s.ref, chunkElements, r >= 0 ? regions[r] : undefined);
       } catch (e) {
         throw new StreamFailure(s.what, e);
       }
@@ -359,7 +350,7 @@ async function pass(
         chunks.set(`decoded:${from}`, dequantize(chunks.get(from)!, n, offset, dec.qmap, dec.absmax, dec.block, decoded.get(from)!));
       for (const [what, c] of chunks) {
         if (what.startsWith('decoded:') || decoders.has(what)) continue;
-        const s = sumSquares(c);
+        const s = kernels.sumsq(c);
         if (!Number.isFinite(s)) {
           const nf = countNonFinite(c);
           if (nf.count > 0) {
@@ -373,8 +364,8 @@ async function pass(
       const p = chunks.get('param') ?? null;
       const pa = chunks.get('param_after');
       const pe = chunks.get('param_earlier');
-      if (p && pa) diffSq += sumSquaredDiff(pa, p);
-      if (p && pe) earlierSq += sumSquaredDiff(p, pe);
+      if (p && pa) diffSq += kernels.sumsqdiff(pa, p);
+      if (p && pe) earlierSq += kernels.sumsqdiff(p, pe);
       if (spec && p && pa && set.paramBefore) {
         let m = 0;
         for (let i = 0; i < n; i++) m += (p[i] - pa[i]) * p[i];
@@ -386,13 +377,21 @@ async function pass(
           const from = aliases.get(r) ?? r;
           state[r] = decoders.has(from) ? chunks.get(`decoded:${from}`) : chunks.get(from);
         }
-        kernel.chunk({ offset, n, p, g: chunks.get('grad') ?? null, state }, scratch!, counts);
-        accumulateDirection(scratch!, n, p, hist, dirAcc);
+        const fused = kernel.fusedAdam;
+        if (fused) {
+          kernels.adam(state[fused.m]!, state[fused.v]!, p, fused.a, fused.b, fused.vs, fused.eps, adamAcc);
+          dirAcc.dd += adamAcc.uu;
+          dirAcc.dp += adamAcc.up;
+          counts.vHat += adamAcc.vh;
+        } else {
+          kernel.chunk!({ offset, n, p, g: chunks.get('grad') ?? null, state }, scratch!, counts);
+          accumulateDirection(scratch!, n, p, hist, dirAcc);
+        }
       }
       // State roles served by a decoder are summed as the values they hold (exp_avg's RMS of 8-bit Adam).
       for (const [target, from] of aliases) {
         const c = decoders.has(from) ? chunks.get(`decoded:${from}`)! : null;
-        if (c) sums.set(target, (sums.get(target) ?? 0) + sumSquares(c));
+        if (c) sums.set(target, (sums.get(target) ?? 0) + kernels.sumsq(c));
       }
       offset += n;
     }
@@ -400,6 +399,11 @@ async function pass(
     for (const s of streams) s.reader?.close();
   }
   for (const [target, from] of aliases) if (!decoders.has(from) && sums.has(from)) sums.set(target, sums.get(from)!);
+  if (kernel?.fusedAdam) {
+    counts.zero += adamAcc.zero;
+    counts.eps += adamAcc.eps;
+    counts.undetermined += adamAcc.undetermined;
+  }
 
   const rms = (sumSq: number): number => (numel > 0 ? Math.sqrt(sumSq / numel) : 0);
   const rmsOf = (w: string): number | null => (sums.has(w) ? rms(sums.get(w)!) : null);

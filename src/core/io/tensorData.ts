@@ -81,14 +81,20 @@ export class TensorChunkReader {
   private inflated: Buffer = Buffer.alloc(0);
   private skipLeft = 0;
 
-  constructor(ref: TensorBytes, chunkElements = 1 << 18) {
+  /**
+   * `into`: where to read the bytes (e.g. a region of a WebAssembly memory, so a kernel reads them without a copy);
+   * it must hold a chunk and be aligned to the element size. Default: a buffer of the reader's own.
+   */
+  constructor(ref: TensorBytes, chunkElements = 1 << 18, into?: Uint8Array) {
     checkContiguous(ref);
     this.ref = ref;
     this.itemSize = DTYPE_BYTES[ref.dtype];
     if (!this.itemSize) throw new ReaderError(ref.source.path, `unsupported dtype ${ref.dtype} for tensor '${echo(ref.key)}'`);
     this.chunkElements = Math.max(1, Math.min(chunkElements, ref.numel || 1));
+    const bytes = this.chunkElements * this.itemSize;
     // An ArrayBuffer of our own keeps typed-array views aligned.
-    this.raw = new Uint8Array(new ArrayBuffer(this.chunkElements * this.itemSize));
+    this.raw =
+      into && into.byteLength >= bytes && into.byteOffset % 8 === 0 ? into.subarray(0, bytes) : new Uint8Array(new ArrayBuffer(bytes));
     this.widened = this.itemSize < 4 ? new Float32Array(this.chunkElements) : null;
     const byteLength = ref.numel * this.itemSize;
     if (ref.source.compression === 'none') {
@@ -226,22 +232,23 @@ export class TensorChunkReader {
 
   private view(n: number): FloatChunk {
     const buf = this.raw.buffer;
+    const at = this.raw.byteOffset;
     switch (this.ref.dtype) {
       case 'F32':
-        return new Float32Array(buf, 0, n);
+        return new Float32Array(buf, at, n);
       case 'F64':
-        return new Float64Array(buf, 0, n);
+        return new Float64Array(buf, at, n);
       case 'F16':
       case 'BF16': {
         const table = this.ref.dtype === 'F16' ? halfTable() : bfloat16Table();
-        const src = new Uint16Array(buf, 0, n);
+        const src = new Uint16Array(buf, at, n);
         const out = this.widened!;
         for (let i = 0; i < n; i++) out[i] = table[src[i]];
         return out.subarray(0, n);
       }
       case 'U8': {
         const out = this.widened!.subarray(0, n);
-        out.set(new Uint8Array(buf, 0, n));
+        out.set(new Uint8Array(buf, at, n));
         return out;
       }
     }

@@ -51,6 +51,10 @@ export const LAYER_METRICS: Readonly<Record<string, FigureName>> = Object.freeze
   pred_rel_step: 'relStepPredicted',
   rel_step_predicted: 'relStepPredicted',
   lr: 'lr',
+  direction_rms: 'directionRms',
+  effective_lr: 'effectiveLr',
+  zero_second_moment_frac: 'zeroSecondMomentFraction',
+  trust_ratio: 'trustRatio',
   // camelCase (also every LayerFigures name itself)
   paramRms: 'paramRms',
   gradRms: 'gradRms',
@@ -70,6 +74,10 @@ export const LAYER_METRICS: Readonly<Record<string, FigureName>> = Object.freeze
   decayRms: 'decayRms',
   relStepPredicted: 'relStepPredicted',
   predRelStep: 'relStepPredicted',
+  directionRms: 'directionRms',
+  effectiveLr: 'effectiveLr',
+  zeroSecondMomentFraction: 'zeroSecondMomentFraction',
+  trustRatio: 'trustRatio',
 });
 
 /** Whole-model scalar names → normalized global key. */

@@ -30,6 +30,10 @@ describe('classifyScalarTag', () => {
       ['decay_rms/x', layer('x', 'decayRms')],
       ['pred_rel_step/x', layer('x', 'relStepPredicted')],
       ['lr/x', layer('x', 'lr')],
+      ['direction_rms/x', layer('x', 'directionRms')],
+      ['effective_lr/x', layer('x', 'effectiveLr')],
+      ['zero_second_moment_frac/x', layer('x', 'zeroSecondMomentFraction')],
+      ['trust_ratio/x', layer('x', 'trustRatio')],
     ]);
   });
   it('camelCase', () => {

@@ -28,32 +28,8 @@ export function adamKernel(spec: DirectionSpec): DirectionKernel | UnknownDirect
     histogram: true,
     secondMoment: true,
     adamU: true,
-    chunk(v, out, c) {
-      const m = v.state.exp_avg!;
-      const s = v.state[second]!;
-      let zero = 0;
-      let epsN = 0;
-      let vHat = 0;
-      let undetermined = 0;
-      for (let i = 0; i < v.n; i++) {
-        const V = s[i];
-        const vh = V * invBc2;
-        const root = Math.sqrt(vh);
-        out[i] = onRaw ? (m[i] * invBc1 * sqrtBc2) / (Math.sqrt(V) + eps) : (m[i] * invBc1) / (root + eps);
-        vHat += vh;
-        if (V === 0) {
-          if (m[i] === 0) zero++;
-          else {
-            undetermined++;
-            out[i] = 0;
-          }
-        } else if ((onRaw ? Math.sqrt(V) : root) < eps) epsN++;
-      }
-      c.zero += zero;
-      c.eps += epsN;
-      c.vHat += vHat;
-      c.undetermined += undetermined;
-    },
+    // u = m·a/(√(V·b) + ε): torch's a = 1/(1 − β1ᵗ), b = 1/(1 − β2ᵗ); ε on the raw √V: a = √(1 − β2ᵗ)/(1 − β1ᵗ), b = 1.
+    fusedAdam: { m: 'exp_avg', v: second, a: onRaw ? invBc1 * sqrtBc2 : invBc1, b: onRaw ? 1 : invBc2, vs: invBc2, eps },
     finalize() {
       return { scale: 1, ...decayTerms(spec, spec.lr) };
     },

@@ -73,7 +73,13 @@ export interface DirectionKernel {
   readonly secondMoment: boolean;
   /** The rule is Adam's u = m̂/(√v̂+ε) (adamUpdateRms = directionRms). */
   readonly adamU: boolean;
-  chunk(v: ChunkView, out: Float64Array, c: SecondMomentCounts): void;
+  /** Fill d̃ for the chunk; count the second-moment statistics. Absent where the rule is `fusedAdam`. */
+  chunk?(v: ChunkView, out: Float64Array, c: SecondMomentCounts): void;
+  /**
+   * Adam's u = m·a/(√(V·b) + ε) (Σ v̂ = Σ V·vs), run by the pass's fused SIMD kernel (wasm/kernels.ts) on the state
+   * roles `m` and `v`: d̃ = u, with its sums, counts and histogram in one loop.
+   */
+  fusedAdam?: { m: string; v: string; a: number; b: number; vs: number; eps: number };
   finalize(s: PassSums): KernelResult;
 }
 

@@ -213,7 +213,8 @@ export function resolveDirectionSpec(inp: SpecInput): ResolvedSpec {
       const torchMuon = has('ns_coefficients') || has('adjust_lr_fn');
       const stated = opts.adjust_lr_fn;
       let scaling = options.muonScaling ?? null;
-      let scalingStated = scaling !== null;
+      const scalingSet = scaling !== null;
+      let scalingStated = scalingSet;
       if (scaling === null && torchMuon) {
         scaling = isMuonScaling(stated) ? stated : 'original';
         scalingStated = true;
@@ -235,7 +236,7 @@ export function resolveDirectionSpec(inp: SpecInput): ResolvedSpec {
       const momentum = num(opts.momentum);
       if (momentum === null) return { spec: null, assumptions: [...assumptions, 'Muon’s momentum is not stated'] };
       return make('decoupled', {
-        label: `${label} (${scaling === 'original' ? '√max(1, rows/cols)' : '0.2·√max(rows, cols)'}${scalingStated ? '' : ', assumed'})`,
+        label: `${label} (${scaling === 'original' ? '√max(1, rows/cols)' : '0.2·√max(rows, cols)'}${scalingSet ? ', as set' : scalingStated ? '' : ', assumed'})`,
         muon: {
           scaling,
           scalingStated,
