@@ -363,11 +363,7 @@ async function benchLogs(): Promise<void> {
     const t0 = process.hrtime.bigint();
     const d = await read(path);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    report(
-      `${name} (${(size / 1024 ** 2).toFixed(0)} MB)`,
-      `${(size / 1024 ** 2 / s).toFixed(0)} MB/s`,
-      `${d.observations.length} observations`,
-    );
+    report(`${name} (${(size / 1024 ** 2).toFixed(0)} MB)`, `${(size / 1024 ** 2 / s).toFixed(0)} MB/s`, `${d.scalars.valueCount} values`);
   }
 }
 

@@ -220,9 +220,9 @@ export async function benchTfevents(repeats = 2): Promise<TfeventsBenchResult[]>
     async () => {
       const run = await readTfeventsFile(file);
       if (run.issues.length) throw new Error(run.issues[0]!.message);
-      return run.observations.length + run.globals.length;
+      return run.scalars.valueCount;
     },
-    'records = merged observations (one per layer and step) + global steps',
+    'records = values stored in the columnar run model',
   );
   return results;
 }

@@ -1,8 +1,10 @@
 // Shared record → observation logic of the scalar log readers (JSONL, CSV, trainer_state.json):
 // tolerant JSON for Python's bare NaN/Infinity tokens, a bounded line splitter over a file handle,
-// and a sink that turns (step, key, value) into LayerObservation / GlobalObservation / NonFinite / issues.
+// and a sink that turns (step, key, value) into the columnar run model (run/scalars.ts), non-finite
+// observations (one per place and key, with a count) and issues (capped per kind).
 
-import type { FigureName, GlobalObservation, InputSeen, LayerObservation, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
+import type { FigureName, InputSeen, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
+import type { ScalarStore } from '../run/scalars';
 import { emptyRunData, MAX_SEEN_NAMES } from '../run/types';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
@@ -262,19 +264,17 @@ export const LAYER_KEYS: readonly string[] = ['layer', 'layer_name', 'param_name
 const MAX_ISSUES_PER_KIND = 20;
 
 /**
- * Collects observations for one input. Observations of the same (step, layer) and globals of the same
- * step are merged (a later value of the same figure replaces an earlier one).
+ * Collects one input's logged values into the columnar run model. Values of one (step, layer) that arrive
+ * together share a row (see run/scalars.ts); issues are capped per kind.
  */
 export class ScalarRecordSink {
   readonly data: RunData;
-  private readonly observationIndex = new Map<number, Map<string, LayerObservation>>();
-  private lastStep = -1;
-  private lastStepMap: Map<string, LayerObservation> | null = null;
-  private readonly globalIndex = new Map<number, GlobalObservation>();
+  private readonly store: ScalarStore;
   private readonly layersSeen = new Set<string>();
   private readonly issueCounts = new Map<string, number>();
+  private readonly nonFiniteByKey = new Map<string, NonFiniteObservation>();
   private infRatio = { count: 0, firstLine: 0 };
-  /** Count of records that produced at least one observation or global. */
+  /** Count of records that produced at least one value. */
   usableRecords = 0;
   /** Names (keys, columns) that gave a value, for the "what was read" report. */
   private readonly namesRead = new Set<string>();
@@ -286,6 +286,7 @@ export class ScalarRecordSink {
     format: string,
   ) {
     this.data = emptyRunData();
+    this.store = this.data.scalars;
     this.data.inputs.push({ path, format });
   }
 
@@ -323,8 +324,8 @@ export class ScalarRecordSink {
       this.nonFinite(step, layer, what, v, line);
       return false;
     }
-    const obs = this.observation(step, layer);
-    obs.figures[figure] = v;
+    this.noteLayer(layer);
+    this.store.setLayer(step, layer, figure, v);
     this.noteRead(what);
     return true;
   }
@@ -337,13 +338,7 @@ export class ScalarRecordSink {
       this.nonFinite(step, null, what, v, line);
       return false;
     }
-    let g = this.globalIndex.get(step);
-    if (!g) {
-      g = { step, values: {} };
-      this.globalIndex.set(step, g);
-      this.data.globals.push(g);
-    }
-    g.values[key] = v;
+    this.store.setGlobal(step, key, v);
     this.noteRead(what);
     return true;
   }
@@ -366,16 +361,18 @@ export class ScalarRecordSink {
 
   /** State the shape / numel of a layer (long-form logs carry them). */
   layerSize(step: number, layer: string, shape: number[] | null, numel: number | undefined): void {
-    const obs = this.observation(step, layer);
+    this.noteLayer(layer);
     if (shape) {
-      obs.shape = shape;
       const prev = this.data.layerShapes[layer];
       if (!prev) this.data.layerShapes[layer] = shape;
       else if (prev.join(',') !== shape.join(',')) {
         this.issue('shape-change', 'warning', `layer ${layer}: shape [${shape}] at step ${step} differs from [${prev}]`);
       }
     }
-    if (numel !== undefined) obs.numel = numel;
+    if (numel !== undefined) {
+      const t = this.store.layer(layer);
+      if (t.numel === null) t.numel = numel;
+    }
   }
 
   /**
@@ -561,31 +558,17 @@ export class ScalarRecordSink {
     return this.data;
   }
 
-  private observation(step: number, layer: string): LayerObservation {
-    let byLayer: Map<string, LayerObservation> | undefined;
-    if (step === this.lastStep && this.lastStepMap) byLayer = this.lastStepMap;
-    else {
-      byLayer = this.observationIndex.get(step);
-      if (!byLayer) {
-        byLayer = new Map();
-        this.observationIndex.set(step, byLayer);
-      }
-      this.lastStep = step;
-      this.lastStepMap = byLayer;
-    }
-    let obs = byLayer.get(layer);
-    if (!obs) {
-      obs = { step, layer, figures: {} };
-      byLayer.set(layer, obs);
-      this.data.observations.push(obs);
-      this.noteLayer(layer);
-    }
-    return obs;
-  }
-
+  /** One non-finite observation per (layer, key) with a count and the first place: never one per value. */
   private nonFinite(step: number, layer: string | null, what: string, _v: number, line: number): void {
+    const key = `${layer ?? ''}\u0000${what}`;
+    const seen = this.nonFiniteByKey.get(key);
+    if (seen) {
+      seen.count++;
+      return;
+    }
     const nf: NonFiniteObservation = { path: this.path, step, layer, what, count: 1 };
     if (line > 0) nf.line = line;
+    this.nonFiniteByKey.set(key, nf);
     this.data.nonFinite.push(nf);
   }
 }

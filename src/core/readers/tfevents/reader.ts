@@ -189,8 +189,7 @@ export async function readTfeventsFolder(dir: string, options: ReadOptions = {})
         merged.layerOrder.push(l);
       }
     }
-    for (const o of r.observations) merged.observations.push(o);
-    for (const g of r.globals) merged.globals.push(g);
+    merged.scalars.append(r.scalars);
     for (const h of r.histograms) merged.histograms.push(h);
     for (const n of r.nonFinite) merged.nonFinite.push(n);
     for (const x of r.issues) merged.issues.push(x);
