@@ -4,7 +4,7 @@
 // observations (one per place and key, with a count) and issues (capped per kind).
 
 import type { FigureName, InputSeen, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
-import type { ScalarStore } from '../run/scalars';
+import { figureColumn, type ScalarStore } from '../run/scalars';
 import { emptyRunData, MAX_SEEN_NAMES } from '../run/types';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
@@ -105,22 +105,34 @@ export interface LineScanResult {
  * With `includeLastPartial`, a last line without a terminator counts as complete (whole-file reads);
  * otherwise it is left for later (live tail). Over-long lines are reported through `onTooLong`.
  */
-export async function scanLines(
+export async function scanLines(path: string, opts: ScanOptions, onLine: (line: TextLine) => void): Promise<LineScanResult> {
+  return scanLineBytes(path, opts, (bytes, start, end, line, endOffset) =>
+    onLine({ line, text: stripCr(bytes.toString('utf8', start, end)), end: endOffset }),
+  );
+}
+
+export interface ScanOptions {
+  start?: number;
+  /** Stop at this byte offset (a bounded step of a tail); lines past it are left for the next call. */
+  end?: number;
+  firstLine?: number;
+  includeLastPartial: boolean;
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+  onTooLong?: (line: number, bytes: number) => void;
+  /** Limits (tests use small ones to cross chunk boundaries). */
+  maxLineBytes?: number;
+  chunkBytes?: number;
+}
+
+/**
+ * `scanLines` without decoding: `onLine` gets the line's bytes as `bytes[start, end)` (without the \n; a
+ * \r before it is left in), valid only during the call, its 1-based number and the offset past it.
+ */
+export async function scanLineBytes(
   path: string,
-  opts: {
-    start?: number;
-    /** Stop at this byte offset (a bounded step of a tail); lines past it are left for the next call. */
-    end?: number;
-    firstLine?: number;
-    includeLastPartial: boolean;
-    signal?: AbortSignal;
-    onProgress?: (fraction: number) => void;
-    onTooLong?: (line: number, bytes: number) => void;
-    /** Limits (tests use small ones to cross chunk boundaries). */
-    maxLineBytes?: number;
-    chunkBytes?: number;
-  },
-  onLine: (line: TextLine) => void,
+  opts: ScanOptions,
+  onLine: (bytes: Buffer, start: number, end: number, line: number, endOffset: number) => void,
 ): Promise<LineScanResult> {
   const { handle, size: fileSize } = await openForStreaming(path);
   const size = opts.end !== undefined ? Math.min(fileSize, opts.end) : fileSize;
@@ -143,13 +155,14 @@ export async function scanLines(
       for (;;) {
         const nl = buf.indexOf(0x0a, from);
         if (nl < 0 || nl >= bytesRead) break;
-        const piece = buf.subarray(from, nl);
         const end = pos + nl + 1;
-        if (tooLong || pendingBytes + piece.length > maxLine) {
+        if (tooLong || pendingBytes + (nl - from) > maxLine) {
           opts.onTooLong?.(lineNo, end - lineStart - 1);
         } else {
-          const bytes = pending.length ? Buffer.concat([...pending, piece]) : piece;
-          onLine({ line: lineNo, text: stripCr(bytes.toString('utf8')), end });
+          if (pending.length) {
+            const bytes = Buffer.concat([...pending, buf.subarray(from, nl)]);
+            onLine(bytes, 0, bytes.length, lineNo, end);
+          } else onLine(buf, from, nl, lineNo, end);
         }
         pending.length = 0;
         pendingBytes = 0;
@@ -182,7 +195,10 @@ export async function scanLines(
     const partial = pos - lineStart;
     if (partial > 0 && opts.includeLastPartial) {
       if (tooLong) opts.onTooLong?.(lineNo, partial);
-      else onLine({ line: lineNo, text: stripCr(Buffer.concat(pending).toString('utf8')), end: pos });
+      else {
+        const bytes = Buffer.concat(pending);
+        onLine(bytes, 0, bytes.length, lineNo, pos);
+      }
       return { end: pos, lines: lineNo - (opts.firstLine ?? 1) + 1, partialBytes: 0 };
     }
     return { end: completeEnd, lines: lineNo - (opts.firstLine ?? 1), partialBytes: partial };
@@ -278,6 +294,7 @@ export class ScalarRecordSink {
   usableRecords = 0;
   /** Names (keys, columns) that gave a value, for the "what was read" report. */
   private readonly namesRead = new Set<string>();
+  private lastRead: string | null = null;
   /** Set by a reader whose x-axis is the epoch (no step column). */
   xAxis: InputSeen['xAxis'];
 
@@ -344,7 +361,10 @@ export class ScalarRecordSink {
   }
 
   private noteRead(name: string): void {
-    // CSV headers may be space-padded (Ultralytics right-aligns them).
+    // CSV headers may be space-padded (Ultralytics right-aligns them). Names repeat on every record: the
+    // last one answers without a Set lookup.
+    if (name === this.lastRead) return;
+    this.lastRead = name;
     if (this.namesRead.size < MAX_SEEN_NAMES) this.namesRead.add(name.trim());
   }
 
@@ -365,7 +385,7 @@ export class ScalarRecordSink {
     if (shape) {
       const prev = this.data.layerShapes[layer];
       if (!prev) this.data.layerShapes[layer] = shape;
-      else if (prev.join(',') !== shape.join(',')) {
+      else if (prev.length !== shape.length || prev.some((d, i) => d !== shape[i])) {
         this.issue('shape-change', 'warning', `layer ${layer}: shape [${shape}] at step ${step} differs from [${prev}]`);
       }
     }
@@ -419,11 +439,18 @@ export class ScalarRecordSink {
     let stored = false;
     if (layer !== null) {
       this.noteLayer(layer);
-      for (const [k, raw] of Object.entries(rec)) {
+      const table = this.store.layer(layer);
+      for (const k in rec) {
         if (k === stepKey || k === layerKey || k === 'shape' || k === 'numel') continue;
         const figure = Object.prototype.hasOwnProperty.call(LAYER_METRICS, k) ? LAYER_METRICS[k] : undefined;
         if (!figure) continue;
-        if (this.layerValue(step, layer, figure, raw, line, k)) stored = true;
+        const raw = rec[k];
+        // The common case (a finite number) straight into the layer's table; the rest through layerValue.
+        if (typeof raw === 'number' && raw - raw === 0) {
+          table.set(step, figureColumn(figure), raw);
+          this.noteRead(k);
+          stored = true;
+        } else if (this.layerValue(step, layer, figure, raw, line, k)) stored = true;
       }
       const shape = rec.shape !== undefined ? toShape(rec.shape) : null;
       const numelRaw = toNumber(rec.numel);
