@@ -84,12 +84,51 @@ const SERIES_COLUMNS = SERIES_FIGURES.map((k) => figureColumn(k as FigureName));
 const PARAM_COLUMN = figureColumn('paramRms');
 const LR_COLUMN = figureColumn('lr');
 
-/** Every step any layer has a cell or a logged row at (the unknown step excluded), ascending. */
+/**
+ * Every step any layer has a cell or a logged row at (the unknown step excluded), ascending. Layers of one
+ * log mostly share their steps: each layer's steps are compared with the axis so far and merged only where
+ * they differ — linear, where a Set of every logged value's step cost ~0.2 s on 6.3M values.
+ */
 function stepAxis(grid: FigureGrid, layers: LayerFigures[]): Float64Array {
-  const seen = new Set<number>();
-  for (const s of grid.cells.keys()) if (s !== UNKNOWN_STEP) seen.add(s);
-  for (const l of layers) for (const s of l.loggedSteps()) seen.add(s);
-  return Float64Array.from(seen).sort();
+  const cellSteps = Float64Array.from([...grid.cells.keys()].filter((s) => s !== UNKNOWN_STEP)).sort();
+  let axis = uniqueSorted(cellSteps);
+  for (const l of layers) {
+    const steps = l.loggedSteps();
+    if (!sameUnique(axis, steps)) axis = mergeUnique(axis, steps);
+  }
+  return axis;
+}
+
+/** The distinct values of an ascending array. */
+function uniqueSorted(a: Float64Array): Float64Array {
+  let n = 0;
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) if (n === 0 || a[i] !== out[n - 1]) out[n++] = a[i]!;
+  return out.subarray(0, n);
+}
+
+/** Whether the distinct values of ascending `b` are exactly the values of `axis`. */
+function sameUnique(axis: Float64Array, b: Float64Array): boolean {
+  let j = 0;
+  for (let i = 0; i < b.length; i++) {
+    if (i > 0 && b[i] === b[i - 1]) continue;
+    if (j >= axis.length || axis[j] !== b[i]) return false;
+    j++;
+  }
+  return j === axis.length;
+}
+
+/** The union of two ascending arrays, distinct values, ascending. */
+function mergeUnique(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < a.length || j < b.length) {
+    const x = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (n === 0 || out[n - 1] !== x) out[n++] = x;
+  }
+  return out.subarray(0, n);
 }
 
 /** One pass over every (layer, step): layers with a charted figure per step, the lr per step, any scale. */
