@@ -93,7 +93,9 @@ export async function readJsonl(path: string, options: ReadOptions = {}): Promis
     ];
     return data;
   }
-  if (sink.usableRecords === 0) {
+  // A log whose every value is NaN/inf (a run that diverged from the start) is a result, not an error: its
+  // non-finite observations say so.
+  if (sink.usableRecords === 0 && data.nonFinite.length === 0) {
     const first = data.issues.find((i) => i.severity === 'error') ?? data.issues[0];
     const why =
       scan.lines === 0

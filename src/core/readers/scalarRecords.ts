@@ -6,6 +6,7 @@
 import type { FigureName, InputSeen, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
 import { figureColumn, type ScalarStore } from '../run/scalars';
 import { emptyRunData, MAX_SEEN_NAMES } from '../run/types';
+import { IssueLimiter } from '../run/issueLimit';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
 import { optimizerKindFromName, type OptimizerKind } from '../../shared/optimizers';
@@ -251,8 +252,23 @@ export function toStep(value: unknown): number | null {
   return n;
 }
 
+/** Shapes by their text: a long-form CSV repeats a few shape strings on every row (a regex each cost 11%). */
+const SHAPE_TEXT = new Map<string, number[] | null>();
+const MAX_SHAPE_TEXTS = 4096;
+
 /** A shape from a JSON array or a "[16, 32]" / "(16, 32)" string; null when it is not one. */
 export function toShape(value: unknown): number[] | null {
+  if (typeof value === 'string') {
+    const known = SHAPE_TEXT.get(value);
+    if (known !== undefined) return known && known.slice();
+    const shape = shapeOf(value);
+    if (SHAPE_TEXT.size < MAX_SHAPE_TEXTS && value.length <= 256) SHAPE_TEXT.set(value, shape && shape.slice());
+    return shape;
+  }
+  return shapeOf(value);
+}
+
+function shapeOf(value: unknown): number[] | null {
   let arr: unknown = value;
   if (typeof value === 'string') {
     const m = /^\s*[[(]\s*([\d\s,]*)[\])]\s*$/.exec(value);
@@ -277,7 +293,19 @@ export function toShape(value: unknown): number[] | null {
 /** Fields of a long-form record that name the layer. */
 export const LAYER_KEYS: readonly string[] = ['layer', 'layer_name', 'param_name', 'parameter'];
 
-const MAX_ISSUES_PER_KIND = 20;
+/** What each kind of problem is called in the "… and N more" line past the per-kind cap (run/issueLimit.ts). */
+const KIND_LABEL: Record<string, string> = {
+  parse: 'invalid JSON lines',
+  'not-object': 'lines that are not JSON objects',
+  'no-step': 'records without a step',
+  'bad-step': 'records with an invalid step',
+  'no-layer': 'records without a layer',
+  'invalid-value': 'values that are not numbers',
+  'shape-change': 'shape changes',
+  'too-long': 'over-long lines',
+  'csv-syntax': 'CSV syntax errors',
+  ragged: 'rows with the wrong number of fields',
+};
 
 /**
  * Collects one input's logged values into the columnar run model. Values of one (step, layer) that arrive
@@ -287,7 +315,8 @@ export class ScalarRecordSink {
   readonly data: RunData;
   private readonly store: ScalarStore;
   private readonly layersSeen = new Set<string>();
-  private readonly issueCounts = new Map<string, number>();
+  private lastNoted: string | null = null;
+  private readonly issues: IssueLimiter;
   private readonly nonFiniteByKey = new Map<string, NonFiniteObservation>();
   private infRatio = { count: 0, firstLine: 0 };
   /** Count of records that produced at least one value. */
@@ -304,17 +333,15 @@ export class ScalarRecordSink {
   ) {
     this.data = emptyRunData();
     this.store = this.data.scalars;
+    this.issues = new IssueLimiter(this.data.issues);
     this.data.inputs.push({ path, format });
   }
 
-  /** Record a problem; at most MAX_ISSUES_PER_KIND per kind, the rest are counted in a summary. */
+  /** Record a problem; at most MAX_ISSUES_PER_KIND per kind are listed, the rest counted in one line. */
   issue(kind: string, severity: ReadIssue['severity'], message: string, line?: number): void {
-    const n = (this.issueCounts.get(kind) ?? 0) + 1;
-    this.issueCounts.set(kind, n);
-    if (n > MAX_ISSUES_PER_KIND) return;
     const issue: ReadIssue = { severity, path: this.path, message };
     if (line !== undefined) issue.line = line;
-    this.data.issues.push(issue);
+    this.issues.push(KIND_LABEL[kind] ?? kind, issue);
   }
 
   /** A logged value as a number: undefined when absent, or when not a number (then reported). */
@@ -551,6 +578,9 @@ export class ScalarRecordSink {
   }
 
   noteLayer(layer: string): void {
+    // Values of one layer come in runs: the last noted name answers without hashing a fresh string.
+    if (layer === this.lastNoted) return;
+    this.lastNoted = layer;
     if (!this.layersSeen.has(layer)) {
       this.layersSeen.add(layer);
       this.data.layerOrder.push(layer);
@@ -573,15 +603,7 @@ export class ScalarRecordSink {
       if (first > 0) issue.line = first;
       this.data.issues.push(issue);
     }
-    for (const [kind, n] of this.issueCounts) {
-      if (n > MAX_ISSUES_PER_KIND) {
-        this.data.issues.push({
-          severity: 'warning',
-          path: this.path,
-          message: `${n - MAX_ISSUES_PER_KIND} more problem(s) of the same kind (${kind}) not listed`,
-        });
-      }
-    }
+    this.issues.finish();
     return this.data;
   }
 

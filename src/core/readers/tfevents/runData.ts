@@ -4,6 +4,7 @@
 
 import type { HistogramObservation, NonFiniteObservation, RunData, TensorRole } from '../../run/types';
 import { emptyRunData } from '../../run/types';
+import { IssueLimiter } from '../../run/issueLimit';
 import { figureColumn, type ScalarTable } from '../../run/scalars';
 import { classifyHistogramTag, classifyScalarTag } from '../../run/scalarTags';
 import { RATIO_FIGURES } from '../scalarRecords';
@@ -21,6 +22,8 @@ type HistogramMeaning = { kind: 'histogram'; layer: string; role: TensorRole | n
 export class RunDataBuilder implements EventVisitor {
   run: RunData = emptyRunData();
   path = '';
+  /** Where problems go, bounded per kind (set by the reader for each scan; run.issues itself by default). */
+  issues = new IssueLimiter(this.run.issues);
   private readonly scalarMeaning = new Map<string, ScalarMeaning>();
   /** Scalar meaning by the decoder's tag id: an array index instead of a string-keyed lookup per value. */
   private readonly meaningById: (ScalarMeaning | undefined)[] = [];
@@ -32,6 +35,7 @@ export class RunDataBuilder implements EventVisitor {
   /** Start a fresh RunData (tag caches are kept: they hold no per-run data). */
   startRun(): RunData {
     this.run = emptyRunData();
+    this.issues = new IssueLimiter(this.run.issues);
     this.gen++;
     this.layersSeen.clear();
     this.nonFiniteByTag = new Map();
@@ -132,7 +136,7 @@ export class RunDataBuilder implements EventVisitor {
       return;
     }
     if (h.num < 0 || h.sumSquares < 0) {
-      this.run.issues.push({
+      this.issues.push('histograms with negative counts (ignored)', {
         severity: 'warning',
         path: this.path,
         offset,
