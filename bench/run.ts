@@ -7,6 +7,7 @@
 // 2. The fused tensor-stat kernel alone (GB/s), and tfjs computing RMS(u) on 16M elements vs the
 //    plain typed-array loop (the decision recorded in the README).
 // 3. Reader throughputs: npz (stored), safetensors, JSONL, CSV, TensorBoard (bench/tfevents.ts).
+// 4. The CLI on the large TensorBoard / JSONL / CSV logs against the Python peers (bench/logs.ts).
 
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -384,6 +385,8 @@ async function main(): Promise<void> {
   await benchKernel();
   await benchContainers();
   await benchLogs();
+  // Whole-process reads of the large logs against the Python peers (bench/logs.ts).
+  if (!quick) for (const r of (await import('./logs')).benchLogFiles()) rows.push([r.name, r.value, r.note]);
   await benchTensorboard();
   for (const extra of ['./torchBench', './configHover', './hostileBinary']) {
     try {
