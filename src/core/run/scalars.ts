@@ -16,24 +16,33 @@
 
 import type { FigureName, GlobalObservation } from './types';
 
+// Every figure of LayerFigures, each once: a Record over FigureName, so a figure added to the type and
+// not here fails to compile (a figure without a column would be dropped silently by the engine).
+const FIGURE_SET: Record<FigureName, true> = {
+  paramRms: true,
+  paramNorm: true,
+  gradRms: true,
+  gradNorm: true,
+  updateRms: true,
+  updateNorm: true,
+  relStep: true,
+  adamUpdateRms: true,
+  relStepPredicted: true,
+  epsDominatedFraction: true,
+  exp_avgRms: true,
+  sqrtVHatRms: true,
+  decayRms: true,
+  momentumBufferRms: true,
+  lr: true,
+  directionRms: true,
+  zeroSecondMomentFraction: true,
+  trustRatio: true,
+  effectiveLr: true,
+  updateClip: true,
+};
+
 /** Every per-layer figure, in column order. */
-export const FIGURES: readonly FigureName[] = [
-  'paramRms',
-  'paramNorm',
-  'gradRms',
-  'gradNorm',
-  'updateRms',
-  'updateNorm',
-  'relStep',
-  'adamUpdateRms',
-  'relStepPredicted',
-  'epsDominatedFraction',
-  'exp_avgRms',
-  'sqrtVHatRms',
-  'decayRms',
-  'momentumBufferRms',
-  'lr',
-];
+export const FIGURES: readonly FigureName[] = Object.keys(FIGURE_SET) as FigureName[];
 const FIGURE_COLUMN = new Map<FigureName, number>(FIGURES.map((f, i) => [f, i]));
 
 /** Column index of a figure in a layer table. */

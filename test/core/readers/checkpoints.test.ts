@@ -7,7 +7,7 @@ import { readCheckpointPair, readTorchCheckpoint } from '../../../src/core/reade
 import { readHfCheckpointFolder } from '../../../src/core/readers/hfCheckpoint';
 import { readSafetensors } from '../../../src/core/readers/safetensors';
 import { assertClose, fixturePath } from '../../support/fixtures';
-import { globalsOf, observationsOf } from '../../support/observations';
+import { globalsOf } from '../../support/observations';
 
 // Checkpoint structures real runs leave behind (test/fixtures/checkpoints, written by
 // make_checkpoint_fixtures.py with torch 1.13): every figure is read from the files' bytes through the

@@ -2,22 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FlatJsonParser } from '../../../src/core/readers/flatJson';
 import { parseJsonTolerant } from '../../../src/core/readers/scalarRecords';
+import { rng } from '../../support/fuzz';
 
 // The flat-object parser either gives exactly what JSON.parse (with Python's NaN tokens) gives, or
 // undefined (then the reader uses JSON.parse). Checked on seeded random lines shaped like our snippet's
 // records, with numbers printed every way Python and JS print them, and on inputs it must hand back.
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 function parse(p: FlatJsonParser, text: string): Record<string, unknown> | undefined {
   const b = Buffer.from(`xx${text}yy`, 'latin1');

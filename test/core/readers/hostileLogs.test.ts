@@ -9,6 +9,7 @@ import { readCsv, MAX_RECORD_FIELDS } from '../../../src/core/readers/csv';
 import { MAX_ISSUES_PER_KIND } from '../../../src/core/run/issueLimit';
 import { encodeFileVersionEvent, encodeScalarEvent, frameRecord } from '../../support/tfeventsWriter';
 import { globalsOf } from '../../support/observations';
+import { rng } from '../../support/fuzz';
 
 // Hostile log inputs that used to cost memory per bad record (one issue object each, one non-finite
 // observation each, one field per delimiter): the readers' budgets hold, the counts they report are
@@ -16,18 +17,6 @@ import { globalsOf } from '../../support/observations';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ol-hostile-logs-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
