@@ -8,6 +8,7 @@
 // 2. The fused pass alone on one layer (WebAssembly vs JavaScript), against reading the same bytes and a
 //    memory copy (bandwidth); tfjs computing RMS(u) on 16M elements vs the plain typed-array loop.
 // 3. Reader throughputs: npz (stored), safetensors, JSONL, CSV, TensorBoard (bench/tfevents.ts).
+// 4. The CLI on the large TensorBoard / JSONL / CSV logs against the Python peers (bench/logs.ts).
 
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -398,11 +399,7 @@ async function benchLogs(): Promise<void> {
     const t0 = process.hrtime.bigint();
     const d = await read(path);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    report(
-      `${name} (${(size / 1024 ** 2).toFixed(0)} MB)`,
-      `${(size / 1024 ** 2 / s).toFixed(0)} MB/s`,
-      `${d.observations.length} observations`,
-    );
+    report(`${name} (${(size / 1024 ** 2).toFixed(0)} MB)`, `${(size / 1024 ** 2 / s).toFixed(0)} MB/s`, `${d.scalars.valueCount} values`);
   }
 }
 
@@ -419,7 +416,7 @@ async function benchTensorboard(): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`Optimizer Lens bench — ${new Date().toISOString()} — node ${process.version}${quick ? ' (quick)' : ''}\n`);
-  // `--only=snapshot,kernel` runs a subset (names: snapshot, kernel, containers, logs, tensorboard, extras).
+  // `--only=snapshot,kernel` runs a subset (names: snapshot, kernel, containers, logs, logfiles, tensorboard, extras).
   const only = process.argv
     .find((a) => a.startsWith('--only='))
     ?.slice(7)
@@ -429,6 +426,8 @@ async function main(): Promise<void> {
   if (want('kernel')) await benchKernel();
   if (want('containers')) await benchContainers();
   if (want('logs')) await benchLogs();
+  // Whole-process reads of the large logs against the Python peers (bench/logs.ts).
+  if (want('logfiles') && !quick) for (const r of (await import('./logs')).benchLogFiles()) rows.push([r.name, r.value, r.note]);
   if (want('tensorboard')) await benchTensorboard();
   if (!want('extras')) {
     writeFileSync(join(DATA, 'last-bench.json'), JSON.stringify(rows, null, 1));

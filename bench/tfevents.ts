@@ -15,6 +15,7 @@ import { scanRecords } from '../src/core/readers/tfevents/framing';
 import { EventDecoder } from '../src/core/readers/tfevents/events';
 import { readTfeventsFile } from '../src/core/readers/tfevents/reader';
 import type { ReadIssue } from '../src/core/run/types';
+import { IssueLimiter } from '../src/core/run/issueLimit';
 
 export interface TfeventsBenchResult {
   name: string;
@@ -195,7 +196,7 @@ export async function benchTfevents(repeats = 2): Promise<TfeventsBenchResult[]>
     const fh = await fsp.open(file, 'r');
     try {
       const issues: ReadIssue[] = [];
-      const r = await scanRecords(fh, file, 0, bytes, () => undefined, issues);
+      const r = await scanRecords(fh, file, 0, bytes, () => undefined, new IssueLimiter(issues));
       if (issues.length) throw new Error(issues[0]!.message);
       return r.records;
     } finally {
@@ -208,7 +209,7 @@ export async function benchTfevents(repeats = 2): Promise<TfeventsBenchResult[]>
     try {
       const dec = new EventDecoder({ scalar: () => void values++, histogram: () => void values++ });
       const issues: ReadIssue[] = [];
-      await scanRecords(fh, file, 0, bytes, (b, s, e, o) => dec.decode(b, s, e, o), issues);
+      await scanRecords(fh, file, 0, bytes, (b, s, e, o) => dec.decode(b, s, e, o), new IssueLimiter(issues));
       if (issues.length) throw new Error(issues[0]!.message);
       return values;
     } finally {
@@ -220,9 +221,9 @@ export async function benchTfevents(repeats = 2): Promise<TfeventsBenchResult[]>
     async () => {
       const run = await readTfeventsFile(file);
       if (run.issues.length) throw new Error(run.issues[0]!.message);
-      return run.observations.length + run.globals.length;
+      return run.scalars.valueCount;
     },
-    'records = merged observations (one per layer and step) + global steps',
+    'records = values stored in the columnar run model',
   );
   return results;
 }

@@ -39,7 +39,7 @@ export const PER_LAYER_HINT =
 function noLayerFigures(data: RunData, layers: LayerStats[], hasSeries: boolean): NoLayerFigures | undefined {
   if (hasSeries || layers.some((l) => SERIES_FIGURES.some((f) => l[f] !== null && l[f] !== undefined))) return undefined;
   const globals = new Set<string>();
-  for (const g of data.globals) for (const k of Object.keys(g.values)) globals.add(k);
+  for (const k of data.scalars.globalKeys) globals.add(k);
   const read = (data.seen ?? []).flatMap((s) => s.read.slice(0, 12));
   return { globals: [...globals], read: [...new Set(read)], hint: PER_LAYER_HINT };
 }
@@ -49,7 +49,9 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
   const figures = await computeRunFigures(data, options);
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...(options.thresholds ?? {}) };
   const { hyper, step, steps, layers, series, distributions, nonFinite, anyParamScale } = figures;
-  const lr = lrPoints(data.globals, figures.lrByStep);
+  // The whole-model values as one object per step: what rules and surfaces read (RunAnalysis.globals).
+  const globals = data.scalars.globalObservations();
+  const lr = lrPoints(globals, figures.lrByStep);
   const lrSchedule = lrScheduleOf(lr);
   const findings = evaluateRunRules({
     step,
@@ -63,7 +65,7 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
     anyParamScale,
     eps: hyper.eps,
     nonFinite,
-    globals: data.globals,
+    globals,
     ...(data.frozenLayers?.length ? { frozenLayers: new Set(data.frozenLayers) } : {}),
   });
   const summary: RunSummary = {
@@ -101,5 +103,5 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
     ...(data.seen?.length ? { seen: data.seen } : {}),
     ...(data.skipped?.length ? { skipped: data.skipped } : {}),
   };
-  return { result, summary, series, globals: data.globals, distributions, thresholds };
+  return { result, summary, series, globals, distributions, thresholds };
 }

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { assertClose } from '../support/fixtures';
 import { readJsonl } from '../../src/core/readers/jsonl';
+import { observationsOf } from '../support/observations';
 import { loggingSnippet, type LoggingSnippetId } from '../../src/core/snippets';
 import type { AnalysisResult } from '../../src/core/analysis';
 import type { LayerFigures } from '../../src/core/run/types';
@@ -581,7 +582,7 @@ for (const [optimizer, variant] of [
       let compared = 0;
       for (const [stepKey, layers] of Object.entries(truth.steps)) {
         const step = Number(stepKey);
-        const observations = data.observations.filter((o) => o.step === step);
+        const observations = observationsOf(data).filter((o) => o.step === step);
         if (!truth.logged_steps.includes(step)) {
           assert.equal(observations.length, 0, `step ${step} was not logged`);
           continue;
@@ -634,7 +635,7 @@ test(
       flagged.some((n) => n.what === 'grad_rms' && n.line === lineIndex + 1),
       JSON.stringify(flagged),
     );
-    const observation = data.observations.find((o) => o.step === 10 && o.layer === 'fc1.weight');
+    const observation = observationsOf(data).find((o) => o.step === 10 && o.layer === 'fc1.weight');
     assert.ok(observation && observation.figures.gradRms === undefined && observation.figures.paramRms! > 0);
   },
 );

@@ -1,50 +1,55 @@
-import type { AnalyzeOptions } from '../analysis';
-import type { FigureName } from '../run/types';
-import { FigureGrid } from './figureGrid';
-import { layerHyper, type ResolvedHyper } from './hyper';
+import { figureColumn } from '../run/scalars';
 
 // Phase 4 of the engine: figures that follow from others — RMS from a norm where the element count is
-// known, the relative step from the update and parameter RMS, the predicted step from lr·RMS(u).
+// known, the relative step from the update and parameter RMS, the predicted step from lr·RMS(u). Applied
+// to each (step, layer) as its figures are resolved (layerFigures.ts), so nothing is stored per cell.
 
-const NORM_PAIRS: [FigureName, FigureName][] = [
-  ['paramRms', 'paramNorm'],
-  ['gradRms', 'gradNorm'],
-  ['updateRms', 'updateNorm'],
+/** One (step, layer)'s figures by column (run/scalars.ts FIGURES order): value, stated-null flag, source. */
+export interface FigureRow {
+  /** NaN = unknown. */
+  v: Float64Array;
+  /** 1 where an input stated the figure as undefined (null), which keeps it from being derived. */
+  isNull: Uint8Array;
+  src: (string | undefined)[];
+}
+
+/** What the layer's hyper-parameters give the predicted step: its lr, and whether decoupled decay is absent. */
+export interface DeriveHyper {
+  lr: number | null;
+  decayFree: boolean;
+}
+
+const NORM_PAIRS: [number, number][] = [
+  [figureColumn('paramRms'), figureColumn('paramNorm')],
+  [figureColumn('gradRms'), figureColumn('gradNorm')],
+  [figureColumn('updateRms'), figureColumn('updateNorm')],
 ];
+const PARAM = figureColumn('paramRms');
+const UPDATE = figureColumn('updateRms');
+const REL = figureColumn('relStep');
+const U = figureColumn('adamUpdateRms');
+const PRED = figureColumn('relStepPredicted');
+const LR = figureColumn('lr');
 
-export function applyDerivedFigures(grid: FigureGrid, hyper: ResolvedHyper, options: AnalyzeOptions): void {
-  for (const layers of grid.cells.values()) {
-    for (const [layer, c] of layers) {
-      const f = c.figures;
-      const n = grid.numelOf.get(layer);
-      if (n) {
-        for (const [r, nm] of NORM_PAIRS) {
-          const norm = f[nm];
-          if ((f[r] === undefined || f[r] === null) && norm !== undefined && norm !== null)
-            FigureGrid.set(c, r, norm / Math.sqrt(n), `${c.provenance[nm]} (norm/√numel)`);
-        }
-      }
-      if (
-        (f.relStep === undefined || f.relStep === null) &&
-        f.updateRms != null &&
-        f.paramRms != null &&
-        f.paramRms > 0 &&
-        c.provenance.relStep === undefined
-      ) {
-        FigureGrid.set(c, 'relStep', f.updateRms / f.paramRms, 'derived');
-      }
-      if (
-        (f.relStepPredicted === undefined || f.relStepPredicted === null) &&
-        f.adamUpdateRms != null &&
-        f.paramRms != null &&
-        f.paramRms > 0
-      ) {
-        const lh = layerHyper(grid.data, hyper, options, layer, undefined);
-        const lr = f.lr ?? lh.lr;
-        const decayFree = !lh.decoupled || lh.weightDecay === 0;
-        if (lr !== null && lr !== undefined && decayFree)
-          FigureGrid.set(c, 'relStepPredicted', (lr * f.adamUpdateRms) / f.paramRms, 'derived');
-      }
+function put(row: FigureRow, col: number, value: number, src: string): void {
+  row.v[col] = value;
+  row.isNull[col] = 0;
+  row.src[col] = src;
+}
+
+export function deriveFigures(row: FigureRow, numel: number | undefined, hyper: DeriveHyper): void {
+  const v = row.v;
+  if (numel) {
+    for (const [r, nm] of NORM_PAIRS) {
+      if (Number.isNaN(v[r]!) && !Number.isNaN(v[nm]!)) put(row, r, v[nm]! / Math.sqrt(numel), `${row.src[nm]} (norm/√numel)`);
     }
+  }
+  const param = v[PARAM]!;
+  if (Number.isNaN(v[REL]!) && row.src[REL] === undefined && !Number.isNaN(v[UPDATE]!) && param > 0) {
+    put(row, REL, v[UPDATE]! / param, 'derived');
+  }
+  if (Number.isNaN(v[PRED]!) && !Number.isNaN(v[U]!) && param > 0) {
+    const lr = Number.isNaN(v[LR]!) ? hyper.lr : v[LR]!;
+    if (lr !== null && hyper.decayFree) put(row, PRED, (lr * v[U]!) / param, 'derived');
   }
 }

@@ -1,11 +1,13 @@
 import type { FigureName, RunData } from '../run/types';
 import type { OptimizerKind } from '../../shared/optimizers';
+import type { LayerScalars } from '../run/scalars';
 import type { LayerStats } from './types';
 
-// The engine's working state: one cell of figures (with where each came from) per (step, layer), the
-// layer order and each layer's element count. Every phase writes through `set`, whose precedence rule is
-// the engine's: the first known value of a figure wins (phases run tensors → histograms → logs), a null
-// never replaces a value.
+// The engine's working state: a cell of figures (with where each came from) per (step, layer) that the
+// tensor and histogram phases filled, the logged tables of each layer (consulted after the cells, never
+// copied into them: see layerFigures.ts), the layer order and each layer's element count. Every phase
+// writes through `set`, whose precedence rule is the engine's: the first known value of a figure wins
+// (phases run tensors → histograms → logs), a null never replaces a value.
 
 type Figures = { [K in FigureName]?: number | null };
 
@@ -20,6 +22,8 @@ export class FigureGrid {
   readonly numelOf = new Map<string, number>();
   /** The update rule the tensor phase applied per layer (Muon's AdamW groups differ from the run's kind). */
   readonly optimizerOf = new Map<string, OptimizerKind>();
+  /** Logged per-layer figures (the run's columnar tables), by layer. */
+  readonly logged = new Map<string, LayerScalars>();
   // Called once per observation (hundreds of thousands in a long log): a Set, not a scan of the order.
   private readonly knownLayers: Set<string>;
 
@@ -52,23 +56,13 @@ export class FigureGrid {
     cell.figures[name] = value;
     cell.provenance[name] = source;
   }
-
-  /** The figures of every layer at `step`, in layer order. */
-  statsAt(step: number | null): LayerStats[] {
-    if (step === null) return [];
-    const atStep = this.cells.get(step);
-    if (!atStep) return [];
-    return this.layerOrder
-      .filter((l) => atStep.has(l))
-      .map((l) => toLayerStats(l, atStep.get(l)!, this.data.layerShapes[l] ?? null, this.numelOf.get(l) ?? null, this.optimizerOf.get(l)));
-  }
 }
 
 export function numelOfShape(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function toLayerStats(
+export function toLayerStats(
   name: string,
   c: Cell,
   shape: number[] | null,

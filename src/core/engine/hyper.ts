@@ -26,15 +26,8 @@ export function resolveHyper(data: RunData, options: AnalyzeOptions): ResolvedHy
   const fromData = h.lr != null || h.betas != null || h.eps != null || h.type != null;
   let lr = options.lr ?? h.lr ?? null;
   if (lr === null) {
-    // A logged global lr (last value) is a learning rate the run states.
-    for (let i = data.globals.length - 1; i >= 0 && lr === null; i--) {
-      const v = data.globals[i].values.lr;
-      if (v !== undefined && Number.isFinite(v)) lr = v;
-    }
-    for (let i = data.observations.length - 1; i >= 0 && lr === null; i--) {
-      const v = data.observations[i].figures.lr;
-      if (v !== undefined && v !== null && Number.isFinite(v)) lr = v;
-    }
+    // A logged lr (the last global value, else the last per-layer value) is a learning rate the run states.
+    lr = data.scalars.lastGlobal('lr') ?? data.scalars.lastLayerFigure('lr');
   }
   const inferred = options.optimizer || h.type ? null : inferOptimizer(data);
   return {

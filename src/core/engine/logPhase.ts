@@ -1,8 +1,9 @@
-import type { FigureName } from '../run/types';
 import { FigureGrid } from './figureGrid';
 
 // Phases 2 and 3 of the engine: what logs state. Histograms first (RMS = √(sum_squares/num), exact where
 // the writer stores sum_squares), then logged scalars; both fill only what the tensors left unknown.
+// Logged scalars are not copied into cells: the grid consults the run's columnar tables (run/scalars.ts)
+// after its cells, so a 6M-value log costs no object per value here either.
 
 export function applyHistograms(grid: FigureGrid): void {
   for (const h of grid.data.histograms) {
@@ -20,12 +21,10 @@ export function applyHistograms(grid: FigureGrid): void {
 }
 
 export function applyLoggedScalars(grid: FigureGrid): void {
-  const data = grid.data;
-  for (const o of data.observations) {
-    grid.addLayer(o.layer);
-    if (o.numel !== undefined && !grid.numelOf.has(o.layer)) grid.numelOf.set(o.layer, o.numel);
-    if (o.shape && !data.layerShapes[o.layer]) data.layerShapes[o.layer] = o.shape;
-    const c = grid.cell(o.step, o.layer);
-    for (const [k, v] of Object.entries(o.figures) as [FigureName, number | null][]) FigureGrid.set(c, k, v, 'log');
+  for (const [layer, table] of grid.data.scalars.layers) {
+    if (table.length === 0) continue;
+    grid.addLayer(layer);
+    if (table.numel !== null && !grid.numelOf.has(layer)) grid.numelOf.set(layer, table.numel);
+    grid.logged.set(layer, table);
   }
 }

@@ -21,14 +21,9 @@ export function inferOptimizer(data: RunData): InferredOptimizer | null {
       else if (t.role !== 'param' && t.role !== 'param_before' && t.role !== 'param_after' && t.role !== 'grad') secondMoment = true;
     }
   }
-  let loggedMomentum = false;
-  let loggedAdam = false;
-  for (const o of data.observations) {
-    const f = o.figures;
-    if (f.momentumBufferRms != null) loggedMomentum = true;
-    if (f.adamUpdateRms != null || f.sqrtVHatRms != null || f.epsDominatedFraction != null) loggedAdam = true;
-    if (loggedMomentum && loggedAdam) break;
-  }
+  const logged = data.scalars;
+  let loggedMomentum = logged.hasFigure('momentumBufferRms');
+  let loggedAdam = logged.hasFigure('adamUpdateRms') || logged.hasFigure('sqrtVHatRms') || logged.hasFigure('epsDominatedFraction');
   for (const h of data.histograms) {
     if (h.role === 'momentum_buffer') loggedMomentum = true;
     if (h.quantity === 'adam_u') loggedAdam = true;

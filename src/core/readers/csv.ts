@@ -27,6 +27,8 @@ export const CSV_FORMAT = 'csv';
 
 /** Longest record (in characters) the parser holds; longer ones (a stray quote) are reported and dropped. */
 export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
+/** Most fields a record may have (a W&B wide export has thousands of columns; this is far above). */
+export const MAX_RECORD_FIELDS = 100_000;
 const CHUNK_BYTES = 1024 * 1024;
 
 export interface CsvRecord {
@@ -166,7 +168,18 @@ export class CsvParser {
   }
 
   private endField(): void {
-    if (!this.dropping) this.fields.push(this.field);
+    if (!this.dropping) {
+      // Delimiters count: a line of 60 MB of commas is 60M empty fields (measured 4.2 GB before this bound).
+      this.recordChars++;
+      if (this.fields.length >= MAX_RECORD_FIELDS || this.recordChars > MAX_RECORD_CHARS) {
+        this.onProblem(
+          this.recordLine,
+          `record starting at line ${this.recordLine} has more than ${this.fields.length >= MAX_RECORD_FIELDS ? `${MAX_RECORD_FIELDS} fields` : `${MAX_RECORD_CHARS} characters`}; dropped`,
+        );
+        this.dropping = true;
+        this.fields = [];
+      } else this.fields.push(this.field);
+    }
     this.field = '';
     this.state = 'start';
   }

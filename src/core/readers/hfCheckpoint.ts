@@ -215,16 +215,15 @@ export async function readHfCheckpointFolder(dir: string, options: TorchReadOpti
   // without an optimizer.pt, the training arguments say what was configured.
   if (argsHyper && !optimizer) run.hyper = { ...argsHyper };
   if (trainer) {
-    appendAll(run.globals, trainer.data.globals);
-    appendAll(run.observations, trainer.data.observations);
+    run.scalars.append(trainer.data.scalars);
     appendAll(run.nonFinite, trainer.data.nonFinite);
     appendAll(run.issues, trainer.data.issues);
     // A lr from the log at this step, when the optimizer state did not give one.
     if (run.hyper.lr === undefined || run.hyper.lr === null) {
       const step = run.snapshots[0]?.step;
-      const g = trainer.data.globals.find((x) => x.step === step && typeof x.values.lr === 'number');
-      if (g) {
-        run.hyper.lr = g.values.lr;
+      const lr = step === undefined || step === null ? null : trainer.data.scalars.globalAt('lr', step);
+      if (lr !== null) {
+        run.hyper.lr = lr;
         run.hyper.source = 'log';
       }
     }

@@ -12,7 +12,8 @@ import type { RunData } from '../run/types';
 import { ReaderError } from '../errors';
 import { STEP_KEYS } from '../run/scalarTags';
 import { GrowingFile } from '../io/growingFile';
-import { MAX_LINE_BYTES, parseJsonTolerant, ScalarRecordSink, scanLines, type TextLine } from './scalarRecords';
+import { MAX_LINE_BYTES, parseJsonTolerant, ScalarRecordSink, scanLineBytes } from './scalarRecords';
+import { FlatJsonParser } from './flatJson';
 
 export const JSONL_FORMAT = 'jsonl';
 
@@ -31,21 +32,38 @@ interface LineCounts {
   system: number;
 }
 
-function handleLine(sink: ScalarRecordSink, l: TextLine, counts?: LineCounts): void {
-  const text = (l.line === 1 ? l.text.replace(/^\uFEFF/, '') : l.text).trim();
-  if (text === '') return;
-  let record: unknown;
-  try {
-    record = parseJsonTolerant(text);
-  } catch (err) {
-    sink.issue('parse', 'error', `line ${l.line}: invalid JSON (${(err as Error).message}); line skipped`, l.line);
-    return;
-  }
-  if (counts && isWandbSystemRecord(record)) {
-    counts.system++;
-    return;
-  }
-  sink.addJsonRecord(record, l.line, STEP_KEYS);
+/**
+ * A line handler: the flat-object parser on the bytes (the common case: no decoding of the line), else
+ * JSON.parse on the decoded text, which also gives the error message.
+ */
+function lineHandler(sink: ScalarRecordSink, counts?: LineCounts): (b: Buffer, start: number, end: number, line: number) => void {
+  const flat = new FlatJsonParser();
+  const take = (record: unknown, line: number): void => {
+    if (counts && isWandbSystemRecord(record)) {
+      counts.system++;
+      return;
+    }
+    sink.addJsonRecord(record, line, STEP_KEYS);
+  };
+  return (b, start, end, line) => {
+    const fast = flat.parse(b, start, end);
+    if (fast !== undefined) {
+      take(fast, line);
+      return;
+    }
+    let text = b.toString('utf8', start, end);
+    if (line === 1) text = text.replace(/^\uFEFF/, '');
+    text = text.trim();
+    if (text === '') return;
+    let record: unknown;
+    try {
+      record = parseJsonTolerant(text);
+    } catch (err) {
+      sink.issue('parse', 'error', `line ${line}: invalid JSON (${(err as Error).message}); line skipped`, line);
+      return;
+    }
+    take(record, line);
+  };
 }
 
 function tooLong(sink: ScalarRecordSink) {
@@ -57,10 +75,10 @@ function tooLong(sink: ScalarRecordSink) {
 export async function readJsonl(path: string, options: ReadOptions = {}): Promise<RunData> {
   const sink = new ScalarRecordSink(path, JSONL_FORMAT);
   const counts: LineCounts = { system: 0 };
-  const scan = await scanLines(
+  const scan = await scanLineBytes(
     path,
     { includeLastPartial: true, signal: options.signal, onProgress: options.onProgress, onTooLong: tooLong(sink) },
-    (l) => handleLine(sink, l, counts),
+    lineHandler(sink, counts),
   );
   const data = sink.finish();
   if (sink.usableRecords === 0 && counts.system > 0) {
@@ -75,7 +93,9 @@ export async function readJsonl(path: string, options: ReadOptions = {}): Promis
     ];
     return data;
   }
-  if (sink.usableRecords === 0) {
+  // A log whose every value is NaN/inf (a run that diverged from the start) is a result, not an error: its
+  // non-finite observations say so.
+  if (sink.usableRecords === 0 && data.nonFinite.length === 0) {
     const first = data.issues.find((i) => i.severity === 'error') ?? data.issues[0];
     const why =
       scan.lines === 0
@@ -139,7 +159,7 @@ export class JsonlTail {
       let step = options.maxBytes;
       let scan;
       for (;;) {
-        scan = await scanLines(
+        scan = await scanLineBytes(
           this.path,
           {
             start: w.start,
@@ -149,7 +169,7 @@ export class JsonlTail {
             signal: options.signal,
             onTooLong: tooLong(sink),
           },
-          (l) => handleLine(sink, l),
+          lineHandler(sink),
         );
         if (step === undefined || scan.end > w.start || w.start + step >= w.size) break;
         step *= 2;

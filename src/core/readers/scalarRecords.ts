@@ -1,9 +1,12 @@
 // Shared record → observation logic of the scalar log readers (JSONL, CSV, trainer_state.json):
 // tolerant JSON for Python's bare NaN/Infinity tokens, a bounded line splitter over a file handle,
-// and a sink that turns (step, key, value) into LayerObservation / GlobalObservation / NonFinite / issues.
+// and a sink that turns (step, key, value) into the columnar run model (run/scalars.ts), non-finite
+// observations (one per place and key, with a count) and issues (capped per kind).
 
-import type { FigureName, GlobalObservation, InputSeen, LayerObservation, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
+import type { FigureName, InputSeen, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
+import { figureColumn, type ScalarStore } from '../run/scalars';
 import { emptyRunData, MAX_SEEN_NAMES } from '../run/types';
+import { IssueLimiter } from '../run/issueLimit';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
 import { optimizerKindFromName, type OptimizerKind } from '../../shared/optimizers';
@@ -103,22 +106,34 @@ export interface LineScanResult {
  * With `includeLastPartial`, a last line without a terminator counts as complete (whole-file reads);
  * otherwise it is left for later (live tail). Over-long lines are reported through `onTooLong`.
  */
-export async function scanLines(
+export async function scanLines(path: string, opts: ScanOptions, onLine: (line: TextLine) => void): Promise<LineScanResult> {
+  return scanLineBytes(path, opts, (bytes, start, end, line, endOffset) =>
+    onLine({ line, text: stripCr(bytes.toString('utf8', start, end)), end: endOffset }),
+  );
+}
+
+export interface ScanOptions {
+  start?: number;
+  /** Stop at this byte offset (a bounded step of a tail); lines past it are left for the next call. */
+  end?: number;
+  firstLine?: number;
+  includeLastPartial: boolean;
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+  onTooLong?: (line: number, bytes: number) => void;
+  /** Limits (tests use small ones to cross chunk boundaries). */
+  maxLineBytes?: number;
+  chunkBytes?: number;
+}
+
+/**
+ * `scanLines` without decoding: `onLine` gets the line's bytes as `bytes[start, end)` (without the \n; a
+ * \r before it is left in), valid only during the call, its 1-based number and the offset past it.
+ */
+export async function scanLineBytes(
   path: string,
-  opts: {
-    start?: number;
-    /** Stop at this byte offset (a bounded step of a tail); lines past it are left for the next call. */
-    end?: number;
-    firstLine?: number;
-    includeLastPartial: boolean;
-    signal?: AbortSignal;
-    onProgress?: (fraction: number) => void;
-    onTooLong?: (line: number, bytes: number) => void;
-    /** Limits (tests use small ones to cross chunk boundaries). */
-    maxLineBytes?: number;
-    chunkBytes?: number;
-  },
-  onLine: (line: TextLine) => void,
+  opts: ScanOptions,
+  onLine: (bytes: Buffer, start: number, end: number, line: number, endOffset: number) => void,
 ): Promise<LineScanResult> {
   const { handle, size: fileSize } = await openForStreaming(path);
   const size = opts.end !== undefined ? Math.min(fileSize, opts.end) : fileSize;
@@ -141,13 +156,14 @@ export async function scanLines(
       for (;;) {
         const nl = buf.indexOf(0x0a, from);
         if (nl < 0 || nl >= bytesRead) break;
-        const piece = buf.subarray(from, nl);
         const end = pos + nl + 1;
-        if (tooLong || pendingBytes + piece.length > maxLine) {
+        if (tooLong || pendingBytes + (nl - from) > maxLine) {
           opts.onTooLong?.(lineNo, end - lineStart - 1);
         } else {
-          const bytes = pending.length ? Buffer.concat([...pending, piece]) : piece;
-          onLine({ line: lineNo, text: stripCr(bytes.toString('utf8')), end });
+          if (pending.length) {
+            const bytes = Buffer.concat([...pending, buf.subarray(from, nl)]);
+            onLine(bytes, 0, bytes.length, lineNo, end);
+          } else onLine(buf, from, nl, lineNo, end);
         }
         pending.length = 0;
         pendingBytes = 0;
@@ -180,7 +196,10 @@ export async function scanLines(
     const partial = pos - lineStart;
     if (partial > 0 && opts.includeLastPartial) {
       if (tooLong) opts.onTooLong?.(lineNo, partial);
-      else onLine({ line: lineNo, text: stripCr(Buffer.concat(pending).toString('utf8')), end: pos });
+      else {
+        const bytes = Buffer.concat(pending);
+        onLine(bytes, 0, bytes.length, lineNo, pos);
+      }
       return { end: pos, lines: lineNo - (opts.firstLine ?? 1) + 1, partialBytes: 0 };
     }
     return { end: completeEnd, lines: lineNo - (opts.firstLine ?? 1), partialBytes: partial };
@@ -233,8 +252,23 @@ export function toStep(value: unknown): number | null {
   return n;
 }
 
+/** Shapes by their text: a long-form CSV repeats a few shape strings on every row (a regex each cost 11%). */
+const SHAPE_TEXT = new Map<string, number[] | null>();
+const MAX_SHAPE_TEXTS = 4096;
+
 /** A shape from a JSON array or a "[16, 32]" / "(16, 32)" string; null when it is not one. */
 export function toShape(value: unknown): number[] | null {
+  if (typeof value === 'string') {
+    const known = SHAPE_TEXT.get(value);
+    if (known !== undefined) return known && known.slice();
+    const shape = shapeOf(value);
+    if (SHAPE_TEXT.size < MAX_SHAPE_TEXTS && value.length <= 256) SHAPE_TEXT.set(value, shape && shape.slice());
+    return shape;
+  }
+  return shapeOf(value);
+}
+
+function shapeOf(value: unknown): number[] | null {
   let arr: unknown = value;
   if (typeof value === 'string') {
     const m = /^\s*[[(]\s*([\d\s,]*)[\])]\s*$/.exec(value);
@@ -259,25 +293,37 @@ export function toShape(value: unknown): number[] | null {
 /** Fields of a long-form record that name the layer. */
 export const LAYER_KEYS: readonly string[] = ['layer', 'layer_name', 'param_name', 'parameter'];
 
-const MAX_ISSUES_PER_KIND = 20;
+/** What each kind of problem is called in the "… and N more" line past the per-kind cap (run/issueLimit.ts). */
+const KIND_LABEL: Record<string, string> = {
+  parse: 'invalid JSON lines',
+  'not-object': 'lines that are not JSON objects',
+  'no-step': 'records without a step',
+  'bad-step': 'records with an invalid step',
+  'no-layer': 'records without a layer',
+  'invalid-value': 'values that are not numbers',
+  'shape-change': 'shape changes',
+  'too-long': 'over-long lines',
+  'csv-syntax': 'CSV syntax errors',
+  ragged: 'rows with the wrong number of fields',
+};
 
 /**
- * Collects observations for one input. Observations of the same (step, layer) and globals of the same
- * step are merged (a later value of the same figure replaces an earlier one).
+ * Collects one input's logged values into the columnar run model. Values of one (step, layer) that arrive
+ * together share a row (see run/scalars.ts); issues are capped per kind.
  */
 export class ScalarRecordSink {
   readonly data: RunData;
-  private readonly observationIndex = new Map<number, Map<string, LayerObservation>>();
-  private lastStep = -1;
-  private lastStepMap: Map<string, LayerObservation> | null = null;
-  private readonly globalIndex = new Map<number, GlobalObservation>();
+  private readonly store: ScalarStore;
   private readonly layersSeen = new Set<string>();
-  private readonly issueCounts = new Map<string, number>();
+  private lastNoted: string | null = null;
+  private readonly issues: IssueLimiter;
+  private readonly nonFiniteByKey = new Map<string, NonFiniteObservation>();
   private infRatio = { count: 0, firstLine: 0 };
-  /** Count of records that produced at least one observation or global. */
+  /** Count of records that produced at least one value. */
   usableRecords = 0;
   /** Names (keys, columns) that gave a value, for the "what was read" report. */
   private readonly namesRead = new Set<string>();
+  private lastRead: string | null = null;
   /** Set by a reader whose x-axis is the epoch (no step column). */
   xAxis: InputSeen['xAxis'];
 
@@ -286,17 +332,16 @@ export class ScalarRecordSink {
     format: string,
   ) {
     this.data = emptyRunData();
+    this.store = this.data.scalars;
+    this.issues = new IssueLimiter(this.data.issues);
     this.data.inputs.push({ path, format });
   }
 
-  /** Record a problem; at most MAX_ISSUES_PER_KIND per kind, the rest are counted in a summary. */
+  /** Record a problem; at most MAX_ISSUES_PER_KIND per kind are listed, the rest counted in one line. */
   issue(kind: string, severity: ReadIssue['severity'], message: string, line?: number): void {
-    const n = (this.issueCounts.get(kind) ?? 0) + 1;
-    this.issueCounts.set(kind, n);
-    if (n > MAX_ISSUES_PER_KIND) return;
     const issue: ReadIssue = { severity, path: this.path, message };
     if (line !== undefined) issue.line = line;
-    this.data.issues.push(issue);
+    this.issues.push(KIND_LABEL[kind] ?? kind, issue);
   }
 
   /** A logged value as a number: undefined when absent, or when not a number (then reported). */
@@ -323,8 +368,8 @@ export class ScalarRecordSink {
       this.nonFinite(step, layer, what, v, line);
       return false;
     }
-    const obs = this.observation(step, layer);
-    obs.figures[figure] = v;
+    this.noteLayer(layer);
+    this.store.setLayer(step, layer, figure, v);
     this.noteRead(what);
     return true;
   }
@@ -337,19 +382,16 @@ export class ScalarRecordSink {
       this.nonFinite(step, null, what, v, line);
       return false;
     }
-    let g = this.globalIndex.get(step);
-    if (!g) {
-      g = { step, values: {} };
-      this.globalIndex.set(step, g);
-      this.data.globals.push(g);
-    }
-    g.values[key] = v;
+    this.store.setGlobal(step, key, v);
     this.noteRead(what);
     return true;
   }
 
   private noteRead(name: string): void {
-    // CSV headers may be space-padded (Ultralytics right-aligns them).
+    // CSV headers may be space-padded (Ultralytics right-aligns them). Names repeat on every record: the
+    // last one answers without a Set lookup.
+    if (name === this.lastRead) return;
+    this.lastRead = name;
     if (this.namesRead.size < MAX_SEEN_NAMES) this.namesRead.add(name.trim());
   }
 
@@ -366,16 +408,18 @@ export class ScalarRecordSink {
 
   /** State the shape / numel of a layer (long-form logs carry them). */
   layerSize(step: number, layer: string, shape: number[] | null, numel: number | undefined): void {
-    const obs = this.observation(step, layer);
+    this.noteLayer(layer);
     if (shape) {
-      obs.shape = shape;
       const prev = this.data.layerShapes[layer];
       if (!prev) this.data.layerShapes[layer] = shape;
-      else if (prev.join(',') !== shape.join(',')) {
+      else if (prev.length !== shape.length || prev.some((d, i) => d !== shape[i])) {
         this.issue('shape-change', 'warning', `layer ${layer}: shape [${shape}] at step ${step} differs from [${prev}]`);
       }
     }
-    if (numel !== undefined) obs.numel = numel;
+    if (numel !== undefined) {
+      const t = this.store.layer(layer);
+      if (t.numel === null) t.numel = numel;
+    }
   }
 
   /**
@@ -422,11 +466,18 @@ export class ScalarRecordSink {
     let stored = false;
     if (layer !== null) {
       this.noteLayer(layer);
-      for (const [k, raw] of Object.entries(rec)) {
+      const table = this.store.layer(layer);
+      for (const k in rec) {
         if (k === stepKey || k === layerKey || k === 'shape' || k === 'numel') continue;
         const figure = Object.prototype.hasOwnProperty.call(LAYER_METRICS, k) ? LAYER_METRICS[k] : undefined;
         if (!figure) continue;
-        if (this.layerValue(step, layer, figure, raw, line, k)) stored = true;
+        const raw = rec[k];
+        // The common case (a finite number) straight into the layer's table; the rest through layerValue.
+        if (typeof raw === 'number' && raw - raw === 0) {
+          table.set(step, figureColumn(figure), raw);
+          this.noteRead(k);
+          stored = true;
+        } else if (this.layerValue(step, layer, figure, raw, line, k)) stored = true;
       }
       const shape = rec.shape !== undefined ? toShape(rec.shape) : null;
       const numelRaw = toNumber(rec.numel);
@@ -527,6 +578,9 @@ export class ScalarRecordSink {
   }
 
   noteLayer(layer: string): void {
+    // Values of one layer come in runs: the last noted name answers without hashing a fresh string.
+    if (layer === this.lastNoted) return;
+    this.lastNoted = layer;
     if (!this.layersSeen.has(layer)) {
       this.layersSeen.add(layer);
       this.data.layerOrder.push(layer);
@@ -549,43 +603,21 @@ export class ScalarRecordSink {
       if (first > 0) issue.line = first;
       this.data.issues.push(issue);
     }
-    for (const [kind, n] of this.issueCounts) {
-      if (n > MAX_ISSUES_PER_KIND) {
-        this.data.issues.push({
-          severity: 'warning',
-          path: this.path,
-          message: `${n - MAX_ISSUES_PER_KIND} more problem(s) of the same kind (${kind}) not listed`,
-        });
-      }
-    }
+    this.issues.finish();
     return this.data;
   }
 
-  private observation(step: number, layer: string): LayerObservation {
-    let byLayer: Map<string, LayerObservation> | undefined;
-    if (step === this.lastStep && this.lastStepMap) byLayer = this.lastStepMap;
-    else {
-      byLayer = this.observationIndex.get(step);
-      if (!byLayer) {
-        byLayer = new Map();
-        this.observationIndex.set(step, byLayer);
-      }
-      this.lastStep = step;
-      this.lastStepMap = byLayer;
-    }
-    let obs = byLayer.get(layer);
-    if (!obs) {
-      obs = { step, layer, figures: {} };
-      byLayer.set(layer, obs);
-      this.data.observations.push(obs);
-      this.noteLayer(layer);
-    }
-    return obs;
-  }
-
+  /** One non-finite observation per (layer, key) with a count and the first place: never one per value. */
   private nonFinite(step: number, layer: string | null, what: string, _v: number, line: number): void {
+    const key = `${layer ?? ''}\u0000${what}`;
+    const seen = this.nonFiniteByKey.get(key);
+    if (seen) {
+      seen.count++;
+      return;
+    }
     const nf: NonFiniteObservation = { path: this.path, step, layer, what, count: 1 };
     if (line > 0) nf.line = line;
+    this.nonFiniteByKey.set(key, nf);
     this.data.nonFinite.push(nf);
   }
 }

@@ -22,8 +22,7 @@ export function mergeRunData(parts: RunData[]): RunData {
     }
     if (p.paramGroups && groups.length === 0) appendAll(groups, p.paramGroups);
     appendAll(out.snapshots, p.snapshots);
-    appendAll(out.observations, p.observations);
-    appendAll(out.globals, p.globals);
+    out.scalars.append(p.scalars);
     appendAll(out.histograms, p.histograms);
     appendAll(out.nonFinite, p.nonFinite);
     appendAll(out.issues, p.issues);

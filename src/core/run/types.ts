@@ -4,6 +4,7 @@
 
 import type { TensorBytes } from '../io/tensorBytes';
 import type { OptimizerKind } from '../../shared/optimizers';
+import { ScalarStore } from './scalars';
 
 /**
  * What a tensor is, relative to optimizer step t (the t-th optimizer.step()).
@@ -172,17 +173,7 @@ export interface LayerFigures {
 
 export type FigureName = keyof LayerFigures;
 
-/** A scalar observation from a log: one (step, layer, figure) value. */
-export interface LayerObservation {
-  step: number;
-  layer: string;
-  figures: Partial<LayerFigures>;
-  /** numel of the layer when the log states it (needed to turn norms into RMS). */
-  numel?: number;
-  shape?: number[];
-}
-
-/** Whole-model scalars per step (loss, global grad norm, lr). */
+/** Whole-model scalars per step (loss, global grad norm, lr): the analysis' output form of the globals. */
 export interface GlobalObservation {
   step: number;
   values: Record<string, number>;
@@ -242,8 +233,8 @@ export interface RunData {
   hyper: Partial<OptimizerHyper>;
   paramGroups?: ParamGroupHyper[];
   snapshots: TensorSnapshot[];
-  observations: LayerObservation[];
-  globals: GlobalObservation[];
+  /** Logged per-layer figures and whole-model values, columnar (run/scalars.ts). */
+  scalars: ScalarStore;
   histograms: HistogramObservation[];
   nonFinite: NonFiniteObservation[];
   issues: ReadIssue[];
@@ -297,8 +288,7 @@ export function emptyRunData(): RunData {
     layerShapes: {},
     hyper: {},
     snapshots: [],
-    observations: [],
-    globals: [],
+    scalars: new ScalarStore(),
     histograms: [],
     nonFinite: [],
     issues: [],

@@ -104,7 +104,7 @@ function dedupeInputs(run: RunData): RunData {
 }
 
 function records(run: RunData): number {
-  return run.observations.length + run.globals.length + run.histograms.length + run.snapshots.length;
+  return run.scalars.valueCount + run.histograms.length + run.snapshots.length;
 }
 
 const STATE_ROLES = ['exp_avg', 'exp_avg_sq', 'momentum_buffer'];

@@ -7,6 +7,7 @@ import { readCheckpointPair, readTorchCheckpoint } from '../../../src/core/reade
 import { readHfCheckpointFolder } from '../../../src/core/readers/hfCheckpoint';
 import { readSafetensors } from '../../../src/core/readers/safetensors';
 import { assertClose, fixturePath } from '../../support/fixtures';
+import { globalsOf } from '../../support/observations';
 
 // Checkpoint structures real runs leave behind (test/fixtures/checkpoints, written by
 // make_checkpoint_fixtures.py with torch 1.13): every figure is read from the files' bytes through the
@@ -213,7 +214,7 @@ test('HF side files read alone: scheduler.pt gives the lr at its step, training_
   const e = expected<PeftTruth>('hf_peft', 'expected.json');
   const c4 = e.checkpoints['checkpoint-4'];
   const sched = await readTorchCheckpoint(dir('hf_peft', 'checkpoint-4', 'scheduler.pt'));
-  assert.deepEqual(sched.globals, [{ step: 4, values: { lr: c4.scheduler.last_lr[0] } }]);
+  assert.deepEqual(globalsOf(sched), [{ step: 4, values: { lr: c4.scheduler.last_lr[0] } }]);
   assert.deepEqual(errors(sched), []);
   const args = await readTorchCheckpoint(dir('hf_peft', 'checkpoint-4', 'training_args.bin'));
   assert.deepEqual(args.hyper, { source: 'config', type: 'adamw', lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 });

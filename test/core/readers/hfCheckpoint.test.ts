@@ -8,6 +8,7 @@ import { readTensorValues } from '../../../src/core/io/tensorData';
 import { isHfCheckpointFolder, readHfCheckpointFolder } from '../../../src/core/readers/hfCheckpoint';
 import { readTorchCheckpoint } from '../../../src/core/readers/torch/reader';
 import { assertClose, fixturePath, loadExpected } from '../../support/fixtures';
+import { globalsOf } from '../../support/observations';
 
 // Hugging Face Trainer checkpoint-N/ folders of the adamw_wd0.05 run (two param groups, no
 // param_names), checked against expected.json and config.json's optimizer_state_index.
@@ -69,7 +70,7 @@ for (const step of [60, 120]) {
     assert.ok(run.issues.some((i) => /Hugging Face Trainer's default optimizer is AdamW/.test(i.message)));
     // trainer_state.json log_history every 10 steps up to the checkpoint's step
     assert.deepEqual(
-      run.globals.map((g) => g.step),
+      globalsOf(run).map((g) => g.step),
       Array.from({ length: step / 10 }, (_, i) => 10 * (i + 1)),
     );
     const expected = loadExpected('adamw_wd0.05').steps[String(step)];

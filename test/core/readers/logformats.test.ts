@@ -10,6 +10,7 @@ import { readJsonl } from '../../../src/core/readers/jsonl';
 import { readWandbSummary } from '../../../src/core/readers/wandbSummary';
 import { classifyHistogramTag } from '../../../src/core/run/scalarTags';
 import { ReaderError } from '../../../src/core/errors';
+import { globalsOf, observationsOf } from '../../support/observations';
 
 // Fixtures: test/fixtures/logformats (make_logformats.py writes them and expected.json).
 const DIR = join(__dirname, '..', '..', 'fixtures', 'logformats');
@@ -115,11 +116,15 @@ test('detection by content: CatBoost events.out.tfevents, detectron2 metrics.jso
   const d2 = await readJsonl(at('by_content', 'detectron2', 'metrics.json'));
   const ex = expected.detectron2;
   assert.deepEqual(
-    d2.globals.filter((g) => 'loss' in g.values).map((g) => g.step),
+    globalsOf(d2)
+      .filter((g) => 'loss' in g.values)
+      .map((g) => g.step),
     ex.iteration,
   );
   assert.deepEqual(
-    d2.globals.filter((g) => 'loss' in g.values).map((g) => g.values.loss),
+    globalsOf(d2)
+      .filter((g) => 'loss' in g.values)
+      .map((g) => g.values.loss),
     ex.total_loss,
   );
   // The torch zip gives the Linear layer's parameter RMS.
@@ -139,15 +144,15 @@ test('Ultralytics results.csv: padded headers, epoch as the x-axis, lr/pg0..2 gr
   assert.equal(run.seen?.[0]?.xAxis, 'epoch');
   assert.deepEqual(run.seen?.[0]?.read, ['lr/pg0', 'lr/pg1', 'lr/pg2']);
   assert.deepEqual(
-    run.globals.map((g) => g.step),
+    globalsOf(run).map((g) => g.step),
     expected.ultralytics.epochs,
   );
   assert.deepEqual(
-    run.globals.map((g) => g.values.lr),
+    globalsOf(run).map((g) => g.values.lr),
     expected.ultralytics.lr,
   );
   assert.deepEqual(
-    run.globals.map((g) => g.values['lr/pg1']),
+    globalsOf(run).map((g) => g.values['lr/pg1']),
     expected.ultralytics.lr_pg1,
   );
   assert.equal(run.hyper.type, 'sgd');
@@ -167,10 +172,10 @@ test('Lightning metrics.csv: version_0 (epoch + step) and version_11 (epoch only
   );
   const [v0, v11] = runs;
   assert.equal(v0!.data.seen?.[0]?.xAxis, undefined);
-  assert.deepEqual([...new Set(v0!.data.globals.map((g) => g.step))], [49, 99, 149, 199]);
+  assert.deepEqual([...new Set(globalsOf(v0!.data).map((g) => g.step))], [49, 99, 149, 199]);
   assert.equal(v11!.data.seen?.[0]?.xAxis, 'epoch');
   // Sparse rows: empty cells are absent, the epoch's values merge.
-  assert.deepEqual(v11!.data.globals, [
+  assert.deepEqual(globalsOf(v11!.data), [
     { step: 0, values: { loss: 1.1, evalLoss: 1.2 } },
     { step: 1, values: { loss: 0.95, evalLoss: 1 } },
     { step: 2, values: { loss: 0.9 } },
@@ -183,24 +188,24 @@ test('W&B: system metrics and runs table recognised (no series, no error), histo
   const files = at('wandb', 'wandb', 'run-20240101_120000-abc123xy', 'files');
   const ev = await readJsonl(join(files, 'wandb-events.jsonl'));
   assert.equal(ev.seen?.[0]?.kind, 'wandb-system-metrics');
-  assert.equal(ev.globals.length + ev.observations.length, 0);
+  assert.equal(globalsOf(ev).length + observationsOf(ev).length, 0);
   assert.deepEqual(ev.issues, []);
   const table = await readCsv(at('wandb', 'wandb_export_2024-01-02T10_00_00.csv'));
   assert.equal(table.seen?.[0]?.kind, 'wandb-runs-table');
   assert.match(table.seen![0]!.note!, /2 runs/);
-  assert.equal(table.globals.length, 0);
+  assert.equal(globalsOf(table).length, 0);
   const hist = await readJsonl(join(files, 'wandb-history.jsonl'));
   assert.deepEqual(
-    hist.globals.map((g) => g.step),
+    globalsOf(hist).map((g) => g.step),
     expected.wandb_history.steps,
   );
   assert.deepEqual(
-    hist.globals.map((g) => g.values.loss),
+    globalsOf(hist).map((g) => g.values.loss),
     expected.wandb_history.loss,
   );
   const sum = await readWandbSummary(join(files, 'wandb-summary.json'));
   assert.equal(sum.seen?.[0]?.kind, 'wandb-summary');
-  assert.deepEqual(sum.globals, [{ step: 4, values: { loss: 1.6, lr: 1e-4, gradNorm: 1.3 } }]);
+  assert.deepEqual(globalsOf(sum), [{ step: 4, values: { loss: 1.6, lr: 1e-4, gradNorm: 1.3 } }]);
   // Named alone on the command line, neither is exit 2.
   for (const f of [join(files, 'wandb-events.jsonl'), at('wandb', 'wandb_export_2024-01-02T10_00_00.csv')]) {
     const r = await cli('analyze', f);

@@ -3,13 +3,14 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, after } from 'node:test';
-import type { LayerObservation, RunData } from '../../../src/core/run/types';
+import type { RunData } from '../../../src/core/run/types';
 import { ReaderError } from '../../../src/core/errors';
 import { readJsonl, jsonlReader, JsonlTail } from '../../../src/core/readers/jsonl';
 import { readCsv, csvReader, CsvParser, type CsvRecord } from '../../../src/core/readers/csv';
 import { readTrainerState, hfTrainerStateReader } from '../../../src/core/readers/hfTrainerState';
 import { scanLines, type TextLine } from '../../../src/core/readers/scalarRecords';
 import { assertClose, fixturePath, loadExpected, RUNS, type Expected } from '../../support/fixtures';
+import { globalsOf, observationsOf, type ObservationRow } from '../../support/observations';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ol-readers-logs-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -18,9 +19,9 @@ function stepsOf(e: Expected): number[] {
   return Object.keys(e.steps).map(Number);
 }
 
-function observationIndex(data: RunData): Map<string, LayerObservation> {
-  const m = new Map<string, LayerObservation>();
-  for (const o of data.observations) {
+function observationIndex(data: RunData): Map<string, ObservationRow> {
+  const m = new Map<string, ObservationRow>();
+  for (const o of observationsOf(data)) {
     assert.ok(!m.has(`${o.step}|${o.layer}`), `one observation per (step, layer): ${o.step} ${o.layer}`);
     m.set(`${o.step}|${o.layer}`, o);
   }
@@ -61,7 +62,7 @@ function checkLayers(data: RunData, run: string, rel: number, source: 'jsonl' | 
         assertClose(f.sqrtVHatRms, x.sqrt_v_hat_rms ?? null, rel, `${what} sqrtVHatRms`);
         assert.equal(o.numel, x.numel, `${what} numel`);
         assert.equal(
-          o.shape!.reduce((a, b) => a * b, 1),
+          data.layerShapes[o.layer]!.reduce((a, b) => a * b, 1),
           x.numel,
           `${what} shape`,
         );
@@ -85,7 +86,7 @@ describe('JSONL stats.jsonl (long form) against expected.json', () => {
       assert.deepEqual(data.inputs, [{ path, format: 'jsonl' }]);
       assert.equal(data.issues.length, 0, JSON.stringify(data.issues));
       assert.equal(data.nonFinite.length, 0);
-      assert.equal(data.observations.length, 120 * 14);
+      assert.equal(observationsOf(data).length, 120 * 14);
       const checked = checkLayers(data, run, 1e-12, 'jsonl');
       assert.equal(checked, 4 * 14);
       // named_parameters() order and shapes from config.json
@@ -96,7 +97,7 @@ describe('JSONL stats.jsonl (long form) against expected.json', () => {
       assert.deepEqual(data.layerShapes['pos_embed'], [16, 32]);
       assert.deepEqual(data.layerShapes['blocks.0.attn.qkv.weight'], [96, 32]);
       // lr is per record in the long form: a layer figure there
-      const o = data.observations.find((x) => x.step === 60 && x.layer === 'head.weight')!;
+      const o = observationsOf(data).find((x) => x.step === 60 && x.layer === 'head.weight')!;
       assert.equal(o.figures.lr, loadExpected(run).hyper.lr);
     });
   }
@@ -117,21 +118,21 @@ describe('CSV history_wide.csv (W&B wide export) against expected.json', () => {
       checkLayers(data, run, 0, 'csv');
       assert.equal(new Set(data.layerOrder).size, 14);
       // lr_over_param_rms and sqrt_v_hat_median columns are not figures: nothing else was mapped.
-      for (const o of data.observations) {
+      for (const o of observationsOf(data)) {
         for (const k of Object.keys(o.figures)) {
           assert.ok(['paramRms', 'gradRms', 'updateRms', 'relStep', 'adamUpdateRms', 'momentumBufferRms'].includes(k), k);
         }
       }
       const e = loadExpected(run);
       for (const step of stepsOf(e)) {
-        const g = data.globals.find((x) => x.step === step)!;
+        const g = globalsOf(data).find((x) => x.step === step)!;
         assertClose(g.values.loss, e.steps[String(step)].global.loss, 0, `${run} csv loss @${step}`);
         assertClose(g.values.lr, e.steps[String(step)].global.lr, 0, `${run} csv lr @${step}`);
         assertClose(g.values.gradNorm, e.steps[String(step)].global.grad_norm_total, 0, `${run} csv grad_norm @${step}`);
       }
       // eval/acc is empty except every 10 steps: empty cells are absent
-      assert.equal(data.globals.filter((g) => g.values.evalAcc !== undefined).length, 12);
-      assert.equal(data.globals.find((g) => g.step === 7)!.values.evalAcc, undefined);
+      assert.equal(globalsOf(data).filter((g) => g.values.evalAcc !== undefined).length, 12);
+      assert.equal(globalsOf(data).find((g) => g.step === 7)!.values.evalAcc, undefined);
     });
   }
 });
@@ -140,15 +141,15 @@ describe('JSONL train_log.jsonl (per-step globals) against expected.json', () =>
   for (const run of RUNS) {
     it(run, async () => {
       const data = await readJsonl(fixturePath(run, 'train_log.jsonl'));
-      assert.equal(data.observations.length, 0);
-      assert.equal(data.globals.length, 120);
+      assert.equal(observationsOf(data).length, 0);
+      assert.equal(globalsOf(data).length, 120);
       assert.deepEqual(
-        data.globals.map((g) => g.step),
+        globalsOf(data).map((g) => g.step),
         Array.from({ length: 120 }, (_, i) => i + 1),
       );
       const e = loadExpected(run);
       for (const step of stepsOf(e)) {
-        const g = data.globals.find((x) => x.step === step)!;
+        const g = globalsOf(data).find((x) => x.step === step)!;
         const x = e.steps[String(step)].global;
         assertClose(g.values.loss, x.loss, 1e-12, `${run} loss @${step}`);
         assertClose(g.values.lr, x.lr, 1e-12, `${run} lr @${step}`);
@@ -167,21 +168,21 @@ describe('HF trainer_state.json', () => {
     const s = await readTrainerState(path);
     assert.equal(s.globalStep, 120);
     assert.equal(s.entries, 12);
-    assert.equal(s.data.globals.length, 12);
+    assert.equal(globalsOf(s.data).length, 12);
     assert.deepEqual(
-      s.data.globals.map((g) => g.step),
+      globalsOf(s.data).map((g) => g.step),
       [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120],
     );
-    for (const g of s.data.globals) assert.equal(g.values.lr, 3e-4);
-    assert.equal(s.data.observations.length, 0, 'no per-layer figures in trainer_state.json');
+    for (const g of globalsOf(s.data)) assert.equal(g.values.lr, 3e-4);
+    assert.equal(observationsOf(s.data).length, 0, 'no per-layer figures in trainer_state.json');
     assert.equal(s.data.issues.length, 0);
     assert.deepEqual(s.data.inputs, [{ path, format: 'hf-trainer-state' }]);
   });
   it('grad_norm is the step gradient norm and loss the rounded 10-step mean (cross-check with train_log.jsonl)', async () => {
     const s = await readTrainerState(path);
     const log = await readJsonl(fixturePath('adamw_wd0.05', 'train_log.jsonl'));
-    const byStep = new Map(log.globals.map((g) => [g.step, g.values]));
-    for (const g of s.data.globals) {
+    const byStep = new Map(globalsOf(log).map((g) => [g.step, g.values]));
+    for (const g of globalsOf(s.data)) {
       assert.equal(g.values.gradNorm, byStep.get(g.step)!.gradNorm);
       let sum = 0;
       for (let t = g.step - 9; t <= g.step; t++) sum += byStep.get(t)!.loss;
@@ -195,7 +196,7 @@ describe('HF trainer_state.json', () => {
     assert.ok(!hfTrainerStateReader.detect(fixturePath('adamw_wd0.05', 'config.json'), new Uint8Array()));
     const d = await hfTrainerStateReader.read(p60);
     assert.deepEqual(
-      d.globals.map((g) => g.step),
+      globalsOf(d).map((g) => g.step),
       [10, 20, 30, 40, 50, 60],
     );
     assert.equal((await readTrainerState(p60)).globalStep, 60);
@@ -210,7 +211,7 @@ describe('HF trainer_state.json', () => {
     );
     const s = await readTrainerState(p);
     assert.deepEqual(
-      s.data.globals.map((g) => [g.step, g.values.gradNorm ?? null, g.values.loss]),
+      globalsOf(s.data).map((g) => [g.step, g.values.gradNorm ?? null, g.values.loss]),
       [
         [1, null, 2.5],
         [2, 0.5, 2.4],
@@ -230,18 +231,18 @@ describe('bad files (bad/README.md)', () => {
   it('malformed.jsonl: line 7 parse error reported and skipped, line 13 NaN loss non-finite', async () => {
     const path = fixturePath('bad', 'malformed.jsonl');
     const data = await readJsonl(path);
-    assert.equal(data.globals.length, 19);
-    assert.ok(!data.globals.some((g) => g.step === 7));
+    assert.equal(globalsOf(data).length, 19);
+    assert.ok(!globalsOf(data).some((g) => g.step === 7));
     const errors = data.issues.filter((i) => i.severity === 'error');
     assert.equal(errors.length, 1);
     assert.equal(errors[0].line, 7);
     assert.equal(errors[0].path, path);
     assert.match(errors[0].message, /line 7: invalid JSON/);
     assert.deepEqual(data.nonFinite, [{ path, step: 13, layer: null, what: 'loss', count: 1, line: 13 }]);
-    const g13 = data.globals.find((g) => g.step === 13)!;
+    const g13 = globalsOf(data).find((g) => g.step === 13)!;
     assert.equal(g13.values.loss, undefined, 'NaN is never stored as a value');
     assert.equal(g13.values.gradNorm, 1.0447394980314617, 'the rest of line 13 is kept');
-    for (const g of data.globals) for (const v of Object.values(g.values)) assert.ok(Number.isFinite(v));
+    for (const g of globalsOf(data)) for (const v of Object.values(g.values)) assert.ok(Number.isFinite(v));
   });
   it('ragged.csv: "line 12 has 4 fields, header has 7", row skipped', async () => {
     const path = fixturePath('bad', 'ragged.csv');
@@ -250,13 +251,13 @@ describe('bad files (bad/README.md)', () => {
     assert.equal(data.issues[0].line, 12);
     assert.equal(data.issues[0].severity, 'error');
     assert.match(data.issues[0].message, /line 12 has 4 fields, header has 7/);
-    assert.equal(data.globals.length, 19);
-    assert.ok(!data.globals.some((g) => g.step === 11));
-    assert.ok(!data.observations.some((o) => o.step === 11));
+    assert.equal(globalsOf(data).length, 19);
+    assert.ok(!globalsOf(data).some((g) => g.step === 11));
+    assert.ok(!observationsOf(data).some((o) => o.step === 11));
     assert.deepEqual(data.layerOrder, ['embed.weight']);
     // intact rows equal adam_base
     const e = loadExpected('adam_base');
-    const o1 = data.observations.find((o) => o.step === 1)!;
+    const o1 = observationsOf(data).find((o) => o.step === 1)!;
     assert.equal(o1.figures.paramRms, e.steps['1']['embed.weight'].param_rms);
     assert.equal(o1.figures.adamUpdateRms, e.steps['1']['embed.weight'].adam_u_rms);
   });
@@ -290,13 +291,13 @@ describe('JSONL details', () => {
       ].join('\r\n') + '\r\n',
     );
     const d = await readJsonl(p);
-    const a1 = d.observations.find((o) => o.step === 1 && o.layer === 'a.weight')!;
+    const a1 = observationsOf(d).find((o) => o.step === 1 && o.layer === 'a.weight')!;
     assert.deepEqual(a1.figures, { paramRms: 0, adamUpdateRms: 0.5 });
-    const a2 = d.observations.find((o) => o.step === 2 && o.layer === 'a.weight')!;
+    const a2 = observationsOf(d).find((o) => o.step === 2 && o.layer === 'a.weight')!;
     assert.deepEqual(a2.figures, { paramRms: 1e-3, gradRms: 0.25 });
-    const b2 = d.observations.find((o) => o.step === 2 && o.layer === 'b.bias')!;
+    const b2 = observationsOf(d).find((o) => o.step === 2 && o.layer === 'b.bias')!;
     assert.deepEqual(b2.figures, { paramRms: 3 });
-    assert.deepEqual(d.globals, [{ step: 2, values: { loss: 1.25 } }]);
+    assert.deepEqual(globalsOf(d), [{ step: 2, values: { loss: 1.25 } }]);
     assert.deepEqual(
       d.nonFinite.map((n) => [n.step, n.layer, n.what, n.line]),
       [
@@ -314,11 +315,11 @@ describe('JSONL details', () => {
     const p = join(tmp, 'wide.jsonl');
     writeFileSync(p, '{"step": 3, "grad_norm/fc.weight": 2.0, "numel/fc.weight": 64, "param_norm/fc.weight": 8.0}\n');
     const d = await readJsonl(p);
-    assert.deepEqual(d.observations, [{ step: 3, layer: 'fc.weight', figures: { gradNorm: 2, paramNorm: 8 }, numel: 64 }]);
+    assert.deepEqual(observationsOf(d), [{ step: 3, layer: 'fc.weight', figures: { gradNorm: 2, paramNorm: 8 }, numel: 64 }]);
     const c = join(tmp, 'wide.csv');
     writeFileSync(c, '_step,numel/fc.weight,grad_norm/fc.weight\n3,64,2.0\n');
     const dc = await readCsv(c);
-    assert.deepEqual(dc.observations, [{ step: 3, layer: 'fc.weight', figures: { gradNorm: 2 }, numel: 64 }]);
+    assert.deepEqual(observationsOf(dc), [{ step: 3, layer: 'fc.weight', figures: { gradNorm: 2 }, numel: 64 }]);
   });
 
   it('nested objects are flattened with "/", W&B histogram objects skipped, a UTF-8 BOM is ignored', async () => {
@@ -330,8 +331,8 @@ describe('JSONL details', () => {
     );
     const d = await readJsonl(p);
     assert.deepEqual(d.issues, []);
-    assert.deepEqual(d.globals, [{ step: 4, values: { loss: 1.5, lr: 0.001 } }]);
-    assert.deepEqual(d.observations, [{ step: 4, layer: 'fc.weight', figures: { paramRms: 0.02 } }]);
+    assert.deepEqual(globalsOf(d), [{ step: 4, values: { loss: 1.5, lr: 0.001 } }]);
+    assert.deepEqual(observationsOf(d), [{ step: 4, layer: 'fc.weight', figures: { paramRms: 0.02 } }]);
   });
 
   it('detect by name', () => {
@@ -394,23 +395,23 @@ describe('JsonlTail', () => {
     const tail = new JsonlTail(p);
     let d = await tail.readNew();
     assert.deepEqual(
-      d.globals.map((g) => [g.step, g.values.loss]),
+      globalsOf(d).map((g) => [g.step, g.values.loss]),
       [
         [1, 3.0],
         [2, 2.9],
       ],
     );
     d = await tail.readNew();
-    assert.equal(d.globals.length, 0, 'nothing new');
+    assert.equal(globalsOf(d).length, 0, 'nothing new');
     appendFileSync(p, '{"step": 3, "loss": 2.');
     d = await tail.readNew();
-    assert.equal(d.globals.length, 0, 'the partial line waits');
+    assert.equal(globalsOf(d).length, 0, 'the partial line waits');
     assert.equal(d.issues.length, 0, 'a partial line is not a parse error');
     const before = tail.position;
     appendFileSync(p, '8}\n{"step": 4, "loss": NaN}\n{"step": 5, "lo');
     d = await tail.readNew();
     assert.deepEqual(
-      d.globals.map((g) => [g.step, g.values.loss]),
+      globalsOf(d).map((g) => [g.step, g.values.loss]),
       [[3, 2.8]],
     );
     assert.deepEqual(
@@ -422,7 +423,7 @@ describe('JsonlTail', () => {
     appendFileSync(p, 'ss": 2.7}\nbroken\n');
     d = await tail.readNew();
     assert.deepEqual(
-      d.globals.map((g) => [g.step, g.values.loss]),
+      globalsOf(d).map((g) => [g.step, g.values.loss]),
       [[5, 2.7]],
     );
     assert.equal(d.issues.length, 1);
@@ -431,7 +432,7 @@ describe('JsonlTail', () => {
     writeFileSync(p, '{"step": 1, "loss": 1.0}\n');
     d = await tail.readNew();
     assert.deepEqual(
-      d.globals.map((g) => [g.step, g.values.loss]),
+      globalsOf(d).map((g) => [g.step, g.values.loss]),
       [[1, 1.0]],
     );
     assert.match(d.issues[0].message, /shrank|replaced/);
@@ -441,7 +442,7 @@ describe('JsonlTail', () => {
     renameSync(next, p);
     d = await tail.readNew();
     assert.deepEqual(
-      d.globals.map((g) => [g.step, g.values.loss]),
+      globalsOf(d).map((g) => [g.step, g.values.loss]),
       [
         [1, 5.0],
         [2, 4.0],
@@ -460,10 +461,10 @@ describe('JsonlTail', () => {
     for (const line of src) {
       const half = Math.floor(line.length / 2);
       appendFileSync(p, line.slice(0, half));
-      total += (await tail.readNew()).observations.length;
+      total += observationsOf(await tail.readNew()).length;
       appendFileSync(p, line.slice(half) + '\n');
       const d = await tail.readNew();
-      assert.equal(d.observations.length, 1);
+      assert.equal(observationsOf(d).length, 1);
       total += 1;
     }
     assert.equal(total, 28);
@@ -486,9 +487,16 @@ describe('JsonlTail', () => {
     assert.equal(tail.position, statSync(p).size, 'the whole file was read');
     assert.ok(parts.length > 20, `${parts.length} steps of at most 1000 bytes (plus the long line)`);
     for (let i = 1; i < positions.length; i++) assert.ok(positions[i] > positions[i - 1], 'every step moves on');
-    const key = (o: LayerObservation) => `${o.step}|${o.layer}|${JSON.stringify(o.figures)}`;
-    assert.deepEqual(parts.flatMap((d) => d.observations).map(key), whole.observations.map(key));
-    assert.ok(whole.observations.some((o) => o.layer === 'wide'));
+    const key = (o: ObservationRow) => `${o.step}|${o.layer}|${JSON.stringify(o.figures)}`;
+    // Rows come layer by layer from the columnar store: compared as sets of (step, layer, figures).
+    assert.deepEqual(
+      parts
+        .flatMap((d) => observationsOf(d))
+        .map(key)
+        .sort(),
+      observationsOf(whole).map(key).sort(),
+    );
+    assert.ok(observationsOf(whole).some((o) => o.layer === 'wide'));
     assert.deepEqual(
       parts.flatMap((d) => d.issues).map((i) => i.line),
       [42],
@@ -511,24 +519,23 @@ describe('CSV details', () => {
     );
     const d = await readCsv(p);
     assert.deepEqual(d.layerOrder, ['enc.layers.0,weird', 'b']);
-    const w = d.observations.find((o) => o.layer === 'enc.layers.0,weird')!;
+    const w = observationsOf(d).find((o) => o.layer === 'enc.layers.0,weird')!;
     assert.deepEqual(w.figures, { paramRms: 0.5 });
-    assert.deepEqual(w.shape, [2, 3]);
     assert.equal(w.numel, 6);
     assert.deepEqual(d.layerShapes, { 'enc.layers.0,weird': [2, 3] });
-    assert.deepEqual(d.observations.find((o) => o.layer === 'b' && o.step === 1)!.figures, { paramRms: 0.25, relStep: 0.01 });
+    assert.deepEqual(observationsOf(d).find((o) => o.layer === 'b' && o.step === 1)!.figures, { paramRms: 0.25, relStep: 0.01 });
     // the quoted field of the record starting on line 3 spans lines 3..5, so the ragged row is file line 6
     const ragged = d.issues.find((i) => /fields/.test(i.message))!;
     assert.equal(ragged.line, 6);
     assert.match(ragged.message, /line 6 has 5 fields, header has 7/);
-    assert.deepEqual(d.observations.find((o) => o.layer === 'b' && o.step === 2)!.figures, { paramRms: 0.3 });
+    assert.deepEqual(observationsOf(d).find((o) => o.layer === 'b' && o.step === 2)!.figures, { paramRms: 0.3 });
     assert.deepEqual(
       d.nonFinite.map((n) => [n.step, n.layer, n.what, n.line]),
       [[2, 'b', 'rel_step', 7]],
     );
     const unterminated = d.issues.find((i) => /unterminated/.test(i.message))!;
     assert.equal(unterminated.line, 8);
-    assert.ok(!d.observations.some((o) => o.step === 3));
+    assert.ok(!observationsOf(d).some((o) => o.step === 3));
   });
 
   it('CsvParser: same records and lines whether fed whole or one character at a time', () => {
@@ -567,9 +574,9 @@ describe('CSV details', () => {
         '1,2.0,1.0,3.0,0.1\n2,,,,0.2\n',
     );
     const d = await readCsv(p);
-    assert.deepEqual(d.globals, [{ step: 1, values: { loss: 2 } }]);
+    assert.deepEqual(globalsOf(d), [{ step: 1, values: { loss: 2 } }]);
     assert.deepEqual(
-      d.observations.map((o) => [o.step, o.layer, o.figures.gradRms]),
+      observationsOf(d).map((o) => [o.step, o.layer, o.figures.gradRms]),
       [
         [1, 'h.weight', 0.1],
         [2, 'h.weight', 0.2],
@@ -586,10 +593,10 @@ describe('CSV details', () => {
     );
     const d = await readCsv(p);
     assert.deepEqual(
-      d.observations.map((o) => o.figures),
+      observationsOf(d).map((o) => o.figures),
       [{ gradNorm: 1.5, paramNorm: 4.0 }],
     );
-    assert.equal(d.observations[0].numel, undefined, 'no numel stated, none invented');
-    assert.deepEqual(d.globals, [{ step: 5, values: { gradNorm: 2.5, lr: 1e-4 } }]);
+    assert.equal(observationsOf(d)[0].numel, undefined, 'no numel stated, none invented');
+    assert.deepEqual(globalsOf(d), [{ step: 5, values: { gradNorm: 2.5, lr: 1e-4 } }]);
   });
 });

@@ -20,6 +20,7 @@ import { readTfeventsBytes, readTfeventsFile, tfeventsReader } from '../../../sr
 import { TfeventsTail } from '../../../src/core/readers/tfevents/tail';
 import { ReaderError } from '../../../src/core/errors';
 import type { FigureName, RunData } from '../../../src/core/run/types';
+import { globalsOf, observationsOf } from '../../support/observations';
 
 const EVENTS = 'events.out.tfevents.1717200000.localhost';
 const tb = (run: string) => fixturePath(run, 'tb', EVENTS);
@@ -41,7 +42,7 @@ function crc32cBitwise(b: Uint8Array): number {
 
 function figureAt(run: RunData, step: number, layer: string, figure: FigureName): number | null | undefined {
   let found: number | null | undefined;
-  for (const o of run.observations) {
+  for (const o of observationsOf(run)) {
     if (o.step === step && o.layer === layer && figure in o.figures) {
       assert.equal(found, undefined, `${figure} of ${layer} at step ${step} stated twice`);
       found = o.figures[figure] as number | null;
@@ -194,7 +195,7 @@ for (const runName of ['adam_base', 'adam_loss1e-10', 'sgd_momentum']) {
           checked++;
         }
       }
-      const g = run.globals.find((x) => x.step === Number(s));
+      const g = globalsOf(run).find((x) => x.step === Number(s));
       assert.ok(g, `globals at step ${s}`);
       const eg = exp.steps[s]!.global;
       assert.equal(g.values.loss, Math.fround(eg.loss!));
@@ -207,8 +208,8 @@ for (const runName of ['adam_base', 'adam_loss1e-10', 'sgd_momentum']) {
     assert.equal(run.layerOrder[0], 'pos_embed');
     assert.equal(run.layerOrder.length, 14);
     // 120 steps of globals, 14 layers × 120 steps of observations (one merged observation per layer and step).
-    assert.equal(run.globals.length, 120);
-    assert.equal(run.observations.length, 14 * 120);
+    assert.equal(globalsOf(run).length, 120);
+    assert.equal(observationsOf(run).length, 14 * 120);
   });
 }
 
@@ -225,7 +226,9 @@ test('adam_base: rel_step is null (from inf) for the zero-initialised layers at 
 
 test('adam_base: eval/acc is a global every 10 steps only', async () => {
   const run = await readTfeventsFile(tb('adam_base'));
-  const steps = run.globals.filter((g) => 'evalAcc' in g.values).map((g) => g.step);
+  const steps = globalsOf(run)
+    .filter((g) => 'evalAcc' in g.values)
+    .map((g) => g.step);
   assert.deepEqual(
     steps,
     Array.from({ length: 12 }, (_, i) => (i + 1) * 10),
@@ -286,7 +289,7 @@ test('bad/tb_bad_crc: data CRC mismatch at byte offset 952 reported; the other 3
   assert.equal(issue.path, path);
   assert.match(issue.message, /^data CRC mismatch in this record/);
   assert.doesNotMatch(issue.message, /952/, 'the offset is a field, not repeated in the text');
-  const steps = run.globals.map((g) => g.step);
+  const steps = globalsOf(run).map((g) => g.step);
   assert.equal(steps.length, 39);
   assert.ok(!steps.includes(20));
   assert.deepEqual(
@@ -298,7 +301,7 @@ test('bad/tb_bad_crc: data CRC mismatch at byte offset 952 reported; the other 3
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { step: number; loss: number });
-  for (const g of run.globals) assert.equal(g.values.loss, Math.fround(log[g.step - 1]!.loss));
+  for (const g of globalsOf(run)) assert.equal(g.values.loss, Math.fround(log[g.step - 1]!.loss));
 });
 
 test('bad/tb_truncated: "truncated record at offset 1432" warning, 29 events kept (steps 1..29)', async () => {
@@ -309,7 +312,7 @@ test('bad/tb_truncated: "truncated record at offset 1432" warning, 29 events kep
   assert.equal(run.issues[0]!.offset, 1432);
   assert.match(run.issues[0]!.message, /truncated record at offset 1432/);
   assert.deepEqual(
-    run.globals.map((g) => g.step),
+    globalsOf(run).map((g) => g.step),
     Array.from({ length: 29 }, (_, i) => i + 1),
   );
 });
@@ -332,7 +335,7 @@ test('a bad length CRC is fatal from there on: error naming the offset, earlier 
     assert.match(err.message, /^length CRC mismatch in this record: framing lost/);
     assert.doesNotMatch(err.message, /byte offset/);
     assert.deepEqual(
-      run.globals.map((g) => g.step),
+      globalsOf(run).map((g) => g.step),
       [1, 2, 3, 4, 5, 6, 7, 8, 9],
     );
   } finally {
@@ -380,7 +383,7 @@ test('a record with a good CRC but malformed protobuf is skipped with a warning 
     assert.match(run.issues[0]!.message, /^malformed event in this record/);
     assert.doesNotMatch(run.issues[0]!.message, /byte offset/);
     assert.deepEqual(
-      run.globals.map((g) => [g.step, g.values.loss]),
+      globalsOf(run).map((g) => [g.step, g.values.loss]),
       [
         [1, 2.5],
         [3, 1.5],
@@ -425,7 +428,7 @@ test('TF2 scalars (rank-0 tensors, plugin metadata on the first value only) and 
     assert.deepEqual(run.issues, []);
     assert.equal(figureAt(run, 1, 'enc.w', 'paramRms'), 0.25);
     assert.equal(figureAt(run, 2, 'enc.w', 'paramRms'), 0.5);
-    assert.deepEqual(run.globals, [{ step: 2, values: { loss: 3.25 } }]);
+    assert.deepEqual(globalsOf(run), [{ step: 2, values: { loss: 3.25 } }]);
     assert.equal(run.histograms.length, 2);
     const h = run.histograms[0]!;
     assert.equal(h.approximate, true);
@@ -500,7 +503,7 @@ test('TF2 half / bfloat16 / float tensor scalars (half_val and tensor_content); 
   const framed = parts.map(frameRecord);
   const run = await readTfeventsBytes(Buffer.concat(framed), EVENTS);
   assert.deepEqual(
-    run.observations.map((o) => [o.step, o.figures.gradRms]),
+    observationsOf(run).map((o) => [o.step, o.figures.gradRms]),
     [
       [1, 1.5],
       [2, -0.25],
@@ -531,7 +534,7 @@ test('non-finite scalars: NaN loss and inf param_rms are reported, not stored; +
     const path = join(dir, EVENTS);
     writeFileSync(path, Buffer.concat(parts.map(frameRecord)));
     const run = await readTfeventsFile(path);
-    assert.deepEqual(run.globals, []);
+    assert.deepEqual(globalsOf(run), []);
     assert.deepEqual(
       run.nonFinite.map((n) => [n.what, n.step, n.layer, n.count]),
       [
@@ -603,8 +606,8 @@ test('exact histo summaries written by frameRecord/encodeHistogramEvent read bac
 
 function summary(run: RunData): string {
   return JSON.stringify({
-    o: run.observations,
-    g: run.globals,
+    o: observationsOf(run),
+    g: globalsOf(run),
     h: run.histograms.map((h) => [h.step, h.layer, h.role, h.num, h.sumSquares, h.bucketCounts.length]),
     l: run.layerOrder,
     n: run.nonFinite,
@@ -645,7 +648,7 @@ test('records larger than the in-memory limit are CRC-checked in a stream and sk
   const run = await readTfeventsBytes(bytes, EVENTS, { maxRecordBytes: 1000, chunkBytes: 256 });
   assert.equal(run.histograms.length, 0);
   assert.deepEqual(
-    run.globals.map((g) => g.step),
+    globalsOf(run).map((g) => g.step),
     [1, 4],
   );
   assert.equal(run.issues.length, 1);
@@ -700,7 +703,7 @@ test('a run folder merges its event files in name order', async () => {
     assert.equal(run.inputs.length, 2);
     assert.deepEqual(run.issues, []);
     assert.deepEqual(
-      run.globals.map((g) => [g.step, g.values.loss]),
+      globalsOf(run).map((g) => [g.step, g.values.loss]),
       [
         [1, 4],
         [2, 3],
@@ -737,7 +740,7 @@ test('TfeventsTail resumes from the end of the last complete record as the file 
     const path = join(dir, EVENTS);
     const tail = new TfeventsTail(path);
     // Not created yet: nothing, no error.
-    assert.equal((await tail.readNew()).observations.length, 0);
+    assert.equal(observationsOf(await tail.readNew()).length, 0);
     // Cut points: inside a record's payload, inside a header, exactly at a record boundary, the end.
     let boundary = 0;
     while (boundary < 700_000) boundary += 16 + src.readUInt32LE(boundary);
@@ -753,14 +756,14 @@ test('TfeventsTail resumes from the end of the last complete record as the file 
       runs.push(r);
     }
     assert.equal(tail.position, src.length);
-    assert.equal((await tail.readNew()).observations.length, 0, 'nothing new');
+    assert.equal(observationsOf(await tail.readNew()).length, 0, 'nothing new');
     // The union of the increments equals a whole-file read (up to where observations of a layer and step
     // were split across two increments: compare figure by figure).
     const whole = await readTfeventsFile(path);
     const flat = (rs: RunData[]) => {
       const m = new Map<string, number | null>();
       for (const r of rs)
-        for (const o of r.observations)
+        for (const o of observationsOf(r))
           for (const [k, v] of Object.entries(o.figures)) m.set(`${o.step}|${o.layer}|${k}`, v as number | null);
       return m;
     };
@@ -770,15 +773,15 @@ test('TfeventsTail resumes from the end of the last complete record as the file 
       whole.histograms.length,
     );
     assert.deepEqual(
-      runs.flatMap((r) => r.globals.map((g) => g.step)).filter((s, i, a) => a.indexOf(s) === i),
-      whole.globals.map((g) => g.step),
+      runs.flatMap((r) => globalsOf(r).map((g) => g.step)).filter((s, i, a) => a.indexOf(s) === i),
+      globalsOf(whole).map((g) => g.step),
     );
     // A rewritten (shrunk) file is read again from the start, with a warning.
     writeFileSync(path, src.subarray(0, boundary));
     const again = await tail.readNew();
     assert.equal(again.issues.length, 1);
     assert.match(again.issues[0]!.message, /shrank/);
-    assert.ok(again.observations.length > 0);
+    assert.ok(observationsOf(again).length > 0);
     assert.equal(tail.position, boundary);
     // A file replaced by another (rename over it: a new inode) is read from the start even if it is larger.
     const other = join(dir, 'other');
@@ -788,12 +791,12 @@ test('TfeventsTail resumes from the end of the last complete record as the file 
     const replaced = await tail.readNew();
     assert.match(replaced.issues[0]?.message ?? '', /replaced/);
     assert.equal(tail.position, src.length);
-    assert.equal(replaced.globals.length, 120);
+    assert.equal(globalsOf(replaced).length, 120);
     // Overlapping calls are serialized: the second sees nothing new.
     appendFileSync(path, frameRecord(encodeScalarEvent(121, 'train/loss', 1)));
     const [a, b] = await Promise.all([tail.readNew(), tail.readNew()]);
-    assert.deepEqual(a.globals, [{ step: 121, values: { loss: 1 } }]);
-    assert.deepEqual(b.globals, []);
+    assert.deepEqual(globalsOf(a), [{ step: 121, values: { loss: 1 } }]);
+    assert.deepEqual(globalsOf(b), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,6 +19,7 @@ import { readTfeventsBytes } from '../../../src/core/readers/tfevents/reader';
 import { ReaderError } from '../../../src/core/errors';
 import type { RunData } from '../../../src/core/run/types';
 import { FUZZ_SCALE, fuzzCases } from '../../support/fuzz';
+import { globalsOf, observationsOf } from '../../support/observations';
 
 const EVENTS = 'events.out.tfevents.1717200000.localhost';
 const CASES = Number(process.env.OL_FUZZ_CASES ?? fuzzCases(10_000));
@@ -174,11 +175,11 @@ function checkRun(run: RunData, size: number): void {
     assert.equal(typeof i.message, 'string');
     if (i.offset !== undefined) assert.ok(Number.isInteger(i.offset) && i.offset >= 0 && i.offset <= size, `issue offset ${i.offset}`);
   }
-  for (const o of run.observations) {
+  for (const o of observationsOf(run)) {
     assert.ok(Number.isFinite(o.step), 'observation step');
     for (const v of Object.values(o.figures)) assert.ok(v === null || Number.isFinite(v), `figure ${v}`);
   }
-  for (const g of run.globals) for (const v of Object.values(g.values)) assert.ok(Number.isFinite(v), `global ${v}`);
+  for (const g of globalsOf(run)) for (const v of Object.values(g.values)) assert.ok(Number.isFinite(v), `global ${v}`);
   for (const h of run.histograms) {
     assert.equal(h.bucketLimits.length, h.bucketCounts.length);
     for (const v of [h.num, h.sum, h.sumSquares]) assert.ok(Number.isFinite(v), `histogram sums ${v}`);

@@ -4,7 +4,7 @@
 // (a bad record is skipped with a warning), and a short tail is "still being written" (a warning, not an
 // error). Records larger than the decode limit are CRC-checked in a stream and skipped, never held whole.
 
-import type { ReadIssue } from '../../run/types';
+import type { IssueLimiter } from '../../run/issueLimit';
 import { crc32c as crc32cImported, maskCrc32c as maskCrc32cImported } from '../../io/crc32c';
 
 // Hot-loop names as module-local bindings: CommonJS transpilers (tsx, esbuild's cjs output) turn
@@ -70,7 +70,7 @@ export async function scanRecords(
   startOffset: number,
   fileSize: number,
   sink: RecordSink,
-  issues: ReadIssue[],
+  issues: IssueLimiter,
   options: ScanOptions = {},
 ): Promise<ScanResult> {
   const chunk = Math.max(64, options.chunkBytes ?? CHUNK_BYTES);
@@ -127,7 +127,7 @@ export async function scanRecords(
     if (avail === 0) return { endOffset: offset, truncatedAt: null, fatal: false, records, skipped };
     if (avail < 12) {
       if (reportTruncated) {
-        issues.push({
+        issues.push('truncated record (file still being written?)', {
           severity: 'warning',
           path,
           offset,
@@ -140,7 +140,7 @@ export async function scanRecords(
     const lenHi = dv.getUint32(p + 4, true);
     const lenCrc = dv.getUint32(p + 8, true);
     if (maskCrc32c(crc32c(buf, p, p + 8)) !== lenCrc) {
-      issues.push({
+      issues.push('length CRC mismatch (framing lost)', {
         severity: 'error',
         path,
         offset,
@@ -154,7 +154,7 @@ export async function scanRecords(
     const recordBytes = len + 16;
     if (recordBytes > remaining) {
       if (reportTruncated) {
-        issues.push({
+        issues.push('truncated record (file still being written?)', {
           severity: 'warning',
           path,
           offset,
@@ -180,7 +180,7 @@ export async function scanRecords(
       const stored = buf.readUInt32LE(p);
       p += 4;
       skipped++;
-      issues.push({
+      issues.push('over-long records (skipped)', {
         severity: 'warning',
         path,
         offset,
@@ -194,7 +194,7 @@ export async function scanRecords(
     const dataCrc = dv.getUint32(dataEnd, true);
     if (maskCrc32c(crc32c(buf, dataStart, dataEnd)) !== dataCrc) {
       skipped++;
-      issues.push({
+      issues.push('data CRC mismatches (records skipped)', {
         severity: 'warning',
         path,
         offset,

@@ -14,6 +14,7 @@ import { ProtobufError } from '../protobuf';
 import { memoryReader, scanRecords, type PositionalReader, type RecordSink, type ScanOptions, type ScanResult } from './framing';
 import { EventDecoder } from './events';
 import { RunDataBuilder } from './runData';
+import { IssueLimiter } from '../../run/issueLimit';
 
 export const TFEVENTS_FORMAT = 'tfevents';
 const NAME_MARK = 'events.out.tfevents.';
@@ -51,7 +52,9 @@ async function scanStream(
   startOffset: number,
   options: ScanOptions,
 ): Promise<{ scan: ScanResult; fileSize: number; malformed: number }> {
-  const issues = state.builder.run.issues;
+  // Bounded per kind (run/issueLimit.ts): a file of a million bad records gives a few issues and a count.
+  const issues = new IssueLimiter(state.builder.run.issues);
+  state.builder.issues = issues;
   const decoder = state.decoder;
   let malformed = 0;
   state.builder.path = path;
@@ -61,7 +64,7 @@ async function scanStream(
     } catch (err) {
       if (!(err instanceof ProtobufError)) throw err;
       malformed++;
-      issues.push({
+      issues.push('malformed events (records skipped)', {
         severity: 'warning',
         path,
         offset,
@@ -78,6 +81,8 @@ async function scanStream(
       throw fsError(path, err);
     }
     throw err;
+  } finally {
+    issues.finish();
   }
   return { scan, fileSize: size, malformed };
 }
@@ -189,8 +194,7 @@ export async function readTfeventsFolder(dir: string, options: ReadOptions = {})
         merged.layerOrder.push(l);
       }
     }
-    for (const o of r.observations) merged.observations.push(o);
-    for (const g of r.globals) merged.globals.push(g);
+    merged.scalars.append(r.scalars);
     for (const h of r.histograms) merged.histograms.push(h);
     for (const n of r.nonFinite) merged.nonFinite.push(n);
     for (const x of r.issues) merged.issues.push(x);

@@ -1,88 +1,51 @@
 // Decoded events → run data: tags mapped through the shared tag rules (run/scalarTags.ts) onto per-layer
-// figures, whole-model globals and histograms; ratio infinities and non-finite values handled as the
-// text readers handle them.
+// figures and whole-model values in the columnar store (run/scalars.ts), and histograms; ratio
+// infinities and non-finite values handled as the text readers handle them.
 
-import type {
-  FigureName,
-  HistogramObservation,
-  LayerObservation,
-  NonFiniteObservation,
-  GlobalObservation,
-  RunData,
-  TensorRole,
-} from '../../run/types';
+import type { HistogramObservation, NonFiniteObservation, RunData, TensorRole } from '../../run/types';
 import { emptyRunData } from '../../run/types';
+import { IssueLimiter } from '../../run/issueLimit';
+import { figureColumn, type ScalarTable } from '../../run/scalars';
 import { classifyHistogramTag, classifyScalarTag } from '../../run/scalarTags';
+import { RATIO_FIGURES } from '../scalarRecords';
 import type { DecodedHistogram, EventVisitor } from './events';
 
-/** Per-layer state of the builder; `gen` tells whether it belongs to the current RunData. */
-interface LayerSlot {
-  layer: string;
-  gen: number;
-  /** The observation the layer's figures of the current step go into. */
-  last: LayerObservation | null;
-  /** Figures already set in `last` (bit per figure, see figureBit). */
-  mask: number;
-}
-
-const FIGURE_BITS = new Map<string, number>();
-/** A bit per figure name (31 figures at most share bits; more fall back to bit 0 and a property check). */
-function figureBit(figure: string): number {
-  let b = FIGURE_BITS.get(figure);
-  if (b === undefined) {
-    b = FIGURE_BITS.size < 30 ? 1 << (FIGURE_BITS.size + 1) : 1;
-    FIGURE_BITS.set(figure, b);
-  }
-  return b;
-}
-
+/** What a scalar tag means, resolved once per tag: the table and column its values go into. */
 type ScalarMeaning =
-  { kind: 'layer'; slot: LayerSlot; figure: FigureName; bit: number } | { kind: 'global'; key: string } | { kind: 'none' };
+  | { kind: 'layer'; layer: string; col: number; ratio: boolean; table: ScalarTable | null; gen: number }
+  | { kind: 'global'; key: string; col: number; gen: number }
+  | { kind: 'none' };
 
 type HistogramMeaning = { kind: 'histogram'; layer: string; role: TensorRole | null; quantity: string } | { kind: 'none' };
 
-/** Ratio figures: +inf is a division by a zero parameter RMS (zero-initialised layer), i.e. undefined. */
-const RATIO_FIGURES: ReadonlySet<FigureName> = new Set<FigureName>(['relStep', 'relStepPredicted']);
-
-/** Builds RunData from decoded events; merges a layer's figures of one step into one observation. */
+/** Builds RunData from decoded events, one RunData per `startRun()` (a tail starts one per increment). */
 export class RunDataBuilder implements EventVisitor {
   run: RunData = emptyRunData();
   path = '';
+  /** Where problems go, bounded per kind (set by the reader for each scan; run.issues itself by default). */
+  issues = new IssueLimiter(this.run.issues);
   private readonly scalarMeaning = new Map<string, ScalarMeaning>();
   /** Scalar meaning by the decoder's tag id: an array index instead of a string-keyed lookup per value. */
   private readonly meaningById: (ScalarMeaning | undefined)[] = [];
   private readonly histMeaning = new Map<string, HistogramMeaning>();
-  private readonly slots = new Map<string, LayerSlot>();
+  private readonly layersSeen = new Set<string>();
   private gen = 0;
-  private lastGlobal: GlobalObservation | null = null;
-  private globalByStep = new Map<number, GlobalObservation>();
   private nonFiniteByTag = new Map<string, NonFiniteObservation>();
 
   /** Start a fresh RunData (tag caches are kept: they hold no per-run data). */
   startRun(): RunData {
     this.run = emptyRunData();
+    this.issues = new IssueLimiter(this.run.issues);
     this.gen++;
-    this.lastGlobal = null;
-    this.globalByStep = new Map();
+    this.layersSeen.clear();
     this.nonFiniteByTag = new Map();
     return this.run;
   }
 
-  private slotOf(layer: string): LayerSlot {
-    let slot = this.slots.get(layer);
-    if (slot === undefined) {
-      slot = { layer, gen: -1, last: null, mask: 0 };
-      this.slots.set(layer, slot);
-    }
-    return slot;
-  }
-
-  /** Make the slot current for this RunData (first appearance: layer order). */
-  private touch(slot: LayerSlot): void {
-    if (slot.gen !== this.gen) {
-      slot.gen = this.gen;
-      slot.last = null;
-      this.run.layerOrder.push(slot.layer);
+  private noteLayer(layer: string): void {
+    if (!this.layersSeen.has(layer)) {
+      this.layersSeen.add(layer);
+      this.run.layerOrder.push(layer);
     }
   }
 
@@ -90,10 +53,11 @@ export class RunDataBuilder implements EventVisitor {
     let m = this.scalarMeaning.get(tag);
     if (m === undefined) {
       const c = classifyScalarTag(tag);
-      if (c !== null && c.kind === 'layer') m = { kind: 'layer', slot: this.slotOf(c.layer), figure: c.figure, bit: figureBit(c.figure) };
-      else if (c !== null && c.kind === 'global') {
+      if (c !== null && c.kind === 'layer') {
+        m = { kind: 'layer', layer: c.layer, col: figureColumn(c.figure), ratio: RATIO_FIGURES.has(c.figure), table: null, gen: -1 };
+      } else if (c !== null && c.kind === 'global') {
         // Same key scheme as the JSONL/CSV readers: a learning rate of parameter group k > 0 is lr/pg<k>.
-        m = { kind: 'global', key: c.key === 'lr' && c.paramGroup ? `lr/pg${c.paramGroup}` : c.key };
+        m = { kind: 'global', key: c.key === 'lr' && c.paramGroup ? `lr/pg${c.paramGroup}` : c.key, col: -1, gen: -1 };
       } else m = { kind: 'none' };
       this.scalarMeaning.set(tag, m);
     }
@@ -102,14 +66,13 @@ export class RunDataBuilder implements EventVisitor {
 
   private noteNonFinite(tag: string, step: number, layer: string | null): void {
     // One observation per tag (first step, count of values), not one per value.
-    const key = `${this.path}\u0000${tag}`;
-    const seen = this.nonFiniteByTag.get(key);
+    const seen = this.nonFiniteByTag.get(tag);
     if (seen) {
       seen.count++;
       return;
     }
     const rec: NonFiniteObservation = { path: this.path, step, layer, what: tag, count: 1 };
-    this.nonFiniteByTag.set(key, rec);
+    this.nonFiniteByTag.set(tag, rec);
     this.run.nonFinite.push(rec);
   }
 
@@ -125,41 +88,28 @@ export class RunDataBuilder implements EventVisitor {
         this.noteNonFinite(tag, step, null);
         return;
       }
-      let g = this.lastGlobal;
-      if (g === null || g.step !== step) g = this.globalByStep.get(step) ?? null;
-      if (g === null || m.key in g.values) {
-        g = { step, values: {} };
-        this.globalByStep.set(step, g);
-        this.run.globals.push(g);
+      if (m.gen !== this.gen) {
+        m.col = this.run.scalars.globalKeyColumn(m.key);
+        m.gen = this.gen;
       }
-      this.lastGlobal = g;
-      g.values[m.key] = value;
+      this.run.scalars.globals.set(step, m.col, value);
       return;
     }
-    const slot = m.slot;
-    const layer = slot.layer;
-    const figure = m.figure;
-    let v: number | null = value;
-    this.touch(slot);
+    if (m.gen !== this.gen) {
+      m.table = this.run.scalars.layer(m.layer);
+      m.gen = this.gen;
+      this.noteLayer(m.layer);
+    }
     if (!Number.isFinite(value)) {
-      // rel_step = |Δp| / |p| is +inf exactly when the parameter was all zeros: undefined (null), not a
-      // blow-up. Any other NaN/inf is reported as non-finite and not stored as a figure.
-      if (value === Infinity && RATIO_FIGURES.has(figure)) v = null;
-      else {
-        this.noteNonFinite(tag, step, layer);
+      // rel_step = |Δp| / |p| is +inf exactly when the parameter was all zeros: stated as undefined (the
+      // store keeps the +inf, the engine reads it as null), not a blow-up. Any other NaN/inf is reported as
+      // non-finite and not stored as a figure.
+      if (value !== Infinity || !m.ratio) {
+        this.noteNonFinite(tag, step, m.layer);
         return;
       }
     }
-    let o = slot.last;
-    const bit = m.bit;
-    if (o === null || o.step !== step || ((slot.mask & bit) !== 0 && (bit !== 1 || figure in o.figures))) {
-      o = { step, layer, figures: {} };
-      slot.last = o;
-      slot.mask = 0;
-      this.run.observations.push(o);
-    }
-    slot.mask |= bit;
-    (o.figures as Record<string, number | null>)[figure] = v;
+    m.table!.set(step, m.col, value);
   }
 
   /** Tags that mean something to the analysis (scalars and histograms), first-seen order, at most `max`. */
@@ -179,14 +129,14 @@ export class RunDataBuilder implements EventVisitor {
       this.histMeaning.set(tag, m);
     }
     if (m.kind === 'none') return;
-    this.touch(this.slotOf(m.layer));
+    this.noteLayer(m.layer);
     // A tensor with NaN/inf elements gives NaN/inf sums: reported as non-finite, not turned into an RMS.
     if (!Number.isFinite(h.sumSquares) || !Number.isFinite(h.sum) || !Number.isFinite(h.num)) {
       this.noteNonFinite(tag, step, m.layer);
       return;
     }
     if (h.num < 0 || h.sumSquares < 0) {
-      this.run.issues.push({
+      this.issues.push('histograms with negative counts (ignored)', {
         severity: 'warning',
         path: this.path,
         offset,

@@ -34,7 +34,7 @@ export function sideFileRun(path: string, format: string, parts: CheckpointParts
   if (parts.kind === 'scheduler' && parts.schedule) {
     const s = parts.schedule;
     const lr = s.lastLr.length > 0 && s.lastLr.every((x) => x === s.lastLr[0]) ? s.lastLr[0] : null;
-    if (s.lastEpoch !== null && lr !== null) run.globals.push({ step: s.lastEpoch, values: { lr } });
+    if (s.lastEpoch !== null && lr !== null) run.scalars.setGlobal(s.lastEpoch, 'lr', lr);
     run.issues.push({ severity: 'warning', path, message: `LR scheduler state (${describeSchedule(s)}): no tensors to analyze` });
     return run;
   }

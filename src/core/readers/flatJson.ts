@@ -1,0 +1,241 @@
+// A parser for the one JSON shape scalar logs are made of — a flat object of ASCII keys whose values are
+// numbers, ASCII strings without escapes, arrays of numbers, true/false/null, and Python's bare NaN /
+// Infinity / -Infinity — straight from the line's bytes: no UTF-8 decoding of the line, keys and string
+// values (layer names, the optimizer's name) interned once, numbers parsed from the digits. Anything else
+// (nesting, escapes, non-ASCII, odd spacing of tokens, malformed input) returns undefined and the caller
+// uses JSON.parse, so the result is always what JSON.parse (with the NaN tokens) would give.
+//
+// Measured on the 291-tensor long-form log (244 MB, 582k lines of 15 fields): JSON.parse per decoded line
+// 73–80 MB/s of CPU time, this parser 141 MB/s on the same machine and load.
+
+/** Exact powers of ten as doubles (10^0 … 10^22: the range where m·10^e rounds once). */
+const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+const MAX_EXACT = 2 ** 53;
+
+/** Interned strings by a hash of their bytes; a small bucket per hash, bounded in all. */
+class Interner {
+  private readonly buckets = new Map<number, string[]>();
+  private size = 0;
+
+  get(b: Uint8Array, a: number, e: number, slice: (a: number, e: number) => string): string {
+    let h = e - a;
+    for (let i = a; i < e; i++) h = (Math.imul(h, 31) + b[i]!) | 0;
+    let bucket = this.buckets.get(h);
+    if (bucket !== undefined) {
+      outer: for (const s of bucket) {
+        if (s.length !== e - a) continue;
+        for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== b[a + i]) continue outer;
+        return s;
+      }
+    }
+    const s = slice(a, e);
+    // A log with ever new strings (a free-text field) must not grow this without bound.
+    if (this.size < MAX_INTERNED) {
+      if (bucket === undefined) this.buckets.set(h, (bucket = []));
+      if (bucket.length < 8) {
+        bucket.push(s);
+        this.size++;
+      }
+    }
+    return s;
+  }
+}
+const MAX_INTERNED = 65536;
+
+/** Parses flat JSON objects from byte ranges; one instance per file (it keeps the interned strings). */
+export class FlatJsonParser {
+  private readonly interner = new Interner();
+  private b: Buffer = Buffer.alloc(0);
+  private p = 0;
+  private end = 0;
+  private readonly slice = (a: number, e: number): string => this.b.toString('latin1', a, e);
+  /**
+   * The string last seen at each position of the record (key i at 2i, its string value at 2i + 1): lines of
+   * one log repeat their keys in order, so one byte comparison usually finds the string without hashing.
+   */
+  private readonly atPosition: string[] = [];
+
+  /** The object on bytes [start, end) of `b` (surrounding spaces and a trailing \r allowed), or undefined. */
+  parse(b: Buffer, start: number, end: number): Record<string, unknown> | undefined {
+    this.b = b;
+    this.p = start;
+    this.end = end;
+    this.ws();
+    if (b[this.p] !== 0x7b) return undefined;
+    this.p++;
+    const out: Record<string, unknown> = {};
+    let slot = 0;
+    this.ws();
+    if (b[this.p] === 0x7d) {
+      this.p++;
+      return this.atEnd() ? out : undefined;
+    }
+    for (;;) {
+      this.ws();
+      if (b[this.p] !== 0x22) return undefined;
+      const key = this.string(slot);
+      if (key === undefined || key === '__proto__') return undefined;
+      this.ws();
+      if (b[this.p] !== 0x3a) return undefined;
+      this.p++;
+      this.ws();
+      const v = this.value(slot + 1);
+      if (v === undefined) return undefined;
+      out[key] = v;
+      if (slot < 254) slot += 2;
+      this.ws();
+      const c = b[this.p];
+      this.p++;
+      if (c === 0x2c) continue;
+      if (c === 0x7d) return this.atEnd() ? out : undefined;
+      return undefined;
+    }
+  }
+
+  private atEnd(): boolean {
+    this.ws();
+    return this.p === this.end;
+  }
+
+  private ws(): void {
+    const b = this.b;
+    let p = this.p;
+    while (p < this.end) {
+      const c = b[p]!;
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0d) break;
+      p++;
+    }
+    this.p = p;
+  }
+
+  /** A string at p (on its opening quote) without escapes or non-ASCII bytes; undefined otherwise. */
+  private string(slot: number): string | undefined {
+    const b = this.b;
+    const a = ++this.p;
+    let p = a;
+    for (;;) {
+      if (p >= this.end) return undefined;
+      const c = b[p]!;
+      if (c === 0x22) break;
+      if (c === 0x5c || c >= 0x80 || c < 0x20) return undefined;
+      p++;
+    }
+    this.p = p + 1;
+    const seen = this.atPosition[slot];
+    if (seen !== undefined && seen.length === p - a) {
+      let same = true;
+      for (let i = 0; i < seen.length; i++) {
+        if (seen.charCodeAt(i) !== b[a + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return seen;
+    }
+    const s = this.interner.get(b, a, p, this.slice);
+    this.atPosition[slot] = s;
+    return s;
+  }
+
+  private value(slot: number): unknown {
+    const b = this.b;
+    const c = b[this.p];
+    if (c === 0x22) return this.string(slot);
+    if (c === 0x5b) return this.numberArray();
+    if (c === 0x74) return this.word('true', true);
+    if (c === 0x66) return this.word('false', false);
+    if (c === 0x6e) return this.word('null', null);
+    if (c === 0x4e) return this.word('NaN', Number.NaN);
+    if (c === 0x49) return this.word('Infinity', Number.POSITIVE_INFINITY);
+    if (c === 0x2d && b[this.p + 1] === 0x49) {
+      this.p++;
+      return this.word('Infinity', Number.NEGATIVE_INFINITY);
+    }
+    return this.number();
+  }
+
+  private word<T>(w: string, v: T): T | undefined {
+    const b = this.b;
+    if (this.p + w.length > this.end) return undefined;
+    for (let i = 0; i < w.length; i++) if (b[this.p + i] !== w.charCodeAt(i)) return undefined;
+    this.p += w.length;
+    return v;
+  }
+
+  private numberArray(): number[] | undefined {
+    const b = this.b;
+    this.p++;
+    const out: number[] = [];
+    this.ws();
+    if (b[this.p] === 0x5d) {
+      this.p++;
+      return out;
+    }
+    for (;;) {
+      this.ws();
+      const x = this.number();
+      if (x === undefined) return undefined;
+      out.push(x);
+      this.ws();
+      const c = b[this.p++];
+      if (c === 0x2c) continue;
+      if (c === 0x5d) return out;
+      return undefined;
+    }
+  }
+
+  /**
+   * A JSON number. Up to 2^53 of mantissa and a decimal exponent within ±22 is exact as m·10^e or m/10^-e
+   * (one rounding: Clinger's fast path); anything else (Python's 17-digit reprs) goes to Number() on the
+   * number's own characters, which rounds correctly.
+   */
+  private number(): number | undefined {
+    const b = this.b;
+    const end = this.end;
+    const a = this.p;
+    let p = a;
+    if (b[p] === 0x2d) p++;
+    let c = b[p]!;
+    if (!(c >= 0x30 && c <= 0x39)) return undefined;
+    // A leading zero is followed by '.', 'e' or the end of the number (JSON has no 012).
+    if (c === 0x30 && p + 1 < end && b[p + 1]! >= 0x30 && b[p + 1]! <= 0x39) return undefined;
+    let m = 0;
+    let e = 0;
+    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
+      m = m * 10 + (c - 0x30);
+      p++;
+    }
+    if (p < end && c === 0x2e) {
+      p++;
+      const f = p;
+      while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
+        m = m * 10 + (c - 0x30);
+        p++;
+      }
+      if (p === f) return undefined;
+      e -= p - f;
+    }
+    if (p < end && (c === 0x65 || c === 0x45)) {
+      p++;
+      let sign = 1;
+      if (b[p] === 0x2d) {
+        sign = -1;
+        p++;
+      } else if (b[p] === 0x2b) p++;
+      const f = p;
+      let x = 0;
+      while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39 && x < 1e6) {
+        x = x * 10 + (c - 0x30);
+        p++;
+      }
+      if (p === f) return undefined;
+      e += sign * x;
+    }
+    this.p = p;
+    if (m < MAX_EXACT && e >= -22 && e <= 22) {
+      const v = e < 0 ? m / POW10[-e]! : m * POW10[e]!;
+      return b[a] === 0x2d ? -v : v;
+    }
+    return Number(this.b.toString('latin1', a, p));
+  }
+}

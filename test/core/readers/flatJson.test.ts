@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FlatJsonParser } from '../../../src/core/readers/flatJson';
+import { parseJsonTolerant } from '../../../src/core/readers/scalarRecords';
+import { rng } from '../../support/fuzz';
+
+// The flat-object parser either gives exactly what JSON.parse (with Python's NaN tokens) gives, or
+// undefined (then the reader uses JSON.parse). Checked on seeded random lines shaped like our snippet's
+// records, with numbers printed every way Python and JS print them, and on inputs it must hand back.
+
+function parse(p: FlatJsonParser, text: string): Record<string, unknown> | undefined {
+  const b = Buffer.from(`xx${text}yy`, 'latin1');
+  return p.parse(b, 2, b.length - 2);
+}
+
+/** Number spellings: shortest round-trip, fixed, exponent (both cases, signs), integers, -0, subnormals. */
+function numberText(r: () => number): string {
+  const kind = Math.floor(r() * 9);
+  const x = (r() - 0.5) * 10 ** Math.floor(r() * 40 - 20);
+  switch (kind) {
+    case 0:
+      return String(x);
+    case 1:
+      return x.toExponential();
+    case 2:
+      return x.toExponential(Math.floor(r() * 20)).replace('e', 'E');
+    case 3:
+      return x.toFixed(Math.floor(r() * 20));
+    case 4:
+      return String(Math.floor(r() * 1e6));
+    case 5:
+      return String(Math.floor(r() * 2 ** 60));
+    case 6:
+      return `${(r() * 10).toFixed(3)}e+${Math.floor(r() * 30)}`;
+    case 7:
+      return ['-0', '0', '0.0', '5e-324', '1.7976931348623157e308', '2.2250738585072014e-308', '1e400', '123456789012345678901234'][
+        Math.floor(r() * 8)
+      ]!;
+    default:
+      return x.toPrecision(17);
+  }
+}
+
+describe('FlatJsonParser', () => {
+  it('equals JSON.parse on 20,000 seeded records of every number spelling', () => {
+    const r = rng(11);
+    const p = new FlatJsonParser();
+    const layers = ['model.layers.0.self_attn.q_proj.weight', 'lm_head.weight', 'a', ''];
+    for (let i = 0; i < 20000; i++) {
+      const fields = [
+        `"step": ${Math.floor(r() * 1e6)}`,
+        `"layer": "${layers[i % layers.length]}"`,
+        `"shape": [${Math.floor(r() * 5000)}, ${Math.floor(r() * 5000)}]`,
+        `"param_rms": ${numberText(r)}`,
+        `"rel_step": ${numberText(r)}`,
+        `"flag": ${['true', 'false', 'null'][i % 3]}`,
+        `"betas": [${numberText(r)}, ${numberText(r)}]`,
+      ];
+      if (i % 7 === 0) fields.reverse();
+      const sep = i % 5 === 0 ? ',' : ', ';
+      const text = `{${fields.join(sep)}}${i % 11 === 0 ? '\r' : ''}`;
+      const got = parse(p, text);
+      assert.notEqual(got, undefined, text);
+      assert.deepEqual(got, JSON.parse(text), text);
+      // Values are the same doubles bit for bit (deepEqual treats -0 and 0 alike; Object.is does not).
+      const want = JSON.parse(text) as Record<string, unknown>;
+      for (const k of ['param_rms', 'rel_step']) assert.ok(Object.is(got![k], want[k]), `${k} of ${text}`);
+    }
+  });
+
+  it("reads Python's NaN / Infinity / -Infinity tokens as parseJsonTolerant does", () => {
+    const p = new FlatJsonParser();
+    const text = '{"step": 3, "loss": NaN, "a": Infinity, "b": -Infinity, "s": "NaN"}';
+    const got = parse(p, text)!;
+    assert.deepEqual(got, parseJsonTolerant(text));
+    assert.ok(Number.isNaN(got.loss));
+    assert.equal(got.b, Number.NEGATIVE_INFINITY);
+    assert.equal(got.s, 'NaN');
+  });
+
+  it('hands back (undefined) what it does not read, so JSON.parse decides', () => {
+    const p = new FlatJsonParser();
+    for (const text of [
+      '{"a": {"b": 1}}', // nesting
+      '{"a": "caf\\u00e9"}', // escape
+      '{"a": [1, "x"]}', // mixed array
+      '{"__proto__": 1}',
+      '{"a": 01}',
+      '{"a": 1.}',
+      '{"a": .5}',
+      '{"a": 1e}',
+      '{"a": +1}',
+      '{"a": 1,}',
+      '{"a" 1}',
+      '{"a": 1} x',
+      '{"a": 1',
+      '[1, 2]',
+      '',
+      '{"a": nul}',
+      '{"a": Infinit}',
+      '{"a": 1e1000000000}',
+    ]) {
+      assert.equal(parse(p, text), undefined, text);
+    }
+    // Non-ASCII bytes (UTF-8 names) go to JSON.parse on the decoded text.
+    const b = Buffer.from('{"layer": "schicht.gewicht.ä"}', 'utf8');
+    assert.equal(p.parse(b, 0, b.length), undefined);
+  });
+
+  it('keeps interned strings bounded and still reads every new string right', () => {
+    const p = new FlatJsonParser();
+    for (let i = 0; i < 70000; i++) assert.equal(parse(p, `{"layer": "l${i}"}`)!.layer, `l${i}`);
+  });
+});
