@@ -20,6 +20,7 @@ import type { InputFacts } from '../../shared/protocol';
 import { decimateAnalysis, DEFAULT_MAX_DASHBOARD_STEPS } from '../decimate';
 import type { AnalysisAnswer, FromAnalysis, ProcessAnalyzeOptions, ToAnalysis } from './protocol';
 import { exhaustIfAsked } from './testHooks';
+import { appendAnswer, extendsAnalysis } from './append';
 
 interface Tail {
   readNew(): Promise<RunData>;
@@ -35,7 +36,8 @@ const STEP_BYTES = 64 * 1024 * 1024;
 /** Reading is this share of a request's progress; analyzing the rest. */
 const READ_SHARE = 0.8;
 
-let follower: { path: string; tail: Tail; data: RunData } | null = null;
+/** The followed log: its reader, the data read so far, and the last answer sent (what the fast refresh extends). */
+let follower: { path: string; tail: Tail; data: RunData; shown: AnalysisAnswer | null } | null = null;
 let options: ProcessAnalyzeOptions = {};
 let facts: InputFacts = { stateRoles: [], fromSettings: [] };
 
@@ -131,7 +133,26 @@ async function analyze(run: RunData): Promise<RunAnalysis> {
 /** The answer: long runs thinned for the dashboard (decimate.ts) before crossing the process boundary. */
 function answer(analysis: RunAnalysis, extra: Partial<AnalysisAnswer> = {}): FromAnalysis {
   const d = decimateAnalysis(analysis, options.maxDashboardSteps ?? DEFAULT_MAX_DASHBOARD_STEPS);
-  return { kind: 'answer', analysis: d.analysis, totalSteps: d.totalSteps, facts, followed: follower?.path ?? null, ...extra };
+  return remember({ analysis: d.analysis, totalSteps: d.totalSteps, facts, followed: follower?.path ?? null, ...extra });
+}
+
+/** The message of an answer; the follower keeps it (a partial one aside) as what the views show now. */
+function remember(a: AnalysisAnswer): FromAnalysis {
+  if (follower && !a.partial) follower.shown = a;
+  return { kind: 'answer', ...a };
+}
+
+/**
+ * A followed log grew by `fresh`: its records analyzed alone and appended to the last answer, when they
+ * extend it (new steps of the same layers); null when a whole-run pass is needed.
+ */
+async function appendedAnswer(fresh: RunData): Promise<FromAnalysis | null> {
+  const shown = follower?.shown;
+  if (!follower || !shown || fresh.snapshots.length || fresh.histograms.length) return null;
+  const analysis = await analyze(fresh);
+  if (!extendsAnalysis(shown.analysis, analysis)) return null;
+  follower.shown = appendAnswer(shown, analysis, facts);
+  return { kind: 'append', fresh: analysis, facts };
 }
 
 /**
@@ -177,17 +198,22 @@ async function handle(message: ToAnalysis): Promise<void> {
       }
       data ??= await readInputs(message.paths, { onProgress: (f, m) => progress(f * READ_SHARE, m) });
       progress(READ_SHARE, 'analyzing');
-      if (message.follow && log && tail) follower = { path: log, tail, data };
+      if (message.follow && log && tail) follower = { path: log, tail, data, shown: null };
       send(answer(await analyze(data)));
     } else if (message.kind === 'tail') {
       if (!follower) {
         send({ kind: 'error', name: 'TailError', message: 'this input is not followed (follow mode is for one JSONL or TensorBoard log)' });
         return;
       }
-      const fresh = await follower.tail.readNew();
+      const fresh = dedupeInputs(await follower.tail.readNew());
       const grew = records(fresh) > 0;
       if (grew || fresh.issues.length) follower.data = dedupeInputs(mergeRunData([follower.data, fresh]));
-      send(answer(await analyze(follower.data), { newRecords: grew }));
+      if (!grew && !fresh.issues.length && !message.full && follower.shown) {
+        send({ kind: 'unchanged' });
+        return;
+      }
+      const fast = grew && !fresh.issues.length && !message.full ? await appendedAnswer(fresh) : null;
+      send(fast ?? answer(await analyze(follower.data), { newRecords: grew }));
     }
   } catch (err) {
     const e = err as Error;
