@@ -16,7 +16,7 @@ export interface LiveChange {
   update: boolean;
 }
 
-/** Wait this long after a change event before reading (a writer appends in bursts). */
+/** Wait this long after a change event before reading (a writer appends in bursts: one read per burst). */
 const REFRESH_DEBOUNCE_MS = 300;
 /**
  * After a fast refresh (new steps appended, findings not re-evaluated), a whole-run pass runs once the log
@@ -152,8 +152,12 @@ export class LiveAnalysis implements vscode.Disposable {
       true,
     );
     this.watcher.onDidChange(() => {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => void this.refresh(), REFRESH_DEBOUNCE_MS);
+      // The first change of a burst starts the wait and later ones join it: restarting it on every event
+      // would never read a log that is appended to more often than the wait (every 125 ms at 1 MB/s).
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        void this.refresh();
+      }, REFRESH_DEBOUNCE_MS);
       if (this.fullDue !== null) this.scheduleFullPass();
     });
   }

@@ -34,8 +34,8 @@ export function appendAnalysis(prev: RunAnalysis, fresh: RunAnalysis): RunAnalys
     byLayer.delete(s.layer);
     const figures = { ...s.figures };
     for (const k of Object.keys(figures) as (keyof LayerSeries['figures'])[])
-      figures[k] = [...s.figures[k], ...(f.figures[k] ?? f.steps.map(() => null))];
-    return { layer: s.layer, steps: [...s.steps, ...f.steps], figures };
+      figures[k] = s.figures[k].concat(f.figures[k] ?? f.steps.map(() => null));
+    return { layer: s.layer, steps: s.steps.concat(f.steps), figures };
   });
   series.push(...byLayer.values());
   return {
@@ -43,13 +43,13 @@ export function appendAnalysis(prev: RunAnalysis, fresh: RunAnalysis): RunAnalys
       ...prev.result,
       optimizer: fresh.result.optimizer,
       step: fresh.result.step,
-      steps: [...prev.result.steps, ...fresh.result.steps],
+      steps: prev.result.steps.concat(fresh.result.steps),
       layers: fresh.result.layers,
-      issues: [...prev.result.issues, ...fresh.result.issues],
+      issues: prev.result.issues.concat(fresh.result.issues),
     },
     summary: appendSummary(prev.summary, fresh.summary),
     series,
-    globals: [...prev.globals, ...fresh.globals],
+    globals: prev.globals.concat(fresh.globals),
     distributions: prev.distributions,
     thresholds: prev.thresholds,
   };
