@@ -367,8 +367,11 @@ test(
     const value = lrLine.locator('span span', { hasText: '1e-4' }).first();
 
     // 1. hover: the provider is registered once the extension has activated (onLanguage:yaml): retry
-    // wait for the provider's own words: under load the hover first shows "Loading…"
-    const hover = page.locator('.monaco-hover:not(.hidden)', { hasText: /each weight moves by ≈ 1e-4 per step/ }).first();
+    // wait for the provider's own words: under load the hover first shows "Loading…", or only the diagnostic's
+    // message (which says "each weight moves by ≈ 1e-4 per step" too)
+    const hover = page
+      .locator('.monaco-hover:not(.hidden)', { hasText: /Relative step unknown: no parameter scale is stated or linked/ })
+      .first();
     await retry(
       'hover on lr: 1e-4',
       25,
