@@ -16,8 +16,14 @@ export interface LiveChange {
   update: boolean;
 }
 
-/** Wait this long after a change event before reading (a writer appends in bursts). */
+/** Wait this long after a change event before reading (a writer appends in bursts: one read per burst). */
 const REFRESH_DEBOUNCE_MS = 300;
+/**
+ * After a fast refresh (new steps appended, findings not re-evaluated), a whole-run pass runs once the log
+ * has been quiet this long, and at the latest this long after the first fast refresh (a log that never pauses).
+ */
+const QUIET_MS = 2000;
+const MAX_STALE_MS = 30_000;
 
 export class LiveAnalysis implements vscode.Disposable {
   answer: AnalysisAnswer | null = null;
@@ -27,8 +33,12 @@ export class LiveAnalysis implements vscode.Disposable {
   private follower: AnalysisProcess | null = null;
   private watcher: vscode.FileSystemWatcher | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private fullTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the pending whole-run pass must run at the latest (null: none pending). */
+  private fullDue: number | null = null;
   private refreshing = false;
   private dirty = false;
+  private dirtyFull = false;
   private disposed = false;
   private readonly cancel = new vscode.CancellationTokenSource();
   private readonly changed = new vscode.EventEmitter<LiveChange>();
@@ -120,6 +130,7 @@ export class LiveAnalysis implements vscode.Disposable {
     if (this.disposed) return;
     this.disposed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.fullTimer);
     this.cancel.cancel();
     this.cancel.dispose();
     this.watcher?.dispose();
@@ -141,26 +152,45 @@ export class LiveAnalysis implements vscode.Disposable {
       true,
     );
     this.watcher.onDidChange(() => {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => void this.refresh(), REFRESH_DEBOUNCE_MS);
+      // The first change of a burst starts the wait and later ones join it: restarting it on every event
+      // would never read a log that is appended to more often than the wait (every 125 ms at 1 MB/s).
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        void this.refresh();
+      }, REFRESH_DEBOUNCE_MS);
+      if (this.fullDue !== null) this.scheduleFullPass();
     });
   }
 
+  /** The whole-run pass after fast refreshes: when the log is quiet, or when it has waited MAX_STALE_MS. */
+  private scheduleFullPass(): void {
+    this.fullDue ??= Date.now() + MAX_STALE_MS;
+    clearTimeout(this.fullTimer);
+    this.fullTimer = setTimeout(() => void this.refresh(true), Math.max(0, Math.min(QUIET_MS, this.fullDue - Date.now())));
+  }
+
   /**
-   * Read what changed: the appended bytes through the follower, or the whole input again in a new process.
-   * Changes that arrive while a refresh runs are read right after it (never dropped).
+   * Read what changed: the appended bytes through the follower (`full`: and analyze the whole run again), or
+   * the whole input again in a new process. Changes that arrive while a refresh runs are read right after it
+   * (never dropped).
    */
-  async refresh(): Promise<void> {
+  async refresh(full = false): Promise<void> {
     if (this.refreshing) {
       this.dirty = true;
+      this.dirtyFull ||= full;
       return;
     }
     this.refreshing = true;
     try {
       do {
-        this.dirty = false;
+        full ||= this.dirtyFull;
+        this.dirty = this.dirtyFull = false;
+        if (full) {
+          clearTimeout(this.fullTimer);
+          this.fullDue = null;
+        }
         let answer: AnalysisAnswer;
-        if (this.follower?.alive) answer = await this.follower.tail();
+        if (this.follower?.alive) answer = await this.follower.tail(full);
         else {
           // Not followed, or the follower ended (a limit): analyze again in a fresh process.
           this.follower?.dispose();
@@ -176,7 +206,11 @@ export class LiveAnalysis implements vscode.Disposable {
           else proc.dispose();
         }
         if (this.disposed) return;
-        if (answer.newRecords === false) continue;
+        if (answer.appended) this.scheduleFullPass();
+        const wasFull = full;
+        full = false;
+        // nothing new, and no whole-run pass asked: the views show it already
+        if (answer.newRecords === false && !wasFull) continue;
         this.answer = answer;
         this.error = null;
         this.stoppedAt = null;

@@ -135,7 +135,7 @@ describe('analysis process', () => {
     }
   });
 
-  it('follows a growing JSONL log: a tail request reads only the appended lines, a half-written line waits', async () => {
+  it('follows a growing JSONL log: a tail request reads only the appended lines (analyzed alone and appended), a half-written line waits', async () => {
     const lines = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
     const firstHalf = lines.filter((l) => (JSON.parse(l) as { step: number }).step <= 60);
     const secondHalf = lines.slice(firstHalf.length);
@@ -165,7 +165,17 @@ describe('analysis process', () => {
         'embed.weight relStep at 60',
       );
 
-      // Nothing new: same analysis, no new records.
+      // The new steps were analyzed alone and appended (the fast refresh); a whole-run pass then re-evaluates
+      // the findings over all 120 steps and gives what one analysis of the whole log gives.
+      assert.equal(second.appended, true);
+      const full = await proc.tail(true);
+      assert.equal(full.appended, undefined);
+      const whole = await analyzePaths([fixturePath('adam_base', 'stats.jsonl')]);
+      assert.deepEqual(full.analysis.result.findings, whole.result.findings);
+      assert.deepEqual(full.analysis.series, whole.series);
+      assert.deepEqual(second.analysis.series, whole.series, 'the appended series equal the whole-run ones');
+
+      // Nothing new: the last answer again, no new records, nothing analyzed.
       const third = await proc.tail();
       assert.equal(third.newRecords, false);
       assert.equal(third.analysis.result.steps.length, 120);

@@ -9,6 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import type { AnalysisAnswer, FromAnalysis, ProcessAnalyzeOptions, ToAnalysis } from './protocol';
 import { classifyEnd, limitReport, type AnalysisLimits, type LimitKind, type ProcessEnd } from './limits';
+import { appendAnswer } from './append';
 
 export class AnalysisCancelled extends Error {
   constructor() {
@@ -56,6 +57,8 @@ export class AnalysisProcess {
   private stderr = '';
   private lastProgress: { fraction: number; message: string } | null = null;
   private target = 'the input';
+  /** The last (final) answer: what a fast tail answer ('append') extends. */
+  private last: AnalysisAnswer | null = null;
 
   constructor(
     modulePath: string,
@@ -94,9 +97,9 @@ export class AnalysisProcess {
     return this.request({ kind: 'analyze', paths, options, follow }, target, callbacks);
   }
 
-  /** Read what the followed input appended and re-analyze (follow mode only). */
-  tail(): Promise<AnalysisAnswer> {
-    return this.request({ kind: 'tail' }, this.target, {});
+  /** Read what the followed input appended and answer (follow mode only); `full`: a whole-run pass. */
+  tail(full = false): Promise<AnalysisAnswer> {
+    return this.request({ kind: 'tail', full }, this.target, {});
   }
 
   /** Stops the process; a pending request rejects with AnalysisCancelled. */
@@ -149,8 +152,15 @@ export class AnalysisProcess {
     }
     this.pending = null;
     clearTimeout(p.timer);
-    if (m.kind === 'answer') p.resolve(m);
-    else p.reject(new AnalysisFailed(m.message, 'input', `Cannot analyze ${p.target}`));
+    if (m.kind === 'error') return p.reject(new AnalysisFailed(m.message, 'input', `Cannot analyze ${p.target}`));
+    if (m.kind === 'answer') {
+      const { kind: _kind, ...answer } = m;
+      this.last = answer;
+    } else if (!this.last)
+      return p.reject(new AnalysisFailed(`a '${m.kind}' answer before any analysis`, 'crash', `Cannot analyze ${p.target}`));
+    else if (m.kind === 'append') this.last = appendAnswer(this.last, m.fresh, m.facts);
+    else this.last = { ...this.last, newRecords: false, appended: false };
+    p.resolve(this.last);
   }
 
   private onEnd(code: number | null, signal: NodeJS.Signals | null, spawnError?: string): void {

@@ -20,8 +20,12 @@ export type ToAnalysis =
    * file, or a folder holding only that) as it grows.
    */
   | { kind: 'analyze'; paths: string[]; options: ProcessAnalyzeOptions; follow?: boolean }
-  /** Read what was appended since the last read (follow mode) and answer with the new analysis. */
-  | { kind: 'tail' };
+  /**
+   * Read what was appended since the last read (follow mode) and answer with the new analysis: new log
+   * records are analyzed alone and appended to the last answer (see append.ts) unless `full` asks for a
+   * whole-run pass.
+   */
+  | { kind: 'tail'; full?: boolean };
 
 /** An analysis as sent to the host: thinned for the dashboard, with what the inputs showed beyond it. */
 export interface AnalysisAnswer {
@@ -34,6 +38,8 @@ export interface AnalysisAnswer {
   followed: string | null;
   /** A tail answer: whether new records arrived. */
   newRecords?: boolean;
+  /** The new records' steps were appended to the previous answer; its findings wait for a whole-run pass. */
+  appended?: boolean;
   /**
    * Set on a first analysis of part of the input, sent while the rest is read (a final answer follows):
    * the share of the input's bytes read so far.
@@ -45,5 +51,9 @@ export type FromAnalysis =
   /** `fraction` of the whole request; `message` says what is being done ("reading x.jsonl"). */
   | { kind: 'progress'; fraction: number; message: string }
   | ({ kind: 'answer' } & AnalysisAnswer)
+  /** A tail answer: the new records' analysis alone, to append to the previous answer (append.ts). */
+  | { kind: 'append'; fresh: RunAnalysis; facts: InputFacts }
+  /** A tail answer: nothing new since the previous answer. */
+  | { kind: 'unchanged' }
   /** The request failed (a reader's error, cancellation is a kill and sends nothing). */
   | { kind: 'error'; message: string; name: string };
