@@ -13,9 +13,41 @@ const SPIKE_MADS = 6;
 const SPIKE_RATIO = 0.25;
 const MAX_LISTED = 20;
 
-function median(sorted: Float64Array): number {
-  const n = sorted.length;
+function median(sorted: Float64Array, n: number): number {
   return n % 2 ? sorted[(n - 1) >> 1] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+
+/** First index in sorted[0, n) whose value is ≥ x. */
+function lowerBound(sorted: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Median of |x − med| over sorted[0, n) without sorting the deviations: they ascend outward from med on both
+ * sides, so the middle one is found by merging the two runs (linear in n, no allocation).
+ */
+export function medianDeviation(sorted: Float64Array, n: number, med: number): number {
+  let j = lowerBound(sorted, n, med);
+  let i = j - 1;
+  const k = (n - 1) >> 1;
+  let kth = 0;
+  for (let taken = 0; taken <= k + (n % 2 ? 0 : 1); taken++) {
+    const left = i >= 0 ? med - sorted[i] : Infinity;
+    const right = j < n ? sorted[j] - med : Infinity;
+    const d = left <= right ? left : right;
+    if (left <= right) i--;
+    else j++;
+    if (taken === k) kth = d;
+    else if (taken === k + 1) return 0.5 * (kth + d);
+  }
+  return kth;
 }
 
 export interface LossSpike {
@@ -24,16 +56,32 @@ export interface LossSpike {
   median: number;
 }
 
-/** Spikes of a loss series (ascending steps, finite values). */
+/**
+ * Spikes of a loss series (ascending steps, finite values). The window of the preceding values is kept sorted
+ * as it slides (one insertion and one removal per step), not re-sorted at every step: at 52,721 logged steps the
+ * re-sorting took 0.7 s of a 5 s analysis.
+ */
 export function lossSpikes(steps: readonly number[], values: readonly number[]): LossSpike[] {
   const out: LossSpike[] = [];
-  for (let i = MIN_HISTORY; i < values.length; i++) {
-    const w = Float64Array.from(values.slice(Math.max(0, i - WINDOW), i)).sort();
-    const med = median(w);
-    const dev = Float64Array.from(w, (x) => Math.abs(x - med)).sort();
-    const sigma = 1.4826 * median(dev);
-    const v = values[i];
-    if (v > med + SPIKE_MADS * sigma && v > med + SPIKE_RATIO * Math.abs(med)) out.push({ step: steps[i], loss: v, median: med });
+  const w = new Float64Array(WINDOW);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (i >= MIN_HISTORY) {
+      const med = median(w, n);
+      const sigma = 1.4826 * medianDeviation(w, n, med);
+      const v = values[i];
+      if (v > med + SPIKE_MADS * sigma && v > med + SPIKE_RATIO * Math.abs(med)) out.push({ step: steps[i], loss: v, median: med });
+    }
+    // Slide: values[i] enters, values[i − WINDOW] leaves.
+    if (n === WINDOW) {
+      const at = lowerBound(w, n, values[i - WINDOW]);
+      w.copyWithin(at, at + 1, n);
+      n--;
+    }
+    const at = lowerBound(w, n, values[i]);
+    w.copyWithin(at + 1, at, n);
+    w[at] = values[i];
+    n++;
   }
   return out;
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateRunRules, type RunRuleContext } from '../../../src/core/rules/runRules';
-import { lossSpikes } from '../../../src/core/rules/lossSpike';
+import { lossSpikes, medianDeviation } from '../../../src/core/rules/lossSpike';
 import { DEFAULT_THRESHOLDS } from '../../../src/core/rules/types';
 import { lrAtFn, lrScheduleOf } from '../../../src/core/lrSchedule';
 import { SERIES_FIGURES, type LayerSeries } from '../../../src/shared/series';
@@ -140,6 +140,43 @@ test('lr-without-scale quotes the peak and the schedule, not the last decayed lr
   );
   const constant = evaluateRunRules({ ...base, lrSchedule: null, lr: 3e-4 }).find((f) => f.rule === 'lr-without-scale')!;
   assert.match(constant.message, /^Learning rate 3e-4 is known/);
+});
+
+test('loss-spike: the sliding sorted window finds exactly what re-sorting the window at every step finds', () => {
+  // The reference: the window of the 50 preceding values sorted afresh, the MAD from sorted deviations.
+  const med = (a: number[]): number => {
+    const n = a.length;
+    return n % 2 ? a[(n - 1) >> 1] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
+  };
+  const reference = (values: number[]): number[] => {
+    const out: number[] = [];
+    for (let i = 10; i < values.length; i++) {
+      const w = values.slice(Math.max(0, i - 50), i).sort((a, b) => a - b);
+      const m = med(w);
+      const sigma = 1.4826 * med(w.map((x) => Math.abs(x - m)).sort((a, b) => a - b));
+      if (values[i] > m + 6 * sigma && values[i] > m + 0.25 * Math.abs(m)) out.push(i + 1);
+    }
+    return out;
+  };
+  let seed = 11;
+  const r = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(r() * 60);
+    const w = Array.from({ length: n }, () => (r() < 0.3 ? Math.floor(r() * 4) : r() * 10)).sort((a, b) => a - b);
+    const m = med(w);
+    assert.equal(medianDeviation(Float64Array.from(w), n, m), med(w.map((x) => Math.abs(x - m)).sort((a, b) => a - b)), `window ${trial}`);
+  }
+  for (let trial = 0; trial < 40; trial++) {
+    const n = 20 + Math.floor(r() * 400);
+    // Noise, repeated values (ties in the window), plateaus and spikes of every size.
+    const values = Array.from({ length: n }, () => (r() < 0.2 ? 1 : r() < 0.05 ? 1 + r() * 20 : 1 + (r() - 0.5) * 0.2 * (trial % 3)));
+    const steps = values.map((_, i) => i + 1);
+    assert.deepEqual(
+      lossSpikes(steps, values).map((x) => x.step),
+      reference(values),
+      `trial ${trial}`,
+    );
+  }
 });
 
 test('loss-spike: a jump far above the recent median is found, noise and a slow rise are not', () => {
