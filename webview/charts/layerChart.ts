@@ -1,44 +1,46 @@
-// Chart.js 4 charts of the dashboard. Configured as DESIGN.md says: parsing:false with {x, y} points
-// on a linear x axis (so the decimation plugin can work on long runs), animation:false, pointRadius:0,
-// log-scale y for figures that span decades. Colors come from the VS Code theme (theme.ts).
+// The per-layer line chart (relative step, parameter scale): Chart.js configured as DESIGN.md says —
+// parsing:false with {x, y} points on a linear x axis (so the decimation plugin can work on long runs),
+// animation:false, pointRadius:0, a log y axis for figures that span decades. Two ways to draw many
+// tensors: one line per tensor (a few dozen at most), or per tensor kind a median line and a 10–90% band
+// with the outlying tensors as lines. The selected step is a DOM overlay, so moving it redraws nothing.
 
-import {
-  BarController,
-  BarElement,
-  CategoryScale,
-  Chart,
-  Decimation,
-  Legend,
-  LinearScale,
-  LineController,
-  LineElement,
-  LogarithmicScale,
-  PointElement,
-  Tooltip,
-  type ChartDataset,
-  type Plugin,
-  type ScatterDataPoint,
-} from 'chart.js';
-import { formatNumber } from '../src/shared/format';
-import { withAlpha, type ThemeColors } from './theme';
+import type { ChartDataset, LegendItem, Plugin } from 'chart.js';
+import { formatNumber, formatStep } from '../../src/shared/format';
+import { withAlpha, type ThemeColors } from '../theme';
+import { Chart, logTick, MAX_LEGEND_ENTRIES, shortLayerName, StepMarker, stepTick, themeAxes } from './setup';
 
-Chart.register(
-  LineController,
-  LineElement,
-  PointElement,
-  BarController,
-  BarElement,
-  LinearScale,
-  LogarithmicScale,
-  CategoryScale,
-  Tooltip,
-  Legend,
-  Decimation,
-);
+/** A point of a line: x is the step (or the layer's position), y the figure. */
+export interface Point {
+  x: number;
+  y: number;
+}
 
 export interface LayerLine {
   layer: string;
-  points: ScatterDataPoint[];
+  /** Legend text (default: the layer name). */
+  label?: string;
+  points: Point[];
+  /** Palette index (default: the line's position). */
+  color?: number;
+  dashed?: boolean;
+}
+
+/** One tensor kind: the median over its tensors at each step and the 10th–90th percentile band. */
+export interface KindBand {
+  key: string;
+  label: string;
+  color: number;
+  median: Point[];
+  p10: Point[];
+  p90: Point[];
+  /** How many tensors the band summarizes. */
+  count: number;
+}
+
+export interface LayerChartData {
+  lines: LayerLine[];
+  /** Band mode: per-kind bands under the lines (which are then the outliers and the selected tensor). */
+  bands?: KindBand[];
 }
 
 /** Mutable per-chart decoration state read by the plugins at draw time. */
@@ -49,16 +51,13 @@ export interface ChartMarks {
   layer: string | null;
   /** Horizontal threshold bands (relative step chart): shaded above `high` and below `low`. */
   bands?: { high: number; low: number };
-  /** Layers along x (single-step input): no step marker. */
-  perLayer?: boolean;
 }
 
 const DASHES: number[][] = [[], [6, 3], [2, 2], [8, 3, 2, 3]];
-export const MAX_LEGEND_ENTRIES = 32;
 
 /** Points for a log-scale chart: only finite, positive values (a log axis cannot show 0 or null). */
-export function logPoints(steps: number[], values: (number | null)[]): ScatterDataPoint[] {
-  const out: ScatterDataPoint[] = [];
+export function logPoints(steps: readonly number[], values: readonly (number | null)[]): Point[] {
+  const out: Point[] = [];
   for (let i = 0; i < steps.length; i++) {
     const v = values[i];
     if (v !== null && v !== undefined && Number.isFinite(v) && v > 0) out.push({ x: steps[i], y: v });
@@ -66,7 +65,7 @@ export function logPoints(steps: number[], values: (number | null)[]): ScatterDa
   return out;
 }
 
-function bandsPlugin(marks: ChartMarks, colors: () => ThemeColors): Plugin<'line'> {
+function thresholdPlugin(marks: ChartMarks, colors: () => ThemeColors): Plugin<'line'> {
   const edges = (chart: Chart) => {
     const bands = marks.bands;
     const y = chart.scales.y;
@@ -76,7 +75,7 @@ function bandsPlugin(marks: ChartMarks, colors: () => ThemeColors): Plugin<'line
     return { bands, yHigh: clamp(y.getPixelForValue(bands.high)), yLow: clamp(y.getPixelForValue(bands.low)) };
   };
   return {
-    id: 'optimizerLensBands',
+    id: 'optimizerLensThresholds',
     // shading under the lines, threshold lines and their labels above them (readable over dense runs)
     beforeDatasetsDraw(chart) {
       const e = edges(chart as unknown as Chart);
@@ -125,52 +124,26 @@ function bandsPlugin(marks: ChartMarks, colors: () => ThemeColors): Plugin<'line
   };
 }
 
-function stepMarkerPlugin(marks: ChartMarks, colors: () => ThemeColors): Plugin<'line'> {
-  return {
-    id: 'optimizerLensStepMarker',
-    afterDatasetsDraw(chart) {
-      const x = chart.scales.x;
-      if (marks.step === null || marks.perLayer || !x) return;
-      const px = x.getPixelForValue(marks.step);
-      const { ctx, chartArea } = chart;
-      if (px < chartArea.left || px > chartArea.right) return;
-      ctx.save();
-      ctx.strokeStyle = withAlpha(colors().selection, 0.9);
-      ctx.lineWidth = 1.5;
-      ctx.beginPath();
-      ctx.moveTo(px, chartArea.top);
-      ctx.lineTo(px, chartArea.bottom);
-      ctx.stroke();
-      ctx.restore();
-    },
-  };
-}
-
-/** A long layer name shortened for an axis tick (the tooltip shows it whole). */
-export function shortLayerName(name: string, max = 22): string {
-  return name.length <= max ? name : `…${name.slice(name.length - max + 1)}`;
-}
-
-function logTick(value: number | string): string {
-  const v = Number(value);
-  const exponent = Math.log10(v);
-  return Math.abs(exponent - Math.round(exponent)) < 1e-9 ? formatNumber(v, 1) : '';
-}
+type Role = 'line' | 'p10' | 'p90' | 'median';
+type Dataset = ChartDataset<'line', Point[]> & { olRole?: Role; olGroup?: string; olCount?: number };
 
 export class LayerLineChart {
-  readonly chart: Chart<'line', ScatterDataPoint[]>;
+  readonly chart: Chart<'line', Point[]>;
   readonly marks: ChartMarks;
-  private lines: LayerLine[] = [];
+  private data: LayerChartData = { lines: [] };
   private perLayerStep: number | null = null;
+  private readonly marker: StepMarker;
+  private readonly hidden = new Set<string>();
 
   constructor(
     canvas: HTMLCanvasElement,
     private readonly colors: () => ThemeColors,
-    private readonly yTitle: string,
+    yTitle: string,
     marks: Partial<ChartMarks> = {},
   ) {
     this.marks = { step: null, layer: null, ...marks };
-    const theme = colors();
+    this.marker = new StepMarker(canvas.parentElement);
+    const placeMarker: Plugin<'line'> = { id: 'optimizerLensStepMarker', afterRender: () => this.placeMarker() };
     this.chart = new Chart(canvas, {
       type: 'line',
       data: { datasets: [] },
@@ -183,44 +156,73 @@ export class LayerLineChart {
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
         elements: { point: { radius: 0, hoverRadius: 3 }, line: { borderWidth: 1.5, tension: 0 } },
         scales: {
-          x: { type: 'linear', title: { display: true, text: 'step' }, ticks: { precision: 0 } },
+          x: { type: 'linear', title: { display: true, text: 'step' }, ticks: { callback: stepTick } },
           y: { type: 'logarithmic', title: { display: true, text: yTitle }, ticks: { callback: logTick } },
         },
         plugins: {
           decimation: { enabled: true, algorithm: 'min-max' },
-          legend: { position: 'bottom', labels: { boxWidth: 12, boxHeight: 2, padding: 8 } },
+          legend: {
+            position: 'bottom',
+            labels: {
+              boxWidth: 12,
+              boxHeight: 2,
+              padding: 8,
+              filter: (item: LegendItem, data) => {
+                const ds = data.datasets[item.datasetIndex ?? 0] as Dataset;
+                return ds.olRole !== 'p10' && ds.olRole !== 'p90';
+              },
+            },
+            onClick: (_e, item) => this.toggleGroup(item.datasetIndex ?? 0),
+          },
           tooltip: {
+            filter: (item) => {
+              const role = (item.dataset as Dataset).olRole;
+              return role !== 'p10' && role !== 'p90';
+            },
             callbacks: {
               title: (items) =>
-                !items.length ? '' : this.perLayerStep !== null ? `step ${this.perLayerStep}` : `step ${items[0].parsed.x}`,
-              label: (item) => `${item.dataset.label}: ${formatNumber(item.parsed.y)}`,
+                !items.length
+                  ? ''
+                  : this.perLayerStep !== null
+                    ? `step ${formatStep(this.perLayerStep)}`
+                    : `step ${formatStep(items[0].parsed.x)}`,
+              label: (item) => {
+                const ds = item.dataset as Dataset;
+                const what = ds.olRole === 'median' ? `${ds.label} (median of ${ds.olCount})` : ds.label;
+                return `${what}: ${formatNumber(item.parsed.y)}`;
+              },
             },
           },
         },
       },
-      plugins: [bandsPlugin(this.marks, colors), stepMarkerPlugin(this.marks, colors)],
+      plugins: [thresholdPlugin(this.marks, colors), placeMarker],
     });
-    this.applyTheme(theme);
+    this.applyTheme(colors());
   }
 
+  /** Lines only (one per tensor), as before band mode existed. */
   setLines(lines: LayerLine[]): void {
-    this.lines = lines;
+    this.setData({ lines });
+  }
+
+  setData(data: LayerChartData): void {
+    this.data = data;
     // One step in the whole input (a single checkpoint): a line over steps would be a vertical stack of
     // dots on an empty step axis. Show one point per layer instead, layers along x.
     const steps = new Set<number>();
-    for (const l of lines) for (const p of l.points) if (p.x !== null) steps.add(p.x);
-    this.perLayerStep = steps.size === 1 ? [...steps][0] : null;
-    this.marks.perLayer = this.perLayerStep !== null;
+    for (const l of data.lines) for (const p of l.points) steps.add(p.x);
+    for (const b of data.bands ?? []) for (const p of b.median) steps.add(p.x);
+    this.perLayerStep = steps.size === 1 && !data.bands?.length ? [...steps][0] : null;
     // For tests and styling: which kind of chart is drawn.
-    this.chart.canvas.dataset.mode = this.perLayerStep !== null ? 'per-layer' : 'steps';
+    this.chart.canvas.dataset.mode = this.perLayerStep !== null ? 'per-layer' : data.bands?.length ? 'bands' : 'steps';
     const o = this.chart.options;
     const x = o.scales!.x!;
     if (this.perLayerStep !== null) {
-      const names = lines.map((l) => l.layer);
+      const names = data.lines.map((l) => l.layer);
       Object.assign(x, {
         min: -0.5,
         max: Math.max(0.5, names.length - 0.5),
-        title: { ...(x.title ?? {}), display: true, text: `layer (step ${this.perLayerStep})` },
+        title: { ...(x.title ?? {}), display: true, text: `layer (step ${formatStep(this.perLayerStep)})` },
         // one tick per layer, at the integer positions of the points
         afterBuildTicks: (scale: { ticks: { value: number }[] }) => {
           scale.ticks = names.map((_, i) => ({ value: i }));
@@ -245,22 +247,13 @@ export class LayerLineChart {
         max: undefined,
         title: { ...(x.title ?? {}), display: true, text: 'step' },
         afterBuildTicks: undefined,
-        ticks: {
-          ...(x.ticks ?? {}),
-          stepSize: undefined,
-          autoSkip: true,
-          maxRotation: 0,
-          minRotation: 0,
-          callback: undefined,
-          precision: 0,
-        },
+        ticks: { ...(x.ticks ?? {}), stepSize: undefined, autoSkip: true, maxRotation: 0, minRotation: 0, callback: stepTick },
       });
-      // A legend of hundreds of layers (a large model) hides the chart: rely on the tooltip and row highlight.
-      o.plugins!.legend!.display = lines.length <= MAX_LEGEND_ENTRIES;
+      const entries = data.lines.length + (data.bands?.length ?? 0);
+      o.plugins!.legend!.display = entries <= MAX_LEGEND_ENTRIES;
       o.interaction = { mode: 'nearest', axis: 'x', intersect: false };
     }
-    this.chart.data.datasets = lines.map((line, i) => this.dataset(line, i));
-    this.chart.update('none');
+    this.rebuild();
   }
 
   /** The step shown when the chart is in per-layer mode (single-step input), else null. */
@@ -269,200 +262,103 @@ export class LayerLineChart {
   }
 
   setMarks(marks: Partial<ChartMarks>): void {
+    const layerChanged = 'layer' in marks && marks.layer !== this.marks.layer;
     Object.assign(this.marks, marks);
-    if ('layer' in marks) {
-      this.chart.data.datasets = this.lines.map((line, i) => this.dataset(line, i));
-    }
-    this.chart.update('none');
+    if (layerChanged) this.rebuild();
+    else this.placeMarker();
   }
 
   applyTheme(theme: ThemeColors = this.colors()): void {
-    const o = this.chart.options;
-    Chart.defaults.font.family = theme.fontFamily;
-    Chart.defaults.font.size = Math.max(10, theme.fontSize - 2);
-    Chart.defaults.color = theme.muted;
-    for (const axis of ['x', 'y'] as const) {
-      const scale = o.scales![axis]!;
-      scale.grid = { ...(scale.grid ?? {}), color: theme.grid };
-      scale.border = { ...(scale.border ?? {}), color: theme.grid };
-      scale.ticks = { ...(scale.ticks ?? {}), color: theme.muted };
-      if (scale.title) scale.title = { ...scale.title, color: theme.muted };
-    }
-    o.plugins!.legend!.labels!.color = theme.foreground;
-    this.chart.data.datasets = this.lines.map((line, i) => this.dataset(line, i, theme));
-    this.chart.update('none');
+    themeAxes(this.chart.options, theme);
+    this.chart.options.plugins!.legend!.labels!.color = theme.foreground;
+    this.rebuild(theme);
+    this.placeMarker();
   }
 
   destroy(): void {
     this.chart.destroy();
+    this.marker.remove();
   }
 
-  private dataset(line: LayerLine, index: number, theme = this.colors()): ChartDataset<'line', ScatterDataPoint[]> {
-    const base = theme.series[index % theme.series.length];
-    const faded = this.marks.layer !== null && this.marks.layer !== line.layer;
+  private rebuild(theme = this.colors()): void {
+    const datasets: Dataset[] = [];
+    for (const band of this.data.bands ?? []) datasets.push(...this.bandDatasets(band, theme));
+    this.data.lines.forEach((line, i) => datasets.push(this.lineDataset(line, i, theme)));
+    for (const ds of datasets) if (ds.olGroup && this.hidden.has(ds.olGroup)) ds.hidden = true;
+    this.chart.data.datasets = datasets;
+    this.chart.update('none');
+  }
+
+  private bandDatasets(band: KindBand, theme: ThemeColors): Dataset[] {
+    const color = theme.series[band.color % theme.series.length];
+    const dash = DASHES[Math.floor(band.color / theme.series.length) % DASHES.length];
+    const faded = this.marks.layer !== null;
+    const edge = (data: Point[], role: Role, fill: string | false): Dataset => ({
+      label: `${band.label} ${role === 'p10' ? '10%' : '90%'}`,
+      data,
+      borderColor: 'transparent',
+      backgroundColor: withAlpha(color, faded ? 0.08 : 0.16),
+      borderWidth: 0,
+      pointRadius: 0,
+      fill,
+      spanGaps: true,
+      olRole: role,
+      olGroup: band.key,
+    });
+    return [
+      edge(band.p10, 'p10', false),
+      edge(band.p90, 'p90', '-1'),
+      {
+        label: band.label,
+        data: band.median,
+        borderColor: faded ? withAlpha(color, 0.55) : color,
+        backgroundColor: color,
+        borderDash: dash,
+        borderWidth: 1.75,
+        pointRadius: band.median.length <= 3 ? 3 : 0,
+        fill: false,
+        spanGaps: true,
+        olRole: 'median',
+        olGroup: band.key,
+        olCount: band.count,
+      },
+    ];
+  }
+
+  private lineDataset(line: LayerLine, index: number, theme: ThemeColors): Dataset {
+    const palette = line.color ?? index;
+    const base = theme.series[palette % theme.series.length];
+    const selected = this.marks.layer === line.layer;
+    const faded = this.marks.layer !== null && !selected;
     const color = faded ? withAlpha(base, 0.25) : base;
     return {
-      label: line.layer,
+      label: line.label ?? line.layer,
       data: this.perLayerStep !== null ? line.points.map((p) => ({ x: index, y: p.y })) : line.points,
       borderColor: color,
       backgroundColor: color,
-      borderDash: DASHES[Math.floor(index / theme.series.length) % DASHES.length],
-      borderWidth: this.marks.layer === line.layer ? 3 : 1.5,
+      borderDash: line.dashed ? [5, 3] : DASHES[Math.floor(palette / theme.series.length) % DASHES.length],
+      borderWidth: selected ? 3 : 1.5,
       // Few points (a single checkpoint, two dumps): draw them, a line alone hides them.
       pointRadius: this.perLayerStep !== null ? 4 : line.points.length <= 3 ? 3 : 0,
       showLine: this.perLayerStep === null,
       spanGaps: true,
+      olRole: 'line',
+      olGroup: `line:${line.layer}`,
     };
   }
-}
 
-export interface HistogramData {
-  edges: number[];
-  counts: number[];
-}
-
-export class HistogramChart {
-  readonly chart: Chart<'bar'>;
-  constructor(
-    canvas: HTMLCanvasElement,
-    private readonly colors: () => ThemeColors,
-    xTitle: string,
-  ) {
-    this.chart = new Chart(canvas, {
-      type: 'bar',
-      data: { labels: [], datasets: [] },
-      options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        scales: {
-          x: { type: 'category', title: { display: true, text: xTitle }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
-          y: { type: 'linear', beginAtZero: true, title: { display: true, text: 'elements' }, ticks: { precision: 0 } },
-        },
-        plugins: {
-          legend: { display: false },
-          tooltip: {
-            callbacks: {
-              title: (items) => (items.length ? `u ∈ ${items[0].label}` : ''),
-              label: (item) => `${item.parsed.y} elements`,
-            },
-          },
-        },
-      },
-    });
-    this.applyTheme();
+  private toggleGroup(datasetIndex: number): void {
+    const ds = this.chart.data.datasets[datasetIndex] as Dataset | undefined;
+    const group = ds?.olGroup;
+    if (!group) return;
+    if (this.hidden.has(group)) this.hidden.delete(group);
+    else this.hidden.add(group);
+    this.rebuild();
   }
 
-  setData(data: HistogramData | null): void {
-    const theme = this.colors();
-    if (!data) {
-      this.chart.data.labels = [];
-      this.chart.data.datasets = [];
-    } else {
-      this.chart.data.labels = data.counts.map((_, i) => formatNumber((data.edges[i] + data.edges[i + 1]) / 2, 2));
-      this.chart.data.datasets = [
-        {
-          label: 'elements',
-          data: data.counts,
-          backgroundColor: withAlpha(theme.series[0], 0.7),
-          borderColor: theme.series[0],
-          borderWidth: 1,
-          barPercentage: 1,
-          categoryPercentage: 1,
-        },
-      ];
-    }
-    this.chart.update('none');
-  }
-
-  applyTheme(theme: ThemeColors = this.colors()): void {
-    const o = this.chart.options;
-    for (const axis of ['x', 'y'] as const) {
-      const scale = o.scales![axis]!;
-      scale.grid = { ...(scale.grid ?? {}), color: theme.grid };
-      scale.border = { ...(scale.border ?? {}), color: theme.grid };
-      scale.ticks = { ...(scale.ticks ?? {}), color: theme.muted };
-      if (scale.title) scale.title = { ...scale.title, color: theme.muted };
-    }
-    for (const ds of this.chart.data.datasets) {
-      ds.backgroundColor = withAlpha(theme.series[0], 0.7);
-      ds.borderColor = theme.series[0];
-    }
-    this.chart.update('none');
-  }
-
-  destroy(): void {
-    this.chart.destroy();
-  }
-}
-
-/** Grouped bars: one group per layer, one bar per run (Compare Runs). Log y. */
-export class GroupedBarChart {
-  readonly chart: Chart<'bar'>;
-  constructor(
-    canvas: HTMLCanvasElement,
-    private readonly colors: () => ThemeColors,
-    yTitle: string,
-  ) {
-    this.chart = new Chart(canvas, {
-      type: 'bar',
-      data: { labels: [], datasets: [] },
-      options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        scales: {
-          x: {
-            type: 'category',
-            ticks: {
-              maxRotation: 45,
-              autoSkip: false,
-              callback(this: { getLabelForValue(v: number): string }, v: number | string) {
-                return shortLayerName(this.getLabelForValue(Number(v)));
-              },
-            },
-          },
-          y: { type: 'logarithmic', title: { display: true, text: yTitle }, ticks: { callback: logTick } },
-        },
-        plugins: {
-          legend: { position: 'bottom', labels: { boxWidth: 12 } },
-          tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${formatNumber(item.parsed.y)}` } },
-        },
-      },
-    });
-  }
-
-  setData(labels: string[], series: { label: string; values: (number | null)[] }[]): void {
-    const theme = this.colors();
-    this.chart.data.labels = labels;
-    this.chart.data.datasets = series.map((s, i) => ({
-      label: s.label,
-      data: s.values.map((v) => (v !== null && v > 0 && Number.isFinite(v) ? v : null)) as number[],
-      backgroundColor: withAlpha(theme.series[i % theme.series.length], 0.75),
-      borderColor: theme.series[i % theme.series.length],
-      borderWidth: 1,
-    }));
-    this.applyTheme(theme);
-  }
-
-  applyTheme(theme: ThemeColors = this.colors()): void {
-    const o = this.chart.options;
-    for (const axis of ['x', 'y'] as const) {
-      const scale = o.scales![axis]!;
-      scale.grid = { ...(scale.grid ?? {}), color: theme.grid };
-      scale.border = { ...(scale.border ?? {}), color: theme.grid };
-      scale.ticks = { ...(scale.ticks ?? {}), color: theme.muted };
-      if (scale.title) scale.title = { ...scale.title, color: theme.muted };
-    }
-    o.plugins!.legend!.labels!.color = theme.foreground;
-    this.chart.data.datasets.forEach((ds, i) => {
-      ds.backgroundColor = withAlpha(theme.series[i % theme.series.length], 0.75);
-      ds.borderColor = theme.series[i % theme.series.length];
-    });
-    this.chart.update('none');
-  }
-
-  destroy(): void {
-    this.chart.destroy();
+  private placeMarker(): void {
+    // Chart.js renders once inside its constructor, before this.chart is set.
+    if (!this.chart) return;
+    this.marker.placeOnChart(this.perLayerStep === null ? this.chart : undefined, this.marks.step, withAlpha(this.colors().selection, 0.9));
   }
 }
