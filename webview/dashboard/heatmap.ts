@@ -210,10 +210,13 @@ export class HeatmapSection extends Section {
       ctx.fillStyle = scale.color(10 ** log) ?? 'transparent';
       ctx.fillRect(px, 2, 1, 12);
     }
-    // the bands outside the thresholds, hatched with the background colour
-    ctx.fillStyle = withAlpha(theme.background, 0.35);
-    ctx.fillRect(1, 2, x(Math.log10(scale.low)) - 1, 12);
-    ctx.fillRect(x(Math.log10(scale.high)), 2, width - 1 - x(Math.log10(scale.high)), 12);
+    // The band between the thresholds framed; the gradient itself is drawn exactly as the cells are coloured
+    // (a dimmed outer band made a cell far below relativeStepLow match no colour of the legend).
+    const xLow = x(Math.log10(scale.low));
+    const xHigh = x(Math.log10(scale.high));
+    ctx.strokeStyle = withAlpha(theme.foreground, 0.8);
+    ctx.lineWidth = 1;
+    ctx.strokeRect(xLow + 0.5, 1.5, xHigh - xLow - 1, 13);
     ctx.font = `${Math.max(10, theme.fontSize - 2)}px ${theme.fontFamily}`;
     ctx.textBaseline = 'top';
     for (const [v, label, align] of [
@@ -230,6 +233,19 @@ export class HeatmapSection extends Section {
       ctx.fillStyle = theme.foreground;
       ctx.textAlign = align;
       ctx.fillText(label, Math.min(width - 40, Math.max(40, px)), 19);
+    }
+    // The ends (everything further out takes the end colour), where they fit beside the threshold labels.
+    ctx.fillStyle = withAlpha(theme.foreground, 0.7);
+    const lowEnd = `≤ ${formatNumber(10 ** d0)}`;
+    const highEnd = `≥ ${formatNumber(10 ** d1)}`;
+    const half = (t: string) => ctx.measureText(t).width / 2;
+    if (ctx.measureText(lowEnd).width + 6 < Math.max(40, xLow) - half(`low ${formatNumber(scale.low)}`)) {
+      ctx.textAlign = 'left';
+      ctx.fillText(lowEnd, 1, 19);
+    }
+    if (width - 1 - ctx.measureText(highEnd).width - 6 > Math.min(width - 40, xHigh) + half(`high ${formatNumber(scale.high)}`)) {
+      ctx.textAlign = 'right';
+      ctx.fillText(highEnd, width - 1, 19);
     }
     canvas.title = `Relative step per step, log scale: below ${formatNumber(scale.low)} (relativeStepLow) the weights barely move; above ${formatNumber(scale.high)} (relativeStepHigh) each step changes them by more than ${formatNumber(scale.high * 100)}%.`;
     this.$('#heatmap-legend')?.setAttribute('data-low', String(scale.low));
