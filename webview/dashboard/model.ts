@@ -24,7 +24,7 @@ export interface LayerRow extends LayerFigures {
 /** A block of the model (or a run of tensors outside blocks), in layer order. */
 export interface BlockGroup {
   key: string;
-  /** The block's path ("layers.3"), or "outside blocks". */
+  /** The block's path ("layers.3"), or where tensors outside blocks sit ("before the blocks", "after the blocks"). */
   label: string;
   /** Short row label of the heatmap ("3", "encoder 3"). */
   short: string;
@@ -404,6 +404,13 @@ function groupBlocks(names: string[], infos: Map<string, TensorKindInfo>): Block
     }
     g.layers.push(name);
   }
+  // Where a run of tensors outside blocks sits (the table shows two such groups in a Llama: the embeddings, the final norm and head).
+  groups.forEach((g, i) => {
+    if (g.inBlock) return;
+    const before = groups.slice(0, i).some((x) => x.inBlock);
+    const after = groups.slice(i + 1).some((x) => x.inBlock);
+    g.label = before && after ? 'between blocks' : after ? 'before the blocks' : before ? 'after the blocks' : 'outside blocks';
+  });
   return groups;
 }
 

@@ -250,12 +250,14 @@ export class TableSection extends Section {
       if (r.findings.length) flagged++;
     }
     const t = this.ctx.model.settings.thresholds;
-    const range =
-      hi >= lo
-        ? ` · rel. step <span class="${lo < t.relativeStepLow ? 'low' : ''}">${formatNumber(lo)}</span>–<span class="${hi > t.relativeStepHigh ? 'high' : ''}">${formatNumber(hi)}</span>`
-        : '';
+    const mark = (v: number) =>
+      `<span class="${v < t.relativeStepLow ? 'low' : v > t.relativeStepHigh ? 'high' : ''}">${formatNumber(v)}</span>`;
+    const range = hi >= lo ? ` · rel. step ${formatNumber(lo) === formatNumber(hi) ? mark(lo) : `${mark(lo)}–${mark(hi)}`}` : '';
+    const tensors = (n: number) => (n === 1 ? 'tensor' : 'tensors');
     const count =
-      members.length === total ? `${formatNumber(total)} tensors` : `${formatNumber(members.length)} of ${formatNumber(total)} tensors`;
+      members.length === total
+        ? `${formatNumber(total)} ${tensors(total)}`
+        : `${formatNumber(members.length)} of ${formatNumber(total)} ${tensors(total)}`;
     return `<tr class="block-row" data-block="${escapeHtml(key)}" aria-expanded="${open}" tabindex="0"><th colspan="${span}" scope="rowgroup"><span class="block-toggle" aria-hidden="true">${open ? '▾' : '▸'}</span> ${escapeHtml(label)} <span class="sub">${count}${range}${flagged ? ` · ${formatNumber(flagged)} flagged` : ''}</span></th></tr>`;
   }
 
