@@ -292,7 +292,12 @@ describe('dashboard at LLM scale (291 tensors × 2,000 steps)', () => {
     assert.equal(await page.getAttribute('#tensor-card', 'data-layer'), layer);
     // Its block opened in the collapsed table, the row highlighted.
     assert.deepEqual(await page.$$eval('#layer-table tr.highlight', (r) => r.map((x) => x.getAttribute('data-layer'))), [layer]);
-    await page.locator('#findings-card').screenshot({ path: join(resultsDir(), 'scale-findings.png') });
+    // A full-page clip: an element screenshot taller than the window is stitched with the sticky header over it.
+    const clip = await page.$eval('#findings-card', (e) => {
+      const r = e.getBoundingClientRect();
+      return { x: r.x + window.scrollX, y: r.y + window.scrollY, width: r.width, height: r.height };
+    });
+    await page.screenshot({ path: join(resultsDir(), 'scale-findings.png'), fullPage: true, clip });
     assert.deepEqual(w.errors, []);
     await page.context().close();
   });
