@@ -1,10 +1,11 @@
 // Compare Runs: relative step per layer of two or more runs side by side (table + grouped bars).
 
 import type { ShowCompareMessage } from '../src/shared/protocol';
-import { GroupedBarChart } from './charts';
-import { optimizerName } from './dashboard';
+import { GroupedBarChart } from './charts/groupedBars';
 import { escapeHtml, rawValue } from './format';
-import { formatNumber } from '../src/shared/format';
+import { formatNumber, formatStep } from '../src/shared/format';
+import { normalizeOptimizer } from '../src/shared/equivalence';
+import { optimizerLabel } from '../src/shared/optimizers';
 import type { ThemeColors } from './theme';
 
 export class CompareView {
@@ -27,7 +28,7 @@ export class CompareView {
     const head = runs
       .map((r, i) => {
         const res = r.analysis.result;
-        return `<th class="num" data-run="${i}" title="${escapeHtml(res.inputs.map((x) => x.path).join('\n'))}">${escapeHtml(r.label)}<div class="sub">${[res.optimizer.type ? escapeHtml(optimizerName(res.optimizer.type, [])) : '', `lr ${formatNumber(res.optimizer.lr)}`, `step ${res.step ?? '—'}`].filter(Boolean).join(' · ')}</div></th>`;
+        return `<th class="num" data-run="${i}" title="${escapeHtml(res.inputs.map((x) => x.path).join('\n'))}">${escapeHtml(r.label)}<div class="sub">${[res.optimizer.type ? escapeHtml(optimizerLabel(normalizeOptimizer(res.optimizer.type)) ?? res.optimizer.type) : '', `lr ${formatNumber(res.optimizer.lr)}`, `step ${formatStep(res.step)}`].filter(Boolean).join(' · ')}</div></th>`;
       })
       .join('');
     const ratioHead = runs.length === 2 ? `<th class="num" title="relative step of run 2 ÷ run 1">ratio</th>` : '';
@@ -52,7 +53,7 @@ export class CompareView {
       .join('');
     this.root.innerHTML = `
 <header class="header"><div class="title-row"><h1>${escapeHtml(message.title)}</h1></div>
-<div class="meta">${runs.length} runs · relative step per layer at each run's report step</div></header>
+<div class="meta">${formatNumber(runs.length)} runs · relative step per layer at each run's report step</div></header>
 <section class="card"><div class="card-head"><h2>Relative step per layer</h2></div>
 <div class="table-wrap"><table id="compare-table"><thead><tr><th class="name-col">Layer</th>${head}${ratioHead}</tr></thead><tbody>${body}</tbody></table></div>
 <p class="note">— : the run does not state the figure for that layer.</p></section>

@@ -1,14 +1,14 @@
-// Explain Learning Rate: what an (lr, scale) pair means for Adam, equivalent pairs, lr for the target.
+// Explain Learning Rate: what an (lr, scale) pair means under the optimizer, equivalent pairs, lr for the target.
 
-import type { ExplainData } from '../src/shared/protocol';
-import { optimizerName } from './dashboard';
+import { MessageType, type ExplainData, type FromWebviewMessage } from '../src/shared/protocol';
 import { escapeHtml, rawValue, renderMarkdown } from './format';
 import { formatNumber } from '../src/shared/format';
+import { lrMeaning, OPTIMIZER_NORMALIZATION, optimizerLabel } from '../src/shared/optimizers';
 
 export class ExplainView {
   constructor(
     private readonly root: HTMLElement,
-    private readonly post: (m: { type: string; [k: string]: unknown }) => void,
+    private readonly post: (m: FromWebviewMessage) => void,
     private readonly interactive: boolean,
   ) {}
 
@@ -29,7 +29,7 @@ export class ExplainView {
       : '';
     this.root.innerHTML = `
 <header class="header"><div class="title-row"><h1>Explain Learning Rate</h1></div>
-<div class="meta"><span><span class="label">from</span> ${escapeHtml(x.source)}</span>${x.optimizer ? `<span><span class="label">optimizer</span> ${escapeHtml(optimizerName(x.optimizer, []))}</span>` : ''}</div></header>
+<div class="meta"><span><span class="label">from</span> ${escapeHtml(x.source)}</span>${x.optimizer ? `<span><span class="label">optimizer</span> ${escapeHtml(optimizerLabel(x.optimizer) ?? x.optimizer)}</span>` : ''}</div></header>
 <section class="card" id="explain">
   ${form}
   <dl class="facts">
@@ -37,14 +37,16 @@ export class ExplainView {
     <dt>parameter scale</dt><dd data-value="${rawValue(x.scale)}">${x.scale === null ? 'not stated' : formatNumber(x.scale)}</dd>
     <dt>relative step per step</dt><dd id="explain-rel-step" data-value="${rawValue(x.relativeStep)}">${
       x.relativeStep === null
-        ? '— (needs a scale)'
-        : `${formatNumber(x.relativeStep)} <span class="note">(lr ÷ scale, while |u| ≈ 1; later RMS(u) is often 0.2–0.45 of that)</span>`
+        ? x.scale === null
+          ? '— (needs a scale)'
+          : '— (not from lr and scale alone under this optimizer)'
+        : `${formatNumber(x.relativeStep)} <span class="note">(${escapeHtml(relativeStepBasis(x))})</span>`
     }</dd>
     <dt>lr for a relative step of ${formatNumber(x.targetRelativeStep)}</dt><dd id="explain-lr-target" data-value="${rawValue(x.lrForTarget)}">${formatNumber(x.lrForTarget)}</dd>
   </dl>
   ${
     x.scale === null
-      ? `<div class="banner warning" id="explain-no-scale"><div class="banner-icon" aria-hidden="true">⚠</div><div class="banner-body">An lr alone does not say how fast the weights change: under Adam each weight moves ≈ lr per step whatever its size. State the parameter scale (init std or logged param RMS) to get the relative step.</div></div>`
+      ? `<div class="banner warning" id="explain-no-scale"><div class="banner-icon" aria-hidden="true">⚠</div><div class="banner-body">An lr alone does not say how fast the weights change. ${escapeHtml(lrMeaning(x.optimizer))} State the parameter scale (init std or logged param RMS) to get the relative step.</div></div>`
       : `<h3>Equivalent (lr, scale, ε)</h3><table class="compact" id="explain-pairs"><thead><tr><th class="num">lr</th><th class="num">scale</th><th class="num">ε</th></tr></thead><tbody>${pairs}</tbody></table>`
   }
   ${x.markdown ? `<div class="markdown">${renderMarkdown(x.markdown)}</div>` : ''}
@@ -58,12 +60,24 @@ export class ExplainView {
         this.root.querySelector('#explain-form')?.classList.add('invalid');
         return;
       }
-      this.post({ type: 'explainRequest', lr, scale });
+      this.post({ type: MessageType.ExplainRequest, lr, scale });
     };
     formEl?.addEventListener('submit', (e) => {
       e.preventDefault();
       submit();
     });
     this.root.querySelector('#explain-submit')?.addEventListener('click', submit);
+  }
+}
+
+/** How the relative step of an (lr, scale) pair was found, by the optimizer's normalization. */
+function relativeStepBasis(x: ExplainData): string {
+  switch (x.optimizer === null ? 'second-moment' : OPTIMIZER_NORMALIZATION[x.optimizer]) {
+    case 'sign':
+      return 'lr ÷ scale, exactly: a sign update moves every element by lr';
+    case 'trust-ratio':
+      return 'the trust ratio makes lr the relative step (within its clamp)';
+    default:
+      return 'lr ÷ scale, while |u| ≈ 1; later RMS(u) is often 0.2–0.45 of that';
   }
 }

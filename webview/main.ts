@@ -9,20 +9,23 @@ import {
   MessageType,
   REPORT_DATA_ELEMENT_ID,
   type FromWebviewMessage,
+  type RunEntry,
   type ToWebviewMessage,
   type WebviewState,
 } from '../src/shared/protocol';
+import { bufferReviver, unpackSeries } from '../src/shared/packing';
 import { CompareView } from './compare';
-import { Dashboard, type DashboardHost } from './dashboard';
+import { Dashboard } from './dashboard/dashboard';
 import { ExplainView } from './explain';
 import { escapeHtml } from './format';
+import type { ViewHost } from './host';
+import { RunsView } from './runs';
 import { readThemeColors, watchTheme, type ThemeColors } from './theme';
-import { unpackSeries } from '../src/shared/packing';
 
 interface VsCodeApi {
-  postMessage(message: unknown): void;
+  postMessage(message: FromWebviewMessage): void;
   getState(): unknown;
-  setState(state: unknown): void;
+  setState(state: WebviewState): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
@@ -38,8 +41,13 @@ const root = document.getElementById('app') ?? document.body.appendChild(documen
 let theme: ThemeColors = readThemeColors();
 let state: WebviewState = (vscode.getState() as WebviewState | undefined) ?? {};
 
-const host: DashboardHost = {
-  post: (message) => vscode.postMessage(message as FromWebviewMessage),
+/** The one way the webview talks to the host: every message is of the protocol's webview → host union. */
+function post(message: FromWebviewMessage): void {
+  vscode.postMessage(message);
+}
+
+const host: ViewHost = {
+  post,
   getState: () => state,
   setState: (patch) => {
     state = { ...state, ...patch };
@@ -51,28 +59,45 @@ const host: DashboardHost = {
 
 const dashboard = new Dashboard(root, host);
 const compare = new CompareView(root, () => theme);
-const explain = new ExplainView(root, host.post, interactive);
-let current: 'dashboard' | 'compare' | 'explain' | 'error' | null = null;
+const explain = new ExplainView(root, post, interactive);
+const runs = new RunsView(root, host);
+let current: 'dashboard' | 'compare' | 'explain' | 'runs' | 'error' | null = null;
 
 function show(view: typeof current): void {
   if (current === view) return;
-  if (current === 'dashboard') dashboard.destroyCharts();
+  if (current === 'dashboard') dashboard.destroy();
   if (current === 'compare') compare.destroy();
+  if (current === 'runs') runs.destroy();
   current = view;
   root.setAttribute('data-view', view ?? '');
 }
 
-function handle(message: ToWebviewMessage): void {
-  if ('source' in message && message.source) host.setState({ source: message.source });
+/** Series arrive packed (wire.ts): unpacked once here, so every view reads LayerSeries. */
+function unpacked(message: ToWebviewMessage): ToWebviewMessage {
+  const unpackRun = (r: RunEntry): RunEntry =>
+    r.packedSeries ? { ...r, analysis: { ...r.analysis, series: unpackSeries(r.packedSeries) }, packedSeries: undefined } : r;
   if (message.type === MessageType.ShowAnalysis && message.packedSeries) {
-    message = { ...message, analysis: { ...message.analysis, series: unpackSeries(message.packedSeries) }, packedSeries: undefined };
+    return { ...message, analysis: { ...message.analysis, series: unpackSeries(message.packedSeries) }, packedSeries: undefined };
   }
+  if (message.type === MessageType.ShowRuns) return { ...message, runs: message.runs.map(unpackRun) };
+  return message;
+}
+
+function handle(incoming: ToWebviewMessage): void {
+  if ('source' in incoming && incoming.source) host.setState({ source: incoming.source });
+  const message = unpacked(incoming);
   switch (message.type) {
     case MessageType.ShowAnalysis:
       if (current !== 'dashboard') {
         show('dashboard');
         dashboard.render({ ...message, update: false });
       } else dashboard.render(message);
+      break;
+    case MessageType.ShowRuns:
+      if (current !== 'runs') {
+        show('runs');
+        runs.render({ ...message, update: false });
+      } else runs.render(message);
       break;
     case MessageType.ShowCompare:
       show('compare');
@@ -107,11 +132,12 @@ watchTheme(() => {
   theme = readThemeColors();
   dashboard.applyTheme();
   compare.applyTheme();
+  runs.applyTheme();
 });
 
 const embedded = document.getElementById(REPORT_DATA_ELEMENT_ID);
 if (embedded?.textContent) {
-  handle(JSON.parse(embedded.textContent) as ToWebviewMessage);
+  handle(JSON.parse(embedded.textContent, bufferReviver) as ToWebviewMessage);
 } else {
-  vscode.postMessage({ type: MessageType.Ready } satisfies FromWebviewMessage);
+  post({ type: MessageType.Ready });
 }

@@ -75,3 +75,24 @@ export function watchTheme(onChange: () => void): MutationObserver {
   observer.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
   return observer;
 }
+
+/** [r, g, b] of a hex or rgb()/rgba() colour, or null for another notation. */
+export function parseColor(color: string): [number, number, number] | null {
+  const c = color.trim();
+  let m = /^#([0-9a-f]{3})$/i.exec(c);
+  if (m) return m[1].split('').map((h) => parseInt(h + h, 16)) as [number, number, number];
+  m = /^#([0-9a-f]{6})([0-9a-f]{2})?$/i.exec(c);
+  if (m) {
+    const n = parseInt(m[1], 16);
+    return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+  }
+  m = /^rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)/i.exec(c);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+}
+
+/** The colour a fraction t of the way from a to b (both parsed), as rgb(). */
+export function mixColors(a: [number, number, number], b: [number, number, number], t: number): string {
+  const u = Math.max(0, Math.min(1, t));
+  const ch = (i: number) => Math.round(a[i] + (b[i] - a[i]) * u);
+  return `rgb(${ch(0)}, ${ch(1)}, ${ch(2)})`;
+}

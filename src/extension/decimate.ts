@@ -2,16 +2,24 @@
 // pixel). Keeps real steps — never averages — so every number the dashboard shows at a kept step is
 // the exact figure of that step: per bucket of consecutive steps the first step, and the steps where
 // the largest and the smallest relative step over all layers occur (spikes and dips survive), plus
-// the report step and every step a finding points at. The CLI and the exported JSON keep everything.
+// the report step, the last step with full figures and every step a finding points at. Run-level scalars
+// (loss, grad norm, lr) are thinned on their own the same way, per key. The CLI and the exported JSON keep
+// everything.
 
 import type { LayerSeries, SeriesFigure } from '../shared/series';
 import type { RunAnalysis } from '../core/analysis';
+import type { GlobalObservation } from '../core/run/types';
 import { SERIES_FIGURES } from '../shared/series';
 
 export const DEFAULT_MAX_DASHBOARD_STEPS = 2000;
-/** Layers × steps sent at most (≈ 26 MB of packed float64 series): large models get fewer steps. */
-export const MAX_SERIES_POINTS = 400_000;
+/**
+ * Layers × steps sent at most: 600k points are 38 MB of packed float64 series, so a Llama-7B-shaped run
+ * (291 tensors) arrives with all of its 2,000 dashboard steps; larger models get fewer steps.
+ */
+export const MAX_SERIES_POINTS = 600_000;
 const MIN_STEPS = 200;
+/** Run-level scalar records sent at most (a log of loss every step over 50k steps is thinned). */
+export const MAX_GLOBAL_POINTS = 4000;
 
 export interface Decimation {
   analysis: RunAnalysis;
@@ -24,7 +32,10 @@ export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_D
   const totalSteps = steps.length;
   const layers = Math.max(1, analysis.series.length);
   maxSteps = Math.min(maxSteps, Math.max(MIN_STEPS, Math.floor(MAX_SERIES_POINTS / layers)));
-  if (totalSteps <= maxSteps) return { analysis, totalSteps, keptSteps: totalSteps };
+  const globals = decimateGlobals(analysis.globals, MAX_GLOBAL_POINTS);
+  if (totalSteps <= maxSteps) {
+    return { analysis: globals === analysis.globals ? analysis : { ...analysis, globals }, totalSteps, keptSteps: totalSteps };
+  }
 
   const index = new Map(steps.map((s, i) => [s, i]));
   const rel = analysis.series.map((s) => ({ idx: s.steps.map((st) => index.get(st) ?? -1), values: s.figures.relStep ?? [] }));
@@ -58,7 +69,12 @@ export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_D
     if (iLo >= 0) keep.add(iLo);
   }
   keep.add(totalSteps - 1);
-  const must = [analysis.result.step, ...analysis.result.findings.map((f) => f.step), ...analysis.distributions.map((d) => d.step)];
+  const must = [
+    analysis.result.step,
+    analysis.summary?.lastFullStep ?? null,
+    ...analysis.result.findings.flatMap((f) => [f.step, f.steps?.first ?? null, f.steps?.last ?? null]),
+    ...analysis.distributions.map((d) => d.step),
+  ];
   for (const s of must) if (s !== null && index.has(s)) keep.add(index.get(s)!);
 
   const keptIdx = [...keep].sort((a, b) => a - b);
@@ -78,9 +94,41 @@ export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_D
       ...analysis,
       result: { ...analysis.result, steps: keptIdx.map((i) => steps[i]) },
       series,
-      globals: analysis.globals.filter((g) => keptSteps.has(g.step)),
+      globals,
     },
     totalSteps,
     keptSteps: keptIdx.length,
   };
+}
+
+/**
+ * Run-level scalars thinned to about `maxPoints` records: per bucket of consecutive records the first one and,
+ * per key, the records with its largest and smallest value (a loss spike survives). Kept records are whole.
+ */
+export function decimateGlobals(globals: GlobalObservation[], maxPoints = MAX_GLOBAL_POINTS): GlobalObservation[] {
+  const n = globals.length;
+  if (n <= maxPoints) return globals;
+  const keys = [...new Set(globals.flatMap((g) => Object.keys(g.values)))];
+  const buckets = Math.max(1, Math.floor(maxPoints / (1 + 2 * Math.max(1, keys.length))));
+  const size = n / buckets;
+  const keep = new Set<number>([0, n - 1]);
+  for (let b = 0; b < buckets; b++) {
+    const start = Math.floor(b * size);
+    const end = Math.min(n, Math.floor((b + 1) * size));
+    if (start >= end) continue;
+    keep.add(start);
+    for (const k of keys) {
+      let iHi = -1;
+      let iLo = -1;
+      for (let i = start; i < end; i++) {
+        const v = globals[i].values[k];
+        if (v === undefined || Number.isNaN(v)) continue;
+        if (iHi < 0 || v > globals[iHi].values[k]) iHi = i;
+        if (iLo < 0 || v < globals[iLo].values[k]) iLo = i;
+      }
+      if (iHi >= 0) keep.add(iHi);
+      if (iLo >= 0) keep.add(iLo);
+    }
+  }
+  return [...keep].sort((a, b) => a - b).map((i) => globals[i]);
 }

@@ -1,9 +1,11 @@
-// Export Report: a standalone HTML file of the dashboard — the data embedded as JSON, the webview
-// bundle and the stylesheet inlined, a CSP that allows nothing remote. Opens in any browser, offline.
-// Pure (no vscode import) so it is tested in headless Chromium.
+// Export Report: a standalone HTML file of the dashboard — the data embedded as JSON (series packed as
+// on the wire, their buffers in base64), the webview bundle and the stylesheet inlined, a CSP that allows
+// nothing remote. Opens in any browser, offline. Pure (no vscode import) so it is tested in headless Chromium.
 
 import { REPORT_DATA_ELEMENT_ID, type ToWebviewMessage } from '../shared/protocol';
+import { bufferReplacer } from '../shared/packing';
 import { makeNonce } from './webviewHtml';
+import { toWire } from './wire';
 
 export interface ReportInput {
   message: ToWebviewMessage;
@@ -18,8 +20,8 @@ export interface ReportInput {
 }
 
 /** JSON safe inside a <script> element (no "</script>", no "<!--"). */
-export function scriptSafeJson(value: unknown): string {
-  return JSON.stringify(value)
+export function scriptSafeJson(value: unknown, replacer?: (key: string, value: unknown) => unknown): string {
+  return JSON.stringify(value, replacer)
     .replace(/</g, '\\u003c')
     .replace(/>/g, '\\u003e')
     .replace(/\u2028/g, '\\u2028')
@@ -66,7 +68,7 @@ ${DARK_VARIABLES}
 </head>
 <body class="report-standalone ${theme}">
 <main id="app"></main>
-<script type="application/json" id="${REPORT_DATA_ELEMENT_ID}">${scriptSafeJson(input.message)}</script>
+<script type="application/json" id="${REPORT_DATA_ELEMENT_ID}">${scriptSafeJson(toWire(input.message), bufferReplacer)}</script>
 <script nonce="${nonce}">
 ${script}
 </script>

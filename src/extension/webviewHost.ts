@@ -3,7 +3,7 @@
 // active one).
 
 import * as vscode from 'vscode';
-import { MessageType, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
+import { MessageType, parseFromWebview, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
 import { toWire } from './wire';
 import { renderWebviewHtml } from './webviewHtml';
 
@@ -59,7 +59,10 @@ export class DashboardWebview implements vscode.Disposable {
       title,
     });
     this.disposables.push(
-      webview.onDidReceiveMessage((m: FromWebviewMessage) => this.onMessage(m)),
+      webview.onDidReceiveMessage((raw: unknown) => {
+        const m = parseFromWebview(raw);
+        if (m) this.onMessage(m);
+      }),
       panel.onDidChangeViewState((e) => {
         if (e.webviewPanel.active) markActive(this);
       }),

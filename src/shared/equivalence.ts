@@ -44,6 +44,8 @@ export function equivalentPairs(
   optimizer: OptimizerKind | null,
   factors: number[] = EQUIVALENCE_FACTORS,
 ): EquivalentPair[] {
+  // Adafactor's step depends on scale_parameter (relative with it, Adam-like without): no pairs claimed.
+  if (optimizer !== null && OPTIMIZER_NORMALIZATION[optimizer] === 'factored') return [];
   const { lrPower, epsScales } = lrScaling(optimizer);
   return factors.map((k) => ({
     k,
@@ -53,7 +55,12 @@ export function equivalentPairs(
   }));
 }
 
-export type TargetBasis = 'measured' | 'rms-u' | 'u-approx-1';
+/**
+ * How an lr for a target relative step was found: from the measured relative step; from the normalized
+ * direction's RMS (RMS(u) for Adam, `rms-d` for others); |u| ≈ 1 (Adam early on); a sign update's exact
+ * |d| = 1 (Lion); the trust ratio's lr = relative step (LAMB/LARS).
+ */
+export type TargetBasis = 'measured' | 'rms-u' | 'rms-d' | 'u-approx-1' | 'sign' | 'trust-ratio';
 
 export interface LayerTargetLr {
   layer: string;
@@ -65,14 +72,17 @@ export interface LayerTargetLr {
   basis: TargetBasis | null;
 }
 
+const U_APPROX_ONE: ReadonlySet<OptimizerKind> = new Set(['adam', 'adamw', 'nadam', 'adamax']);
+
 /**
  * lr per layer for a target relative step:
  * - measured: lr·target/relStep (the relative step is proportional to lr at fixed u);
- * - rms-u (Adam): target·RMS(p)/RMS(u) when the run's lr or relative step is missing;
+ * - rms-u / rms-d: target·RMS(p)/RMS(d) when the run's lr or relative step is missing (d = u for Adam);
+ * - sign (Lion): target·RMS(p) exactly; trust-ratio (LAMB/LARS): the target itself;
  * - u-approx-1 (Adam, only a scale known): target·RMS(p), exact only while |u| ≈ 1 (early steps).
  */
 export function lrForTarget(
-  layer: { name: string; paramRms: number | null; adamUpdateRms: number | null; relStep: number | null },
+  layer: { name: string; paramRms: number | null; adamUpdateRms: number | null; relStep: number | null; directionRms?: number | null },
   runLr: number | null,
   target: number,
   optimizer: OptimizerKind | null,
@@ -85,14 +95,22 @@ export function lrForTarget(
     lr: null,
     basis: null,
   };
-  const positive = (v: number | null): v is number => v !== null && Number.isFinite(v) && v > 0;
+  const positive = (v: number | null | undefined): v is number => v !== null && v !== undefined && Number.isFinite(v) && v > 0;
+  const norm = optimizer === null ? 'second-moment' : OPTIMIZER_NORMALIZATION[optimizer];
+  const direction = positive(layer.directionRms) ? layer.directionRms : norm === 'second-moment' ? layer.adamUpdateRms : null;
   if (positive(runLr) && positive(layer.relStep)) {
     out.lr = (runLr * target) / layer.relStep;
     out.basis = 'measured';
-  } else if (optimizer !== 'sgd' && positive(layer.paramRms) && positive(layer.adamUpdateRms)) {
-    out.lr = (target * layer.paramRms) / layer.adamUpdateRms;
-    out.basis = 'rms-u';
-  } else if ((optimizer === 'adam' || optimizer === 'adamw') && positive(layer.paramRms)) {
+  } else if (norm === 'trust-ratio') {
+    out.lr = target;
+    out.basis = 'trust-ratio';
+  } else if (norm === 'sign' && positive(layer.paramRms)) {
+    out.lr = target * layer.paramRms;
+    out.basis = 'sign';
+  } else if (norm !== 'none' && norm !== 'factored' && positive(layer.paramRms) && positive(direction)) {
+    out.lr = (target * layer.paramRms) / direction;
+    out.basis = norm === 'second-moment' ? 'rms-u' : 'rms-d';
+  } else if (optimizer !== null && U_APPROX_ONE.has(optimizer) && positive(layer.paramRms)) {
     out.lr = target * layer.paramRms;
     out.basis = 'u-approx-1';
   }
@@ -112,7 +130,10 @@ export interface ExplainNumbers {
   lrForTarget: number | null;
 }
 
-/** Explain an (lr, scale) pair: Adam's relative step lr/scale while RMS(u) ≈ 1, pairs, lr for the target. */
+/**
+ * Explain an (lr, scale) pair: the relative step (Adam-like: lr/scale while RMS(u) ≈ 1; Lion: lr/scale
+ * exactly; LAMB/LARS: lr itself; SGD, Muon, Adafactor: it needs more than the pair), pairs, lr for the target.
+ */
 export function explainNumbers(
   lr: number,
   scale: number | null,
@@ -123,10 +144,11 @@ export function explainNumbers(
   if (scale === null || !(scale > 0) || !Number.isFinite(scale)) {
     return { relativeStep: null, equivalentPairs: [], lrForTarget: null };
   }
-  const sgd = optimizer === 'sgd';
+  const norm = optimizer === null ? 'second-moment' : OPTIMIZER_NORMALIZATION[optimizer];
+  const perScale = norm === 'second-moment' || norm === 'sign';
   return {
-    relativeStep: sgd ? null : lr / scale,
+    relativeStep: perScale ? lr / scale : norm === 'trust-ratio' ? lr : null,
     equivalentPairs: equivalentPairs(lr, scale, eps, optimizer).map(({ lr: l, scale: s, eps: e }) => ({ lr: l, scale: s, eps: e })),
-    lrForTarget: sgd ? null : target * scale,
+    lrForTarget: perScale ? target * scale : norm === 'trust-ratio' ? target : null,
   };
 }

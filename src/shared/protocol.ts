@@ -20,6 +20,8 @@ export enum MessageType {
   ShowExplain = 'showExplain',
   /** Analysis failed or was cancelled. */
   ShowError = 'showError',
+  /** Separate runs found in one input (two TensorBoard trials, version_0/ and version_11/): pick one or compare. */
+  ShowRuns = 'showRuns',
   // #endregion
 
   // #region from webview
@@ -86,6 +88,17 @@ export interface InputFacts {
    * folder, for a picker that opens one run alone.
    */
   runs?: RunRef[];
+  /**
+   * Per input, the tags / columns / keys its reader read (as written in the file: `train/loss`, `grad_norm`)
+   * and those it saw but does not use. Optional: the dashboard falls back to the run's global keys.
+   */
+  tags?: InputTags[];
+}
+
+export interface InputTags {
+  path: string;
+  read: string[];
+  unused?: string[];
 }
 
 export interface CompareRun {
@@ -127,6 +140,28 @@ export interface ShowExplainMessage {
   source?: PanelSource;
 }
 
+/** One of several separate runs of the input (a ShowRuns entry); series travel like ShowAnalysis's. */
+export interface RunEntry {
+  label: string;
+  analysis: RunAnalysis;
+  /** Steps before thinning (analysis.result.steps lists those shown). */
+  totalSteps?: number;
+  facts?: InputFacts;
+  packedSeries?: PackedSeries;
+}
+
+export interface ShowRunsMessage {
+  type: MessageType.ShowRuns;
+  /** Title of the whole input (the folder). */
+  title: string;
+  runs: RunEntry[];
+  settings: DashboardSettings;
+  /** True when this is a live update of runs already shown (keep the user's selection). */
+  update?: boolean;
+  live?: boolean;
+  source?: PanelSource;
+}
+
 export interface ShowErrorMessage {
   type: MessageType.ShowError;
   title: string;
@@ -160,9 +195,38 @@ export interface ExplainRequestMessage {
   scale: number | null;
 }
 
-export type ToWebviewMessage = ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage;
+export type ToWebviewMessage = ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage | ShowRunsMessage;
 
 export type FromWebviewMessage = ReadyMessage | InsertLoggingSnippetMessage | ExportReportMessage | OpenFileMessage | ExplainRequestMessage;
+
+/**
+ * A message from the webview checked field by field (the host's handler switches on the result; anything
+ * else — another extension's script, a stale bundle — is null and ignored).
+ */
+export function parseFromWebview(message: unknown): FromWebviewMessage | null {
+  if (typeof message !== 'object' || message === null) return null;
+  const m = message as Record<string, unknown>;
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  switch (m.type) {
+    case MessageType.Ready:
+      return { type: MessageType.Ready };
+    case MessageType.InsertLoggingSnippet:
+      return { type: MessageType.InsertLoggingSnippet };
+    case MessageType.ExportReport:
+      return { type: MessageType.ExportReport };
+    case MessageType.OpenFile:
+      if (typeof m.path !== 'string' || !m.path) return null;
+      return { type: MessageType.OpenFile, path: m.path, ...(finite(m.line) ? { line: m.line } : {}) };
+    case MessageType.ExplainRequest:
+      if (!finite(m.lr) || !(m.scale === null || finite(m.scale))) return null;
+      return { type: MessageType.ExplainRequest, lr: m.lr, scale: m.scale };
+    default:
+      return null;
+  }
+}
+
+/** How the heatmap lays out relative steps: block × kind at the selected step, or one row per kind / block over steps. */
+export type HeatmapMode = 'blocks' | 'kinds-time' | 'blocks-time';
 
 /** What the webview keeps in vscode.setState (restored after hide/show and reload). */
 export interface WebviewState {
@@ -172,6 +236,17 @@ export interface WebviewState {
   scrollY?: number;
   distributionLayer?: string | null;
   highlightedLayer?: string | null;
+  /** The layer table's filter text. */
+  filter?: string;
+  /** Group the layer table by block (null: the default for the model's size). */
+  groupByBlock?: boolean | null;
+  /** Blocks the user expanded or collapsed in the grouped table (block key → open). */
+  openBlocks?: Record<string, boolean>;
+  heatmapMode?: HeatmapMode;
+  /** Charts of many tensors: per-kind median and 10–90% band ('bands') or every tensor ('lines'); null: by size. */
+  chartMode?: 'bands' | 'lines' | null;
+  /** Separate runs (ShowRuns): the run shown, or every run side by side. */
+  run?: number | 'compare';
   /** Panels only: what to re-open after a window reload. */
   source?: PanelSource;
 }

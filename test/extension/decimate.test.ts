@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { analyzePaths } from '../../src/core/pipeline';
 import type { RunAnalysis } from '../../src/core/analysis';
-import { decimateAnalysis } from '../../src/extension/decimate';
+import { decimateAnalysis, decimateGlobals } from '../../src/extension/decimate';
 import { fixturePath } from '../support/fixtures';
 
 let full: RunAnalysis;
@@ -47,6 +47,32 @@ describe('dashboard decimation', () => {
     }
     // The report's layers (the CLI contract) are untouched.
     assert.deepEqual(d.analysis.result.layers, full.result.layers);
-    assert.ok(d.analysis.globals.every((g) => kept.includes(g.step)));
+    // Run-level scalars are not tied to the kept per-layer steps: a short log of them stays whole.
+    assert.deepEqual(d.analysis.globals, full.globals);
+  });
+
+  it('keeps the last step with full figures (the default report step) even when the report step is another', () => {
+    const asked = { ...full, result: { ...full.result, step: 7 }, summary: { ...full.summary!, lastFullStep: 93 } };
+    const kept = decimateAnalysis(asked, 30).analysis.result.steps;
+    assert.ok(kept.includes(7) && kept.includes(93), kept.join(','));
+  });
+
+  it('thins run-level scalars per key on their own: first, last, spikes and dips kept, each record whole', () => {
+    const globals = Array.from({ length: 50_000 }, (_, i) => ({
+      step: i + 1,
+      values: { loss: 2 + Math.sin(i / 500), lr: 3e-4 * (1 - i / 50_000) },
+    }));
+    globals[31_337].values.loss = 40; // a loss spike
+    globals[12_000].values.loss = 0.1; // a dip
+    const thin = decimateGlobals(globals, 4000);
+    assert.ok(thin.length <= 4000 + 2 && thin.length > 1000, `${thin.length} records`);
+    assert.equal(thin[0], globals[0]);
+    assert.equal(thin[thin.length - 1], globals[globals.length - 1]);
+    assert.ok(thin.includes(globals[31_337]) && thin.includes(globals[12_000]));
+    assert.deepEqual(
+      thin.map((g) => g.step),
+      [...thin.map((g) => g.step)].sort((a, b) => a - b),
+    );
+    assert.equal(decimateGlobals(globals.slice(0, 100), 4000).length, 100);
   });
 });

@@ -63,3 +63,46 @@ describe('equivalent (lr, scale, eps)', () => {
     assert.deepEqual(explainNumbers(3e-4, null, 1e-8, 'adam', 1e-3), { relativeStep: null, equivalentPairs: [], lrForTarget: null });
   });
 });
+
+describe('equivalence per optimizer normalization', () => {
+  it('Lion and Muon: lr·k with the scale, no ε; LAMB: the same lr (already relative), ε÷k; Adafactor: no pairs claimed', () => {
+    const [lion] = equivalentPairs(1e-4, 0.02, 1e-8, 'lion', [10]);
+    assert.deepEqual(lion, { k: 10, lr: 1e-4 * 10, scale: 0.2, eps: null });
+    const [muon] = equivalentPairs(0.02, 0.02, null, 'muon', [2]);
+    assert.deepEqual(muon, { k: 2, lr: 0.04, scale: 0.04, eps: null });
+    const [lamb] = equivalentPairs(1e-3, 0.02, 1e-6, 'lamb', [10]);
+    assertClose(lamb.lr, 1e-3, 0, 'LAMB lr unchanged');
+    assertClose(lamb.eps, 1e-7, 1e-15, 'LAMB inner ε ÷ k');
+    assert.equal(equivalentPairs(1e-3, 0.02, null, 'lars', [10])[0].eps, null);
+    assert.deepEqual(equivalentPairs(1e-3, 0.02, 1e-30, 'adafactor'), []);
+    // Adam family beyond Adam/AdamW: the same as Adam.
+    assert.deepEqual(equivalentPairs(3e-4, 0.02, 1e-8, 'nadam', [8]), equivalentPairs(3e-4, 0.02, 1e-8, 'adam', [8]));
+  });
+
+  it('lr for a target: Lion target·RMS(p) exactly, LAMB the target itself, Muon from its direction RMS, SGD only measured', () => {
+    const layer = { name: 'w', paramRms: 0.05, adamUpdateRms: null, relStep: null };
+    assert.deepEqual(
+      [lrForTarget(layer, null, 1e-3, 'lion')].map((t) => [t.basis, t.lr]),
+      [['sign', 5e-5]],
+    );
+    assert.deepEqual(
+      [lrForTarget(layer, null, 1e-3, 'lamb')].map((t) => [t.basis, t.lr]),
+      [['trust-ratio', 1e-3]],
+    );
+    const muon = lrForTarget({ ...layer, directionRms: 0.2 }, null, 1e-3, 'muon');
+    assert.equal(muon.basis, 'rms-d');
+    assertClose(muon.lr, (1e-3 * 0.05) / 0.2, 1e-15, 'Muon');
+    assert.equal(lrForTarget(layer, null, 1e-3, 'muon').lr, null, 'Muon without its direction RMS: unknown');
+    assert.equal(lrForTarget({ ...layer, adamUpdateRms: 0.3 }, null, 1e-3, 'sgd').lr, null);
+    const measured = lrForTarget({ ...layer, relStep: 2e-3 }, 0.1, 1e-3, 'sgd');
+    assert.equal(measured.basis, 'measured');
+    assertClose(measured.lr, 0.05, 1e-15, 'SGD measured');
+  });
+
+  it('explains an (lr, scale) pair in the optimizer it names: Lion lr/scale, LAMB lr, SGD and Muon need more', () => {
+    assertClose(explainNumbers(1e-4, 0.02, null, 'lion', 1e-3).relativeStep, 5e-3, 1e-15, 'Lion');
+    assertClose(explainNumbers(1e-3, 0.02, null, 'lamb', 1e-3).relativeStep, 1e-3, 0, 'LAMB');
+    assert.equal(explainNumbers(0.1, 0.02, null, 'sgd', 1e-3).relativeStep, null);
+    assert.equal(explainNumbers(0.02, 0.02, null, 'muon', 1e-3).relativeStep, null);
+  });
+});

@@ -6,7 +6,7 @@ import { analyzePaths } from '../../src/core/pipeline';
 import { toWire } from '../../src/extension/wire';
 import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
 import { MessageType, type ShowAnalysisMessage } from '../../src/shared/protocol';
-import { packSeries, unpackSeries } from '../../src/shared/packing';
+import { bufferReplacer, bufferReviver, fromBase64, packSeries, toBase64, unpackSeries } from '../../src/shared/packing';
 import { SERIES_FIGURES } from '../../src/shared/series';
 import { fixturePath } from '../support/fixtures';
 
@@ -37,5 +37,32 @@ describe('series packing', () => {
     assert.ok(wire.packedSeries);
     const jsonBytes = (m: unknown) => JSON.stringify(m, (_k, v) => (v instanceof ArrayBuffer ? `<${v.byteLength}>` : v)).length;
     assert.ok(jsonBytes(wire) + packed.steps.byteLength + packed.values.byteLength < jsonBytes(message), 'packed is smaller');
+  });
+});
+
+describe('packed series in a JSON document (the exported report)', () => {
+  it("base64 round-trips every byte length and agrees with Node's encoder", () => {
+    for (const n of [0, 1, 2, 3, 4, 5, 255, 256, 257, 10_000]) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) & 255);
+      const text = toBase64(bytes);
+      assert.equal(text, Buffer.from(bytes).toString('base64'), `length ${n}`);
+      assert.deepEqual(fromBase64(text), bytes, `length ${n}`);
+    }
+  });
+
+  it('the wire message survives JSON with its buffers as base64, values exact (NaN = absent included)', async () => {
+    const analysis = await analyzePaths([fixturePath('adam_base', 'stats.jsonl')]);
+    const message: ShowAnalysisMessage = {
+      type: MessageType.ShowAnalysis,
+      title: 't',
+      analysis,
+      settings: { thresholds: DEFAULT_THRESHOLDS, targetRelativeStep: 1e-3, defaultEps: 1e-8 },
+    };
+    const wire = toWire(message) as ShowAnalysisMessage;
+    const text = JSON.stringify(wire, bufferReplacer);
+    const back = JSON.parse(text, bufferReviver) as ShowAnalysisMessage;
+    assert.ok(back.packedSeries!.values instanceof ArrayBuffer);
+    assert.deepEqual(unpackSeries(back.packedSeries!), analysis.series);
+    assert.ok(text.length < JSON.stringify(message).length, 'smaller than the series as JSON numbers');
   });
 });

@@ -11,7 +11,7 @@ import { analyzePaths } from '../../src/core/pipeline';
 import { MessageType } from '../../src/shared/protocol';
 import { fixturePath, loadExpected } from '../support/fixtures';
 import { analyzeFixture, showAnalysis } from './analysisFixtures';
-import { canvasInk, ensureWebviewBundle, launchBrowser, LIGHT_THEME, openWebview, resultsDir } from './harness';
+import { canvasInk, ensureWebviewBundle, launchBrowser, LIGHT_THEME, openWebview, resultsDir, settled } from './harness';
 
 let browser: Browser;
 
@@ -24,37 +24,56 @@ after(async () => {
 });
 
 describe('dashboard empty and single-step states', () => {
-  it('trainer_state.json: no empty axes; each chart says what the log lacks and offers the snippet', async () => {
+  it('trainer_state.json: no empty axes or table; what the log has (loss, grad norm, lr) as run charts, what to log to get more', async () => {
     const analysis = await analyzeFixture('adamw_wd0.05', 'checkpoint-120', 'trainer_state.json');
     assert.equal(analysis.result.layers.length, 0, 'the fixture has no per-layer figures');
     const w = await openWebview(browser);
     await w.waitForPosted(MessageType.Ready);
     await w.send(showAnalysis('trainer_state.json', analysis));
     await w.page.waitForSelector('#lr-without-scale-banner');
+    // No per-layer chart card at all (each would only repeat that the log lacks per-layer figures).
     for (const id of ['chart-rel-step', 'chart-param-scale', 'chart-u-dist']) {
       assert.equal(await w.page.locator(`#${id}`).isVisible(), false, `#${id} is hidden`);
     }
-    const rel = w.page.locator('.chart-card:has(#chart-rel-step) .empty-note');
-    assert.equal(await rel.isVisible(), true);
-    const text = (await rel.innerText()).replace(/\s+/g, ' ');
-    assert.match(text, /No per-layer relative steps in this input: it logs only/);
-    // the keys the log really has (HF trainer_state log_history)
-    assert.match(text, /loss/);
-    assert.match(text, /grad norm/);
-    assert.match(text, /Insert Logging Snippet to log them/);
-    // the threshold note of an empty chart is not shown
-    assert.equal(await w.page.locator('.chart-card:has(#chart-rel-step) .note:not(.empty-note)').isVisible(), false);
-    // the table: no header row of an empty table, a sentence instead; no step selector
+    for (const id of ['#rel-step-card', '#param-scale-card', '#u-dist-card']) assert.equal(await w.page.locator(id).isVisible(), false);
+    // The table: no header row of an empty table, a sentence instead that names what the log has and what to log.
     assert.equal(await w.page.locator('#layer-table').isVisible(), false);
-    assert.match(await w.page.locator('#table-note').innerText(), /No per-layer figures in this input: it logs/);
+    const note = (await w.page.locator('#table-note').innerText()).replace(/\s+/g, ' ');
+    assert.match(note, /No per-layer figures in this input: it logs/);
+    // the keys the log really has (HF trainer_state log_history)
+    assert.match(note, /loss/);
+    assert.match(note, /grad norm/);
+    assert.match(note, /parameter RMS/);
+    assert.match(note, /Insert Logging Snippet to log them/);
+    assert.equal(await w.page.locator('#layer-filter').isVisible(), false);
+    // What the log does have, as context: loss, global grad norm and the lr schedule over steps.
+    await w.page.waitForSelector('#context-card');
+    const signals = await w.page.$$eval('#context-card .signal', (els) => els.map((e) => e.getAttribute('data-signal')));
+    assert.deepEqual(signals, ['loss', 'grad-norm', 'lr']);
+    for (const id of ['#signal-loss', '#signal-grad-norm', '#signal-lr']) assert.ok((await canvasInk(w.page, id)) > 0.01, `${id} drawn`);
+    // No step selector (no per-layer step), but the element stays (DOM contract).
     assert.equal(await w.page.locator('#step-select').isVisible(), false);
-    assert.equal(await w.page.locator('#step-select').count(), 1, 'the element stays (DOM contract)');
+    assert.equal(await w.page.locator('#step-select').count(), 1);
     assert.match(await w.page.locator('#run-steps').innerText(), /none with per-layer figures/);
     assert.equal(await w.page.locator('#live-badge').count(), 0);
     // the link in the note asks the host for the snippet
-    await rel.locator('a.insert-snippet-link').click();
+    await w.page.locator('#table-note a.insert-snippet-link').click();
     await w.waitForPosted(MessageType.InsertLoggingSnippet);
     await w.page.screenshot({ path: join(resultsDir(), 'dashboard-trainer-state.png'), fullPage: true });
+
+    // With the tags the reader read (InputFacts.tags), the note names them as written in the file.
+    await w.send(
+      showAnalysis('trainer_state.json', analysis, {
+        facts: {
+          stateRoles: [],
+          fromSettings: [],
+          tags: [{ path: '/runs/checkpoint-120/trainer_state.json', read: ['loss', 'grad_norm', 'learning_rate'], unused: ['epoch'] }],
+        },
+      }),
+    );
+    await w.page.waitForFunction(() => /grad_norm/.test(document.querySelector('#table-note')?.textContent ?? ''));
+    const tagged = (await w.page.locator('#table-note').innerText()).replace(/\s+/g, ' ');
+    assert.match(tagged, /trainer_state\.json loss, grad_norm, learning_rate \(not used: epoch\)/);
     assert.deepEqual(w.errors, []);
     await w.page.context().close();
   });
@@ -86,6 +105,7 @@ describe('dashboard empty and single-step states', () => {
     assert.match(await w.page.locator('#run-steps').innerText(), /^step 120$/);
     assert.equal(await w.page.locator('#live-badge').count(), 0);
 
+    await settled(w.page);
     for (const id of ['#chart-rel-step', '#chart-param-scale']) {
       assert.equal(await w.page.locator(id).getAttribute('data-mode'), 'per-layer', `${id} draws one point per layer`);
       const ink = await canvasInk(w.page, id);

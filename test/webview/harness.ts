@@ -99,6 +99,29 @@ export async function ensureWebviewBundle(): Promise<string> {
   return out;
 }
 
+let pageSupport: Promise<string> | null = null;
+
+/** test/webview/inPage.ts bundled for the page (an init script defining window.__olTest). */
+export function pageSupportScript(): Promise<string> {
+  pageSupport ??= (async () => {
+    const esbuild = await import('esbuild');
+    const out = await esbuild.build({
+      entryPoints: [join(ROOT, 'test', 'webview', 'inPage.ts')],
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      format: 'iife',
+      globalName: '__olTest',
+      // Init scripts may run wrapped: make the global explicit.
+      footer: { js: 'globalThis.__olTest = __olTest;' },
+      target: 'es2022',
+      logLevel: 'warning',
+    });
+    return out.outputFiles[0].text;
+  })();
+  return pageSupport;
+}
+
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh`);
   return chromium.launch({
@@ -123,6 +146,16 @@ export interface WebviewPage {
   posted(): Promise<{ type: string; [k: string]: unknown }[]>;
   /** Post a message to the webview as the extension host would. */
   send(message: unknown): Promise<void>;
+  /**
+   * Post a message and measure, in the page, from the post to the first frame painted after `readySelector`
+   * matches (the message handler renders synchronously; unpacking the series is included). Milliseconds.
+   */
+  sendTimed(message: unknown, readySelector: string): Promise<number>;
+  /**
+   * Post a message made in the page by `expression` (see inPage.ts; needs `pageSupport`) and measure, in the
+   * page, the first frame painted after `readySelector` matches and the one after the deferred sections are in.
+   */
+  postTimed(expression: string, readySelector: string): Promise<{ first: number; complete: number }>;
   /** Wait until the webview posted a message of this type (count: the n-th one). */
   waitForPosted(type: string, count?: number): Promise<void>;
   /** Browser errors: console errors, page errors, CSP violations. */
@@ -131,7 +164,7 @@ export interface WebviewPage {
 
 export async function openWebview(
   browser: Browser,
-  options: { theme?: Record<string, string>; bodyClass?: string; width?: number; height?: number } = {},
+  options: { theme?: Record<string, string>; bodyClass?: string; width?: number; height?: number; pageSupport?: boolean } = {},
 ): Promise<WebviewPage> {
   const theme = options.theme ?? DARK_THEME;
   const bodyClass = options.bodyClass ?? 'vscode-dark';
@@ -162,6 +195,7 @@ export async function openWebview(
     errors.push(`remote request: ${route.request().url()}`);
     return route.abort();
   });
+  if (options.pageSupport) await page.addInitScript(await pageSupportScript());
   // A string, not a function: tsx/esbuild helpers (__name) do not exist in the page.
   await page.addInitScript(`(() => {
     const theme = ${JSON.stringify(theme)};
@@ -198,10 +232,49 @@ export async function openWebview(
     page.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted) as Promise<
       { type: string; [k: string]: unknown }[]
     >;
+  const wire = (message: unknown) => {
+    // As the host posts it (src/extension/wire.ts): series packed into ArrayBuffers. The buffers cross
+    // into the page as base64 and are rebuilt as exact-length ArrayBuffers there.
+    const w = toWire(message as ToWebviewMessage) as ToWebviewMessage & { packedSeries?: { steps: ArrayBuffer; values: ArrayBuffer } };
+    const packed = w.packedSeries;
+    const b64 = packed
+      ? { steps: Buffer.from(packed.steps).toString('base64'), values: Buffer.from(packed.values).toString('base64') }
+      : null;
+    return { plain: packed ? { ...w, packedSeries: { ...packed, steps: null, values: null } } : w, b64 };
+  };
   return {
     page,
     posted,
     errors,
+    sendTimed: async (message, readySelector) => {
+      const { plain, b64 } = wire(message);
+      // A string, not a function: tsx/esbuild helpers (__name) do not exist in the page.
+      return page.evaluate(`(async () => {
+        const msg = ${JSON.stringify(plain)};
+        const b64 = ${JSON.stringify(b64)};
+        const bytes = (text) => { const s = atob(text); const out = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i); return out.buffer; };
+        if (b64 && msg.packedSeries) { msg.packedSeries.steps = bytes(b64.steps); msg.packedSeries.values = bytes(b64.values); }
+        const frame = () => new Promise((r) => requestAnimationFrame(r));
+        const t0 = performance.now();
+        window.postMessage(msg, '*');
+        while (!document.querySelector(${JSON.stringify(readySelector)})) await frame();
+        await frame();
+        return performance.now() - t0;
+      })()`) as Promise<number>;
+    },
+    postTimed: (expression, readySelector) =>
+      page.evaluate(`(async () => {
+        const msg = ${expression};
+        const frame = () => new Promise((r) => requestAnimationFrame(r));
+        const t0 = performance.now();
+        window.postMessage(msg, '*');
+        while (!document.querySelector(${JSON.stringify(readySelector)})) await frame();
+        await frame();
+        const first = performance.now() - t0;
+        while (document.querySelector('[data-complete="false"]')) await frame();
+        await frame();
+        return { first, complete: performance.now() - t0 };
+      })()`) as Promise<{ first: number; complete: number }>,
     send: async (message) => {
       // As the host posts it (src/extension/wire.ts): series packed into ArrayBuffers. The buffers cross
       // into the page as base64 and are rebuilt as exact-length ArrayBuffers there.
@@ -233,8 +306,14 @@ export async function openWebview(
   };
 }
 
+/** Wait until the dashboard has rendered the sections it defers past the first screen (charts, tables below). */
+export async function settled(page: Page): Promise<void> {
+  await page.waitForFunction(() => !document.querySelector('[data-complete="false"]'));
+}
+
 /** Fraction of canvas pixels that differ from the most common (background) pixel. */
 export async function canvasInk(page: Page, selector: string): Promise<number> {
+  await settled(page);
   return page.$eval(selector, (el) => {
     const canvas = el as HTMLCanvasElement;
     const ctx = canvas.getContext('2d');
@@ -248,6 +327,7 @@ export async function canvasInk(page: Page, selector: string): Promise<number> {
 
 /** Count of canvas pixels close to an rgb color. */
 export async function canvasColorCount(page: Page, selector: string, rgb: [number, number, number], tolerance = 40): Promise<number> {
+  await settled(page);
   return page.$eval(
     selector,
     (el, { rgb, tolerance }) => {

@@ -60,6 +60,53 @@ describe('compare, explain and report views', () => {
     await w.page.context().close();
   });
 
+  it('separate runs in one input: a picker shows one run at a time (its own numbers), or all side by side; the choice survives a reload', async () => {
+    const base = await analyzeFixture('adam_base', 'stats.jsonl');
+    const wd = await analyzeFixture('adamw_wd0.05', 'stats.jsonl');
+    const w = await openWebview(browser);
+    await w.waitForPosted(MessageType.Ready);
+    const message = {
+      type: MessageType.ShowRuns,
+      title: 'runs/',
+      runs: [
+        { label: 'version_0', analysis: base },
+        { label: 'version_11', analysis: wd },
+      ],
+      settings: SETTINGS,
+    };
+    await w.send(message);
+    await w.page.waitForSelector('#run-view #layer-table tbody tr[data-layer]');
+    assert.deepEqual(await w.page.$$eval('#run-select option', (o) => o.map((x) => (x as HTMLOptionElement).value)), ['0', '1', 'compare']);
+    const relSteps = () =>
+      w.page.$$eval('#layer-table tbody tr[data-layer]', (rows) =>
+        Object.fromEntries(
+          rows.map((r) => [r.getAttribute('data-layer')!, r.querySelector('td[data-field="relStep"]')!.getAttribute('data-value')!]),
+        ),
+      );
+    const check = async (run: string, layers: number) => {
+      const step = await w.page.$eval('#step-select', (s) => (s as HTMLSelectElement).value);
+      const expected = loadExpected(run).steps[step];
+      const got = await relSteps();
+      assert.equal(Object.keys(got).length, layers, run);
+      for (const [layer, v] of Object.entries(got))
+        assertClose(v === '' ? null : Number(v), expected[layer].rel_step, 1e-9, `${run} ${layer}`);
+    };
+    await check('adam_base', base.result.layers.length);
+    await w.page.selectOption('#run-select', '1');
+    await w.page.waitForFunction(() => document.querySelector('#run-view')?.getAttribute('data-run') === '1');
+    await check('adamw_wd0.05', wd.result.layers.length);
+    await w.page.selectOption('#run-select', 'compare');
+    await w.page.waitForSelector('#run-view #compare-table tbody tr[data-layer]');
+    assert.equal(await w.page.$$eval('#compare-table thead th[data-run]', (t) => t.length), 2);
+    await w.page.reload();
+    await w.waitForPosted(MessageType.Ready); // a fresh page posts Ready again
+    await w.send(message);
+    await w.page.waitForSelector('#run-view #compare-table tbody tr[data-layer]');
+    assert.equal(await w.page.$eval('#run-select', (s) => (s as HTMLSelectElement).value), 'compare');
+    assert.deepEqual(w.errors, []);
+    await w.page.context().close();
+  });
+
   it('Explain Learning Rate: relative step, equivalent pairs, lr for the target; the form asks the host again', async () => {
     const explain = buildExplainData({ lr: 3e-4, scale: 0.02, eps: 1e-8, optimizer: 'adam', source: 'input' }, 1e-3);
     const w = await openWebview(browser);
