@@ -9,7 +9,7 @@
 // other offset, so ranges stay those of the original text. No configuration nests 128 levels deep or writes a
 // 64 KiB statement; data that does is not a setting.
 import type { LineIndex } from './positions';
-import type { ScanIssue } from './types';
+import type { RawEntry, ScanIssue } from './types';
 
 export const CONFIG_BUDGETS = {
   /** Biggest config file read. */
@@ -53,6 +53,24 @@ export function capIssues(issues: ScanIssue[], max: number = CONFIG_BUDGETS.maxI
   const last = kept[kept.length - 1];
   kept.push({ severity: last.severity, line: last.line, column: last.column, message: `… and ${issues.length - max} more issues` });
   return kept;
+}
+
+/** Where a scanner puts its entries: up to maxEntries, then one warning at the first entry past the budget. */
+export function entrySink(entries: RawEntry[], issues: ScanIssue[]): { push: (e: RawEntry) => void; full: () => boolean } {
+  let full = false;
+  const push = (e: RawEntry): void => {
+    if (entries.length < CONFIG_BUDGETS.maxEntries) entries.push(e);
+    else if (!full) {
+      full = true;
+      issues.push({
+        severity: 'warning',
+        line: e.valueRange.line,
+        column: e.valueRange.column,
+        message: `more than ${CONFIG_BUDGETS.maxEntries} values: the rest of the file is not read`,
+      });
+    }
+  };
+  return { push, full: () => full };
 }
 
 /** Replace [start, end) by `first` (or a blank) then blanks, keeping line breaks: offsets and lines stay. */

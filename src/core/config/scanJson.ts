@@ -7,7 +7,7 @@ import {
   type Node as JsonNode,
   type ParseError,
 } from 'jsonc-parser/lib/esm/main.js';
-import { boundNesting, capIssues, CONFIG_BUDGETS } from './bounds';
+import { boundNesting, capIssues, CONFIG_BUDGETS, entrySink } from './bounds';
 import type { LineIndex } from './positions';
 import type { ConfigComment, RawEntry, ScanIssue } from './types';
 
@@ -36,22 +36,10 @@ export function scanJson(original: string, idx: LineIndex) {
     issues.push({ severity: 'error', line: p.line, column: p.column, message: `JSON: ${printParseErrorCode(e.error)}` });
   }
   const r = (n: JsonNode) => idx.range(n.offset, n.offset + n.length);
-  let full = false;
-  const push = (e: RawEntry) => {
-    if (entries.length < CONFIG_BUDGETS.maxEntries) entries.push(e);
-    else if (!full) {
-      full = true;
-      issues.push({
-        severity: 'warning',
-        line: e.valueRange.line,
-        column: e.valueRange.column,
-        message: `more than ${CONFIG_BUDGETS.maxEntries} values: the rest of the file is not read`,
-      });
-    }
-  };
+  const { push, full } = entrySink(entries, issues);
   // Nesting is bounded above, so this recursion is too.
   const visit = (node: JsonNode | undefined, path: string[], keyNode: JsonNode | undefined): void => {
-    if (!node || full || bounded.cutAt.has(node.offset)) return;
+    if (!node || full() || bounded.cutAt.has(node.offset)) return;
     switch (node.type) {
       case 'object':
         for (const prop of node.children ?? []) {

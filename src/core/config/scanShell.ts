@@ -4,7 +4,7 @@
 // ($GPT_ARGS, ${ARGS[@]}) would split it. Variables are followed, not expanded: `--lr $LR`, `${LR}`,
 // `"${LR:-3e-4}"` take their value from the last `LR=…` / `export LR=…` before the use (or the default), and
 // the value's position is the assignment's; the flag keeps the use as a second place to hover.
-import { CONFIG_BUDGETS } from './bounds';
+import { CONFIG_BUDGETS, entrySink } from './bounds';
 import { lrKey } from './lrKeys';
 import type { LineIndex } from './positions';
 import type { ConfigComment, RawEntry, ScanIssue, SourceRange, UnresolvedEntry } from './types';
@@ -204,19 +204,7 @@ export function scanShell(text: string, idx: LineIndex) {
   }
   const wordRange = (w: Word): SourceRange =>
     w.text.length ? idx.range(posAt(w, 0), posAt(w, w.text.length - 1) + 1) : idx.range(w.start, w.end);
-  let full = false;
-  const push = (e: RawEntry) => {
-    if (entries.length < CONFIG_BUDGETS.maxEntries) entries.push(e);
-    else if (!full) {
-      full = true;
-      issues.push({
-        severity: 'warning',
-        line: e.valueRange.line,
-        column: e.valueRange.column,
-        message: `more than ${CONFIG_BUDGETS.maxEntries} values: the rest of the file is not read`,
-      });
-    }
-  };
+  const { push, full } = entrySink(entries, issues);
 
   // Variables: every NAME=value at the start of a command (after export/local/declare), in source order.
   const assignments = new Map<string, Assignment[]>();
@@ -312,7 +300,7 @@ export function scanShell(text: string, idx: LineIndex) {
   };
 
   for (const cmd of words) {
-    if (full) break;
+    if (full()) break;
     // Flatten: assignment values (NAME=…) split into fields; other words as they are.
     const flat: Word[] = [];
     for (const w of cmd) {
@@ -322,7 +310,7 @@ export function scanShell(text: string, idx: LineIndex) {
         for (const x of splitFields(w, 0)) flat.push(x); // "--fp8-format hybrid" in an array
       else flat.push(w);
     }
-    for (let k = 0; k < flat.length && !full; k++) {
+    for (let k = 0; k < flat.length && !full(); k++) {
       const w = flat[k];
       if (!/^--[A-Za-z]/.test(w.text)) continue;
       const eq = w.text.indexOf('=');

@@ -1,6 +1,6 @@
 // TOML front end: toml-eslint-parser's AST (ranges) and its comment list.
 import { parseTOML, type AST } from 'toml-eslint-parser';
-import { boundNesting, CONFIG_BUDGETS } from './bounds';
+import { boundNesting, CONFIG_BUDGETS, entrySink } from './bounds';
 import type { LineIndex } from './positions';
 import type { ConfigComment, RawEntry, ScanIssue } from './types';
 
@@ -10,19 +10,7 @@ export function scanToml(original: string, idx: LineIndex) {
   const bounded = boundNesting(original, 'toml', idx);
   const text = bounded.text;
   const issues: ScanIssue[] = [...bounded.issues];
-  let full = false;
-  const push = (e: RawEntry) => {
-    if (entries.length < CONFIG_BUDGETS.maxEntries) entries.push(e);
-    else if (!full) {
-      full = true;
-      issues.push({
-        severity: 'warning',
-        line: e.valueRange.line,
-        column: e.valueRange.column,
-        message: `more than ${CONFIG_BUDGETS.maxEntries} values: the rest of the file is not read`,
-      });
-    }
-  };
+  const { push, full } = entrySink(entries, issues);
   let program: AST.TOMLProgram;
   try {
     program = parseTOML(text);
@@ -41,7 +29,7 @@ export function scanToml(original: string, idx: LineIndex) {
   };
   // Nesting is bounded above; the depth guard is a second line of defence.
   const visitValue = (v: AST.TOMLContentNode, path: string[], keyRange: RawEntry['keyRange'], depth: number): void => {
-    if (depth > CONFIG_BUDGETS.maxNesting + 2 || full || bounded.cutAt.has(v.range[0])) return;
+    if (depth > CONFIG_BUDGETS.maxNesting + 2 || full() || bounded.cutAt.has(v.range[0])) return;
     const raw = text.slice(v.range[0], v.range[1]);
     if (v.type === 'TOMLValue') {
       let value: RawEntry['value'];
