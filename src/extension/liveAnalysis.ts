@@ -101,6 +101,17 @@ export class LiveAnalysis implements vscode.Disposable {
       const e = this.error ?? { title: `Cannot analyze ${this.name}`, message: 'No analysis.', cancelled: false };
       return { type: MessageType.ShowError, title: e.title, message: e.message, cancelled: e.cancelled };
     }
+    if (a.runs && a.runs.length > 1) {
+      // Separate runs: each analyzed alone, the view picks one or compares them (not followed as they grow).
+      return {
+        type: MessageType.ShowRuns,
+        title: this.name,
+        runs: a.runs,
+        settings: readDashboardSettings(),
+        live: false,
+        ...(source ? { source } : {}),
+      };
+    }
     const pct = (f: number) => `${Math.floor(f * 100)}%`;
     let title = this.name;
     let analysis = a.analysis;

@@ -93,6 +93,42 @@ describe('analysis process', () => {
     }
   });
 
+  it('a folder of two separate runs answers with each run analyzed alone and thinned (never merged), not followed', async () => {
+    const root = join(dir, 'two-runs');
+    for (const [name, fixture] of [
+      ['adam', 'adam_base'],
+      ['sgd', 'sgd_momentum'],
+    ]) {
+      mkdirSync(join(root, name), { recursive: true });
+      writeFileSync(join(root, name, 'stats.jsonl'), readFileSync(fixturePath(fixture, 'stats.jsonl')));
+    }
+    const proc = open();
+    try {
+      const both = await proc.analyze([root], { maxDashboardSteps: 30 }, true);
+      assert.equal(both.followed, null, 'separate runs are not followed');
+      assert.deepEqual(
+        both.runs?.map((r) => r.label),
+        ['adam', 'sgd'],
+      );
+      for (const run of both.runs!) {
+        // The same run analyzed alone (its folder), through the same process and thinning.
+        const alone = await proc.analyze([join(root, run.label)], { maxDashboardSteps: 30 }, false);
+        assert.equal(alone.runs, undefined, 'one run keeps the single answer');
+        assert.equal(run.totalSteps, alone.totalSteps);
+        assert.ok(run.analysis.result.steps.length < run.totalSteps!, 'thinned for the dashboard');
+        assert.deepEqual(run.analysis, alone.analysis);
+        assert.deepEqual(run.facts, alone.facts);
+      }
+      const [adam, sgd] = both.runs!;
+      assert.notDeepEqual(adam.analysis.result.layers, sgd.analysis.result.layers, 'two different runs');
+      assert.equal(adam.analysis.result.step, 120);
+      assert.deepEqual(both.analysis, adam.analysis, 'the answer itself is the first run');
+      assert.ok(!adam.analysis.result.issues.some((i) => /merged/.test(i.message)), 'no merge warning');
+    } finally {
+      proc.dispose();
+    }
+  });
+
   it('a large log is read in steps: a first analysis of its start arrives first, then the whole, equal to one read', async () => {
     // a folder holding only the log, as Analyze Folder… gets it
     const run = join(dir, 'one-log-run');

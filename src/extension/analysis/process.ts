@@ -10,13 +10,13 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { analyzeRunData } from '../../core/pipeline';
 import { mergeRunData } from '../../core/run/merge';
-import { detectReader, planInputs, readInputs } from '../../core/readers/discover';
+import { detectReader, planInputs, readRuns } from '../../core/readers/discover';
 import { JSONL_FORMAT, JsonlTail } from '../../core/readers/jsonl';
 import { isTfeventsName } from '../../core/readers/tfevents/reader';
 import { TfeventsTail } from '../../core/readers/tfevents/tail';
 import type { AnalyzeOptions, RunAnalysis } from '../../core/analysis';
 import type { RunData } from '../../core/run/types';
-import type { InputFacts } from '../../shared/protocol';
+import type { InputFacts, RunEntry } from '../../shared/protocol';
 import { decimateAnalysis, DEFAULT_MAX_DASHBOARD_STEPS } from '../decimate';
 import type { AnalysisAnswer, FromAnalysis, ProcessAnalyzeOptions, ToAnalysis } from './protocol';
 import { exhaustIfAsked } from './testHooks';
@@ -181,6 +181,26 @@ async function readProgressively(tail: JsonlTail, path: string, steps: { first: 
   return dedupeInputs(parts.length === 1 ? parts[0] : mergeRunData(parts));
 }
 
+/**
+ * Read the inputs as runs (discover.ts groups the files of each run). One run: its data, as a merged read
+ * gives it. Several: each analyzed alone and thinned for the dashboard, in folder-name order — the answer
+ * to send, never a merge of runs that are not one.
+ */
+async function readOrAnalyzeRuns(paths: string[]): Promise<{ data: RunData } | { answer: FromAnalysis }> {
+  const runs = await readRuns(paths, { onProgress: (f, m) => progress(f * READ_SHARE, m) });
+  if (runs.length <= 1) return { data: mergeRunData(runs.map((r) => r.data)) };
+  const entries: RunEntry[] = [];
+  for (const [i, run] of runs.entries()) {
+    progress(READ_SHARE + ((1 - READ_SHARE) * i) / runs.length, `analyzing ${run.label}`);
+    const d = decimateAnalysis(await analyze(run.data), options.maxDashboardSteps ?? DEFAULT_MAX_DASHBOARD_STEPS);
+    entries.push({ label: run.label, analysis: d.analysis, totalSteps: d.totalSteps, facts });
+  }
+  const first = entries[0];
+  return {
+    answer: remember({ analysis: first.analysis, totalSteps: first.totalSteps!, facts: first.facts!, followed: null, runs: entries }),
+  };
+}
+
 async function handle(message: ToAnalysis): Promise<void> {
   try {
     if (message.kind === 'analyze') {
@@ -200,7 +220,11 @@ async function handle(message: ToAnalysis): Promise<void> {
         progress(0, `reading ${basename(log)}`);
         data = dedupeInputs(await tail.readNew());
       }
-      data ??= await readInputs(message.paths, { onProgress: (f, m) => progress(f * READ_SHARE, m) });
+      if (!data) {
+        const read = await readOrAnalyzeRuns(message.paths);
+        if ('answer' in read) return send(read.answer);
+        data = read.data;
+      }
       progress(READ_SHARE, 'analyzing');
       if (message.follow && log && tail) follower = { path: log, tail, data, pending: [], shown: null };
       send(answer(await analyze(data)));

@@ -2,7 +2,7 @@
 // Types only. They cross a process boundary with Node's 'advanced' IPC serialization (structured clone).
 
 import type { AnalyzeOptions, RunAnalysis } from '../../core/analysis';
-import type { InputFacts } from '../../shared/protocol';
+import type { InputFacts, RunEntry } from '../../shared/protocol';
 
 /** AnalyzeOptions without what cannot cross a process (signal, callback). */
 export type ProcessAnalyzeOptions = Omit<AnalyzeOptions, 'signal' | 'onProgress'> & {
@@ -45,6 +45,11 @@ export interface AnalysisAnswer {
    * the share of the input's bytes read so far.
    */
   partial?: { fraction: number };
+  /**
+   * Set when the input holds several separate runs: each read and analyzed alone (never merged), thinned
+   * like a single analysis; `analysis`, `totalSteps` and `facts` are then the first run's. Not followed.
+   */
+  runs?: RunEntry[];
 }
 
 export type FromAnalysis =

@@ -32,7 +32,12 @@ export async function compareInPanel(context: vscode.ExtensionContext, uris: vsc
       'comparing runs',
       uris.map((u, i) => ({ label: labels[i], paths: [u.fsPath] })),
     );
-    runs = answers.map((a, i) => ({ label: labels[i], analysis: a.analysis }));
+    // A picked folder of several separate runs is compared run by run (each analyzed alone, never merged).
+    runs = answers.flatMap((a, i) =>
+      a.runs && a.runs.length > 1
+        ? a.runs.map((r) => ({ label: `${labels[i]} · ${r.label}`, analysis: r.analysis }))
+        : [{ label: labels[i], analysis: a.analysis }],
+    );
   } catch (e) {
     restored?.dispose();
     const view = errorView(labels.join(', '), e);
