@@ -84,8 +84,8 @@ export interface InputFacts {
   /** Hyper-parameters taken from the extension's settings because no input states them. */
   fromSettings: string[];
   /**
-   * Set when the inputs hold several separate runs (shown merged, with a warning): each run's label and
-   * folder, for a picker that opens one run alone.
+   * Set when a merged read holds several separate runs (each run's label and folder). A folder of several
+   * runs opens as ShowRuns instead, one entry per run; this stays for the paths that read merged.
    */
   runs?: RunRef[];
   /**
