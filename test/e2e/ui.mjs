@@ -895,15 +895,24 @@ test(
     const t0 = Date.now();
     if (await ok.isVisible().catch(() => false)) await ok.click();
     else await page.keyboard.press('Enter');
-    const wv = await waitInWebview(env, 'table#layer-table tr[data-layer]', 300_000);
+    // 291 tensors are grouped by block (collapsed groups: one row each) — any body row is the first table
+    const wv = await waitInWebview(env, 'table#layer-table tbody tr', 300_000);
     const firstTable = Date.now() - t0;
     const firstTitle = await wv.locator('#run-title').innerText();
-    const firstRows = await wv.locator('table#layer-table tr[data-layer]').count();
+    const firstRows = await wv.locator('table#layer-table tbody tr').count();
     await shot(env, 'llama-first-view');
     // the whole run: the title loses its "reading, N% so far"
     await wv.locator('#run-title', { hasText: /^llama\/$/ }).waitFor({ timeout: 300_000 });
     const whole = Date.now() - t0;
     env.log(`llama/: first table ${firstTable} ms ('${firstTitle}', ${firstRows} rows), whole run ${whole} ms`);
+    assert.ok(
+      (await wv.locator('table#layer-table tr.block-row').count()) >= 32,
+      'grouped by block: 32 blocks and the tensors around them',
+    );
+    // ungrouped: one row per tensor
+    const group = wv.locator('#group-blocks');
+    if (await group.isChecked()) await group.uncheck();
+    await wv.locator('table#layer-table tr[data-layer]').nth(290).waitFor({ state: 'attached', timeout: 60_000 });
     const rows = await wv.locator('table#layer-table tr[data-layer]').count();
     assert.equal(rows, 291, 'one row per tensor');
     const steps = await wv.locator('#step-select option').evaluateAll((os) => os.map((o) => Number(o.value)));
