@@ -87,8 +87,6 @@ export interface TensorSnapshot {
   path: string;
   /** Scalars stored next to the tensors (e.g. npz `lr`, safetensors metadata, optimizer param_groups). */
   scalars?: Record<string, number>;
-  /** The optimizer's hyper-parameters as this snapshot's own checkpoint states them (its lr at its step). */
-  hyper?: Partial<OptimizerHyper>;
   /**
    * The optimizer's parameter groups as this snapshot states them (a checkpoint's param_groups at its step);
    * preferred over RunData.paramGroups for this snapshot's tensors.
@@ -115,8 +113,6 @@ export interface OptimizerHyper {
   source: string;
   /** Set when no input names the optimizer and `type` was inferred from its state: what it rests on. */
   typeAssumedFrom?: string;
-  /** AMSGrad (`amsgrad: True` in torch Adam/AdamW param groups): v̂ is max_exp_avg_sq, not exp_avg_sq. */
-  amsgrad?: boolean | null;
   /**
    * The other settings the input states, by their names in the optimizer (amsgrad, momentum, nesterov, centered,
    * scale_parameter, relative_step, clip_threshold, adjust_lr_fn, …), where they are the same for every group.
@@ -131,7 +127,6 @@ export interface ParamGroupHyper {
   betas: [number, number] | null;
   eps: number | null;
   weightDecay: number | null;
-  amsgrad?: boolean | null;
   /** This group's optimizer where it differs by group (Muon's groups with `use_muon: False` are AdamW). */
   kind?: OptimizerKind | null;
   /** The group's other settings by their names in the optimizer (see OptimizerHyper.options). */

@@ -71,10 +71,11 @@ test('adam_base model + optimizer pair at step 120: every layer, hyper-parameter
     eps: 1e-8,
     weightDecay: 0,
     source: 'checkpoint',
-    amsgrad: false,
   });
-  // The snapshot carries its own checkpoint's hyper-parameters (the lr at its step).
-  assert.deepEqual(run.snapshots[0].hyper, run.hyper);
+  assert.equal(run.paramGroups?.[0].options?.amsgrad, false);
+  // The snapshot carries its own checkpoint's lr (at its step) and parameter groups.
+  assert.equal(run.snapshots[0].scalars?.lr, run.hyper.lr);
+  assert.deepEqual(run.snapshots[0].paramGroups, run.paramGroups);
   assert.equal(run.paramGroups?.length, 1);
   assert.deepEqual(run.paramGroups?.[0].layers, PARAM_ORDER);
   assert.deepEqual(run.issues, []);
@@ -121,8 +122,8 @@ test("adam_reparam_k8 Lightning .ckpt: 'model.' prefix stripped, eps 1.25e-9, lr
     eps: 1.25e-9,
     weightDecay: 0,
     source: 'checkpoint',
-    amsgrad: false,
   });
+  assert.equal(run.paramGroups?.[0].options?.amsgrad, false);
   await checkAgainstExpected(run, 'adam_reparam_k8', 120, 'adam');
 });
 

@@ -3,7 +3,6 @@ import { stepFromFilePath } from '../../run/stepNames';
 import {
   AUXILIARY_STATE_ROLES,
   emptyRunData,
-  type OptimizerHyper,
   type ParamGroupHyper,
   type ReadIssue,
   type RunData,
@@ -162,7 +161,6 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
 
   // Optimizer state.
   let step: number | null = null;
-  let snapshotHyper: Partial<OptimizerHyper> | undefined;
   let snapshotGroups: ParamGroupHyper[] | undefined;
   const layerState: Record<string, Record<string, number>> = {};
   if (input.optimizer) {
@@ -259,11 +257,10 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     }
     if (steps.size > 0) step = Math.max(...steps);
 
-    // Hyper-parameters, for the run and for this checkpoint's own snapshot.
+    // Hyper-parameters, for the run and (lr, groups) for this checkpoint's own snapshot.
     const { hyper, groups } = optimizerHyper(opt, mapping, file.path, issues, input.decoupledHint, input.statedType, groupScalars);
     run.hyper = hyper;
     run.paramGroups = groups;
-    snapshotHyper = { ...hyper };
     snapshotGroups = groups;
     if (step === null) {
       // timm's LAMB counts steps per group, not per parameter.
@@ -304,7 +301,6 @@ export async function buildRunData(input: BuildInput): Promise<RunData> {
     tensors,
     path: input.namePath,
     scalars,
-    ...(snapshotHyper ? { hyper: snapshotHyper } : {}),
     ...(snapshotGroups ? { paramGroups: snapshotGroups } : {}),
     ...(Object.keys(layerState).length ? { layerState } : {}),
   };

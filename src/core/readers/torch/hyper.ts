@@ -94,17 +94,12 @@ export function optimizerHyper(
     weightDecay: uniform(basis.map((g) => g.weightDecay)),
     source: 'checkpoint',
   };
-  // AMSGrad: stated per group by torch's Adam/AdamW; a max_exp_avg_sq in the state says so too.
-  const stated = opt.groups.some((g) => g.amsgrad !== null);
-  if (stated) hyper.amsgrad = uniform(basis.map((g) => g.amsgrad));
-  else if (keys.has('max_exp_avg_sq')) hyper.amsgrad = true;
   const groups: ParamGroupHyper[] = opt.groups.map((g, i) => ({
     layers: g.ids.map((id) => mapping.names.get(id)).filter((x): x is string => x !== undefined),
     lr: g.lr ?? (typeof options[i].lr === 'number' ? (options[i].lr as number) : null),
     betas: noBetas ? null : g.betas,
     eps: noEps ? null : g.eps,
     weightDecay: g.weightDecay,
-    ...(stated ? { amsgrad: g.amsgrad } : {}),
     ...(recognized.groupKinds[i] !== type ? { kind: recognized.groupKinds[i] } : {}),
     options: options[i],
   }));

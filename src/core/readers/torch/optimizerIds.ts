@@ -34,8 +34,6 @@ export interface ParsedGroup {
   eps: number | null;
   weightDecay: number | null;
   momentum: number | null;
-  /** `amsgrad` as the group states it (torch Adam/AdamW), null when absent. */
-  amsgrad: boolean | null;
   raw: PyDict;
 }
 
@@ -79,7 +77,6 @@ export function parseOptimizer(osd: PyDict, path: string, issues: ReadIssue[]): 
       const b2 = asNumber(betasRaw[1]);
       if (b1 !== null && b2 !== null) betas = [b1, b2];
     }
-    const amsgrad = g.get('amsgrad');
     groups.push({
       ids,
       names,
@@ -88,7 +85,6 @@ export function parseOptimizer(osd: PyDict, path: string, issues: ReadIssue[]): 
       eps: asNumber(g.get('eps')),
       weightDecay: asNumber(g.get('weight_decay')),
       momentum: asNumber(g.get('momentum')),
-      amsgrad: typeof amsgrad === 'boolean' ? amsgrad : null,
       raw: g,
     });
   });
