@@ -38,6 +38,7 @@ variables followed), the stated parameter scales, and findings, each in the term
                        axolotl) 1e-4-style YAML values that PyYAML's safe_load returns as strings
   eps-underflow-fp16   (warning) eps below float16's smallest subnormal in true half precision
   not-adam             (info) SGD-like optimizer: lr is not a step size
+  lr-ignored           (warning) an lr the trainer replaces: Ultralytics' optimizer: auto ignores lr0
 State a scale with a comment: # optimizer-lens: param-scale=0.02 (// in JSONC; strict JSON: a sibling
 optimizer-lens.json {"paramScale": 0.02}). --link RUN takes per-layer scales from a log or checkpoint.
 Directories are searched (3 levels) for .yaml .yml .json .jsonc .toml .py .sh files. Not read as configs:

@@ -34,6 +34,7 @@ export const CONFIG_RULES: ConfigRuleId[] = [
   'yaml-float-string',
   'eps-underflow-fp16',
   'not-adam',
+  'lr-ignored',
 ];
 const DEBOUNCE_MS = 300;
 

@@ -6,6 +6,7 @@ import { formatNumber } from '../../shared/format';
 import { CONFIG_BUDGETS } from './bounds';
 import { keyWords, lrKey } from './lrKeys';
 import type {
+  ConfigAutoOptimizer,
   ConfigBetas,
   ConfigComment,
   ConfigLearningRate,
@@ -221,6 +222,7 @@ export interface Classified {
   precision: ConfigPrecision[];
   schedules: ConfigSchedule[];
   widths: ConfigNumber[];
+  autoOptimizer: ConfigAutoOptimizer | null;
   loadedWeights: { key: string; raw: string; range: SourceRange } | null;
   issues: ScanIssue[];
   /** Set when the file is data (tables of records), not a config: why. */
@@ -409,6 +411,7 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
     precision: [],
     schedules: [],
     widths: [],
+    autoOptimizer: null,
     loadedWeights: null,
     issues: [],
   };
@@ -455,6 +458,7 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
 
   // Optimizers first: learning rates and options are attributed to them.
   let fp16Off = false;
+  let classes: number | undefined;
   for (const { e, key, parents, parentKey } of infos) {
     if (key === 'fp16' && e.value === false) fp16Off = true;
     if (e.context === 'optimizer-ctor' && e.path.length === 1 && typeof e.value === 'string') {
@@ -464,8 +468,11 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
     if (key === 'use_8bit_adam' && boolOf(e.value)) addOptimizer(out, e, 'AdamW8bit', 'name', parents, e.keyRange ?? e.valueRange);
     if (key === 'adafactor' && boolOf(e.value) && e.context !== 'optimizer-ctor')
       addOptimizer(out, e, 'adafactor', 'hf-optim', parents, e.keyRange ?? e.valueRange);
+    if (key === 'nc' && typeof e.value === 'number' && Number.isInteger(e.value) && e.value > 0) classes = e.value;
     if (typeof e.value !== 'string') continue;
     const v = e.value.trim();
+    if (v.toLowerCase() === 'auto' && OPTIMIZER_NAME_KEYS.has(key) && parents.length <= 2 && !out.autoOptimizer)
+      out.autoOptimizer = { key: e.path.join('.'), raw: v, range: e.valueRange };
     if (!/[a-z]/i.test(v) || v.includes('${') || v.includes('???') || NOT_OPTIMIZER_NAMES.has(v.toLowerCase())) continue;
     if (OPTIMIZER_NAME_KEYS.has(key) && parents.length <= 2 && e.context !== 'optimizer-ctor')
       addOptimizer(out, e, v, key === 'optim' ? 'hf-optim' : 'name', parents);
@@ -477,6 +484,7 @@ export function classifyEntries(entries: RawEntry[], unresolvedIn: UnresolvedEnt
     )
       addOptimizer(out, e, v, 'name', parents);
   }
+  if (out.autoOptimizer && classes !== undefined) out.autoOptimizer.classes = classes;
 
   /** Entries by parent path and key: siblings (boundaries beside values, gamma beside milestones) in O(1). */
   const siblings = new Map<string, Map<string, RawEntry>>();

@@ -127,6 +127,20 @@ export function quickFixesFor(text: string, scan: ConfigScan, finding: ConfigFin
       });
       break;
     }
+    case 'lr-ignored': {
+      // Naming the optimizer makes Ultralytics use lr0: the two it picks itself under `auto`, as written (quotes kept).
+      const auto = scan.autoOptimizer;
+      if (!auto) break;
+      const written = text.slice(auto.range.start, auto.range.end);
+      if (!/auto/i.test(written)) break;
+      for (const name of ['SGD', 'AdamW'])
+        fixes.push({
+          title: `Set ${auto.key}: ${name} (lr0 = ${String(finding.evidence.lr)} then applies)`,
+          rule: finding.rule,
+          edits: [{ start: auto.range.start, end: auto.range.end, newText: written.replace(/auto/i, name) }],
+        });
+      break;
+    }
     default:
       break;
   }

@@ -5,7 +5,7 @@ import { DEFAULT_THRESHOLDS, type Thresholds } from '../rules/types';
 import { explainCommandArgs, explainLearningRate, muonSteps, type ExplainCommandArgs } from './explain';
 import { formatNumber, formatPercent } from '../../shared/format';
 import { FP16_MIN_SUBNORMAL, isStepLr, LOADER_NAMES, scaleFor, stepEstimates, stepVerdicts, toFloat16, type ScaleChoice } from './rules';
-import { readingFor, type LrReading } from './reading';
+import { autoOptimizerReading, readingFor, type LrReading } from './reading';
 import type { ConfigLearningRate, ConfigNumber, ConfigScale, ConfigScan, ConfigUnresolvedLr, LinkedScale, SourceRange } from './types';
 
 export const EXPLAIN_COMMAND = 'optimizerLens.explainLearningRate';
@@ -131,6 +131,12 @@ export function configHover(scan: ConfigScan, offset: number, options: HoverOpti
           ? `\`${fs.raw}\` is read as ${formatNumber(lr.value)} here (${LOADER_NAMES[scan.yamlLoader.hint]}), but PyYAML's safe_load would return the string '${fs.raw}' (yaml-float-string).`
           : `⚠ \`${fs.raw}\` is read as ${formatNumber(lr.value)} by YAML 1.2 parsers but as the string '${fs.raw}' by PyYAML's safe_load (yaml-float-string).`,
       );
+    }
+    const auto = autoOptimizerReading(lr, scan);
+    if (auto) {
+      // The trainer replaces this lr: what it would mean as a step size is beside the point.
+      parts.push(`⚠ lr-ignored (warning): ${auto.message}`);
+      return { markdown: parts.join('\n\n'), range: hit.range, explainArgs: null };
     }
     const args: ExplainCommandArgs = {
       lr: lr.value,

@@ -1,6 +1,7 @@
 // What a config's learning rate means under the optimizer it belongs to: the one sentence (lrMeaning, shared
 // with the dashboard and the CLI), whether a parameter scale is needed to say how fast the weights move, and
 // how the relative step follows from lr (and the scale). Findings, hover and Explain all read this.
+import { formatNumber } from '../../shared/format';
 import { lrMeaning, OPTIMIZER_LABELS, OPTIMIZER_NORMALIZATION } from '../../shared/optimizers';
 import type { ConfigLearningRate, ConfigOptimizer, ConfigScan, OptimizerFamily } from './types';
 
@@ -148,4 +149,36 @@ export function optimizerFamilyOf(scan: ConfigScan): OptimizerFamily | null {
   if (fams.size === 1) return [...fams][0];
   if ([...fams].every((f) => f === 'sgd')) return 'sgd';
   return [...fams].find((f) => f === 'adamw' || f === 'adam') ?? null;
+}
+
+/** What Ultralytics' `optimizer: auto` does with a config's lr0 (ultralytics/engine/trainer.py, build_optimizer). */
+export interface AutoOptimizerReading {
+  /** The lr Ultralytics fits for AdamW, round(0.002·5/(4 + nc), 6), when the file states nc. */
+  adamWLr: number | null;
+  message: string;
+}
+
+/** Ultralytics' fit for AdamW's lr from the number of classes (6 decimals, as the trainer rounds it). */
+export const ultralyticsAutoLr = (classes: number) => Math.round((0.002 * 5 * 1e6) / (4 + classes)) / 1e6;
+
+/**
+ * Ultralytics with `optimizer: auto` ignores lr0 and momentum: its trainer picks SGD(lr=0.01, momentum=0.9)
+ * when the run has more than 10,000 iterations (epochs × batches of max(batch, nbs)), else
+ * AdamW(lr=round(0.002·5/(4+nc), 6), betas=(0.9, 0.999)), and sets warmup_bias_lr to 0. Null for any other lr.
+ */
+export function autoOptimizerReading(lr: ConfigLearningRate, scan: ConfigScan): AutoOptimizerReading | null {
+  const auto = scan.autoOptimizer;
+  if (!auto) return null;
+  const last = lr.key.split('.').pop()!.replace(/^-+/, '').toLowerCase();
+  if (last !== 'lr0' && last !== 'warmup_bias_lr') return null;
+  const adamWLr = auto.classes !== undefined ? ultralyticsAutoLr(auto.classes) : null;
+  const adamW =
+    adamWLr !== null
+      ? `AdamW(lr=${formatNumber(adamWLr, 6)} for nc = ${auto.classes}, betas=(0.9, 0.999))`
+      : `AdamW(lr=0.002·5/(4 + nc): ${formatNumber(ultralyticsAutoLr(80))} for COCO's 80 classes, betas=(0.9, 0.999))`;
+  const what = last === 'lr0' ? `${lr.key} = ${formatNumber(lr.value)} is not used` : `${lr.key} is set to 0`;
+  return {
+    adamWLr,
+    message: `${auto.key}: ${auto.raw} (line ${auto.range.line}): ${what}. Ultralytics then picks the optimizer and its lr itself, ignoring lr0 and momentum: SGD(lr=0.01, momentum=0.9) for runs of more than 10,000 iterations, else ${adamW}, with warmup_bias_lr set to 0. Name the optimizer (SGD, AdamW, …) for lr0 to apply.`,
+  };
 }

@@ -4,7 +4,7 @@ import { DEFAULT_THRESHOLDS, type Severity, type Thresholds } from '../rules/typ
 import { formatNumber, formatPercent } from '../../shared/format';
 import { lrForTarget } from '../../shared/equivalence';
 import { lrMeaning } from '../../shared/optimizers';
-import { LATE_UPDATE_RMS, readingFor, type LrReading } from './reading';
+import { autoOptimizerReading, LATE_UPDATE_RMS, readingFor, type LrReading } from './reading';
 import type { ConfigFinding, ConfigLearningRate, ConfigScale, ConfigScan, LinkedScale } from './types';
 
 /** Target relative step per optimizer step when none is configured (optimizerLens.targetRelativeStep). */
@@ -309,6 +309,18 @@ export function lintConfig(scan: ConfigScan, options: ConfigLintOptions = {}): C
 
   for (const lr of scan.learningRates) {
     if (!isStepLr(lr)) continue;
+    const auto = autoOptimizerReading(lr, scan);
+    if (auto) {
+      // The trainer replaces this lr: a verdict on its step size would be about an lr the run never uses.
+      out.push({
+        rule: 'lr-ignored',
+        severity: 'warning',
+        range: lr.range,
+        message: auto.message,
+        evidence: { key: lr.key, lr: lr.value, optimizerKey: scan.autoOptimizer!.key, optimizer: 'auto', adamWLr: auto.adamWLr },
+      });
+      continue;
+    }
     const reading = readingFor(lr, scan);
     if (reading.family === 'sgd') continue;
     const choice = scaleFor(lr, scan, options.linked);

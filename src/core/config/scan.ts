@@ -163,6 +163,7 @@ export function finishScan(
   scan.unresolved = c.unresolved;
   scan.schedules = c.schedules;
   scan.widths = c.widths;
+  scan.autoOptimizer = c.autoOptimizer;
   scan.loadedWeights = c.loadedWeights;
   scan.issues = capIssues([...scan.issues, ...c.issues], CONFIG_BUDGETS.maxIssues + 8);
   scan.scales = c.scales;

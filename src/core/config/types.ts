@@ -167,6 +167,18 @@ export interface ConfigOptimizer {
   };
 }
 
+/**
+ * An optimizer name key set to `auto`, beside Ultralytics' `lr0` (its trainer's default): the trainer picks the
+ * optimizer and its lr itself and ignores lr0 and momentum (see reading.ts autoOptimizerReading).
+ */
+export interface ConfigAutoOptimizer {
+  key: string;
+  raw: string;
+  range: SourceRange;
+  /** The number of classes where the file states it (`nc`): the lr Ultralytics fits for AdamW follows from it. */
+  classes?: number;
+}
+
 export type PrecisionMode = 'fp16-true' | 'fp16-mixed' | 'bf16-true' | 'bf16-mixed' | 'fp32';
 
 export interface ConfigPrecision {
@@ -225,6 +237,8 @@ export interface ConfigScan {
   schedules: ConfigSchedule[];
   /** Model widths stated (n_embd, hidden_size, d_model …): the shape Muon's update RMS follows from. */
   widths: ConfigNumber[];
+  /** `optimizer: auto` (Ultralytics), or null. */
+  autoOptimizer: ConfigAutoOptimizer | null;
   /**
    * Evidence that training starts from loaded weights (a fine-tune or resume: model_name_or_path, init_from,
    * pretrained checkpoint): a stated init scale is then the scale at initialization, not the current one.
@@ -259,6 +273,7 @@ export function emptyConfigScan(path: string, language: ConfigLanguage, lineCoun
     unresolved: [],
     schedules: [],
     widths: [],
+    autoOptimizer: null,
     loadedWeights: null,
     issues: [],
     lineCount,
@@ -276,7 +291,7 @@ export interface LinkedScale {
 }
 
 export type ConfigRuleId =
-  'lr-without-scale' | 'relative-step-high' | 'relative-step-low' | 'yaml-float-string' | 'eps-underflow-fp16' | 'not-adam';
+  'lr-without-scale' | 'relative-step-high' | 'relative-step-low' | 'yaml-float-string' | 'eps-underflow-fp16' | 'not-adam' | 'lr-ignored';
 
 export interface ConfigFinding {
   rule: ConfigRuleId;

@@ -128,6 +128,39 @@ test('lr keys by rule: last word lr / learning rate in any case and separator, t
     /The bias group's warmup starts from this; the lr 0\.01 \(`lr0`, line 18\) is its peak, and this is 10× it\./,
   );
   assert.deepEqual(rules(lintConfig(ul)), ['not-adam@13:info'], 'SGD: no step-size findings on any of the three');
+  // default.yaml's own optimizer: auto: the trainer ignores lr0 (and momentum) and picks SGD or AdamW with its own lr,
+  // so lr0 gets lr-ignored and no step-size finding; naming the optimizer (either quick fix) makes lr0 the lr again.
+  const autoPath = proj('ultralytics_default_auto.yaml');
+  const autoText = readFileSync(autoPath, 'utf8');
+  const auto = scanConfigFile(autoPath);
+  const autoFindings = lintConfig(auto);
+  assert.deepEqual(rules(autoFindings), ['lr-ignored@18:warning']);
+  assert.match(
+    autoFindings[0].message,
+    /^optimizer: auto \(line 13\): lr0 = 0\.01 is not used\..*SGD\(lr=0\.01, momentum=0\.9\) for runs of more than 10,000 iterations, else AdamW\(lr=0\.002·5\/\(4 \+ nc\): 1\.19e-4 for COCO's 80 classes/,
+  );
+  assert.match(
+    hoverAt('ultralytics_default_auto.yaml', '0.1 #'),
+    /lr-ignored \(warning\): optimizer: auto \(line 13\): warmup_bias_lr is set to 0\./,
+  );
+  const [toSgd, toAdamW] = quickFixesFor(autoText, auto, autoFindings[0]);
+  assert.deepEqual(
+    [toSgd.title, toAdamW.title],
+    ['Set optimizer: SGD (lr0 = 0.01 then applies)', 'Set optimizer: AdamW (lr0 = 0.01 then applies)'],
+  );
+  assert.deepEqual(rules(lintConfig(scanConfigText(applyEdits(autoText, toSgd.edits), autoPath))), ['not-adam@13:info']);
+  assert.deepEqual(rules(lintConfig(scanConfigText(applyEdits(autoText, toAdamW.edits), autoPath))), ['lr-without-scale@18:warning']);
+  // The Python API: the fit for AdamW follows from nc where the call states it (round(0.002·5/(4+3), 6) = 0.001429).
+  const apiText =
+    'from ultralytics import YOLO\nmodel = YOLO("yolov8n.pt")\nmodel.train(data="d.yaml", nc=3, optimizer="auto", lr0=0.01)\n';
+  const api = scanConfigText(apiText, 'train.py');
+  const apiFinding = lintConfig(api);
+  assert.deepEqual(rules(apiFinding), ['lr-ignored@3:warning']);
+  assert.equal(apiFinding[0].evidence.adamWLr, 0.001429);
+  assert.match(apiFinding[0].message, /AdamW\(lr=0\.001429 for nc = 3,/);
+  assert.match(applyEdits(apiText, quickFixesFor(apiText, api, apiFinding[0])[1].edits), /optimizer="AdamW", lr0=0\.01/);
+  // auto without Ultralytics' lr0 says nothing about other lrs.
+  assert.deepEqual(rules(lintConfig(scanConfigText('optimizer: auto\nlr: 1.0e-4  # optimizer-lens: param-scale=0.02\n', 'o.yaml'))), []);
   // Ultralytics: lr0 is the lr; lrf is the final lr as a fraction of lr0, a floor of lr0 × lrf.
   const u = scanConfigText('lr0: 0.01  # initial learning rate\nlrf: 0.01  # final learning rate (lr0 * lrf)\nmomentum: 0.937\n', 'u.yaml');
   assert.deepEqual(lrs(u), [
