@@ -174,6 +174,10 @@ function splitFields(w: Word, from: number): Word[] {
 }
 
 const ASSIGN = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/;
+/** An override argument `key.path=value` (Hydra's `+` / `++` / `~` prefixes allowed): group 1 is the key path. */
+const OVERRIDE = /^(?:\+\+|\+|~)?([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*)=/;
+/** A yacs option path given as a space-separated pair (detectron2, maskrcnn-benchmark): `SOLVER.BASE_LR 0.0025`. */
+const YACS_KEY = /^[A-Z][A-Z0-9_]*(?:\.[A-Z0-9_]+)+$/;
 const DECLARE = new Set(['export', 'local', 'declare', 'readonly', 'typeset']);
 /** `$LR`, `${LR}`, `${LR:-3e-4}`, `${1:-2e-5}`, `${LR-3e-4}`, `${LR:=3e-4}`. */
 const VAR_REF = /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*|\d+)(?:(:?[-=])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*|\d))$/;
@@ -283,15 +287,43 @@ export function scanShell(text: string, idx: LineIndex) {
     push(e);
   }
 
-  const flagEntry = (flag: string, keyRange: SourceRange, v: Word) => {
+  /**
+   * Config overrides given as arguments: Hydra/OmegaConf and the LazyConfig/mmcv `--cfg-options` form
+   * `model.optim.lr=1e-4` (`+key=`, `++key=` too), Ultralytics' `yolo train lr0=0.01 optimizer=auto`, and yacs'
+   * space-separated pairs (detectron2 `SOLVER.BASE_LR 0.0025`, upper-case dotted keys). The key path is split
+   * at dots, as the config file would nest it. Words before the command (`CUDA_VISIBLE_DEVICES=0 python …`)
+   * are variables, read above.
+   */
+  const overrideArguments = (cmd: Word[]) => {
+    let k0 = 0;
+    while (k0 < cmd.length && (DECLARE.has(cmd[k0].text) || (ASSIGN.test(cmd[k0].text) && !quotedIn(cmd[k0], 0, 1)))) k0++;
+    if (k0 > 0 && DECLARE.has(cmd[0].text)) return;
+    for (let k = k0 + 1; k < cmd.length && !full(); k++) {
+      const w = cmd[k];
+      const m = OVERRIDE.exec(w.text);
+      if (m) {
+        const eq = m[0].length - 1;
+        if (eq + 1 < w.text.length && !/\s/.test(w.text.slice(eq + 1)))
+          flagEntry(m[1], idx.range(posAt(w, m[0].length - 1 - m[1].length), posAt(w, eq - 1) + 1), slice(w, eq + 1), m[1].split('.'));
+        continue;
+      }
+      const next = cmd[k + 1];
+      if (YACS_KEY.test(w.text) && next && !next.text.startsWith('-') && !/\s/.test(next.text)) {
+        flagEntry(w.text, wordRange(w), next, w.text.split('.'));
+        k++;
+      }
+    }
+  };
+
+  const flagEntry = (flag: string, keyRange: SourceRange, v: Word, path: string[] = [flag]) => {
     const r = resolve(v, v.start, 0);
     if ('deps' in r) {
-      if (lrKey(flag) && unresolved.length < CONFIG_BUDGETS.maxPerKind)
-        unresolved.push({ path: [flag], raw: v.text, dependsOn: r.deps, valueRange: wordRange(v), keyRange });
+      if (lrKey(path[path.length - 1]) && unresolved.length < CONFIG_BUDGETS.maxPerKind)
+        unresolved.push({ path, raw: v.text, dependsOn: r.deps, valueRange: wordRange(v), keyRange });
       return;
     }
     const vr = wordRange(r.word);
-    const e: RawEntry = { path: [flag], value: r.word.text, raw: text.slice(vr.start, vr.end), valueRange: vr, keyRange, context: 'flag' };
+    const e: RawEntry = { path, value: r.word.text, raw: text.slice(vr.start, vr.end), valueRange: vr, keyRange, context: 'flag' };
     if (r.word !== v) {
       e.useRange = wordRange(v);
       e.via = r.via;
@@ -301,6 +333,7 @@ export function scanShell(text: string, idx: LineIndex) {
 
   for (const cmd of words) {
     if (full()) break;
+    overrideArguments(cmd);
     // Flatten: assignment values (NAME=…) split into fields; other words as they are.
     const flat: Word[] = [];
     for (const w of cmd) {

@@ -159,6 +159,12 @@ test('lr keys by rule: last word lr / learning rate in any case and separator, t
   assert.equal(apiFinding[0].evidence.adamWLr, 0.001429);
   assert.match(apiFinding[0].message, /AdamW\(lr=0\.001429 for nc = 3,/);
   assert.match(applyEdits(apiText, quickFixesFor(apiText, api, apiFinding[0])[1].edits), /optimizer="AdamW", lr0=0\.01/);
+  // The Ultralytics CLI: `yolo train key=value` arguments are the same settings.
+  const cli = scanConfigText('yolo detect train data=coco8.yaml model=yolo11n.pt epochs=100 imgsz=640 optimizer=auto lr0=0.01\n', 'y.sh');
+  assert.deepEqual(
+    [lrs(cli), cli.autoOptimizer?.key, rules(lintConfig(cli))],
+    [[['lr0', 0.01, 'main', 1]], 'optimizer', ['lr-ignored@1:warning']],
+  );
   // auto without Ultralytics' lr0 says nothing about other lrs.
   assert.deepEqual(rules(lintConfig(scanConfigText('optimizer: auto\nlr: 1.0e-4  # optimizer-lens: param-scale=0.02\n', 'o.yaml'))), []);
   // Ultralytics: lr0 is the lr; lrf is the final lr as a fraction of lr0, a floor of lr0 × lrf.
@@ -705,4 +711,45 @@ test('quick fixes on every project config: each edit removes its finding and bre
     assert.ok(!titles.some((x) => x.startsWith(at)), titles.join('\n'));
   // A group lr's annotation fix is offered on its own line too (diffusers' text-encoder lr).
   assert.ok(titles.includes('diffusers_dreambooth_lora_sdxl.sh:20 Add annotation: # optimizer-lens: param-scale=…'));
+});
+
+test('launch scripts: config overrides as arguments (Hydra key.path=value, mmcv --cfg-options, yacs pairs) are read as the nested keys', () => {
+  // lightning-hydra-template's scripts/schedule.sh form; `+key=` adds a key.
+  const hydra = scanConfigText(
+    '# Run from root folder with: bash scripts/schedule.sh\npython src/train.py trainer.max_epochs=5 logger=csv\npython src/train.py trainer.max_epochs=10 logger=csv model.optimizer.lr=0.002 +model.optimizer.eps=1e-6\n',
+    'schedule.sh',
+  );
+  assert.deepEqual(lrs(hydra), [['model.optimizer.lr', 0.002, 'main', 3]]);
+  assert.deepEqual(
+    hydra.eps.map((e) => [e.key, e.value]),
+    [['model.optimizer.eps', 1e-6]],
+  );
+  assert.equal(
+    hydra.learningRates[0].keyRange?.column,
+    'python src/train.py trainer.max_epochs=10 logger=csv '.length + 1,
+    'the key range starts at the key as written',
+  );
+  assert.equal(
+    hydra.eps[0].range.column,
+    'python src/train.py trainer.max_epochs=10 logger=csv model.optimizer.lr=0.002 +model.optimizer.eps='.length + 1,
+  );
+  // detectron2's GETTING_STARTED: yacs options as space-separated pairs after the flags; the variables before the
+  // command stay variables.
+  const d2 = scanConfigText(
+    'CUDA_VISIBLE_DEVICES=0 ./train_net.py --config-file ../configs/COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_1x.yaml --num-gpus 1 SOLVER.IMS_PER_BATCH 2 SOLVER.BASE_LR 0.0025\n',
+    'd2.sh',
+  );
+  assert.deepEqual(lrs(d2), [['SOLVER.BASE_LR', 0.0025, 'main', 1]]);
+  // mmdetection: --cfg-options key.path=value; a variable in the value is followed.
+  const mm = scanConfigText(
+    'LR=0.02\nbash tools/dist_train.sh configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py 8 --cfg-options optim_wrapper.optimizer.lr=${LR} model.backbone.init_cfg=None\n',
+    'mm.sh',
+  );
+  assert.deepEqual(
+    lrs(mm).filter(([k]) => k !== 'LR'),
+    [['optim_wrapper.optimizer.lr', 0.02, 'main', 1]],
+  );
+  // Not overrides: assignments before a command, export, and words that are not key=value.
+  const plain = scanConfigText('export LR=3e-4\nHF_HOME=/tmp python -c "print(1)" a=b=c --x=1 s/lr=1/\n', 'p.sh');
+  assert.deepEqual(lrs(plain), [['LR', 3e-4, 'main', 1]]);
 });
