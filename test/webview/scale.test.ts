@@ -57,8 +57,15 @@ async function open(): Promise<WebviewPage> {
   return w;
 }
 
+/** The run's lr has decayed to ~0 at its report step, so the heatmap opens over steps (per kind). */
 async function show(w: WebviewPage): Promise<{ first: number; complete: number }> {
-  return w.postTimed('window.__llama', '#heatmap-grid td.hm-cell');
+  return w.postTimed('window.__llama', '#heatmap-time');
+}
+
+/** Switch the heatmap to block × kind at the step. */
+async function blocksLayout(page: Page): Promise<void> {
+  await page.selectOption('#heatmap-mode', 'blocks');
+  await page.locator('#heatmap-grid td.hm-cell').first().waitFor();
 }
 
 describe('dashboard at LLM scale (291 tensors × 2,000 steps)', () => {
@@ -70,6 +77,17 @@ describe('dashboard at LLM scale (291 tensors × 2,000 steps)', () => {
     const page = w.page;
     // The report step defaults to the summary's last full step.
     assert.equal(await page.$eval('#step-select', (s) => (s as HTMLSelectElement).value), '20000');
+    // There the cosine schedule has decayed the lr to 1.85e-10: the map at that step would be one colour, so the
+    // heatmap opens over steps, one row per kind, and says why.
+    assert.equal(await page.$eval('#heatmap-mode', (s) => (s as HTMLSelectElement).value), 'kinds-time');
+    assert.equal(await page.getAttribute('#heatmap-time', 'data-rows'), '12');
+    assert.match(
+      await page.locator('#heatmap-note').innerText(),
+      /Opened over steps: at the report step 20,000 the lr schedule has decayed to 1\.85e-10 \(peak 3e-4\)/,
+    );
+    await page.locator('#heatmap-card').screenshot({ path: join(resultsDir(), 'scale-heatmap-first.png') });
+    await blocksLayout(page);
+    assert.match(await page.locator('#heatmap-note').innerText(), /^Relative step per step .* at step 20,000\./);
     // Heatmap: one row per block, one column per kind a block computes; the three tensors outside blocks as chips.
     const grid = await page.$$eval('#heatmap-grid tbody tr', (rows) => rows.map((r) => r.querySelectorAll('td.hm-cell').length));
     assert.equal(grid.length, 32);
@@ -134,6 +152,7 @@ describe('dashboard at LLM scale (291 tensors × 2,000 steps)', () => {
   it('stays responsive: step slider, sort, filter, heatmap click, layouts — input → render timed, each checked for its effect', async () => {
     const w = await open();
     await show(w);
+    await blocksLayout(w.page);
     const page = w.page;
     // Step slider: drag across the run (the heatmap, header, findings flags follow).
     const slider: number[] = [];
@@ -281,6 +300,7 @@ describe('dashboard at LLM scale (291 tensors × 2,000 steps)', () => {
   it('a grouped finding lists its layers by block; a layer link selects that tensor at its last step there', async () => {
     const w = await open();
     await show(w);
+    await blocksLayout(w.page);
     const page = w.page;
     const low = page.locator('#findings li[data-rule="relative-step-low"]:not([data-cause])');
     await low.locator('summary').click();

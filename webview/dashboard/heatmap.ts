@@ -5,6 +5,7 @@
 
 import type { HeatmapMode } from '../../src/shared/protocol';
 import { formatNumber, formatStep } from '../../src/shared/format';
+import { lrNearZero } from '../../src/shared/schedule';
 import { kindLabel } from '../../src/shared/tensorKinds';
 import { TimeHeatmap } from '../charts/timeHeatmap';
 import { escapeHtml } from '../format';
@@ -92,7 +93,18 @@ export class HeatmapSection extends Section {
   }
 
   private mode(): HeatmapMode {
-    return this.ctx.host.getState().heatmapMode ?? 'blocks';
+    return this.ctx.host.getState().heatmapMode ?? (this.decayedReport() ? 'kinds-time' : 'blocks');
+  }
+
+  /**
+   * The report step's lr is near zero next to the schedule's peak (the last step of a decayed schedule): the map
+   * at that step would show one colour, the decay, so the heatmap opens over steps unless the user chose a layout.
+   */
+  private decayedReport(): { lr: number; peak: number; step: number } | null {
+    const a = this.ctx.model.analysis;
+    const lr = a.result.optimizer.lr;
+    const peak = a.summary?.lrSchedule?.peak;
+    return a.result.step !== null && lrNearZero(lr, peak) ? { lr: lr!, peak: peak!, step: a.result.step } : null;
   }
 
   private build(): void {
@@ -183,7 +195,15 @@ export class HeatmapSection extends Section {
     note.textContent =
       mode === 'blocks'
         ? `Relative step per step (measured, else predicted — dotted) at step ${formatStep(this.ctx.step)}. Click a cell for that tensor's series; the step slider moves the map.`
-        : `The median relative step of each ${mode === 'kinds-time' ? 'kind' : 'block'}'s tensors at every step shown; where a pixel covers several steps, the one furthest from the target. Click to select that step.`;
+        : `The median relative step of each ${mode === 'kinds-time' ? 'kind' : 'block'}'s tensors at every step shown; where a pixel covers several steps, the one furthest from the target. Click to select that step.${this.openedOverSteps()}`;
+  }
+
+  /** Why the map opened over steps, while the layout is the default one. */
+  private openedOverSteps(): string {
+    const d = this.ctx.host.getState().heatmapMode ? null : this.decayedReport();
+    return d
+      ? ` Opened over steps: at the report step ${formatStep(d.step)} the lr schedule has decayed to ${formatNumber(d.lr)} (peak ${formatNumber(d.peak)}), so every tensor's step there is small; choose "block × kind at the step" for that step.`
+      : '';
   }
 
   /** The colour scale with the threshold bands: below relativeStepLow, the target, above relativeStepHigh. */

@@ -32,4 +32,4 @@ export interface RunRuleContext {
 }
 
 /** The lr is this close to zero relative to its peak: the schedule, not the layer, makes the step small. */
-export const LR_NEAR_ZERO_FRACTION = 0.01;
+export { LR_NEAR_ZERO_FRACTION } from '../../shared/schedule';
