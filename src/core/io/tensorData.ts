@@ -131,15 +131,32 @@ export class TensorChunkReader {
     return this.ref.numel - this.position;
   }
 
+  /** The elements are read by offset (not inflated): `nextSync()` reads them without a promise per chunk. */
+  get stored(): boolean {
+    return this.ref.source.compression === 'none';
+  }
+
   async next(): Promise<FloatChunk | null> {
+    if (this.stored) return this.nextSync();
     const n = Math.min(this.chunkElements, this.ref.numel - this.position);
     if (n <= 0) {
       this.close();
       return null;
     }
-    const bytes = n * this.itemSize;
-    if (this.ref.source.compression === 'none') this.readStored(bytes);
-    else await this.readInflated(bytes);
+    await this.readInflated(n * this.itemSize);
+    this.position += n;
+    return this.view(n);
+  }
+
+  /** `next()` for a stored tensor (see `stored`), synchronously. */
+  nextSync(): FloatChunk | null {
+    if (!this.stored) throw new Error(`tensor '${this.ref.key}' is compressed: read it with next()`);
+    const n = Math.min(this.chunkElements, this.ref.numel - this.position);
+    if (n <= 0) {
+      this.close();
+      return null;
+    }
+    this.readStored(n * this.itemSize);
     this.position += n;
     return this.view(n);
   }

@@ -49,7 +49,7 @@ test('the worker pool gives exactly the single-thread figures, in job order', as
   const j = await jobs();
   const sequential = await computeAllTensorFigures(j);
   let progress = 0;
-  const pooled = await computeAllTensorFigures(j, { workers: 2, minBytes: 0, onDone: (d) => (progress = d) });
+  const pooled = await computeAllTensorFigures(j, { threads: 2, minBytes: 0, onDone: (d) => (progress = d) });
   assert.equal(progress, j.length);
   assert.deepEqual(pooled, sequential);
   assert.equal(pooled[13].figures!.numel, 1280);
@@ -60,7 +60,7 @@ test('one unreadable tensor becomes an issue on that tensor; its layer keeps the
   const broken = { ...j[3].set.grad!, source: { ...j[3].set.grad!.source, path: fixturePath('no_such_file.npz') } };
   j[3] = { ...j[3], set: { ...j[3].set, grad: broken } };
   const reference = await computeAllTensorFigures(await jobs());
-  for (const opts of [{}, { workers: 2, minBytes: 0 }]) {
+  for (const opts of [{}, { threads: 2, minBytes: 0 }]) {
     const r = await computeAllTensorFigures(j, opts);
     const f = r[3].figures!;
     assert.equal(f.gradRms, null, 'the missing gradient');
@@ -81,7 +81,7 @@ test('a short tensor file reads the same from a worker as from the calling threa
     const ref = shortFile(dir);
     const job: TensorJob = { set: { layer: 'w', step: 1, paramSaved: ref }, spec: null };
     const sequential = await computeAllTensorFigures([job, job]);
-    const pooled = await computeAllTensorFigures([job, job], { workers: 2, minBytes: 0 });
+    const pooled = await computeAllTensorFigures([job, job], { threads: 2, minBytes: 0 });
     assert.deepEqual(pooled, sequential);
     const f = sequential[0].figures!;
     assert.equal(f.paramRms, null);
@@ -97,7 +97,7 @@ test('a short tensor file reads the same from a worker as from the calling threa
 test('a job that fails as a whole is that job’s error; the others are analyzed', async () => {
   const j = await jobs();
   j[5] = { set: { layer: 'empty', step: 120 }, spec: null };
-  for (const opts of [{}, { workers: 2, minBytes: 0 }]) {
+  for (const opts of [{}, { threads: 2, minBytes: 0 }]) {
     const r = await computeAllTensorFigures(j, opts);
     assert.match(r[5].error!.message, /no tensors for layer empty/);
     assert.equal(r.filter((x) => x.figures).length, j.length - 1);
@@ -108,7 +108,7 @@ test('cancellation is the AbortSignal: an aborted signal stops the sequential an
   const j = await jobs();
   const controller = new AbortController();
   controller.abort();
-  for (const opts of [{}, { workers: 2, minBytes: 0 }]) {
+  for (const opts of [{}, { threads: 2, minBytes: 0 }]) {
     await assert.rejects(
       computeAllTensorFigures(j, { ...opts, signal: controller.signal }),
       (e: unknown) => (e as Error).name === 'AbortError',

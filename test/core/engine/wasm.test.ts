@@ -38,7 +38,9 @@ function bothAdam(
   const w = wasmKernels()!;
   const x = emptyAcc();
   const y = emptyAcc();
+  w.startPass();
   w.adam(m, v, p, a, b, vs, eps, x);
+  w.flushAdam(x);
   JS_KERNELS.adam(m, v, p, a, b, vs, eps, y);
   return [x, y];
 }
@@ -123,4 +125,32 @@ test('the fused pass gives the same figures with the WebAssembly kernels and wit
       delete process.env.OPTIMIZER_LENS_WASM;
     }
   }
+});
+
+test('Adam’s counts and histogram kept in the WebAssembly memory across chunks (and a growing chunk size) are the JavaScript loops’ after the flush', () => {
+  const w = wasmKernels()!;
+  const x = emptyAcc();
+  const y = emptyAcc();
+  let seed = 11;
+  const rand = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  w.startPass();
+  // Chunks larger than the memory's regions move the output block: the pending counts move with it.
+  for (const n of [1000, 37, 5000, 70000, 3, 200000]) {
+    const m = Float32Array.from({ length: n }, () => (rand() < 0.05 ? 0 : (rand() - 0.5) * 1e-3));
+    const v = Float32Array.from({ length: n }, (_, i) => (m[i] === 0 || rand() < 0.02 ? 0 : rand() < 0.1 ? 1e-20 : rand() * 1e-6));
+    w.adam(m, v, null, 10, 1000, 1000, 1e-8, x);
+    JS_KERNELS.adam(m, v, null, 10, 1000, 1000, 1e-8, y);
+    assert.ok(Object.is(x.uu, y.uu) && Object.is(x.vh, y.vh), `chunk sums n=${n}`);
+  }
+  w.flushAdam(x);
+  assert.deepEqual([x.zero, x.eps, x.undetermined, [...x.hist]], [y.zero, y.eps, y.undetermined, [...y.hist]]);
+  assert.ok(x.zero > 0 && x.eps > 0 && x.undetermined > 0);
+  // A new pass starts from zero.
+  w.startPass();
+  const z = emptyAcc();
+  w.flushAdam(z);
+  assert.deepEqual([z.zero, z.eps, z.undetermined, z.hist.reduce((a, b) => a + b, 0)], [0, 0, 0, 0]);
 });

@@ -5,7 +5,10 @@ import { STATS_WASM_BASE64 } from './statsWasm';
 // its sums, counts and histogram — in WebAssembly SIMD (stats.wat) where the runtime has it, else in the JavaScript
 // twins below, which follow the .wat's partial-sum order exactly so both give bit-identical float64 results.
 
-/** Sums and counts of Adam's update over one chunk (the sums of this chunk; counts and histogram accumulate). */
+/**
+ * Sums and counts of Adam's update: `uu`, `up`, `vh` are the last chunk's sums; the counts and the histogram accumulate
+ * over the pass, complete after `flushAdam`.
+ */
 export interface AdamChunkAcc {
   uu: number;
   up: number;
@@ -24,10 +27,14 @@ export interface StatsKernels {
    * memory: a TensorChunkReader reading into one saves a copy per chunk). Valid until the next reserve().
    */
   reserve(streams: number, elements: number): Uint8Array[];
+  /** Start a pass: Adam's counts not yet flushed are dropped. */
+  startPass(): void;
   sumsq(x: FloatChunk): number;
   sumsqdiff(a: FloatChunk, b: FloatChunk): number;
   /** u = m·a/(√(V·b) + ε); 0 where V = 0 and m ≠ 0 (counted undetermined). Σv̂ = Σ V·vs. */
   adam(m: FloatChunk, v: FloatChunk, p: FloatChunk | null, a: number, b: number, vs: number, eps: number, acc: AdamChunkAcc): void;
+  /** Add the counts and histogram gathered since the last flush to `acc` (WebAssembly keeps them in its memory). */
+  flushAdam(acc: AdamChunkAcc): void;
 }
 
 // ---- JavaScript twins (the same partial sums as stats.wat) ----------------------------------------------------------
@@ -157,9 +164,11 @@ function adamJs(
 export const JS_KERNELS: StatsKernels = {
   simd: false,
   reserve: (streams, elements) => Array.from({ length: streams }, () => new Uint8Array(new ArrayBuffer(elements * 4))),
+  startPass: () => undefined,
   sumsq: sumsqJs,
   sumsqdiff: sumsqdiffJs,
   adam: adamJs,
+  flushAdam: () => undefined,
 };
 
 // ---- WebAssembly ----------------------------------------------------------------------------------------------------
@@ -199,6 +208,8 @@ class WasmKernels implements StatsKernels {
   private f64: Float64Array = new Float64Array(0);
   private i32: Int32Array = new Int32Array(0);
   private i64: BigInt64Array = new BigInt64Array(0);
+  /** Elements counted into the memory since the last flush. */
+  private pending = 0;
 
   constructor(private readonly x: StatsExports) {}
 
@@ -210,6 +221,9 @@ class WasmKernels implements StatsKernels {
   private layout(streams: number, bytes: number): void {
     const cap = Math.ceil(bytes / 64) * 64;
     if (cap === this.cap && streams <= this.streams) return;
+    // The adam counters not yet flushed move with the output block.
+    const counts = this.out ? this.i64.slice() : null;
+    const hist = this.out ? this.i32.slice() : null;
     this.cap = cap;
     this.streams = Math.max(streams, this.streams);
     this.scratch = BASE + this.streams * cap;
@@ -218,6 +232,10 @@ class WasmKernels implements StatsKernels {
     const have = this.x.memory.buffer.byteLength;
     if (total > have) this.x.memory.grow(Math.ceil((total - have) / 65536));
     this.views();
+    if (counts && hist) {
+      this.i64.set(counts);
+      this.i32.set(hist);
+    }
   }
 
   /** Room for chunks of `elements` float32 (grows the memory, which invalidates reserved regions, only if larger). */
@@ -258,21 +276,39 @@ class WasmKernels implements StatsKernels {
       return;
     }
     this.ensure(m.length);
-    if (this.i32.buffer !== this.x.memory.buffer) this.views();
-    this.i64.fill(0n);
-    this.i32.fill(0);
+    // The i32 histogram counters of the memory hold at most 2^31 − 1: flushed long before (a quarter of the elements
+    // reach one counter at most).
+    if (this.pending + m.length > PENDING_MAX) this.flushAdam(acc);
+    this.pending += m.length;
     this.x.adam(this.place(m, 0), this.place(v, 1), p ? this.place(p, 2) : 0, m.length, a, b, vs, eps, this.out);
     acc.uu = this.f64[0];
     acc.up = this.f64[1];
     acc.vh = this.f64[2];
+  }
+
+  startPass(): void {
+    this.ensure(1);
+    this.i64.fill(0n);
+    this.i32.fill(0);
+    this.pending = 0;
+  }
+
+  flushAdam(acc: AdamChunkAcc): void {
+    if (this.out === 0) return;
     const c = this.i64;
     acc.zero += Number(c[0] + c[1]);
     acc.eps += Number(c[2] + c[3]);
     acc.undetermined += Number(c[4] + c[5]);
     const h = this.i32;
     for (let k = 0; k < 240; k++) acc.hist[k] += h[k];
+    c.fill(0n);
+    h.fill(0);
+    this.pending = 0;
   }
 }
+
+/** Elements the adam kernel counts into the memory between flushes. */
+const PENDING_MAX = 2 ** 30;
 
 let cached: StatsKernels | null | undefined;
 
