@@ -1,21 +1,22 @@
 import { parentPort } from 'node:worker_threads';
-import type { JobError } from './jobError';
-import { runLane, type TensorJob } from './parallel';
-import type { TensorFigures } from './tensorStats';
+import { runLane, type TensorJob, type UnitResult, type WorkUnit } from './parallel';
 
 // A worker thread of the tensor-statistics pool (parallel.ts): one lane, taking jobs from the pool's shared counter
-// until none are left. Bundled as dist/statsWorker.js; under tsx (tests) the .ts file runs directly.
+// until none are left: a whole layer or a part of a large one. Bundled as dist/statsWorker.js; under tsx (tests) the .ts file runs directly.
 
 export interface StatsRequest {
-  /** Every job of the pass; the lane takes `order[k]` for each k it draws from shared[0]. */
+  /** Every job of the pass, and its units: the lane runs `units[k]` for each k it draws from shared[0]. */
   jobs: TensorJob[];
-  order: number[];
-  /** [0]: the next position in `order`; [slot]: the job this lane is on (−1: none). */
+  units: WorkUnit[];
+  /** [0]: the next unit; [slot]: the unit this lane is on (−1: none). */
   shared: Int32Array;
   slot: number;
 }
 
-export type StatsResponse = { id: number; ok: true; figures: TensorFigures } | ({ id: number; ok: false } & JobError);
+export interface StatsResponse {
+  unit: number;
+  result: UnitResult;
+}
 
 parentPort?.once('message', (req: StatsRequest) => {
   void runLane(req, (r) => parentPort!.postMessage(r));

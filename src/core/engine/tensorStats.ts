@@ -155,6 +155,12 @@ function issueOf(what: string, ref: TensorRef | undefined, e: unknown): TensorIs
   return { what, path: ref?.source.path ?? '', message: String((e as Error)?.message ?? e) };
 }
 
+/**
+ * Elements per chunk of the pass: 4 streams × 256 KiB stay in a core's L2 between the read and the kernels (the 1 GiB
+ * snapshot, one thread, ms per layer of 4 × 16M: 32K chunks 85, 64K 84–89, 128K 88–99, 256K 86–97).
+ */
+export const CHUNK_ELEMENTS = 1 << 16;
+
 const DTYPE_EPS: Record<string, number> = { F32: 2 ** -23, F64: 2 ** -52, F16: 2 ** -10, BF16: 2 ** -7, U8: 2 ** -23 };
 
 /**
@@ -164,7 +170,7 @@ const DTYPE_EPS: Record<string, number> = { F32: 2 ** -23, F64: 2 ** -52, F16: 2
 export async function computeTensorFigures(
   set: LayerTensorSet,
   spec: DirectionSpec | null,
-  chunkElements = 1 << 16,
+  chunkElements = CHUNK_ELEMENTS,
 ): Promise<TensorFigures> {
   const issues: TensorIssue[] = [];
   const excluded = new Set<string>();
@@ -209,10 +215,40 @@ interface ChunkLoop {
   decoders: { from: string; qmap: Float64Array; absmax: Float64Array; block: number }[];
   /** Kernel role → the stream that holds it. */
   aliases: Map<string, string>;
-  hist: Float64Array | null;
   /** Σ(p − p_after)·p is wanted (the measured direction). */
   measured: boolean;
+  /** Only these elements (a part of a layer split across lanes), each chunk's sums recorded in `record`. */
+  range?: ChunkRange;
+  record?: ChunkPartials;
 }
+
+/** Elements [from, to) of a layer, on chunk boundaries. */
+export interface ChunkRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * A part of a layer's pass (plain data: it crosses from a worker): each chunk's sums in chunk order, so the parts of a
+ * layer add up, in order, to exactly the sums of one pass over it; counts and histogram are integers.
+ */
+export interface ChunkPartials {
+  sums: Record<string, number[]>;
+  nonFinite: Record<string, { count: number; firstIndex: number }>;
+  diffSq: number[];
+  earlierSq: number[];
+  diffDotP: number[];
+  dd: number[];
+  dp: number[];
+  vHat: number[];
+  zero: number;
+  eps: number;
+  undetermined: number;
+  hist: number[] | null;
+}
+
+/** A part's result: its partials; `whole`: this layer's pass cannot be split (run it whole); `failed`: a tensor failed. */
+export type PartResult = { partials: ChunkPartials } | { whole: true } | { failed: true };
 
 /** The layer's sums after the chunk loop. */
 interface LoopSums {
@@ -224,6 +260,8 @@ interface LoopSums {
   diffDotP: number;
   dirAcc: { dd: number; dp: number };
   counts: SecondMomentCounts;
+  /** The histogram of d (bin·4 + i mod 4), where the kernel's d̃ is d element by element. */
+  hist: Float64Array | null;
 }
 
 /**
@@ -232,7 +270,8 @@ interface LoopSums {
  * 150–450 ms of a core per thread on the 1 GiB snapshot, longer than the pass itself.
  */
 async function streamChunks(c: ChunkLoop): Promise<LoopSums> {
-  const { streams, numel, chunkElements, kernel, decoders, aliases, hist } = c;
+  const { streams, numel, chunkElements, kernel, decoders, aliases } = c;
+  const hist = kernel?.histogram ? new Float64Array(U_HISTOGRAM_BINS * SUB) : null;
   const sums = new Map<string, number>();
   const nonFinite = new Map<string, { count: number; firstIndex: number }>();
   const out: LoopSums = {
@@ -243,6 +282,7 @@ async function streamChunks(c: ChunkLoop): Promise<LoopSums> {
     diffDotP: 0,
     dirAcc: { dd: 0, dp: 0 },
     counts: { zero: 0, eps: 0, vHat: 0, undetermined: 0 },
+    hist,
   };
   const kernels = statsKernels();
   kernels.startPass();
@@ -274,11 +314,18 @@ async function streamChunks(c: ChunkLoop): Promise<LoopSums> {
       }
       sums.set(s.what, 0);
     }
-    const step = (chunks: Map<string, FloatChunk>, offset: number): number =>
-      accumulateChunk(c, chunks, offset, kernels, adamAcc, scratch, decoded, decodes, out);
+    const record = c.record;
+    const step = (chunks: Map<string, FloatChunk>, offset: number): number => {
+      const n = accumulateChunk(c, chunks, offset, kernels, adamAcc, scratch, decoded, decodes, out);
+      if (record) takeChunk(out, record);
+      return n;
+    };
+    const from = c.range?.from ?? 0;
+    const end = Math.min(numel, c.range?.to ?? numel);
+    if (from > 0) for (const s of streams) s.reader!.seek(from);
     // Stored tensors (the common case) are read synchronously to the end in one call, so this async loop runs once
     // and never becomes hot; inflated ones take a promise per chunk.
-    if (streams.every((s) => s.reader!.stored)) storedLoop(streams, numel, step);
+    if (streams.every((s) => s.reader!.stored)) storedLoop(streams, from, end, step);
     else {
       let offset = 0;
       const chunks = new Map<string, FloatChunk>();
@@ -299,25 +346,142 @@ async function streamChunks(c: ChunkLoop): Promise<LoopSums> {
   } finally {
     for (const s of streams) s.reader?.close();
   }
-  for (const [target, from] of aliases) if (!decodes(from) && sums.has(from)) sums.set(target, sums.get(from)!);
   if (kernel?.fusedAdam) {
     kernels.flushAdam(adamAcc);
     out.counts.zero += adamAcc.zero;
     out.counts.eps += adamAcc.eps;
     out.counts.undetermined += adamAcc.undetermined;
   }
+  if (c.record) {
+    Object.assign(c.record, { zero: out.counts.zero, eps: out.counts.eps, undetermined: out.counts.undetermined });
+    c.record.hist = hist ? [...hist] : null;
+    for (const [what, nf] of nonFinite) c.record.nonFinite[what] = { ...nf };
+  } else applyAliases(out.sums, aliases, decodes);
   return out;
+}
+
+/** State roles held by another stream take its sums (bitsandbytes' float32 state1 is exp_avg). */
+function applyAliases(sums: Map<string, number>, aliases: Map<string, string>, decodes: (what: string) => boolean): void {
+  for (const [target, from] of aliases) if (!decodes(from) && sums.has(from)) sums.set(target, sums.get(from)!);
+}
+
+function emptyPartials(): ChunkPartials {
+  return {
+    sums: {},
+    nonFinite: {},
+    diffSq: [],
+    earlierSq: [],
+    diffDotP: [],
+    dd: [],
+    dp: [],
+    vHat: [],
+    zero: 0,
+    eps: 0,
+    undetermined: 0,
+    hist: null,
+  };
+}
+
+/** Record the chunk just accumulated and start the next from zero (0 + s is s: the recorded values are the chunk's). */
+function takeChunk(out: LoopSums, r: ChunkPartials): void {
+  for (const [what, v] of out.sums) {
+    (r.sums[what] ??= []).push(v);
+    out.sums.set(what, 0);
+  }
+  r.diffSq.push(out.diffSq);
+  r.earlierSq.push(out.earlierSq);
+  r.diffDotP.push(out.diffDotP);
+  r.dd.push(out.dirAcc.dd);
+  r.dp.push(out.dirAcc.dp);
+  r.vHat.push(out.counts.vHat);
+  out.diffSq = out.earlierSq = out.diffDotP = out.dirAcc.dd = out.dirAcc.dp = out.counts.vHat = 0;
+}
+
+/** The sums of one pass from its parts, added chunk by chunk in order (the same additions as one pass makes). */
+function foldPartials(setup: PassSetup, parts: ChunkPartials[]): LoopSums {
+  const fold = (pick: (p: ChunkPartials) => number[] | undefined): number => {
+    let acc = 0;
+    for (const p of parts) for (const v of pick(p) ?? []) acc += v;
+    return acc;
+  };
+  const sums = new Map<string, number>();
+  for (const s of setup.streams)
+    sums.set(
+      s.what,
+      fold((p) => p.sums[s.what]),
+    );
+  const nonFinite = new Map<string, { count: number; firstIndex: number }>();
+  for (const p of parts) {
+    for (const [what, nf] of Object.entries(p.nonFinite)) {
+      const prev = nonFinite.get(what);
+      if (prev) prev.count += nf.count;
+      else nonFinite.set(what, { ...nf });
+    }
+  }
+  const hist = setup.kernel?.histogram ? new Float64Array(U_HISTOGRAM_BINS * SUB) : null;
+  if (hist) for (const p of parts) p.hist?.forEach((v, k) => (hist[k] += v));
+  const count = (pick: (p: ChunkPartials) => number): number => parts.reduce((a, p) => a + pick(p), 0);
+  const out: LoopSums = {
+    sums,
+    nonFinite,
+    diffSq: fold((p) => p.diffSq),
+    earlierSq: fold((p) => p.earlierSq),
+    diffDotP: fold((p) => p.diffDotP),
+    dirAcc: { dd: fold((p) => p.dd), dp: fold((p) => p.dp) },
+    counts: { zero: count((p) => p.zero), eps: count((p) => p.eps), vHat: fold((p) => p.vHat), undetermined: count((p) => p.undetermined) },
+    hist,
+  };
+  applyAliases(sums, setup.aliases, () => false);
+  return out;
+}
+
+/**
+ * Whether a layer's pass can be split into element ranges on several lanes with the one pass's sums bit for bit: every
+ * tensor stored (read by offset), no 8-bit codes, and a rule whose sums are per chunk (Adam's fused kernel, or none).
+ */
+function splittable(p: PassSetup): boolean {
+  return (
+    p.decoders.size === 0 &&
+    (p.kernel === null || p.kernel.fusedAdam !== undefined) &&
+    p.streams.every((s) => s.ref.source.compression === 'none')
+  );
+}
+
+/** The pass over elements [range.from, range.to) of a layer: each chunk's sums, for `combineTensorParts`. */
+export async function computeTensorPart(
+  set: LayerTensorSet,
+  spec: DirectionSpec | null,
+  range: ChunkRange,
+  chunkElements = CHUNK_ELEMENTS,
+): Promise<PartResult> {
+  try {
+    const setup = await setupPass(set, spec, [], new Set());
+    if (!splittable(setup)) return { whole: true };
+    const record = emptyPartials();
+    await streamChunks({ ...loopOf(setup, chunkElements), range, record });
+    return { partials: record };
+  } catch {
+    // The layer is run whole, where a tensor that fails becomes an issue as in any pass.
+    return { failed: true };
+  }
+}
+
+/** A layer's figures from the partials of its element ranges, in order (= `computeTensorFigures` bit for bit). */
+export async function combineTensorParts(set: LayerTensorSet, spec: DirectionSpec | null, parts: ChunkPartials[]): Promise<TensorFigures> {
+  const issues: TensorIssue[] = [];
+  const setup = await setupPass(set, spec, issues, new Set());
+  return finishPass(setup, foldPartials(setup, parts), issues);
 }
 
 function endedEarly(s: Stream): never {
   throw new StreamFailure(s.what, new ReaderError(s.ref.source.path, `tensor '${s.ref.key}' ended early`));
 }
 
-/** The chunk loop over stored streams: synchronous reads, chunk by chunk in lockstep. */
-function storedLoop(streams: Stream[], numel: number, step: (chunks: Map<string, FloatChunk>, offset: number) => number): void {
+/** The chunk loop over stored streams: synchronous reads, chunk by chunk in lockstep, elements [from, end). */
+function storedLoop(streams: Stream[], from: number, end: number, step: (chunks: Map<string, FloatChunk>, offset: number) => number): void {
   const chunks = new Map<string, FloatChunk>();
-  let offset = 0;
-  while (offset < numel && streams.length > 0) {
+  let offset = from;
+  while (offset < end && streams.length > 0) {
     chunks.clear();
     for (const s of streams) {
       let ch: FloatChunk | null;
@@ -389,7 +553,7 @@ function accumulateChunk(
       counts.vHat += adamAcc.vh;
     } else {
       kernel.chunk!({ offset, n, p, g: chunks.get('grad') ?? null, state }, scratch!, counts);
-      accumulateDirection(scratch!, n, p, c.hist, dirAcc);
+      accumulateDirection(scratch!, n, p, out.hist, dirAcc);
     }
   }
   // State roles served by a decoder are summed as the values they hold (exp_avg's RMS of 8-bit Adam).
@@ -400,6 +564,20 @@ function accumulateChunk(
   return n;
 }
 
+/** What the pass streams and the rule it applies, after the layer's tensors are checked. */
+interface PassSetup {
+  set: LayerTensorSet;
+  spec: DirectionSpec | null;
+  streams: Stream[];
+  numel: number;
+  kernel: DirectionKernel | null;
+  /** Why the direction is unknown, as far as the setup knows. */
+  unknown: string | null;
+  decoders: Map<string, { from: string; qmap: Float64Array; absmax: Float64Array; block: number }>;
+  /** Kernel role → the stream that holds it. */
+  aliases: Map<string, string>;
+}
+
 async function pass(
   set: LayerTensorSet,
   spec: DirectionSpec | null,
@@ -407,6 +585,28 @@ async function pass(
   issues: TensorIssue[],
   excluded: Set<string>,
 ): Promise<TensorFigures> {
+  const setup = await setupPass(set, spec, issues, excluded);
+  return finishPass(setup, await streamChunks(loopOf(setup, chunkElements)), issues);
+}
+
+function loopOf(p: PassSetup, chunkElements: number): ChunkLoop {
+  return {
+    streams: p.streams,
+    numel: p.numel,
+    chunkElements,
+    kernel: p.kernel,
+    decoders: [...p.decoders.values()],
+    aliases: p.aliases,
+    measured: p.spec !== null && p.set.paramBefore !== undefined,
+  };
+}
+
+async function setupPass(
+  set: LayerTensorSet,
+  spec: DirectionSpec | null,
+  issues: TensorIssue[],
+  excluded: Set<string>,
+): Promise<PassSetup> {
   const param = set.paramBefore ?? set.paramSaved;
   const candidates: [string, TensorRef | undefined][] = [
     ['param', param],
@@ -495,18 +695,15 @@ async function pass(
     }
   }
 
-  const hist = kernel?.histogram ? new Float64Array(U_HISTOGRAM_BINS * SUB) : null;
-  const acc = await streamChunks({
-    streams,
-    numel,
-    chunkElements,
-    kernel,
-    decoders: [...decoders.values()],
-    aliases,
-    hist,
-    measured: spec !== null && set.paramBefore !== undefined,
-  });
-  const { sums, nonFinite, diffSq, earlierSq, diffDotP, dirAcc, counts } = acc;
+  return { set, spec, streams, numel, kernel, unknown, decoders, aliases };
+}
+
+/** The figures from the layer's sums. */
+function finishPass(setup: PassSetup, acc: LoopSums, issues: TensorIssue[]): TensorFigures {
+  const { set, spec, streams, numel, kernel } = setup;
+  let unknown = setup.unknown;
+  const has = (w: string): boolean => streams.some((s) => s.what === w);
+  const { sums, nonFinite, diffSq, earlierSq, diffDotP, dirAcc, counts, hist } = acc;
 
   const rms = (sumSq: number): number => (numel > 0 ? Math.sqrt(sumSq / numel) : 0);
   const rmsOf = (w: string): number | null => (sums.has(w) ? rms(sums.get(w)!) : null);

@@ -148,6 +148,12 @@ export class TensorChunkReader {
     return this.view(n);
   }
 
+  /** Continue from element `element` (a stored tensor; the pool splits a large layer into element ranges). */
+  seek(element: number): void {
+    if (!this.stored) throw new Error(`tensor '${this.ref.key}' is compressed: it is read from the start`);
+    this.position = Math.max(0, Math.min(element, this.ref.numel));
+  }
+
   /** `next()` for a stored tensor (see `stored`), synchronously. */
   nextSync(): FloatChunk | null {
     if (!this.stored) throw new Error(`tensor '${this.ref.key}' is compressed: read it with next()`);
