@@ -12,6 +12,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { computeTensorFigures } from '../src/core/engine/tensorStats';
 import { adamDirectionSpec } from '../src/core/engine/optimizers/spec';
@@ -117,14 +118,9 @@ function timeProcess(
   return { seconds, cpuSeconds: user + sys, maxRssMb: rss / 1024, stdout: r.stdout, status: r.status };
 }
 
-/** The best of `n` runs (the machine is shared: the least disturbed run is the closest to the tool's own cost). */
-function bestOf<T extends { seconds: number }>(n: number, run: () => T): T {
-  let best: T | null = null;
-  for (let i = 0; i < n; i++) {
-    const r = run();
-    if (!best || r.seconds < best.seconds) best = r;
-  }
-  return best!;
+/** The 1-minute load average (other processes on the machine: the bench reports it beside wall times). */
+function load1(): number {
+  return loadavg()[0];
 }
 
 async function benchSnapshot(): Promise<void> {
@@ -135,10 +131,38 @@ async function benchSnapshot(): Promise<void> {
   spawnSync('cat', [path], { stdio: ['ignore', 'ignore', 'ignore'] });
   const cli = join(ROOT, 'bin', 'optimizer-lens.js');
   const args = [cli, 'analyze', path, '--json', '--betas', '0.9,0.999', '--eps', '1e-8', '--optimizer', 'adam', '--lr', '1e-3'];
+  const numpy = hasNumpy();
+  // The straightforward script (bench/numpy_peer.py) in its three usual spellings of a float64 sum of squares; the
+  // fastest is the peer.
+  const SPELLINGS = {
+    dtype: 'np.square(x, dtype=float64)',
+    astype: 'x.astype(float64)**2',
+    mean: 'np.mean(np.square(x), dtype=float64)',
+  } as const;
+  type Timed = ReturnType<typeof timeProcess>;
+  const best = (a: Timed | null, b: Timed): Timed => (a && a.seconds <= b.seconds ? a : b);
+  // Rounds interleave the tools, so a burst of load from other processes falls on both alike; the best round of each
+  // is reported (the least disturbed run is the closest to the tool's own cost).
   const runs = 3;
-  const ours = bestOf(runs, () => timeProcess(process.execPath, args));
-  if (ours.status !== 0) throw new Error(`CLI failed on ${path}`);
-  const oursJs = bestOf(runs, () => timeProcess(process.execPath, args, { ...process.env, OPTIMIZER_LENS_WASM: '0' }));
+  let ours: Timed | null = null;
+  let oursJs: Timed | null = null;
+  const peerRuns: Record<keyof typeof SPELLINGS, Timed | null> = { dtype: null, astype: null, mean: null };
+  const loads: number[] = [load1()];
+  for (let round = 0; round < runs; round++) {
+    ours = best(ours, timeProcess(process.execPath, args));
+    if (ours.status !== 0) throw new Error(`CLI failed on ${path}`);
+    oursJs = best(oursJs, timeProcess(process.execPath, args, { ...process.env, OPTIMIZER_LENS_WASM: '0' }));
+    if (numpy) {
+      for (const squares of ['dtype', 'astype', 'mean'] as const) {
+        const r = timeProcess('python3', [join(__dirname, 'numpy_peer.py'), path, '--squares', squares], numpyEnv());
+        if (r.status !== 0) throw new Error('numpy peer failed');
+        peerRuns[squares] = best(peerRuns[squares], r);
+      }
+    }
+    loads.push(load1());
+  }
+  ours = ours!;
+  oursJs = oursJs!;
   const oursJson = JSON.parse(ours.stdout);
   const gib = size / GiB;
   report(
@@ -152,20 +176,17 @@ async function benchSnapshot(): Promise<void> {
     `CPU ${oursJs.cpuSeconds.toFixed(2)} s`,
   );
   report('CLI analyze: peak RSS', `${ours.maxRssMb.toFixed(0)} MB`, 'target < 300 MB');
-  if (!hasNumpy()) {
+  report(
+    'load average (1 min) during these runs',
+    `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+    `${availableParallelism()} cores; best of ${runs} interleaved rounds`,
+  );
+  if (!numpy) {
     report('numpy peer', 'skipped', "python3 -c 'import numpy' failed");
     return;
   }
-  // The straightforward script (bench/numpy_peer.py) in its three usual spellings of a float64 sum of squares; the
-  // fastest is the peer.
-  const SPELLINGS = {
-    dtype: 'np.square(x, dtype=float64)',
-    astype: 'x.astype(float64)**2',
-    mean: 'np.mean(np.square(x), dtype=float64)',
-  } as const;
   const peers = (['dtype', 'astype', 'mean'] as const).map((squares) => {
-    const r = bestOf(runs, () => timeProcess('python3', [join(__dirname, 'numpy_peer.py'), path, '--squares', squares], numpyEnv()));
-    if (r.status !== 0) throw new Error('numpy peer failed');
+    const r = peerRuns[squares]!;
     return { squares, ...r, json: JSON.parse(r.stdout) };
   });
   for (const np of peers) {
