@@ -77,7 +77,13 @@ export async function readJsonl(path: string, options: ReadOptions = {}): Promis
   const counts: LineCounts = { system: 0 };
   const scan = await scanLineBytes(
     path,
-    { includeLastPartial: true, signal: options.signal, onProgress: options.onProgress, onTooLong: tooLong(sink) },
+    {
+      includeLastPartial: true,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      onTooLong: tooLong(sink),
+      progress: sink.data.scalars.progress,
+    },
     lineHandler(sink, counts),
   );
   const data = sink.finish();

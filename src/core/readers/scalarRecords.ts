@@ -4,7 +4,7 @@
 // observations (one per place and key, with a count) and issues (capped per kind).
 
 import type { FigureName, InputSeen, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
-import { figureColumn, type ScalarStore } from '../run/scalars';
+import { figureColumn, type ReadProgress, type ScalarStore } from '../run/scalars';
 import { emptyRunData, MAX_SEEN_NAMES } from '../run/types';
 import { IssueLimiter } from '../run/issueLimit';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
@@ -121,6 +121,8 @@ export interface ScanOptions {
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
   onTooLong?: (line: number, bytes: number) => void;
+  /** Told the fraction of the file read as each chunk is split (sizes the columnar store's growth). */
+  progress?: ReadProgress;
   /** Limits (tests use small ones to cross chunk boundaries). */
   maxLineBytes?: number;
   chunkBytes?: number;
@@ -152,6 +154,7 @@ export async function scanLineBytes(
       opts.signal?.throwIfAborted();
       const { bytesRead } = await handle.read(buf, 0, Math.min(chunk, size - pos), pos);
       if (bytesRead === 0) break;
+      if (opts.progress && size > 0) opts.progress.fraction = (pos + bytesRead) / size;
       let from = 0;
       for (;;) {
         const nl = buf.indexOf(0x0a, from);

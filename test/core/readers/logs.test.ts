@@ -566,6 +566,41 @@ describe('CSV details', () => {
     assert.deepEqual(parse([text.slice(0, 17), text.slice(17, 18), text.slice(18)]), whole);
   });
 
+  it('CsvParser: lines split on the bytes (pushLine, as readCsv feeds them) give the records and problems of the text parser', () => {
+    const texts = [
+      'a,"b,1","c\r\nd"\r\n\r\n"e""f",,\rlone,cr\n"x"y,z\n"q\nr",s',
+      '\uFEFFstep,layer,shape\r\n1,"blocks.0.attn",[1, 2]\r\n2,blöcks.ü,"[3, 4]"\r\n\r\n3,,\n4,a"b,c\n5,"open\nclose",x\n6,"a""b",y\n7,"unterminated',
+      'x,y\n1,2,\n,\n"",""\n"\r",z\n8,"q"',
+    ];
+    let bytesTaken = 0;
+    for (const text of texts) {
+      const run = (feed: (p: CsvParser) => void) => {
+        const recs: CsvRecord[] = [];
+        const problems: [number, string][] = [];
+        const p = new CsvParser(
+          (r) => recs.push(r),
+          (line, m) => problems.push([line, m]),
+        );
+        feed(p);
+        p.end();
+        return { recs, problems };
+      };
+      const whole = run((p) => p.push(text));
+      const byLines = run((p) => {
+        const b = Buffer.from(text, 'utf8');
+        let from = 0;
+        for (let nl = b.indexOf(0x0a); nl >= 0; nl = b.indexOf(0x0a, from)) {
+          if (p.pushLine(b, from, nl)) bytesTaken++;
+          else p.push(b.toString('utf8', from, nl + 1));
+          from = nl + 1;
+        }
+        p.push(b.toString('utf8', from));
+      });
+      assert.deepEqual(byLines, whole, JSON.stringify(text));
+    }
+    assert.ok(bytesTaken >= 8, `${bytesTaken} lines took the byte path`);
+  });
+
   it('W&B UI export: Step column, "<run> - <metric>" headers, __MIN/__MAX skipped', async () => {
     const p = join(tmp, 'wandb_ui.csv');
     writeFileSync(
