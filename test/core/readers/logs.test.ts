@@ -278,6 +278,38 @@ describe('bad files (bad/README.md)', () => {
 });
 
 describe('JSONL details', () => {
+  it('long-form lines read from the parsed keys and values give what the same lines read as objects give', async () => {
+    // Every line of the second file carries a string escape, which sends it to JSON.parse and the object path.
+    const lines = [
+      '{"step": 1, "layer": "a.weight", "shape": [2, 3], "numel": 6, "param_rms": 0.5, "grad_rms": 0.25, "optimizer": "AdamW", "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}',
+      '{"step": 1, "layer": "b.bias", "shape": [3], "numel": 3, "param_rms": 0.125, "rel_step": Infinity, "grad_rms": NaN, "optimizer": "AdamW", "betas": [0.9, 0.99], "eps": 1e-8, "weight_decay": 0.0}',
+      '{"step": 2, "layer": "a.weight", "shape": [2, 3], "numel": 6, "param_rms": 0.5, "w_rms": 0.75, "update_rms": "x", "adam_u_rms": null}',
+      '{"step": 2, "layer": "b.bias", "shape": [4], "numel": -1, "param_rms": 0.25, "param_rms": 0.5}',
+      '{"step": null, "_step": 3, "layer": "", "layer_name": "c.weight", "param_rms": 2}',
+      '{"step": 3.5, "layer": "a.weight", "param_rms": 1}',
+      '{"layer": "a.weight", "param_rms": 1}',
+      '{"step": 4, "layer": 7, "parameter": "d.weight", "grad_rms": 3, "0": 1}',
+      '{"step": 4, "loss": 2.5, "param_rms/e.weight": 0.5}',
+    ];
+    const flat = join(tmp, 'flat_long.jsonl');
+    const objects = join(tmp, 'object_long.jsonl');
+    writeFileSync(flat, lines.join('\n') + '\n');
+    writeFileSync(objects, lines.map((l) => l.replace(/}$/, ', "zz": "\\u0041"}')).join('\n') + '\n');
+    const a = await readJsonl(flat);
+    const b = await readJsonl(objects);
+    assert.deepEqual(observationsOf(a), observationsOf(b));
+    assert.deepEqual(globalsOf(a), globalsOf(b));
+    for (const k of ['layerOrder', 'layerShapes', 'hyper', 'paramGroups', 'issues', 'nonFinite'] as const) {
+      assert.equal(JSON.stringify(a[k]).replaceAll(flat, objects), JSON.stringify(b[k]), k);
+    }
+    assert.deepEqual(
+      [...a.scalars.layers.values()].map((t) => [t.name, t.numel]),
+      [...b.scalars.layers.values()].map((t) => [t.name, t.numel]),
+    );
+    assert.ok(observationsOf(a).some((o) => o.layer === 'c.weight' && o.step === 3));
+    assert.ok(a.issues.some((i) => i.line === 6 && /step/.test(i.message)));
+  });
+
   it('NaN/Infinity tokens outside strings only; inf rel_step undefined; NaN figure non-finite; null absent', async () => {
     const p = join(tmp, 'tokens.jsonl');
     writeFileSync(
