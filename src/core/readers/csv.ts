@@ -19,9 +19,10 @@ import { optimizerKindFromName } from '../../shared/optimizers';
 import type { FigureName, RunData } from '../run/types';
 import type { ReadOptions, Reader } from './reader';
 import { ReaderError } from '../errors';
+import { figureColumn } from '../run/scalars';
 import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
-import { LAYER_KEYS, ScalarRecordSink, toNumber, toShape, toStep, wideNumelLayer } from './scalarRecords';
+import { LAYER_KEYS, sameShape, ScalarRecordSink, toNumber, toShape, toStep, wideNumelLayer } from './scalarRecords';
 
 export const CSV_FORMAT = 'csv';
 
@@ -273,7 +274,7 @@ type Column =
   | { kind: 'skip' }
   | { kind: 'step' }
   | { kind: 'tag'; meaning: NonNullable<TagMeaning> }
-  | { kind: 'figure'; figure: FigureName }
+  | { kind: 'figure'; figure: FigureName; col: number; read: boolean }
   | { kind: 'layer' }
   | { kind: 'shape' }
   | { kind: 'numel' }
@@ -317,7 +318,7 @@ function planColumns(
       if (name === 'shape') return { kind: 'shape' };
       if (name === 'numel') return { kind: 'numel' };
       const figure = Object.prototype.hasOwnProperty.call(LAYER_METRICS, name) ? LAYER_METRICS[name] : undefined;
-      return figure ? { kind: 'figure', figure } : { kind: 'skip' };
+      return figure ? { kind: 'figure', figure, col: figureColumn(figure), read: false } : { kind: 'skip' };
     }
     const numelLayer = wideNumelLayer(name);
     if (numelLayer !== null) return { kind: 'wideNumel', layer: numelLayer };
@@ -382,6 +383,7 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
   let plan: ReturnType<typeof planColumns> | null = null;
   let rows = 0;
   let runsTable = false;
+  const lastShape = new Map<string, string>();
 
   const onRecord = (r: CsvRecord) => {
     if (runsTable) {
@@ -430,15 +432,33 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
       }
       const l: string = layer;
       sink.noteLayer(l);
+      const table = sink.layerTable(l);
       let shape: number[] | null = null;
       let numel: number | undefined;
       for (let i = 0; i < cols.length; i++) {
         const c = cols[i]!;
         const cell = fields[i]!;
         if (c.kind === 'figure') {
-          if (sink.layerValue(step, l, c.figure, cell, r.line, header[i]!)) stored = true;
+          // A finite number straight into the layer's table (its column's name noted once); anything else
+          // (empty, nan/inf, not a number) through layerValue, which reports it.
+          const v = cell !== '' ? toNumber(cell) : undefined;
+          if (typeof v === 'number' && v - v === 0) {
+            table.set(step, c.col, v);
+            if (!c.read) {
+              c.read = true;
+              sink.noteRead(header[i]!);
+            }
+            stored = true;
+          } else if (sink.layerValue(step, l, c.figure, cell, r.line, header[i]!)) stored = true;
         } else if (c.kind === 'shape' && cell !== '') {
-          shape = toShape(cell);
+          // Long-form rows restate the layer's shape: the text last stated for the layer is not parsed again.
+          // Only a text that states the layer's first shape (or none) is remembered: a changed shape is
+          // reported on every row that states it.
+          if (lastShape.get(l) !== cell) {
+            shape = toShape(cell);
+            const known = sink.data.layerShapes[l];
+            if ((shape === null || known === undefined || sameShape(known, shape)) && lastShape.size < 100_000) lastShape.set(l, cell);
+          }
         } else if (c.kind === 'numel' && cell !== '') {
           const n = toNumber(cell);
           if (typeof n === 'number' && Number.isInteger(n) && n >= 0) numel = n;

@@ -4,7 +4,7 @@
 // observations (one per place and key, with a count) and issues (capped per kind).
 
 import type { FigureName, InputSeen, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
-import { figureColumn, type ReadProgress, type ScalarStore } from '../run/scalars';
+import { figureColumn, type LayerScalars, type ReadProgress, type ScalarStore } from '../run/scalars';
 import { emptyRunData, MAX_SEEN_NAMES } from '../run/types';
 import { IssueLimiter } from '../run/issueLimit';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
@@ -390,7 +390,13 @@ export class ScalarRecordSink {
     return true;
   }
 
-  private noteRead(name: string): void {
+  /** A layer's table (long-form readers store finite values straight into it; see layerValue for the rest). */
+  layerTable(layer: string): LayerScalars {
+    return this.store.layer(layer);
+  }
+
+  /** Note a name (key, column) that gave a value, for the "what was read" report. */
+  noteRead(name: string): void {
     // CSV headers may be space-padded (Ultralytics right-aligns them). Names repeat on every record: the
     // last one answers without a Set lookup.
     if (name === this.lastRead) return;
@@ -715,8 +721,8 @@ export class ScalarRecordSink {
   }
 }
 
-/** True when `raw` is a JSON array of exactly the dimensions of `known`. */
-function sameShape(known: number[] | undefined, raw: unknown): boolean {
+/** True when `raw` is an array of exactly the dimensions of `known`. */
+export function sameShape(known: number[] | undefined, raw: unknown): boolean {
   if (known === undefined || !Array.isArray(raw) || raw.length !== known.length) return false;
   for (let i = 0; i < known.length; i++) if (raw[i] !== known[i]) return false;
   return true;

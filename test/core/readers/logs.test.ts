@@ -538,6 +538,19 @@ describe('JsonlTail', () => {
 });
 
 describe('CSV details', () => {
+  it("long form: a shape that differs from the layer's first is reported on every row stating it", async () => {
+    const p = join(tmp, 'shapes.csv');
+    const shapes = ['[2, 3]', '[3, 2]', '[3, 2]', '[2, 3]', '[3, 2]', 'x', 'x'];
+    writeFileSync(p, 'step,layer,shape,param_rms\n' + shapes.map((s, i) => `${i + 1},a.weight,"${s}",0.5`).join('\n') + '\n');
+    const d = await readCsv(p);
+    assert.deepEqual(d.layerShapes['a.weight'], [2, 3]);
+    assert.deepEqual(
+      d.issues.filter((i) => /shape/.test(i.message)).map((i) => i.message),
+      [2, 3, 5].map((step) => `layer a.weight: shape [3,2] at step ${step} differs from [2,3]`),
+    );
+    assert.equal(observationsOf(d).length, 7);
+  });
+
   it('RFC 4180: quoted fields with commas, doubled quotes and newlines; CRLF; line numbers after a multi-line field', async () => {
     const p = join(tmp, 'long.csv');
     writeFileSync(
