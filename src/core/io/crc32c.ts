@@ -47,6 +47,20 @@ function wordView(buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
   return words;
 }
 
+/** One slicing-by-8 step: the CRC after 8 bytes, given lo = crc ^ bytes 0–3 and hi = bytes 4–7 (little-endian words). */
+function fold8(t: Int32Array, lo: number, hi: number): number {
+  return (
+    t[1792 + (lo & 0xff)]! ^
+    t[1536 + ((lo >>> 8) & 0xff)]! ^
+    t[1280 + ((lo >>> 16) & 0xff)]! ^
+    t[1024 + (lo >>> 24)]! ^
+    t[768 + (hi & 0xff)]! ^
+    t[512 + ((hi >>> 8) & 0xff)]! ^
+    t[256 + ((hi >>> 16) & 0xff)]! ^
+    t[hi >>> 24]!
+  );
+}
+
 /**
  * CRC-32C of bytes[start, end). Pass a previous result as `crc` to continue a running CRC over
  * several pieces (crc32c(a ++ b) === crc32c(b, 0, b.length, crc32c(a))). Returns an unsigned 32-bit value.
@@ -68,15 +82,7 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0
     while (k < kEnd) {
       const lo = c ^ w[k]!;
       const hi = w[k + 1]!;
-      c =
-        t[1792 + (lo & 0xff)]! ^
-        t[1536 + ((lo >>> 8) & 0xff)]! ^
-        t[1280 + ((lo >>> 16) & 0xff)]! ^
-        t[1024 + (lo >>> 24)]! ^
-        t[768 + (hi & 0xff)]! ^
-        t[512 + ((hi >>> 8) & 0xff)]! ^
-        t[256 + ((hi >>> 16) & 0xff)]! ^
-        t[hi >>> 24]!;
+      c = fold8(t, lo, hi);
       k += 2;
     }
     i += steps * 8;
@@ -85,15 +91,7 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0
     while (i < end8) {
       const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
       const hi = bytes[i + 4]! | (bytes[i + 5]! << 8) | (bytes[i + 6]! << 16) | (bytes[i + 7]! << 24);
-      c =
-        t[1792 + (lo & 0xff)]! ^
-        t[1536 + ((lo >>> 8) & 0xff)]! ^
-        t[1280 + ((lo >>> 16) & 0xff)]! ^
-        t[1024 + (lo >>> 24)]! ^
-        t[768 + (hi & 0xff)]! ^
-        t[512 + ((hi >>> 8) & 0xff)]! ^
-        t[256 + ((hi >>> 16) & 0xff)]! ^
-        t[hi >>> 24]!;
+      c = fold8(t, lo, hi);
       i += 8;
     }
   }
