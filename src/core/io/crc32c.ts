@@ -1,9 +1,13 @@
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven slicing-by-8, and the
-// TFRecord mask. Pure TypeScript: no native addon, no WebAssembly.
+// TFRecord mask. Pure TypeScript: no native addon.
 //
-// Slicing-by-8 processes 8 bytes per iteration with 8 lookup tables (8 KiB of Uint32), which on
-// V8 runs at roughly 1 GB/s — an order of magnitude above the byte-at-a-time loop, and well above
-// the 100 MB/s the event-file reader needs (every record's length and data are checked).
+// Slicing-by-8 processes 8 bytes per iteration with 8 lookup tables (8 KiB of Int32). The 8 bytes are
+// read as two aligned 32-bit words through an Int32Array over the whole ArrayBuffer (cached: readers
+// hand in the same read buffer record after record) rather than as 8 byte loads: 1.29 GB/s against
+// 0.90 GB/s for byte loads, on 5 KB records (the TensorBoard scalar case; the event reader checks
+// every byte of a file twice over, lengths and data). Slicing-by-16 measured no faster (1.28 GB/s).
+// A WebAssembly slicing-by-8 ran at ~2 GB/s including the copy into its memory; not taken, as the
+// CRC is then ~4% of a whole event-file analysis. Big-endian hosts take the byte-load path.
 
 const POLY = 0x82f63b78;
 
@@ -27,6 +31,36 @@ function buildTables(): Int32Array {
   return t;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Below this many bytes the word view is not worth looking up (record headers are 8 bytes). */
+const WORDS_FROM = 64;
+
+// The last buffer's word view: a read buffer is reused for thousands of records.
+let wordsOf: ArrayBufferLike | null = null;
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
+function wordView(buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
+  if (buffer !== wordsOf) {
+    words = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+    wordsOf = buffer;
+  }
+  return words;
+}
+
+/** One slicing-by-8 step: the CRC after 8 bytes, given lo = crc ^ bytes 0–3 and hi = bytes 4–7 (little-endian words). */
+function fold8(t: Int32Array, lo: number, hi: number): number {
+  return (
+    t[1792 + (lo & 0xff)]! ^
+    t[1536 + ((lo >>> 8) & 0xff)]! ^
+    t[1280 + ((lo >>> 16) & 0xff)]! ^
+    t[1024 + (lo >>> 24)]! ^
+    t[768 + (hi & 0xff)]! ^
+    t[512 + ((hi >>> 8) & 0xff)]! ^
+    t[256 + ((hi >>> 16) & 0xff)]! ^
+    t[hi >>> 24]!
+  );
+}
+
 /**
  * CRC-32C of bytes[start, end). Pass a previous result as `crc` to continue a running CRC over
  * several pieces (crc32c(a ++ b) === crc32c(b, 0, b.length, crc32c(a))). Returns an unsigned 32-bit value.
@@ -35,21 +69,31 @@ export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0
   const t = TABLE;
   let c = ~crc | 0;
   let i = start;
-  // Align nothing: reading bytes individually keeps this endian-independent and needs no DataView.
-  const end8 = end - ((end - i) & 7);
-  while (i < end8) {
-    const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
-    const hi = bytes[i + 4]! | (bytes[i + 5]! << 8) | (bytes[i + 6]! << 16) | (bytes[i + 7]! << 24);
-    c =
-      t[1792 + (lo & 0xff)]! ^
-      t[1536 + ((lo >>> 8) & 0xff)]! ^
-      t[1280 + ((lo >>> 16) & 0xff)]! ^
-      t[1024 + (lo >>> 24)]! ^
-      t[768 + (hi & 0xff)]! ^
-      t[512 + ((hi >>> 8) & 0xff)]! ^
-      t[256 + ((hi >>> 16) & 0xff)]! ^
-      t[hi >>> 24]!;
-    i += 8;
+  if (end - i >= WORDS_FROM && LITTLE_ENDIAN) {
+    // Bytes up to a 4-byte boundary of the underlying buffer, then 8 bytes per step as two words.
+    while (((bytes.byteOffset + i) & 3) !== 0) {
+      c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+      i++;
+    }
+    const w = wordView(bytes.buffer);
+    let k = (bytes.byteOffset + i) >>> 2;
+    const steps = (end - i) >>> 3;
+    const kEnd = k + steps * 2;
+    while (k < kEnd) {
+      const lo = c ^ w[k]!;
+      const hi = w[k + 1]!;
+      c = fold8(t, lo, hi);
+      k += 2;
+    }
+    i += steps * 8;
+  } else {
+    const end8 = end - ((end - i) & 7);
+    while (i < end8) {
+      const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+      const hi = bytes[i + 4]! | (bytes[i + 5]! << 8) | (bytes[i + 6]! << 16) | (bytes[i + 7]! << 24);
+      c = fold8(t, lo, hi);
+      i += 8;
+    }
   }
   while (i < end) {
     c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);

@@ -55,42 +55,87 @@ export class FlatJsonParser {
    */
   private readonly atPosition: string[] = [];
 
+  /** Keys of the record last parsed by `parseFields`, in file order (no key twice). */
+  readonly keys: string[] = [];
+  /** Their values. */
+  readonly values: unknown[] = [];
+
   /** The object on bytes [start, end) of `b` (surrounding spaces and a trailing \r allowed), or undefined. */
   parse(b: Buffer, start: number, end: number): Record<string, unknown> | undefined {
+    const n = this.parseFields(b, start, end);
+    return n < 0 ? undefined : this.object(n);
+  }
+
+  /** The last `parseFields` record as an object (what JSON.parse gives). */
+  object(n: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) out[this.keys[i]!] = this.values[i];
+    return out;
+  }
+
+  /**
+   * The record on bytes [start, end) as `keys`/`values` (no object built: a caller that reads a few known
+   * keys saves building 15 properties a line), returning its field count; -1 when it is not a flat object
+   * of the shapes above, or states a key twice (JSON.parse keeps the last value at the first's place).
+   */
+  parseFields(b: Buffer, start: number, end: number): number {
+    const n = this.fields(b, start, end);
+    // A line given up half-way has moved some keys' places: the next line is checked in full.
+    if (n < 0) this.checkedCount = -1;
+    return n;
+  }
+
+  private fields(b: Buffer, start: number, end: number): number {
     this.b = b;
     this.p = start;
     this.end = end;
     this.ws();
-    if (b[this.p] !== 0x7b) return undefined;
+    if (b[this.p] !== 0x7b) return -1;
     this.p++;
-    const out: Record<string, unknown> = {};
+    const keys = this.keys;
+    const values = this.values;
+    let n = 0;
     let slot = 0;
+    // Keys all found at their place of the previous line (which had no key twice) need no duplicate check.
+    let samePlaces = true;
     this.ws();
     if (b[this.p] === 0x7d) {
       this.p++;
-      return this.atEnd() ? out : undefined;
+      return this.atEnd() ? 0 : -1;
     }
     for (;;) {
       this.ws();
-      if (b[this.p] !== 0x22) return undefined;
+      if (b[this.p] !== 0x22) return -1;
+      const before = this.atPosition[slot];
       const key = this.string(slot);
-      if (key === undefined || key === '__proto__') return undefined;
+      if (key === undefined || key === '__proto__') return -1;
+      if (key !== before || slot >= 254) samePlaces = false;
       this.ws();
-      if (b[this.p] !== 0x3a) return undefined;
+      if (b[this.p] !== 0x3a) return -1;
       this.p++;
       this.ws();
       const v = this.value(slot + 1);
-      if (v === undefined) return undefined;
-      out[key] = v;
+      if (v === undefined) return -1;
+      keys[n] = key;
+      values[n] = v;
+      n++;
       if (slot < 254) slot += 2;
       this.ws();
       const c = b[this.p];
       this.p++;
       if (c === 0x2c) continue;
-      if (c === 0x7d) return this.atEnd() ? out : undefined;
-      return undefined;
+      if (c !== 0x7d || !this.atEnd()) return -1;
+      break;
     }
+    if (!samePlaces || n !== this.checkedCount) {
+      for (let i = 1; i < n; i++) for (let j = 0; j < i; j++) if (keys[i] === keys[j]) return (this.checkedCount = -1);
+      this.checkedCount = n;
+    }
+    return n;
   }
+
+  /** Field count of the last record checked for repeated keys (-1: none). */
+  private checkedCount = -1;
 
   private atEnd(): boolean {
     this.ws();

@@ -45,10 +45,14 @@ function lineHandler(sink: ScalarRecordSink, counts?: LineCounts): (b: Buffer, s
     }
     sink.addJsonRecord(record, line, STEP_KEYS);
   };
+  let fields = 0;
+  const asObject = (): Record<string, unknown> => flat.object(fields);
   return (b, start, end, line) => {
-    const fast = flat.parse(b, start, end);
-    if (fast !== undefined) {
-      take(fast, line);
+    fields = flat.parseFields(b, start, end);
+    if (fields >= 0) {
+      // A long-form line (a step and a layer: never a W&B system record) from the keys and values as they
+      // are; other flat lines as the object.
+      if (sink.addFlatRecord(flat.keys, flat.values, fields, line, STEP_KEYS, asObject) === null) take(asObject(), line);
       return;
     }
     let text = b.toString('utf8', start, end);
@@ -77,7 +81,13 @@ export async function readJsonl(path: string, options: ReadOptions = {}): Promis
   const counts: LineCounts = { system: 0 };
   const scan = await scanLineBytes(
     path,
-    { includeLastPartial: true, signal: options.signal, onProgress: options.onProgress, onTooLong: tooLong(sink) },
+    {
+      includeLastPartial: true,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      onTooLong: tooLong(sink),
+      progress: sink.data.scalars.progress,
+    },
     lineHandler(sink, counts),
   );
   const data = sink.finish();

@@ -4,7 +4,7 @@
 // observations (one per place and key, with a count) and issues (capped per kind).
 
 import type { FigureName, InputSeen, NonFiniteObservation, ReadIssue, RunData } from '../run/types';
-import { figureColumn, type ScalarStore } from '../run/scalars';
+import { figureColumn, type LayerScalars, type ReadProgress, type ScalarStore } from '../run/scalars';
 import { emptyRunData, MAX_SEEN_NAMES } from '../run/types';
 import { IssueLimiter } from '../run/issueLimit';
 import { classifyScalarTag, LAYER_METRICS, type TagMeaning } from '../run/scalarTags';
@@ -121,6 +121,8 @@ export interface ScanOptions {
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
   onTooLong?: (line: number, bytes: number) => void;
+  /** Told the fraction of the file read as each chunk is split (sizes the columnar store's growth). */
+  progress?: ReadProgress;
   /** Limits (tests use small ones to cross chunk boundaries). */
   maxLineBytes?: number;
   chunkBytes?: number;
@@ -152,6 +154,7 @@ export async function scanLineBytes(
       opts.signal?.throwIfAborted();
       const { bytesRead } = await handle.read(buf, 0, Math.min(chunk, size - pos), pos);
       if (bytesRead === 0) break;
+      if (opts.progress && size > 0) opts.progress.fraction = (pos + bytesRead) / size;
       let from = 0;
       for (;;) {
         const nl = buf.indexOf(0x0a, from);
@@ -387,7 +390,13 @@ export class ScalarRecordSink {
     return true;
   }
 
-  private noteRead(name: string): void {
+  /** A layer's table (long-form readers store finite values straight into it; see layerValue for the rest). */
+  layerTable(layer: string): LayerScalars {
+    return this.store.layer(layer);
+  }
+
+  /** Note a name (key, column) that gave a value, for the "what was read" report. */
+  noteRead(name: string): void {
     // CSV headers may be space-padded (Ultralytics right-aligns them). Names repeat on every record: the
     // last one answers without a Set lookup.
     if (name === this.lastRead) return;
@@ -420,6 +429,20 @@ export class ScalarRecordSink {
       const t = this.store.layer(layer);
       if (t.numel === null) t.numel = numel;
     }
+  }
+
+  /** What a long-form record's key means, resolved once per key (JSONL lines repeat a few keys). */
+  private readonly longKeys = new Map<string, { figure: FigureName | null; col: number; read: boolean }>();
+
+  private longKey(k: string): { figure: FigureName | null; col: number; read: boolean } {
+    let key = this.longKeys.get(k);
+    if (key === undefined) {
+      const figure = Object.prototype.hasOwnProperty.call(LAYER_METRICS, k) ? LAYER_METRICS[k]! : null;
+      key = { figure, col: figure !== null ? figureColumn(figure) : -1, read: false };
+      // Bounded: a log of ever new keys resolves them each time instead.
+      if (this.longKeys.size < 4096) this.longKeys.set(k, key);
+    }
+    return key;
   }
 
   /**
@@ -463,31 +486,108 @@ export class ScalarRecordSink {
         break;
       }
     }
-    let stored = false;
+    let stored: boolean;
     if (layer !== null) {
-      this.noteLayer(layer);
-      const table = this.store.layer(layer);
-      for (const k in rec) {
-        if (k === stepKey || k === layerKey || k === 'shape' || k === 'numel') continue;
-        const figure = Object.prototype.hasOwnProperty.call(LAYER_METRICS, k) ? LAYER_METRICS[k] : undefined;
-        if (!figure) continue;
-        const raw = rec[k];
-        // The common case (a finite number) straight into the layer's table; the rest through layerValue.
-        if (typeof raw === 'number' && raw - raw === 0) {
-          table.set(step, figureColumn(figure), raw);
-          this.noteRead(k);
-          stored = true;
-        } else if (this.layerValue(step, layer, figure, raw, line, k)) stored = true;
-      }
-      const shape = rec.shape !== undefined ? toShape(rec.shape) : null;
-      const numelRaw = toNumber(rec.numel);
-      const numel = typeof numelRaw === 'number' && Number.isInteger(numelRaw) && numelRaw >= 0 ? numelRaw : undefined;
-      if (shape || numel !== undefined) this.layerSize(step, layer, shape, numel);
-      this.noteHyper(layer, rec);
+      const keys = Object.keys(rec);
+      const values = keys.map((k) => rec[k]);
+      stored = this.longForm(step, layer, line, keys, values, keys.length, keys.indexOf(stepKey), keys.indexOf(layerKey!), () => rec);
     } else {
       stored = this.addWideEntries(step, rec, '', stepKey, line, 0);
     }
     if (stored) this.usableRecords++;
+    return stored;
+  }
+
+  /**
+   * A flat record given as keys and values (FlatJsonParser.parseFields: no object built) when it is a
+   * long-form one — a step and a layer — else null, and the caller passes the object to addJsonRecord
+   * (which also reports a missing or bad step). Same result as addJsonRecord on the object.
+   */
+  addFlatRecord(
+    keys: readonly string[],
+    values: readonly unknown[],
+    n: number,
+    line: number,
+    stepKeys: readonly string[],
+    asObject: () => Record<string, unknown>,
+  ): boolean | null {
+    let stepAt = -1;
+    for (let s = 0; s < stepKeys.length && stepAt < 0; s++) {
+      const k = stepKeys[s]!;
+      for (let i = 0; i < n; i++) {
+        if (keys[i] === k) {
+          if (values[i] !== null) stepAt = i;
+          break;
+        }
+      }
+    }
+    if (stepAt < 0) return null;
+    let layerAt = -1;
+    for (let s = 0; s < LAYER_KEYS.length && layerAt < 0; s++) {
+      const k = LAYER_KEYS[s]!;
+      for (let i = 0; i < n; i++) {
+        if (keys[i] === k) {
+          if (typeof values[i] === 'string' && values[i] !== '') layerAt = i;
+          break;
+        }
+      }
+    }
+    if (layerAt < 0) return null;
+    const step = toStep(values[stepAt]);
+    if (step === null) return null;
+    const stored = this.longForm(step, values[layerAt] as string, line, keys, values, n, stepAt, layerAt, asObject);
+    if (stored) this.usableRecords++;
+    return stored;
+  }
+
+  /** A long-form record's figures, shape, numel and optimizer settings into `layer`'s table. */
+  private longForm(
+    step: number,
+    layer: string,
+    line: number,
+    keys: readonly string[],
+    values: readonly unknown[],
+    n: number,
+    stepAt: number,
+    layerAt: number,
+    asObject: () => Record<string, unknown>,
+  ): boolean {
+    let stored = false;
+    this.noteLayer(layer);
+    const table = this.store.layer(layer);
+    let shapeRaw: unknown;
+    let numelRaw: unknown;
+    for (let i = 0; i < n; i++) {
+      if (i === stepAt || i === layerAt) continue;
+      const k = keys[i]!;
+      if (k === 'shape') {
+        shapeRaw = values[i];
+        continue;
+      }
+      if (k === 'numel') {
+        numelRaw = values[i];
+        continue;
+      }
+      const key = this.longKey(k);
+      if (key.figure === null) continue;
+      const raw = values[i];
+      // The common case (a finite number) straight into the layer's table; the rest through layerValue.
+      if (typeof raw === 'number' && raw - raw === 0) {
+        table.set(step, key.col, raw);
+        if (!key.read) {
+          key.read = true;
+          this.noteRead(k);
+        }
+        stored = true;
+      } else if (this.layerValue(step, layer, key.figure, raw, line, k)) stored = true;
+    }
+    // A long-form log restates the layer's shape on every line: the same array is checked, not rebuilt.
+    const known = this.data.layerShapes[layer];
+    const shape = shapeRaw !== undefined && !sameShape(known, shapeRaw) ? toShape(shapeRaw) : null;
+    const numelN = toNumber(numelRaw);
+    const numel = typeof numelN === 'number' && Number.isInteger(numelN) && numelN >= 0 ? numelN : undefined;
+    if (shape || numel !== undefined) this.layerSize(step, layer, shape, numel);
+    if (!this.hyperByLayer.has(layer)) this.noteHyper(layer, asObject());
     return stored;
   }
 
@@ -533,7 +633,6 @@ export class ScalarRecordSink {
 
   /** Optimizer hyper-parameters stated per line (our logging snippet writes optimizer, betas, eps, weight_decay). */
   private noteHyper(layer: string, rec: Record<string, unknown>): void {
-    if (this.hyperByLayer.has(layer)) return;
     const name = typeof rec.optimizer === 'string' ? rec.optimizer.toLowerCase() : null;
     const type = optimizerKindFromName(name);
     const b = rec.betas;
@@ -620,6 +719,13 @@ export class ScalarRecordSink {
     this.nonFiniteByKey.set(key, nf);
     this.data.nonFinite.push(nf);
   }
+}
+
+/** True when `raw` is an array of exactly the dimensions of `known`. */
+export function sameShape(known: number[] | undefined, raw: unknown): boolean {
+  if (known === undefined || !Array.isArray(raw) || raw.length !== known.length) return false;
+  for (let i = 0; i < known.length; i++) if (raw[i] !== known[i]) return false;
+  return true;
 }
 
 /** `numel/<layer>` (a wide log stating a layer's element count) → the layer, else null. */

@@ -53,7 +53,17 @@ export function figureColumn(figure: FigureName): number {
 // Growth: every typed-array allocation costs V8 tens of microseconds (external memory accounting), so
 // tables start at 256 rows and grow 4× while small, 1.5× from 64k rows on (bounded slack where it is big).
 // Measured on the 291-tensor log: 16 rows doubling took 2,037 grows and ~1 s of a 5 s read.
+// Fresh memory is the other cost: on this machine a first touch costs ~3.5 ms per MB (page faults), so
+// bytes allocated are time. A reader that knows how far through its input it is says so (ReadProgress),
+// and a growing table is sized for the rows it will have at the end (rows so far over the fraction read:
+// logs are regular), within 1.25×–8× of its size: on the 291-tensor log (2,000 rows a table) 2,304 rows
+// allocated per column instead of 5,376; on a 52,721-step event file 64k instead of 87k.
 const INITIAL_ROWS = 256;
+
+/** How far through its input a reader is: 0 (unknown) or the fraction of the bytes read, (0, 1]. */
+export class ReadProgress {
+  fraction = 0;
+}
 
 /** One table: a step per row, value columns by index (absent until a value is stored in them). */
 export class ScalarTable {
@@ -66,7 +76,11 @@ export class ScalarTable {
   /** Rows whose steps are not ascending were appended (then readers of the table sort an index). */
   unsorted = false;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    /** The reader's progress through the input, which sizes growth (none: geometric growth alone). */
+    readonly progress: ReadProgress | null = null,
+  ) {}
 
   /** Number of column slots (some may be absent). */
   get columnCount(): number {
@@ -138,7 +152,12 @@ export class ScalarTable {
 
   private grow(): void {
     const n = this.steps.length;
-    const cap = n < 65536 ? n * 4 : Math.ceil(n * 1.5);
+    let cap = n < 65536 ? n * 4 : Math.ceil(n * 1.5);
+    const f = this.progress?.fraction ?? 0;
+    if (f >= 0.01 && f < 1) {
+      const expected = Math.ceil((this.length / f) * 1.03) + 64;
+      cap = Math.max(Math.ceil(n * 1.25), Math.min(expected, n * 8));
+    }
     const steps = new Float64Array(cap);
     steps.set(this.steps);
     this.steps = steps;
@@ -193,7 +212,9 @@ export class LayerScalars extends ScalarTable {
 /** All logged scalars of a run: per-layer tables (first-seen order) and the global table. */
 export class ScalarStore {
   readonly layers = new Map<string, LayerScalars>();
-  globals = new ScalarTable('');
+  /** Set by the reader filling this store (the fraction of its input read so far): sizes table growth. */
+  readonly progress = new ReadProgress();
+  globals = new ScalarTable('', this.progress);
   /** Global keys by column index (loss, lr, gradNorm, lr/pg1, …). */
   globalKeys: string[] = [];
   private globalColumn = new Map<string, number>();
@@ -204,7 +225,7 @@ export class ScalarStore {
     const last = this.lastLayer;
     if (last !== null && last.name === name) return last;
     let t = this.layers.get(name);
-    if (!t) this.layers.set(name, (t = new LayerScalars(name)));
+    if (!t) this.layers.set(name, (t = new LayerScalars(name, this.progress)));
     this.lastLayer = t;
     return t;
   }

@@ -107,6 +107,27 @@ describe('FlatJsonParser', () => {
     assert.equal(p.parse(b, 0, b.length), undefined);
   });
 
+  it('parseFields: a key stated twice is handed back, also when earlier lines put the same keys in those places', () => {
+    const p = new FlatJsonParser();
+    const fields = (text: string): number => {
+      const b = Buffer.from(text, 'latin1');
+      return p.parseFields(b, 0, b.length);
+    };
+    assert.equal(fields('{"a": 1, "b": 2, "c": 3}'), 3);
+    assert.deepEqual(p.keys.slice(0, 3), ['a', 'b', 'c']);
+    assert.deepEqual(p.values.slice(0, 3), [1, 2, 3]);
+    assert.equal(fields('{"a": 4, "b": 5, "c": 6}'), 3); // same places: no check needed, none wrong
+    assert.equal(fields('{"a": 1, "a": 2}'), -1);
+    assert.equal(fields('{"a": 1, "b": 2, "c": 3}'), 3);
+    // A line given up half-way after moving "c" to the first place; then c, b, c matches every place.
+    assert.equal(fields('{"c": 1, "x": }'), -1);
+    assert.equal(fields('{"c": 1, "b": 2, "c": 3}'), -1);
+    assert.equal(fields('{"c": 1, "b": 2, "a": 3}'), 3);
+    assert.equal(fields('{"c": 1, "b": 2, "c": 3}'), -1);
+    assert.deepEqual(JSON.parse('{"c": 1, "b": 2, "c": 3}'), { c: 3, b: 2 }); // what JSON.parse then gives
+    assert.equal(fields('{}'), 0);
+  });
+
   it('keeps interned strings bounded and still reads every new string right', () => {
     const p = new FlatJsonParser();
     for (let i = 0; i < 70000; i++) assert.equal(parse(p, `{"layer": "l${i}"}`)!.layer, `l${i}`);

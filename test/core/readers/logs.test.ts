@@ -278,6 +278,38 @@ describe('bad files (bad/README.md)', () => {
 });
 
 describe('JSONL details', () => {
+  it('long-form lines read from the parsed keys and values give what the same lines read as objects give', async () => {
+    // Every line of the second file carries a string escape, which sends it to JSON.parse and the object path.
+    const lines = [
+      '{"step": 1, "layer": "a.weight", "shape": [2, 3], "numel": 6, "param_rms": 0.5, "grad_rms": 0.25, "optimizer": "AdamW", "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1}',
+      '{"step": 1, "layer": "b.bias", "shape": [3], "numel": 3, "param_rms": 0.125, "rel_step": Infinity, "grad_rms": NaN, "optimizer": "AdamW", "betas": [0.9, 0.99], "eps": 1e-8, "weight_decay": 0.0}',
+      '{"step": 2, "layer": "a.weight", "shape": [2, 3], "numel": 6, "param_rms": 0.5, "w_rms": 0.75, "update_rms": "x", "adam_u_rms": null}',
+      '{"step": 2, "layer": "b.bias", "shape": [4], "numel": -1, "param_rms": 0.25, "param_rms": 0.5}',
+      '{"step": null, "_step": 3, "layer": "", "layer_name": "c.weight", "param_rms": 2}',
+      '{"step": 3.5, "layer": "a.weight", "param_rms": 1}',
+      '{"layer": "a.weight", "param_rms": 1}',
+      '{"step": 4, "layer": 7, "parameter": "d.weight", "grad_rms": 3, "0": 1}',
+      '{"step": 4, "loss": 2.5, "param_rms/e.weight": 0.5}',
+    ];
+    const flat = join(tmp, 'flat_long.jsonl');
+    const objects = join(tmp, 'object_long.jsonl');
+    writeFileSync(flat, lines.join('\n') + '\n');
+    writeFileSync(objects, lines.map((l) => l.replace(/}$/, ', "zz": "\\u0041"}')).join('\n') + '\n');
+    const a = await readJsonl(flat);
+    const b = await readJsonl(objects);
+    assert.deepEqual(observationsOf(a), observationsOf(b));
+    assert.deepEqual(globalsOf(a), globalsOf(b));
+    for (const k of ['layerOrder', 'layerShapes', 'hyper', 'paramGroups', 'issues', 'nonFinite'] as const) {
+      assert.equal(JSON.stringify(a[k]).replaceAll(flat, objects), JSON.stringify(b[k]), k);
+    }
+    assert.deepEqual(
+      [...a.scalars.layers.values()].map((t) => [t.name, t.numel]),
+      [...b.scalars.layers.values()].map((t) => [t.name, t.numel]),
+    );
+    assert.ok(observationsOf(a).some((o) => o.layer === 'c.weight' && o.step === 3));
+    assert.ok(a.issues.some((i) => i.line === 6 && /step/.test(i.message)));
+  });
+
   it('NaN/Infinity tokens outside strings only; inf rel_step undefined; NaN figure non-finite; null absent', async () => {
     const p = join(tmp, 'tokens.jsonl');
     writeFileSync(
@@ -506,6 +538,19 @@ describe('JsonlTail', () => {
 });
 
 describe('CSV details', () => {
+  it("long form: a shape that differs from the layer's first is reported on every row stating it", async () => {
+    const p = join(tmp, 'shapes.csv');
+    const shapes = ['[2, 3]', '[3, 2]', '[3, 2]', '[2, 3]', '[3, 2]', 'x', 'x'];
+    writeFileSync(p, 'step,layer,shape,param_rms\n' + shapes.map((s, i) => `${i + 1},a.weight,"${s}",0.5`).join('\n') + '\n');
+    const d = await readCsv(p);
+    assert.deepEqual(d.layerShapes['a.weight'], [2, 3]);
+    assert.deepEqual(
+      d.issues.filter((i) => /shape/.test(i.message)).map((i) => i.message),
+      [2, 3, 5].map((step) => `layer a.weight: shape [3,2] at step ${step} differs from [2,3]`),
+    );
+    assert.equal(observationsOf(d).length, 7);
+  });
+
   it('RFC 4180: quoted fields with commas, doubled quotes and newlines; CRLF; line numbers after a multi-line field', async () => {
     const p = join(tmp, 'long.csv');
     writeFileSync(
@@ -564,6 +609,41 @@ describe('CSV details', () => {
     assert.match(whole.problems[0][1], /after a closing quote/);
     assert.deepEqual(parse([...text]), whole);
     assert.deepEqual(parse([text.slice(0, 17), text.slice(17, 18), text.slice(18)]), whole);
+  });
+
+  it('CsvParser: lines split on the bytes (pushLine, as readCsv feeds them) give the records and problems of the text parser', () => {
+    const texts = [
+      'a,"b,1","c\r\nd"\r\n\r\n"e""f",,\rlone,cr\n"x"y,z\n"q\nr",s',
+      '\uFEFFstep,layer,shape\r\n1,"blocks.0.attn",[1, 2]\r\n2,blöcks.ü,"[3, 4]"\r\n\r\n3,,\n4,a"b,c\n5,"open\nclose",x\n6,"a""b",y\n7,"unterminated',
+      'x,y\n1,2,\n,\n"",""\n"\r",z\n8,"q"',
+    ];
+    let bytesTaken = 0;
+    for (const text of texts) {
+      const run = (feed: (p: CsvParser) => void) => {
+        const recs: CsvRecord[] = [];
+        const problems: [number, string][] = [];
+        const p = new CsvParser(
+          (r) => recs.push(r),
+          (line, m) => problems.push([line, m]),
+        );
+        feed(p);
+        p.end();
+        return { recs, problems };
+      };
+      const whole = run((p) => p.push(text));
+      const byLines = run((p) => {
+        const b = Buffer.from(text, 'utf8');
+        let from = 0;
+        for (let nl = b.indexOf(0x0a); nl >= 0; nl = b.indexOf(0x0a, from)) {
+          if (p.pushLine(b, from, nl)) bytesTaken++;
+          else p.push(b.toString('utf8', from, nl + 1));
+          from = nl + 1;
+        }
+        p.push(b.toString('utf8', from));
+      });
+      assert.deepEqual(byLines, whole, JSON.stringify(text));
+    }
+    assert.ok(bytesTaken >= 8, `${bytesTaken} lines took the byte path`);
   });
 
   it('W&B UI export: Step column, "<run> - <metric>" headers, __MIN/__MAX skipped', async () => {

@@ -87,6 +87,20 @@ test('crc32c: sliced result equals the bitwise reference at every length and ali
   }
   const whole = crc32c(data);
   assert.equal(crc32c(data, 133, 300, crc32c(data, 0, 133)), whole);
+  // Views into a larger buffer at every byte offset (the word loop aligns on the underlying buffer),
+  // alternating between two buffers (it caches the last buffer's word view).
+  const backing = new Uint8Array(400);
+  const other = new Uint8Array(400);
+  for (let off = 0; off < 9; off++) {
+    backing.set(data, off);
+    other.set(data, 8 - off);
+    const a = backing.subarray(off, off + data.length);
+    const b = other.subarray(8 - off, 8 - off + data.length);
+    for (let start = 0; start < 5; start++) {
+      assert.equal(crc32c(a, start, 290), crc32cBitwise(data.subarray(start, 290)), `offset ${off} [${start},290)`);
+      assert.equal(crc32c(b, start, 290), crc32cBitwise(data.subarray(start, 290)), `other offset ${8 - off} [${start},290)`);
+    }
+  }
 });
 
 test('masked CRC: the fixture file first record length and data CRCs match', () => {

@@ -173,7 +173,25 @@ export class EventDecoder {
     this.stCount = 0;
     pr.pos = sumStart;
     pr.end = sumEnd;
-    while (pr.next()) {
+    const b = pr.buf;
+    const dv = pr.dataView;
+    for (;;) {
+      // The common value, read straight off the bytes: Value { tag = 1 (shorter than 121 bytes);
+      // simple_value = 2 } and nothing else — `0a L 0a T <tag> 15 <float32>` with L = T + 7. Measured
+      // on a 52,721-step × 120-tag event file: the field-by-field path took ~0.45 s of a 1.2 s read.
+      const p = pr.pos;
+      if (p + 9 <= sumEnd && b[p] === 0x0a && b[p + 2] === 0x0a) {
+        const tagLen = b[p + 3]!;
+        const len = b[p + 1]!;
+        if (len === tagLen + 7 && len < 0x80 && p + 2 + len <= sumEnd && b[p + 4 + tagLen] === 0x15) {
+          const tagId = this.internTag(b, p + 4, p + 4 + tagLen);
+          const tag = tagId >= 0 ? this.tagStrings[tagId]! : this.uninternedTag;
+          this.stage(tag, tagId, dv.getFloat32(p + 5 + tagLen, true), null);
+          pr.pos = p + 2 + len;
+          continue;
+        }
+      }
+      if (!pr.next()) break;
       if (pr.is(1, WIRE_LEN)) {
         const outer = pr.enter();
         this.decodeValue();

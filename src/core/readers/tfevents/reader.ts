@@ -58,7 +58,9 @@ async function scanStream(
   const decoder = state.decoder;
   let malformed = 0;
   state.builder.path = path;
+  const progress = state.builder.run.scalars.progress;
   const sink: RecordSink = (buf, start, end, offset) => {
+    progress.fraction = end > start ? (offset + 16 + end - start) / size : 0;
     try {
       decoder.decode(buf, start, end, offset);
     } catch (err) {
