@@ -21,6 +21,7 @@ import { escapeHtml } from './format';
 import type { ViewHost } from './host';
 import { RunsView } from './runs';
 import { readThemeColors, watchTheme, type ThemeColors } from './theme';
+import { traceReceived, traceRendered } from './trace';
 
 interface VsCodeApi {
   postMessage(message: FromWebviewMessage): void;
@@ -85,14 +86,18 @@ function unpacked(message: ToWebviewMessage): ToWebviewMessage {
 
 function handle(incoming: ToWebviewMessage): void {
   if ('source' in incoming && incoming.source) host.setState({ source: incoming.source });
+  const steps = incoming.type === MessageType.ShowAnalysis ? incoming.analysis.result.steps : [];
+  const traced = incoming.type === MessageType.ShowAnalysis ? traceReceived(incoming.trace, 'show', steps.at(-1) ?? null) : null;
   const message = unpacked(incoming);
   switch (message.type) {
-    case MessageType.ShowAnalysis:
+    case MessageType.ShowAnalysis: {
       if (current !== 'dashboard') {
         show('dashboard');
         dashboard.render({ ...message, update: false });
       } else dashboard.render(message);
+      if (traced) traceRendered([traced]);
       break;
+    }
     case MessageType.ShowRuns:
       if (current !== 'runs') {
         show('runs');

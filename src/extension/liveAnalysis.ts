@@ -5,7 +5,7 @@
 
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import { MessageType, type PanelSource, type ToWebviewMessage } from '../shared/protocol';
+import { MessageType, type MessageTrace, type PanelSource, type ToWebviewMessage } from '../shared/protocol';
 import { AnalysisCancelled, AnalysisFailed, type AnalysisProcess } from './analysis/client';
 import type { AnalysisAnswer } from './analysis/protocol';
 import { analyzeWithProgress, newAnalysisProcess } from './analysis/progress';
@@ -37,6 +37,8 @@ export class LiveAnalysis implements vscode.Disposable {
   /** When the pending whole-run pass must run at the latest (null: none pending). */
   private fullDue: number | null = null;
   private refreshing = false;
+  /** When the last live refresh asked for and got its answer (the webview's trace records the rest). */
+  private trace: MessageTrace | null = null;
   private dirty = false;
   private dirtyFull = false;
   private disposed = false;
@@ -134,6 +136,7 @@ export class LiveAnalysis implements vscode.Disposable {
       totalSteps: a.totalSteps,
       facts: a.facts,
       ...(source ? { source } : {}),
+      ...(this.trace ? { trace: this.trace } : {}),
     };
   }
 
@@ -201,6 +204,7 @@ export class LiveAnalysis implements vscode.Disposable {
           this.fullDue = null;
         }
         let answer: AnalysisAnswer;
+        const requested = Date.now();
         if (this.follower?.alive) answer = await this.follower.tail(full);
         else {
           // Not followed, or the follower ended (a limit): analyze again in a fresh process.
@@ -225,6 +229,7 @@ export class LiveAnalysis implements vscode.Disposable {
         this.answer = answer;
         this.error = null;
         this.stoppedAt = null;
+        this.trace = { requested, answered: Date.now() };
         this.changed.fire({ update: true });
       } while (this.dirty && !this.disposed);
     } catch (e) {

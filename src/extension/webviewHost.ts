@@ -79,11 +79,11 @@ export class DashboardWebview implements vscode.Disposable {
 
   show(message: ToWebviewMessage): void {
     this.current = message;
-    if (this.ready) void this.panel.webview.postMessage(toWire(message));
+    this.post(message);
   }
 
   post(message: ToWebviewMessage): void {
-    if (this.ready) void this.panel.webview.postMessage(toWire(message));
+    if (this.ready) this.send(message);
   }
 
   dispose(): void {
@@ -92,12 +92,19 @@ export class DashboardWebview implements vscode.Disposable {
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 
+  private send(message: ToWebviewMessage): void {
+    const t0 = Date.now();
+    const wire = toWire(message);
+    if ('trace' in wire && wire.trace) wire.trace = { ...wire.trace, posted: Date.now(), packMs: Date.now() - t0 };
+    void this.panel.webview.postMessage(wire);
+  }
+
   private onMessage(m: FromWebviewMessage): void {
     switch (m.type) {
       case MessageType.Ready:
         this.ready = true;
         this.markReady();
-        if (this.current) void this.panel.webview.postMessage(toWire(this.current));
+        if (this.current) this.send(this.current);
         break;
       case MessageType.InsertLoggingSnippet:
         void vscode.commands.executeCommand('optimizerLens.insertLoggingSnippet');

@@ -75,6 +75,23 @@ export interface ShowAnalysisMessage {
   facts?: InputFacts;
   /** On the wire the series travel packed (analysis.series is then empty); the webview unpacks them. */
   packedSeries?: PackedSeries;
+  /** When a live refresh asked for and got this state (the webview records where a refresh's time goes). */
+  trace?: MessageTrace;
+}
+
+/**
+ * Wall-clock times (ms since the epoch: host and webview share the machine's clock) of a live refresh on its
+ * way to the screen. The webview adds when it received and painted it (window trace, see webview/trace.ts).
+ */
+export interface MessageTrace {
+  /** The refresh asked the analysis process for the appended records. */
+  requested: number;
+  /** Its answer arrived in the host. */
+  answered: number;
+  /** The host posted the message to the webview (after packing it). */
+  posted?: number;
+  /** Milliseconds the host spent packing the message. */
+  packMs?: number;
 }
 
 /** Facts about the inputs the worker saw while reading (names only; no numbers). */
