@@ -5,15 +5,19 @@
 
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import { MessageType, type MessageTrace, type PanelSource, type ToWebviewMessage } from '../shared/protocol';
+import { MessageType, type AppendStepsMessage, type MessageTrace, type PanelSource, type ToWebviewMessage } from '../shared/protocol';
 import { AnalysisCancelled, AnalysisFailed, type AnalysisProcess } from './analysis/client';
 import type { AnalysisAnswer } from './analysis/protocol';
+import type { RunAnalysis } from '../core/analysis';
 import { analyzeWithProgress, newAnalysisProcess } from './analysis/progress';
 import { readAnalyzeOptions, readDashboardSettings } from './settings';
+import type { DashboardWebview } from './webviewHost';
 
 /** A change the views re-render: `update` keeps the user's selection (a live refresh). */
 export interface LiveChange {
   update: boolean;
+  /** New steps appended to what the views showed before: all a view showing that needs. */
+  append?: AppendStepsMessage;
 }
 
 /** Wait this long after a change event before reading (a writer appends in bursts: one read per burst). */
@@ -140,6 +144,19 @@ export class LiveAnalysis implements vscode.Disposable {
     };
   }
 
+  /**
+   * Show this analysis in `view` and keep it up to date: the whole dashboard when it changes, only the new
+   * steps when a followed log grew (a 291-tensor × 2,000-step dashboard is ~17 MB of packed series; one
+   * step's records are ~10 KB). The view keeps the whole state for a webview that asks again (Ready).
+   */
+  connect(view: DashboardWebview, source?: PanelSource): vscode.Disposable {
+    view.show(this.message(source));
+    return this.onDidChange(({ update, append }) => {
+      const m = this.message(source);
+      view.show(m.type === MessageType.ShowAnalysis ? { ...m, update } : m, append);
+    });
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -152,6 +169,20 @@ export class LiveAnalysis implements vscode.Disposable {
     this.follower?.dispose();
     this.follower = null;
     this.changed.dispose();
+  }
+
+  /** What a view showing `prev` needs to show `next`: the new records' analysis (`fresh`) alone. */
+  private appendMessage(prev: AnalysisAnswer, next: AnalysisAnswer, fresh: RunAnalysis): AppendStepsMessage {
+    const steps = prev.analysis.result.steps;
+    return {
+      type: MessageType.AppendSteps,
+      base: { lastStep: steps.length ? steps[steps.length - 1] : null, steps: steps.length },
+      fresh,
+      title: this.name,
+      totalSteps: next.totalSteps,
+      facts: next.facts,
+      ...(this.trace ? { trace: this.trace } : {}),
+    };
   }
 
   /** Watch the followed log (or, for a re-read input, the file itself) for changes. */
@@ -226,11 +257,14 @@ export class LiveAnalysis implements vscode.Disposable {
         full = false;
         // nothing new, and no whole-run pass asked: the views show it already
         if (answer.newRecords === false && !wasFull) continue;
+        const prev = this.answer;
+        const plain = this.stoppedAt === null && !prev?.partial && !prev?.runs;
         this.answer = answer;
         this.error = null;
         this.stoppedAt = null;
         this.trace = { requested, answered: Date.now() };
-        this.changed.fire({ update: true });
+        const append = plain && prev && answer.appended && answer.fresh ? this.appendMessage(prev, answer, answer.fresh) : null;
+        this.changed.fire({ update: true, ...(append ? { append } : {}) });
       } while (this.dirty && !this.disposed);
     } catch (e) {
       // Keep showing the last good analysis; a half-written file is normal while training writes it.

@@ -3,7 +3,7 @@
 // active one).
 
 import * as vscode from 'vscode';
-import { MessageType, parseFromWebview, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
+import { MessageType, parseFromWebview, type AppendStepsMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
 import { toWire } from './wire';
 import { renderWebviewHtml } from './webviewHtml';
 
@@ -77,9 +77,10 @@ export class DashboardWebview implements vscode.Disposable {
     return this.current;
   }
 
-  show(message: ToWebviewMessage): void {
+  /** Show `message`; `append`: what a view showing the previous message needs to show this one (posted instead). */
+  show(message: ToWebviewMessage, append?: AppendStepsMessage): void {
     this.current = message;
-    this.post(message);
+    this.post(append ?? message);
   }
 
   post(message: ToWebviewMessage): void {
