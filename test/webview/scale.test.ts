@@ -302,6 +302,7 @@ describe('dashboard at LLM scale (291 tensors × 2,000 steps)', () => {
     await show(w);
     const page = w.page;
     await settled(page);
+    await blocksLayout(page);
     const findings = await page.locator('#findings > li').count();
     await page.fill('#layer-filter', 'q_proj');
     await page.waitForFunction(() => document.querySelectorAll('#layer-table tbody tr[data-layer]').length === 32);
