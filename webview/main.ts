@@ -21,6 +21,8 @@ import { escapeHtml } from './format';
 import type { ViewHost } from './host';
 import { RunsView } from './runs';
 import { readThemeColors, watchTheme, type ThemeColors } from './theme';
+import { traceReceived, traceRendered, type TraceEntry } from './trace';
+import { LiveUpdates } from './dashboard/liveUpdates';
 
 interface VsCodeApi {
   postMessage(message: FromWebviewMessage): void;
@@ -62,9 +64,26 @@ const compare = new CompareView(root, () => theme);
 const explain = new ExplainView(root, post, interactive);
 const runs = new RunsView(root, host);
 let current: 'dashboard' | 'compare' | 'explain' | 'runs' | 'error' | null = null;
+/** A followed log's refreshes, coalesced: the dashboard renders the newest state, never a backlog. */
+const live = new LiveUpdates<TraceEntry>({
+  shown: () => (current === 'dashboard' ? dashboard.message : null),
+  render: ({ message, appendedOnly, notes }) => {
+    if (current !== 'dashboard') return;
+    dashboard.render(message, { appendedOnly });
+    traceRendered(notes);
+    document.body.setAttribute('data-rendered', message.type);
+  },
+  resync: () => post({ type: MessageType.Ready }),
+  // The next frame; a timer too, for a page that paints no frames (the flush runs once either way).
+  schedule: (task) => {
+    requestAnimationFrame(task);
+    window.setTimeout(task, 200);
+  },
+});
 
 function show(view: typeof current): void {
   if (current === view) return;
+  live.clear();
   if (current === 'dashboard') dashboard.destroy();
   if (current === 'compare') compare.destroy();
   if (current === 'runs') runs.destroy();
@@ -80,19 +99,36 @@ function unpacked(message: ToWebviewMessage): ToWebviewMessage {
     return { ...message, analysis: { ...message.analysis, series: unpackSeries(message.packedSeries) }, packedSeries: undefined };
   }
   if (message.type === MessageType.ShowRuns) return { ...message, runs: message.runs.map(unpackRun) };
+  if (message.type === MessageType.AppendSteps && message.packedSeries) {
+    return { ...message, fresh: { ...message.fresh, series: unpackSeries(message.packedSeries) }, packedSeries: undefined };
+  }
   return message;
 }
 
 function handle(incoming: ToWebviewMessage): void {
   if ('source' in incoming && incoming.source) host.setState({ source: incoming.source });
+  const traced =
+    incoming.type === MessageType.ShowAnalysis
+      ? traceReceived(incoming.trace, 'show', incoming.analysis.result.steps.at(-1) ?? null)
+      : incoming.type === MessageType.AppendSteps
+        ? traceReceived(incoming.trace, 'append', incoming.fresh.result.steps.at(-1) ?? null)
+        : null;
   const message = unpacked(incoming);
   switch (message.type) {
-    case MessageType.ShowAnalysis:
-      if (current !== 'dashboard') {
-        show('dashboard');
-        dashboard.render({ ...message, update: false });
-      } else dashboard.render(message);
+    case MessageType.ShowAnalysis: {
+      if (current === 'dashboard' && message.update) {
+        live.show(message, traced ?? undefined);
+        return;
+      }
+      show('dashboard');
+      live.clear();
+      dashboard.render({ ...message, update: false });
+      if (traced) traceRendered([traced]);
       break;
+    }
+    case MessageType.AppendSteps:
+      live.append(message, traced ?? undefined);
+      return;
     case MessageType.ShowRuns:
       if (current !== 'runs') {
         show('runs');

@@ -5,7 +5,6 @@
 
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import { MessageType } from '../shared/protocol';
 import { LiveAnalysis } from './liveAnalysis';
 import { DashboardWebview } from './webviewHost';
 import { DASHBOARD_VIEW_TYPE, LOG_DASHBOARD_VIEW_TYPE } from './runFiles';
@@ -50,11 +49,7 @@ export class DashboardEditorProvider implements vscode.CustomReadonlyEditorProvi
 
   async resolveCustomEditor(document: DashboardDocument, panel: vscode.WebviewPanel): Promise<void> {
     const view = new DashboardWebview(panel, this.context.extensionUri, basename(document.uri.fsPath));
-    view.show(document.live.message());
-    const sub = document.live.onDidChange(({ update }) => {
-      const m = document.live.message();
-      view.show(m.type === MessageType.ShowAnalysis ? { ...m, update } : m);
-    });
+    const sub = document.live.connect(view);
     panel.onDidDispose(() => sub.dispose());
   }
 }

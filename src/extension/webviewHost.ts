@@ -3,7 +3,7 @@
 // active one).
 
 import * as vscode from 'vscode';
-import { MessageType, parseFromWebview, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
+import { MessageType, parseFromWebview, type AppendStepsMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
 import { toWire } from './wire';
 import { renderWebviewHtml } from './webviewHtml';
 
@@ -77,13 +77,14 @@ export class DashboardWebview implements vscode.Disposable {
     return this.current;
   }
 
-  show(message: ToWebviewMessage): void {
+  /** Show `message`; `append`: what a view showing the previous message needs to show this one (posted instead). */
+  show(message: ToWebviewMessage, append?: AppendStepsMessage): void {
     this.current = message;
-    if (this.ready) void this.panel.webview.postMessage(toWire(message));
+    this.post(append ?? message);
   }
 
   post(message: ToWebviewMessage): void {
-    if (this.ready) void this.panel.webview.postMessage(toWire(message));
+    if (this.ready) this.send(message);
   }
 
   dispose(): void {
@@ -92,12 +93,19 @@ export class DashboardWebview implements vscode.Disposable {
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 
+  private send(message: ToWebviewMessage): void {
+    const t0 = Date.now();
+    const wire = toWire(message);
+    if ('trace' in wire && wire.trace) wire.trace = { ...wire.trace, posted: Date.now(), packMs: Date.now() - t0 };
+    void this.panel.webview.postMessage(wire);
+  }
+
   private onMessage(m: FromWebviewMessage): void {
     switch (m.type) {
       case MessageType.Ready:
         this.ready = true;
         this.markReady();
-        if (this.current) void this.panel.webview.postMessage(toWire(this.current));
+        if (this.current) this.send(this.current);
         break;
       case MessageType.InsertLoggingSnippet:
         void vscode.commands.executeCommand('optimizerLens.insertLoggingSnippet');

@@ -22,10 +22,12 @@ export enum MessageType {
   ShowError = 'showError',
   /** Separate runs found in one input (two TensorBoard trials, version_0/ and version_11/): pick one or compare. */
   ShowRuns = 'showRuns',
+  /** New steps of a followed log, appended to the dashboard the view shows (not the whole dashboard again). */
+  AppendSteps = 'appendSteps',
   // #endregion
 
   // #region from webview
-  /** The webview script is running and listening. */
+  /** The webview script is running and listening (also: it needs the whole state again, see AppendSteps). */
   Ready = 'ready',
   /** The user asked for the logging snippet (from the lr-without-scale banner). */
   InsertLoggingSnippet = 'insertLoggingSnippet',
@@ -75,6 +77,43 @@ export interface ShowAnalysisMessage {
   facts?: InputFacts;
   /** On the wire the series travel packed (analysis.series is then empty); the webview unpacks them. */
   packedSeries?: PackedSeries;
+  /** When a live refresh asked for and got this state (the webview records where a refresh's time goes). */
+  trace?: MessageTrace;
+}
+
+/**
+ * Wall-clock times (ms since the epoch: host and webview share the machine's clock) of a live refresh on its
+ * way to the screen. The webview adds when it received and painted it (window trace, see webview/trace.ts).
+ */
+export interface MessageTrace {
+  /** The refresh asked the analysis process for the appended records. */
+  requested: number;
+  /** Its answer arrived in the host. */
+  answered: number;
+  /** The host posted the message to the webview (after packing it). */
+  posted?: number;
+  /** Milliseconds the host spent packing the message. */
+  packMs?: number;
+}
+
+/**
+ * A followed log's new steps: the analysis of its new records alone, which the view appends to the dashboard
+ * it shows (src/shared/appendAnalysis.ts, as the host appended it). Only when the view shows `base` (its
+ * last step and number of steps); otherwise — a view that missed a message — it posts Ready and the host
+ * answers with the whole current state. The run's findings stand until the next ShowAnalysis (a whole-run pass).
+ */
+export interface AppendStepsMessage {
+  type: MessageType.AppendSteps;
+  /** The dashboard this extends: its last step (null: none) and how many steps it has. */
+  base: { lastStep: number | null; steps: number };
+  /** The new records' analysis alone (on the wire its series are empty and travel in `packedSeries`). */
+  fresh: RunAnalysis;
+  title: string;
+  /** Steps in the run before thinning, with the new ones. */
+  totalSteps: number;
+  facts?: InputFacts;
+  packedSeries?: PackedSeries;
+  trace?: MessageTrace;
 }
 
 /** Facts about the inputs the worker saw while reading (names only; no numbers). */
@@ -195,7 +234,8 @@ export interface ExplainRequestMessage {
   scale: number | null;
 }
 
-export type ToWebviewMessage = ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage | ShowRunsMessage;
+export type ToWebviewMessage =
+  ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage | ShowRunsMessage | AppendStepsMessage;
 
 export type FromWebviewMessage = ReadyMessage | InsertLoggingSnippetMessage | ExportReportMessage | OpenFileMessage | ExplainRequestMessage;
 

@@ -993,6 +993,28 @@ test(
         `${sorted.length ? `${sorted[0]}–${sorted.at(-1)} ms (median ${sorted[Math.floor(sorted.length / 2)]} ms, 90th percentile ${sorted[Math.floor(sorted.length * 0.9)]} ms, ${sorted.filter((l) => l > 2000).length} over 2 s)` : 'never during the appends'} ` +
         `after it was written; last step shown ${caughtUp} ms after it was written; analysis processes RSS ${rssBefore.map((r) => r.toFixed(0)).join('+')} MB → ${rssAfter.map((r) => r.toFixed(0)).join('+')} MB`,
     );
+    // Where each refresh's time went (webview/trace.ts): written → asked the analysis process → answered →
+    // posted (after packing) → received in the webview → rendered → painted.
+    const trace = JSON.parse(
+      (await wv
+        .locator('body')
+        .getAttribute('data-trace')
+        .catch(() => null)) ?? '[]',
+    ).filter((e) => written.has(e.step));
+    if (trace.length) {
+      const med = (xs) => {
+        const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+        return s.length ? `${s[Math.floor(s.length / 2)]} (${s[0]}–${s.at(-1)})` : '—';
+      };
+      const col = (f) => med(trace.map(f));
+      env.log(
+        `tail trace, ${trace.length} messages (${[...new Set(trace.map((e) => e.kind))].join('/')}), median (range) ms: ` +
+          `written→asked ${col((e) => e.requested - written.get(e.step))}, analysis answer ${col((e) => e.answered - e.requested)}, ` +
+          `pack ${col((e) => e.packMs)}, answered→posted ${col((e) => e.posted - e.answered)}, posted→received ${col((e) => e.received - e.posted)}, ` +
+          `received→rendered ${col((e) => e.rendered - e.received)}, rendered→painted ${col((e) => e.painted - e.rendered)}, ` +
+          `written→painted ${col((e) => e.painted - written.get(e.step))}`,
+      );
+    }
     assert.ok(latencies.length > 0 && lastSeen === lastWritten, 'the dashboard followed the log to its last step');
   },
   { timeoutMs: 600_000 },

@@ -7,6 +7,8 @@ import { toWire } from '../../src/extension/wire';
 import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
 import { MessageType, type ToWebviewMessage } from '../../src/shared/protocol';
 import { llamaRunAnalysis } from '../support/llamaRun';
+import type { RunAnalysis } from '../../src/core/analysis';
+import type { SeriesFigure } from '../../src/shared/series';
 
 /** The Llama-7B-shaped dashboard message, as posted over the wire. */
 export function llamaMessage(title = 'llama-7b/'): ToWebviewMessage {
@@ -18,4 +20,42 @@ export function llamaMessage(title = 'llama-7b/'): ToWebviewMessage {
     settings: { thresholds: { ...DEFAULT_THRESHOLDS }, targetRelativeStep: 1e-3, defaultEps: 1e-8 },
     totalSteps: analysis.result.steps.length,
   });
+}
+
+/**
+ * What the host posts when the run of llamaMessage, at `from` steps, grew to `to` steps: the new records'
+ * analysis alone (AppendSteps), cut from the same run analyzed with its new steps; traced like a live refresh.
+ */
+export function llamaAppendMessage(from = 2000, to = 2002, title = 'llama-7b/'): ToWebviewMessage {
+  const grown = llamaRunAnalysis({ steps: to });
+  const now = Date.now();
+  return toWire({
+    type: MessageType.AppendSteps,
+    base: { lastStep: from * 10, steps: from },
+    fresh: stepsAfter(grown, from * 10),
+    title,
+    totalSteps: to,
+    trace: { requested: now, answered: now },
+  });
+}
+
+/** The part of an analysis after `step` (what analyzing only the records of later steps gives). */
+export function stepsAfter(a: RunAnalysis, step: number): RunAnalysis {
+  const steps = a.result.steps.filter((s) => s > step);
+  return {
+    ...a,
+    result: { ...a.result, steps, findings: [] },
+    summary: {
+      steps: { first: steps[0], last: steps[steps.length - 1], count: steps.length },
+      lrSchedule: a.summary?.lrSchedule ?? null,
+      lastFullStep: a.summary?.lastFullStep ?? null,
+    },
+    series: a.series.map((s) => {
+      const from = s.steps.findIndex((x) => x > step);
+      const figures = { ...s.figures };
+      for (const f of Object.keys(figures) as SeriesFigure[]) figures[f] = s.figures[f].slice(from);
+      return { layer: s.layer, steps: s.steps.slice(from), figures };
+    }),
+    globals: a.globals.filter((g) => g.step > step),
+  };
 }

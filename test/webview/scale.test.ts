@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { MessageType } from '../../src/shared/protocol';
 import { llamaRunAnalysis, STRAY_HIGH } from '../support/llamaRun';
 import type { RunAnalysis } from '../../src/core/analysis';
-import { canvasInk, ensureWebviewBundle, launchBrowser, openWebview, resultsDir, type WebviewPage } from './harness';
+import { canvasInk, ensureWebviewBundle, launchBrowser, openWebview, resultsDir, settled, type WebviewPage } from './harness';
 
 let browser: Browser;
 let analysis: RunAnalysis;
@@ -293,6 +293,52 @@ describe('dashboard at LLM scale (291 tensors × 2,000 steps)', () => {
     assert.equal(await page.$eval('#chart-mode', (s) => (s as HTMLSelectElement).value), 'lines');
     assert.equal(await page.getAttribute('#tensor-card', 'data-layer'), STRAY_HIGH);
     assert.equal(await page.$eval('#group-blocks', (c) => (c as HTMLInputElement).checked), false);
+    assert.deepEqual(w.errors, []);
+    await page.context().close();
+  });
+
+  it('live: appended steps show in the step list, the table and heatmap follow the newest step, findings, filter and layout stay; a backlog renders once', async () => {
+    const w = await open();
+    await show(w);
+    const page = w.page;
+    await settled(page);
+    await blocksLayout(page);
+    const findings = await page.locator('#findings > li').count();
+    await page.fill('#layer-filter', 'q_proj');
+    await page.waitForFunction(() => document.querySelectorAll('#layer-table tbody tr[data-layer]').length === 32);
+    // Three refreshes at once (a view that fell behind), each extending the one before.
+    await page.evaluate('window.__appends = [[2000, 2001], [2001, 2002], [2002, 2003]].map(([a, b]) => __olTest.llamaAppendMessage(a, b))');
+    const ms = await timeInPage(
+      page,
+      `for (const m of window.__appends) window.postMessage(m, '*');
+       while (document.querySelector('#step-select option:last-child')?.value !== '20030') await frame();`,
+    );
+    timings['live append (3 messages of 1 step → the newest painted)'] = ms.toFixed(0);
+    const grown = llamaRunAnalysis({ steps: 2003 });
+    assert.equal(await page.locator('#step-select option').count(), 2003);
+    // The user was at the newest step: they stay at the newest, and the table shows its figures.
+    assert.equal(await page.$eval('#step-select', (s) => (s as HTMLSelectElement).value), '20030');
+    const q0 = 'model.layers.0.self_attn.q_proj.weight';
+    const cell = await page.$eval(`#layer-table tr[data-layer="${q0}"] td[data-field="relStep"]`, (td) =>
+      Number(td.getAttribute('data-value')),
+    );
+    assert.equal(cell, grown.result.layers.find((l) => l.name === q0)!.relStep);
+    const hm = await page.$eval(`#heatmap-grid td[data-layer="${STRAY_HIGH}"]`, (td) => Number((td as HTMLElement).dataset.value));
+    assert.equal(hm, grown.result.layers.find((l) => l.name === STRAY_HIGH)!.relStep);
+    // What the appends do not change stays: the findings (until a whole-run pass), the filter.
+    assert.equal(await page.locator('#findings > li').count(), findings);
+    assert.equal(await page.$eval('#layer-filter', (f) => (f as HTMLInputElement).value), 'q_proj');
+    assert.equal(await page.locator('#layer-table tbody tr[data-layer]').count(), 32);
+    const trace = JSON.parse((await page.getAttribute('body', 'data-trace'))!) as { kind: string; rendered: number }[];
+    assert.deepEqual(
+      trace.map((t) => t.kind),
+      ['append', 'append', 'append'],
+    );
+    timings['live append: renders for the 3 messages'] = String(new Set(trace.map((t) => t.rendered)).size);
+    // A step that does not extend what is shown: the view asks for the whole state (Ready) instead.
+    await page.evaluate(`window.postMessage(__olTest.llamaAppendMessage(2000, 2004), '*')`);
+    await w.waitForPosted(MessageType.Ready, 2);
+    assert.equal(await page.locator('#step-select option').count(), 2003);
     assert.deepEqual(w.errors, []);
     await page.context().close();
   });

@@ -6,11 +6,15 @@ import type { SeriesFigure } from '../../src/shared/series';
 import { formatNumber } from '../../src/shared/format';
 import { LayerLineChart, logPoints, type KindBand, type LayerChartData, type LayerLine } from '../charts/layerChart';
 import { MAX_LEGEND_ENTRIES, shortLayerName } from '../charts/setup';
-import { Section } from './section';
+import { Section, Throttle } from './section';
+
+/** A followed log's new steps reach the charts at most this often (the step list and table show them at once). */
+export const LIVE_CHART_MS = 3000;
 
 export class ChartsSection extends Section {
   private rel: LayerLineChart | null = null;
   private scale: LayerLineChart | null = null;
+  private readonly redraw = new Throttle(LIVE_CHART_MS, () => this.onData());
 
   html(): string {
     const t = this.ctx.model.settings.thresholds;
@@ -49,7 +53,13 @@ export class ChartsSection extends Section {
     });
   }
 
+  override onAppend(): void {
+    this.onStep();
+    this.redraw.request();
+  }
+
   override onData(): void {
+    this.redraw.done();
     const relData = this.data('relStep');
     const scaleData = this.data('paramRms');
     this.rel?.setData(relData);
@@ -93,6 +103,7 @@ export class ChartsSection extends Section {
   }
 
   override destroy(): void {
+    this.redraw.cancel();
     this.rel?.destroy();
     this.scale?.destroy();
     this.rel = this.scale = null;

@@ -5,7 +5,8 @@ import type { Point } from '../charts/layerChart';
 import { SignalChart, type SignalLine } from '../charts/signalChart';
 import { escapeHtml } from '../format';
 import { globalKeys, globalName } from './inputLog';
-import { Section } from './section';
+import { LIVE_CHART_MS } from './charts';
+import { Section, Throttle } from './section';
 
 /** The charts drawn, each with the keys it plots (first: the main line). */
 const SIGNALS: { id: string; title: string; keys: string[] }[] = [
@@ -16,6 +17,7 @@ const SIGNALS: { id: string; title: string; keys: string[] }[] = [
 
 export class ContextSection extends Section {
   private charts: SignalChart[] = [];
+  private readonly redraw = new Throttle(LIVE_CHART_MS, () => this.onData());
 
   html(): string {
     const present = this.present();
@@ -39,7 +41,13 @@ export class ContextSection extends Section {
     );
   }
 
+  override onAppend(): void {
+    this.onStep();
+    this.redraw.request();
+  }
+
   override onData(): void {
+    this.redraw.done();
     const present = this.present();
     present.forEach((s, i) => this.charts[i]?.setLines(this.lines(s.keys)));
     const note = this.$('#context-note');
@@ -61,6 +69,7 @@ export class ContextSection extends Section {
   }
 
   override destroy(): void {
+    this.redraw.cancel();
     for (const c of this.charts) c.destroy();
     this.charts = [];
   }

@@ -41,7 +41,8 @@ export class Dashboard implements DashboardContext {
     readonly host: ViewHost,
   ) {}
 
-  render(message: ShowAnalysisMessage): void {
+  /** `appendedOnly`: a live update that only appended steps (the sections may update just what that changes). */
+  render(message: ShowAnalysisMessage, { appendedOnly = false }: { appendedOnly?: boolean } = {}): void {
     const state = this.host.getState();
     // Live tail: a user looking at the newest step keeps looking at the newest step.
     const previousSteps = this.model?.steps ?? [];
@@ -56,7 +57,9 @@ export class Dashboard implements DashboardContext {
     const signature = this.structure();
     if (message.update && this.sections.length && signature === this.signature) {
       this.flushDeferred();
-      for (const s of this.sections) s.onData();
+      for (const s of this.sections)
+        if (appendedOnly) s.onAppend();
+        else s.onData();
       return;
     }
     this.destroy();

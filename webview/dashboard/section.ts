@@ -32,6 +32,10 @@ export abstract class Section {
   mount(): void {}
   /** The analysis changed (first render, or a live-tail update). */
   onData(): void {}
+  /** A live update only appended steps (the run's findings and earlier steps are as before): by default, onData. */
+  onAppend(): void {
+    this.onData();
+  }
   onStep(): void {}
   onLayer(): void {}
   applyTheme(): void {}
@@ -52,4 +56,47 @@ export function cssEscape(text: string): string {
 
 export function baseName(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
+}
+
+/**
+ * Run a redraw at most once per `ms`, and only after the frame that shows the rest of an update. For a
+ * followed log's appended steps: the charts over every step are the slowest part of a dashboard update
+ * (0.5–1.1 s per update at 291 tensors × 2,000 steps in headless Chromium on a loaded 2-core machine, most
+ * of it the per-kind bands), and the step list, table and heatmap show the new step without waiting for them.
+ */
+export class Throttle {
+  private frame = 0;
+  private timer = 0;
+  private last = 0;
+
+  constructor(
+    private readonly ms: number,
+    private readonly run: () => void,
+  ) {}
+
+  request(): void {
+    if (this.frame || this.timer) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.timer = window.setTimeout(
+        () => {
+          this.timer = 0;
+          this.run();
+        },
+        Math.max(0, this.last + this.ms - Date.now()),
+      );
+    });
+  }
+
+  /** Redrawn now by other means (a whole update): nothing waits, and the next request waits `ms` from now. */
+  done(): void {
+    this.cancel();
+    this.last = Date.now();
+  }
+
+  cancel(): void {
+    cancelAnimationFrame(this.frame);
+    window.clearTimeout(this.timer);
+    this.frame = this.timer = 0;
+  }
 }

@@ -1,90 +1,29 @@
 // The fast refresh of a followed log: the records a writer appended are analyzed alone and their steps are
-// appended to the analysis on screen, instead of analyzing the whole run again. A logged step's figures come
-// from that step's own records (the engine's logged-scalar phase), so the appended steps carry exactly the
-// figures a whole-run analysis gives them (test/extension/append.test.ts checks that on the fixture logs);
-// what spans the run — the findings — is re-evaluated by a whole-run pass once the log is quiet.
+// appended to the analysis on screen (src/shared/appendAnalysis.ts), instead of analyzing the whole run
+// again; what spans the run — the findings — is re-evaluated by a whole-run pass once the log is quiet.
 // On a 291-tensor × 2,000-step log one whole-run pass takes ≈ 5 s on an idle 2-core machine; analyzing 1 MB
 // of new records takes tens of milliseconds.
 
-import type { RunAnalysis, RunSummary } from '../../core/analysis';
+import type { RunAnalysis } from '../../core/analysis';
 import type { InputFacts } from '../../shared/protocol';
-import type { LayerSeries } from '../../shared/series';
+import { appendAnalysis } from '../../shared/appendAnalysis';
 import type { AnalysisAnswer } from './protocol';
-
-/**
- * Whether `fresh` (the analysis of appended records alone) extends `prev`: only steps after prev's last, a
- * report step, every layer of prev's table at that step, and no tensor-derived parts (distributions, which
- * need the run's tensors).
- */
-export function extendsAnalysis(prev: RunAnalysis, fresh: RunAnalysis): boolean {
-  const prevSteps = prev.result.steps;
-  const freshSteps = fresh.result.steps;
-  if (!freshSteps.length || fresh.result.step === null || fresh.distributions.length) return false;
-  if (prevSteps.length && freshSteps[0] <= prevSteps[prevSteps.length - 1]) return false;
-  const layers = new Set(fresh.result.layers.map((l) => l.name));
-  return prev.result.layers.every((l) => layers.has(l.name));
-}
-
-/** `prev` with `fresh`'s steps appended (extendsAnalysis must hold); prev's findings stand until a whole-run pass. */
-export function appendAnalysis(prev: RunAnalysis, fresh: RunAnalysis): RunAnalysis {
-  const byLayer = new Map(fresh.series.map((s) => [s.layer, s]));
-  const series: LayerSeries[] = prev.series.map((s) => {
-    const f = byLayer.get(s.layer);
-    if (!f) return s;
-    byLayer.delete(s.layer);
-    const figures = { ...s.figures };
-    for (const k of Object.keys(figures) as (keyof LayerSeries['figures'])[])
-      figures[k] = s.figures[k].concat(f.figures[k] ?? f.steps.map(() => null));
-    return { layer: s.layer, steps: s.steps.concat(f.steps), figures };
-  });
-  series.push(...byLayer.values());
-  return {
-    result: {
-      ...prev.result,
-      optimizer: fresh.result.optimizer,
-      step: fresh.result.step,
-      steps: prev.result.steps.concat(fresh.result.steps),
-      layers: fresh.result.layers,
-      issues: prev.result.issues.concat(fresh.result.issues),
-    },
-    summary: appendSummary(prev.summary, fresh.summary),
-    series,
-    globals: prev.globals.concat(fresh.globals),
-    distributions: prev.distributions,
-    thresholds: prev.thresholds,
-  };
-}
 
 /**
  * The answer after a fast refresh: `fresh` appended to `prev`. The analysis process and the host's client
  * both compute it (only `fresh` crosses the process boundary: ~1 MB of records' analysis instead of the
- * whole run's 18 MB of series).
+ * whole run's 18 MB of series); the answer keeps `fresh` (the host posts only it to a webview that shows `prev`).
  */
 export function appendAnswer(prev: AnalysisAnswer, fresh: RunAnalysis, facts: InputFacts): AnalysisAnswer {
   const analysis = appendAnalysis(prev.analysis, fresh);
   analysis.result.inputs = prev.analysis.result.inputs;
-  return { ...prev, analysis, totalSteps: prev.totalSteps + fresh.result.steps.length, facts, newRecords: true, appended: true };
-}
-
-function appendSummary(prev: RunSummary | undefined, fresh: RunSummary | undefined): RunSummary | undefined {
-  if (!prev || !fresh) return fresh ?? prev;
-  const steps =
-    prev.steps && fresh.steps
-      ? { first: prev.steps.first, last: fresh.steps.last, count: prev.steps.count + fresh.steps.count }
-      : (fresh.steps ?? prev.steps);
-  const a = prev.lrSchedule;
-  const b = fresh.lrSchedule;
-  const lrSchedule =
-    a && b
-      ? {
-          peak: b.peak > a.peak ? b.peak : a.peak,
-          peakStep: b.peak > a.peak ? b.peakStep : a.peakStep,
-          first: a.first,
-          firstStep: a.firstStep,
-          last: b.last,
-          lastStep: b.lastStep,
-          points: a.points + b.points,
-        }
-      : (b ?? a);
-  return { steps, lrSchedule, lastFullStep: fresh.lastFullStep ?? prev.lastFullStep };
+  return {
+    ...prev,
+    analysis,
+    totalSteps: prev.totalSteps + fresh.result.steps.length,
+    facts,
+    newRecords: true,
+    appended: true,
+    fresh,
+  };
 }

@@ -20,7 +20,8 @@ import type { InputFacts, RunEntry } from '../../shared/protocol';
 import { decimateAnalysis, DEFAULT_MAX_DASHBOARD_STEPS } from '../decimate';
 import type { AnalysisAnswer, FromAnalysis, ProcessAnalyzeOptions, ToAnalysis } from './protocol';
 import { exhaustIfAsked } from './testHooks';
-import { appendAnswer, extendsAnalysis } from './append';
+import { appendAnswer } from './append';
+import { extendsAnalysis } from '../../shared/appendAnalysis';
 
 interface Tail {
   readNew(): Promise<RunData>;

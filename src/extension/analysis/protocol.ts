@@ -40,6 +40,8 @@ export interface AnalysisAnswer {
   newRecords?: boolean;
   /** The new records' steps were appended to the previous answer; its findings wait for a whole-run pass. */
   appended?: boolean;
+  /** With `appended`: the new records' analysis alone (what was appended; a webview showing the previous answer gets only this). */
+  fresh?: RunAnalysis;
   /**
    * Set on a first analysis of part of the input, sent while the rest is read (a final answer follows):
    * the share of the input's bytes read so far.

@@ -3,7 +3,6 @@
 
 import * as vscode from 'vscode';
 import type { PanelSource } from '../../shared/protocol';
-import { MessageType } from '../../shared/protocol';
 import { LiveAnalysis } from '../liveAnalysis';
 import { DashboardWebview, type WebviewHandlers } from '../webviewHost';
 
@@ -46,11 +45,7 @@ export async function analyzeInPanel(
   }
   const source: PanelSource = { kind: 'analyze', paths, title };
   const view = createPanel(context, title, {}, restored);
-  view.show(live.message(source));
-  const sub = live.onDidChange(({ update }) => {
-    const m = live.message(source);
-    view.show(m.type === MessageType.ShowAnalysis ? { ...m, update } : m);
-  });
+  const sub = live.connect(view, source);
   view.panel.onDidDispose(() => {
     sub.dispose();
     live.dispose();

@@ -1,4 +1,4 @@
-// The fast refresh of a followed log (src/extension/analysis/append.ts): the analysis of the appended records
+// The fast refresh of a followed log (src/shared/appendAnalysis.ts): the analysis of the appended records
 // alone, appended to the analysis of what came before, equals the whole-run analysis in every per-step part
 // (steps, report step and table, series, globals, run summary) on the fixture logs, which real torch wrote.
 import { describe, it, after } from 'node:test';
@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzePaths } from '../../src/core/pipeline';
-import { appendAnalysis, extendsAnalysis } from '../../src/extension/analysis/append';
+import { appendAnalysis, extendsAnalysis } from '../../src/shared/appendAnalysis';
 import { fixturePath } from '../support/fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'ol-append-'));
