@@ -78,7 +78,7 @@ export async function analyzeRunData(data: RunData, options: AnalyzeOptions = {}
   const none = noLayerFigures(
     data,
     layers,
-    series.some((s) => Object.values(s.figures).some((values) => values.some((v) => v !== null))),
+    series.some((s) => Object.values(s.figures).some((values) => values.some((v) => !Number.isNaN(v)))),
   );
   if (none) summary.noLayerFigures = none;
   const result: AnalysisResult = {

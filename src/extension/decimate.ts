@@ -9,7 +9,7 @@
 import type { LayerSeries, SeriesFigure } from '../shared/series';
 import type { RunAnalysis } from '../core/analysis';
 import type { GlobalObservation } from '../core/run/types';
-import { SERIES_FIGURES } from '../shared/series';
+import { absentColumn, SERIES_FIGURES } from '../shared/series';
 
 export const DEFAULT_MAX_DASHBOARD_STEPS = 2000;
 /**
@@ -38,7 +38,7 @@ export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_D
   }
 
   const index = new Map(steps.map((s, i) => [s, i]));
-  const rel = analysis.series.map((s) => ({ idx: s.steps.map((st) => index.get(st) ?? -1), values: s.figures.relStep ?? [] }));
+  const rel = analysis.series.map((s) => ({ idx: Int32Array.from(s.steps, (st) => index.get(st) ?? -1), values: s.figures.relStep }));
   // Over all layers: the largest and smallest relative step at each global step index.
   const hi = new Float64Array(totalSteps).fill(-Infinity);
   const lo = new Float64Array(totalSteps).fill(Infinity);
@@ -46,7 +46,7 @@ export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_D
     for (let j = 0; j < idx.length; j++) {
       const v = values[j];
       const i = idx[j];
-      if (i < 0 || v === null || v === undefined || !Number.isFinite(v)) continue;
+      if (i < 0 || v === undefined || !Number.isFinite(v)) continue;
       if (v > hi[i]) hi[i] = v;
       if (v < lo[i]) lo[i] = v;
     }
@@ -82,12 +82,12 @@ export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_D
   const series: LayerSeries[] = analysis.series.map((s) => {
     const pos: number[] = [];
     s.steps.forEach((st, j) => keptSteps.has(st) && pos.push(j));
-    const figures = {} as Record<SeriesFigure, (number | null)[]>;
+    const figures = {} as Record<SeriesFigure, Float64Array>;
     for (const f of SERIES_FIGURES) {
       const arr = s.figures[f];
-      figures[f] = arr ? pos.map((j) => arr[j] ?? null) : pos.map(() => null);
+      figures[f] = arr ? Float64Array.from(pos, (j) => arr[j] ?? Number.NaN) : absentColumn(pos.length);
     }
-    return { layer: s.layer, steps: pos.map((j) => s.steps[j]), figures };
+    return { layer: s.layer, steps: Float64Array.from(pos, (j) => s.steps[j]), figures };
   });
   return {
     analysis: {

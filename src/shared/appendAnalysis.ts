@@ -6,7 +6,7 @@
 // carries only the new records' analysis, and the view appends it to what it shows).
 
 import type { RunAnalysis, RunSummary } from '../core/analysis';
-import type { LayerSeries } from './series';
+import { absentColumn, concatColumns, type LayerSeries } from './series';
 
 /**
  * Whether `fresh` (the analysis of appended records alone) extends `prev`: only steps after prev's last, a
@@ -50,8 +50,8 @@ export function appendSeries(prev: LayerSeries[], fresh: LayerSeries[]): LayerSe
     byLayer.delete(s.layer);
     const figures = { ...s.figures };
     for (const k of Object.keys(figures) as (keyof LayerSeries['figures'])[])
-      figures[k] = s.figures[k].concat(f.figures[k] ?? f.steps.map(() => null));
-    return { layer: s.layer, steps: s.steps.concat(f.steps), figures };
+      figures[k] = concatColumns(s.figures[k], f.figures[k] ?? absentColumn(f.steps.length));
+    return { layer: s.layer, steps: concatColumns(s.steps, f.steps), figures };
   });
   series.push(...byLayer.values());
   return series;

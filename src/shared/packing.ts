@@ -1,7 +1,7 @@
 // Series cross the host → webview boundary as two exact-length ArrayBuffers instead of JSON arrays
 // (DESIGN.md: VS Code transfers ArrayBuffers as binary; a JSON number costs ~20 bytes, a float64 8).
-// null (the input does not say) travels as NaN: the engine never reports NaN as a figure (non-finite
-// values go to RunData.nonFinite), so NaN is free to mean "absent". Pure: used by host and webview.
+// Absent values are NaN, as in LayerSeries (series.ts): packing copies the columns, unpacking makes views
+// into the received buffers — no per-value conversion on either side. Pure: used by host and webview.
 
 import { SERIES_FIGURES, type LayerSeries, type SeriesFigure } from './series';
 
@@ -22,37 +22,32 @@ export function packSeries(series: LayerSeries[]): PackedSeries {
   let at = 0;
   let v = 0;
   for (const s of series) {
+    const n = s.steps.length;
     steps.set(s.steps, at);
-    at += s.steps.length;
+    at += n;
     for (const f of SERIES_FIGURES) {
-      const arr = s.figures[f];
-      for (let j = 0; j < s.steps.length; j++) {
-        const x = arr?.[j];
-        values[v++] = x === null || x === undefined ? NaN : x;
-      }
+      const col = s.figures[f];
+      if (col && col.length === n) values.set(col, v);
+      else values.fill(Number.NaN, v, v + n);
+      v += n;
     }
   }
   return { layers: series.map((s) => s.layer), stepCounts: series.map((s) => s.steps.length), steps: steps.buffer, values: values.buffer };
 }
 
+/** The series of `packed`, as views into its two buffers (which must stay unmodified). */
 export function unpackSeries(packed: PackedSeries): LayerSeries[] {
-  const steps = new Float64Array(packed.steps);
-  const values = new Float64Array(packed.values);
   const out: LayerSeries[] = [];
   let at = 0;
   let v = 0;
   packed.layers.forEach((layer, i) => {
     const n = packed.stepCounts[i];
-    const figures = {} as Record<SeriesFigure, (number | null)[]>;
+    const figures = {} as Record<SeriesFigure, Float64Array>;
     for (const f of SERIES_FIGURES) {
-      const arr = new Array<number | null>(n);
-      for (let j = 0; j < n; j++) {
-        const x = values[v++];
-        arr[j] = Number.isNaN(x) ? null : x;
-      }
-      figures[f] = arr;
+      figures[f] = new Float64Array(packed.values, v * 8, n);
+      v += n;
     }
-    out.push({ layer, steps: Array.from(steps.subarray(at, at + n)), figures });
+    out.push({ layer, steps: new Float64Array(packed.steps, at * 8, n), figures });
     at += n;
   });
   return out;

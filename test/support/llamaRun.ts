@@ -11,7 +11,7 @@ import { lrAtFn, lrScheduleOf } from '../../src/core/lrSchedule';
 import { evaluateRunRules } from '../../src/core/rules/runRules';
 import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
 import type { GlobalObservation } from '../../src/core/run/types';
-import type { LayerSeries, SeriesFigure } from '../../src/shared/series';
+import { absentColumn, SERIES_FIGURES, type LayerSeries, type SeriesFigure } from '../../src/shared/series';
 import { VERSION } from '../../src/core/version';
 
 const BLOCK = [
@@ -88,7 +88,10 @@ export function llamaRunAnalysis(options: { steps?: number; every?: number; bloc
       figures.relStepPredicted.push(predicted);
       figures.epsDominatedFraction.push(embed ? 0.62 : 0);
     });
-    series.push({ layer: t.name, steps, figures });
+    const columns = {} as LayerSeries['figures'];
+    for (const f of SERIES_FIGURES)
+      columns[f] = figures[f] ? Float64Array.from(figures[f], (v) => v ?? Number.NaN) : absentColumn(steps.length);
+    series.push({ layer: t.name, steps: Float64Array.from(steps), figures: columns });
     const last = nSteps - 1;
     layers.push({
       name: t.name,

@@ -56,7 +56,7 @@ export interface ChartMarks {
 const DASHES: number[][] = [[], [6, 3], [2, 2], [8, 3, 2, 3]];
 
 /** Points for a log-scale chart: only finite, positive values (a log axis cannot show 0 or null). */
-export function logPoints(steps: readonly number[], values: readonly (number | null)[]): Point[] {
+export function logPoints(steps: ArrayLike<number>, values: ArrayLike<number | null>): Point[] {
   const out: Point[] = [];
   for (let i = 0; i < steps.length; i++) {
     const v = values[i];

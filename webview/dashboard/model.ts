@@ -155,8 +155,9 @@ export class DashboardModel {
     if (!s || i === undefined) return null;
     const j = this.positionsOf(layer, s)[i];
     if (j < 0) return null;
-    const figures: Partial<Record<string, (number | null)[]>> = s.figures;
-    return figures[figure]?.[j] ?? null;
+    const figures: Partial<Record<string, Float64Array>> = s.figures;
+    const v = figures[figure]?.[j];
+    return v === undefined || Number.isNaN(v) ? null : v;
   }
 
   /** The relative step to colour a tensor by: measured, else predicted (as the rules read it). */

@@ -1,5 +1,5 @@
 import { AnalysisError } from '../errors';
-import { SERIES_FIGURES, type LayerSeries } from '../../shared/series';
+import { absentColumn, SERIES_FIGURES, type LayerSeries } from '../../shared/series';
 import type { AnalyzeOptions } from '../analysis';
 import type { FigureName, NonFiniteObservation, OptimizerHyper, RunData } from '../run/types';
 import type { LayerStats, UpdateDistribution } from './types';
@@ -71,7 +71,7 @@ export async function computeRunFigures(data: RunData, options: AnalyzeOptions =
     step,
     steps,
     layers: reportAt === null ? [] : statsAt(grid, layers, reportAt),
-    series: seriesOf(layers, steps),
+    series: seriesOn(scan, axis, steps.length),
     distributions,
     nonFinite,
     anyParamScale: scan.anyParamScale,
@@ -131,39 +131,92 @@ function mergeUnique(a: Float64Array, b: Float64Array): Float64Array {
   return out.subarray(0, n);
 }
 
-/** One pass over every (layer, step): layers with a charted figure per step, the lr per step, any scale. */
-function scanSteps(
-  layers: LayerFigures[],
-  axis: Float64Array,
-): { counts: Int32Array; lrByStep: { steps: number[]; values: number[] }; anyParamScale: boolean } {
-  const counts = new Int32Array(axis.length);
-  const lr = new Float64Array(axis.length).fill(-Infinity);
+interface Scan {
+  /** Per axis step: layers with a charted figure there. */
+  counts: Int32Array;
+  lrByStep: { steps: number[]; values: number[] };
+  anyParamScale: boolean;
+  /** Per layer with figures at a step of the series: its series columns over the axis (null: no value at any step). */
+  columns: { layer: string; columns: (Float64Array | null)[] }[];
+}
+
+/**
+ * One pass over every (layer, step) — each layer's figures are resolved once per step: layers with a
+ * charted figure per step, the lr per step, any scale, and the series columns, written straight from the
+ * resolved row into one Float64Array per (layer, figure) that has a value somewhere.
+ */
+function scanSteps(layers: LayerFigures[], axis: Float64Array): Scan {
+  const n = axis.length;
+  const counts = new Int32Array(n);
+  const lr = new Float64Array(n).fill(-Infinity);
+  const pending: { layer: string; columns: (Float64Array | null)[]; present: boolean; uncharted: number[] }[] = [];
   let anyParamScale = false;
+  const K = SERIES_COLUMNS.length;
   for (const l of layers) {
     l.restart();
     const v = l.row.v;
-    for (let i = 0; i < axis.length; i++) {
+    const cols: (Float64Array | null)[] = new Array<Float64Array | null>(K).fill(null);
+    // Steps where the layer has figures but none charted: it is in the series if another layer charts one there.
+    const uncharted: number[] = [];
+    let present = false;
+    for (let i = 0; i < n; i++) {
       if (!l.at(axis[i]!)) continue;
-      for (const col of SERIES_COLUMNS) {
-        if (!Number.isNaN(v[col]!)) {
-          counts[i]++;
-          break;
-        }
+      let charted = false;
+      for (let k = 0; k < K; k++) {
+        const x = v[SERIES_COLUMNS[k]!]!;
+        if (Number.isNaN(x)) continue;
+        charted = true;
+        (cols[k] ??= new Float64Array(n).fill(Number.NaN))[i] = x;
       }
+      if (charted) {
+        counts[i]++;
+        present = true;
+      } else if (!present) uncharted.push(i);
       if (!Number.isNaN(v[PARAM_COLUMN]!)) anyParamScale = true;
       const x = v[LR_COLUMN]!;
       if (Number.isFinite(x) && x > lr[i]!) lr[i] = x;
     }
+    pending.push({ layer: l.layer, columns: cols, present, uncharted });
   }
+  const columns = pending
+    .filter((p) => p.present || p.uncharted.some((i) => counts[i]! > 0))
+    .map((p) => ({ layer: p.layer, columns: p.columns }));
   // The learning rate per step where the figures state one (the largest over layers: per-group lrs differ).
   const lrByStep = { steps: [] as number[], values: [] as number[] };
-  for (let i = 0; i < axis.length; i++) {
+  for (let i = 0; i < n; i++) {
     if (lr[i] !== -Infinity && counts[i]! > 0) {
       lrByStep.steps.push(axis[i]!);
       lrByStep.values.push(lr[i]!);
     }
   }
-  return { counts, lrByStep, anyParamScale };
+  return { counts, lrByStep, anyParamScale, columns };
+}
+
+/**
+ * The series over the steps with figures: one step axis shared by every layer (a layer has NaN where it
+ * has no figure), each layer's columns used as they are when every axis step has figures (the usual case),
+ * else the steps with figures copied out; a figure a layer never has is one shared all-NaN column.
+ */
+function seriesOn(scan: Scan, axis: Float64Array, count: number): LayerSeries[] {
+  const full = count === axis.length;
+  const keep = full ? null : new Int32Array(count);
+  if (keep) for (let i = 0, o = 0; i < axis.length; i++) if (scan.counts[i]! > 0) keep[o++] = i;
+  const pick = (c: Float64Array): Float64Array => {
+    if (!keep) return c;
+    const out = new Float64Array(keep.length);
+    for (let o = 0; o < keep.length; o++) out[o] = c[keep[o]!]!;
+    return out;
+  };
+  const steps = pick(axis);
+  const absent = absentColumn(count);
+  return scan.columns.map(({ layer, columns }) => {
+    const figures = {} as LayerSeries['figures'];
+    SERIES_FIGURES.forEach((f, k) => {
+      const c = columns[k];
+      figures[f] = c ? pick(c) : absent;
+    });
+    return { layer, steps, figures };
+  });
 }
 
 /** The last step at which as many layers have figures as at the fullest step. */
@@ -199,44 +252,6 @@ function reportStep(steps: number[], asked: number | undefined, lastFullStep: nu
   if (asked === undefined) return lastFullStep ?? (steps.length ? steps[steps.length - 1] : null);
   if (!steps.includes(asked)) throw new AnalysisError(`step ${asked} has no figures; steps with figures: ${summarizeSteps(steps)}`);
   return asked;
-}
-
-function seriesOf(layers: LayerFigures[], steps: number[]): LayerSeries[] {
-  const out: LayerSeries[] = [];
-  for (const l of layers) {
-    l.restart();
-    const v = l.row.v;
-    const columns = SERIES_FIGURES.map(() => new Float64Array(steps.length).fill(Number.NaN));
-    let present = false;
-    for (let i = 0; i < steps.length; i++) {
-      if (!l.at(steps[i]!)) continue;
-      present = true;
-      for (let k = 0; k < SERIES_COLUMNS.length; k++) columns[k]![i] = v[SERIES_COLUMNS[k]!]!;
-    }
-    if (!present) continue;
-    const figures = Object.fromEntries(SERIES_FIGURES.map((k, idx) => [k, toSeriesArray(columns[idx]!)])) as LayerSeries['figures'];
-    out.push({ layer: l.layer, steps, figures });
-  }
-  return out;
-}
-
-/**
- * NaN → null. A column with no gap is built as a plain array of doubles (8 bytes per entry); a mix of
- * numbers and nulls costs a pointer plus a boxed number per entry, so it is built only where needed.
- */
-function toSeriesArray(c: Float64Array): (number | null)[] {
-  let gaps = 0;
-  for (let i = 0; i < c.length; i++) if (Number.isNaN(c[i]!)) gaps++;
-  if (gaps === c.length) return new Array<null>(c.length).fill(null);
-  if (gaps === 0) {
-    // Filled with a double first, so the array is one of unboxed doubles from the start.
-    const out = new Array<number>(c.length).fill(0.5);
-    for (let i = 0; i < c.length; i++) out[i] = c[i]!;
-    return out;
-  }
-  const out = new Array<number | null>(c.length).fill(null);
-  for (let i = 0; i < c.length; i++) if (!Number.isNaN(c[i]!)) out[i] = c[i]!;
-  return out;
 }
 
 function summarizeSteps(steps: number[]): string {

@@ -1,6 +1,7 @@
 import { formatNumber as fmt, formatStep } from '../../shared/format';
 import type { RunRuleContext } from './context';
-import { describeLayers, describeSteps, groupHits, groupedFinding, type RuleHit } from './grouping';
+import { describeLayers, describeSteps, groupedFinding, HitGrouper, type RuleHit } from './grouping';
+import { seriesValue, type LayerSeries } from '../../shared/series';
 import { RUN_RULES } from './ruleIds';
 import type { Finding } from './types';
 
@@ -12,43 +13,42 @@ import type { Finding } from './types';
 export function epsDominatedFindings(ctx: RunRuleContext): Finding[] {
   const th = ctx.thresholds.epsDominatedFraction;
   const order = ctx.series.map((s) => s.layer);
-  const key = (layer: string, step: number): string => `${layer}\0${step}`;
-  const hits: RuleHit[] = [];
-  const zeroHits: RuleHit[] = [];
-  const uRms = new Map<string, number | null>();
-  const zeroAt = new Map<string, number>();
+  const hits = new HitGrouper(order, ctx.step, (a, b) => a > b);
+  const zeroHits = new HitGrouper(order, ctx.step, (a, b) => a > b);
+  let zeroBelow = new Float64Array(0);
   for (const s of ctx.series) {
     if (ctx.frozenLayers?.has(s.layer)) continue;
     const f = s.figures.epsDominatedFraction;
-    const z = s.figures.zeroSecondMomentFraction ?? [];
+    const z = s.figures.zeroSecondMomentFraction;
+    const n = s.steps.length;
     // A logged fraction (no zero count beside it: our snippet's eps_dominated_frac counts √v̂ < ε with v = 0 among
     // them) loses the zero share of the next step whose tensors were read: a weight that has never received a gradient
     // by then had none before, so that share is a lower bound of the zeros inside the logged fraction.
+    if (zeroBelow.length < n) zeroBelow = new Float64Array(n);
     let laterZero = 0;
-    const zeroBelow = new Array<number>(s.steps.length);
-    for (let j = s.steps.length - 1; j >= 0; j--) {
-      if (z[j] !== null && z[j] !== undefined) laterZero = z[j]!;
-      zeroBelow[j] = z[j] !== null && z[j] !== undefined ? 0 : laterZero;
+    for (let j = n - 1; j >= 0; j--) {
+      const zv = z[j]!;
+      if (Number.isNaN(zv)) zeroBelow[j] = laterZero;
+      else {
+        laterZero = zv;
+        zeroBelow[j] = 0;
+      }
     }
-    for (let j = 0; j < s.steps.length; j++) {
-      const raw = f[j];
-      const v = raw === null || raw === undefined ? raw : Math.max(0, raw - zeroBelow[j]);
-      const zv = z[j];
-      if (zv !== null && zv !== undefined) {
-        zeroAt.set(key(s.layer, s.steps[j]), zv);
-        if (zv > th) zeroHits.push({ layer: s.layer, step: s.steps[j], value: zv });
-      }
-      if (v !== null && v !== undefined && v > th) {
-        hits.push({ layer: s.layer, step: s.steps[j], value: v });
-        uRms.set(key(s.layer, s.steps[j]), s.figures.adamUpdateRms[j] ?? null);
-      }
+    for (let j = 0; j < n; j++) {
+      const zv = z[j]!;
+      if (zv > th) zeroHits.add(s.layer, s.steps[j]!, zv);
+      const raw = f[j]!;
+      if (Number.isNaN(raw)) continue;
+      const v = Math.max(0, raw - zeroBelow[j]!);
+      if (v > th) hits.add(s.layer, s.steps[j]!, v);
     }
   }
   const out: Finding[] = [];
-  const g = groupHits(hits, order, ctx.step, (a, b) => a > b);
+  const g = hits.group();
   if (g) {
-    const u = uRms.get(key(g.worst.layer, g.worst.step)) ?? null;
-    const zero = zeroAt.get(key(g.worst.layer, g.worst.step)) ?? 0;
+    const at = entryOf(ctx, g.worst);
+    const u = at ? seriesValue(at.series.figures.adamUpdateRms[at.j]) : null;
+    const zero = at ? (seriesValue(at.series.figures.zeroSecondMomentFraction[at.j]) ?? 0) : 0;
     out.push(
       groupedFinding(
         'eps-dominated',
@@ -72,7 +72,7 @@ export function epsDominatedFindings(ctx: RunRuleContext): Finding[] {
       ),
     );
   }
-  const z = groupHits(zeroHits, order, ctx.step, (a, b) => a > b);
+  const z = zeroHits.group();
   if (z) {
     out.push(
       groupedFinding(
@@ -90,4 +90,19 @@ export function epsDominatedFindings(ctx: RunRuleContext): Finding[] {
     );
   }
   return out;
+}
+
+/** The series entry of a hit (its layer's series, the index of its step). */
+function entryOf(ctx: RunRuleContext, hit: RuleHit): { series: LayerSeries; j: number } | null {
+  const series = ctx.series.find((s) => s.layer === hit.layer && !ctx.frozenLayers?.has(s.layer));
+  if (!series) return null;
+  const steps = series.steps;
+  let lo = 0;
+  let hi = steps.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (steps[mid]! < hit.step) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < steps.length && steps[lo] === hit.step ? { series, j: lo } : null;
 }

@@ -1,6 +1,6 @@
 import { formatNumber as fmt, formatStep } from '../../shared/format';
 import { LR_NEAR_ZERO_FRACTION, type RunRuleContext } from './context';
-import { describeAtReportStep, describeLayers, describeSteps, groupHits, groupedFinding, type RuleHit } from './grouping';
+import { describeAtReportStep, describeLayers, describeSteps, groupedFinding, HitGrouper } from './grouping';
 import type { Finding } from './types';
 import { RUN_RULES } from './ruleIds';
 
@@ -10,40 +10,50 @@ import { RUN_RULES } from './ruleIds';
 
 export function relativeStepFindings(ctx: RunRuleContext): Finding[] {
   const th = ctx.thresholds;
-  const high: RuleHit[] = [];
-  const low: RuleHit[] = [];
-  const lowNearZero: RuleHit[] = [];
-  const kinds = new Set<'measured' | 'predicted'>();
+  const order = ctx.series.map((s) => s.layer);
+  const hiHits = new HitGrouper(order, ctx.step, (a, b) => a > b);
+  const loHits = new HitGrouper(order, ctx.step, (a, b) => a < b);
+  const lzHits = new HitGrouper(order, ctx.step, (a, b) => a < b);
+  let anyMeasured = false;
+  let anyPredicted = false;
   const peak = ctx.lrSchedule?.peak ?? null;
   const nearZero = (step: number): boolean => {
     if (peak === null || !(peak > 0)) return false;
     const lr = ctx.lrAt(step);
     return lr !== null && lr <= LR_NEAR_ZERO_FRACTION * peak;
   };
+  // Whether the lr is near zero, per entry of a step axis (0 not yet asked, 1 no, 2 yes): layers share one
+  // axis, so lrAt is asked once per step, not once per (layer, step).
+  const nearZeroBySteps = new Map<Float64Array, Uint8Array>();
   for (const s of ctx.series) {
     if (ctx.frozenLayers?.has(s.layer)) continue;
     const measured = s.figures.relStep;
     const predicted = s.figures.relStepPredicted;
-    for (let j = 0; j < s.steps.length; j++) {
-      const m = measured[j];
-      const rel = m ?? predicted[j];
-      if (rel === null || rel === undefined) continue;
-      const hit = { layer: s.layer, step: s.steps[j], value: rel };
-      if (rel > th.relativeStepHigh) {
-        high.push(hit);
-        kinds.add(m !== null && m !== undefined ? 'measured' : 'predicted');
-      } else if (rel < th.relativeStepLow) {
-        (nearZero(hit.step) ? lowNearZero : low).push(hit);
-        kinds.add(m !== null && m !== undefined ? 'measured' : 'predicted');
+    const steps = s.steps;
+    let near = nearZeroBySteps.get(steps);
+    if (!near) nearZeroBySteps.set(steps, (near = new Uint8Array(steps.length)));
+    for (let j = 0; j < steps.length; j++) {
+      let rel = measured[j]!;
+      let isMeasured = true;
+      if (Number.isNaN(rel)) {
+        rel = predicted[j]!;
+        isMeasured = false;
+        if (Number.isNaN(rel)) continue;
       }
+      if (rel > th.relativeStepHigh) hiHits.add(s.layer, steps[j]!, rel);
+      else if (rel < th.relativeStepLow) {
+        if (near[j] === 0) near[j] = nearZero(steps[j]!) ? 2 : 1;
+        (near[j] === 2 ? lzHits : loHits).add(s.layer, steps[j]!, rel);
+      } else continue;
+      if (isMeasured) anyMeasured = true;
+      else anyPredicted = true;
     }
   }
-  const order = ctx.series.map((s) => s.layer);
   const total = order.filter((l) => !ctx.frozenLayers?.has(l)).length;
-  const kind = kinds.size === 1 ? [...kinds][0] : 'measured or predicted';
+  const kind = anyMeasured !== anyPredicted ? (anyMeasured ? 'measured' : 'predicted') : 'measured or predicted';
   const findings: Finding[] = [];
 
-  const hi = groupHits(high, order, ctx.step, (a, b) => a > b);
+  const hi = hiHits.group();
   if (hi) {
     findings.push(
       groupedFinding(
@@ -57,7 +67,7 @@ export function relativeStepFindings(ctx: RunRuleContext): Finding[] {
       ),
     );
   }
-  const lo = groupHits(low, order, ctx.step, (a, b) => a < b);
+  const lo = loHits.group();
   if (lo) {
     findings.push(
       groupedFinding(
@@ -71,7 +81,7 @@ export function relativeStepFindings(ctx: RunRuleContext): Finding[] {
       ),
     );
   }
-  const lz = groupHits(lowNearZero, order, ctx.step, (a, b) => a < b);
+  const lz = lzHits.group();
   if (lz) {
     const sched = ctx.lrSchedule!;
     const lrThere = ctx.lrAt(lz.worst.step);

@@ -5,16 +5,16 @@ import { evaluateRunRules, type RunRuleContext } from '../../../src/core/rules/r
 import { lossSpikes, medianDeviation } from '../../../src/core/rules/lossSpike';
 import { DEFAULT_THRESHOLDS } from '../../../src/core/rules/types';
 import { lrAtFn, lrScheduleOf } from '../../../src/core/lrSchedule';
-import { SERIES_FIGURES, type LayerSeries } from '../../../src/shared/series';
+import { absentColumn, SERIES_FIGURES, seriesValue, type LayerSeries } from '../../../src/shared/series';
 import type { LayerStats } from '../../../src/core/engine/types';
 
 /** Series of `layers` over `steps`, relStep from `rel(layer index, step)`. */
 function series(layers: string[], steps: number[], rel: (i: number, step: number) => number | null): LayerSeries[] {
   return layers.map((layer, i) => {
-    const figures = Object.fromEntries(SERIES_FIGURES.map((f) => [f, steps.map(() => null)])) as LayerSeries['figures'];
-    figures.relStep = steps.map((s) => rel(i, s));
-    figures.paramRms = steps.map(() => 0.02);
-    return { layer, steps, figures };
+    const figures = Object.fromEntries(SERIES_FIGURES.map((f) => [f, absentColumn(steps.length)])) as LayerSeries['figures'];
+    figures.relStep = Float64Array.from(steps, (s) => rel(i, s) ?? Number.NaN);
+    figures.paramRms = Float64Array.from(steps, () => 0.02);
+    return { layer, steps: Float64Array.from(steps), figures };
   });
 }
 
@@ -27,7 +27,7 @@ function context(s: LayerSeries[], extra: Partial<RunRuleContext> = {}): RunRule
     paramRms: 0.02,
     gradRms: null,
     updateRms: null,
-    relStep: x.figures.relStep[x.steps.length - 1],
+    relStep: seriesValue(x.figures.relStep[x.steps.length - 1]),
     adamUpdateRms: null,
     relStepPredicted: null,
     epsDominatedFraction: null,
@@ -112,7 +112,7 @@ test('a low step with a steady lr has no cause; high and low are separate findin
 
 test('frozen layers (PEFT base weights) get no relative-step or scale-spread findings', () => {
   const s = series(['base.q.weight', 'lora_A', 'lora_B'], [10], (i) => (i === 0 ? 0 : 1e-3));
-  s[0].figures.paramRms = [5];
+  s[0].figures.paramRms = Float64Array.of(5);
   const ctx = context(s, { frozenLayers: new Set(['base.q.weight']) });
   ctx.layers[0].paramRms = 5;
   ctx.layers[1].paramRms = 0.01;
