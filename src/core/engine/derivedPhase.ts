@@ -53,3 +53,49 @@ export function deriveFigures(row: FigureRow, numel: number | undefined, hyper: 
     if (lr !== null && hyper.decayFree) put(row, PRED, (lr * v[U]!) / param, 'derived');
   }
 }
+
+/**
+ * deriveFigures over whole columns (LayerFigures.resolveAxis): `v` by figure column over `n` steps (null: no
+ * value at any), `relStated` where a relative step is stated as undefined. Same rules, same arithmetic.
+ */
+export function deriveColumns(
+  v: (Float64Array | null)[],
+  relStated: Uint8Array | null,
+  n: number,
+  numel: number | undefined,
+  hyper: DeriveHyper,
+): void {
+  const column = (col: number): Float64Array => (v[col] ??= new Float64Array(n).fill(Number.NaN));
+  if (numel) {
+    const root = Math.sqrt(numel);
+    for (const [r, nm] of NORM_PAIRS) {
+      const norm = v[nm];
+      if (!norm) continue;
+      for (let i = 0; i < n; i++) {
+        if (Number.isNaN(norm[i]!)) continue;
+        const rms = column(r);
+        if (Number.isNaN(rms[i]!)) rms[i] = norm[i]! / root;
+      }
+    }
+  }
+  const param = v[PARAM];
+  if (!param) return;
+  const update = v[UPDATE];
+  if (update) {
+    for (let i = 0; i < n; i++) {
+      if (Number.isNaN(update[i]!) || !(param[i]! > 0) || (relStated !== null && relStated[i] === 1)) continue;
+      const rel = column(REL);
+      if (Number.isNaN(rel[i]!)) rel[i] = update[i]! / param[i]!;
+    }
+  }
+  const u = v[U];
+  if (!u || !hyper.decayFree) return;
+  const lrs = v[LR];
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(u[i]!) || !(param[i]! > 0)) continue;
+    const lr = lrs !== null && !Number.isNaN(lrs[i]!) ? lrs[i]! : hyper.lr;
+    if (lr === null) continue;
+    const pred = column(PRED);
+    if (Number.isNaN(pred[i]!)) pred[i] = (lr * u[i]!) / param[i]!;
+  }
+}

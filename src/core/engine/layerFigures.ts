@@ -1,7 +1,7 @@
 import type { FigureName } from '../run/types';
 import { FIGURES, figureColumn, type LayerScalars } from '../run/scalars';
 import type { Cell, FigureGrid } from './figureGrid';
-import { deriveFigures, type DeriveHyper, type FigureRow } from './derivedPhase';
+import { deriveColumns, deriveFigures, type DeriveHyper, type FigureRow } from './derivedPhase';
 
 // The figures of one layer, step by step in ascending order: the cell the tensor and histogram phases
 // filled, then the layer's logged values (the first row of that step stating each figure), then what
@@ -9,6 +9,7 @@ import { deriveFigures, type DeriveHyper, type FigureRow } from './derivedPhase'
 // allocates nothing per step.
 
 const LOG = 'log';
+const REL_COLUMN = figureColumn('relStep');
 const NF = FIGURES.length;
 
 export class LayerFigures {
@@ -99,6 +100,53 @@ export class LayerFigures {
     return any;
   }
 
+  /**
+   * Every step of `axis` at once, for a layer whose figures come from its logged table alone (no cell of the
+   * tensor or histogram phases): per figure column the values `at` resolves at each axis step (null: none at
+   * any step), and which axis steps the layer has a row at. `axis` is ascending and holds every logged step of
+   * the layer. Column by column instead of step by step: on the 52,721-step TensorBoard file `at` per
+   * (layer, step) cost 0.8 s of the engine's 1.3 s, this ~0.1 s. test/core/engine/resolveAxis.test.ts
+   * checks it against `at` on random tables.
+   */
+  resolveAxis(axis: Float64Array): { present: Uint8Array; v: (Float64Array | null)[] } {
+    const n = axis.length;
+    const present = new Uint8Array(n);
+    const v = new Array<Float64Array | null>(NF).fill(null);
+    const t = this.table;
+    const order = this.order;
+    if (!t || !order) return { present, v };
+    // The axis position of each row (by row index): rows are then read in storage order, where the rows of one
+    // step come in the order `at` takes them (the sort is stable), so the first row stating a figure wins alike.
+    const rowPos = new Int32Array(t.length).fill(-1);
+    let p = 0;
+    for (let q = 0; q < order.length; q++) {
+      const row = order[q]!;
+      const step = t.steps[row]!;
+      while (p < n && axis[p]! < step) p++;
+      if (p < n && axis[p] === step) {
+        rowPos[row] = p;
+        present[p] = 1;
+      }
+    }
+    // A ratio stated as undefined (+inf) where no value is: null, which keeps the relative step from being derived.
+    let relStated: Uint8Array | null = null;
+    for (let col = 0; col < t.columnCount; col++) {
+      const c = t.column(col);
+      if (c === undefined) continue;
+      const out = new Float64Array(n).fill(Number.NaN);
+      const wrote = c instanceof Float32Array ? scatter32(c, rowPos, out) : scatter64(c, rowPos, out);
+      v[col] = wrote ? out : null;
+      if (col === REL_COLUMN) {
+        for (let row = 0; row < t.length; row++) {
+          const at = rowPos[row]!;
+          if (at >= 0 && c[row] === Infinity) (relStated ??= new Uint8Array(n))[at] = 1;
+        }
+      }
+    }
+    deriveColumns(v, relStated, n, this.numel, this.hyper);
+    return { present, v };
+  }
+
   restart(): void {
     this.pos = 0;
   }
@@ -115,4 +163,30 @@ export class LayerFigures {
     }
     return { figures, provenance };
   }
+}
+
+// One column's rows into their axis positions, the first value of a step kept (+inf and NaN are not values); true
+// when a value was written. Two copies, one per element type, so each loop reads one kind of array.
+function scatter32(c: Float32Array, rowPos: Int32Array, out: Float64Array): boolean {
+  let wrote = false;
+  for (let row = 0; row < rowPos.length; row++) {
+    const at = rowPos[row]!;
+    const x = c[row]!;
+    if (at < 0 || x !== x || x === Infinity || out[at] === out[at]) continue;
+    out[at] = x;
+    wrote = true;
+  }
+  return wrote;
+}
+
+function scatter64(c: Float64Array, rowPos: Int32Array, out: Float64Array): boolean {
+  let wrote = false;
+  for (let row = 0; row < rowPos.length; row++) {
+    const at = rowPos[row]!;
+    const x = c[row]!;
+    if (at < 0 || x !== x || x === Infinity || out[at] === out[at]) continue;
+    out[at] = x;
+    wrote = true;
+  }
+  return wrote;
 }

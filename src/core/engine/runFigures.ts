@@ -52,7 +52,10 @@ export async function computeRunFigures(data: RunData, options: AnalyzeOptions =
     return new LayerFigures(grid, l, { lr: lh.lr, decayFree: !lh.decoupled || lh.weightDecay === 0 });
   });
   const axis = stepAxis(grid, layers);
-  const scan = scanSteps(layers, axis);
+  // Layers some cell (tensor or histogram phase) has figures for are resolved step by step; the others column by column.
+  const withCells = new Set<string>();
+  for (const m of grid.cells.values()) for (const l of m.keys()) withCells.add(l);
+  const scan = scanSteps(layers, axis, withCells);
   const steps: number[] = [];
   const counts: number[] = [];
   for (let i = 0; i < axis.length; i++) {
@@ -145,7 +148,7 @@ interface Scan {
  * charted figure per step, the lr per step, any scale, and the series columns, written straight from the
  * resolved row into one Float64Array per (layer, figure) that has a value somewhere.
  */
-function scanSteps(layers: LayerFigures[], axis: Float64Array): Scan {
+function scanSteps(layers: LayerFigures[], axis: Float64Array, withCells: ReadonlySet<string>): Scan {
   const n = axis.length;
   const counts = new Int32Array(n);
   const lr = new Float64Array(n).fill(-Infinity);
@@ -153,12 +156,37 @@ function scanSteps(layers: LayerFigures[], axis: Float64Array): Scan {
   let anyParamScale = false;
   const K = SERIES_COLUMNS.length;
   for (const l of layers) {
-    l.restart();
-    const v = l.row.v;
     const cols: (Float64Array | null)[] = new Array<Float64Array | null>(K).fill(null);
     // Steps where the layer has figures but none charted: it is in the series if another layer charts one there.
     const uncharted: number[] = [];
     let present = false;
+    const count = (i: number, charted: boolean): void => {
+      if (charted) {
+        counts[i]++;
+        present = true;
+      } else if (!present) uncharted.push(i);
+    };
+    if (!withCells.has(l.layer)) {
+      // Logged figures only: resolved column by column, the series columns used as they come.
+      const r = l.resolveAxis(axis);
+      for (let k = 0; k < K; k++) cols[k] = r.v[SERIES_COLUMNS[k]!] ?? null;
+      if (r.v[PARAM_COLUMN]) anyParamScale = true;
+      const lrs = r.v[LR_COLUMN];
+      for (let i = 0; i < n; i++) {
+        if (r.present[i] === 0) continue;
+        let charted = false;
+        for (let k = 0; k < K && !charted; k++) charted = cols[k] !== null && !Number.isNaN(cols[k]![i]!);
+        count(i, charted);
+        if (lrs) {
+          const x = lrs[i]!;
+          if (Number.isFinite(x) && x > lr[i]!) lr[i] = x;
+        }
+      }
+      pending.push({ layer: l.layer, columns: cols, present, uncharted });
+      continue;
+    }
+    l.restart();
+    const v = l.row.v;
     for (let i = 0; i < n; i++) {
       if (!l.at(axis[i]!)) continue;
       let charted = false;
@@ -168,10 +196,7 @@ function scanSteps(layers: LayerFigures[], axis: Float64Array): Scan {
         charted = true;
         (cols[k] ??= new Float64Array(n).fill(Number.NaN))[i] = x;
       }
-      if (charted) {
-        counts[i]++;
-        present = true;
-      } else if (!present) uncharted.push(i);
+      count(i, charted);
       if (!Number.isNaN(v[PARAM_COLUMN]!)) anyParamScale = true;
       const x = v[LR_COLUMN]!;
       if (Number.isFinite(x) && x > lr[i]!) lr[i] = x;

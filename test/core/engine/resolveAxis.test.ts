@@ -1,0 +1,68 @@
+// LayerFigures.resolveAxis (a logged layer's figures over every step at once) against LayerFigures.at (step by
+// step, the engine's reference resolution): the same value, bit for bit, for every figure at every step, on
+// random logged tables — repeated and unsorted steps, a figure stated again at a later row of its step, +inf
+// ratios (stated as undefined), norms with and without an element count, logged and hyper-parameter lrs.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FigureGrid } from '../../../src/core/engine/figureGrid';
+import { LayerFigures } from '../../../src/core/engine/layerFigures';
+import { applyLoggedScalars } from '../../../src/core/engine/logPhase';
+import { FIGURES } from '../../../src/core/run/scalars';
+import { emptyRunData, type FigureName } from '../../../src/core/run/types';
+import { fuzzCases, fuzzSeed, int, rng } from '../../support/fuzz';
+
+const LOGGED: FigureName[] = [
+  'paramRms',
+  'paramNorm',
+  'gradNorm',
+  'updateRms',
+  'updateNorm',
+  'relStep',
+  'adamUpdateRms',
+  'relStepPredicted',
+  'epsDominatedFraction',
+  'lr',
+  'zeroSecondMomentFraction',
+];
+
+test('resolveAxis gives what at gives at every step, for every figure', () => {
+  const r = rng(fuzzSeed(0x5e41e5));
+  for (let c = 0; c < fuzzCases(300); c++) {
+    const data = emptyRunData();
+    const layer = 'l';
+    const figures = LOGGED.filter(() => r() < 0.6);
+    const rows = 1 + int(r, 60);
+    let step = int(r, 5);
+    for (let i = 0; i < rows; i++) {
+      const roll = r();
+      step = roll < 0.15 ? int(r, step + 1) : roll < 0.35 ? step : step + 1 + int(r, 3); // back, same, forward
+      for (const f of figures) {
+        if (r() < 0.3) continue;
+        const ratio = f === 'relStep' || f === 'relStepPredicted';
+        const value = ratio && r() < 0.15 ? Infinity : r() < 0.1 ? 0 : r() < 0.5 ? Math.fround(r()) : r() * 10 ** (int(r, 8) - 6);
+        data.scalars.setLayer(step, layer, f, value);
+      }
+      if (r() < 0.2) data.scalars.layer(layer).addRow(step); // a row of the step stating nothing
+    }
+    if (r() < 0.5) data.scalars.layer(layer).numel = 1 + int(r, 1000);
+    const grid = new FigureGrid(data);
+    applyLoggedScalars(grid);
+    const hyper = { lr: r() < 0.5 ? null : Math.fround(r() * 1e-3), decayFree: r() < 0.8 };
+    const lf = new LayerFigures(grid, layer, hyper);
+    const logged = lf.loggedSteps();
+    // The axis: the logged steps plus steps the layer has no row at.
+    const axis = Float64Array.from(new Set([...logged, ...Array.from({ length: int(r, 5) }, () => int(r, step + 3))])).sort();
+    const { present, v } = lf.resolveAxis(axis);
+    lf.restart();
+    for (let i = 0; i < axis.length; i++) {
+      const has = lf.at(axis[i]!);
+      assert.equal(present[i], has ? 1 : 0, `case ${c}: row at step ${axis[i]}`);
+      for (let col = 0; col < FIGURES.length; col++) {
+        const want = has ? lf.row.v[col]! : Number.NaN;
+        const got = v[col] ? v[col]![i]! : Number.NaN;
+        assert.ok(Object.is(got, want), `case ${c}, step ${axis[i]}, ${FIGURES[col]}: ${got} vs ${want}`);
+      }
+    }
+  }
+});
