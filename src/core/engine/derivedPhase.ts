@@ -56,16 +56,18 @@ export function deriveFigures(row: FigureRow, numel: number | undefined, hyper: 
 
 /**
  * deriveFigures over whole columns (LayerFigures.resolveAxis): `v` by figure column over `n` steps (null: no
- * value at any), `relStated` where a relative step is stated as undefined. Same rules, same arithmetic.
+ * value at any), `relStated` 1 where a relative step is stated as undefined; `fresh(col)` gives an all-NaN
+ * column for a figure that had no value. Same rules, same arithmetic.
  */
 export function deriveColumns(
   v: (Float64Array | null)[],
-  relStated: Uint8Array | null,
+  relStated: Uint8Array,
   n: number,
   numel: number | undefined,
   hyper: DeriveHyper,
+  fresh: (col: number) => Float64Array,
 ): void {
-  const column = (col: number): Float64Array => (v[col] ??= new Float64Array(n).fill(Number.NaN));
+  const column = (col: number): Float64Array => (v[col] ??= fresh(col));
   if (numel) {
     const root = Math.sqrt(numel);
     for (const [r, nm] of NORM_PAIRS) {
@@ -83,7 +85,7 @@ export function deriveColumns(
   const update = v[UPDATE];
   if (update) {
     for (let i = 0; i < n; i++) {
-      if (Number.isNaN(update[i]!) || !(param[i]! > 0) || (relStated !== null && relStated[i] === 1)) continue;
+      if (Number.isNaN(update[i]!) || !(param[i]! > 0) || relStated[i] === 1) continue;
       const rel = column(REL);
       if (Number.isNaN(rel[i]!)) rel[i] = update[i]! / param[i]!;
     }

@@ -5,7 +5,7 @@ import type { FigureName, NonFiniteObservation, OptimizerHyper, RunData } from '
 import type { LayerStats, UpdateDistribution } from './types';
 import { FigureGrid, toLayerStats } from './figureGrid';
 import { layerHyper, resolveHyper } from './hyper';
-import { LayerFigures } from './layerFigures';
+import { AxisScratch, LayerFigures } from './layerFigures';
 import { figureColumn } from '../run/scalars';
 import { applyTensorPhase, UNKNOWN_STEP } from './tensorPhase';
 import { applyHistograms, applyLoggedScalars } from './logPhase';
@@ -155,6 +155,7 @@ function scanSteps(layers: LayerFigures[], axis: Float64Array, withCells: Readon
   const pending: { layer: string; columns: (Float64Array | null)[]; present: boolean; uncharted: number[] }[] = [];
   let anyParamScale = false;
   const K = SERIES_COLUMNS.length;
+  const scratch = new AxisScratch(n);
   for (const l of layers) {
     const cols: (Float64Array | null)[] = new Array<Float64Array | null>(K).fill(null);
     // Steps where the layer has figures but none charted: it is in the series if another layer charts one there.
@@ -168,8 +169,18 @@ function scanSteps(layers: LayerFigures[], axis: Float64Array, withCells: Readon
     };
     if (!withCells.has(l.layer)) {
       // Logged figures only: resolved column by column, the series columns used as they come.
-      const r = l.resolveAxis(axis);
-      for (let k = 0; k < K; k++) cols[k] = r.v[SERIES_COLUMNS[k]!] ?? null;
+      const r = l.resolveAxis(axis, scratch);
+      // The series columns copied out of the scratch into one array per layer (one allocation, not one per figure).
+      let stated = 0;
+      for (let k = 0; k < K; k++) if (r.v[SERIES_COLUMNS[k]!]) stated++;
+      const slab = stated ? new Float64Array(stated * n) : null;
+      for (let k = 0, at = 0; k < K; k++) {
+        const c = r.v[SERIES_COLUMNS[k]!];
+        if (!c) continue;
+        slab!.set(c, at);
+        cols[k] = slab!.subarray(at, at + n);
+        at += n;
+      }
       if (r.v[PARAM_COLUMN]) anyParamScale = true;
       const lrs = r.v[LR_COLUMN];
       for (let i = 0; i < n; i++) {

@@ -13,8 +13,8 @@ import type { Finding } from './types';
 export function epsDominatedFindings(ctx: RunRuleContext): Finding[] {
   const th = ctx.thresholds.epsDominatedFraction;
   const order = ctx.series.map((s) => s.layer);
-  const hits = new HitGrouper(order, ctx.step, (a, b) => a > b);
-  const zeroHits = new HitGrouper(order, ctx.step, (a, b) => a > b);
+  const hits = new HitGrouper(order, ctx.step, 'largest');
+  const zeroHits = new HitGrouper(order, ctx.step, 'largest');
   let zeroBelow = new Float64Array(0);
   for (const s of ctx.series) {
     if (ctx.frozenLayers?.has(s.layer)) continue;

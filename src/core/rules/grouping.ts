@@ -15,7 +15,7 @@ export interface HitGroup {
   /** Layers in the run's layer order. */
   layers: string[];
   steps: { first: number; last: number; count: number };
-  /** The hit with the most extreme value (by `worse`). */
+  /** The hit with the most extreme value (the first of equals). */
   worst: RuleHit;
   /** Per layer: the steps it holds at and its most extreme value. */
   perLayer: { layer: string; first: number; last: number; count: number; worst: number }[];
@@ -23,18 +23,6 @@ export interface HitGroup {
   atReportStep: boolean;
   /** The layers it holds for at the report step (layer order). */
   layersAtReportStep: string[];
-}
-
-/** Group hits (any order) by layer; `layerOrder` orders the result, `worse(a, b)` is true when a is more extreme. */
-export function groupHits(
-  hits: RuleHit[],
-  layerOrder: readonly string[],
-  reportStep: number | null,
-  worse: (a: number, b: number) => boolean,
-): HitGroup | null {
-  const g = new HitGrouper(layerOrder, reportStep, worse);
-  for (const h of hits) g.add(h.layer, h.step, h.value);
-  return g.group();
 }
 
 interface LayerHits {
@@ -61,11 +49,17 @@ export class HitGrouper {
   private worstStep = 0;
   private worstValue = 0;
 
+  /** +1: the largest value is the most extreme, -1: the smallest (compared as sign·value, exact). */
+  private readonly sign: number;
+
+  /** `layerOrder` orders the group's layers; `extreme`: which end of the values is the worst. */
   constructor(
     private readonly layerOrder: readonly string[],
     private readonly reportStep: number | null,
-    private readonly worse: (a: number, b: number) => boolean,
-  ) {}
+    extreme: 'largest' | 'smallest',
+  ) {
+    this.sign = extreme === 'largest' ? 1 : -1;
+  }
 
   get size(): number {
     return this.n;
@@ -84,9 +78,10 @@ export class HitGrouper {
     if (step < l.first) l.first = step;
     if (step > l.last) l.last = step;
     l.count++;
-    if (this.worse(value, l.worst)) l.worst = value;
+    const sign = this.sign;
+    if (sign * value > sign * l.worst) l.worst = value;
     if (step === this.reportStep) l.atReport = true;
-    if (this.n === 0 || this.worse(value, this.worstValue)) {
+    if (this.n === 0 || sign * value > sign * this.worstValue) {
       this.worstLayer = layer;
       this.worstStep = step;
       this.worstValue = value;

@@ -11,9 +11,9 @@ import { RUN_RULES } from './ruleIds';
 export function relativeStepFindings(ctx: RunRuleContext): Finding[] {
   const th = ctx.thresholds;
   const order = ctx.series.map((s) => s.layer);
-  const hiHits = new HitGrouper(order, ctx.step, (a, b) => a > b);
-  const loHits = new HitGrouper(order, ctx.step, (a, b) => a < b);
-  const lzHits = new HitGrouper(order, ctx.step, (a, b) => a < b);
+  const hiHits = new HitGrouper(order, ctx.step, 'largest');
+  const loHits = new HitGrouper(order, ctx.step, 'smallest');
+  const lzHits = new HitGrouper(order, ctx.step, 'smallest');
   let anyMeasured = false;
   let anyPredicted = false;
   const peak = ctx.lrSchedule?.peak ?? null;

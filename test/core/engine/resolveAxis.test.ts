@@ -1,12 +1,12 @@
 // LayerFigures.resolveAxis (a logged layer's figures over every step at once) against LayerFigures.at (step by
 // step, the engine's reference resolution): the same value, bit for bit, for every figure at every step, on
-// random logged tables — repeated and unsorted steps, a figure stated again at a later row of its step, +inf
+// random logged tables (the working columns reused from another layer) — repeated and unsorted steps, a figure stated again at a later row of its step, +inf
 // ratios (stated as undefined), norms with and without an element count, logged and hyper-parameter lrs.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FigureGrid } from '../../../src/core/engine/figureGrid';
-import { LayerFigures } from '../../../src/core/engine/layerFigures';
+import { AxisScratch, LayerFigures } from '../../../src/core/engine/layerFigures';
 import { applyLoggedScalars } from '../../../src/core/engine/logPhase';
 import { FIGURES } from '../../../src/core/run/scalars';
 import { emptyRunData, type FigureName } from '../../../src/core/run/types';
@@ -46,6 +46,8 @@ test('resolveAxis gives what at gives at every step, for every figure', () => {
       if (r() < 0.2) data.scalars.layer(layer).addRow(step); // a row of the step stating nothing
     }
     if (r() < 0.5) data.scalars.layer(layer).numel = 1 + int(r, 1000);
+    // Another layer resolved first with the same scratch: nothing of it may show in this layer's figures.
+    for (let i = 0; i < 20; i++) for (const f of LOGGED) data.scalars.setLayer(int(r, step + 3), 'other', f, r());
     const grid = new FigureGrid(data);
     applyLoggedScalars(grid);
     const hyper = { lr: r() < 0.5 ? null : Math.fround(r() * 1e-3), decayFree: r() < 0.8 };
@@ -53,7 +55,9 @@ test('resolveAxis gives what at gives at every step, for every figure', () => {
     const logged = lf.loggedSteps();
     // The axis: the logged steps plus steps the layer has no row at.
     const axis = Float64Array.from(new Set([...logged, ...Array.from({ length: int(r, 5) }, () => int(r, step + 3))])).sort();
-    const { present, v } = lf.resolveAxis(axis);
+    const scratch = new AxisScratch(axis.length);
+    new LayerFigures(grid, 'other', hyper).resolveAxis(axis, scratch);
+    const { present, v } = lf.resolveAxis(axis, scratch);
     lf.restart();
     for (let i = 0; i < axis.length; i++) {
       const has = lf.at(axis[i]!);
