@@ -137,7 +137,7 @@ export class LayerFigures {
       const c = t.column(col);
       if (c === undefined) continue;
       const out = scratch.column(col);
-      const wrote = c instanceof Float32Array ? scatter32(c, rowPos, out) : scatter64(c, rowPos, out);
+      const wrote = scatter(c, rowPos, out);
       v[col] = wrote ? out : null;
       if (col === REL_COLUMN) {
         for (let row = 0; row < t.length; row++) {
@@ -198,20 +198,8 @@ export class AxisScratch {
 }
 
 // One column's rows into their axis positions, the first value of a step kept (+inf and NaN are not values); true
-// when a value was written. Two copies, one per element type, so each loop reads one kind of array.
-function scatter32(c: Float32Array, rowPos: Int32Array, out: Float64Array): boolean {
-  let wrote = false;
-  for (let row = 0; row < rowPos.length; row++) {
-    const at = rowPos[row]!;
-    const x = c[row]!;
-    if (at < 0 || x !== x || x === Infinity || out[at] === out[at]) continue;
-    out[at] = x;
-    wrote = true;
-  }
-  return wrote;
-}
-
-function scatter64(c: Float64Array, rowPos: Int32Array, out: Float64Array): boolean {
+// when a value was written.
+function scatter(c: Float32Array | Float64Array, rowPos: Int32Array, out: Float64Array): boolean {
   let wrote = false;
   for (let row = 0; row < rowPos.length; row++) {
     const at = rowPos[row]!;
