@@ -6,9 +6,10 @@
 
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { AnalysisProcess } from '../src/extension/analysis/client';
 import { DEFAULT_LIMITS } from '../src/extension/analysis/limits';
+import { buildAnalysisProcess } from '../test/support/analysisBundle';
 // @ts-expect-error: a plain .mjs script without types
 import { llamaStepText, writeLlamaLog } from '../scripts/llama-log.mjs';
 
@@ -28,18 +29,7 @@ function stats(xs: number[]): string {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ol-live-'));
   try {
-    const esbuild = await import('esbuild');
-    const modulePath = join(dir, 'analysis.js');
-    await esbuild.build({
-      entryPoints: [resolve(__dirname, '..', 'src', 'extension', 'analysis', 'process.ts')],
-      outfile: modulePath,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['vscode'],
-      logLevel: 'warning',
-    });
+    const modulePath = await buildAnalysisProcess(dir);
     const log = join(dir, 'optimizer_lens.jsonl');
     writeLlamaLog(log);
     const proc = new AnalysisProcess(modulePath, DEFAULT_LIMITS);

@@ -12,7 +12,7 @@ import type { RunAnalysis } from '../../src/core/analysis';
 import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
 import { MessageType, type AppendStepsMessage, type ShowAnalysisMessage } from '../../src/shared/protocol';
 import { LiveUpdates, type LiveRender } from '../../webview/dashboard/liveUpdates';
-import { fixturePath } from '../support/fixtures';
+import { assertJoinedAsWhole, fixturePath } from '../support/fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'ol-live-updates-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -94,12 +94,7 @@ describe('live refreshes of the dashboard', () => {
     assert.equal(r.message.update, true);
     const a = r.message.analysis;
     assert.ok(whole.result.steps.length > parts[0].result.steps.length);
-    assert.deepEqual(a.result.steps, whole.result.steps);
-    assert.equal(a.result.step, whole.result.step);
-    assert.deepEqual(a.result.layers, whole.result.layers);
-    assert.deepEqual(a.series, whole.series);
-    assert.deepEqual(a.globals, whole.globals);
-    assert.deepEqual(a.summary, whole.summary);
+    assertJoinedAsWhole(a, whole);
     // the findings stand as shown until a whole-run pass
     assert.deepEqual(a.result.findings, parts[0].result.findings);
     assert.equal(r.message.totalSteps, whole.result.steps.length);

@@ -7,13 +7,14 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AnalysisCancelled, AnalysisFailed, AnalysisProcess } from '../../src/extension/analysis/client';
 import { DEFAULT_LIMITS, type AnalysisLimits } from '../../src/extension/analysis/limits';
 import type { AnalysisAnswer } from '../../src/extension/analysis/protocol';
 import { EXHAUST_ENV } from '../../src/extension/analysis/testHooks';
 import { analyzePaths } from '../../src/core/pipeline';
+import { buildAnalysisProcess } from '../support/analysisBundle';
 import { assertClose, fixturePath, loadExpected } from '../support/fixtures';
 // @ts-expect-error a plain ES module shared with the e2e suite (no declarations)
 import { dupBombPt } from '../../scripts/hostile-files.mjs';
@@ -23,18 +24,7 @@ let modulePath: string;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ol-analysis-'));
-  const esbuild = await import('esbuild');
-  modulePath = join(dir, 'analysis.js');
-  await esbuild.build({
-    entryPoints: [resolve(__dirname, '..', '..', 'src', 'extension', 'analysis', 'process.ts')],
-    outfile: modulePath,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['vscode'],
-    logLevel: 'warning',
-  });
+  modulePath = await buildAnalysisProcess(dir);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

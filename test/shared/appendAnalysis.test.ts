@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzePaths } from '../../src/core/pipeline';
 import { appendAnalysis, extendsAnalysis } from '../../src/shared/appendAnalysis';
-import { fixturePath } from '../support/fixtures';
+import { assertJoinedAsWhole, fixturePath } from '../support/fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'ol-append-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,12 +39,7 @@ describe('appending the analysis of new log records', () => {
       assert.ok(extendsAnalysis(prev, fresh));
       const joined = appendAnalysis(prev, fresh);
       assert.ok(whole.result.steps.length > prev.result.steps.length);
-      assert.deepEqual(joined.result.steps, whole.result.steps);
-      assert.equal(joined.result.step, whole.result.step);
-      assert.deepEqual(joined.result.layers, whole.result.layers);
-      assert.deepEqual(joined.series, whole.series);
-      assert.deepEqual(joined.globals, whole.globals);
-      assert.deepEqual(joined.summary, whole.summary);
+      assertJoinedAsWhole(joined, whole);
       assert.deepEqual({ ...joined.result.optimizer, source: null }, { ...whole.result.optimizer, source: null });
     });
   }

@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { RunAnalysis } from '../../src/core/analysis';
 
 /** The repository root. */
 export const ROOT = resolve(__dirname, '..', '..');
@@ -58,4 +60,17 @@ export function assertClose(actual: number | null | undefined, expected: number 
   if (!(err <= rel) && !(expected === 0 && Math.abs(actual) <= rel)) {
     throw new Error(`${what}: expected ${expected}, got ${actual} (relative error ${err.toExponential(2)} > ${rel})`);
   }
+}
+
+/**
+ * A log analyzed in parts and joined (a followed log's appends) equals the whole log's analysis in everything the
+ * appends carry: steps, report step and its layers, series, run-level values, summary.
+ */
+export function assertJoinedAsWhole(joined: RunAnalysis, whole: RunAnalysis): void {
+  assert.deepEqual(joined.result.steps, whole.result.steps);
+  assert.equal(joined.result.step, whole.result.step);
+  assert.deepEqual(joined.result.layers, whole.result.layers);
+  assert.deepEqual(joined.series, whole.series);
+  assert.deepEqual(joined.globals, whole.globals);
+  assert.deepEqual(joined.summary, whole.summary);
 }
