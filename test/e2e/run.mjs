@@ -162,7 +162,7 @@ async function runUiTests() {
   page.on('pageerror', (e) => pageErrors.push(e.message));
   const env = { page, url: server.url(WORKSPACE), workspace: WORKSPACE, results: RESULTS, repo: REPO, log };
   for (const t of uiTests) {
-    if (ONLY && !ONLY.test(t.name)) continue;
+    if (ONLY && !t.required && !ONLY.test(t.name)) continue; // a required test (the workbench loading) runs always
     const t0 = Date.now();
     try {
       await withTimeout(t.fn(env), t.timeoutMs ?? 180_000, t.name);
