@@ -30,6 +30,3 @@ export interface RunRuleContext {
   /** Layers the optimizer does not train (PEFT base weights): no relative-step or scale findings for them. */
   frozenLayers?: ReadonlySet<string>;
 }
-
-/** The lr is this close to zero relative to its peak: the schedule, not the layer, makes the step small. */
-export { LR_NEAR_ZERO_FRACTION } from '../../shared/schedule';

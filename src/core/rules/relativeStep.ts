@@ -1,5 +1,6 @@
 import { formatNumber as fmt, formatStep } from '../../shared/format';
-import { LR_NEAR_ZERO_FRACTION, type RunRuleContext } from './context';
+import { lrNearZero } from '../../shared/schedule';
+import type { RunRuleContext } from './context';
 import { describeAtReportStep, describeLayers, describeSteps, groupedFinding, HitGrouper } from './grouping';
 import type { Finding } from './types';
 import { RUN_RULES } from './ruleIds';
@@ -17,11 +18,7 @@ export function relativeStepFindings(ctx: RunRuleContext): Finding[] {
   let anyMeasured = false;
   let anyPredicted = false;
   const peak = ctx.lrSchedule?.peak ?? null;
-  const nearZero = (step: number): boolean => {
-    if (peak === null || !(peak > 0)) return false;
-    const lr = ctx.lrAt(step);
-    return lr !== null && lr <= LR_NEAR_ZERO_FRACTION * peak;
-  };
+  const nearZero = (step: number): boolean => lrNearZero(ctx.lrAt(step), peak);
   // Whether the lr is near zero, per entry of a step axis (0 not yet asked, 1 no, 2 yes): layers share one
   // axis, so lrAt is asked once per step, not once per (layer, step).
   const nearZeroBySteps = new Map<Float64Array, Uint8Array>();
