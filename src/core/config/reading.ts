@@ -3,6 +3,7 @@
 // how the relative step follows from lr (and the scale). Findings, hover and Explain all read this.
 import { formatNumber } from '../../shared/format';
 import { lrMeaning, OPTIMIZER_LABELS, OPTIMIZER_NORMALIZATION } from '../../shared/optimizers';
+import { normalizeKey } from './classify';
 import type { ConfigLearningRate, ConfigOptimizer, ConfigScan, OptimizerFamily } from './types';
 
 /** Later in training RMS(u) of Adam's normalized update is this fraction of its first-step value 1 (our measured runs). */
@@ -169,7 +170,7 @@ export const ultralyticsAutoLr = (classes: number) => Math.round((0.002 * 5 * 1e
 export function autoOptimizerReading(lr: ConfigLearningRate, scan: ConfigScan): AutoOptimizerReading | null {
   const auto = scan.autoOptimizer;
   if (!auto) return null;
-  const last = lr.key.split('.').pop()!.replace(/^-+/, '').toLowerCase();
+  const last = normalizeKey(lr.key.split('.').pop()!);
   if (last !== 'lr0' && last !== 'warmup_bias_lr') return null;
   const adamWLr = auto.classes !== undefined ? ultralyticsAutoLr(auto.classes) : null;
   const adamW =
