@@ -211,9 +211,12 @@ export function scanShell(text: string, idx: LineIndex) {
   const { push, full } = entrySink(entries, issues);
 
   // Variables: every NAME=value at the start of a command (after export/local/declare), in source order.
+  // Where each command's name is (after its assignments; the length when it has none: `export LR=…`).
   const assignments = new Map<string, Assignment[]>();
+  const commandAt = new Map<Word[], number>();
   for (const cmd of words) {
-    for (let k = 0; k < cmd.length; k++) {
+    let k = 0;
+    for (; k < cmd.length; k++) {
       const w = cmd[k];
       if (k === 0 || DECLARE.has(cmd[k - 1].text) || ASSIGN.test(cmd[k - 1].text) || /^-[a-zA-Z]+$/.test(cmd[k - 1].text)) {
         if (DECLARE.has(w.text) || /^-[a-zA-Z]+$/.test(w.text)) continue;
@@ -226,6 +229,7 @@ export function scanShell(text: string, idx: LineIndex) {
       }
       break;
     }
+    commandAt.set(cmd, DECLARE.has(cmd[0]?.text ?? '') ? cmd.length : k);
   }
   const lastBefore = (name: string, at: number): Assignment | null => {
     const list = assignments.get(name);
@@ -295,10 +299,7 @@ export function scanShell(text: string, idx: LineIndex) {
    * are variables, read above.
    */
   const overrideArguments = (cmd: Word[]) => {
-    let k0 = 0;
-    while (k0 < cmd.length && (DECLARE.has(cmd[k0].text) || (ASSIGN.test(cmd[k0].text) && !quotedIn(cmd[k0], 0, 1)))) k0++;
-    if (k0 > 0 && DECLARE.has(cmd[0].text)) return;
-    for (let k = k0 + 1; k < cmd.length && !full(); k++) {
+    for (let k = (commandAt.get(cmd) ?? cmd.length) + 1; k < cmd.length && !full(); k++) {
       const w = cmd[k];
       const m = OVERRIDE.exec(w.text);
       if (m) {
