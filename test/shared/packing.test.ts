@@ -10,6 +10,14 @@ import { bufferReplacer, bufferReviver, fromBase64, packSeries, toBase64, unpack
 import { SERIES_FIGURES } from '../../src/shared/series';
 import { fixturePath } from '../support/fixtures';
 
+/** The dashboard message the host posts for an analysis, with the default settings. */
+const showMessage = (analysis: ShowAnalysisMessage['analysis']): ShowAnalysisMessage => ({
+  type: MessageType.ShowAnalysis,
+  title: 't',
+  analysis,
+  settings: { thresholds: DEFAULT_THRESHOLDS, targetRelativeStep: 1e-3, defaultEps: 1e-8 },
+});
+
 describe('series packing', () => {
   it('round-trips the adam_base series exactly, absent entries (NaN) included, in two exact-length ArrayBuffers', async () => {
     const analysis = await analyzePaths([fixturePath('adam_base', 'stats.jsonl')]);
@@ -28,12 +36,7 @@ describe('series packing', () => {
     // Unpacked series are views into the two buffers, not copies.
     assert.ok(back.every((s) => s.steps.buffer === packed.steps && SERIES_FIGURES.every((f) => s.figures[f].buffer === packed.values)));
     // The wire message is much smaller as JSON than the plain one.
-    const message: ShowAnalysisMessage = {
-      type: MessageType.ShowAnalysis,
-      title: 't',
-      analysis,
-      settings: { thresholds: DEFAULT_THRESHOLDS, targetRelativeStep: 1e-3, defaultEps: 1e-8 },
-    };
+    const message = showMessage(analysis);
     const wire = toWire(message) as ShowAnalysisMessage;
     assert.equal(wire.analysis.series.length, 0);
     assert.ok(wire.packedSeries);
@@ -54,12 +57,7 @@ describe('packed series in a JSON document (the exported report)', () => {
 
   it('the wire message survives JSON with its buffers as base64, values exact (NaN = absent included)', async () => {
     const analysis = await analyzePaths([fixturePath('adam_base', 'stats.jsonl')]);
-    const message: ShowAnalysisMessage = {
-      type: MessageType.ShowAnalysis,
-      title: 't',
-      analysis,
-      settings: { thresholds: DEFAULT_THRESHOLDS, targetRelativeStep: 1e-3, defaultEps: 1e-8 },
-    };
+    const message = showMessage(analysis);
     const wire = toWire(message) as ShowAnalysisMessage;
     const text = JSON.stringify(wire, bufferReplacer);
     const back = JSON.parse(text, bufferReviver) as ShowAnalysisMessage;
