@@ -155,7 +155,10 @@ function handle(incoming: ToWebviewMessage): void {
 
 window.addEventListener('message', (event: MessageEvent) => {
   const data = event.data as ToWebviewMessage | undefined;
-  if (data && typeof data === 'object' && typeof data.type === 'string') handle(data);
+  if (!data || typeof data !== 'object' || typeof data.type !== 'string') return;
+  // Taken off the queue: the host posts the next message now (it sends one at a time, src/extension/postFlow.ts).
+  post({ type: MessageType.Received });
+  handle(data);
 });
 
 let scrollTimer: number | undefined;

@@ -4,6 +4,7 @@
 
 import * as vscode from 'vscode';
 import { MessageType, parseFromWebview, type AppendStepsMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
+import { PostFlow } from './postFlow';
 import { toWire } from './wire';
 import { renderWebviewHtml } from './webviewHtml';
 
@@ -38,6 +39,8 @@ export function allDashboardWebviews(): DashboardWebview[] {
 export class DashboardWebview implements vscode.Disposable {
   private ready = false;
   private current: ToWebviewMessage | null = null;
+  /** One message in flight; what arrives meanwhile waits, merged (a followed log refreshes faster than a busy transport delivers). */
+  private readonly flow = new PostFlow((m) => this.send(m));
   private readonly disposables: vscode.Disposable[] = [];
   /** Resolves when the webview has posted Ready (used by tests and commands that wait for the view). */
   readonly whenReady: Promise<void>;
@@ -80,14 +83,11 @@ export class DashboardWebview implements vscode.Disposable {
   /** Show `message`; `append`: what a view showing the previous message needs to show this one (posted instead). */
   show(message: ToWebviewMessage, append?: AppendStepsMessage): void {
     this.current = message;
-    this.post(append ?? message);
-  }
-
-  post(message: ToWebviewMessage): void {
-    if (this.ready) this.send(message);
+    if (this.ready) this.flow.post(append ?? message, message);
   }
 
   dispose(): void {
+    this.flow.dispose();
     hosts.delete(this);
     if (lastActive === this) lastActive = null;
     for (const d of this.disposables.splice(0)) d.dispose();
@@ -105,7 +105,11 @@ export class DashboardWebview implements vscode.Disposable {
       case MessageType.Ready:
         this.ready = true;
         this.markReady();
-        if (this.current) this.send(this.current);
+        this.flow.reset();
+        if (this.current) this.flow.post(this.current, this.current);
+        break;
+      case MessageType.Received:
+        this.flow.received();
         break;
       case MessageType.InsertLoggingSnippet:
         void vscode.commands.executeCommand('optimizerLens.insertLoggingSnippet');

@@ -29,6 +29,11 @@ export enum MessageType {
   // #region from webview
   /** The webview script is running and listening (also: it needs the whole state again, see AppendSteps). */
   Ready = 'ready',
+  /**
+   * The webview took a message off its queue (one per message the host posted): the host posts the next only
+   * then, and merges what arrives meanwhile (src/extension/postFlow.ts).
+   */
+  Received = 'received',
   /** The user asked for the logging snippet (from the lr-without-scale banner). */
   InsertLoggingSnippet = 'insertLoggingSnippet',
   /** The user asked to export the report. */
@@ -214,6 +219,10 @@ export interface ReadyMessage {
   type: MessageType.Ready;
 }
 
+export interface ReceivedMessage {
+  type: MessageType.Received;
+}
+
 export interface InsertLoggingSnippetMessage {
   type: MessageType.InsertLoggingSnippet;
 }
@@ -237,7 +246,8 @@ export interface ExplainRequestMessage {
 export type ToWebviewMessage =
   ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage | ShowRunsMessage | AppendStepsMessage;
 
-export type FromWebviewMessage = ReadyMessage | InsertLoggingSnippetMessage | ExportReportMessage | OpenFileMessage | ExplainRequestMessage;
+export type FromWebviewMessage =
+  ReadyMessage | ReceivedMessage | InsertLoggingSnippetMessage | ExportReportMessage | OpenFileMessage | ExplainRequestMessage;
 
 /**
  * A message from the webview checked field by field (the host's handler switches on the result; anything
@@ -250,6 +260,8 @@ export function parseFromWebview(message: unknown): FromWebviewMessage | null {
   switch (m.type) {
     case MessageType.Ready:
       return { type: MessageType.Ready };
+    case MessageType.Received:
+      return { type: MessageType.Received };
     case MessageType.InsertLoggingSnippet:
       return { type: MessageType.InsertLoggingSnippet };
     case MessageType.ExportReport:

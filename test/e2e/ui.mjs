@@ -1001,6 +1001,15 @@ test(
         .getAttribute('data-trace')
         .catch(() => null)) ?? '[]',
     ).filter((e) => written.has(e.step));
+    // Each refresh's stamps relative to when its step was written (the medians below hide a backlog's shape).
+    fs.writeFileSync(
+      path.join(env.results, 'llama-tail-trace.json'),
+      JSON.stringify(
+        trace.map((e) => ({ ...e, written: written.get(e.step) - started })),
+        null,
+        1,
+      ),
+    );
     if (trace.length) {
       const med = (xs) => {
         const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);

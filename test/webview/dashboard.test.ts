@@ -61,6 +61,12 @@ describe('dashboard webview', () => {
     assert.equal((await w.posted())[0].type, MessageType.Ready);
     await w.send(showAnalysis('adam_base/stats.jsonl', analysis));
     await w.page.waitForSelector('#layer-table tbody tr[data-layer]');
+    // each message taken is acknowledged: the host posts the next one only then (src/extension/postFlow.ts)
+    await w.waitForPosted(MessageType.Received);
+    assert.deepEqual(
+      (await w.posted()).map((m) => m.type),
+      [MessageType.Ready, MessageType.Received],
+    );
 
     const rows = await tableValues(w.page);
     assert.equal(rows.length, 14);

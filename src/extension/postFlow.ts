@@ -1,0 +1,102 @@
+// Flow control of the messages one webview is sent: one message in flight at a time. The next is posted when
+// the webview says it took the last one off its queue (Received), and whatever arrives meanwhile waits here,
+// merged — new steps appended to the new steps waiting (one AppendSteps), anything else replaced by the whole
+// current state. Without it a followed log refreshed 1.6 times a second queued its messages in the transport
+// (extension host → workbench → webview frame, a websocket under code-server): in the e2e run each one took
+// longer than the one before to arrive, 6 s behind the log after 45 s while the webview rendered each in
+// 0.4 s. No vscode import: unit-tested in Node (test/extension/postFlow.test.ts).
+
+import { appendAnalysis } from '../shared/appendAnalysis';
+import { MessageType, type AppendStepsMessage, type ToWebviewMessage } from '../shared/protocol';
+
+/** A webview that never says Received (closed, reloading, hidden and discarded) holds the queue this long at most. */
+export const RECEIVED_TIMEOUT_MS = 10_000;
+
+export interface PostFlowTimers {
+  set(task: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+const realTimers: PostFlowTimers = {
+  set: (task, ms) => setTimeout(task, ms),
+  clear: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+export class PostFlow {
+  private inFlight = false;
+  private timer: unknown = null;
+  private waiting: ToWebviewMessage | null = null;
+
+  constructor(
+    private readonly send: (message: ToWebviewMessage) => void,
+    private readonly timers: PostFlowTimers = realTimers,
+    private readonly timeoutMs = RECEIVED_TIMEOUT_MS,
+  ) {}
+
+  /** Messages posted and not yet received, plus the one waiting (0–2). */
+  get queued(): number {
+    return (this.inFlight ? 1 : 0) + (this.waiting ? 1 : 0);
+  }
+
+  /**
+   * Post `message` now, or after the one in flight. `whole`: the complete state the view shows once it has
+   * `message` (the same message unless it is an AppendSteps), which replaces a wait that cannot be merged.
+   */
+  post(message: ToWebviewMessage, whole: ToWebviewMessage): void {
+    if (!this.inFlight) {
+      this.transmit(message);
+      return;
+    }
+    const w = this.waiting;
+    if (w === null) this.waiting = message;
+    else if (w.type === MessageType.AppendSteps && message.type === MessageType.AppendSteps && chains(w, message))
+      this.waiting = mergeAppends(w, message);
+    else this.waiting = whole;
+  }
+
+  /** The webview took the message in flight: post what waits. */
+  received(): void {
+    this.settle();
+    const w = this.waiting;
+    this.waiting = null;
+    if (w) this.transmit(w);
+  }
+
+  /** The webview starts over (Ready): nothing is in flight and nothing waits (the caller sends the whole state). */
+  reset(): void {
+    this.settle();
+    this.waiting = null;
+  }
+
+  dispose(): void {
+    this.reset();
+  }
+
+  private settle(): void {
+    this.inFlight = false;
+    if (this.timer !== null) this.timers.clear(this.timer);
+    this.timer = null;
+  }
+
+  private transmit(message: ToWebviewMessage): void {
+    this.inFlight = true;
+    this.timer = this.timers.set(() => {
+      this.timer = null;
+      this.received();
+    }, this.timeoutMs);
+    this.send(message);
+  }
+}
+
+/** `b` extends the state `a` leads to (its base is a's last step and step count after a's steps). */
+function chains(a: AppendStepsMessage, b: AppendStepsMessage): boolean {
+  const added = a.fresh.result.steps;
+  const steps = a.base.steps + added.length;
+  const lastStep = added.length ? added[added.length - 1]! : a.base.lastStep;
+  return b.base.steps === steps && b.base.lastStep === lastStep;
+}
+
+/** One AppendSteps carrying both: a's base, the steps of both, b's title, totals, facts and trace. */
+function mergeAppends(a: AppendStepsMessage, b: AppendStepsMessage): AppendStepsMessage {
+  return { ...b, base: a.base, fresh: appendAnalysis(a.fresh, b.fresh) };
+}
