@@ -5,3 +5,16 @@
 export function appendAll<T>(target: T[], items: readonly T[]): void {
   for (let i = 0; i < items.length; i++) target.push(items[i]);
 }
+
+/** The union of two ascending arrays, distinct values, ascending (a view of a new array). */
+export function mergeUnique(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let n = 0;
+  while (i < a.length || j < b.length) {
+    const x = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
+    if (n === 0 || out[n - 1] !== x) out[n++] = x;
+  }
+  return out.subarray(0, n);
+}
