@@ -27,8 +27,11 @@ export interface LayerSeries {
   layer: string;
   /** Ascending steps. */
   steps: Float64Array;
-  /** Per figure one value per entry of `steps`; NaN = the input does not say. */
-  figures: Record<SeriesFigure, Float64Array>;
+  /**
+   * Per figure one value per entry of `steps`; NaN = the input does not say. Float32 where every value is a
+   * float32 (a TensorBoard scalar, a float32 figure logged as is): half the memory, the same numbers.
+   */
+  figures: Record<SeriesFigure, SeriesColumn>;
 }
 
 /** A series value as the JSON contract and the report's tables give it: null where absent. */
@@ -36,12 +39,27 @@ export function seriesValue(x: number | undefined): number | null {
   return x === undefined || Number.isNaN(x) ? null : x;
 }
 
-/** `a` followed by `b`, one new array (the columns of an appended series). */
-export function concatColumns(a: Float64Array, b: Float64Array): Float64Array {
-  const out = new Float64Array(a.length + b.length);
+/** A series column: float64, or float32 where every value is one. */
+export type SeriesColumn = Float64Array | Float32Array;
+
+/** `a` followed by `b`, one new array: float32 when both are, else float64 (the columns of an appended series). */
+export function concatColumns<C extends SeriesColumn>(a: C, b: C): C;
+export function concatColumns(a: SeriesColumn, b: SeriesColumn): SeriesColumn;
+export function concatColumns(a: SeriesColumn, b: SeriesColumn): SeriesColumn {
+  const n = a.length + b.length;
+  const out = a instanceof Float32Array && b instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+/** Every value of `c` is a float32 (NaN included): stored as float32 it reads back the same. */
+export function allFloat32(c: ArrayLike<number>): boolean {
+  for (let i = 0; i < c.length; i++) {
+    const x = c[i]!;
+    if (Math.fround(x) !== x && x === x) return false;
+  }
+  return true;
 }
 
 /** An all-NaN column of `n` entries (a figure no input states for a layer). */

@@ -8,7 +8,7 @@ import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
 import { MessageType, type ShowAnalysisMessage } from '../../src/shared/protocol';
 import { bufferReplacer, bufferReviver, fromBase64, packSeries, toBase64, unpackSeries } from '../../src/shared/packing';
 import { SERIES_FIGURES } from '../../src/shared/series';
-import { fixturePath } from '../support/fixtures';
+import { fixturePath, float64Series } from '../support/fixtures';
 
 /** The dashboard message the host posts for an analysis, with the default settings. */
 const showMessage = (analysis: ShowAnalysisMessage['analysis']): ShowAnalysisMessage => ({
@@ -26,9 +26,15 @@ describe('series packing', () => {
     assert.equal(packed.steps.byteLength, points * 8);
     assert.equal(packed.values.byteLength, points * 8 * SERIES_FIGURES.length);
     const back = unpackSeries(packed);
+    // the wire carries float64; a float32 column (a TensorBoard scalar's) arrives as the same numbers
+    const narrow = analysis.series.map((s) => ({ ...s, figures: { ...s.figures, paramRms: Float32Array.from(s.figures.paramRms) } }));
+    const narrowBack = unpackSeries(packSeries(narrow));
+    assert.ok(narrowBack[0]!.figures.paramRms instanceof Float64Array);
+    assert.deepEqual(narrowBack, float64Series(narrow));
+    assert.notDeepEqual(narrowBack, float64Series(analysis.series), 'float32 values, not the float64 ones');
     assert.deepEqual(
       back,
-      analysis.series.map((s) => ({ layer: s.layer, steps: s.steps, figures: s.figures })),
+      float64Series(analysis.series).map((s) => ({ layer: s.layer, steps: s.steps, figures: s.figures })),
     );
     // pos_embed's relative step at step 1 is absent (zero-initialised) and stays absent.
     const pos = back.find((s) => s.layer === 'pos_embed')!;
@@ -62,7 +68,7 @@ describe('packed series in a JSON document (the exported report)', () => {
     const text = JSON.stringify(wire, bufferReplacer);
     const back = JSON.parse(text, bufferReviver) as ShowAnalysisMessage;
     assert.ok(back.packedSeries!.values instanceof ArrayBuffer);
-    assert.deepEqual(unpackSeries(back.packedSeries!), analysis.series);
+    assert.deepEqual(unpackSeries(back.packedSeries!), float64Series(analysis.series));
     assert.ok(text.length < JSON.stringify(message).length, 'smaller than the series as JSON numbers');
   });
 });

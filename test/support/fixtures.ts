@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RunAnalysis } from '../../src/core/analysis';
+import type { LayerSeries } from '../../src/shared/series';
 
 /** The repository root. */
 export const ROOT = resolve(__dirname, '..', '..');
@@ -70,7 +71,18 @@ export function assertJoinedAsWhole(joined: RunAnalysis, whole: RunAnalysis): vo
   assert.deepEqual(joined.result.steps, whole.result.steps);
   assert.equal(joined.result.step, whole.result.step);
   assert.deepEqual(joined.result.layers, whole.result.layers);
-  assert.deepEqual(joined.series, whole.series);
+  assert.deepEqual(float64Series(joined.series), float64Series(whole.series));
   assert.deepEqual(joined.globals, whole.globals);
   assert.deepEqual(joined.summary, whole.summary);
+}
+
+/**
+ * The series with every column as a Float64Array: the same numbers compare equal whether a column is kept as
+ * float32 (every value a float32) or float64 (src/shared/series.ts).
+ */
+export function float64Series(series: LayerSeries[]): LayerSeries[] {
+  return series.map((s) => ({
+    ...s,
+    figures: Object.fromEntries(Object.entries(s.figures).map(([k, c]) => [k, Float64Array.from(c)])) as LayerSeries['figures'],
+  }));
 }

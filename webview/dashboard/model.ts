@@ -155,7 +155,7 @@ export class DashboardModel {
     if (!s || i === undefined) return null;
     const j = this.positionsOf(layer, s)[i];
     if (j < 0) return null;
-    const figures: Partial<Record<string, Float64Array>> = s.figures;
+    const figures: Partial<Record<string, Float64Array | Float32Array>> = s.figures;
     const v = figures[figure]?.[j];
     return v === undefined || Number.isNaN(v) ? null : v;
   }
