@@ -255,6 +255,24 @@ export function toStep(value: unknown): number | null {
   return n;
 }
 
+/** A long-form record key's meaning: the figure it states (null: none) and its table column. */
+interface LongKey {
+  figure: FigureName | null;
+  col: number;
+  read: boolean;
+}
+
+/** What the keys of a run of flat records with the same keys mean (ScalarSink.keyPlanFor). */
+interface KeyPlan {
+  keys: string[];
+  stepKeys: readonly string[];
+  /** Indices of the step keys present, in the order they are looked for; likewise the layer keys. */
+  stepCandidates: number[];
+  layerCandidates: number[];
+  /** Per key its long-form meaning; null for shape and numel. */
+  longKeys: (LongKey | null)[];
+}
+
 /** Shapes by their text: a long-form CSV repeats a few shape strings on every row (a regex each cost 11%). */
 const SHAPE_TEXT = new Map<string, number[] | null>();
 const MAX_SHAPE_TEXTS = 4096;
@@ -432,9 +450,9 @@ export class ScalarRecordSink {
   }
 
   /** What a long-form record's key means, resolved once per key (JSONL lines repeat a few keys). */
-  private readonly longKeys = new Map<string, { figure: FigureName | null; col: number; read: boolean }>();
+  private readonly longKeys = new Map<string, LongKey>();
 
-  private longKey(k: string): { figure: FigureName | null; col: number; read: boolean } {
+  private longKey(k: string): LongKey {
     let key = this.longKeys.get(k);
     if (key === undefined) {
       const figure = Object.prototype.hasOwnProperty.call(LAYER_METRICS, k) ? LAYER_METRICS[k]! : null;
@@ -511,33 +529,67 @@ export class ScalarRecordSink {
     stepKeys: readonly string[],
     asObject: () => Record<string, unknown>,
   ): boolean | null {
+    const plan = this.keyPlanFor(keys, n, stepKeys);
     let stepAt = -1;
-    for (let s = 0; s < stepKeys.length && stepAt < 0; s++) {
-      const k = stepKeys[s]!;
-      for (let i = 0; i < n; i++) {
-        if (keys[i] === k) {
-          if (values[i] !== null) stepAt = i;
-          break;
-        }
+    for (const i of plan.stepCandidates) {
+      if (values[i] !== null) {
+        stepAt = i;
+        break;
       }
     }
     if (stepAt < 0) return null;
     let layerAt = -1;
-    for (let s = 0; s < LAYER_KEYS.length && layerAt < 0; s++) {
-      const k = LAYER_KEYS[s]!;
-      for (let i = 0; i < n; i++) {
-        if (keys[i] === k) {
-          if (typeof values[i] === 'string' && values[i] !== '') layerAt = i;
-          break;
-        }
+    for (const i of plan.layerCandidates) {
+      if (typeof values[i] === 'string' && values[i] !== '') {
+        layerAt = i;
+        break;
       }
     }
     if (layerAt < 0) return null;
     const step = toStep(values[stepAt]);
     if (step === null) return null;
-    const stored = this.longForm(step, values[layerAt] as string, line, keys, values, n, stepAt, layerAt, asObject);
+    const stored = this.longForm(step, values[layerAt] as string, line, keys, values, n, stepAt, layerAt, asObject, plan.longKeys);
     if (stored) this.usableRecords++;
     return stored;
+  }
+
+  /**
+   * What each key of a flat record means, worked out once for a run of records with the same keys in the same
+   * order (a log's lines; the parser hands the same interned strings): the step and layer keys present, in
+   * the order they are looked for, and each key's long-form meaning.
+   */
+  private keyPlan: KeyPlan | null = null;
+
+  private keyPlanFor(keys: readonly string[], n: number, stepKeys: readonly string[]): KeyPlan {
+    const last = this.keyPlan;
+    if (last !== null && last.keys.length === n && last.stepKeys === stepKeys) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (keys[i] !== last.keys[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return last;
+    }
+    const own = keys.slice(0, n);
+    const candidates = (names: readonly string[]): number[] => {
+      const out: number[] = [];
+      for (const k of names) {
+        const i = own.indexOf(k);
+        if (i >= 0) out.push(i);
+      }
+      return out;
+    };
+    const plan: KeyPlan = {
+      keys: own,
+      stepKeys,
+      stepCandidates: candidates(stepKeys),
+      layerCandidates: candidates(LAYER_KEYS),
+      longKeys: own.map((k) => (k === 'shape' || k === 'numel' ? null : this.longKey(k))),
+    };
+    this.keyPlan = plan;
+    return plan;
   }
 
   /** A long-form record's figures, shape, numel and optimizer settings into `layer`'s table. */
@@ -551,6 +603,8 @@ export class ScalarRecordSink {
     stepAt: number,
     layerAt: number,
     asObject: () => Record<string, unknown>,
+    /** Each key's meaning (keyPlanFor), null for shape and numel; looked up here when not given. */
+    longKeys?: readonly (LongKey | null)[],
   ): boolean {
     let stored = false;
     this.noteLayer(layer);
@@ -560,15 +614,18 @@ export class ScalarRecordSink {
     for (let i = 0; i < n; i++) {
       if (i === stepAt || i === layerAt) continue;
       const k = keys[i]!;
-      if (k === 'shape') {
-        shapeRaw = values[i];
-        continue;
+      const planned = longKeys?.[i];
+      if (planned === undefined || planned === null) {
+        if (k === 'shape') {
+          shapeRaw = values[i];
+          continue;
+        }
+        if (k === 'numel') {
+          numelRaw = values[i];
+          continue;
+        }
       }
-      if (k === 'numel') {
-        numelRaw = values[i];
-        continue;
-      }
-      const key = this.longKey(k);
+      const key = planned ?? this.longKey(k);
       if (key.figure === null) continue;
       const raw = values[i];
       // The common case (a finite number) straight into the layer's table; the rest through layerValue.

@@ -128,6 +128,62 @@ describe('FlatJsonParser', () => {
     assert.equal(fields('{}'), 0);
   });
 
+  it('reads lines of one shape by their bytes between values, and every line that differs as JSON.parse does', () => {
+    // Each variant follows a line of the shape, so the shape path meets it first.
+    const shape =
+      '{"step": 10, "layer": "model.layers.0.mlp.up_proj.weight", "shape": [11008, 4096], "lr": 0.0002999999149449555, "ok": true, "note": null}';
+    const variants = [
+      shape,
+      shape.replace('10', '20').replace('0.0002999999149449555', '1.5e-08'),
+      shape.replace('"ok": true', '"ok": false'),
+      shape.replace('"ok": true', '"ok": NaN'),
+      shape.replace('"lr": 0.0002999999149449555', '"lr": null'), // a value of another kind
+      shape.replace('"lr": 0.0002999999149449555', '"lr": "3e-4"'),
+      shape.replace('"lr": 0.0002999999149449555', '"lr": -Infinity'),
+      shape.replace('"note": null', '"note": {"a": 1}'), // nested: JSON.parse's
+      shape.replace('"layer": "model', '"layer": "mödel'),
+      shape.replace('"shape": [11008, 4096]', '"shape": []'),
+      shape.replace('"shape": [11008, 4096]', '"shape": [11008, "x"]'),
+      shape.replace('"lr"', '"LR"'), // another key of the same length
+      shape.replace('"lr"', '"step"'), // a key stated twice
+      shape.replace(', "note": null', ''), // a field fewer
+      shape.replace('}', ', "extra": 1}'), // one more
+      `${shape}  `,
+      `${shape}\r`,
+      shape.replace(': ', ':'),
+      shape.slice(0, -1), // cut in the last gap
+      shape.slice(0, 40), // cut in a value
+      shape.replace('10', '1e400'),
+      shape.replace('10', '-0'),
+      shape.replace('10', '012'),
+    ];
+    const p = new FlatJsonParser();
+    for (const v of variants) {
+      for (const text of [shape, v, v]) {
+        const b = Buffer.from(text, 'utf8');
+        const got = p.parse(b, 0, b.length);
+        let want: unknown;
+        try {
+          want = parseJsonTolerant(text);
+        } catch {
+          want = undefined;
+        }
+        if (got === undefined) continue; // handed back: the reader uses JSON.parse
+        assert.deepEqual(got, want, text);
+        for (const [k, x] of Object.entries(got))
+          assert.ok(Object.is(x, (want as Record<string, unknown>)[k]) || typeof x === 'object', `${k} of ${text}`);
+      }
+    }
+    // the lines of the shape were read by it: the shape line after each variant but the first, and the
+    // variants that differ only in values of the same kinds
+    assert.ok(p.linesByShape >= variants.length + 2, `${p.linesByShape} lines by their shape`);
+    const before = p.linesByShape;
+    const b = Buffer.from(variants[1]!, 'latin1');
+    assert.equal(p.parse(Buffer.from(shape), 0, shape.length)!.step, 10);
+    assert.equal(p.parse(b, 0, b.length)!.lr, 1.5e-8);
+    assert.equal(p.linesByShape, before + 2);
+  });
+
   it('keeps interned strings bounded and still reads every new string right', () => {
     const p = new FlatJsonParser();
     for (let i = 0; i < 70000; i++) assert.equal(parse(p, `{"layer": "l${i}"}`)!.layer, `l${i}`);
