@@ -611,6 +611,7 @@ export class ScalarRecordSink {
     const table = this.store.layer(layer);
     let shapeRaw: unknown;
     let numelRaw: unknown;
+    let row = -1;
     for (let i = 0; i < n; i++) {
       if (i === stepAt || i === layerAt) continue;
       const k = keys[i]!;
@@ -630,7 +631,8 @@ export class ScalarRecordSink {
       const raw = values[i];
       // The common case (a finite number) straight into the layer's table; the rest through layerValue.
       if (typeof raw === 'number' && raw - raw === 0) {
-        table.set(step, key.col, raw);
+        if (row < 0) row = table.rowFor(step);
+        table.put(row, key.col, raw);
         if (!key.read) {
           key.read = true;
           this.noteRead(k);
@@ -643,7 +645,8 @@ export class ScalarRecordSink {
     const shape = shapeRaw !== undefined && !sameShape(known, shapeRaw) ? toShape(shapeRaw) : null;
     const numelN = toNumber(numelRaw);
     const numel = typeof numelN === 'number' && Number.isInteger(numelN) && numelN >= 0 ? numelN : undefined;
-    if (shape || numel !== undefined) this.layerSize(step, layer, shape, numel);
+    // (a numel is kept once: a line restating it has nothing to add)
+    if (shape || (numel !== undefined && table.numel === null)) this.layerSize(step, layer, shape, numel);
     if (!this.hyperByLayer.has(layer)) this.noteHyper(layer, asObject());
     return stored;
   }

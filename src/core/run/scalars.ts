@@ -94,9 +94,13 @@ export class ScalarTable {
 
   /** Store `value` at `step` in column `col` (see the module comment for which row it goes into). */
   set(step: number, col: number, value: number): void {
-    let row = this.length - 1;
-    if (row < 0 || this.steps[row] !== step) row = this.addRow(step);
-    this.put(row, col, value);
+    this.put(this.rowFor(step), col, value);
+  }
+
+  /** The row `set` stores `step`'s values in (a record's values share it: found once per record). */
+  rowFor(step: number): number {
+    const row = this.length - 1;
+    return row < 0 || this.steps[row] !== step ? this.addRow(step) : row;
   }
 
   /** Value at (row, col); NaN when not stated. */
