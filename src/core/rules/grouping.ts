@@ -42,6 +42,17 @@ interface LayerHits {
  * 10 MB on that run, 15 MB allocated as it doubled, at the analysis' peak of memory). Hits may come in any
  * order; a rule walking one layer after another takes the last-layer fast path.
  */
+/** Every value of ascending `b` is in ascending `d` (the layers of a run mostly share their steps: no merge). */
+function within(b: Float64Array, d: Float64Array): boolean {
+  let j = 0;
+  for (let i = 0; i < b.length; i++) {
+    const x = b[i]!;
+    while (j < d.length && d[j]! < x) j++;
+    if (j === d.length || d[j] !== x) return false;
+  }
+  return true;
+}
+
 /** The most hits' steps buffered before they are merged (512 KB). */
 const MAX_BUFFER = 65536;
 
@@ -51,6 +62,8 @@ export class HitGrouper {
   /** New hits' steps, not yet merged into `distinct`. */
   private buffer = new Float64Array(1024);
   private buffered = 0;
+  /** The buffered steps are ascending (no sort before the merge). */
+  private ascending = true;
   /** The distinct steps of the hits merged so far, ascending. */
   private distinct: Float64Array = new Float64Array(0);
   private n = 0;
@@ -95,6 +108,17 @@ export class HitGrouper {
       this.worstStep = step;
       this.worstValue = value;
     }
+    this.n++;
+    const k = this.buffered;
+    if (k > 0) {
+      const last = this.buffer[k - 1]!;
+      if (step === last) return; // the step just buffered (step after step across layers)
+      if (step < last) {
+        // A rule walking layer after layer: one layer's ascending steps end; merged as they are, unsorted.
+        if (this.ascending && k >= 4096) this.mergeBuffer();
+        else this.ascending = false;
+      }
+    }
     if (this.buffered === this.buffer.length) {
       if (this.buffer.length < MAX_BUFFER) {
         const grown = new Float64Array(this.buffer.length * 2);
@@ -103,14 +127,16 @@ export class HitGrouper {
       } else this.mergeBuffer();
     }
     this.buffer[this.buffered++] = step;
-    this.n++;
   }
 
-  /** The buffered steps sorted, and merged into the distinct ones. */
+  /** The buffered steps sorted (when they are not), and merged into the distinct ones. */
   private mergeBuffer(): void {
+    const b = this.buffer.subarray(0, this.buffered);
+    if (!this.ascending) b.sort();
     // a copy: the merge's array is longer than its distinct values
-    this.distinct = mergeUnique(this.distinct, this.buffer.subarray(0, this.buffered).sort()).slice();
+    if (!within(b, this.distinct)) this.distinct = mergeUnique(this.distinct, b).slice();
     this.buffered = 0;
+    this.ascending = true;
   }
 
   group(): HitGroup | null {
