@@ -69,9 +69,12 @@ export class LiveAnalysis implements vscode.Disposable {
 
   /** Resolves as soon as there is something to show: a first partial analysis, the final one, or the error. */
   start(token?: vscode.CancellationToken): Promise<void> {
+    const requested = Date.now();
     return new Promise<void>((resolve) => {
       let shown = false;
       const show = () => {
+        // The first view is traced like a live refresh (webview/trace.ts): asked, answered, posted, painted.
+        this.trace ??= { requested, answered: Date.now() };
         if (!shown) {
           shown = true;
           resolve();

@@ -900,6 +900,20 @@ test(
     const firstTable = Date.now() - t0;
     const firstTitle = await wv.locator('#run-title').innerText();
     const firstRows = await wv.locator('table#layer-table tbody tr').count();
+    // Where the first view's time went (the host traces it like a refresh): chosen → the analysis asked →
+    // its first answer → posted → received in the webview → rendered → painted.
+    const firstTrace = await wv
+      .locator('body[data-trace]')
+      .getAttribute('data-trace', { timeout: 10_000 })
+      .then((t) => JSON.parse(t ?? '[]').find((e) => e.kind === 'show'))
+      .catch(() => undefined);
+    if (firstTrace) {
+      const f = firstTrace;
+      env.log(
+        `llama/ first view, ms after the folder was chosen: analysis asked ${f.requested - t0}, answered ${f.answered - t0}, ` +
+          `posted ${f.posted - t0}, received ${f.received - t0}, rendered ${f.rendered - t0}, painted ${f.painted - t0}`,
+      );
+    }
     await shot(env, 'llama-first-view');
     // the whole run: the title loses its "reading, N% so far"
     await wv.locator('#run-title', { hasText: /^llama\/$/ }).waitFor({ timeout: 300_000 });
