@@ -59,6 +59,17 @@ function powerOfTen(e: number): number {
 
 const SPLIT = 134217729; // 2^27 + 1 (Dekker)
 
+/** a·b − p exactly, for p = a·b rounded (Dekker's product, without a fused multiply-add). */
+function productError(a: number, b: number, p: number): number {
+  let c = SPLIT * a;
+  const ah = c - (c - a);
+  const al = a - ah;
+  c = SPLIT * b;
+  const bh = c - (c - b);
+  const bl = b - bh;
+  return ah * bh - p + ah * bl + al * bh + al * bl;
+}
+
 /**
  * (hi·10^loDigits + lo)·10^e rounded to the nearest double as Number() would, or NaN when the double-double
  * estimate cannot decide it. hi < 10^15 and lo < 10^loDigits ≤ 10^4 are integers; e within MIN/MAX_EXP10.
@@ -67,14 +78,8 @@ export function decimalToDouble(hi: number, loDigits: number, lo: number, e: num
   if (e < MIN_EXP10 || e > MAX_EXP10) return Number.NaN;
   // M = hi·10^k + lo exactly: hi·10^k as an exact product pair, plus lo.
   const t = POW10[loDigits]!;
-  let c = SPLIT * hi;
-  const hh = c - (c - hi);
-  const hl = hi - hh;
-  c = SPLIT * t;
-  const th = c - (c - t);
-  const tl = t - th;
   const p = hi * t;
-  const pe = hh * th - p + hh * tl + hl * th + hl * tl;
+  const pe = productError(hi, t, p);
   const s = p + lo;
   const bb = s - p;
   const se = p - (s - bb) + (lo - bb);
@@ -86,14 +91,8 @@ export function decimalToDouble(hi: number, loDigits: number, lo: number, e: num
   if (POW10_DD[i] !== POW10_DD[i]) i = powerOfTen(e);
   const ph = POW10_DD[i]!;
   const pl = POW10_DD[i + 1]!;
-  c = SPLIT * mh;
-  const ah = c - (c - mh);
-  const al = mh - ah;
-  c = SPLIT * ph;
-  const bh = c - (c - ph);
-  const bl = ph - bh;
   const x = mh * ph;
-  const y = ah * bh - x + ah * bl + al * bh + al * bl + (mh * pl + ml * ph);
+  const y = productError(mh, ph, x) + (mh * pl + ml * ph);
   const rh = x + y;
   const rl = y - (rh - x);
   // Every value within the bound rounds to one double (rounding is monotonic): that is the answer.

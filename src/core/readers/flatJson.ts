@@ -369,25 +369,15 @@ export class FlatJsonParser {
     if (!(c >= 0x30 && c <= 0x39)) return undefined;
     // A leading zero is followed by '.', 'e' or the end of the number (JSON has no 012).
     if (c === 0x30 && p + 1 < end && b[p + 1]! >= 0x30 && b[p + 1]! <= 0x39) return undefined;
-    // The significant digits: the first 15 in hi (exact), the next 4 in lo; nd counts them all.
+    // The significant digits, through one '.': the first 15 in hi (exact), the next 4 in lo; nd counts them all.
     let hi = 0;
     let lo = 0;
     let nd = 0;
     let e = 0;
-    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
-      if (nd < 15) {
-        hi = hi * 10 + (c - 0x30);
-        if (hi !== 0) nd++;
-      } else {
-        if (nd < 19) lo = lo * 10 + (c - 0x30);
-        nd++;
-      }
-      p++;
-    }
-    if (p < end && c === 0x2e) {
-      p++;
-      const f = p;
-      while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39) {
+    let dot = -1;
+    for (; p < end; p++) {
+      c = b[p]!;
+      if (c >= 0x30 && c <= 0x39) {
         if (nd < 15) {
           hi = hi * 10 + (c - 0x30);
           if (hi !== 0) nd++;
@@ -395,10 +385,12 @@ export class FlatJsonParser {
           if (nd < 19) lo = lo * 10 + (c - 0x30);
           nd++;
         }
-        p++;
-      }
-      if (p === f) return undefined;
-      e -= p - f;
+      } else if (c === 0x2e && dot < 0) dot = p;
+      else break;
+    }
+    if (dot >= 0) {
+      if (p === dot + 1) return undefined; // "1." (and "1.e5"): JSON wants a digit after the point
+      e -= p - dot - 1;
     }
     if (p < end && (c === 0x65 || c === 0x45)) {
       p++;
