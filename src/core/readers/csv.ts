@@ -23,6 +23,7 @@ import { figureColumn } from '../run/scalars';
 import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
 import { LAYER_KEYS, sameShape, ScalarRecordSink, toNumber, toShape, toStep, wideNumelLayer } from './scalarRecords';
+import { numberRead, readNumber, sameText } from './flatJson';
 
 export const CSV_FORMAT = 'csv';
 
@@ -60,6 +61,12 @@ export class CsvParser {
   ) {
     this.delimiterCode = delimiter.charCodeAt(0);
   }
+
+  /**
+   * Offered each ASCII line pushLine splits, before its fields become strings: the line's bytes and each
+   * field's bounds in `bounds` ([start, end) per field, quotes excluded). True: taken (no CsvRecord for it).
+   */
+  onCells: ((b: Buffer, bounds: readonly number[], count: number, line: number) => boolean) | null = null;
 
   private readonly delimiterCode: number;
 
@@ -181,6 +188,12 @@ export class CsvParser {
         let j = i;
         while (j < end) {
           const c = b[j]!;
+          // Above ',' and below 0x80 (digits, letters, '.', '-', '_'), not the delimiter: none of the bytes
+          // that end or spoil a field.
+          if (c > 0x2c && c < 0x80 && c !== d) {
+            j++;
+            continue;
+          }
           if (c === d) break;
           if (c === 0x22 || c === 0x0d) return false;
           if (c >= 0x80) ascii = false;
@@ -195,6 +208,13 @@ export class CsvParser {
       count++;
       if (i >= end) break;
       i++; // the delimiter
+    }
+    if (ascii && this.onCells !== null && !(count === 1 && bounds[0] === bounds[1])) {
+      if (this.onCells(b, bounds, count, this.line)) {
+        this.line++;
+        this.recordLine = this.line;
+        return true;
+      }
     }
     const fields: string[] = new Array<string>(count);
     if (ascii) {
@@ -282,6 +302,78 @@ export class CsvParser {
 
   private problem(message: string): void {
     this.onProblem(this.line, `line ${this.line}: ${message}`);
+  }
+}
+
+/** A data row's cells for longFormRow: as strings, or as the line's bytes. */
+interface Cells {
+  text(i: number): string;
+  empty(i: number): boolean;
+  /** What toNumber gives for the cell's text. */
+  number(i: number): number | undefined | 'invalid';
+  /** The cell's text is `s`. */
+  is(i: number, s: string): boolean;
+}
+
+class TextCells implements Cells {
+  fields: string[] = [];
+  text(i: number): string {
+    return this.fields[i]!;
+  }
+  empty(i: number): boolean {
+    return this.fields[i] === '';
+  }
+  number(i: number): number | undefined | 'invalid' {
+    const cell = this.fields[i]!;
+    return cell !== '' ? toNumber(cell) : undefined;
+  }
+  is(i: number, s: string): boolean {
+    return this.fields[i] === s;
+  }
+}
+
+/**
+ * The cells of an ASCII line as its bytes: numbers parsed from the digits (readNumber: what Number() gives
+ * for a JSON-shaped number; any other cell through toNumber on its text), names found again without a new
+ * string (a long-form log repeats its layer names in the same order every step). Measured on the 117 MB
+ * long-form CSV: see bench/logs.ts.
+ */
+class ByteCells implements Cells {
+  b: Buffer = Buffer.alloc(0);
+  bounds: readonly number[] = [];
+  private lastName: string | null = null;
+  /** The name that followed each name last time (bounded). */
+  private readonly following = new Map<string, string>();
+
+  text(i: number): string {
+    return this.b.toString('latin1', this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
+  }
+  empty(i: number): boolean {
+    return this.bounds[2 * i] === this.bounds[2 * i + 1];
+  }
+  number(i: number): number | undefined | 'invalid' {
+    const a = this.bounds[2 * i]!;
+    const e = this.bounds[2 * i + 1]!;
+    if (a === e) return undefined;
+    const v = readNumber(this.b, a, e);
+    return v === v && numberRead.end === e ? v : toNumber(this.text(i));
+  }
+  is(i: number, s: string): boolean {
+    return sameText(s, this.b, this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
+  }
+  /** The cell's text, the same string as the last time this text came. */
+  name(i: number): string {
+    const a = this.bounds[2 * i]!;
+    const e = this.bounds[2 * i + 1]!;
+    const last = this.lastName;
+    if (last !== null) {
+      if (sameText(last, this.b, a, e)) return last;
+      const next = this.following.get(last);
+      if (next !== undefined && sameText(next, this.b, a, e)) return (this.lastName = next);
+    }
+    const s = this.b.toString('latin1', a, e);
+    if (last !== null && this.following.size < 65536) this.following.set(last, s);
+    return (this.lastName = s);
   }
 }
 
@@ -400,6 +492,72 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
   let runsTable = false;
   const lastShape = new Map<string, string>();
 
+  /**
+   * A long-form row's figures, shape and numel into the layer's table, from its cells as strings or as the
+   * line's bytes (the same outcome either way: a cell the bytes path cannot take becomes its text).
+   */
+  const longFormRow = (cells: Cells, step: number, l: string, line: number): boolean => {
+    const p = plan!;
+    const cols = p.columns;
+    let stored = false;
+    sink.noteLayer(l);
+    const table = sink.layerTable(l);
+    let shape: number[] | null = null;
+    let numel: number | undefined;
+    let row = -1;
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i]!;
+      if (c.kind === 'figure') {
+        // A finite number straight into the layer's table (its column's name noted once); anything else
+        // (empty, nan/inf, not a number) through layerValue, which reports it.
+        const v = cells.number(i);
+        if (typeof v === 'number' && v - v === 0) {
+          if (row < 0) row = table.rowFor(step);
+          table.put(row, c.col, v);
+          if (!c.read) {
+            c.read = true;
+            sink.noteRead(header![i]!);
+          }
+          stored = true;
+        } else if (sink.layerValue(step, l, c.figure, cells.text(i), line, header![i]!)) stored = true;
+      } else if (c.kind === 'shape' && !cells.empty(i)) {
+        // Long-form rows restate the layer's shape: the text last stated for the layer is not parsed again.
+        // Only a text that states the layer's first shape (or none) is remembered: a changed shape is
+        // reported on every row that states it.
+        const last = lastShape.get(l);
+        if (last === undefined || !cells.is(i, last)) {
+          const cell = cells.text(i);
+          shape = toShape(cell);
+          const known = sink.data.layerShapes[l];
+          if ((shape === null || known === undefined || sameShape(known, shape)) && lastShape.size < 100_000) lastShape.set(l, cell);
+        }
+      } else if (c.kind === 'numel' && !cells.empty(i)) {
+        const n = cells.number(i);
+        if (typeof n === 'number' && Number.isInteger(n) && n >= 0) numel = n;
+      }
+    }
+    if (shape || (numel !== undefined && table.numel === null)) sink.layerSize(step, l, shape, numel);
+    return stored;
+  };
+  const textCells = new TextCells();
+  const byteCells = new ByteCells();
+
+  /** A long-form data row straight from the line's bytes; false (the string path decides) for anything else. */
+  const onCells = (b: Buffer, bounds: readonly number[], count: number, line: number): boolean => {
+    if (runsTable || !header || !plan || !plan.longForm || count !== header.length) return false;
+    const p = plan;
+    byteCells.b = b;
+    byteCells.bounds = bounds;
+    const step = toStep(byteCells.number(p.stepIndex));
+    if (step === null) return false;
+    let layerAt = -1;
+    for (let i = 0; i < p.columns.length; i++) if (p.columns[i]!.kind === 'layer' && !byteCells.empty(i)) layerAt = i;
+    if (layerAt < 0) return false;
+    rows++;
+    if (longFormRow(byteCells, step, byteCells.name(layerAt), line)) sink.usableRecords++;
+    return true;
+  };
+
   const onRecord = (r: CsvRecord) => {
     if (runsTable) {
       rows++;
@@ -445,41 +603,8 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
         sink.issue('no-layer', 'warning', `line ${r.line}: empty layer cell; row skipped`, r.line);
         return;
       }
-      const l: string = layer;
-      sink.noteLayer(l);
-      const table = sink.layerTable(l);
-      let shape: number[] | null = null;
-      let numel: number | undefined;
-      for (let i = 0; i < cols.length; i++) {
-        const c = cols[i]!;
-        const cell = fields[i]!;
-        if (c.kind === 'figure') {
-          // A finite number straight into the layer's table (its column's name noted once); anything else
-          // (empty, nan/inf, not a number) through layerValue, which reports it.
-          const v = cell !== '' ? toNumber(cell) : undefined;
-          if (typeof v === 'number' && v - v === 0) {
-            table.set(step, c.col, v);
-            if (!c.read) {
-              c.read = true;
-              sink.noteRead(header[i]!);
-            }
-            stored = true;
-          } else if (sink.layerValue(step, l, c.figure, cell, r.line, header[i]!)) stored = true;
-        } else if (c.kind === 'shape' && cell !== '') {
-          // Long-form rows restate the layer's shape: the text last stated for the layer is not parsed again.
-          // Only a text that states the layer's first shape (or none) is remembered: a changed shape is
-          // reported on every row that states it.
-          if (lastShape.get(l) !== cell) {
-            shape = toShape(cell);
-            const known = sink.data.layerShapes[l];
-            if ((shape === null || known === undefined || sameShape(known, shape)) && lastShape.size < 100_000) lastShape.set(l, cell);
-          }
-        } else if (c.kind === 'numel' && cell !== '') {
-          const n = toNumber(cell);
-          if (typeof n === 'number' && Number.isInteger(n) && n >= 0) numel = n;
-        }
-      }
-      if (shape || numel !== undefined) sink.layerSize(step, l, shape, numel);
+      textCells.fields = fields;
+      stored = longFormRow(textCells, step, layer, r.line);
     } else {
       p.columns.forEach((c, i) => {
         if (c.kind === 'tag' && sink.taggedValue(step, c.meaning, r.fields[i], r.line, header![i])) stored = true;
@@ -492,6 +617,7 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
     if (stored) sink.usableRecords++;
   };
   const parser = new CsvParser(onRecord, (line, message) => sink.issue('csv-syntax', 'error', message, line), delimiter);
+  parser.onCells = onCells;
 
   const { handle, size } = await openForStreaming(path);
   try {

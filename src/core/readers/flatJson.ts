@@ -45,7 +45,7 @@ class Interner {
 const MAX_INTERNED = 65536;
 
 /** `s` is the text of bytes [a, e) of `b` (ASCII). */
-function sameText(s: string, b: Uint8Array, a: number, e: number): boolean {
+export function sameText(s: string, b: Uint8Array, a: number, e: number): boolean {
   if (s.length !== e - a) return false;
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== b[a + i]) return false;
   return true;
@@ -353,73 +353,82 @@ export class FlatJsonParser {
     }
   }
 
-  /**
-   * A JSON number. Up to 2^53 of mantissa and a decimal exponent within ±22 is exact as m·10^e or m/10^-e
-   * (one rounding: Clinger's fast path); up to 19 significant digits (Python's 17-digit reprs) and exponents
-   * within ±280 go to decimalToDouble, and what it cannot decide to Number() on the number's own characters.
-   * Each of the three rounds correctly.
-   */
+  /** A JSON number at p (readNumber), p moved past it; undefined when there is none. */
   private number(): number | undefined {
-    const b = this.b;
-    const end = this.end;
-    const a = this.p;
-    let p = a;
-    if (b[p] === 0x2d) p++;
-    let c = b[p]!;
-    if (!(c >= 0x30 && c <= 0x39)) return undefined;
-    // A leading zero is followed by '.', 'e' or the end of the number (JSON has no 012).
-    if (c === 0x30 && p + 1 < end && b[p + 1]! >= 0x30 && b[p + 1]! <= 0x39) return undefined;
-    // The significant digits, through one '.': the first 15 in hi (exact), the next 4 in lo; nd counts them all.
-    let hi = 0;
-    let lo = 0;
-    let nd = 0;
-    let e = 0;
-    let dot = -1;
-    for (; p < end; p++) {
-      c = b[p]!;
-      if (c >= 0x30 && c <= 0x39) {
-        if (nd < 15) {
-          hi = hi * 10 + (c - 0x30);
-          if (hi !== 0) nd++;
-        } else {
-          if (nd < 19) lo = lo * 10 + (c - 0x30);
-          nd++;
-        }
-      } else if (c === 0x2e && dot < 0) dot = p;
-      else break;
-    }
-    if (dot >= 0) {
-      if (p === dot + 1) return undefined; // "1." (and "1.e5"): JSON wants a digit after the point
-      e -= p - dot - 1;
-    }
-    if (p < end && (c === 0x65 || c === 0x45)) {
-      p++;
-      let sign = 1;
-      if (b[p] === 0x2d) {
-        sign = -1;
-        p++;
-      } else if (b[p] === 0x2b) p++;
-      const f = p;
-      let x = 0;
-      while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39 && x < 1e6) {
-        x = x * 10 + (c - 0x30);
-        p++;
-      }
-      if (p === f) return undefined;
-      e += sign * x;
-    }
-    this.p = p;
-    if (nd <= 19) {
-      const k = nd > 15 ? nd - 15 : 0;
-      const m = k === 0 ? hi : hi * POW10[k]! + lo;
-      let v: number;
-      if (m < MAX_EXACT && e >= -22 && e <= 22) v = e < 0 ? m / POW10[-e]! : m * POW10[e]!;
-      else {
-        v = k === 0 ? decimalToDouble(hi, 0, 0, e) : decimalToDouble(hi, k, lo, e);
-        if (v !== v) return Number(b.toString('latin1', a, p));
-      }
-      return b[a] === 0x2d ? -v : v;
-    }
-    return Number(this.b.toString('latin1', a, p));
+    const v = readNumber(this.b, this.p, this.end);
+    if (v !== v) return undefined;
+    this.p = numberRead.end;
+    return v;
   }
+}
+
+/** Where the number readNumber read last ends (a field, not a second return value to allocate). */
+export const numberRead = { end: 0 };
+
+/**
+ * The JSON number at a (read up to `end` at most; where it ends in `numberRead.end`), or NaN when there is none
+ * there (no JSON number is NaN). Up to 2^53 of mantissa and a decimal exponent within ±22 is exact as m·10^e or m/10^-e
+ * (one rounding: Clinger's fast path); up to 19 significant digits (Python's 17-digit reprs) and exponents
+ * within ±280 go to decimalToDouble, and what it cannot decide to Number() on the number's own characters.
+ * Each of the three rounds correctly.
+ */
+export function readNumber(b: Buffer, a: number, end: number): number {
+  let p = a;
+  if (b[p] === 0x2d) p++;
+  let c = b[p]!;
+  if (!(c >= 0x30 && c <= 0x39)) return Number.NaN;
+  // A leading zero is followed by '.', 'e' or the end of the number (JSON has no 012).
+  if (c === 0x30 && p + 1 < end && b[p + 1]! >= 0x30 && b[p + 1]! <= 0x39) return Number.NaN;
+  // The significant digits, through one '.': the first 15 in hi (exact), the next 4 in lo; nd counts them all.
+  let hi = 0;
+  let lo = 0;
+  let nd = 0;
+  let e = 0;
+  let dot = -1;
+  for (; p < end; p++) {
+    c = b[p]!;
+    if (c >= 0x30 && c <= 0x39) {
+      if (nd < 15) {
+        hi = hi * 10 + (c - 0x30);
+        if (hi !== 0) nd++;
+      } else {
+        if (nd < 19) lo = lo * 10 + (c - 0x30);
+        nd++;
+      }
+    } else if (c === 0x2e && dot < 0) dot = p;
+    else break;
+  }
+  if (dot >= 0) {
+    if (p === dot + 1) return Number.NaN; // "1." (and "1.e5"): JSON wants a digit after the point
+    e -= p - dot - 1;
+  }
+  if (p < end && (c === 0x65 || c === 0x45)) {
+    p++;
+    let sign = 1;
+    if (b[p] === 0x2d) {
+      sign = -1;
+      p++;
+    } else if (b[p] === 0x2b) p++;
+    const f = p;
+    let x = 0;
+    while (p < end && (c = b[p]!) >= 0x30 && c <= 0x39 && x < 1e6) {
+      x = x * 10 + (c - 0x30);
+      p++;
+    }
+    if (p === f) return Number.NaN;
+    e += sign * x;
+  }
+  numberRead.end = p;
+  if (nd <= 19) {
+    const k = nd > 15 ? nd - 15 : 0;
+    const m = k === 0 ? hi : hi * POW10[k]! + lo;
+    let v: number;
+    if (m < MAX_EXACT && e >= -22 && e <= 22) v = e < 0 ? m / POW10[-e]! : m * POW10[e]!;
+    else {
+      v = k === 0 ? decimalToDouble(hi, 0, 0, e) : decimalToDouble(hi, k, lo, e);
+      if (v !== v) return Number(b.toString('latin1', a, p));
+    }
+    return b[a] === 0x2d ? -v : v;
+  }
+  return Number(b.toString('latin1', a, p));
 }

@@ -680,3 +680,54 @@ describe('CSV details', () => {
     assert.deepEqual(globalsOf(d), [{ step: 5, values: { gradNorm: 2.5, lr: 1e-4 } }]);
   });
 });
+
+describe('long-form CSV rows read from their bytes', () => {
+  // A long-form CSV from a real torch run's records (adam_base/stats.jsonl), with every kind of odd cell
+  // among them; then the same rows with one more column whose doubled quote sends each line down the
+  // character-by-character path, where cells are strings. Both must give the same run.
+  const records = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const figures = ['param_rms', 'grad_rms', 'update_rms', 'rel_step', 'adam_u_rms', 'eps_dominated_frac'];
+  const odd = ['', 'nan', 'NaN', 'inf', '-inf', '1e400', '+1.5', ' 2', '0x10', '1.', '.5', '-0', '012', 'abc', '1e-400'];
+  const rows: string[][] = records.map((r, i) => {
+    const cells = [String(r.step), String(r.layer), `"[${(r.shape as number[]).join(', ')}]"`, String(r.numel)];
+    for (const [k, f] of figures.entries()) {
+      const v = r[f];
+      cells.push(i % 7 === k ? odd[(i + k) % odd.length]! : v === undefined || v === null ? '' : String(v));
+    }
+    return cells;
+  });
+  rows.push(['999', '', '"[1]"', '1', '1', '1', '1', '1', '1', '1']); // no layer
+  rows.push(['-3', 'embed.weight', '"[1]"', '1', '1', '1', '1', '1', '1', '1']); // bad step
+  rows.push(['1000', 'embed.weight', '"[2, 2]"', '4', '1', '1', '1', '1', '1', '1']); // another shape
+  rows.push(['1001', 'embed.weight', '1']); // ragged
+  const header = ['step', 'layer', 'shape', 'numel', ...figures];
+
+  it('gives what the same rows give read as strings: observations, shapes, issues, the columns read', async () => {
+    const bytes = join(tmp, 'long-bytes.csv');
+    const text = join(tmp, 'long-text.csv');
+    writeFileSync(bytes, [header, ...rows].map((r) => r.join(',')).join('\n') + '\n');
+    writeFileSync(text, [[...header, 'note'], ...rows.map((r) => [...r, '"a""b"'])].map((r) => r.join(',')).join('\n') + '\n');
+    const a = await readCsv(bytes);
+    const b = await readCsv(text);
+    assert.ok(observationsOf(a).length > 1000);
+    assert.deepEqual(observationsOf(a), observationsOf(b));
+    assert.deepEqual(a.layerShapes, b.layerShapes);
+    assert.deepEqual(a.layerOrder, b.layerOrder);
+    // (the ragged row's field counts differ by the extra column)
+    const messages = (d: RunData) => d.issues.map((i) => i.message.replace(/has \d+ fields, header has \d+/, 'has N fields'));
+    assert.deepEqual(messages(a), messages(b));
+    assert.ok(
+      a.issues.some((i) => /line \d+: empty layer cell/.test(i.message)) &&
+        a.issues.some((i) => /not a non-negative integer/.test(i.message)),
+    );
+    assert.ok(a.issues.some((i) => /has 3 fields, header has 10/.test(i.message)));
+    // the odd cells reached the reports as their text
+    assert.ok(
+      a.issues.some((i) => i.message.includes('abc')) || a.issues.some((i) => /non-finite|not a number/.test(i.message)),
+      JSON.stringify(a.issues.slice(0, 5)),
+    );
+  });
+});
