@@ -117,6 +117,10 @@ export class FlatJsonParser {
   // (another key, spacing, a value of another kind) and the line is read in full, its shape kept instead.
   private shapeFields = 0;
   private shapeGaps: Uint8Array = new Uint8Array(256);
+  /** shapeGaps, and the buffer last read, as DataViews: the gaps are compared four bytes at a time. */
+  private gapView: DataView = new DataView(this.shapeGaps.buffer);
+  private lineView: DataView = new DataView(new ArrayBuffer(0));
+  private lineViewOf: Buffer | null = null;
   /** Gap i is shapeGaps[gapAt[i], gapAt[i + 1]); gap n follows the last value. */
   private gapAt: Int32Array = new Int32Array(64);
   private readonly shapeKeys: string[] = [];
@@ -136,7 +140,10 @@ export class FlatJsonParser {
     const at = this.valueAt;
     let total = end - start;
     for (let i = 0; i < n; i++) total -= at[2 * i + 1]! - at[2 * i]!;
-    if (this.shapeGaps.length < total) this.shapeGaps = new Uint8Array(total * 2);
+    if (this.shapeGaps.length < total) {
+      this.shapeGaps = new Uint8Array(total * 2);
+      this.gapView = new DataView(this.shapeGaps.buffer);
+    }
     if (this.gapAt.length < n + 2) this.gapAt = new Int32Array(2 * (n + 2));
     if (this.shapeKinds.length < n) this.shapeKinds = new Uint8Array(2 * n);
     const gaps = this.shapeGaps;
@@ -167,6 +174,12 @@ export class FlatJsonParser {
     const gapAt = this.gapAt;
     const kinds = this.shapeKinds;
     const values = this.values;
+    if (this.lineViewOf !== b) {
+      this.lineView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      this.lineViewOf = b;
+    }
+    const bv = this.lineView;
+    const gv = this.gapView;
     this.b = b;
     this.end = end;
     let p = start;
@@ -174,7 +187,9 @@ export class FlatJsonParser {
       const g0 = gapAt[i]!;
       const len = gapAt[i + 1]! - g0;
       if (p + len > end) return -1;
-      for (let j = 0; j < len; j++) if (b[p + j] !== gaps[g0 + j]) return -1;
+      let j = 0;
+      for (; j + 4 <= len; j += 4) if (bv.getInt32(p + j) !== gv.getInt32(g0 + j)) return -1;
+      for (; j < len; j++) if (b[p + j] !== gaps[g0 + j]) return -1;
       p += len;
       if (i === n) return p === end ? this.shapeKeysInPlace(n) : -1;
       this.p = p;
