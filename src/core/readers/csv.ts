@@ -332,6 +332,13 @@ class TextCells implements Cells {
   }
 }
 
+interface NameEntry {
+  text: string;
+  bytes: Uint8Array;
+  view: DataView;
+  next: NameEntry | null;
+}
+
 /**
  * The cells of an ASCII line as its bytes: numbers parsed from the digits (readNumber: what Number() gives
  * for a JSON-shaped number; any other cell through toNumber on its text), names found again without a new
@@ -341,9 +348,11 @@ class TextCells implements Cells {
 class ByteCells implements Cells {
   b: Buffer = Buffer.alloc(0);
   bounds: readonly number[] = [];
-  private lastName: string | null = null;
-  /** The name that followed each name last time (bounded). */
-  private readonly following = new Map<string, string>();
+  /** Names by their text (bounded), each with its bytes and the name that followed it last time. */
+  private readonly names = new Map<string, NameEntry>();
+  private lastName: NameEntry | null = null;
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private viewOf: Buffer | null = null;
 
   text(i: number): string {
     return this.b.toString('latin1', this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
@@ -365,15 +374,37 @@ class ByteCells implements Cells {
   name(i: number): string {
     const a = this.bounds[2 * i]!;
     const e = this.bounds[2 * i + 1]!;
+    if (this.viewOf !== this.b) {
+      this.view = new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength);
+      this.viewOf = this.b;
+    }
     const last = this.lastName;
     if (last !== null) {
-      if (sameText(last, this.b, a, e)) return last;
-      const next = this.following.get(last);
-      if (next !== undefined && sameText(next, this.b, a, e)) return (this.lastName = next);
+      // the one that followed first: a long-form log changes layer on every row
+      const next = last.next;
+      if (next !== null && this.sameName(next, a, e)) return (this.lastName = next).text;
+      if (this.sameName(last, a, e)) return last.text;
     }
-    const s = this.b.toString('latin1', a, e);
-    if (last !== null && this.following.size < 65536) this.following.set(last, s);
-    return (this.lastName = s);
+    const text = this.b.toString('latin1', a, e);
+    let entry = this.names.get(text);
+    if (entry === undefined) {
+      const bytes = Uint8Array.prototype.slice.call(this.b, a, e);
+      entry = { text, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), next: null };
+      if (this.names.size < 65536) this.names.set(text, entry);
+    }
+    if (last !== null) last.next = entry;
+    this.lastName = entry;
+    return text;
+  }
+
+  /** Bytes [a, e) of the line are the name's (four at a time). */
+  private sameName(name: NameEntry, a: number, e: number): boolean {
+    const n = e - a;
+    if (name.bytes.length !== n) return false;
+    let k = 0;
+    for (; k + 4 <= n; k += 4) if (name.view.getInt32(k) !== this.view.getInt32(a + k)) return false;
+    for (; k < n; k++) if (name.bytes[k] !== this.b[a + k]) return false;
+    return true;
   }
 }
 
