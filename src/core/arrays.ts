@@ -18,3 +18,14 @@ export function mergeUnique(a: Float64Array, b: Float64Array): Float64Array {
   }
   return out.subarray(0, n);
 }
+
+/** Every value of ascending `b` (repeats allowed) is in ascending `d`: merging `b` into `d` would give `d`. */
+export function within(b: Float64Array, d: Float64Array): boolean {
+  let j = 0;
+  for (let i = 0; i < b.length; i++) {
+    const x = b[i]!;
+    while (j < d.length && d[j]! < x) j++;
+    if (j === d.length || d[j] !== x) return false;
+  }
+  return true;
+}

@@ -1,4 +1,4 @@
-import { mergeUnique } from '../arrays';
+import { mergeUnique, within } from '../arrays';
 import { AnalysisError } from '../errors';
 import { absentColumn, allFloat32, SERIES_FIGURES, type LayerSeries, type SeriesColumn } from '../../shared/series';
 import type { AnalyzeOptions } from '../analysis';
@@ -90,15 +90,15 @@ const LR_COLUMN = figureColumn('lr');
 
 /**
  * Every step any layer has a cell or a logged row at (the unknown step excluded), ascending. Layers of one
- * log mostly share their steps: each layer's steps are compared with the axis so far and merged only where
- * they differ — linear, where a Set of every logged value's step cost ~0.2 s on 6.3M values.
+ * log mostly share their steps: each layer's steps are merged into the axis so far only where it lacks one
+ * of them — linear, where a Set of every logged value's step cost ~0.2 s on 6.3M values.
  */
 function stepAxis(grid: FigureGrid, layers: LayerFigures[]): Float64Array {
   const cellSteps = Float64Array.from([...grid.cells.keys()].filter((s) => s !== UNKNOWN_STEP)).sort();
   let axis = uniqueSorted(cellSteps);
   for (const l of layers) {
     const steps = l.loggedSteps();
-    if (!sameUnique(axis, steps)) axis = mergeUnique(axis, steps);
+    if (!within(steps, axis)) axis = mergeUnique(axis, steps);
   }
   return axis;
 }
@@ -109,17 +109,6 @@ function uniqueSorted(a: Float64Array): Float64Array {
   const out = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) if (n === 0 || a[i] !== out[n - 1]) out[n++] = a[i]!;
   return out.subarray(0, n);
-}
-
-/** Whether the distinct values of ascending `b` are exactly the values of `axis`. */
-function sameUnique(axis: Float64Array, b: Float64Array): boolean {
-  let j = 0;
-  for (let i = 0; i < b.length; i++) {
-    if (i > 0 && b[i] === b[i - 1]) continue;
-    if (j >= axis.length || axis[j] !== b[i]) return false;
-    j++;
-  }
-  return j === axis.length;
 }
 
 interface Scan {

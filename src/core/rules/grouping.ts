@@ -1,4 +1,4 @@
-import { mergeUnique } from '../arrays';
+import { mergeUnique, within } from '../arrays';
 import { formatStep } from '../../shared/format';
 import type { Finding, Severity } from './types';
 
@@ -42,17 +42,6 @@ interface LayerHits {
  * 10 MB on that run, 15 MB allocated as it doubled, at the analysis' peak of memory). Hits may come in any
  * order; a rule walking one layer after another takes the last-layer fast path.
  */
-/** Every value of ascending `b` is in ascending `d` (the layers of a run mostly share their steps: no merge). */
-function within(b: Float64Array, d: Float64Array): boolean {
-  let j = 0;
-  for (let i = 0; i < b.length; i++) {
-    const x = b[i]!;
-    while (j < d.length && d[j]! < x) j++;
-    if (j === d.length || d[j] !== x) return false;
-  }
-  return true;
-}
-
 /** The most hits' steps buffered before they are merged (512 KB). */
 const MAX_BUFFER = 65536;
 
@@ -133,7 +122,8 @@ export class HitGrouper {
   private mergeBuffer(): void {
     const b = this.buffer.subarray(0, this.buffered);
     if (!this.ascending) b.sort();
-    // a copy: the merge's array is longer than its distinct values
+    // The layers of a run mostly share their steps: no merge. (A copy: the merge's array is longer than its
+    // distinct values.)
     if (!within(b, this.distinct)) this.distinct = mergeUnique(this.distinct, b).slice();
     this.buffered = 0;
     this.ascending = true;
