@@ -9,8 +9,8 @@
 // Measured on the 291-tensor long-form log, where half of the 7.5M numbers are 17-digit reprs: see
 // bench/logs.ts (the JSONL row) and the note in flatJson.ts.
 
-/** 10^0 … 10^22: exact doubles. */
-const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+/** 10^0 … 10^22: exact doubles (the range where m·10^e rounds once: Clinger's fast path). */
+export const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
 
 /** The decimal exponents the fast path takes: 10^e and its low part stay normal doubles. */
 export const MIN_EXP10 = -280;
