@@ -29,3 +29,11 @@ export function within(b: Float64Array, d: Float64Array): boolean {
   }
   return true;
 }
+
+/** `n` bytes of `x` at `xAt` equal those of `y` at `yAt`: four at a time (unaligned reads are fine), then the rest. */
+export function sameBytes(x: DataView, xAt: number, y: DataView, yAt: number, n: number): boolean {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) if (x.getInt32(xAt + i) !== y.getInt32(yAt + i)) return false;
+  for (; i < n; i++) if (x.getUint8(xAt + i) !== y.getUint8(yAt + i)) return false;
+  return true;
+}

@@ -24,6 +24,7 @@ import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '..
 import { openForStreaming } from '../io/fileBytes';
 import { LAYER_KEYS, sameShape, ScalarRecordSink, toNumber, toShape, toStep, wideNumelLayer } from './scalarRecords';
 import { numberRead, readNumber, sameText } from './flatJson';
+import { sameBytes } from '../arrays';
 
 export const CSV_FORMAT = 'csv';
 
@@ -334,7 +335,7 @@ class TextCells implements Cells {
 
 interface NameEntry {
   text: string;
-  bytes: Uint8Array;
+  /** A copy of its bytes. */
   view: DataView;
   next: NameEntry | null;
 }
@@ -389,7 +390,7 @@ class ByteCells implements Cells {
     let entry = this.names.get(text);
     if (entry === undefined) {
       const bytes = Uint8Array.prototype.slice.call(this.b, a, e);
-      entry = { text, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), next: null };
+      entry = { text, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), next: null };
       if (this.names.size < 65536) this.names.set(text, entry);
     }
     if (last !== null) last.next = entry;
@@ -399,12 +400,7 @@ class ByteCells implements Cells {
 
   /** Bytes [a, e) of the line are the name's (four at a time). */
   private sameName(name: NameEntry, a: number, e: number): boolean {
-    const n = e - a;
-    if (name.bytes.length !== n) return false;
-    let k = 0;
-    for (; k + 4 <= n; k += 4) if (name.view.getInt32(k) !== this.view.getInt32(a + k)) return false;
-    for (; k < n; k++) if (name.bytes[k] !== this.b[a + k]) return false;
-    return true;
+    return name.view.byteLength === e - a && sameBytes(name.view, 0, this.view, a, e - a);
   }
 }
 

@@ -4,6 +4,7 @@
 
 import type { HistogramObservation } from '../../run/types';
 import { ProtoReader, ProtobufError } from '../protobuf';
+import { sameBytes } from '../../arrays';
 
 // Wire types as module-local constants: imported bindings become getter calls under CommonJS transpilers
 // (tsx, esbuild's cjs output), which costs in a per-field loop.
@@ -91,14 +92,9 @@ export class EventDecoder {
   private sameBytes(id: number, b: Uint8Array, start: number, n: number): boolean {
     const cb = this.tagBytes[id]!;
     if (cb.length !== n) return false;
-    // Four bytes at a time through DataViews (unaligned reads are fine), then the rest.
-    const cv = this.tagViews[id]!;
-    let i = 0;
-    if (b === this.pr.buf) {
-      const bv = this.pr.dataView; // a view of exactly `b`
-      for (; i + 4 <= n; i += 4) if (cv.getInt32(i) !== bv.getInt32(start + i)) return false;
-    }
-    for (; i < n; i++) if (cb[i] !== b[start + i]) return false;
+    // Through DataViews, four bytes at a time (pr.dataView is a view of exactly `b`).
+    if (b === this.pr.buf) return sameBytes(this.tagViews[id]!, 0, this.pr.dataView, start, n);
+    for (let i = 0; i < n; i++) if (cb[i] !== b[start + i]) return false;
     return true;
   }
 
