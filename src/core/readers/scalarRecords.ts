@@ -508,7 +508,19 @@ export class ScalarRecordSink {
     if (layer !== null) {
       const keys = Object.keys(rec);
       const values = keys.map((k) => rec[k]);
-      stored = this.longForm(step, layer, line, keys, values, keys.length, keys.indexOf(stepKey), keys.indexOf(layerKey!), () => rec);
+      const { longKeys } = this.keyPlanFor(keys, keys.length, stepKeys);
+      stored = this.longForm(
+        step,
+        layer,
+        line,
+        keys,
+        values,
+        keys.length,
+        keys.indexOf(stepKey),
+        keys.indexOf(layerKey!),
+        () => rec,
+        longKeys,
+      );
     } else {
       stored = this.addWideEntries(step, rec, '', stepKey, line, 0);
     }
@@ -603,8 +615,8 @@ export class ScalarRecordSink {
     stepAt: number,
     layerAt: number,
     asObject: () => Record<string, unknown>,
-    /** Each key's meaning (keyPlanFor), null for shape and numel; looked up here when not given. */
-    longKeys?: readonly (LongKey | null)[],
+    /** Each key's meaning (keyPlanFor), null for shape and numel. */
+    longKeys: readonly (LongKey | null)[],
   ): boolean {
     let stored = false;
     this.noteLayer(layer);
@@ -615,18 +627,12 @@ export class ScalarRecordSink {
     for (let i = 0; i < n; i++) {
       if (i === stepAt || i === layerAt) continue;
       const k = keys[i]!;
-      const planned = longKeys?.[i];
-      if (planned === undefined || planned === null) {
-        if (k === 'shape') {
-          shapeRaw = values[i];
-          continue;
-        }
-        if (k === 'numel') {
-          numelRaw = values[i];
-          continue;
-        }
+      const key = longKeys[i] ?? null;
+      if (key === null) {
+        if (k === 'shape') shapeRaw = values[i];
+        else numelRaw = values[i];
+        continue;
       }
-      const key = planned ?? this.longKey(k);
       if (key.figure === null) continue;
       const raw = values[i];
       // The common case (a finite number) straight into the layer's table; the rest through layerValue.
