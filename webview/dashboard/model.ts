@@ -8,7 +8,7 @@ import type { RunAnalysis } from '../../src/core/analysis';
 import type { LayerStats } from '../../src/core/engine/types';
 import type { Finding } from '../../src/core/rules/types';
 import type { DashboardSettings, InputFacts } from '../../src/shared/protocol';
-import { SERIES_FIGURES, type LayerSeries, type SeriesFigure } from '../../src/shared/series';
+import { SERIES_FIGURES, type LayerSeries, type SeriesColumn, type SeriesFigure } from '../../src/shared/series';
 import { normalizeOptimizer } from '../../src/shared/equivalence';
 import { OPTIMIZER_NORMALIZATION, optimizerLabel, type OptimizerKind, type UpdateNormalization } from '../../src/shared/optimizers';
 import { blockLabel, classifyTensors, compareKinds, kindKey, kindLabel, type TensorKindInfo } from '../../src/shared/tensorKinds';
@@ -155,7 +155,7 @@ export class DashboardModel {
     if (!s || i === undefined) return null;
     const j = this.positionsOf(layer, s)[i];
     if (j < 0) return null;
-    const figures: Partial<Record<string, Float64Array | Float32Array>> = s.figures;
+    const figures: Partial<Record<string, SeriesColumn>> = s.figures;
     const v = figures[figure]?.[j];
     return v === undefined || Number.isNaN(v) ? null : v;
   }

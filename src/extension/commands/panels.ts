@@ -41,10 +41,9 @@ export async function analyzeInPanel(
   const paths = uris.map((u) => u.fsPath);
   const live = new LiveAnalysis(context.extensionUri, paths, title, false);
   const view = createPanel(context, title, {}, restored);
-  const subs: vscode.Disposable[] = [];
+  // (disposing the analysis also ends the view's subscription to it: live.connect listens on its emitter)
   const closed = new Promise<'closed'>((resolve) =>
     view.panel.onDidDispose(() => {
-      for (const d of subs.splice(0)) d.dispose();
       live.dispose();
       resolve('closed');
     }),
@@ -55,5 +54,5 @@ export async function analyzeInPanel(
     return;
   }
   const source: PanelSource = { kind: 'analyze', paths, title };
-  subs.push(live.connect(view, source));
+  live.connect(view, source);
 }
