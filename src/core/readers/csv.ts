@@ -566,6 +566,13 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
     if (shape || (numel !== undefined && table.numel === null)) sink.layerSize(step, l, shape, numel);
     return stored;
   };
+  /** The last layer column whose cell is not empty (-1: none). */
+  const layerColumn = (cells: Cells): number => {
+    const cols = plan!.columns;
+    let at = -1;
+    for (let i = 0; i < cols.length; i++) if (cols[i]!.kind === 'layer' && !cells.empty(i)) at = i;
+    return at;
+  };
   const textCells = new TextCells();
   const byteCells = new ByteCells();
 
@@ -577,8 +584,7 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
     byteCells.bounds = bounds;
     const step = toStep(byteCells.number(p.stepIndex));
     if (step === null) return false;
-    let layerAt = -1;
-    for (let i = 0; i < p.columns.length; i++) if (p.columns[i]!.kind === 'layer' && !byteCells.empty(i)) layerAt = i;
+    const layerAt = layerColumn(byteCells);
     if (layerAt < 0) return false;
     rows++;
     if (longFormRow(byteCells, step, byteCells.name(layerAt), line)) sink.usableRecords++;
@@ -622,16 +628,13 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
     }
     let stored = false;
     if (p.longForm) {
-      let layer: string | null = null;
-      const cols = p.columns;
-      const fields = r.fields;
-      for (let i = 0; i < cols.length; i++) if (cols[i]!.kind === 'layer' && fields[i] !== '') layer = fields[i]!;
-      if (layer === null) {
+      textCells.fields = r.fields;
+      const layerAt = layerColumn(textCells);
+      if (layerAt < 0) {
         sink.issue('no-layer', 'warning', `line ${r.line}: empty layer cell; row skipped`, r.line);
         return;
       }
-      textCells.fields = fields;
-      stored = longFormRow(textCells, step, layer, r.line);
+      stored = longFormRow(textCells, step, r.fields[layerAt]!, r.line);
     } else {
       p.columns.forEach((c, i) => {
         if (c.kind === 'tag' && sink.taggedValue(step, c.meaning, r.fields[i], r.line, header![i])) stored = true;
