@@ -99,6 +99,9 @@ function unpacked(message: ToWebviewMessage): ToWebviewMessage {
     return { ...message, analysis: { ...message.analysis, series: unpackSeries(message.packedSeries) }, packedSeries: undefined };
   }
   if (message.type === MessageType.ShowRuns) return { ...message, runs: message.runs.map(unpackRun) };
+  if (message.type === MessageType.ReviseRun && message.packedSeries) {
+    return { ...message, analysis: { ...message.analysis, series: unpackSeries(message.packedSeries) }, packedSeries: undefined };
+  }
   if (message.type === MessageType.AppendSteps && message.packedSeries) {
     return { ...message, fresh: { ...message.fresh, series: unpackSeries(message.packedSeries) }, packedSeries: undefined };
   }
@@ -112,7 +115,9 @@ function handle(incoming: ToWebviewMessage): void {
       ? traceReceived(incoming.trace, 'show', incoming.analysis.result.steps.at(-1) ?? null)
       : incoming.type === MessageType.AppendSteps
         ? traceReceived(incoming.trace, 'append', incoming.fresh.result.steps.at(-1) ?? null)
-        : null;
+        : incoming.type === MessageType.ReviseRun
+          ? traceReceived(incoming.trace, 'revise', incoming.analysis.result.steps.at(-1) ?? null)
+          : null;
   const message = unpacked(incoming);
   switch (message.type) {
     case MessageType.ShowAnalysis: {
@@ -128,6 +133,9 @@ function handle(incoming: ToWebviewMessage): void {
     }
     case MessageType.AppendSteps:
       live.append(message, traced ?? undefined);
+      return;
+    case MessageType.ReviseRun:
+      live.revise(message, traced ?? undefined);
       return;
     case MessageType.ShowRuns:
       if (current !== 'runs') {

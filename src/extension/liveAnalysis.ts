@@ -5,7 +5,16 @@
 
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import { MessageType, type AppendStepsMessage, type MessageTrace, type PanelSource, type ToWebviewMessage } from '../shared/protocol';
+import {
+  MessageType,
+  type AppendStepsMessage,
+  type DashboardDelta,
+  type MessageTrace,
+  type PanelSource,
+  type ReviseRunMessage,
+  type ToWebviewMessage,
+} from '../shared/protocol';
+import { revisionOf } from '../shared/reviseAnalysis';
 import { AnalysisCancelled, AnalysisFailed, type AnalysisProcess } from './analysis/client';
 import type { AnalysisAnswer } from './analysis/protocol';
 import type { RunAnalysis } from '../core/analysis';
@@ -16,8 +25,11 @@ import type { DashboardWebview } from './webviewHost';
 /** A change the views re-render: `update` keeps the user's selection (a live refresh). */
 export interface LiveChange {
   update: boolean;
-  /** New steps appended to what the views showed before: all a view showing that needs. */
-  append?: AppendStepsMessage;
+  /**
+   * What a view showing the previous state needs: the new steps (AppendSteps), or what a whole-run pass
+   * changed (ReviseRun).
+   */
+  delta?: DashboardDelta;
 }
 
 /** Wait this long after a change event before reading (a writer appends in bursts: one read per burst). */
@@ -151,14 +163,15 @@ export class LiveAnalysis implements vscode.Disposable {
 
   /**
    * Show this analysis in `view` and keep it up to date: the whole dashboard when it changes, only the new
-   * steps when a followed log grew (a 291-tensor × 2,000-step dashboard is ~17 MB of packed series; one
-   * step's records are ~10 KB). The view keeps the whole state for a webview that asks again (Ready).
+   * steps when a followed log grew and only what changed after a whole-run pass of it (a 291-tensor × 2,000-step
+   * dashboard is ~17 MB of packed series; one step's records are ~10 KB). The view keeps the whole state for a
+   * webview that asks again (Ready).
    */
   connect(view: DashboardWebview, source?: PanelSource): vscode.Disposable {
     view.show(this.message(source));
-    return this.onDidChange(({ update, append }) => {
+    return this.onDidChange(({ update, delta }) => {
       const m = this.message(source);
-      view.show(m.type === MessageType.ShowAnalysis ? { ...m, update } : m, append);
+      view.show(m.type === MessageType.ShowAnalysis ? { ...m, update } : m, delta);
     });
   }
 
@@ -188,6 +201,26 @@ export class LiveAnalysis implements vscode.Disposable {
       fresh,
       title: this.name,
       totalSteps: next.totalSteps,
+      facts: next.facts,
+      ...(this.trace ? { trace: this.trace } : {}),
+    };
+  }
+
+  /**
+   * What a view showing `prev` needs to show the whole-run pass `next`: its analysis with only the series points
+   * that `prev` lacks (null: the whole state goes instead).
+   */
+  private reviseMessage(prev: AnalysisAnswer, next: AnalysisAnswer): ReviseRunMessage | null {
+    const analysis = revisionOf(prev.analysis, next.analysis);
+    if (!analysis) return null;
+    const steps = prev.analysis.result.steps;
+    return {
+      type: MessageType.ReviseRun,
+      base: { lastStep: steps.length ? steps[steps.length - 1] : null, steps: steps.length },
+      analysis,
+      title: this.name,
+      totalSteps: next.totalSteps,
+      live: this.live,
       facts: next.facts,
       ...(this.trace ? { trace: this.trace } : {}),
     };
@@ -266,6 +299,8 @@ export class LiveAnalysis implements vscode.Disposable {
         this.dirty = false;
         let answer: AnalysisAnswer;
         let whole = false;
+        /** A whole-run pass of the followed log replaces the follower (a revision of what the views show). */
+        let passed = false;
         const requested = Date.now();
         const swap = this.swap;
         this.swap = null;
@@ -274,7 +309,7 @@ export class LiveAnalysis implements vscode.Disposable {
           answer = await swap.tail();
           this.follower?.dispose();
           this.follower = swap;
-          whole = true;
+          whole = passed = true;
         } else if (this.follower?.alive) answer = await this.follower.tail();
         else {
           // Not followed, or the follower ended (a limit): analyze again in a fresh process.
@@ -296,13 +331,15 @@ export class LiveAnalysis implements vscode.Disposable {
         // nothing new, and no whole-run pass: the views show it already
         if (answer.newRecords === false && !whole) continue;
         const prev = this.answer;
-        const plain = !whole && this.stoppedAt === null && !prev?.partial && !prev?.runs;
+        const plain = this.stoppedAt === null && !prev?.partial && !prev?.runs && !answer.runs && !answer.partial;
         this.answer = answer;
         this.error = null;
         this.stoppedAt = null;
         this.trace = { requested, answered: Date.now() };
-        const append = plain && prev && answer.appended && answer.fresh ? this.appendMessage(prev, answer, answer.fresh) : null;
-        this.changed.fire({ update: true, ...(append ? { append } : {}) });
+        let delta: DashboardDelta | null = null;
+        if (plain && prev && !whole && answer.appended && answer.fresh) delta = this.appendMessage(prev, answer, answer.fresh);
+        else if (plain && prev && passed) delta = this.reviseMessage(prev, answer);
+        this.changed.fire({ update: true, ...(delta ? { delta } : {}) });
       } while (this.dirty && !this.disposed);
     } catch (e) {
       // Keep showing the last good analysis; a half-written file is normal while training writes it.

@@ -1,13 +1,16 @@
 // Flow control of the messages one webview is sent: one message in flight at a time. The next is posted when
 // the webview says it took the last one off its queue (Received), and whatever arrives meanwhile waits here,
-// merged — new steps appended to the new steps waiting (one AppendSteps), anything else replaced by the whole
-// current state. Without it a followed log refreshed 1.6 times a second queued its messages in the transport
+// merged — new steps appended to the new steps waiting (one AppendSteps), a whole-run pass's revision joined with
+// the appends before or after it (one ReviseRun), anything else replaced by the whole current state. Without it a followed log refreshed 1.6 times a second queued its messages in the transport
 // (extension host → workbench → webview frame, a websocket under code-server): in the e2e run each one took
 // longer than the one before to arrive, 6 s behind the log after 45 s while the webview rendered each in
 // 0.4 s. No vscode import: unit-tested in Node (test/extension/postFlow.test.ts).
 
 import { appendAnalysis } from '../shared/appendAnalysis';
-import { MessageType, type AppendStepsMessage, type ToWebviewMessage } from '../shared/protocol';
+import { MessageType, stateAfter, type DashboardDelta, type ToWebviewMessage } from '../shared/protocol';
+import { appendThenRevise, reviseThenAppend } from '../shared/reviseAnalysis';
+
+const isDelta = (m: ToWebviewMessage): m is DashboardDelta => m.type === MessageType.AppendSteps || m.type === MessageType.ReviseRun;
 
 /** A webview that never says Received (closed, reloading, hidden and discarded) holds the queue this long at most. */
 export const RECEIVED_TIMEOUT_MS = 10_000;
@@ -40,7 +43,8 @@ export class PostFlow {
 
   /**
    * Post `message` now, or after the one in flight. `whole`: the complete state the view shows once it has
-   * `message` (the same message unless it is an AppendSteps), which replaces a wait that cannot be merged.
+   * `message` (the same message unless it is a delta: AppendSteps, ReviseRun), which replaces a wait that cannot
+   * be merged.
    */
   post(message: ToWebviewMessage, whole: ToWebviewMessage): void {
     if (!this.inFlight) {
@@ -49,9 +53,7 @@ export class PostFlow {
     }
     const w = this.waiting;
     if (w === null) this.waiting = message;
-    else if (w.type === MessageType.AppendSteps && message.type === MessageType.AppendSteps && chains(w, message))
-      this.waiting = mergeAppends(w, message);
-    else this.waiting = whole;
+    else this.waiting = (isDelta(w) && isDelta(message) && chains(w, message) && mergeDeltas(w, message)) || whole;
   }
 
   /** The webview took the message in flight: post what waits. */
@@ -88,15 +90,34 @@ export class PostFlow {
   }
 }
 
-/** `b` extends the state `a` leads to (its base is a's last step and step count after a's steps). */
-function chains(a: AppendStepsMessage, b: AppendStepsMessage): boolean {
-  const added = a.fresh.result.steps;
-  const steps = a.base.steps + added.length;
-  const lastStep = added.length ? added[added.length - 1]! : a.base.lastStep;
-  return b.base.steps === steps && b.base.lastStep === lastStep;
+/** `b` changes the state `a` leads to (its base is the last step and step count after `a`). */
+function chains(a: DashboardDelta, b: DashboardDelta): boolean {
+  const after = stateAfter(a);
+  return b.base.steps === after.steps && b.base.lastStep === after.lastStep;
 }
 
-/** One AppendSteps carrying both: a's base, the steps of both, b's title, totals, facts and trace. */
-function mergeAppends(a: AppendStepsMessage, b: AppendStepsMessage): AppendStepsMessage {
-  return { ...b, base: a.base, fresh: appendAnalysis(a.fresh, b.fresh) };
+/**
+ * One delta for `a` then `b` (b chains to a), from a's base: appends joined; a revision and the appends after
+ * it one revision; appends and the revision after them one revision. Two revisions do not join (the first
+ * drops points of the base the second no longer lists): null, and the whole state is sent.
+ */
+export function mergeDeltas(a: DashboardDelta, b: DashboardDelta): DashboardDelta | null {
+  if (a.type === MessageType.AppendSteps && b.type === MessageType.AppendSteps)
+    return { ...b, base: a.base, fresh: appendAnalysis(a.fresh, b.fresh) };
+  if (a.type === MessageType.ReviseRun && b.type === MessageType.AppendSteps) {
+    const { base, live } = a;
+    return {
+      type: MessageType.ReviseRun,
+      base,
+      analysis: reviseThenAppend(a.analysis, b.fresh),
+      title: b.title,
+      totalSteps: b.totalSteps,
+      ...(live !== undefined ? { live } : {}),
+      ...(b.facts ? { facts: b.facts } : {}),
+      ...(b.trace ? { trace: b.trace } : {}),
+    };
+  }
+  if (a.type === MessageType.AppendSteps && b.type === MessageType.ReviseRun)
+    return { ...b, base: a.base, analysis: appendThenRevise(a.fresh, b.analysis) };
+  return null;
 }

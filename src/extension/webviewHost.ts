@@ -3,7 +3,7 @@
 // active one).
 
 import * as vscode from 'vscode';
-import { MessageType, parseFromWebview, type AppendStepsMessage, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
+import { MessageType, parseFromWebview, type DashboardDelta, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
 import { PostFlow } from './postFlow';
 import { toWire } from './wire';
 import { renderWebviewHtml } from './webviewHtml';
@@ -80,10 +80,10 @@ export class DashboardWebview implements vscode.Disposable {
     return this.current;
   }
 
-  /** Show `message`; `append`: what a view showing the previous message needs to show this one (posted instead). */
-  show(message: ToWebviewMessage, append?: AppendStepsMessage): void {
+  /** Show `message`; `delta`: what a view showing the previous message needs to show this one (posted instead). */
+  show(message: ToWebviewMessage, delta?: DashboardDelta): void {
     this.current = message;
-    if (this.ready) this.flow.post(append ?? message, message);
+    if (this.ready) this.flow.post(delta ?? message, message);
     else this.beforeReady ??= message;
   }
 

@@ -14,6 +14,9 @@ export function toWire(message: ToWebviewMessage): ToWebviewMessage {
   if (message.type === MessageType.AppendSteps && message.fresh.series.length) {
     return { ...message, fresh: { ...message.fresh, series: [] }, packedSeries: packSeries(message.fresh.series) };
   }
+  if (message.type === MessageType.ReviseRun && message.analysis.series.length) {
+    return { ...message, analysis: { ...message.analysis, series: [] }, packedSeries: packSeries(message.analysis.series) };
+  }
   if (message.type === MessageType.ShowRuns) {
     return { ...message, runs: message.runs.map(packRun) };
   }

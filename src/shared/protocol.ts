@@ -2,7 +2,7 @@
 // Shape after microsoft/vscode-hexeditor's protocol: one enum with a "to webview" and a
 // "from webview" region, one interface per message, one union per direction.
 // Handshake: the webview posts Ready once its script runs; the host answers with the view's data.
-// Only types and constants here: this file is compiled into the host (Node) and the webview (DOM).
+// Types, constants and small pure functions only: this file is compiled into the host (Node) and the webview (DOM).
 
 import type { RunAnalysis } from '../core/analysis';
 import type { Thresholds } from '../core/rules/types';
@@ -24,6 +24,8 @@ export enum MessageType {
   ShowRuns = 'showRuns',
   /** New steps of a followed log, appended to the dashboard the view shows (not the whole dashboard again). */
   AppendSteps = 'appendSteps',
+  /** A whole-run pass of a followed log: the new state, with only the series points the view does not have. */
+  ReviseRun = 'reviseRun',
   // #endregion
 
   // #region from webview
@@ -119,6 +121,41 @@ export interface AppendStepsMessage {
   facts?: InputFacts;
   packedSeries?: PackedSeries;
   trace?: MessageTrace;
+}
+
+/**
+ * A followed log's whole-run pass (findings, summary and thinning re-evaluated), as what changed for a view showing
+ * `base`: the new analysis whose series hold, per layer, only the points the view lacks or whose figures changed
+ * (src/shared/reviseAnalysis.ts). A view showing something else posts Ready and gets the whole state.
+ */
+export interface ReviseRunMessage {
+  type: MessageType.ReviseRun;
+  /** The dashboard this revises: its last step (null: none) and how many steps it has. */
+  base: { lastStep: number | null; steps: number };
+  /** The new analysis; on the wire its series are empty and travel in `packedSeries`. */
+  analysis: RunAnalysis;
+  title: string;
+  totalSteps?: number;
+  live?: boolean;
+  facts?: InputFacts;
+  packedSeries?: PackedSeries;
+  trace?: MessageTrace;
+}
+
+/** A message that changes the dashboard a view shows instead of replacing it (postFlow.ts merges them). */
+export type DashboardDelta = AppendStepsMessage | ReviseRunMessage;
+
+/** The last step and the number of steps of the dashboard a view shows after `delta`. */
+export function stateAfter(delta: DashboardDelta): { lastStep: number | null; steps: number } {
+  if (delta.type === MessageType.ReviseRun) {
+    const steps = delta.analysis.result.steps;
+    return { lastStep: steps.length ? steps[steps.length - 1]! : null, steps: steps.length };
+  }
+  const added = delta.fresh.result.steps;
+  return {
+    lastStep: added.length ? added[added.length - 1]! : delta.base.lastStep,
+    steps: delta.base.steps + added.length,
+  };
 }
 
 /** Facts about the inputs the worker saw while reading (names only; no numbers). */
@@ -244,7 +281,13 @@ export interface ExplainRequestMessage {
 }
 
 export type ToWebviewMessage =
-  ShowAnalysisMessage | ShowCompareMessage | ShowExplainMessage | ShowErrorMessage | ShowRunsMessage | AppendStepsMessage;
+  | ShowAnalysisMessage
+  | ShowCompareMessage
+  | ShowExplainMessage
+  | ShowErrorMessage
+  | ShowRunsMessage
+  | AppendStepsMessage
+  | ReviseRunMessage;
 
 export type FromWebviewMessage =
   ReadyMessage | ReceivedMessage | InsertLoggingSnippetMessage | ExportReportMessage | OpenFileMessage | ExplainRequestMessage;

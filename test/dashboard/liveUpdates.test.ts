@@ -1,7 +1,7 @@
 // The dashboard's live refreshes (webview/dashboard/liveUpdates.ts) on analyses of a real log cut in three
 // (adam_base/stats.jsonl, written by torch): appends extend what is shown exactly as the whole log's analysis
 // has it, a backlog renders once as its newest state, a view that cannot extend what it shows asks for the
-// whole state, and a whole update replaces what waits.
+// whole state, a whole update replaces what waits, and a whole-run pass's revision applies to what is shown.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { analyzePaths } from '../../src/core/pipeline';
 import type { RunAnalysis } from '../../src/core/analysis';
 import { DEFAULT_THRESHOLDS } from '../../src/core/rules/types';
-import { MessageType, type AppendStepsMessage, type ShowAnalysisMessage } from '../../src/shared/protocol';
+import { MessageType, type AppendStepsMessage, type ReviseRunMessage, type ShowAnalysisMessage } from '../../src/shared/protocol';
+import { appendAnalysis } from '../../src/shared/appendAnalysis';
+import { revisionOf } from '../../src/shared/reviseAnalysis';
 import { LiveUpdates, type LiveRender } from '../../webview/dashboard/liveUpdates';
-import { assertJoinedAsWhole, fixturePath } from '../support/fixtures';
+import { assertJoinedAsWhole, fixturePath, float64Series } from '../support/fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'ol-live-updates-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -131,5 +133,45 @@ describe('live refreshes of the dashboard', () => {
     assert.equal(r.appendedOnly, false, 'a whole update is among them: every section renders');
     assert.deepEqual(r.notes, [1, 2, 3]);
     assert.deepEqual(r.message.analysis.result.steps, whole.result.steps);
+  });
+
+  it('a revision after appends applies to the state they lead to; one with another base asks for the whole state', () => {
+    const h = harness(show(parts[0]));
+    h.live.append(append(parts[0], parts[1]), 1);
+    const shownThen = appendAnalysis(parts[0], parts[1]);
+    // the whole-run pass: the findings of the whole log, one step of each layer's series dropped by its thinning
+    const drop = whole.result.steps[5]!;
+    const pass: RunAnalysis = {
+      ...whole,
+      result: { ...whole.result, steps: whole.result.steps.filter((st) => st !== drop) },
+      series: whole.series.map((s) => {
+        const idx = [...s.steps.keys()].filter((i) => s.steps[i] !== drop);
+        const figures = Object.fromEntries(
+          Object.entries(s.figures).map(([f, c]) => [f, Float64Array.from(idx, (i) => c[i]!)]),
+        ) as typeof s.figures;
+        return { layer: s.layer, steps: Float64Array.from(idx, (i) => s.steps[i]!), figures };
+      }),
+    };
+    const steps = shownThen.result.steps;
+    const revise: ReviseRunMessage = {
+      type: MessageType.ReviseRun,
+      base: { lastStep: steps.at(-1)!, steps: steps.length },
+      analysis: revisionOf(shownThen, pass)!,
+      title: 'adam_base (pass)',
+      totalSteps: whole.result.steps.length,
+    };
+    h.live.revise(revise, 2);
+    h.frame();
+    assert.equal(h.renders.length, 1);
+    const [r] = h.renders;
+    assert.equal(r.appendedOnly, false, 'the findings and summary changed: every section renders');
+    assert.deepEqual(r.notes, [1, 2]);
+    assert.equal(r.message.title, 'adam_base (pass)');
+    assert.deepEqual(float64Series(r.message.analysis.series), float64Series(pass.series));
+    assert.deepEqual(r.message.analysis.result, pass.result);
+    assert.equal(h.resyncs(), 0);
+    // the same revision again: its base is no longer what is shown
+    h.live.revise(revise, 3);
+    assert.equal(h.resyncs(), 1);
   });
 });

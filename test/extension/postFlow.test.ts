@@ -1,5 +1,6 @@
 // One message in flight per webview, what arrives meanwhile merged: appends of a followed log joined into one
-// AppendSteps (the same state as appending them one by one), anything else replaced by the whole state.
+// AppendSteps (the same state as appending them one by one), a whole-run pass's revision joined with the appends
+// around it into one ReviseRun, anything else replaced by the whole state.
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,9 +10,16 @@ import { join } from 'node:path';
 import { analyzePaths } from '../../src/core/pipeline';
 import type { RunAnalysis } from '../../src/core/analysis';
 import { appendAnalysis } from '../../src/shared/appendAnalysis';
-import { MessageType, type AppendStepsMessage, type ShowAnalysisMessage, type ToWebviewMessage } from '../../src/shared/protocol';
+import {
+  MessageType,
+  type AppendStepsMessage,
+  type ReviseRunMessage,
+  type ShowAnalysisMessage,
+  type ToWebviewMessage,
+} from '../../src/shared/protocol';
+import { applyRevision, revisionOf } from '../../src/shared/reviseAnalysis';
 import { PostFlow, type PostFlowTimers } from '../../src/extension/postFlow';
-import { assertJoinedAsWhole, fixturePath } from '../support/fixtures';
+import { assertJoinedAsWhole, fixturePath, float64Series } from '../support/fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'ol-postflow-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,6 +59,31 @@ function append(prev: RunAnalysis, fresh: RunAnalysis, n: number): AppendStepsMe
     title: `run ${n}`,
     totalSteps: steps.length + fresh.result.steps.length,
   };
+}
+
+/** The revision of `shown` that a whole-run pass giving `next` sends. */
+function revise(shown: RunAnalysis, next: RunAnalysis, n: number): ReviseRunMessage {
+  const steps = shown.result.steps;
+  return {
+    type: MessageType.ReviseRun,
+    base: { lastStep: steps.length ? steps[steps.length - 1]! : null, steps: steps.length },
+    analysis: revisionOf(shown, next)!,
+    title: `run ${n}`,
+    totalSteps: next.result.steps.length,
+  };
+}
+
+/** `a` without the steps of index i % 3 === 1 (a thinned whole-run pass). */
+function thinned(a: RunAnalysis): RunAnalysis {
+  const kept = new Set(a.result.steps.filter((_, i) => i % 3 !== 1));
+  const series = a.series.map((s) => {
+    const idx = [...s.steps.keys()].filter((i) => kept.has(s.steps[i]!));
+    const figures = Object.fromEntries(
+      Object.entries(s.figures).map(([f, c]) => [f, Float64Array.from(idx, (i) => c[i]!)]),
+    ) as typeof s.figures;
+    return { layer: s.layer, steps: Float64Array.from(idx, (i) => s.steps[i]!), figures };
+  });
+  return { ...a, result: { ...a.result, steps: a.result.steps.filter((s) => kept.has(s)) }, series };
 }
 
 /** Timers run by hand. */
@@ -121,6 +154,41 @@ describe('PostFlow', () => {
     flow.received();
     assert.equal(sent[2]!.type, MessageType.ShowAnalysis);
     assert.equal((sent[2] as ShowAnalysisMessage).analysis, abc);
+  });
+
+  it('a revision joins the appends waiting before and after it (one ReviseRun, the same state); two revisions do not', async () => {
+    const [a, b, c, d] = await pieces('adam_base', [40, 60, 80]);
+    const sent: ToWebviewMessage[] = [];
+    const flow = new PostFlow((m) => sent.push(m), manualTimers());
+    flow.post(show(a!), show(a!));
+    const ab = appendAnalysis(a!, b!);
+    flow.post(append(a!, b!, 0), show(ab));
+    // the whole-run pass over a..c, thinned afresh, revising what the view shows once b is appended
+    const pass = thinned(appendAnalysis(ab, c!));
+    flow.post(revise(ab, pass, 1), show(pass));
+    const passD = appendAnalysis(pass, d!);
+    flow.post(append(pass, d!, 2), show(passD));
+    assert.equal(flow.queued, 2);
+    flow.received();
+    const m = sent[1]!;
+    assert.equal(m.type, MessageType.ReviseRun, 'one revision');
+    const r = m as ReviseRunMessage;
+    assert.deepEqual(r.base, { lastStep: a!.result.steps.at(-1), steps: a!.result.steps.length }, "from the view's state");
+    assert.equal(r.title, 'run 2');
+    const got = applyRevision(a!, r.analysis);
+    assert.deepEqual(float64Series(got.series), float64Series(passD.series));
+    assert.deepEqual(got.result, passD.result);
+    assert.ok(
+      r.analysis.series.reduce((n, s) => n + s.steps.length, 0) < passD.series.reduce((n, s) => n + s.steps.length, 0),
+      'the points the view has stay out',
+    );
+    // a revision waiting and a second one (the first drops points the second no longer lists): the whole state
+    flow.post(revise(passD, thinned(passD), 3), show(thinned(passD)));
+    const last = thinned(thinned(passD));
+    flow.post(revise(thinned(passD), last, 4), show(last));
+    flow.received();
+    assert.equal(sent[2]!.type, MessageType.ShowAnalysis, 'the whole state');
+    assert.equal((sent[2] as ShowAnalysisMessage).analysis, last);
   });
 
   it('a webview that never answers holds the queue only until the timeout; Ready starts over', async () => {

@@ -1,13 +1,14 @@
 // Live refreshes of a followed log, as the dashboard receives them: the whole dashboard again (ShowAnalysis
-// with `update`, after a whole-run pass) or only the new steps (AppendSteps, appended here as the host
-// appended them: src/shared/appendAnalysis.ts). They are coalesced: whatever arrives while a render waits
+// with `update`), only the new steps (AppendSteps, appended here as the host appended them:
+// src/shared/appendAnalysis.ts), or what a whole-run pass changed (ReviseRun, src/shared/reviseAnalysis.ts). They are coalesced: whatever arrives while a render waits
 // joins the state it will render, so the view renders the newest state once and never works through a
 // backlog (a 291-tensor dashboard rendered per message fell a minute behind a log written at 1 MB/s).
 // No DOM: the render is scheduled through `schedule` (a frame in the page), unit-tested in Node.
 
 import type { RunAnalysis } from '../../src/core/analysis';
-import type { AppendStepsMessage, ShowAnalysisMessage } from '../../src/shared/protocol';
+import type { AppendStepsMessage, ReviseRunMessage, ShowAnalysisMessage } from '../../src/shared/protocol';
 import { appendAnalysis } from '../../src/shared/appendAnalysis';
+import { applyRevision } from '../../src/shared/reviseAnalysis';
 
 export interface LiveRender<T> {
   message: ShowAnalysisMessage;
@@ -99,6 +100,45 @@ export class LiveUpdates<T = never> {
     if (added.length) p.lastStep = added[added.length - 1];
     if (note !== undefined) p.notes.push(note);
     this.pending = p;
+    this.kick();
+  }
+
+  /**
+   * What a whole-run pass changed (findings, summary, the thinned steps): applied to what waits, or to what the
+   * dashboard shows, at once (the sections re-render from it); a resync when it revises another state.
+   */
+  revise(message: ReviseRunMessage, note?: T): void {
+    if (this.resyncing) return;
+    const p = this.pending;
+    const state = p ? this.stateOf(p) : this.host.shown();
+    const shownSteps = state?.analysis.result.steps;
+    const lastStep = p ? p.lastStep : shownSteps?.length ? shownSteps[shownSteps.length - 1]! : null;
+    const count = p ? p.steps : (shownSteps?.length ?? 0);
+    if (!state || count !== message.base.steps || lastStep !== message.base.lastStep) {
+      this.pending = null;
+      this.resyncing = true;
+      this.host.resync();
+      return;
+    }
+    const steps = message.analysis.result.steps;
+    this.pending = {
+      base: {
+        ...state,
+        title: message.title,
+        analysis: applyRevision(state.analysis, message.analysis),
+        update: true,
+        ...(message.totalSteps !== undefined ? { totalSteps: message.totalSteps } : {}),
+        ...(message.live !== undefined ? { live: message.live } : {}),
+        ...(message.facts ? { facts: message.facts } : {}),
+        ...(message.trace ? { trace: message.trace } : {}),
+      },
+      parts: [],
+      last: null,
+      lastStep: steps.length ? steps[steps.length - 1]! : null,
+      steps: steps.length,
+      appendedOnly: false,
+      notes: [...(p?.notes ?? []), ...(note === undefined ? [] : [note])],
+    };
     this.kick();
   }
 
