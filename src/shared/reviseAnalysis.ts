@@ -27,17 +27,16 @@ export function revisionOf(prev: RunAnalysis, next: RunAnalysis): RunAnalysis | 
       series.push(s);
       continue;
     }
-    const send: number[] = [];
+    // each point of s: the index of prev's point at its step, or -1
+    const match = new Int32Array(s.steps.length);
     let j = 0;
     for (let i = 0; i < s.steps.length; i++) {
       const step = s.steps[i]!;
       for (; j < p.steps.length && p.steps[j]! < step; j++) if (keep.has(p.steps[j]!)) return null;
-      if (j < p.steps.length && p.steps[j] === step) {
-        if (!samePoint(p, j, s, i)) send.push(i);
-        j++;
-      } else send.push(i);
+      match[i] = j < p.steps.length && p.steps[j] === step ? j++ : -1;
     }
     for (; j < p.steps.length; j++) if (keep.has(p.steps[j]!)) return null;
+    const send = changedPoints(p, s, match);
     series.push(send.length === s.steps.length ? s : pick(s, send));
   }
   return { ...next, series };
@@ -105,14 +104,24 @@ function mergeSeries(base: LayerSeries | undefined, over: LayerSeries, keep: Set
   return { layer: over.layer, steps, figures };
 }
 
-/** The figures of point `i` of `a` and point `j` of `b` are the same numbers (NaN: both absent). */
-function samePoint(a: LayerSeries, i: number, b: LayerSeries, j: number): boolean {
+/** The indices of the points of `s` whose figures are not those of prev's point `match[i]` (NaN: absent; -1: none). */
+function changedPoints(prev: LayerSeries, s: LayerSeries, match: Int32Array): number[] {
+  const n = match.length;
+  const changed = new Uint8Array(n);
+  for (let i = 0; i < n; i++) if (match[i]! < 0) changed[i] = 1;
   for (const f of SERIES_FIGURES) {
-    const x = a.figures[f]?.[i] ?? Number.NaN;
-    const y = b.figures[f]?.[j] ?? Number.NaN;
-    if (x !== y && (x === x || y === y)) return false;
+    const a = prev.figures[f];
+    const b = s.figures[f];
+    for (let i = 0; i < n; i++) {
+      if (changed[i]) continue;
+      const x = a ? a[match[i]!]! : Number.NaN;
+      const y = b ? b[i]! : Number.NaN;
+      if (x !== y && (x === x || y === y)) changed[i] = 1;
+    }
   }
-  return true;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (changed[i]) out.push(i);
+  return out;
 }
 
 /** The points of `s` at the indices `idx` (ascending). */
