@@ -8,7 +8,7 @@ import type { MessageTrace } from '../src/shared/protocol';
 export interface TraceEntry extends MessageTrace {
   /** The newest step the message carried. */
   step: number | null;
-  /** 'show' (a whole dashboard) or 'append' (new steps). */
+  /** 'show' (a whole dashboard), 'append' (new steps) or 'revise' (what a whole-run pass changed). */
   kind: string;
   received: number;
   rendered?: number;

@@ -7,7 +7,7 @@
 // 0.4 s. No vscode import: unit-tested in Node (test/extension/postFlow.test.ts).
 
 import { appendAnalysis } from '../shared/appendAnalysis';
-import { MessageType, stateAfter, type DashboardDelta, type ToWebviewMessage } from '../shared/protocol';
+import { MessageType, stateAfter, type DashboardDelta, type PostReason, type ToWebviewMessage } from '../shared/protocol';
 import { appendThenRevise, reviseThenAppend } from '../shared/reviseAnalysis';
 
 const isDelta = (m: ToWebviewMessage): m is DashboardDelta => m.type === MessageType.AppendSteps || m.type === MessageType.ReviseRun;
@@ -29,9 +29,10 @@ export class PostFlow {
   private inFlight = false;
   private timer: unknown = null;
   private waiting: ToWebviewMessage | null = null;
+  private waitingVia: PostReason = 'posted';
 
   constructor(
-    private readonly send: (message: ToWebviewMessage) => void,
+    private readonly send: (message: ToWebviewMessage, via: PostReason) => void,
     private readonly timers: PostFlowTimers = realTimers,
     private readonly timeoutMs = RECEIVED_TIMEOUT_MS,
   ) {}
@@ -46,14 +47,20 @@ export class PostFlow {
    * `message` (the same message unless it is a delta: AppendSteps, ReviseRun), which replaces a wait that cannot
    * be merged.
    */
-  post(message: ToWebviewMessage, whole: ToWebviewMessage): void {
+  post(message: ToWebviewMessage, whole: ToWebviewMessage, via: PostReason = 'posted'): void {
     if (!this.inFlight) {
-      this.transmit(message);
+      this.transmit(message, via);
       return;
     }
     const w = this.waiting;
-    if (w === null) this.waiting = message;
-    else this.waiting = (isDelta(w) && isDelta(message) && chains(w, message) && mergeDeltas(w, message)) || whole;
+    if (w === null) {
+      this.waiting = message;
+      this.waitingVia = via;
+      return;
+    }
+    const merged = isDelta(w) && isDelta(message) && chains(w, message) ? mergeDeltas(w, message) : null;
+    this.waiting = merged ?? whole;
+    this.waitingVia = merged ? 'merged' : via === 'ready' ? via : 'replaced';
   }
 
   /** The webview took the message in flight: post what waits. */
@@ -61,7 +68,7 @@ export class PostFlow {
     this.settle();
     const w = this.waiting;
     this.waiting = null;
-    if (w) this.transmit(w);
+    if (w) this.transmit(w, this.waitingVia);
   }
 
   /** The webview starts over (Ready): nothing is in flight and nothing waits (the caller sends the whole state). */
@@ -80,13 +87,13 @@ export class PostFlow {
     this.timer = null;
   }
 
-  private transmit(message: ToWebviewMessage): void {
+  private transmit(message: ToWebviewMessage, via: PostReason): void {
     this.inFlight = true;
     this.timer = this.timers.set(() => {
       this.timer = null;
       this.received();
     }, this.timeoutMs);
-    this.send(message);
+    this.send(message, via);
   }
 }
 

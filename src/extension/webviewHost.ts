@@ -3,7 +3,14 @@
 // active one).
 
 import * as vscode from 'vscode';
-import { MessageType, parseFromWebview, type DashboardDelta, type FromWebviewMessage, type ToWebviewMessage } from '../shared/protocol';
+import {
+  MessageType,
+  parseFromWebview,
+  type DashboardDelta,
+  type FromWebviewMessage,
+  type PostReason,
+  type ToWebviewMessage,
+} from '../shared/protocol';
 import { PostFlow } from './postFlow';
 import { toWire } from './wire';
 import { renderWebviewHtml } from './webviewHtml';
@@ -40,7 +47,7 @@ export class DashboardWebview implements vscode.Disposable {
   private ready = false;
   private current: ToWebviewMessage | null = null;
   /** One message in flight; what arrives meanwhile waits, merged (a followed log refreshes faster than a busy transport delivers). */
-  private readonly flow = new PostFlow((m) => this.send(m));
+  private readonly flow = new PostFlow((m, via) => this.send(m, via));
   private readonly disposables: vscode.Disposable[] = [];
   /** Resolves when the webview has posted Ready (used by tests and commands that wait for the view). */
   readonly whenReady: Promise<void>;
@@ -101,10 +108,10 @@ export class DashboardWebview implements vscode.Disposable {
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 
-  private send(message: ToWebviewMessage): void {
+  private send(message: ToWebviewMessage, via: PostReason): void {
     const t0 = Date.now();
     const wire = toWire(message);
-    if ('trace' in wire && wire.trace) wire.trace = { ...wire.trace, posted: Date.now(), packMs: Date.now() - t0 };
+    if ('trace' in wire && wire.trace) wire.trace = { ...wire.trace, posted: Date.now(), packMs: Date.now() - t0, via };
     void this.panel.webview.postMessage(wire);
   }
 
@@ -115,9 +122,9 @@ export class DashboardWebview implements vscode.Disposable {
         this.markReady();
         this.flow.reset();
         if (this.beforeReady && this.beforeReady !== this.current && this.beforeReady.type === MessageType.ShowAnalysis)
-          this.flow.post(this.beforeReady, this.beforeReady);
+          this.flow.post(this.beforeReady, this.beforeReady, 'ready');
         this.beforeReady = null;
-        if (this.current) this.flow.post(this.current, this.current);
+        if (this.current) this.flow.post(this.current, this.current, 'ready');
         break;
       case MessageType.Received:
         this.flow.received();

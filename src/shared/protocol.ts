@@ -101,7 +101,15 @@ export interface MessageTrace {
   posted?: number;
   /** Milliseconds the host spent packing the message. */
   packMs?: number;
+  /**
+   * Why the host posted this message (postFlow.ts): `posted` as the change made it, `merged` joined with what waited,
+   * `replaced` the whole state instead of what could not be joined, `ready` the whole state the webview asked for.
+   */
+  via?: PostReason;
 }
+
+/** Why a message was posted (MessageTrace.via). */
+export type PostReason = 'posted' | 'merged' | 'replaced' | 'ready';
 
 /**
  * A followed log's new steps: the analysis of its new records alone, which the view appends to the dashboard

@@ -1031,7 +1031,11 @@ test(
       };
       const col = (f) => med(trace.map(f));
       env.log(
-        `tail trace, ${trace.length} messages (${[...new Set(trace.map((e) => e.kind))].join('/')}), median (range) ms: ` +
+        `tail trace, ${trace.length} messages (${Object.entries(
+          trace.reduce((n, e) => ((n[`${e.kind} ${e.via ?? '?'}`] = (n[`${e.kind} ${e.via ?? '?'}`] ?? 0) + 1), n), {}),
+        )
+          .map(([k, c]) => `${c} ${k}`)
+          .join(', ')}), median (range) ms: ` +
           `written→asked ${col((e) => e.requested - written.get(e.step))}, analysis answer ${col((e) => e.answered - e.requested)}, ` +
           `pack ${col((e) => e.packMs)}, answered→posted ${col((e) => e.posted - e.answered)}, posted→received ${col((e) => e.received - e.posted)}, ` +
           `received→rendered ${col((e) => e.rendered - e.received)}, rendered→painted ${col((e) => e.painted - e.rendered)}, ` +

@@ -159,7 +159,8 @@ describe('PostFlow', () => {
   it('a revision joins the appends waiting before and after it (one ReviseRun, the same state); two revisions do not', async () => {
     const [a, b, c, d] = await pieces('adam_base', [40, 60, 80]);
     const sent: ToWebviewMessage[] = [];
-    const flow = new PostFlow((m) => sent.push(m), manualTimers());
+    const vias: string[] = [];
+    const flow = new PostFlow((m, via) => (sent.push(m), vias.push(via)), manualTimers());
     flow.post(show(a!), show(a!));
     const ab = appendAnalysis(a!, b!);
     flow.post(append(a!, b!, 0), show(ab));
@@ -172,6 +173,7 @@ describe('PostFlow', () => {
     flow.received();
     const m = sent[1]!;
     assert.equal(m.type, MessageType.ReviseRun, 'one revision');
+    assert.deepEqual(vias, ['posted', 'merged']);
     const r = m as ReviseRunMessage;
     assert.deepEqual(r.base, { lastStep: a!.result.steps.at(-1), steps: a!.result.steps.length }, "from the view's state");
     assert.equal(r.title, 'run 2');
@@ -188,6 +190,7 @@ describe('PostFlow', () => {
     flow.post(revise(thinned(passD), last, 4), show(last));
     flow.received();
     assert.equal(sent[2]!.type, MessageType.ShowAnalysis, 'the whole state');
+    assert.equal(vias[2], 'replaced');
     assert.equal((sent[2] as ShowAnalysisMessage).analysis, last);
   });
 
