@@ -23,7 +23,7 @@ import { figureColumn, type LayerScalars } from '../run/scalars';
 import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
 import { LAYER_KEYS, sameShape, ScalarRecordSink, toNumber, toShape, toStep, wideNumelLayer } from './scalarRecords';
-import { numberRead, readNumber, sameText } from './flatJson';
+import { numberRead, numberValue, readNumber, readNumberAt, sameText } from './flatJson';
 import { sameBytes } from '../arrays';
 
 export const CSV_FORMAT = 'csv';
@@ -691,11 +691,11 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
           taken = true; // empty
         else {
           // (a number followed by anything but the delimiter fails the field's end check below)
-          const v = readNumber(b, q, end);
-          if (v === v) {
-            values[i] = v;
+          const e = readNumberAt(b, q, end);
+          if (e >= 0) {
+            values[i] = numberValue[0]!;
             parsed[i] = 1;
-            q = numberRead.end;
+            q = e;
             taken = true;
           }
         }
