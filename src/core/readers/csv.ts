@@ -661,6 +661,8 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
   // from the bytes) and the line is left to pushLine untouched.
   /** Per column: 0 a number (step, figure, numel), 1 the layer, 2 any other; null until a long-form plan. */
   let cellKinds: Uint8Array | null = null;
+  /** The plan's layer column (planColumns keeps one; a later layer-ish column is a skipped one). */
+  let layerIndex = -1;
   const lineBounds: number[] = [];
   let lineParsed = new Uint8Array(0);
   const onLine = (b: Buffer, start: number, end: number, line: number): boolean => {
@@ -671,6 +673,7 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
         c.kind === 'step' || c.kind === 'figure' || c.kind === 'numel' ? 0 : c.kind === 'layer' ? 1 : 2,
       );
       lineParsed = new Uint8Array(cellKinds.length);
+      layerIndex = cellKinds.indexOf(1);
       byteCells.values = new Float64Array(cellKinds.length);
     }
     const kinds = cellKinds;
@@ -748,7 +751,8 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
     byteCells.bounds = bounds;
     byteCells.parsed = parsed;
     const step = toStep(byteCells.number(p.stepIndex));
-    const layerAt = step === null ? -1 : layerColumn(byteCells);
+    // (what layerColumn finds: the one layer column, when its cell is not empty)
+    const layerAt = layerIndex >= 0 && bounds[2 * layerIndex] !== bounds[2 * layerIndex + 1] ? layerIndex : -1;
     if (step === null || layerAt < 0) {
       byteCells.parsed = null;
       return false; // the string path reports it
