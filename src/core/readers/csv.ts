@@ -19,11 +19,11 @@ import { optimizerKindFromName } from '../../shared/optimizers';
 import type { FigureName, RunData } from '../run/types';
 import type { ReadOptions, Reader } from './reader';
 import { ReaderError } from '../errors';
-import { figureColumn } from '../run/scalars';
+import { figureColumn, type LayerScalars } from '../run/scalars';
 import { classifyScalarTag, LAYER_METRICS, STEP_KEYS, type TagMeaning } from '../run/scalarTags';
 import { openForStreaming } from '../io/fileBytes';
 import { LAYER_KEYS, sameShape, ScalarRecordSink, toNumber, toShape, toStep, wideNumelLayer } from './scalarRecords';
-import { numberRead, readNumber, sameText } from './flatJson';
+import { numberRead, numberValue, readNumber, readNumberAt, sameText } from './flatJson';
 import { sameBytes } from '../arrays';
 
 export const CSV_FORMAT = 'csv';
@@ -33,6 +33,9 @@ export const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 /** Most fields a record may have (a W&B wide export has thousands of columns; this is far above). */
 export const MAX_RECORD_FIELDS = 100_000;
 const CHUNK_BYTES = 1024 * 1024;
+
+/** Lines readCsv has read in one pass over their bytes (see onLine there), for the tests: a count, no more. */
+export const csvLinesInOnePass = { count: 0 };
 
 export interface CsvRecord {
   fields: string[];
@@ -64,10 +67,11 @@ export class CsvParser {
   }
 
   /**
-   * Offered each ASCII line pushLine splits, before its fields become strings: the line's bytes and each
-   * field's bounds in `bounds` ([start, end) per field, quotes excluded). True: taken (no CsvRecord for it).
+   * Offered each line pushLine is given, before it is split, when the parser is between records: the line's
+   * bytes [start, end) (a final CR excluded) and its 1-based file line. True: taken (no split, no record);
+   * false: nothing may have been done with it, and pushLine goes on as without the hook.
    */
-  onCells: ((b: Buffer, bounds: readonly number[], count: number, line: number) => boolean) | null = null;
+  onLine: ((b: Buffer, start: number, end: number, line: number) => boolean) | null = null;
 
   private readonly delimiterCode: number;
 
@@ -162,6 +166,11 @@ export class CsvParser {
     if (this.state !== 'start' || this.fields.length > 0 || this.field !== '' || this.pendingCr || this.dropping) return false;
     if (end - start > MAX_RECORD_CHARS) return false;
     if (end > start && b[end - 1] === 0x0d) end--;
+    if (this.onLine !== null && this.onLine(b, start, end, this.line)) {
+      this.line++;
+      this.recordLine = this.line;
+      return true;
+    }
     const d = this.delimiterCode;
     // Field bounds first, then the strings: an ASCII line is decoded once and its fields are substrings
     // of it (V8 slices, no copies), 0.3 s less than a Buffer#toString per field on the 117 MB log.
@@ -209,13 +218,6 @@ export class CsvParser {
       count++;
       if (i >= end) break;
       i++; // the delimiter
-    }
-    if (ascii && this.onCells !== null && !(count === 1 && bounds[0] === bounds[1])) {
-      if (this.onCells(b, bounds, count, this.line)) {
-        this.line++;
-        this.recordLine = this.line;
-        return true;
-      }
     }
     const fields: string[] = new Array<string>(count);
     if (ascii) {
@@ -337,7 +339,11 @@ interface NameEntry {
   text: string;
   /** A copy of its bytes. */
   view: DataView;
+  /** Its bytes hold no delimiter nor CR: the same bytes unquoted, followed by a delimiter, are one cell of this text. */
+  plain: boolean;
   next: NameEntry | null;
+  /** The layer's table, once readCsv has noted the layer. */
+  table: LayerScalars | null;
 }
 
 /**
@@ -354,6 +360,14 @@ class ByteCells implements Cells {
   private lastName: NameEntry | null = null;
   private view: DataView = new DataView(new ArrayBuffer(0));
   private viewOf: Buffer | null = null;
+  /**
+   * Set by readCsv's one-pass reader of a long-form line: 1 where `values` holds the number the cell's
+   * bytes were read as (the cells' bytes were read once, as numbers where they are; see onLine there).
+   */
+  parsed: Uint8Array | null = null;
+  values: Float64Array = new Float64Array(0);
+
+  constructor(private readonly delimiter: number) {}
 
   text(i: number): string {
     return this.b.toString('latin1', this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
@@ -365,20 +379,59 @@ class ByteCells implements Cells {
     const a = this.bounds[2 * i]!;
     const e = this.bounds[2 * i + 1]!;
     if (a === e) return undefined;
+    if (this.parsed !== null && this.parsed[i] === 1) return this.values[i]!;
     const v = readNumber(this.b, a, e);
     return v === v && numberRead.end === e ? v : toNumber(this.text(i));
   }
   is(i: number, s: string): boolean {
     return sameText(s, this.b, this.bounds[2 * i]!, this.bounds[2 * i + 1]!);
   }
+  /**
+   * The name the cell at byte `a` of `b` is without splitting it first: the one that followed the last name
+   * (or the last name again) when its bytes are those at `a`, followed by the delimiter or `end`, and it is
+   * plain. Null otherwise. Nothing is changed until `take`.
+   */
+  predict(b: Buffer, a: number, end: number): NameEntry | null {
+    const last = this.lastName;
+    if (last === null) return null;
+    this.viewFor(b);
+    const next = last.next;
+    if (next !== null && next.plain && this.follows(next, a, end)) return next;
+    if (last.plain && this.follows(last, a, end)) return last;
+    return null;
+  }
+
+  /** The name last found (by `name` or `take`). */
+  get current(): NameEntry | null {
+    return this.lastName;
+  }
+
+  /** The predicted name taken (what `name` does when it finds it). */
+  take(entry: NameEntry): string {
+    this.lastName = entry;
+    return entry.text;
+  }
+
+  /** Bytes from a of the line are the name's, then the delimiter or the line's end. */
+  private follows(name: NameEntry, a: number, end: number): boolean {
+    const n = name.view.byteLength;
+    const e = a + n;
+    return e <= end && (e === end || this.b[e] === this.delimiter) && sameBytes(name.view, 0, this.view, a, n);
+  }
+
+  private viewFor(b: Buffer): void {
+    this.b = b;
+    if (this.viewOf !== b) {
+      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      this.viewOf = b;
+    }
+  }
+
   /** The cell's text, the same string as the last time this text came. */
   name(i: number): string {
     const a = this.bounds[2 * i]!;
     const e = this.bounds[2 * i + 1]!;
-    if (this.viewOf !== this.b) {
-      this.view = new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength);
-      this.viewOf = this.b;
-    }
+    this.viewFor(this.b);
     const last = this.lastName;
     if (last !== null) {
       // the one that followed first: a long-form log changes layer on every row
@@ -390,7 +443,8 @@ class ByteCells implements Cells {
     let entry = this.names.get(text);
     if (entry === undefined) {
       const bytes = Uint8Array.prototype.slice.call(this.b, a, e);
-      entry = { text, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), next: null };
+      const plain = bytes.indexOf(this.delimiter) < 0 && bytes.indexOf(0x0d) < 0;
+      entry = { text, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), plain, next: null, table: null };
       if (this.names.size < 65536) this.names.set(text, entry);
     }
     if (last !== null) last.next = entry;
@@ -404,11 +458,12 @@ class ByteCells implements Cells {
   }
 }
 
+type FigureColumn = { kind: 'figure'; figure: FigureName; col: number; read: boolean };
 type Column =
   | { kind: 'skip' }
   | { kind: 'step' }
   | { kind: 'tag'; meaning: NonNullable<TagMeaning> }
-  | { kind: 'figure'; figure: FigureName; col: number; read: boolean }
+  | FigureColumn
   | { kind: 'layer' }
   | { kind: 'shape' }
   | { kind: 'numel' }
@@ -519,35 +574,40 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
   let runsTable = false;
   const lastShape = new Map<string, string>();
 
+  /** A long-form plan's figure columns (index, column) and its shape and numel columns, in column order. */
+  let figureAt: number[] = [];
+  let figureColumns: FigureColumn[] = [];
+  let sizeAt: number[] = [];
+
   /**
-   * A long-form row's figures, shape and numel into the layer's table, from its cells as strings or as the
-   * line's bytes (the same outcome either way: a cell the bytes path cannot take becomes its text).
+   * A long-form row's figure cell (the f-th figure column) into the layer's table, from the cell as a string
+   * or as the line's bytes (the same outcome either way: a cell the bytes path cannot take becomes its
+   * text); true when a value was stored. A finite number goes straight into the table (its column's name
+   * noted once); anything else (empty, nan/inf, not a number) through layerValue, which reports it.
    */
-  const longFormRow = (cells: Cells, step: number, l: string, line: number): boolean => {
-    const p = plan!;
-    const cols = p.columns;
-    let stored = false;
-    sink.noteLayer(l);
-    const table = sink.layerTable(l);
+  const figureCell = (cells: Cells, f: number, step: number, l: string, line: number, table: LayerScalars): boolean => {
+    const i = figureAt[f]!;
+    const c = figureColumns[f]!;
+    const v = cells.number(i);
+    if (typeof v === 'number' && v - v === 0) {
+      // (the row of the table's last step when that is this one: the row a record's values share)
+      table.put(table.rowFor(step), c.col, v);
+      if (!c.read) {
+        c.read = true;
+        sink.noteRead(header![i]!);
+      }
+      return true;
+    }
+    return sink.layerValue(step, l, c.figure, cells.text(i), line, header![i]!);
+  };
+  /** A long-form row's shape and numel cells: the layer's size, where they state one not known yet. */
+  const sizeCells = (cells: Cells, step: number, l: string, table: LayerScalars): void => {
     let shape: number[] | null = null;
     let numel: number | undefined;
-    let row = -1;
-    for (let i = 0; i < cols.length; i++) {
-      const c = cols[i]!;
-      if (c.kind === 'figure') {
-        // A finite number straight into the layer's table (its column's name noted once); anything else
-        // (empty, nan/inf, not a number) through layerValue, which reports it.
-        const v = cells.number(i);
-        if (typeof v === 'number' && v - v === 0) {
-          if (row < 0) row = table.rowFor(step);
-          table.put(row, c.col, v);
-          if (!c.read) {
-            c.read = true;
-            sink.noteRead(header![i]!);
-          }
-          stored = true;
-        } else if (sink.layerValue(step, l, c.figure, cells.text(i), line, header![i]!)) stored = true;
-      } else if (c.kind === 'shape' && !cells.empty(i)) {
+    for (let s = 0; s < sizeAt.length; s++) {
+      const i = sizeAt[s]!;
+      if (cells.empty(i)) continue;
+      if (plan!.columns[i]!.kind === 'shape') {
         // Long-form rows restate the layer's shape: the text last stated for the layer is not parsed again.
         // Only a text that states the layer's first shape (or none) is remembered: a changed shape is
         // reported on every row that states it.
@@ -558,13 +618,30 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
           const known = sink.data.layerShapes[l];
           if ((shape === null || known === undefined || sameShape(known, shape)) && lastShape.size < 100_000) lastShape.set(l, cell);
         }
-      } else if (c.kind === 'numel' && !cells.empty(i)) {
+      } else {
         const n = cells.number(i);
         if (typeof n === 'number' && Number.isInteger(n) && n >= 0) numel = n;
       }
     }
     if (shape || (numel !== undefined && table.numel === null)) sink.layerSize(step, l, shape, numel);
+  };
+  /**
+   * A long-form row into the layer's table (the caller noted the layer): its figures, then its shape and
+   * numel (neither touches what the other does).
+   */
+  const longFormRow = (cells: Cells, step: number, l: string, line: number, table: LayerScalars): boolean => {
+    let stored = false;
+    for (let f = 0; f < figureAt.length; f++) if (figureCell(cells, f, step, l, line, table)) stored = true;
+    sizeCells(cells, step, l, table);
     return stored;
+  };
+  /** The layer's table, the layer noted; once per name the bytes path found (the entry keeps the table). */
+  const layerOf = (entry: NameEntry): LayerScalars => {
+    if (entry.table === null) {
+      sink.noteLayer(entry.text);
+      entry.table = sink.layerTable(entry.text);
+    }
+    return entry.table;
   };
   /** The last layer column whose cell is not empty (-1: none). */
   const layerColumn = (cells: Cells): number => {
@@ -574,20 +651,136 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
     return at;
   };
   const textCells = new TextCells();
-  const byteCells = new ByteCells();
+  const delimiterCode = delimiter.charCodeAt(0);
+  const byteCells = new ByteCells(delimiterCode);
 
-  /** A long-form data row straight from the line's bytes; false (the string path decides) for anything else. */
-  const onCells = (b: Buffer, bounds: readonly number[], count: number, line: number): boolean => {
-    if (runsTable || !header || !plan || !plan.longForm || count !== header.length) return false;
+  // One pass over a long-form line: each number cell (step, figures, numel) read as a number where it
+  // starts, the layer name found by comparing the predicted name's bytes, the other cells split as pushLine
+  // splits them: no bounds found first and digits read again. Any cell it cannot take so (a quote inside
+  // a field, non-ASCII, a CR, a field count other than the header's, a row longFormRow would not take
+  // from the bytes) and the line is left to pushLine untouched.
+  /** Per column: 0 a number (step, figure, numel), 1 the layer, 2 any other; null until a long-form plan. */
+  let cellKinds: Uint8Array | null = null;
+  /** The plan's layer column (planColumns keeps one; a later layer-ish column is a skipped one). */
+  let layerIndex = -1;
+  const lineBounds: number[] = [];
+  let lineParsed = new Uint8Array(0);
+  const onLine = (b: Buffer, start: number, end: number, line: number): boolean => {
+    if (runsTable || plan === null || !plan.longForm) return false;
     const p = plan;
+    if (cellKinds === null) {
+      cellKinds = Uint8Array.from(p.columns, (c) =>
+        c.kind === 'step' || c.kind === 'figure' || c.kind === 'numel' ? 0 : c.kind === 'layer' ? 1 : 2,
+      );
+      lineParsed = new Uint8Array(cellKinds.length);
+      layerIndex = cellKinds.indexOf(1);
+      byteCells.values = new Float64Array(cellKinds.length);
+    }
+    const kinds = cellKinds;
+    const n = kinds.length;
+    const d = delimiterCode;
+    const bounds = lineBounds;
+    const parsed = lineParsed;
+    const values = byteCells.values;
+    let predicted: NameEntry | null = null;
+    let q = start;
+    for (let i = 0; ;) {
+      const k = kinds[i]!;
+      const a = q;
+      let taken = false;
+      parsed[i] = 0;
+      if (k === 0) {
+        if (q === end || b[q] === d)
+          taken = true; // empty
+        else {
+          // (a number followed by anything but the delimiter fails the field's end check below)
+          const e = readNumberAt(b, q, end);
+          if (e >= 0) {
+            values[i] = numberValue[0]!;
+            parsed[i] = 1;
+            q = e;
+            taken = true;
+          }
+        }
+      } else if (k === 1) {
+        predicted = byteCells.predict(b, q, end);
+        if (predicted !== null) {
+          q += predicted.view.byteLength;
+          taken = true;
+        }
+      }
+      if (taken) {
+        bounds[2 * i] = a;
+        bounds[2 * i + 1] = q;
+      } else if (q < end && b[q] === 0x22) {
+        let j = q + 1;
+        while (j < end) {
+          const c = b[j]!;
+          if (c === 0x22) break;
+          if (c >= 0x80) return false;
+          j++;
+        }
+        if (j >= end) return false;
+        bounds[2 * i] = q + 1;
+        bounds[2 * i + 1] = j;
+        q = j + 1;
+      } else {
+        let j = q;
+        while (j < end) {
+          const c = b[j]!;
+          if (c > 0x2c && c < 0x80 && c !== d) {
+            j++;
+            continue;
+          }
+          if (c === d) break;
+          if (c === 0x22 || c === 0x0d || c >= 0x80) return false;
+          j++;
+        }
+        bounds[2 * i] = q;
+        bounds[2 * i + 1] = j;
+        q = j;
+      }
+      if (++i === n) {
+        if (q !== end) return false;
+        break;
+      }
+      if (q >= end || b[q] !== d) return false;
+      q++;
+    }
     byteCells.b = b;
     byteCells.bounds = bounds;
+    byteCells.parsed = parsed;
     const step = toStep(byteCells.number(p.stepIndex));
-    if (step === null) return false;
-    const layerAt = layerColumn(byteCells);
-    if (layerAt < 0) return false;
+    // (what layerColumn finds: the one layer column, when its cell is not empty)
+    const layerAt = layerIndex >= 0 && bounds[2 * layerIndex] !== bounds[2 * layerIndex + 1] ? layerIndex : -1;
+    if (step === null || layerAt < 0) {
+      byteCells.parsed = null;
+      return false; // the string path reports it
+    }
     rows++;
-    if (longFormRow(byteCells, step, byteCells.name(layerAt), line)) sink.usableRecords++;
+    const l = predicted !== null ? byteCells.take(predicted) : byteCells.name(layerAt);
+    const table = layerOf(byteCells.current!);
+    // longFormRow, with the numbers read above stored without a look at their cells again
+    let stored = false;
+    let row = -1;
+    for (let f = 0; f < figureAt.length; f++) {
+      const i = figureAt[f]!;
+      const v = values[i]!;
+      if (parsed[i] === 1 && v - v === 0) {
+        if (row < 0) row = table.rowFor(step);
+        const c = figureColumns[f]!;
+        table.put(row, c.col, v);
+        if (!c.read) {
+          c.read = true;
+          sink.noteRead(header![i]!);
+        }
+        stored = true;
+      } else if (figureCell(byteCells, f, step, l, line, table)) stored = true;
+    }
+    sizeCells(byteCells, step, l, table);
+    if (stored) sink.usableRecords++;
+    byteCells.parsed = null;
+    csvLinesInOnePass.count++;
     return true;
   };
 
@@ -604,6 +797,19 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
       }
       plan = planColumns(header, sink);
       if (plan.byEpoch) sink.xAxis = 'epoch';
+      if (plan.longForm) {
+        const cols = plan.columns;
+        figureAt = [];
+        figureColumns = [];
+        sizeAt = [];
+        for (let i = 0; i < cols.length; i++) {
+          const c = cols[i]!;
+          if (c.kind === 'figure') {
+            figureAt.push(i);
+            figureColumns.push(c);
+          } else if (c.kind === 'shape' || c.kind === 'numel') sizeAt.push(i);
+        }
+      }
       if (plan.stepIndex < 0) {
         throw new ReaderError(path, `no step column in the header (expected one of ${STEP_KEYS.join(', ')})`, { line: r.line });
       }
@@ -634,7 +840,9 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
         sink.issue('no-layer', 'warning', `line ${r.line}: empty layer cell; row skipped`, r.line);
         return;
       }
-      stored = longFormRow(textCells, step, r.fields[layerAt]!, r.line);
+      const l = r.fields[layerAt]!;
+      sink.noteLayer(l);
+      stored = longFormRow(textCells, step, l, r.line, sink.layerTable(l));
     } else {
       p.columns.forEach((c, i) => {
         if (c.kind === 'tag' && sink.taggedValue(step, c.meaning, r.fields[i], r.line, header![i])) stored = true;
@@ -647,7 +855,7 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
     if (stored) sink.usableRecords++;
   };
   const parser = new CsvParser(onRecord, (line, message) => sink.issue('csv-syntax', 'error', message, line), delimiter);
-  parser.onCells = onCells;
+  parser.onLine = onLine;
 
   const { handle, size } = await openForStreaming(path);
   try {

@@ -384,19 +384,50 @@ export const numberRead = { end: 0 };
  * Each of the three rounds correctly.
  */
 export function readNumber(b: Buffer, a: number, end: number): number {
+  const e = readNumberAt(b, a, end);
+  if (e < 0) return Number.NaN;
+  numberRead.end = e;
+  return numberValue[0]!;
+}
+
+/** The value readNumberAt read last (a typed slot: a double returned by a call not inlined is a new heap number). */
+export const numberValue = new Float64Array(1);
+
+/** readNumber with the value in numberValue[0]: returns where the number ends, or -1 when there is none. */
+export function readNumberAt(b: Buffer, a: number, end: number): number {
   let p = a;
   if (b[p] === 0x2d) p++;
   let c = b[p]!;
-  if (!(c >= 0x30 && c <= 0x39)) return Number.NaN;
+  if (!(c >= 0x30 && c <= 0x39)) return -1;
   // A leading zero is followed by '.', 'e' or the end of the number (JSON has no 012).
-  if (c === 0x30 && p + 1 < end && b[p + 1]! >= 0x30 && b[p + 1]! <= 0x39) return Number.NaN;
+  if (c === 0x30 && p + 1 < end && b[p + 1]! >= 0x30 && b[p + 1]! <= 0x39) return -1;
   // The significant digits, through one '.': the first 15 in hi (exact), the next 4 in lo; nd counts them all.
   let hi = 0;
   let lo = 0;
   let nd = 0;
   let e = 0;
   let dot = -1;
-  for (; p < end; p++) {
+  while (p < end) {
+    // Four digits at once while they all go into hi (a 17-digit repr is two dozen bytes): the bytes as one
+    // little-endian uint32, all four '0'–'9' (high nibble 3, and no carry past 9 adding 6), their value
+    // combined pairwise. One multiply-add of hi per four digits instead of one per digit.
+    if (nd <= 11 && p + 4 <= end) {
+      const x = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+      if ((x & 0xf0f0f0f0) === 0x30303030 && ((x + 0x06060606) & 0xf0f0f0f0) === 0x30303030) {
+        let y = x - 0x30303030;
+        y = (y * 10 + (y >>> 8)) & 0x00ff00ff;
+        y = (y * 100 + (y >>> 16)) & 0x3fff;
+        if (hi !== 0) {
+          hi = hi * 10000 + y;
+          nd += 4;
+        } else if (y !== 0) {
+          hi = y;
+          nd = y >= 1000 ? 4 : y >= 100 ? 3 : y >= 10 ? 2 : 1;
+        }
+        p += 4;
+        continue;
+      }
+    }
     c = b[p]!;
     if (c >= 0x30 && c <= 0x39) {
       if (nd < 15) {
@@ -408,9 +439,10 @@ export function readNumber(b: Buffer, a: number, end: number): number {
       }
     } else if (c === 0x2e && dot < 0) dot = p;
     else break;
+    p++;
   }
   if (dot >= 0) {
-    if (p === dot + 1) return Number.NaN; // "1." (and "1.e5"): JSON wants a digit after the point
+    if (p === dot + 1) return -1; // "1." (and "1.e5"): JSON wants a digit after the point
     e -= p - dot - 1;
   }
   if (p < end && (c === 0x65 || c === 0x45)) {
@@ -426,10 +458,9 @@ export function readNumber(b: Buffer, a: number, end: number): number {
       x = x * 10 + (c - 0x30);
       p++;
     }
-    if (p === f) return Number.NaN;
+    if (p === f) return -1;
     e += sign * x;
   }
-  numberRead.end = p;
   if (nd <= 19) {
     const k = nd > 15 ? nd - 15 : 0;
     // (lo and k are 0 up to 15 digits)
@@ -438,9 +469,14 @@ export function readNumber(b: Buffer, a: number, end: number): number {
     if (m < MAX_EXACT && e >= -22 && e <= 22) v = e < 0 ? m / POW10[-e]! : m * POW10[e]!;
     else {
       v = decimalToDouble(hi, k, lo, e);
-      if (v !== v) return Number(b.toString('latin1', a, p));
+      if (v !== v) {
+        numberValue[0] = Number(b.toString('latin1', a, p));
+        return p;
+      }
     }
-    return b[a] === 0x2d ? -v : v;
+    numberValue[0] = b[a] === 0x2d ? -v : v;
+    return p;
   }
-  return Number(b.toString('latin1', a, p));
+  numberValue[0] = Number(b.toString('latin1', a, p));
+  return p;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decimalToDouble, MAX_EXP10, MIN_EXP10 } from '../../../src/core/readers/decimal';
-import { FlatJsonParser } from '../../../src/core/readers/flatJson';
+import { FlatJsonParser, numberRead, readNumber } from '../../../src/core/readers/flatJson';
 import { fuzzCases, fuzzSeed, rng } from '../../support/fuzz';
 
 // decimalToDouble gives Number()'s double for the text, bit for bit, or NaN (undecided: the caller uses
@@ -99,5 +99,39 @@ describe('decimalToDouble', () => {
       ])
         assert.ok(Object.is(g, w), `${text}: ${g} ≠ ${w}`);
     }
+  });
+});
+
+describe('readNumber', () => {
+  // Digits are taken four at a time while they go into the first 15 significant ones: every run length
+  // before and after the point, leading zeros, and the bytes next to '0'–'9' ('/', ':', '?', 0xff) at each
+  // place of a four-byte window must give Number()'s double and stop where the number does.
+  it("is Number()'s double, and ends where the number does, for digit runs of every length and what follows them", () => {
+    const r = rng(fuzzSeed(0x4d16));
+    const digits = (n: number, lead: boolean) =>
+      Array.from({ length: n }, (_, i) => (lead && i < n / 3 ? '0' : String(Math.floor(r() * 10)))).join('');
+    const after = ['', ',', '/', ':', '?', ' ', 'x', '\u00ff', '"', ']'];
+    let checked = 0;
+    for (let i = 0; i < fuzzCases(40_000); i++) {
+      const intPart = i % 5 === 0 ? '0' : String(1 + Math.floor(r() * 9)) + digits(Math.floor(r() * 22), false);
+      const frac = r() < 0.8 ? '.' + digits(1 + Math.floor(r() * 24), r() < 0.5) : '';
+      const exp = r() < 0.3 ? `e${r() < 0.5 ? '-' : ''}${Math.floor(r() * 30)}` : '';
+      const text = (r() < 0.3 ? '-' : '') + intPart + frac + exp;
+      const sep = after[i % after.length]!;
+      const tail = sep === '' ? '' : sep + (r() < 0.5 ? '123' : '');
+      const pad = 'ab'.slice(0, i % 3);
+      const b = Buffer.from(pad + text + tail, 'latin1');
+      const v = readNumber(b, pad.length, b.length);
+      assert.ok(Object.is(v, Number(text)), `${text}${tail}: ${v} ≠ ${Number(text)}`);
+      assert.equal(numberRead.end, pad.length + text.length, text + tail);
+      // bounded by `end` inside the digits: what Number() gives for the digits before it
+      const cut = pad.length + 1 + Math.floor(r() * (text.length - 1));
+      const w = readNumber(b, pad.length, cut);
+      const prefix = /^-?\d+(?:\.\d+)?(?:e-?\d+)?/.exec(text.slice(0, cut - pad.length))?.[0];
+      if (prefix !== undefined && prefix.length === cut - pad.length) assert.ok(Object.is(w, Number(prefix)), `${prefix}: ${w}`);
+      checked++;
+    }
+    assert.ok(checked > 1000);
+    assert.ok(Number.isNaN(readNumber(Buffer.from('0123'), 0, 4)) && Number.isNaN(readNumber(Buffer.from('1.e5'), 0, 4)));
   });
 });

@@ -6,7 +6,7 @@ import { describe, it, after } from 'node:test';
 import type { RunData } from '../../../src/core/run/types';
 import { ReaderError } from '../../../src/core/errors';
 import { readJsonl, jsonlReader, JsonlTail } from '../../../src/core/readers/jsonl';
-import { readCsv, csvReader, CsvParser, type CsvRecord } from '../../../src/core/readers/csv';
+import { readCsv, csvReader, CsvParser, csvLinesInOnePass, type CsvRecord } from '../../../src/core/readers/csv';
 import { readTrainerState, hfTrainerStateReader } from '../../../src/core/readers/hfTrainerState';
 import { scanLines, type TextLine } from '../../../src/core/readers/scalarRecords';
 import { assertClose, fixturePath, loadExpected, RUNS, type Expected } from '../../support/fixtures';
@@ -729,5 +729,101 @@ describe('long-form CSV rows read from their bytes', () => {
       a.issues.some((i) => i.message.includes('abc')) || a.issues.some((i) => /non-finite|not a number/.test(i.message)),
       JSON.stringify(a.issues.slice(0, 5)),
     );
+  });
+
+  it('one pass over a line gives what the string path gives: names (quoted, prefixes, with a delimiter), numbers with junk, CRLF, TSV', async () => {
+    // Each line's cells are read where they start (numbers as numbers, the layer as the name predicted from
+    // the last line's); the same rows with one more column whose doubled quote sends every line down the
+    // character-by-character path must give the same run.
+    const names = ['blk.1', 'blk.10', 'blk.1.x', 'blk.10', 'blk.1', '"blk.1"', '"x,y"', 'x', 'blk.0', 'blk.00'];
+    const numbers = [
+      '0.5',
+      '0.5x',
+      '1e5e',
+      '"0.25"',
+      '-0',
+      '1e400',
+      ' 0.5',
+      '0.5 ',
+      '+1',
+      '.5',
+      '1.',
+      '00.5',
+      '0x10',
+      'nan',
+      '',
+      '7',
+      '1e-7',
+      '-2.5E+3',
+      '12345678901234567890',
+      '0.00029999103239231517',
+    ];
+    const steps = ['1', '1', '2', '7.0', '1e1', '-1', '', 'abc', '"3"', '03', '4'];
+    const rows: string[][] = [];
+    let k = 0;
+    for (let r = 0; r < 400; r++) {
+      const name = names[r % names.length]!;
+      const step = r % 13 === 12 ? steps[((r / 13) % steps.length) | 0]! : String(Math.floor(r / names.length));
+      const cell = () => (k++ % 3 === 0 ? numbers[k % numbers.length]! : String((r % 97) / 97 + k / 7));
+      const row = [
+        step,
+        name,
+        r % 5 === 0 ? '"[2, 3]"' : r % 5 === 1 ? '[6]' : '',
+        r % 4 === 0 ? '' : r % 4 === 1 ? '6' : cell(),
+        cell(),
+        cell(),
+      ];
+      if (r % 37 === 5) row.push('extra'); // ragged
+      if (r % 41 === 7) row.pop();
+      rows.push(row);
+    }
+    // a name holding the delimiter, quoted, then the same bytes unquoted: two cells there (one field too many)
+    rows.push(['50', '"x,y"', '', '6', '0.5', '0.5'], ['51', 'x,y', '', '6', '0.5', '0.5'], ['52', 'x', 'y', '', '6', '0.5']);
+    // … as the name predicted (the one that followed the last name last time, or the last name)
+    rows.push(['60', 'blk.1', '', '6', '0.5', '0.5'], ['60', '"p,q"', '', '6', '0.5', '0.5'], ['61', 'blk.1', '', '6', '0.5', '0.5']);
+    rows.push(['62', 'p,q', '', '6', '0.5', '0.5'], ['70', '"r,s"', '', '6', '0.5', '0.5'], ['71', 'r,s', '', '6', '0.5', '0.5']);
+    rows.push(['53', 'blöck', '', '6', '0.5', '0.5'], ['54', 'blk.1', '', '6', '0.5\r', '0.5']);
+    const header = ['step', 'layer', 'shape', 'numel', 'param_rms', 'grad_rms'];
+    for (const [ext, sep] of [
+      ['csv', ','],
+      ['tsv', '\t'],
+    ] as const) {
+      const lines = (withNote: boolean) =>
+        [header, ...rows].map((r, i) => {
+          const cells = withNote ? [...r, i === 0 ? 'note' : '"a""b"'] : r;
+          return cells.map((c) => (/x,y|p,q|r,s/.test(c) ? c.replace(',', sep) : c)).join(sep) + (i % 3 === 0 ? '\r\n' : '\n');
+        });
+      const bytes = join(tmp, `one-pass.${ext}`);
+      const text = join(tmp, `one-pass-text.${ext}`);
+      writeFileSync(bytes, lines(false).join('').replace('\\r', '\r'));
+      writeFileSync(text, lines(true).join('').replace('\\r', '\r'));
+      const before = csvLinesInOnePass.count;
+      const a = await readCsv(bytes);
+      const onePass = csvLinesInOnePass.count - before;
+      const b = await readCsv(text);
+      assert.equal(csvLinesInOnePass.count - before, onePass, 'the doubled quote: no line of the text file in one pass');
+      assert.ok(onePass > 250, `${onePass} lines in one pass`);
+      assert.deepEqual(observationsOf(a), observationsOf(b), ext);
+      assert.deepEqual(a.layerShapes, b.layerShapes);
+      assert.deepEqual(a.layerOrder, b.layerOrder);
+      assert.deepEqual(
+        a.nonFinite,
+        b.nonFinite.map((n) => ({ ...n, path: bytes })),
+      );
+      const messages = (d: RunData) => d.issues.map((i) => i.message.replace(/has \d+ fields, header has \d+/, 'has N fields'));
+      assert.deepEqual(messages(a), messages(b));
+      assert.deepEqual(
+        a.seen,
+        b.seen?.map((s) => ({ ...s, path: bytes })),
+      );
+      // the unquoted x,y is two cells: its row is one field too long, not a row of the layer "x,y"
+      const stepsOf = (layer: string) =>
+        observationsOf(a)
+          .filter((o) => o.layer === layer.replace(',', sep) && o.step >= 50)
+          .map((o) => o.step);
+      assert.deepEqual([stepsOf('x,y'), stepsOf('p,q'), stepsOf('r,s')], [[50], [60], [70]]);
+      assert.ok(a.issues.some((i) => /^line \d+ has 7 fields, header has 6/.test(i.message)));
+      assert.ok(observationsOf(a).some((o) => o.layer === 'x' && o.step === 52));
+    }
   });
 });
