@@ -9,6 +9,7 @@ import { MessageType, type ToWebviewMessage } from '../../src/shared/protocol';
 import { llamaRunAnalysis } from '../support/llamaRun';
 import type { RunAnalysis } from '../../src/core/analysis';
 import type { SeriesFigure } from '../../src/shared/series';
+import { revisionOf } from '../../src/shared/reviseAnalysis';
 
 /** The Llama-7B-shaped dashboard message, as posted over the wire. */
 export function llamaMessage(title = 'llama-7b/'): ToWebviewMessage {
@@ -35,6 +36,34 @@ export function llamaAppendMessage(from = 2000, to = 2002, title = 'llama-7b/'):
     fresh: stepsAfter(grown, from * 10),
     title,
     totalSteps: to,
+    trace: { requested: now, answered: now },
+  });
+}
+
+/**
+ * What the host posts after a whole-run pass of the run of llamaMessage (2,000 steps shown): the pass thinned the
+ * run to every other step and kept only its first finding; sent as the revision of what the view shows.
+ */
+export function llamaReviseMessage(base = { lastStep: 20000, steps: 2000 }): ToWebviewMessage {
+  const shown = llamaRunAnalysis();
+  const kept = new Set(shown.result.steps.filter((_, i) => i % 2 === 1));
+  const next: RunAnalysis = {
+    ...shown,
+    result: { ...shown.result, steps: shown.result.steps.filter((s) => kept.has(s)), findings: shown.result.findings.slice(0, 1) },
+    series: shown.series.map((s) => {
+      const idx = [...s.steps.keys()].filter((i) => kept.has(s.steps[i]!));
+      const figures = { ...s.figures };
+      for (const f of Object.keys(figures) as SeriesFigure[]) figures[f] = Float64Array.from(idx, (i) => s.figures[f][i]!);
+      return { layer: s.layer, steps: Float64Array.from(idx, (i) => s.steps[i]!), figures };
+    }),
+  };
+  const now = Date.now();
+  return toWire({
+    type: MessageType.ReviseRun,
+    base,
+    analysis: revisionOf(shown, next)!,
+    title: 'llama-7b/ (revised)',
+    totalSteps: 2000,
     trace: { requested: now, answered: now },
   });
 }

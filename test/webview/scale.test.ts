@@ -343,6 +343,46 @@ describe('dashboard at LLM scale (291 tensors × 2,000 steps)', () => {
     await page.context().close();
   });
 
+  it("live: a whole-run pass's revision re-renders findings and steps from the points the view has; another base asks for the whole state", async () => {
+    const w = await open();
+    await show(w);
+    const page = w.page;
+    await settled(page);
+    assert.ok((await page.locator('#findings > li').count()) > 1, 'several findings before');
+    await page.fill('#layer-filter', 'q_proj');
+    await page.waitForFunction(() => document.querySelectorAll('#layer-table tbody tr[data-layer]').length === 32);
+    await page.evaluate('window.__revise = __olTest.llamaReviseMessage()');
+    // the revision carries no series points: every step the pass keeps is one the view has
+    assert.equal(await page.evaluate('window.__revise.packedSeries?.steps.byteLength ?? 0'), 0);
+    const ms = await timeInPage(
+      page,
+      `window.postMessage(window.__revise, '*');
+       const until = performance.now() + 60000;
+       while (document.querySelector('#run-title')?.textContent !== 'llama-7b/ (revised)' && performance.now() < until) await frame();`,
+    );
+    assert.deepEqual(w.errors, []);
+    assert.equal(await page.locator('#run-title').textContent(), 'llama-7b/ (revised)');
+    timings['live revision (whole-run pass: findings, thinned steps → painted)'] = ms.toFixed(0);
+    assert.equal(await page.locator('#findings > li').count(), 1, "the pass's findings");
+    assert.equal(await page.locator('#step-select option').count(), 1000, 'the steps the pass kept');
+    assert.equal(await page.$eval('#step-select option:last-child', (o) => (o as HTMLOptionElement).value), '20000');
+    const a = llamaRunAnalysis();
+    const q0 = 'model.layers.0.self_attn.q_proj.weight';
+    const cell = await page.$eval(`#layer-table tr[data-layer="${q0}"] td[data-field="relStep"]`, (td) =>
+      Number(td.getAttribute('data-value')),
+    );
+    assert.equal(cell, a.result.layers.find((l) => l.name === q0)!.relStep, 'the report step figures, from the points the view kept');
+    assert.equal(await page.$eval('#layer-filter', (f) => (f as HTMLInputElement).value), 'q_proj', 'the filter stays');
+    const trace = JSON.parse((await page.getAttribute('body', 'data-trace'))!) as { kind: string }[];
+    assert.equal(trace.at(-1)!.kind, 'revise');
+    // a revision of a state the view does not show: it asks for the whole state (Ready) instead
+    await page.evaluate(`window.postMessage(__olTest.llamaReviseMessage({ lastStep: 20000, steps: 2000 }), '*')`);
+    await w.waitForPosted(MessageType.Ready, 2);
+    assert.equal(await page.locator('#step-select option').count(), 1000);
+    assert.deepEqual(w.errors, []);
+    await page.context().close();
+  });
+
   it('a grouped finding lists its layers by block; a layer link selects that tensor at its last step there', async () => {
     const w = await open();
     await show(w);

@@ -71,6 +71,13 @@ export class HeaderSection extends Section {
   /** Summary, optimizer line and step control; the step list keeps its first `keep` options. */
   private refresh(keep: number): void {
     const model = this.ctx.model;
+    // a live update may retitle the run ("— reading, 40% so far" once the whole run is in)
+    const title = this.$('#run-title');
+    const text = this.ctx.message.title;
+    if (title && title.textContent !== text) {
+      title.textContent = text;
+      title.title = text;
+    }
     const summary = this.$('#run-summary');
     if (summary) summary.innerHTML = summaryHtml(model.analysis, this.ctx.message.totalSteps);
     const meta = this.$('#run-meta');
