@@ -21,7 +21,7 @@ import { escapeHtml } from './format';
 import type { ViewHost } from './host';
 import { RunsView } from './runs';
 import { readThemeColors, watchTheme, type ThemeColors } from './theme';
-import { traceReceived, traceRendered, type TraceEntry } from './trace';
+import { tracePageReady, traceReceived, traceRendered, type TraceEntry } from './trace';
 import { LiveUpdates } from './dashboard/liveUpdates';
 
 interface VsCodeApi {
@@ -63,7 +63,7 @@ const dashboard = new Dashboard(root, host);
 const compare = new CompareView(root, () => theme);
 const explain = new ExplainView(root, post, interactive);
 const runs = new RunsView(root, host);
-let current: 'dashboard' | 'compare' | 'explain' | 'runs' | 'error' | null = null;
+let current: 'dashboard' | 'compare' | 'explain' | 'runs' | 'error' | 'status' | null = null;
 /** A followed log's refreshes, coalesced: the dashboard renders the newest state, never a backlog. */
 const live = new LiveUpdates<TraceEntry>({
   shown: () => (current === 'dashboard' ? dashboard.message : null),
@@ -151,6 +151,10 @@ function handle(incoming: ToWebviewMessage): void {
       show('explain');
       explain.render(message.explain);
       break;
+    case MessageType.ShowStatus:
+      show('status');
+      root.innerHTML = `<p class="note" id="loading">${escapeHtml(message.text)}</p>`;
+      break;
     case MessageType.ShowError:
       show('error');
       root.innerHTML = `<div class="banner ${message.cancelled ? 'info' : 'error'}" id="error-banner" role="alert"><div class="banner-icon" aria-hidden="true">${
@@ -186,5 +190,6 @@ const embedded = document.getElementById(REPORT_DATA_ELEMENT_ID);
 if (embedded?.textContent) {
   handle(JSON.parse(embedded.textContent, bufferReviver) as ToWebviewMessage);
 } else {
+  tracePageReady();
   post({ type: MessageType.Ready });
 }

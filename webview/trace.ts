@@ -13,6 +13,24 @@ export interface TraceEntry extends MessageTrace {
   received: number;
   rendered?: number;
   painted?: number;
+  /** The first entry of a page: when the page started loading, its script had arrived, and it posted Ready. */
+  page?: PageTimes;
+}
+
+export interface PageTimes {
+  navigated: number;
+  scriptLoaded: number | null;
+  ready: number;
+}
+
+let page: PageTimes | null = null;
+
+/** The page posts Ready now: note when it started loading and when its script arrived (the first entry carries them). */
+export function tracePageReady(): void {
+  const navigated = Math.round(performance.timeOrigin);
+  const script = performance.getEntriesByType('resource').find((e) => /webview\.js(\?|$)/.test(e.name)) as
+    PerformanceResourceTiming | undefined;
+  page = { navigated, scriptLoaded: script ? Math.round(navigated + script.responseEnd) : null, ready: Date.now() };
 }
 
 const KEEP = 400;
@@ -21,7 +39,8 @@ const entries: TraceEntry[] = [];
 /** Note a traced message as it arrives; returns the entry to complete (or null for an untraced message). */
 export function traceReceived(trace: MessageTrace | undefined, kind: string, step: number | null): TraceEntry | null {
   if (!trace) return null;
-  const entry: TraceEntry = { ...trace, kind, step, received: Date.now() };
+  const entry: TraceEntry = { ...trace, kind, step, received: Date.now(), ...(page ? { page } : {}) };
+  page = null;
   entries.push(entry);
   if (entries.length > KEEP) entries.splice(0, entries.length - KEEP);
   return entry;

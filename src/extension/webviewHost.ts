@@ -56,8 +56,10 @@ export class DashboardWebview implements vscode.Disposable {
   constructor(
     readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
-    readonly title: string,
+    public title: string,
     private readonly handlers: WebviewHandlers = {},
+    /** What the page says until the first message (default "Analyzing…"). */
+    loading?: string,
   ) {
     this.whenReady = new Promise((r) => (this.markReady = r));
     const webview = panel.webview;
@@ -67,6 +69,7 @@ export class DashboardWebview implements vscode.Disposable {
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
       styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'dashboard.css')).toString(),
       title,
+      ...(loading ? { loading } : {}),
     });
     this.disposables.push(
       webview.onDidReceiveMessage((raw: unknown) => {
@@ -76,11 +79,17 @@ export class DashboardWebview implements vscode.Disposable {
       panel.onDidChangeViewState((e) => {
         if (e.webviewPanel.active) markActive(this);
       }),
-      panel.onDidDispose(() => this.dispose()),
+      panel.onDidDispose(() => {
+        this.closed = true;
+        this.dispose();
+      }),
     );
     hosts.add(this);
     markActive(this);
   }
+
+  /** The user closed the panel. */
+  closed = false;
 
   /** The message the view shows now (Export Report renders it). */
   get message(): ToWebviewMessage | null {
@@ -91,7 +100,7 @@ export class DashboardWebview implements vscode.Disposable {
   show(message: ToWebviewMessage, delta?: DashboardDelta): void {
     this.current = message;
     if (this.ready) this.flow.post(delta ?? message, message);
-    else this.beforeReady ??= message;
+    else if (message.type === MessageType.ShowAnalysis) this.beforeReady ??= message;
   }
 
   /**

@@ -12,6 +12,8 @@ export interface WebviewHtmlInput {
   styleUri: string;
   nonce?: string;
   title?: string;
+  /** What the page says until the first message arrives (default "Analyzing…"). */
+  loading?: string;
 }
 
 export function makeNonce(): string {
@@ -37,7 +39,7 @@ export function renderWebviewHtml(input: WebviewHtmlInput): string {
 <title>${attr(input.title ?? 'Optimizer Lens')}</title>
 </head>
 <body>
-<main id="app" aria-live="polite"><p class="note" id="loading">Analyzing…</p></main>
+<main id="app" aria-live="polite"><p class="note" id="loading">${attr(input.loading ?? 'Analyzing…')}</p></main>
 <script nonce="${nonce}" src="${attr(input.scriptUri)}"></script>
 </body>
 </html>`;

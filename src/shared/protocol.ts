@@ -22,6 +22,8 @@ export enum MessageType {
   ShowError = 'showError',
   /** Separate runs found in one input (two TensorBoard trials, version_0/ and version_11/): pick one or compare. */
   ShowRuns = 'showRuns',
+  /** A line of status in place of the dashboard (the panel opened before its input was chosen: "Analyzing llama/…"). */
+  ShowStatus = 'showStatus',
   /** New steps of a followed log, appended to the dashboard the view shows (not the whole dashboard again). */
   AppendSteps = 'appendSteps',
   /** A whole-run pass of a followed log: the new state, with only the series points the view does not have. */
@@ -251,6 +253,11 @@ export interface ShowRunsMessage {
   source?: PanelSource;
 }
 
+export interface ShowStatusMessage {
+  type: MessageType.ShowStatus;
+  text: string;
+}
+
 export interface ShowErrorMessage {
   type: MessageType.ShowError;
   title: string;
@@ -293,6 +300,7 @@ export type ToWebviewMessage =
   | ShowCompareMessage
   | ShowExplainMessage
   | ShowErrorMessage
+  | ShowStatusMessage
   | ShowRunsMessage
   | AppendStepsMessage
   | ReviseRunMessage;

@@ -587,6 +587,25 @@ test('palette UI: Insert Logging Snippet… (Hugging Face Trainer callback) into
 test('palette UI: Analyze Folder… picks adam_base in the file dialog and shows its dashboard', async (env) => {
   const { page } = env;
   await resetWorkbench(env);
+  // The panel opens with the dialog (its page loads meanwhile); cancelling the dialog closes it.
+  const tabs = page.locator('.tabs-container .tab', { hasText: 'Optimizer Lens' });
+  await runCommand(env, 'Optimizer Lens: Analyze Folder…');
+  await page.locator('.quick-input-widget .quick-input-box input').waitFor({ state: 'visible', timeout: 30_000 });
+  await tabs.first().waitFor({ state: 'attached', timeout: 30_000 });
+  await visibleWebview(page).locator('#loading', { hasText: 'Choose the run folder' }).waitFor({ state: 'attached', timeout: 30_000 });
+  // the keyboard stays in the dialog: what the user types goes to its path
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  const before = await input.inputValue();
+  await page.keyboard.type('zz');
+  assert.equal(await input.inputValue(), before + 'zz', 'typing goes to the dialog, not to the panel opened with it');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(
+    () => ![...document.querySelectorAll('.tabs-container .tab')].some((t) => /Optimizer Lens/.test(t.textContent ?? '')),
+    null,
+    {
+      timeout: 30_000,
+    },
+  );
   await runCommand(env, 'Optimizer Lens: Analyze Folder…');
   await fileDialogAt(env, path.join(env.workspace, 'adam_base') + '/', (rows) => rows.includes('tensors') && !rows.includes('adam_base'));
   await shot(env, 'palette-analyze-folder-dialog');
@@ -887,12 +906,17 @@ test(
   async (env) => {
     const { page } = env;
     await resetWorkbench(env);
+    const asked = Date.now();
     await runCommand(env, 'Optimizer Lens: Analyze Folder…');
     // a folder-only dialog inside llama/ (no subfolders) lists only '..'
     await fileDialogAt(env, path.join(env.workspace, 'llama') + '/', (rows) => rows.length === 1 && rows[0] === '..');
+    // The dashboard's panel opened with the dialog: its page loads while the dialog is open.
+    await visibleWebview(page).locator('#loading', { hasText: 'Choose the run folder' }).waitFor({ state: 'attached', timeout: 30_000 });
+    env.log(`llama/: the panel's page says "Choose the run folder…" ${Date.now() - asked} ms after the command`);
     const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Analyze' }).first();
     // "folder chosen": the moment the dialog is accepted
     const t0 = Date.now();
+    env.log(`llama/: the dialog was open ${t0 - asked} ms (the panel's page loads meanwhile)`);
     if (await ok.isVisible().catch(() => false)) await ok.click();
     else await page.keyboard.press('Enter');
     // 291 tensors are grouped by block (collapsed groups: one row each) — any body row is the first table
@@ -909,8 +933,12 @@ test(
       .catch(() => undefined);
     if (firstTrace) {
       const f = firstTrace;
+      const p = f.page;
       env.log(
         `llama/ first view, ms after the folder was chosen: analysis asked ${f.requested - t0}, answered ${f.answered - t0}, ` +
+          (p
+            ? `page navigated ${p.navigated - t0}, script loaded ${p.scriptLoaded === null ? '?' : p.scriptLoaded - t0}, ready ${p.ready - t0}, `
+            : '') +
           `posted ${f.posted - t0}, received ${f.received - t0}, rendered ${f.rendered - t0}, painted ${f.painted - t0}`,
       );
     }
