@@ -599,13 +599,7 @@ test('palette UI: Analyze Folder… picks adam_base in the file dialog and shows
   await page.keyboard.type('zz');
   assert.equal(await input.inputValue(), before + 'zz', 'typing goes to the dialog, not to the panel opened with it');
   await page.keyboard.press('Escape');
-  await page.waitForFunction(
-    () => ![...document.querySelectorAll('.tabs-container .tab')].some((t) => /Optimizer Lens/.test(t.textContent ?? '')),
-    null,
-    {
-      timeout: 30_000,
-    },
-  );
+  await tabs.first().waitFor({ state: 'detached', timeout: 30_000 });
   await runCommand(env, 'Optimizer Lens: Analyze Folder…');
   await fileDialogAt(env, path.join(env.workspace, 'adam_base') + '/', (rows) => rows.includes('tensors') && !rows.includes('adam_base'));
   await shot(env, 'palette-analyze-folder-dialog');
