@@ -42,15 +42,38 @@ export function seriesValue(x: number | undefined): number | null {
 /** A series column: float64, or float32 where every value is one. */
 export type SeriesColumn = Float64Array | Float32Array;
 
-/** `a` followed by `b`, one new array: float32 when both are, else float64 (the columns of an appended series). */
+/**
+ * Buffers concatColumns made with room to grow, and how many elements of each (from its start) a column uses:
+ * the next append to the column that ends there writes in place. Any other column of the buffer (an older,
+ * shorter state) keeps its values — elements are only ever added past the used end — and an append to it
+ * copies instead. Without this each appended step copied every layer's columns: 42 MB and ~280 ms per refresh
+ * in the webview at 291 tensors × 2,000 steps.
+ */
+const growable = new WeakMap<ArrayBufferLike, number>();
+
+/**
+ * `a` followed by `b`: float32 when both are, else float64. A new column, or `a` extended in place when `a` is the
+ * longest column of a buffer made here (its elements before are untouched: columns are read-only by contract).
+ */
 export function concatColumns<C extends SeriesColumn>(a: C, b: C): C;
 export function concatColumns(a: SeriesColumn, b: SeriesColumn): SeriesColumn;
 export function concatColumns(a: SeriesColumn, b: SeriesColumn): SeriesColumn {
   const n = a.length + b.length;
-  const out = a instanceof Float32Array && b instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
+  const f32 = a instanceof Float32Array && b instanceof Float32Array;
+  const used = growable.get(a.buffer);
+  const start = a.byteOffset / a.BYTES_PER_ELEMENT;
+  if (used === start + a.length && a instanceof Float32Array === f32 && start + n <= a.buffer.byteLength / a.BYTES_PER_ELEMENT) {
+    const out = f32 ? new Float32Array(a.buffer, a.byteOffset, n) : new Float64Array(a.buffer, a.byteOffset, n);
+    out.set(b, a.length);
+    growable.set(a.buffer, start + n);
+    return out;
+  }
+  const capacity = n + Math.max(n >> 1, 16);
+  const out = f32 ? new Float32Array(capacity) : new Float64Array(capacity);
   out.set(a);
   out.set(b, a.length);
-  return out;
+  growable.set(out.buffer, n);
+  return out.subarray(0, n);
 }
 
 /** Every value of `c` is a float32 (NaN included): stored as float32 it reads back the same. */

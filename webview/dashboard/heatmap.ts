@@ -11,7 +11,8 @@ import { TimeHeatmap } from '../charts/timeHeatmap';
 import { escapeHtml } from '../format';
 import { withAlpha } from '../theme';
 import { relStepScale, type RelStepScale } from './colorScale';
-import { cssEscape, Section } from './section';
+import { cssEscape, Section, Throttle } from './section';
+import { LIVE_CHART_MS } from './charts';
 
 /** Models with at least this many blocks get the heatmap (fewer: the table says it all). */
 export const HEATMAP_MIN_BLOCKS = 2;
@@ -30,6 +31,7 @@ export class HeatmapSection extends Section {
   private scale: RelStepScale | null = null;
   private time: TimeHeatmap | null = null;
   private cells: HTMLElement[] = [];
+  private readonly redraw = new Throttle(LIVE_CHART_MS, () => this.onData());
 
   html(): string {
     if (!hasHeatmap(this.ctx.model.blocks)) return '';
@@ -67,8 +69,23 @@ export class HeatmapSection extends Section {
   }
 
   override onData(): void {
+    this.redraw.done();
     if (!this.$('#heatmap-card')) return;
     this.build();
+  }
+
+  /**
+   * Appended steps: block × kind colours the newest step's cells at once (the grid is the same: appended steps
+   * have the same tensors); the maps over steps get the new columns with the charts, at most every LIVE_CHART_MS
+   * (rebuilding them read every tensor's column over every step: ~100 ms per refresh at 291 tensors).
+   */
+  override onAppend(): void {
+    if (!this.$('#heatmap-card')) return;
+    if (this.mode() === 'blocks') this.onStep();
+    else {
+      this.renderNote();
+      this.redraw.request();
+    }
   }
 
   override onStep(): void {
@@ -88,6 +105,7 @@ export class HeatmapSection extends Section {
   }
 
   override destroy(): void {
+    this.redraw.cancel();
     this.time?.destroy();
     this.time = null;
   }
