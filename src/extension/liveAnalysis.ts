@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import {
+  baseOf,
   MessageType,
   type AppendStepsMessage,
   type DashboardDelta,
@@ -194,10 +195,9 @@ export class LiveAnalysis implements vscode.Disposable {
 
   /** What a view showing `prev` needs to show `next`: the new records' analysis (`fresh`) alone. */
   private appendMessage(prev: AnalysisAnswer, next: AnalysisAnswer, fresh: RunAnalysis): AppendStepsMessage {
-    const steps = prev.analysis.result.steps;
     return {
       type: MessageType.AppendSteps,
-      base: { lastStep: steps.length ? steps[steps.length - 1] : null, steps: steps.length },
+      base: baseOf(prev.analysis.result.steps),
       fresh,
       title: this.name,
       totalSteps: next.totalSteps,
@@ -213,10 +213,9 @@ export class LiveAnalysis implements vscode.Disposable {
   private reviseMessage(prev: AnalysisAnswer, next: AnalysisAnswer): ReviseRunMessage | null {
     const analysis = revisionOf(prev.analysis, next.analysis);
     if (!analysis) return null;
-    const steps = prev.analysis.result.steps;
     return {
       type: MessageType.ReviseRun,
-      base: { lastStep: steps.length ? steps[steps.length - 1] : null, steps: steps.length },
+      base: baseOf(prev.analysis.result.steps),
       analysis,
       title: this.name,
       totalSteps: next.totalSteps,

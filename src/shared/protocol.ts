@@ -122,7 +122,7 @@ export type PostReason = 'posted' | 'merged' | 'replaced' | 'ready';
 export interface AppendStepsMessage {
   type: MessageType.AppendSteps;
   /** The dashboard this extends: its last step (null: none) and how many steps it has. */
-  base: { lastStep: number | null; steps: number };
+  base: DashboardBase;
   /** The new records' analysis alone (on the wire its series are empty and travel in `packedSeries`). */
   fresh: RunAnalysis;
   title: string;
@@ -141,7 +141,7 @@ export interface AppendStepsMessage {
 export interface ReviseRunMessage {
   type: MessageType.ReviseRun;
   /** The dashboard this revises: its last step (null: none) and how many steps it has. */
-  base: { lastStep: number | null; steps: number };
+  base: DashboardBase;
   /** The new analysis; on the wire its series are empty and travel in `packedSeries`. */
   analysis: RunAnalysis;
   title: string;
@@ -155,12 +155,20 @@ export interface ReviseRunMessage {
 /** A message that changes the dashboard a view shows instead of replacing it (postFlow.ts merges them). */
 export type DashboardDelta = AppendStepsMessage | ReviseRunMessage;
 
+/** What a delta's `base` says of the dashboard it changes: its last step (null: none) and how many steps it has. */
+export interface DashboardBase {
+  lastStep: number | null;
+  steps: number;
+}
+
+/** The base of a dashboard showing these steps. */
+export function baseOf(steps: readonly number[]): DashboardBase {
+  return { lastStep: steps.length ? steps[steps.length - 1]! : null, steps: steps.length };
+}
+
 /** The last step and the number of steps of the dashboard a view shows after `delta`. */
-export function stateAfter(delta: DashboardDelta): { lastStep: number | null; steps: number } {
-  if (delta.type === MessageType.ReviseRun) {
-    const steps = delta.analysis.result.steps;
-    return { lastStep: steps.length ? steps[steps.length - 1]! : null, steps: steps.length };
-  }
+export function stateAfter(delta: DashboardDelta): DashboardBase {
+  if (delta.type === MessageType.ReviseRun) return baseOf(delta.analysis.result.steps);
   const added = delta.fresh.result.steps;
   return {
     lastStep: added.length ? added[added.length - 1]! : delta.base.lastStep,

@@ -15,6 +15,7 @@ import { appendAnalysis } from '../../src/shared/appendAnalysis';
 import { revisionOf } from '../../src/shared/reviseAnalysis';
 import { LiveUpdates, type LiveRender } from '../../webview/dashboard/liveUpdates';
 import { assertJoinedAsWhole, fixturePath, float64Series } from '../support/fixtures';
+import { thinAnalysis } from '../support/logParts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ol-live-updates-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -140,18 +141,7 @@ describe('live refreshes of the dashboard', () => {
     h.live.append(append(parts[0], parts[1]), 1);
     const shownThen = appendAnalysis(parts[0], parts[1]);
     // the whole-run pass: the findings of the whole log, one step of each layer's series dropped by its thinning
-    const drop = whole.result.steps[5]!;
-    const pass: RunAnalysis = {
-      ...whole,
-      result: { ...whole.result, steps: whole.result.steps.filter((st) => st !== drop) },
-      series: whole.series.map((s) => {
-        const idx = [...s.steps.keys()].filter((i) => s.steps[i] !== drop);
-        const figures = Object.fromEntries(
-          Object.entries(s.figures).map(([f, c]) => [f, Float64Array.from(idx, (i) => c[i]!)]),
-        ) as typeof s.figures;
-        return { layer: s.layer, steps: Float64Array.from(idx, (i) => s.steps[i]!), figures };
-      }),
-    };
+    const pass = thinAnalysis(whole, (i) => i !== 5);
     const steps = shownThen.result.steps;
     const revise: ReviseRunMessage = {
       type: MessageType.ReviseRun,

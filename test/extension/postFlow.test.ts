@@ -4,7 +4,7 @@
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzePaths } from '../../src/core/pipeline';
@@ -20,24 +20,10 @@ import {
 import { applyRevision, revisionOf } from '../../src/shared/reviseAnalysis';
 import { PostFlow, type PostFlowTimers } from '../../src/extension/postFlow';
 import { assertJoinedAsWhole, fixturePath, float64Series } from '../support/fixtures';
+import { logPieces, thinAnalysis } from '../support/logParts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ol-postflow-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The fixture log cut into pieces at the given steps (records of step ≤ cut go before it). */
-async function pieces(run: string, cuts: number[]): Promise<RunAnalysis[]> {
-  const lines = readFileSync(fixturePath(run, 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
-  const out: RunAnalysis[] = [];
-  let from = 0;
-  for (const cut of [...cuts, Infinity]) {
-    const part = lines.slice(from).filter((l) => (JSON.parse(l) as { step: number }).step <= cut);
-    from += part.length;
-    const file = join(dir, `${run}-${out.length}.jsonl`);
-    writeFileSync(file, part.join('\n') + '\n');
-    out.push(await analyzePaths([file]));
-  }
-  return out;
-}
 
 function show(analysis: RunAnalysis): ShowAnalysisMessage {
   return {
@@ -74,17 +60,7 @@ function revise(shown: RunAnalysis, next: RunAnalysis, n: number): ReviseRunMess
 }
 
 /** `a` without the steps of index i % 3 === 1 (a thinned whole-run pass). */
-function thinned(a: RunAnalysis): RunAnalysis {
-  const kept = new Set(a.result.steps.filter((_, i) => i % 3 !== 1));
-  const series = a.series.map((s) => {
-    const idx = [...s.steps.keys()].filter((i) => kept.has(s.steps[i]!));
-    const figures = Object.fromEntries(
-      Object.entries(s.figures).map(([f, c]) => [f, Float64Array.from(idx, (i) => c[i]!)]),
-    ) as typeof s.figures;
-    return { layer: s.layer, steps: Float64Array.from(idx, (i) => s.steps[i]!), figures };
-  });
-  return { ...a, result: { ...a.result, steps: a.result.steps.filter((s) => kept.has(s)) }, series };
-}
+const thinned3 = (a: RunAnalysis) => thinAnalysis(a, (i) => i % 3 !== 1);
 
 /** Timers run by hand. */
 function manualTimers(): PostFlowTimers & { fire(): void; pending: number } {
@@ -106,7 +82,7 @@ function manualTimers(): PostFlowTimers & { fire(): void; pending: number } {
 
 describe('PostFlow', () => {
   it('posts one message at a time; appends that arrive meanwhile go as one, equal to appending each', async () => {
-    const [a, b, c, d] = await pieces('adam_base', [30, 50, 70]);
+    const [a, b, c, d] = await logPieces(dir, 'adam_base', [30, 50, 70]);
     const sent: ToWebviewMessage[] = [];
     const timers = manualTimers();
     const flow = new PostFlow((m) => sent.push(m), timers);
@@ -136,7 +112,7 @@ describe('PostFlow', () => {
   });
 
   it('a wait that does not chain, or holds a whole view, becomes the whole current state', async () => {
-    const [a, b, c] = await pieces('adam_base', [40, 60]);
+    const [a, b, c] = await logPieces(dir, 'adam_base', [40, 60]);
     const sent: ToWebviewMessage[] = [];
     const flow = new PostFlow((m) => sent.push(m), manualTimers());
     flow.post(show(a!), show(a!));
@@ -157,7 +133,7 @@ describe('PostFlow', () => {
   });
 
   it('a revision joins the appends waiting before and after it (one ReviseRun, the same state); two revisions do not', async () => {
-    const [a, b, c, d] = await pieces('adam_base', [40, 60, 80]);
+    const [a, b, c, d] = await logPieces(dir, 'adam_base', [40, 60, 80]);
     const sent: ToWebviewMessage[] = [];
     const vias: string[] = [];
     const flow = new PostFlow((m, via) => (sent.push(m), vias.push(via)), manualTimers());
@@ -165,7 +141,7 @@ describe('PostFlow', () => {
     const ab = appendAnalysis(a!, b!);
     flow.post(append(a!, b!, 0), show(ab));
     // the whole-run pass over a..c, thinned afresh, revising what the view shows once b is appended
-    const pass = thinned(appendAnalysis(ab, c!));
+    const pass = thinned3(appendAnalysis(ab, c!));
     flow.post(revise(ab, pass, 1), show(pass));
     const passD = appendAnalysis(pass, d!);
     flow.post(append(pass, d!, 2), show(passD));
@@ -185,9 +161,9 @@ describe('PostFlow', () => {
       'the points the view has stay out',
     );
     // a revision waiting and a second one (the first drops points the second no longer lists): the whole state
-    flow.post(revise(passD, thinned(passD), 3), show(thinned(passD)));
-    const last = thinned(thinned(passD));
-    flow.post(revise(thinned(passD), last, 4), show(last));
+    flow.post(revise(passD, thinned3(passD), 3), show(thinned3(passD)));
+    const last = thinned3(thinned3(passD));
+    flow.post(revise(thinned3(passD), last, 4), show(last));
     flow.received();
     assert.equal(sent[2]!.type, MessageType.ShowAnalysis, 'the whole state');
     assert.equal(vias[2], 'replaced');
@@ -195,7 +171,7 @@ describe('PostFlow', () => {
   });
 
   it('a webview that never answers holds the queue only until the timeout; Ready starts over', async () => {
-    const [a, b] = await pieces('adam_base', [50]);
+    const [a, b] = await logPieces(dir, 'adam_base', [50]);
     const sent: ToWebviewMessage[] = [];
     const timers = manualTimers();
     const flow = new PostFlow((m) => sent.push(m), timers);

@@ -5,7 +5,7 @@
 // sends when they wait together), it gives the same state as applying each in turn.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzePaths } from '../../src/core/pipeline';
@@ -14,37 +14,10 @@ import { appendAnalysis } from '../../src/shared/appendAnalysis';
 import { appendThenRevise, applyRevision, reviseThenAppend, revisionOf } from '../../src/shared/reviseAnalysis';
 import { SERIES_FIGURES, type LayerSeries } from '../../src/shared/series';
 import { fixturePath, float64Series } from '../support/fixtures';
+import { logPieces, thinAnalysis } from '../support/logParts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ol-revise-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The fixture log's records cut at the given steps (records of step ≤ cut go before it), each part analyzed alone. */
-async function pieces(run: string, cuts: number[]): Promise<RunAnalysis[]> {
-  const lines = readFileSync(fixturePath(run, 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
-  const out: RunAnalysis[] = [];
-  let from = 0;
-  for (const cut of [...cuts, Infinity]) {
-    const part = lines.slice(from).filter((l) => (JSON.parse(l) as { step: number }).step <= cut);
-    from += part.length;
-    const file = join(dir, `${run}-${out.length}.jsonl`);
-    writeFileSync(file, part.join('\n') + '\n');
-    out.push(await analyzePaths([file]));
-  }
-  return out;
-}
-
-/** `a` thinned to the steps `keep` accepts (by index in the run's step list), as the dashboard's thinning does. */
-function thin(a: RunAnalysis, keep: (index: number) => boolean): RunAnalysis {
-  const kept = new Set(a.result.steps.filter((_, i) => keep(i)));
-  const series = a.series.map((s): LayerSeries => {
-    const idx = [...s.steps.keys()].filter((i) => kept.has(s.steps[i]!));
-    const figures = Object.fromEntries(
-      SERIES_FIGURES.map((f) => [f, Float64Array.from(idx, (i) => s.figures[f][i]!)]),
-    ) as LayerSeries['figures'];
-    return { layer: s.layer, steps: Float64Array.from(idx, (i) => s.steps[i]!), figures };
-  });
-  return { ...a, result: { ...a.result, steps: a.result.steps.filter((s) => kept.has(s)) }, series };
-}
 
 const points = (a: RunAnalysis) => a.series.reduce((n, s) => n + s.steps.length, 0);
 
@@ -56,15 +29,15 @@ function assertSameAnalysis(actual: RunAnalysis, expected: RunAnalysis): void {
 describe('revising the analysis a view shows after a whole-run pass', () => {
   for (const run of ['adam_base', 'sgd_momentum']) {
     it(`${run}: the revision of a thinned read with appends, applied to it, is the pass's analysis`, async () => {
-      const [first, fresh] = await pieces(run, [60]);
+      const [first, fresh] = await logPieces(dir, run, [60]);
       const whole = await analyzePaths([fixturePath(run, 'stats.jsonl')]);
       // what the view shows: the first read thinned (every third step dropped), the appended records in full
       const shown = appendAnalysis(
-        thin(first!, (i) => i % 3 !== 1),
+        thinAnalysis(first!, (i) => i % 3 !== 1),
         fresh!,
       );
       // the pass thins the whole run afresh: some steps the view lacks come back, some it has go
-      const next = thin(whole, (i) => i % 4 !== 2);
+      const next = thinAnalysis(whole, (i) => i % 4 !== 2);
       const rev = revisionOf(shown, next);
       assert.ok(rev, 'a revision');
       assertSameAnalysis(applyRevision(shown, rev), next);
@@ -81,7 +54,7 @@ describe('revising the analysis a view shows after a whole-run pass', () => {
   }
 
   it('a point whose figures changed travels; a layer that lost a step the pass keeps cannot be revised', async () => {
-    const [first] = await pieces('adam_base', [60]);
+    const [first] = await logPieces(dir, 'adam_base', [60]);
     const shown = first!;
     const changed: RunAnalysis = structuredClone(shown);
     const layer = changed.series[2]!;
@@ -118,11 +91,11 @@ describe('revising the analysis a view shows after a whole-run pass', () => {
   });
 
   it('joined with the appends before or after it: the same state as applying each in turn', async () => {
-    const [a, b, c, d] = await pieces('adam_base', [40, 60, 80]);
-    const shown = thin(a!, (i) => i % 2 === 0);
+    const [a, b, c, d] = await logPieces(dir, 'adam_base', [40, 60, 80]);
+    const shown = thinAnalysis(a!, (i) => i % 2 === 0);
     const withB = appendAnalysis(shown, b!);
     // a whole-run pass over a..c, thinned its own way, revising the state with b appended
-    const passed = thin(appendAnalysis(appendAnalysis(a!, b!), c!), (i) => i % 3 !== 0);
+    const passed = thinAnalysis(appendAnalysis(appendAnalysis(a!, b!), c!), (i) => i % 3 !== 0);
     const rev = revisionOf(withB, passed)!;
     assert.ok(rev);
     // b waiting, then the revision: one revision from `shown`

@@ -6,7 +6,7 @@
 // No DOM: the render is scheduled through `schedule` (a frame in the page), unit-tested in Node.
 
 import type { RunAnalysis } from '../../src/core/analysis';
-import type { AppendStepsMessage, ReviseRunMessage, ShowAnalysisMessage } from '../../src/shared/protocol';
+import { baseOf, type AppendStepsMessage, type ReviseRunMessage, type ShowAnalysisMessage } from '../../src/shared/protocol';
 import { appendAnalysis } from '../../src/shared/appendAnalysis';
 import { applyRevision } from '../../src/shared/reviseAnalysis';
 
@@ -58,8 +58,7 @@ export class LiveUpdates<T = never> {
       base: message,
       parts: [],
       last: null,
-      lastStep: steps.length ? steps[steps.length - 1] : null,
-      steps: steps.length,
+      ...baseOf(steps),
       appendedOnly: false,
       notes: [...(this.pending?.notes ?? []), ...(note === undefined ? [] : [note])],
     };
@@ -81,8 +80,7 @@ export class LiveUpdates<T = never> {
           base: shown,
           parts: [],
           last: null,
-          lastStep: steps.length ? steps[steps.length - 1] : null,
-          steps: steps.length,
+          ...baseOf(steps),
           appendedOnly: true,
           notes: [],
         };
@@ -111,10 +109,8 @@ export class LiveUpdates<T = never> {
     if (this.resyncing) return;
     const p = this.pending;
     const state = p ? this.stateOf(p) : this.host.shown();
-    const shownSteps = state?.analysis.result.steps;
-    const lastStep = p ? p.lastStep : shownSteps?.length ? shownSteps[shownSteps.length - 1]! : null;
-    const count = p ? p.steps : (shownSteps?.length ?? 0);
-    if (!state || count !== message.base.steps || lastStep !== message.base.lastStep) {
+    const now = p ?? (state ? baseOf(state.analysis.result.steps) : null);
+    if (!state || !now || now.steps !== message.base.steps || now.lastStep !== message.base.lastStep) {
       this.pending = null;
       this.resyncing = true;
       this.host.resync();
@@ -134,8 +130,7 @@ export class LiveUpdates<T = never> {
       },
       parts: [],
       last: null,
-      lastStep: steps.length ? steps[steps.length - 1]! : null,
-      steps: steps.length,
+      ...baseOf(steps),
       appendedOnly: false,
       notes: [...(p?.notes ?? []), ...(note === undefined ? [] : [note])],
     };
