@@ -51,22 +51,37 @@ export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_D
       if (v < lo[i]) lo[i] = v;
     }
   }
-  const keep = new Set<number>();
-  const buckets = Math.max(1, Math.floor(maxSteps / 3));
-  const size = totalSteps / buckets;
-  for (let b = 0; b < buckets; b++) {
-    const start = Math.floor(b * size);
-    const end = Math.min(totalSteps, Math.floor((b + 1) * size));
-    if (start >= end) continue;
-    keep.add(start);
-    let iHi = -1;
-    let iLo = -1;
-    for (let i = start; i < end; i++) {
-      if (hi[i] !== -Infinity && (iHi < 0 || hi[i] > hi[iHi])) iHi = i;
-      if (lo[i] !== Infinity && (iLo < 0 || lo[i] < lo[iLo])) iLo = i;
+  /** Per bucket of consecutive steps: its first step and those of the largest and smallest relative step. */
+  const pick = (buckets: number): Set<number> => {
+    const keep = new Set<number>();
+    const size = totalSteps / buckets;
+    for (let b = 0; b < buckets; b++) {
+      const start = Math.floor(b * size);
+      const end = Math.min(totalSteps, Math.floor((b + 1) * size));
+      if (start >= end) continue;
+      keep.add(start);
+      let iHi = -1;
+      let iLo = -1;
+      for (let i = start; i < end; i++) {
+        if (hi[i] !== -Infinity && (iHi < 0 || hi[i] > hi[iHi])) iHi = i;
+        if (lo[i] !== Infinity && (iLo < 0 || lo[i] < lo[iLo])) iLo = i;
+      }
+      if (iHi >= 0) keep.add(iHi);
+      if (iLo >= 0) keep.add(iLo);
     }
-    if (iHi >= 0) keep.add(iHi);
-    if (iLo >= 0) keep.add(iLo);
+    return keep;
+  };
+  let buckets = Math.max(1, Math.floor(maxSteps / 3));
+  let keep = pick(buckets);
+  // The three picks of a bucket often coincide (a 291-tensor log of 2,035 steps kept 1,411 of a 2,000-step
+  // budget): more buckets while the budget holds them.
+  for (let round = 0; round < 4 && keep.size < 0.95 * maxSteps; round++) {
+    const more = Math.min(totalSteps, Math.floor((buckets * maxSteps) / keep.size));
+    if (more <= buckets) break;
+    const next = pick(more);
+    if (next.size > maxSteps) break;
+    buckets = more;
+    keep = next;
   }
   keep.add(totalSteps - 1);
   const must = [

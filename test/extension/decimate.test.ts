@@ -51,6 +51,14 @@ describe('dashboard decimation', () => {
     assert.deepEqual(d.analysis.globals, full.globals);
   });
 
+  it("fills its budget: where a bucket's first step and extremes coincide, more buckets", () => {
+    for (const budget of [40, 80, 100]) {
+      const d = decimateAnalysis(full, budget);
+      const musts = 2 + full.result.findings.length;
+      assert.ok(d.keptSteps >= 0.9 * budget && d.keptSteps <= budget + musts, `budget ${budget}: kept ${d.keptSteps} of 120`);
+    }
+  });
+
   it('keeps the last step with full figures (the default report step) even when the report step is another', () => {
     const asked = { ...full, result: { ...full.result, step: 7 }, summary: { ...full.summary!, lastFullStep: 93 } };
     const kept = decimateAnalysis(asked, 30).analysis.result.steps;
