@@ -298,8 +298,6 @@ export class LiveAnalysis implements vscode.Disposable {
         this.dirty = false;
         let answer: AnalysisAnswer;
         let whole = false;
-        /** A whole-run pass of the followed log replaces the follower (a revision of what the views show). */
-        let passed = false;
         const requested = Date.now();
         const swap = this.swap;
         this.swap = null;
@@ -308,7 +306,7 @@ export class LiveAnalysis implements vscode.Disposable {
           answer = await swap.tail();
           this.follower?.dispose();
           this.follower = swap;
-          whole = passed = true;
+          whole = true;
         } else if (this.follower?.alive) answer = await this.follower.tail();
         else {
           // Not followed, or the follower ended (a limit): analyze again in a fresh process.
@@ -337,7 +335,9 @@ export class LiveAnalysis implements vscode.Disposable {
         this.trace = { requested, answered: Date.now() };
         let delta: DashboardDelta | null = null;
         if (plain && prev && !whole && answer.appended && answer.fresh) delta = this.appendMessage(prev, answer, answer.fresh);
-        else if (plain && prev && passed) delta = this.reviseMessage(prev, answer);
+        // Anything else (a whole-run pass, a re-analysis where the new records did not extend what was shown, such
+        // as a step split across two reads): what changed since the views' state, the whole state when that cannot say it.
+        else if (plain && prev) delta = this.reviseMessage(prev, answer);
         this.changed.fire({ update: true, ...(delta ? { delta } : {}) });
       } while (this.dirty && !this.disposed);
     } catch (e) {
