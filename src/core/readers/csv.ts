@@ -181,37 +181,21 @@ export class CsvParser {
     for (;;) {
       let fs = i;
       let fe: number;
+      scan.nonAscii = false;
       if (i < end && b[i] === 0x22) {
-        let j = i + 1;
-        while (j < end) {
-          const c = b[j]!;
-          if (c === 0x22) break;
-          if (c >= 0x80) ascii = false;
-          j++;
-        }
-        if (j >= end) return false; // the quoted field goes on past this line
+        const j = closingQuote(b, i, end);
+        if (j < 0) return false; // the quoted field goes on past this line
         fs = i + 1;
         fe = j;
         i = j + 1;
         if (i < end && b[i] !== d) return false; // a doubled quote, or a character after the closing quote
       } else {
-        let j = i;
-        while (j < end) {
-          const c = b[j]!;
-          // Above ',' and below 0x80 (digits, letters, '.', '-', '_'), not the delimiter: none of the bytes
-          // that end or spoil a field.
-          if (c > 0x2c && c < 0x80 && c !== d) {
-            j++;
-            continue;
-          }
-          if (c === d) break;
-          if (c === 0x22 || c === 0x0d) return false;
-          if (c >= 0x80) ascii = false;
-          j++;
-        }
+        const j = unquotedEnd(b, i, end, d);
+        if (j < 0) return false;
         fe = j;
         i = j;
       }
+      if (scan.nonAscii) ascii = false;
       if (count >= MAX_RECORD_FIELDS) return false;
       bounds[2 * count] = fs;
       bounds[2 * count + 1] = fe;
@@ -470,6 +454,40 @@ type Column =
   | { kind: 'wideNumel'; layer: string };
 
 /** Column plan from the header: which column is the step, the layer, and what every other column means. */
+/** What the field scanners saw besides the field's end: a byte ≥ 0x80 (the line is not ASCII). */
+const scan = { nonAscii: false };
+
+/** The closing quote of the quoted field opened at `q`, or -1 when the field goes on past `end`. */
+function closingQuote(b: Buffer, q: number, end: number): number {
+  for (let j = q + 1; j < end; j++) {
+    const c = b[j]!;
+    if (c === 0x22) return j;
+    if (c >= 0x80) scan.nonAscii = true;
+  }
+  return -1;
+}
+
+/**
+ * The end of the unquoted field starting at `j`: the delimiter `d` or `end`; -1 at a quote or a CR (not a line
+ * the byte paths split).
+ */
+function unquotedEnd(b: Buffer, j: number, end: number, d: number): number {
+  while (j < end) {
+    const c = b[j]!;
+    // Above ',' and below 0x80 (digits, letters, '.', '-', '_'), not the delimiter: none of the bytes that end or
+    // spoil a field.
+    if (c > 0x2c && c < 0x80 && c !== d) {
+      j++;
+      continue;
+    }
+    if (c === d) break;
+    if (c === 0x22 || c === 0x0d) return -1;
+    if (c >= 0x80) scan.nonAscii = true;
+    j++;
+  }
+  return j;
+}
+
 function planColumns(
   header: string[],
   sink: ScalarRecordSink,
@@ -713,29 +731,16 @@ export async function readCsv(path: string, options: ReadOptions = {}): Promise<
         bounds[2 * i] = a;
         bounds[2 * i + 1] = q;
       } else if (q < end && b[q] === 0x22) {
-        let j = q + 1;
-        while (j < end) {
-          const c = b[j]!;
-          if (c === 0x22) break;
-          if (c >= 0x80) return false;
-          j++;
-        }
-        if (j >= end) return false;
+        scan.nonAscii = false;
+        const j = closingQuote(b, q, end);
+        if (j < 0 || scan.nonAscii) return false;
         bounds[2 * i] = q + 1;
         bounds[2 * i + 1] = j;
         q = j + 1;
       } else {
-        let j = q;
-        while (j < end) {
-          const c = b[j]!;
-          if (c > 0x2c && c < 0x80 && c !== d) {
-            j++;
-            continue;
-          }
-          if (c === d) break;
-          if (c === 0x22 || c === 0x0d || c >= 0x80) return false;
-          j++;
-        }
+        scan.nonAscii = false;
+        const j = unquotedEnd(b, q, end, d);
+        if (j < 0 || scan.nonAscii) return false;
         bounds[2 * i] = q;
         bounds[2 * i + 1] = j;
         q = j;
