@@ -1,10 +1,10 @@
 // Flow control of the messages one webview is sent: one message in flight at a time. The next is posted when
 // the webview says it took the last one off its queue (Received), and whatever arrives meanwhile waits here,
 // merged — new steps appended to the new steps waiting (one AppendSteps), a whole-run pass's revision joined with
-// the appends before or after it (one ReviseRun), anything else replaced by the whole current state. Without it a followed log refreshed 1.6 times a second queued its messages in the transport
-// (extension host → workbench → webview frame, a websocket under code-server): in the e2e run each one took
-// longer than the one before to arrive, 6 s behind the log after 45 s while the webview rendered each in
-// 0.4 s. No vscode import: unit-tested in Node (test/extension/postFlow.test.ts).
+// the appends before or after it (one ReviseRun), anything else replaced by the whole current state. Without it a
+// followed log refreshed 1.6 times a second queued its messages in the transport (extension host → workbench →
+// webview frame, a websocket under code-server): in the e2e run each one took longer than the one before to
+// arrive, 6 s behind the log after 45 s while the webview rendered each in 0.4 s. No vscode import: unit-tested in Node (test/extension/postFlow.test.ts).
 
 import { appendAnalysis } from '../shared/appendAnalysis';
 import { MessageType, stateAfter, type DashboardDelta, type PostReason, type ToWebviewMessage } from '../shared/protocol';
