@@ -60,14 +60,15 @@ export function deriveFigures(row: FigureRow, numel: number | undefined, hyper: 
  * column for a figure that had no value. Same rules, same arithmetic.
  */
 export function deriveColumns(
-  v: (Float64Array | null)[],
+  v: (Float32Array | Float64Array | null)[],
   relStated: Uint8Array,
   n: number,
   numel: number | undefined,
   hyper: DeriveHyper,
   fresh: (col: number) => Float64Array,
 ): void {
-  const column = (col: number): Float64Array => (v[col] ??= fresh(col));
+  // (a column is written only where it has no value: a complete column, which may be a logged table's own, never is)
+  const column = (col: number): Float32Array | Float64Array => (v[col] ??= fresh(col));
   if (numel) {
     const root = Math.sqrt(numel);
     for (const [r, nm] of NORM_PAIRS) {
