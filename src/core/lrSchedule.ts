@@ -11,14 +11,58 @@ export interface LrPoints {
 }
 
 export function lrPoints(globals: readonly GlobalObservation[], fromFigures: LrPoints): LrPoints {
+  const g: LrPoints = { steps: [], values: [] };
+  for (const o of globals) {
+    const v = o.values.lr;
+    if (v !== undefined && Number.isFinite(v)) {
+      g.steps.push(o.step);
+      g.values.push(v);
+    }
+  }
+  if (ascending(g.steps) && ascending(fromFigures.steps)) return mergeAscending(g, fromFigures);
   const byStep = new Map<number, number>();
   for (let i = 0; i < fromFigures.steps.length; i++) byStep.set(fromFigures.steps[i], fromFigures.values[i]);
-  for (const g of globals) {
-    const v = g.values.lr;
-    if (v !== undefined && Number.isFinite(v)) byStep.set(g.step, v);
-  }
+  for (let i = 0; i < g.steps.length; i++) byStep.set(g.steps[i], g.values[i]);
   const steps = [...byStep.keys()].sort((a, b) => a - b);
   return { steps, values: steps.map((s) => byStep.get(s)!) };
+}
+
+function ascending(steps: readonly number[]): boolean {
+  for (let i = 1; i < steps.length; i++) if (!(steps[i - 1]! <= steps[i]!)) return false;
+  return true;
+}
+
+/**
+ * lrPoints of ascending inputs in one merge (a Map of every step, then a sort, took 56 ms of a 52,721-step
+ * event file's analysis): at a step both state, the global wins; of repeats of a step, the last.
+ */
+function mergeAscending(g: LrPoints, f: LrPoints): LrPoints {
+  const out: LrPoints = { steps: [], values: [] };
+  const put = (step: number, value: number): void => {
+    const n = out.steps.length;
+    if (n > 0 && out.steps[n - 1] === step) out.values[n - 1] = value;
+    else {
+      out.steps.push(step);
+      out.values.push(value);
+    }
+  };
+  let i = 0;
+  let j = 0;
+  while (i < g.steps.length || j < f.steps.length) {
+    if (j === f.steps.length || (i < g.steps.length && g.steps[i]! < f.steps[j]!)) {
+      put(g.steps[i]!, g.values[i]!);
+      i++;
+    } else if (i === g.steps.length || f.steps[j]! < g.steps[i]!) {
+      put(f.steps[j]!, f.values[j]!);
+      j++;
+    } else {
+      // The same step: the figures' value first, then the global's, which replaces it (and any repeat of it).
+      const step = f.steps[j]!;
+      while (j < f.steps.length && f.steps[j] === step) put(step, f.values[j++]!);
+      while (i < g.steps.length && g.steps[i] === step) put(step, g.values[i++]!);
+    }
+  }
+  return out;
 }
 
 export function lrScheduleOf(points: LrPoints): LrSchedule | null {

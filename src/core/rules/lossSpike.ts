@@ -89,7 +89,10 @@ export function lossSpikes(steps: readonly number[], values: readonly number[]):
 export function lossSpikeFindings(ctx: RunRuleContext): Finding[] {
   const steps: number[] = [];
   const values: number[] = [];
-  for (const g of [...ctx.globals].sort((a, b) => a.step - b.step)) {
+  // (the globals of an analysis come in ascending steps: sorted only when they do not; the sort is stable)
+  let ascending = true;
+  for (let i = 1; i < ctx.globals.length && ascending; i++) ascending = ctx.globals[i - 1]!.step <= ctx.globals[i]!.step;
+  for (const g of ascending ? ctx.globals : [...ctx.globals].sort((a, b) => a.step - b.step)) {
     const v = g.values.loss;
     if (v !== undefined && Number.isFinite(v)) {
       steps.push(g.step);
