@@ -235,12 +235,16 @@ export async function openWebview(
   const wire = (message: unknown) => {
     // As the host posts it (src/extension/wire.ts): series packed into ArrayBuffers. The buffers cross
     // into the page as base64 and are rebuilt as exact-length ArrayBuffers there.
-    const w = toWire(message as ToWebviewMessage) as ToWebviewMessage & { packedSeries?: { steps: ArrayBuffer; values: ArrayBuffer } };
+    const w = toWire(message as ToWebviewMessage) as ToWebviewMessage & { packedSeries?: Record<string, unknown> };
     const packed = w.packedSeries;
-    const b64 = packed
-      ? { steps: Buffer.from(packed.steps).toString('base64'), values: Buffer.from(packed.values).toString('base64') }
-      : null;
-    return { plain: packed ? { ...w, packedSeries: { ...packed, steps: null, values: null } } : w, b64 };
+    if (!packed) return { plain: w, b64: null };
+    const b64: Record<string, string> = {};
+    const rest: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(packed)) {
+      if (v instanceof ArrayBuffer) b64[k] = Buffer.from(v).toString('base64');
+      else rest[k] = v;
+    }
+    return { plain: { ...w, packedSeries: rest }, b64 };
   };
   return {
     page,
@@ -253,7 +257,7 @@ export async function openWebview(
         const msg = ${JSON.stringify(plain)};
         const b64 = ${JSON.stringify(b64)};
         const bytes = (text) => { const s = atob(text); const out = new Uint8Array(s.length); for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i); return out.buffer; };
-        if (b64 && msg.packedSeries) { msg.packedSeries.steps = bytes(b64.steps); msg.packedSeries.values = bytes(b64.values); }
+        if (b64 && msg.packedSeries) for (const k of Object.keys(b64)) msg.packedSeries[k] = bytes(b64[k]);
         const frame = () => new Promise((r) => requestAnimationFrame(r));
         const t0 = performance.now();
         window.postMessage(msg, '*');
@@ -276,20 +280,12 @@ export async function openWebview(
         return { first, complete: performance.now() - t0 };
       })()`) as Promise<{ first: number; complete: number }>,
     send: async (message) => {
-      // As the host posts it (src/extension/wire.ts): series packed into ArrayBuffers. The buffers cross
-      // into the page as base64 and are rebuilt as exact-length ArrayBuffers there.
-      const wire = toWire(message as ToWebviewMessage) as ToWebviewMessage & { packedSeries?: { steps: ArrayBuffer; values: ArrayBuffer } };
-      const packed = wire.packedSeries;
-      const b64 = packed
-        ? { steps: Buffer.from(packed.steps).toString('base64'), values: Buffer.from(packed.values).toString('base64') }
-        : null;
-      const plain = packed ? { ...wire, packedSeries: { ...packed, steps: null, values: null } } : wire;
+      const { plain, b64 } = wire(message);
       await page.evaluate(
         ({ m, b64 }) => {
-          const msg = m as { packedSeries?: { steps: ArrayBuffer | null; values: ArrayBuffer | null } };
+          const msg = m as { packedSeries?: Record<string, ArrayBuffer> };
           if (b64 && msg.packedSeries) {
-            msg.packedSeries.steps = Uint8Array.from(atob(b64.steps), (c) => c.charCodeAt(0)).buffer;
-            msg.packedSeries.values = Uint8Array.from(atob(b64.values), (c) => c.charCodeAt(0)).buffer;
+            for (const [k, text] of Object.entries(b64)) msg.packedSeries[k] = Uint8Array.from(atob(text), (c) => c.charCodeAt(0)).buffer;
           }
           window.postMessage(msg, '*');
         },
