@@ -941,6 +941,18 @@ test(
     await wv.locator('#run-title', { hasText: /^llama\/$/ }).waitFor({ timeout: 300_000 });
     const whole = Date.now() - t0;
     env.log(`llama/: first table ${firstTable} ms ('${firstTitle}', ${firstRows} rows), whole run ${whole} ms`);
+    // Where the whole run's time went: every message up to it, ms after the folder was chosen.
+    const upToWhole = await wv
+      .locator('body[data-trace]')
+      .getAttribute('data-trace', { timeout: 10_000 })
+      .then((t) => JSON.parse(t ?? '[]'))
+      .catch(() => []);
+    for (const e of upToWhole) {
+      env.log(
+        `  ${e.kind} (${e.via ?? 'posted'}), step ${e.step}: asked ${e.requested - t0}, answered ${e.answered - t0}, posted ${e.posted - t0}, ` +
+          `received ${e.received - t0}, rendered ${e.rendered === undefined ? '?' : e.rendered - t0}, painted ${e.painted === undefined ? '?' : e.painted - t0}`,
+      );
+    }
     assert.ok(
       (await wv.locator('table#layer-table tr.block-row').count()) >= 32,
       'grouped by block: 32 blocks and the tensors around them',
