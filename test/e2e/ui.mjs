@@ -946,7 +946,7 @@ test(
       .locator('body[data-trace]')
       .getAttribute('data-trace', { timeout: 10_000 })
       .then((t) => JSON.parse(t ?? '[]'))
-      .catch(() => []);
+      .catch((e) => (env.log(`llama/ whole-run trace unavailable: ${e.message.split('\n')[0]}`), []));
     for (const e of upToWhole) {
       env.log(
         `  ${e.kind} (${e.via ?? 'posted'}), step ${e.step}: asked ${e.requested - t0}, answered ${e.answered - t0}, posted ${e.posted - t0}, ` +
