@@ -8,7 +8,7 @@
 // Packing copies the columns; unpacking makes views into the received buffers — no per-value conversion on
 // either side. Pure: used by host and webview.
 
-import { allFloat32, SERIES_FIGURES, type LayerSeries, type SeriesColumn, type SeriesFigure } from './series';
+import { absentColumn, allFloat32, SERIES_FIGURES, type LayerSeries, type SeriesColumn, type SeriesFigure } from './series';
 
 /** How one (layer, figure) column travels: not at all (every value absent), in `values` or in `values32`. */
 const ABSENT = 0;
@@ -133,7 +133,7 @@ export function unpackSeries(packed: PackedSeries): LayerSeries[] {
         v32 += n;
       } else {
         let none = absent.get(n);
-        if (none === undefined) absent.set(n, (none = new Float64Array(n).fill(Number.NaN)));
+        if (none === undefined) absent.set(n, (none = absentColumn(n)));
         figures[f] = none;
       }
     });

@@ -918,22 +918,25 @@ test(
     const firstTable = Date.now() - t0;
     const firstTitle = await wv.locator('#run-title').innerText();
     const firstRows = await wv.locator('table#layer-table tbody tr').count();
-    // Where the first view's time went (the host traces it like a refresh): chosen → the analysis asked →
-    // its first answer → posted → received in the webview → rendered → painted.
-    const firstTrace = await wv
-      .locator('body[data-trace]')
-      .getAttribute('data-trace', { timeout: 10_000 })
-      .then((t) => JSON.parse(t ?? '[]').find((e) => e.kind === 'show'))
-      .catch(() => undefined);
+    // Where the time went (webview/trace.ts), ms after the folder was chosen: the trace entries the page keeps.
+    const since = (x) => (x === undefined || x === null ? '?' : x - t0);
+    const readTrace = (what) =>
+      wv
+        .locator('body[data-trace]')
+        .getAttribute('data-trace', { timeout: 10_000 })
+        .then((t) => JSON.parse(t ?? '[]'))
+        .catch((e) => (env.log(`llama/ ${what} trace unavailable: ${e.message.split('\n')[0]}`), []));
+    const times = (e) =>
+      `asked ${since(e.requested)}, answered ${since(e.answered)}, posted ${since(e.posted)}, ` +
+      `received ${since(e.received)}, rendered ${since(e.rendered)}, painted ${since(e.painted)}`;
+    // The first view (the host traces it like a refresh), and when its page loaded.
+    const firstTrace = (await readTrace('first-view')).find((e) => e.kind === 'show');
     if (firstTrace) {
-      const f = firstTrace;
-      const p = f.page;
+      const p = firstTrace.page;
       env.log(
-        `llama/ first view, ms after the folder was chosen: analysis asked ${f.requested - t0}, answered ${f.answered - t0}, ` +
-          (p
-            ? `page navigated ${p.navigated - t0}, script loaded ${p.scriptLoaded === null ? '?' : p.scriptLoaded - t0}, ready ${p.ready - t0}, `
-            : '') +
-          `posted ${f.posted - t0}, received ${f.received - t0}, rendered ${f.rendered - t0}, painted ${f.painted - t0}`,
+        'llama/ first view, ms after the folder was chosen: ' +
+          (p ? `page navigated ${since(p.navigated)}, script loaded ${since(p.scriptLoaded)}, ready ${since(p.ready)}, ` : '') +
+          times(firstTrace),
       );
     }
     await shot(env, 'llama-first-view');
@@ -941,18 +944,8 @@ test(
     await wv.locator('#run-title', { hasText: /^llama\/$/ }).waitFor({ timeout: 300_000 });
     const whole = Date.now() - t0;
     env.log(`llama/: first table ${firstTable} ms ('${firstTitle}', ${firstRows} rows), whole run ${whole} ms`);
-    // Where the whole run's time went: every message up to it, ms after the folder was chosen.
-    const upToWhole = await wv
-      .locator('body[data-trace]')
-      .getAttribute('data-trace', { timeout: 10_000 })
-      .then((t) => JSON.parse(t ?? '[]'))
-      .catch((e) => (env.log(`llama/ whole-run trace unavailable: ${e.message.split('\n')[0]}`), []));
-    for (const e of upToWhole) {
-      env.log(
-        `  ${e.kind} (${e.via ?? 'posted'}), step ${e.step}: asked ${e.requested - t0}, answered ${e.answered - t0}, posted ${e.posted - t0}, ` +
-          `received ${e.received - t0}, rendered ${e.rendered === undefined ? '?' : e.rendered - t0}, painted ${e.painted === undefined ? '?' : e.painted - t0}`,
-      );
-    }
+    // Where the whole run's time went: every message up to it.
+    for (const e of await readTrace('whole-run')) env.log(`  ${e.kind} (${e.via ?? 'posted'}), step ${e.step}: ${times(e)}`);
     assert.ok(
       (await wv.locator('table#layer-table tr.block-row').count()) >= 32,
       'grouped by block: 32 blocks and the tensors around them',
