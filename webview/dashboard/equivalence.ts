@@ -47,6 +47,12 @@ export class EquivalenceSection extends Section {
     this.renderTargets();
   }
 
+  /** Appended steps: the per-layer lr table (291 rows at LLM scale) waits until it is on screen, as on a step change. */
+  override onAppend(): void {
+    this.renderPairs();
+    this.onStep();
+  }
+
   override onStep(): void {
     this.gate?.run(() => this.renderTargets());
   }

@@ -42,6 +42,9 @@ export class FindingsSection extends Section {
     });
   }
 
+  /** Appended steps leave the findings as they were (a whole-run pass re-evaluates them): nothing to redo. */
+  override onAppend(): void {}
+
   override onData(): void {
     const list = this.$('#findings')!;
     const findings = [...this.ctx.model.analysis.result.findings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);

@@ -78,6 +78,9 @@ export class DashboardModel {
   private readonly seriesByLayer = new Map<string, LayerSeries>();
   /** Per layer: for each run step index, the index into that layer's series (-1: no figure then). */
   private readonly positions = new Map<string, Int32Array>();
+  private readonly byAxis = new WeakMap<ArrayLike<number>, Int32Array>();
+  /** Positions that map every run step to the same index of the series (its columns are the run's). */
+  private readonly everyStep = new WeakSet<Int32Array>();
   private readonly reportLayers = new Map<string, LayerFigures>();
   private readonly cache = new Map<string, unknown>();
   private lastRows: { step: number | null; rows: LayerRow[] } | null = null;
@@ -245,23 +248,23 @@ export class DashboardModel {
     return this.cached(`o:${figure}:${max}`, () => {
       const bands = this.kindQuantiles(figure);
       const scored: { layer: string; score: number }[] = [];
+      const ratios = new Float64Array(this.steps.length);
       for (const kind of this.kinds) {
         if (kind.layers.length < 3) continue;
         const q = bands.get(kind.key)!;
         for (const layer of kind.layers) {
           const c = this.column(layer, figure);
-          const ratios: number[] = [];
+          let m = 0;
           let outside = 0;
           for (let i = 0; i < c.length; i++) {
             const v = c[i];
             const med = q.median[i];
             if (!(v > 0) || med === null) continue;
-            ratios.push(Math.abs(Math.log10(v / med)));
+            ratios[m++] = Math.abs(Math.log10(v / med));
             if (v < q.p10[i]! || v > q.p90[i]!) outside++;
           }
-          if (!ratios.length || outside < ratios.length / 2) continue;
-          ratios.sort((a, b) => a - b);
-          const score = ratios[ratios.length >> 1];
+          if (!m || outside < m / 2) continue;
+          const score = ratios.subarray(0, m).sort()[m >> 1];
           if (score > Math.log10(2)) scored.push({ layer, score });
         }
       }
@@ -316,36 +319,64 @@ export class DashboardModel {
     });
   }
 
-  /** A figure of a layer at every run step (NaN where absent): the columns the aggregates read. */
-  column(layer: string, figure: SeriesFigure): Float64Array {
+  /**
+   * A figure of a layer at every run step (NaN where absent): the columns the aggregates read. A layer with a
+   * figure at every run step (a logged layer, mostly) gives its own column, not a copy.
+   */
+  column(layer: string, figure: SeriesFigure): SeriesColumn {
     return this.cached(`c:${layer}:${figure}`, () => {
-      const out = new Float64Array(this.steps.length).fill(NaN);
       const s = this.seriesByLayer.get(layer);
-      if (!s) return out;
+      const values = s?.figures[figure];
+      if (!s || !values) return new Float64Array(this.steps.length).fill(NaN);
       const pos = this.positionsOf(layer, s);
-      const values = s.figures[figure];
-      if (!values) return out;
+      if (this.everyStep.has(pos) && values.length === pos.length) return values;
+      const out = new Float64Array(this.steps.length).fill(NaN);
       for (let i = 0; i < pos.length; i++) {
         const j = pos[i];
-        if (j >= 0) {
-          const v = values[j];
-          if (v !== null && v !== undefined) out[i] = v;
-        }
+        if (j >= 0) out[i] = values[j];
       }
       return out;
     });
   }
 
+  /**
+   * For each run step, the index of that step in the layer's series (-1: none). Layers that share a step axis
+   * share one array (the webview's series arrive with one axis per distinct set of steps, src/shared/packing.ts).
+   */
   private positionsOf(layer: string, s: LayerSeries): Int32Array {
     let pos = this.positions.get(layer);
     if (!pos) {
-      pos = new Int32Array(this.steps.length).fill(-1);
-      for (let j = 0; j < s.steps.length; j++) {
-        const i = this.stepIndex.get(s.steps[j]);
-        if (i !== undefined) pos[i] = j;
-      }
+      pos = this.byAxis.get(s.steps) ?? this.axisPositions(s.steps);
+      this.byAxis.set(s.steps, pos);
       this.positions.set(layer, pos);
     }
+    return pos;
+  }
+
+  private axisPositions(axis: ArrayLike<number>): Int32Array {
+    const n = this.steps.length;
+    const pos = new Int32Array(n).fill(-1);
+    let ascending = true;
+    for (let j = 1; j < axis.length && ascending; j++) ascending = axis[j - 1] < axis[j];
+    if (!ascending) {
+      for (let j = 0; j < axis.length; j++) {
+        const i = this.stepIndex.get(axis[j]);
+        if (i !== undefined) pos[i] = j;
+      }
+      return pos;
+    }
+    // Both ascending (the run's steps and a series' steps): one merge, no lookups (291 × 2,000 map lookups
+    // were a tenth of a live update's render).
+    let found = 0;
+    for (let i = 0, j = 0; i < n && j < axis.length; i++) {
+      const step = this.steps[i];
+      while (j < axis.length && axis[j] < step) j++;
+      if (j < axis.length && axis[j] === step) {
+        pos[i] = j++;
+        found++;
+      }
+    }
+    if (found === n && axis.length === n) this.everyStep.add(pos);
     return pos;
   }
 
