@@ -342,6 +342,8 @@ export class ScalarRecordSink {
   private infRatio = { count: 0, firstLine: 0 };
   /** Count of records that produced at least one value. */
   usableRecords = 0;
+  /** The step of the last record given that states a valid one (a live tail groups its lines by step). */
+  recordStep: number | null = null;
   /** Names (keys, columns) that gave a value, for the "what was read" report. */
   private readonly namesRead = new Set<string>();
   private lastRead: string | null = null;
@@ -495,6 +497,7 @@ export class ScalarRecordSink {
       );
       return false;
     }
+    this.recordStep = step;
     let layer: string | null = null;
     let layerKey: string | null = null;
     for (const k of LAYER_KEYS) {
@@ -560,6 +563,7 @@ export class ScalarRecordSink {
     if (layerAt < 0) return null;
     const step = toStep(values[stepAt]);
     if (step === null) return null;
+    this.recordStep = step;
     const stored = this.longForm(step, values[layerAt] as string, line, keys, values, n, stepAt, layerAt, asObject, plan.longKeys);
     if (stored) this.usableRecords++;
     return stored;

@@ -535,6 +535,85 @@ describe('JsonlTail', () => {
       'the bad line keeps its line number',
     );
   });
+
+  const stepOf = (line: string): number => (JSON.parse(line) as { step: number }).step;
+  const stepsOf = (d: RunData): number[] => [...new Set(observationsOf(d).map((o) => o.step))].sort((a, b) => a - b);
+
+  it('holdPartialStep: a last step with fewer lines than the one before waits for its other lines; an unchanged file releases it', async () => {
+    const p = join(tmp, 'held.jsonl');
+    const lines = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const of = (s: number) => lines.filter((l) => stepOf(l) === s);
+    assert.equal(of(4).length, 14, 'one line per tensor');
+    writeFileSync(p, [...of(1), ...of(2), ...of(3), ...of(4).slice(0, 5), 'broken'].join('\n') + '\n');
+    const tail = new JsonlTail(p);
+    const a = await tail.readNew({ holdPartialStep: true });
+    assert.deepEqual(stepsOf(a), [1, 2, 3]);
+    assert.equal(tail.held, true);
+    assert.equal(a.issues.length, 0, 'the held lines are not read yet');
+    assert.equal(tail.position, Buffer.byteLength([...of(1), ...of(2), ...of(3)].join('\n') + '\n'), 'the next read starts at step 4');
+    appendFileSync(p, [...of(4).slice(5), ...of(5).slice(0, 3)].join('\n') + '\n');
+    const b = await tail.readNew({ holdPartialStep: true });
+    assert.deepEqual(stepsOf(b), [4]);
+    assert.equal(observationsOf(b).length, 14, 'step 4 whole');
+    assert.equal(tail.held, true);
+    assert.deepEqual(
+      b.issues.map((i) => i.line),
+      [14 * 3 + 6],
+      'the bad line once, with its line number',
+    );
+    // Nothing appended since: the writer stopped mid-step, and the step is returned as it is.
+    const c = await tail.readNew({ holdPartialStep: true });
+    assert.deepEqual(stepsOf(c), [5]);
+    assert.equal(observationsOf(c).length, 3);
+    assert.equal(tail.held, false);
+    assert.equal(tail.position, statSync(p).size);
+    // Without the option a read takes every complete line.
+    const plain = new JsonlTail(p);
+    assert.deepEqual(stepsOf(await plain.readNew()), [1, 2, 3, 4, 5]);
+    assert.equal(plain.held, false);
+  });
+
+  it('holdPartialStep: a log written in random pieces is returned in whole steps, each step once, together the whole log', async () => {
+    const p = join(tmp, 'pieces.jsonl');
+    const text = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8');
+    const whole = await readJsonl(fixturePath('adam_base', 'stats.jsonl'));
+    writeFileSync(p, '');
+    const tail = new JsonlTail(p);
+    const parts: RunData[] = [];
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let held = 0;
+    // The first step has no step before it to be measured against: it is written whole, then pieces follow.
+    const firstStep = text.split('\n').filter((l) => l && stepOf(l) === 1).length;
+    let at = text.split('\n').slice(0, firstStep).join('\n').length + 1;
+    appendFileSync(p, text.slice(0, at));
+    parts.push(await tail.readNew({ holdPartialStep: true }));
+    while (at < text.length) {
+      const n = 1 + Math.floor(rand() * 9000); // a few lines to a few steps, cut anywhere (mid-line too)
+      appendFileSync(p, text.slice(at, at + n));
+      at += n;
+      parts.push(await tail.readNew({ holdPartialStep: true }));
+      if (tail.held) held++;
+    }
+    parts.push(await tail.readNew({ holdPartialStep: true }));
+    assert.ok(held > 5, `${held} reads held a partial step`);
+    assert.equal(tail.position, statSync(p).size);
+    const seen = new Set<number>();
+    for (const d of parts)
+      for (const s of stepsOf(d)) {
+        assert.ok(!seen.has(s), `step ${s} returned twice`);
+        seen.add(s);
+        assert.equal(observationsOf(d).filter((o) => o.step === s).length, 14, `step ${s} whole`);
+      }
+    const key = (o: ObservationRow) => `${o.step}|${o.layer}|${JSON.stringify(o.figures)}`;
+    assert.deepEqual(
+      parts
+        .flatMap((d) => observationsOf(d))
+        .map(key)
+        .sort(),
+      observationsOf(whole).map(key).sort(),
+    );
+  });
 });
 
 describe('CSV details', () => {
