@@ -150,6 +150,33 @@ describe('analysis process', () => {
     }
   });
 
+  it('a whole-run pass (partial: false) reads a large log in steps without a first analysis, to the same answer', async () => {
+    const p = join(dir, 'pass-stats.jsonl');
+    writeFileSync(p, readFileSync(fixturePath('adam_base', 'stats.jsonl')));
+    const size = statSync(p).size;
+    const whole = await analyzePaths([p]);
+    const proc = open();
+    const partials: AnalysisAnswer[] = [];
+    const progress: number[] = [];
+    try {
+      const r = await proc.analyze([p], { readSteps: { first: Math.floor(size / 10), next: Math.floor(size / 4) }, partial: false }, true, {
+        onPartial: (a) => partials.push(a),
+        onProgress: (f, m) => (m.startsWith('reading') ? progress.push(f) : undefined),
+      });
+      assert.equal(partials.length, 0, 'no first view');
+      // read in steps of `next` (0, ¼, ½, ¾ of the reading share), not of `first`
+      assert.ok(progress.length >= 4 && progress.length <= 5, JSON.stringify(progress));
+      assert.equal(r.partial, undefined);
+      assert.equal(r.followed, p);
+      assert.deepEqual(r.analysis.result.steps, whole.result.steps);
+      assert.deepEqual(r.analysis.result.layers, whole.result.layers);
+      assert.deepEqual(r.analysis.result.findings, whole.result.findings);
+      checkStep120(r);
+    } finally {
+      proc.dispose();
+    }
+  });
+
   it('a log whose last line has no newline is read whole when not followed', async () => {
     const p = join(dir, 'no-final-newline.jsonl');
     writeFileSync(p, readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').trimEnd());
@@ -205,6 +232,57 @@ describe('analysis process', () => {
       const third = await proc.tail();
       assert.equal(third.newRecords, false);
       assert.equal(third.analysis.result.steps.length, 120);
+    } finally {
+      proc.dispose();
+    }
+  });
+
+  it('a step split across two reads is held whole: the next tail appends it (no whole-run analysis), a log that stops mid-step shows it', async () => {
+    const lines = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const upTo = (s: number) => lines.filter((l) => (JSON.parse(l) as { step: number }).step <= s);
+    const log = join(dir, 'split.jsonl');
+    // steps 1..60 and 5 of step 61's 14 lines: a writer between two lines of a step
+    writeFileSync(
+      log,
+      upTo(61)
+        .slice(0, upTo(60).length + 5)
+        .join('\n') + '\n',
+    );
+    const proc = open();
+    try {
+      const first = await proc.analyze([log], {}, true);
+      assert.equal(first.analysis.result.steps.at(-1), 60, 'the partial step 61 waits');
+      assert.equal(first.held, true);
+      // the rest of step 61, steps 62..90 and 3 lines of step 91
+      appendFileSync(
+        log,
+        upTo(91)
+          .slice(upTo(60).length + 5, upTo(90).length + 3)
+          .join('\n') + '\n',
+      );
+      const second = await proc.tail();
+      assert.equal(second.appended, true, 'appended: the new records extend what was shown');
+      assert.equal(second.held, true);
+      assert.equal(second.analysis.result.steps.at(-1), 90);
+      const part = await analyzePaths([fixturePath('adam_base', 'stats.jsonl')], {});
+      const s90 = (a: { series: { layer: string; steps: ArrayLike<number> }[] }) =>
+        a.series.map((s) => ({ layer: s.layer, steps: Array.from(s.steps).filter((x) => x <= 90) }));
+      assert.deepEqual(s90(second.analysis), s90(part));
+      // The writer stops: the next read finds nothing new and shows step 91 as it is (three tensors of 14: a
+      // re-analysis, which a partial step always needed before).
+      const third = await proc.tail();
+      assert.ok(!third.held);
+      assert.equal(third.analysis.result.steps.at(-1), 91);
+      // The rest arrives: step 91 is read again whole (a re-analysis: it extends nothing), then appends resume.
+      appendFileSync(
+        log,
+        upTo(120)
+          .slice(upTo(90).length + 3)
+          .join('\n') + '\n',
+      );
+      const fourth = await proc.tail();
+      assert.equal(fourth.analysis.result.steps.at(-1), 120);
+      checkStep120(fourth);
     } finally {
       proc.dispose();
     }

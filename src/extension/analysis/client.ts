@@ -158,8 +158,8 @@ export class AnalysisProcess {
       this.last = answer;
     } else if (!this.last)
       return p.reject(new AnalysisFailed(`a '${m.kind}' answer before any analysis`, 'crash', `Cannot analyze ${p.target}`));
-    else if (m.kind === 'append') this.last = appendAnswer(this.last, m.fresh, m.facts);
-    else this.last = { ...this.last, newRecords: false, appended: false };
+    else if (m.kind === 'append') this.last = { ...appendAnswer(this.last, m.fresh, m.facts), held: m.held === true };
+    else this.last = { ...this.last, newRecords: false, appended: false, held: m.held === true };
     p.resolve(this.last);
   }
 
