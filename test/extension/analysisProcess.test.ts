@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS, type AnalysisLimits } from '../../src/extension/analysi
 import type { AnalysisAnswer } from '../../src/extension/analysis/protocol';
 import { EXHAUST_ENV } from '../../src/extension/analysis/testHooks';
 import { analyzePaths } from '../../src/core/pipeline';
+import type { RunAnalysis } from '../../src/core/analysis';
 import { buildAnalysisProcess } from '../support/analysisBundle';
 import { assertClose, fixturePath, loadExpected } from '../support/fixtures';
 // @ts-expect-error a plain ES module shared with the e2e suite (no declarations)
@@ -119,6 +120,15 @@ describe('analysis process', () => {
     }
   });
 
+  /** A final answer of a log read in steps: what one analysis of the whole log gives. */
+  function assertFinalAsWhole(r: AnalysisAnswer, whole: RunAnalysis): void {
+    assert.equal(r.partial, undefined);
+    assert.deepEqual(r.analysis.result.steps, whole.result.steps);
+    assert.deepEqual(r.analysis.result.layers, whole.result.layers);
+    assert.deepEqual(r.analysis.result.findings, whole.result.findings);
+    checkStep120(r);
+  }
+
   it('a large log is read in steps: a first analysis of its start arrives first, then the whole, equal to one read', async () => {
     // a folder holding only the log, as Analyze Folder… gets it
     const run = join(dir, 'one-log-run');
@@ -139,12 +149,8 @@ describe('analysis process', () => {
         first.analysis.result.steps.length > 0 && first.analysis.result.steps.length < 30,
         `${first.analysis.result.steps.length} steps`,
       );
-      assert.equal(r.partial, undefined);
-      assert.deepEqual(r.analysis.result.steps, whole.result.steps);
-      assert.deepEqual(r.analysis.result.layers, whole.result.layers);
-      assert.deepEqual(r.analysis.result.findings, whole.result.findings);
+      assertFinalAsWhole(r, whole);
       assert.deepEqual(r.analysis.result.inputs, whole.result.inputs);
-      checkStep120(r);
     } finally {
       proc.dispose();
     }
@@ -166,12 +172,8 @@ describe('analysis process', () => {
       assert.equal(partials.length, 0, 'no first view');
       // read in steps of `next` (0, ¼, ½, ¾ of the reading share), not of `first`
       assert.ok(progress.length >= 4 && progress.length <= 5, JSON.stringify(progress));
-      assert.equal(r.partial, undefined);
+      assertFinalAsWhole(r, whole);
       assert.equal(r.followed, p);
-      assert.deepEqual(r.analysis.result.steps, whole.result.steps);
-      assert.deepEqual(r.analysis.result.layers, whole.result.layers);
-      assert.deepEqual(r.analysis.result.findings, whole.result.findings);
-      checkStep120(r);
     } finally {
       proc.dispose();
     }

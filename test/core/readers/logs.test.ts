@@ -420,6 +420,18 @@ describe('line scanning across chunk boundaries', () => {
   });
 });
 
+/** The parts' rows together are the whole read's (rows come layer by layer from the columnar store: compared as sets). */
+function assertSameRows(parts: RunData[], whole: RunData): void {
+  const key = (o: ObservationRow) => `${o.step}|${o.layer}|${JSON.stringify(o.figures)}`;
+  assert.deepEqual(
+    parts
+      .flatMap((d) => observationsOf(d))
+      .map(key)
+      .sort(),
+    observationsOf(whole).map(key).sort(),
+  );
+}
+
 describe('JsonlTail', () => {
   it('returns only appended complete lines; a partial last line waits', async () => {
     const p = join(tmp, 'live.jsonl');
@@ -519,15 +531,7 @@ describe('JsonlTail', () => {
     assert.equal(tail.position, statSync(p).size, 'the whole file was read');
     assert.ok(parts.length > 20, `${parts.length} steps of at most 1000 bytes (plus the long line)`);
     for (let i = 1; i < positions.length; i++) assert.ok(positions[i] > positions[i - 1], 'every step moves on');
-    const key = (o: ObservationRow) => `${o.step}|${o.layer}|${JSON.stringify(o.figures)}`;
-    // Rows come layer by layer from the columnar store: compared as sets of (step, layer, figures).
-    assert.deepEqual(
-      parts
-        .flatMap((d) => observationsOf(d))
-        .map(key)
-        .sort(),
-      observationsOf(whole).map(key).sort(),
-    );
+    assertSameRows(parts, whole);
     assert.ok(observationsOf(whole).some((o) => o.layer === 'wide'));
     assert.deepEqual(
       parts.flatMap((d) => d.issues).map((i) => i.line),
@@ -605,14 +609,7 @@ describe('JsonlTail', () => {
         seen.add(s);
         assert.equal(observationsOf(d).filter((o) => o.step === s).length, 14, `step ${s} whole`);
       }
-    const key = (o: ObservationRow) => `${o.step}|${o.layer}|${JSON.stringify(o.figures)}`;
-    assert.deepEqual(
-      parts
-        .flatMap((d) => observationsOf(d))
-        .map(key)
-        .sort(),
-      observationsOf(whole).map(key).sort(),
-    );
+    assertSameRows(parts, whole);
   });
 });
 
