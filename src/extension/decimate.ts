@@ -6,7 +6,7 @@
 // (loss, grad norm, lr) are thinned on their own the same way, per key. The CLI and the exported JSON keep
 // everything.
 
-import type { LayerSeries, SeriesFigure } from '../shared/series';
+import type { LayerSeries, SeriesColumn, SeriesFigure } from '../shared/series';
 import type { RunAnalysis } from '../core/analysis';
 import type { GlobalObservation } from '../core/run/types';
 import { absentColumn, SERIES_FIGURES } from '../shared/series';
@@ -94,15 +94,28 @@ export function decimateAnalysis(analysis: RunAnalysis, maxSteps = DEFAULT_MAX_D
 
   const keptIdx = [...keep].sort((a, b) => a - b);
   const keptSteps = new Set(keptIdx.map((i) => steps[i]));
+  // Layers that share a step axis share the thinned one (and its positions); a float32 column stays float32
+  // (half the memory, and what the wire packs in 4 bytes a value without looking at every value again).
+  const axes = new Map<ArrayLike<number>, { pos: number[]; steps: Float64Array }>();
   const series: LayerSeries[] = analysis.series.map((s) => {
-    const pos: number[] = [];
-    s.steps.forEach((st, j) => keptSteps.has(st) && pos.push(j));
-    const figures = {} as Record<SeriesFigure, Float64Array>;
+    let axis = axes.get(s.steps);
+    if (!axis) {
+      const pos: number[] = [];
+      s.steps.forEach((st, j) => keptSteps.has(st) && pos.push(j));
+      axis = { pos, steps: Float64Array.from(pos, (j) => s.steps[j]) };
+      axes.set(s.steps, axis);
+    }
+    const pos = axis.pos;
+    const figures = {} as Record<SeriesFigure, SeriesColumn>;
     for (const f of SERIES_FIGURES) {
       const arr = s.figures[f];
-      figures[f] = arr ? Float64Array.from(pos, (j) => arr[j] ?? Number.NaN) : absentColumn(pos.length);
+      figures[f] = !arr
+        ? absentColumn(pos.length)
+        : arr instanceof Float32Array
+          ? Float32Array.from(pos, (j) => arr[j])
+          : Float64Array.from(pos, (j) => arr[j] ?? Number.NaN);
     }
-    return { layer: s.layer, steps: Float64Array.from(pos, (j) => s.steps[j]), figures };
+    return { layer: s.layer, steps: axis.steps, figures };
   });
   return {
     analysis: {

@@ -59,6 +59,44 @@ describe('dashboard decimation', () => {
     }
   });
 
+  it('a float32 column stays float32 with the figures of the kept steps; layers that share a step axis share the thinned one', () => {
+    // As the engine gives logged float32 figures (runFigures.ts) and one axis for layers logged at the same steps.
+    const axis = full.series[0].steps;
+    const series = full.series.map((s, k) => ({
+      layer: s.layer,
+      steps: k % 2 === 0 && s.steps.length === axis.length ? axis : s.steps,
+      figures: Object.fromEntries(
+        Object.entries(s.figures).map(([f, c]) => [f, f === 'paramRms' ? Float32Array.from(c) : c]),
+      ) as typeof s.figures,
+    }));
+    const d = decimateAnalysis({ ...full, series }, 30);
+    const kept = d.analysis.result.steps;
+    d.analysis.series.forEach((t, k) => {
+      const s = series[k];
+      assert.ok(t.figures.paramRms instanceof Float32Array, 'float32 stays float32');
+      assert.ok(t.figures.relStep instanceof Float64Array);
+      const at = Array.from(t.steps, (st) => s.steps.indexOf(st));
+      assert.deepEqual(
+        Array.from(t.steps),
+        Array.from(s.steps).filter((st) => kept.includes(st)),
+      );
+      assert.deepEqual(
+        Array.from(t.figures.paramRms),
+        at.map((j) => s.figures.paramRms[j]),
+      );
+      assert.deepEqual(
+        Array.from(t.figures.relStep),
+        at.map((j) => s.figures.relStep[j]),
+      );
+    });
+    const shared = d.analysis.series.filter((_, k) => series[k].steps === axis);
+    assert.ok(shared.length > 2);
+    assert.ok(
+      shared.every((t) => t.steps === shared[0].steps),
+      'one thinned axis',
+    );
+  });
+
   it('keeps the last step with full figures (the default report step) even when the report step is another', () => {
     const asked = { ...full, result: { ...full.result, step: 7 }, summary: { ...full.summary!, lastFullStep: 93 } };
     const kept = decimateAnalysis(asked, 30).analysis.result.steps;
