@@ -26,7 +26,7 @@ import { extendsAnalysis } from '../../shared/appendAnalysis';
 
 interface Tail {
   readNew(options?: ReadOptions & { holdPartialStep?: boolean }): Promise<RunData>;
-  /** The last read left a partial last step for the next one (JsonlTail). */
+  /** The last read left a partial last step for the next one (JsonlTail, TfeventsTail). */
   readonly held?: boolean;
 }
 
@@ -232,7 +232,7 @@ async function handle(message: ToAnalysis): Promise<void> {
         if (!message.follow && (records(data) === 0 || tail.position < statSync(log).size)) data = null;
       } else if (log && tail && message.follow) {
         progress(0, `reading ${basename(log)}`);
-        data = dedupeInputs(await tail.readNew());
+        data = dedupeInputs(await tail.readNew({ holdPartialStep: true }));
       }
       if (!data) {
         const read = await readOrAnalyzeRuns(message.paths);

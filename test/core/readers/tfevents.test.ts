@@ -747,6 +747,69 @@ test('a run folder merges its event files in name order', async () => {
   }
 });
 
+test('TfeventsTail holdPartialStep: a file written in random pieces is returned in whole steps, each once, together the whole file', async () => {
+  const dir = tmp();
+  try {
+    const src = readFileSync(tb('adam_base'));
+    const path = join(dir, EVENTS);
+    const whole = await readTfeventsFile(tb('adam_base'));
+    // Values per step in the whole file (rows of observations, histograms and globals by step).
+    const count = (rs: RunData[]) => {
+      const m = new Map<number, number>();
+      for (const r of rs) {
+        for (const o of observationsOf(r)) m.set(o.step, (m.get(o.step) ?? 0) + Object.keys(o.figures).length);
+        for (const h of r.histograms) m.set(h.step, (m.get(h.step) ?? 0) + 1);
+        for (const g of globalsOf(r)) m.set(g.step, (m.get(g.step) ?? 0) + Object.keys(g.values).length);
+      }
+      return m;
+    };
+    const expected = count([whole]);
+    const tail = new TfeventsTail(path);
+    const runs: RunData[] = [];
+    let seed = 11;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let held = 0;
+    // The first step whole (nothing before it to measure it against), then pieces cut anywhere.
+    let at = 0;
+    while (at < src.length) {
+      const n = src.readUInt32LE(at);
+      const r = await readTfeventsBytes(src.subarray(0, at + 16 + n), 'first');
+      if (observationsOf(r).some((o) => o.step > 1)) break;
+      at += 16 + n;
+    }
+    appendFileSync(path, src.subarray(0, at));
+    runs.push(await tail.readNew({ holdPartialStep: true }));
+    while (at < src.length) {
+      const n = 1 + Math.floor(rand() * 60_000);
+      appendFileSync(path, src.subarray(at, at + n));
+      at += n;
+      runs.push(await tail.readNew({ holdPartialStep: true }));
+      if (tail.held) held++;
+    }
+    runs.push(await tail.readNew({ holdPartialStep: true }));
+    assert.equal(tail.position, src.length);
+    assert.ok(held > 3, `${held} reads held a partial step`);
+    // Each step whole in one read — except where a step has more values than the one before it (this run writes
+    // histograms at a few steps: 112-116 values against 70), which a read cut inside it cannot tell from whole.
+    const steps = [...expected.keys()].sort((a, b) => a - b);
+    const heavier = new Set(steps.filter((st, i) => i > 0 && expected.get(st)! > expected.get(steps[i - 1])!));
+    const parts = new Map<number, number>();
+    for (const r of runs)
+      for (const [step, values] of count([r])) {
+        parts.set(step, (parts.get(step) ?? 0) + 1);
+        if (!heavier.has(step)) assert.equal(values, expected.get(step), `step ${step} whole`);
+      }
+    for (const [step, n] of parts) if (n > 1) assert.ok(heavier.has(step), `step ${step} returned in ${n} reads`);
+    assert.deepEqual(count(runs), expected, 'together, the whole file');
+    assert.deepEqual(
+      runs.flatMap((r) => r.issues),
+      [],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('TfeventsTail resumes from the end of the last complete record as the file grows', async () => {
   const dir = tmp();
   try {

@@ -33,11 +33,12 @@ export async function readStream(
   path: string,
   state: StreamState,
   startOffset: number,
-  options: ScanOptions,
+  options: ScanOptions & { end?: number },
 ): Promise<{ scan: ScanResult; fileSize: number; malformed: number }> {
   const { handle: fh, size } = await openForStreaming(path);
   try {
-    return await scanStream(fh, size, path, state, startOffset, options);
+    // `end`: stop there (a record boundary), as if the file ended (a live tail holding its last step back).
+    return await scanStream(fh, options.end !== undefined ? Math.min(size, options.end) : size, path, state, startOffset, options);
   } finally {
     await fh.close().catch(() => undefined);
   }

@@ -18,9 +18,31 @@ type ScalarMeaning =
 
 type HistogramMeaning = { kind: 'histogram'; layer: string; role: TensorRole | null; quantity: string } | { kind: 'none' };
 
+/**
+ * The values of each step as a live tail reads them (records in file order): where the last step's records
+ * begin, and how many values the step before it had (TfeventsTail holdPartialStep).
+ */
+export class StepValues {
+  last: { step: number; start: number; values: number } | null = null;
+  constructor(
+    /** Values of the step before the last (carried over from the previous read until this one has one). */
+    public before: number | null,
+  ) {}
+
+  value(step: number, recordOffset: number): void {
+    if (this.last !== null && this.last.step === step) this.last.values++;
+    else {
+      if (this.last !== null) this.before = this.last.values;
+      this.last = { step, start: recordOffset, values: 1 };
+    }
+  }
+}
+
 /** Builds RunData from decoded events, one RunData per `startRun()` (a tail starts one per increment). */
 export class RunDataBuilder implements EventVisitor {
   run: RunData = emptyRunData();
+  /** Set by a live tail: every scalar and histogram value is counted by step. */
+  steps: StepValues | null = null;
   path = '';
   /** Where problems go, bounded per kind (set by the reader for each scan; run.issues itself by default). */
   issues = new IssueLimiter(this.run.issues);
@@ -76,7 +98,8 @@ export class RunDataBuilder implements EventVisitor {
     this.run.nonFinite.push(rec);
   }
 
-  scalar(tag: string, step: number, value: number, _offset = 0, tagId = -1): void {
+  scalar(tag: string, step: number, value: number, offset = 0, tagId = -1): void {
+    this.steps?.value(step, offset);
     let m = tagId >= 0 ? this.meaningById[tagId] : undefined;
     if (m === undefined) {
       m = this.meaningOf(tag);
@@ -121,6 +144,7 @@ export class RunDataBuilder implements EventVisitor {
   }
 
   histogram(tag: string, step: number, h: DecodedHistogram, offset = 0): void {
+    this.steps?.value(step, offset);
     let m = this.histMeaning.get(tag);
     if (m === undefined) {
       const c = classifyHistogramTag(tag);
