@@ -46,7 +46,7 @@ const MAX_STALE_MS = 30_000;
  * long after, when no change event brings one sooner: a writer that stopped mid-step gets its step shown.
  */
 const HELD_RECHECK_MS = 1000;
-/** A finished whole-run pass reads what was appended meanwhile in up to this many tails, until one takes less than CAUGHT_UP_MS. */
+/** A finished whole-run pass reads what was appended meanwhile in up to this many tails, until one takes < CAUGHT_UP_MS. */
 const CATCH_UP_ROUNDS = 3;
 const CAUGHT_UP_MS = 300;
 
@@ -278,8 +278,8 @@ export class LiveAnalysis implements vscode.Disposable {
    * The whole-run pass of a followed log, in a second analysis process that reads the log afresh and follows
    * it from there: the follower keeps answering fast refreshes meanwhile (the pass takes 2-3.5 s on a 2-core
    * machine for a 291-tensor × 2,000-step log, 5-8 s beside VS Code and a browser, and blocked every refresh
-   * while it ran in the follower). When it is done and has read what was appended meanwhile, the new process replaces the
-   * follower (refresh: `swap`).
+   * while it ran in the follower). When it is done and has read what was appended meanwhile, the new process
+   * replaces the follower (refresh: `swap`).
    */
   private startFullPass(): void {
     clearTimeout(this.fullTimer);
@@ -292,7 +292,7 @@ export class LiveAnalysis implements vscode.Disposable {
       if (!answer.followed) return false;
       // What was appended while the pass read and analyzed (seconds of a log written at 1 MB/s) is read here,
       // beside the follower, so that the refresh that swaps processes reads only the last moments: the first
-      // read of the new process had been the refresh itself, 3.4-5.6 s in the e2e run.
+      // read of the new process had been the refresh itself, 3.3-5.6 s in the e2e run.
       for (let round = 0; round < CATCH_UP_ROUNDS && !this.disposed; round++) {
         const started = Date.now();
         await proc.tail();

@@ -234,7 +234,7 @@ export class JsonlTail {
   }
 }
 
-/** The lines of each step as a tail reads them: where the last step's lines begin, and how many lines the step before it had. */
+/** The lines of each step as a tail reads them: where the last step's lines begin, how many lines the step before had. */
 class StepLines {
   /** The last step read: its first line's byte offset and its line count. */
   last: { step: number; start: number; lines: number } | null = null;

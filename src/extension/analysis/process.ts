@@ -222,7 +222,8 @@ async function handle(message: ToAnalysis): Promise<void> {
       const tail = log ? tailFor(log) : null;
       let data: RunData | null = null;
       if (log && tail instanceof JsonlTail) {
-        // A pass reports no progress and shows no partial view: one read (bounded steps cost ~0.5 s of merging on the 291-tensor log).
+        // A pass reports no progress and shows no partial view: one read (bounded steps cost ~0.5 s of merging
+        // on the 291-tensor log).
         const next = options.readSteps?.next ?? (options.partial === false ? undefined : STEP_BYTES);
         const first = options.partial === false ? next : (options.readSteps?.first ?? FIRST_STEP_BYTES);
         const steps = { first, next, partial: options.partial !== false, follow: message.follow === true };
