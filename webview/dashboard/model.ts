@@ -76,8 +76,7 @@ export class DashboardModel {
   readonly hasLayers: boolean;
   private readonly stepIndex = new Map<number, number>();
   private readonly seriesByLayer = new Map<string, LayerSeries>();
-  /** Per layer: for each run step index, the index into that layer's series (-1: no figure then). */
-  private readonly positions = new Map<string, Int32Array>();
+  /** Per series step axis: for each run step index, the index into that axis (-1: no figure then). */
   private readonly byAxis = new WeakMap<ArrayLike<number>, Int32Array>();
   /** Positions that map every run step to the same index of the series (its columns are the run's). */
   private readonly everyStep = new WeakSet<Int32Array>();
@@ -156,7 +155,7 @@ export class DashboardModel {
     const s = this.seriesByLayer.get(layer);
     const i = this.stepIndex.get(step);
     if (!s || i === undefined) return null;
-    const j = this.positionsOf(layer, s)[i];
+    const j = this.positionsOf(s)[i];
     if (j < 0) return null;
     const figures: Partial<Record<string, SeriesColumn>> = s.figures;
     const v = figures[figure]?.[j];
@@ -328,7 +327,7 @@ export class DashboardModel {
       const s = this.seriesByLayer.get(layer);
       const values = s?.figures[figure];
       if (!s || !values) return new Float64Array(this.steps.length).fill(NaN);
-      const pos = this.positionsOf(layer, s);
+      const pos = this.positionsOf(s);
       if (this.everyStep.has(pos) && values.length === pos.length) return values;
       const out = new Float64Array(this.steps.length).fill(NaN);
       for (let i = 0; i < pos.length; i++) {
@@ -343,12 +342,11 @@ export class DashboardModel {
    * For each run step, the index of that step in the layer's series (-1: none). Layers that share a step axis
    * share one array (the webview's series arrive with one axis per distinct set of steps, src/shared/packing.ts).
    */
-  private positionsOf(layer: string, s: LayerSeries): Int32Array {
-    let pos = this.positions.get(layer);
+  private positionsOf(s: LayerSeries): Int32Array {
+    let pos = this.byAxis.get(s.steps);
     if (!pos) {
-      pos = this.byAxis.get(s.steps) ?? this.axisPositions(s.steps);
+      pos = this.axisPositions(s.steps);
       this.byAxis.set(s.steps, pos);
-      this.positions.set(layer, pos);
     }
     return pos;
   }

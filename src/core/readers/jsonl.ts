@@ -11,7 +11,7 @@ import type { ReadOptions, Reader } from './reader';
 import type { RunData } from '../run/types';
 import { ReaderError } from '../errors';
 import { STEP_KEYS } from '../run/scalarTags';
-import { GrowingFile, type GrowthWindow } from '../io/growingFile';
+import { GrowingFile, PartialStepHold, type GrowthWindow } from '../io/growingFile';
 import { MAX_LINE_BYTES, parseJsonTolerant, ScalarRecordSink, scanLineBytes } from './scalarRecords';
 import { FlatJsonParser } from './flatJson';
 
@@ -140,25 +140,21 @@ export const jsonlReader: Reader = {
  * replacement are the shared growing-file mechanism (io/growingFile.ts): a file that shrank or was replaced
  * is read again from the start, and `issues` say so.
  *
- * `holdPartialStep` (a followed log): a step is written as many lines (one per tensor), and a read can end
- * between them — a writer's buffered flush, or a read racing an append. When the last step read has fewer
- * lines than the step before it, its lines are left for the next call (`held`), which reads them again with
- * the rest: what is returned is whole steps, so appending it extends what was shown (a partial step had made
- * the follower analyze the whole run again, seconds on a 291-tensor log). A step is held only while the file
- * grows: a call that finds no byte appended since the previous one returns it as it is.
+ * `holdPartialStep` (a followed log): a last step with fewer lines than the step before it waits for the next
+ * call, which reads its lines again with the rest (`held`; io/growingFile.ts PartialStepHold says why and when).
  */
 export class JsonlTail {
   private readonly file: GrowingFile;
   private nextLine = 1;
-  /** Lines of the last step returned whole (what a partial last step is measured against). */
-  private stepLines: number | null = null;
-  /** The file's size at the previous call. */
-  private lastSize = -1;
-  /** The last call left the lines of its last step for the next one. */
-  held = false;
+  private readonly hold = new PartialStepHold();
 
   constructor(readonly path: string) {
     this.file = new GrowingFile(path);
+  }
+
+  /** The last call left the lines of its last step for the next one. */
+  get held(): boolean {
+    return this.hold.held;
   }
 
   /** Byte offset just past the last complete line consumed so far. */
@@ -172,13 +168,8 @@ export class JsonlTail {
    */
   readNew(options: ReadOptions & { maxBytes?: number; holdPartialStep?: boolean } = {}): Promise<RunData> {
     return this.file.follow(async (w) => {
-      const grew = w.size !== this.lastSize;
-      this.lastSize = w.size;
-      this.held = false;
-      if (w.restart !== null) {
-        this.nextLine = 1;
-        this.stepLines = null;
-      }
+      this.hold.begin(w);
+      if (w.restart !== null) this.nextLine = 1;
       const read = (end: number | undefined) => this.scan(w, end, options);
       if (!w.exists || w.size === w.start) return { result: (await read(w.start)).data, end: w.start };
       // A line longer than the step: widen the step until it holds the line (a pass without one reads nothing).
@@ -189,20 +180,16 @@ export class JsonlTail {
         if (step === undefined || r.end > w.start || w.start + step >= w.size) break;
         step *= 2;
       }
-      const { last, before } = r.steps;
       // A read cut short by maxBytes ends mid-step as a matter of course: the next read goes on from there, and
       // the reads are merged (holding would parse the step's bytes twice per read of a large log).
       const cutShort = step !== undefined && w.start + step < w.size;
-      const partial = options.holdPartialStep === true && grew && !cutShort && last !== null && before !== null && last.lines < before;
-      if (partial) {
-        const kept = last.start > w.start ? await read(last.start) : { ...(await read(w.start)), lines: 0 };
+      const from = this.hold.holdFrom(r.steps, options.holdPartialStep === true && !cutShort);
+      if (from !== null) {
+        const kept = await read(from);
         this.nextLine += kept.lines;
-        this.stepLines = before;
-        this.held = true;
-        return { result: kept.data, end: last.start };
+        return { result: kept.data, end: from };
       }
       this.nextLine += r.lines;
-      if (last !== null) this.stepLines = last.lines;
       return { result: r.data, end: r.end };
     });
   }
@@ -211,9 +198,10 @@ export class JsonlTail {
   private async scan(w: GrowthWindow, end: number | undefined, options: ReadOptions) {
     const sink = new ScalarRecordSink(this.path, JSONL_FORMAT);
     if (w.restart !== null) sink.issue('restart', 'warning', w.restart);
-    const steps = new StepLines(sink, w.start, this.stepLines);
+    const steps = this.hold.counter();
     if (end === w.start) return { data: sink.finish(), end: w.start, lines: 0, steps };
     const onLine = lineHandler(sink);
+    let lineStart = w.start;
     const scan = await scanLineBytes(
       this.path,
       {
@@ -227,40 +215,10 @@ export class JsonlTail {
       (b, start, stop, line, endOffset) => {
         sink.recordStep = null;
         onLine(b, start, stop, line);
-        steps.line(endOffset);
+        if (sink.recordStep !== null) steps.record(sink.recordStep, lineStart);
+        lineStart = endOffset;
       },
     );
     return { data: sink.finish(), end: scan.end, lines: scan.lines, steps };
-  }
-}
-
-/** The lines of each step as a tail reads them: where the last step's lines begin, how many lines the step before had. */
-class StepLines {
-  /** The last step read: its first line's byte offset and its line count. */
-  last: { step: number; start: number; lines: number } | null = null;
-  /** Lines of the step before the last (carried over from the previous read until this one has one). */
-  before: number | null;
-  private lineStart: number;
-
-  constructor(
-    private readonly sink: ScalarRecordSink,
-    start: number,
-    before: number | null,
-  ) {
-    this.lineStart = start;
-    this.before = before;
-  }
-
-  /** A line ended at byte `end` (the sink took it: its step, if it states one, is the sink's recordStep). */
-  line(end: number): void {
-    const step = this.sink.recordStep;
-    if (step !== null) {
-      if (this.last !== null && this.last.step === step) this.last.lines++;
-      else {
-        if (this.last !== null) this.before = this.last.lines;
-        this.last = { step, start: this.lineStart, lines: 1 };
-      }
-    }
-    this.lineStart = end;
   }
 }

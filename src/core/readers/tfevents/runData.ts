@@ -5,6 +5,7 @@
 import type { HistogramObservation, NonFiniteObservation, RunData, TensorRole } from '../../run/types';
 import { emptyRunData } from '../../run/types';
 import { IssueLimiter } from '../../run/issueLimit';
+import type { StepCounter } from '../../io/growingFile';
 import { figureColumn, type ScalarTable } from '../../run/scalars';
 import { classifyHistogramTag, classifyScalarTag } from '../../run/scalarTags';
 import { RATIO_FIGURES } from '../scalarRecords';
@@ -18,31 +19,11 @@ type ScalarMeaning =
 
 type HistogramMeaning = { kind: 'histogram'; layer: string; role: TensorRole | null; quantity: string } | { kind: 'none' };
 
-/**
- * The values of each step as a live tail reads them (records in file order): where the last step's records
- * begin, and how many values the step before it had (TfeventsTail holdPartialStep).
- */
-export class StepValues {
-  last: { step: number; start: number; values: number } | null = null;
-  constructor(
-    /** Values of the step before the last (carried over from the previous read until this one has one). */
-    public before: number | null,
-  ) {}
-
-  value(step: number, recordOffset: number): void {
-    if (this.last !== null && this.last.step === step) this.last.values++;
-    else {
-      if (this.last !== null) this.before = this.last.values;
-      this.last = { step, start: recordOffset, values: 1 };
-    }
-  }
-}
-
 /** Builds RunData from decoded events, one RunData per `startRun()` (a tail starts one per increment). */
 export class RunDataBuilder implements EventVisitor {
   run: RunData = emptyRunData();
-  /** Set by a live tail: every scalar and histogram value is counted by step. */
-  steps: StepValues | null = null;
+  /** Set by a live tail: every scalar and histogram value is counted by step (at its record's offset). */
+  steps: StepCounter | null = null;
   path = '';
   /** Where problems go, bounded per kind (set by the reader for each scan; run.issues itself by default). */
   issues = new IssueLimiter(this.run.issues);
@@ -99,7 +80,7 @@ export class RunDataBuilder implements EventVisitor {
   }
 
   scalar(tag: string, step: number, value: number, offset = 0, tagId = -1): void {
-    this.steps?.value(step, offset);
+    this.steps?.record(step, offset);
     let m = tagId >= 0 ? this.meaningById[tagId] : undefined;
     if (m === undefined) {
       m = this.meaningOf(tag);
@@ -144,7 +125,7 @@ export class RunDataBuilder implements EventVisitor {
   }
 
   histogram(tag: string, step: number, h: DecodedHistogram, offset = 0): void {
-    this.steps?.value(step, offset);
+    this.steps?.record(step, offset);
     let m = this.histMeaning.get(tag);
     if (m === undefined) {
       const c = classifyHistogramTag(tag);

@@ -2,9 +2,8 @@
 
 import type { RunData } from '../../run/types';
 import type { ReadOptions } from '../reader';
-import { GrowingFile } from '../../io/growingFile';
+import { GrowingFile, PartialStepHold } from '../../io/growingFile';
 import { newStream, readStream, TFEVENTS_FORMAT } from './reader';
-import { StepValues } from './runData';
 
 /**
  * Follows a growing event file: each `readNew()` returns the events appended since the previous call,
@@ -13,24 +12,24 @@ import { StepValues } from './runData';
  * plugins and meanings are remembered across calls. A bad length CRC stops following until the file is
  * rewritten.
  *
- * `holdPartialStep` (a followed file): a writer flushes its buffer wherever it fills, between two values of a
- * step. When the last step read has fewer values than the step before it, its records are left for the next
- * call (`held`), which reads them again with the rest, as JsonlTail does; a call that finds no byte appended
- * since the previous one returns the step as it is. Reading records again only re-learns what the decoder
- * knows (tag plugins, interned tags).
+ * `holdPartialStep` (a followed file, whose writer flushes wherever its buffer fills): a last step with fewer
+ * values than the step before it waits for the next call, which reads its records again with the rest (`held`;
+ * io/growingFile.ts PartialStepHold). Reading records again only re-learns what the decoder knows (tag
+ * plugins, interned tags).
  */
 export class TfeventsTail {
   private readonly file: GrowingFile;
   private readonly state = newStream();
   private stopped = false;
-  /** Values of the last step returned whole. */
-  private stepValues: number | null = null;
-  private lastSize = -1;
-  /** The last call left the records of its last step for the next one. */
-  held = false;
+  private readonly hold = new PartialStepHold();
 
   constructor(readonly path: string) {
     this.file = new GrowingFile(path);
+  }
+
+  /** The last call left the records of its last step for the next one. */
+  get held(): boolean {
+    return this.hold.held;
   }
 
   /** File offset the next read starts at (end of the last complete record). */
@@ -41,13 +40,8 @@ export class TfeventsTail {
   /** Events appended since the previous call. Calls are serialized (an overlapping call waits its turn). */
   readNew(options: ReadOptions & { holdPartialStep?: boolean } = {}): Promise<RunData> {
     return this.file.follow(async (w) => {
-      const grew = w.size !== this.lastSize;
-      this.lastSize = w.size;
-      this.held = false;
-      if (w.restart !== null) {
-        this.stopped = false;
-        this.stepValues = null;
-      }
+      this.hold.begin(w);
+      if (w.restart !== null) this.stopped = false;
       const startRun = () => {
         const run = this.state.builder.startRun();
         run.inputs.push({ path: this.path, format: TFEVENTS_FORMAT });
@@ -56,7 +50,7 @@ export class TfeventsTail {
       };
       const scan = async (end?: number) => {
         const run = startRun();
-        const steps = new StepValues(this.stepValues);
+        const steps = this.hold.counter();
         this.state.builder.steps = steps;
         try {
           const { scan } = await readStream(this.path, this.state, w.start, {
@@ -73,14 +67,8 @@ export class TfeventsTail {
       if (!w.exists || this.stopped || w.size === w.start) return { result: startRun(), end: w.start };
       const r = await scan();
       if (r.scan.fatal) this.stopped = true;
-      const { last, before } = r.steps;
-      if (options.holdPartialStep === true && grew && !r.scan.fatal && last !== null && before !== null && last.values < before) {
-        const kept = last.start > w.start ? (await scan(last.start)).run : startRun();
-        this.stepValues = before;
-        this.held = true;
-        return { result: kept, end: last.start };
-      }
-      if (last !== null) this.stepValues = last.values;
+      const from = this.hold.holdFrom(r.steps, options.holdPartialStep === true && !r.scan.fatal);
+      if (from !== null) return { result: from > w.start ? (await scan(from)).run : startRun(), end: from };
       return { result: r.run, end: r.scan.endOffset };
     });
   }
