@@ -206,7 +206,9 @@ export class JsonlTail {
       this.path,
       {
         start: w.start,
-        end,
+        // Never past the window: a scan that read bytes appended since the poll would end past w.size, where
+        // the file's offset is clamped (mid-line: the next read began with half a line and read lines again).
+        end: Math.min(end ?? w.size, w.size),
         firstLine: this.nextLine,
         includeLastPartial: false,
         signal: options.signal,

@@ -577,6 +577,37 @@ describe('JsonlTail', () => {
     assert.equal(plain.held, false);
   });
 
+  it('lines appended between the poll and the scan wait for the next read (no half line, no line read twice)', async () => {
+    const p = join(tmp, 'race.jsonl');
+    const lines = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8').split('\n').filter(Boolean);
+    writeFileSync(p, lines.slice(0, 30).join('\n') + '\n');
+    const tail = new JsonlTail(p);
+    // The writer appends right after the tail looked at the file's size, before it reads (as on a busy machine).
+    const file = (tail as unknown as { file: { poll(): Promise<unknown> } }).file;
+    const poll = file.poll.bind(file);
+    let append: string | null = lines.slice(30, 45).join('\n') + '\n' + lines[45].slice(0, 20);
+    file.poll = async () => {
+      const w = await poll();
+      if (append !== null) appendFileSync(p, append);
+      append = null;
+      return w;
+    };
+    const parts = [await tail.readNew(), await tail.readNew()];
+    appendFileSync(p, lines[45].slice(20) + '\n' + lines.slice(46).join('\n') + '\n');
+    parts.push(await tail.readNew());
+    assert.deepEqual(
+      parts.flatMap((d) => d.issues),
+      [],
+      'no half line read as a line',
+    );
+    assert.deepEqual(
+      parts.map((d) => observationsOf(d).length),
+      [30, 15, lines.length - 45],
+      'each line once',
+    );
+    assertSameRows(parts, await readJsonl(fixturePath('adam_base', 'stats.jsonl')));
+  });
+
   it('holdPartialStep: a log written in random pieces is returned in whole steps, each step once, together the whole log', async () => {
     const p = join(tmp, 'pieces.jsonl');
     const text = readFileSync(fixturePath('adam_base', 'stats.jsonl'), 'utf8');

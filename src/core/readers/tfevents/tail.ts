@@ -57,7 +57,8 @@ export class TfeventsTail {
             signal: options.signal,
             onProgress: options.onProgress,
             reportTruncated: false,
-            end,
+            // Never past the window (bytes appended since the poll wait for the next read; see JsonlTail).
+            end: Math.min(end ?? w.size, w.size),
           });
           return { run, scan, steps };
         } finally {
